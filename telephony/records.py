@@ -1,0 +1,57 @@
+"""What telephony knows about one call when it ends: the record behind `hotline replay`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+Hotline = str  # "service" | "claims" | "" (not a hotline call)
+
+OUTCOMES = (
+    "answered",  # an agent talked to the caller
+    "abandoned_in_queue",  # caller hung up while waiting in a queue
+    "abandoned_in_ivr",  # caller hung up in the IVR, before reaching a queue
+    "unanswered",  # left the queue without an agent (queue timeout, no members) and ended
+    "internal",  # a call that did not come in on a hotline (supervisor spy, originate)
+    "interrupted",  # the PBX went away (shutdown, lost connection) before the call ended
+)
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds -> ISO 8601 UTC with milliseconds, or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One call, keyed by the Linkedid shared by all its legs."""
+
+    linkedid: str
+    caller: str = ""
+    caller_name: str = ""
+    dialed: str = ""
+    hotline: Hotline = ""
+    digits: str = ""
+    queue: str | None = None
+    outcome: str = "interrupted"
+    agent: str | None = None
+    agents: list[str] = field(default_factory=list)
+    rang: list[str] = field(default_factory=list)
+    hangup_by: str | None = None
+    wait_s: float | None = None
+    talk_s: float | None = None
+    recording: str | None = None
+    started_at: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    waybill: str | None = None
+    reconciled: bool = False
+
+    def to_json_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in ("started_at", "answered_at", "ended_at"):
+            d[key] = iso(d[key])
+        return d
