@@ -1,0 +1,270 @@
+"""The simulated PBX: agents, a call scheduler and the stream of AMI events it produces.
+
+It plays call scripts cut from real captures (see scenario.py) on a wall clock, keeps its agents
+busy while they ring and talk, and hands every due message to its listeners (the AMI server).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from telephony.simulator.scenario import (
+    AGENTS_NEEDED,
+    SCENARIOS,
+    AgentIdentity,
+    CallParams,
+    CallScript,
+    Fields,
+    ScenarioError,
+    build_script,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AGENTS = (
+    AgentIdentity("agent1001", "1001", "Anna Agent", "Anna Agent"),
+    AgentIdentity("agent1002", "1002", "Ben Agent", "Ben Agent"),
+    AgentIdentity("agent1003", "1003", "Chen Agent", "Chen Agent"),
+)
+DEFAULT_CALLERS = (
+    ("49305551001", "张伟"), ("49305551002", "李娜"), ("49305551003", "王芳"),
+    ("49305551004", "刘洋"), ("49305551005", "陈静"), ("49305551006", "杨磊"),
+    ("49305551011", "赵敏"), ("49305551012", "黄强"),
+)
+WRAP_UP_S = 2.0
+
+Listener = Callable[[list[Fields]], None]
+ScriptHook = Callable[[CallScript], None]
+
+
+@dataclass(slots=True)
+class SimCall:
+    script: CallScript
+    params: CallParams
+    agents: list[str]
+
+
+@dataclass(order=True, slots=True)
+class _Due:
+    at: float
+    seq: int
+    fields: Fields = field(compare=False)
+    call: str = field(compare=False, default="")
+
+
+class SimulatedPbx:
+    """Thread-safe: `start_call` from any thread; `run()` (or `start()`) plays the events."""
+
+    def __init__(
+        self,
+        recordings_dir: str = "/var/spool/asterisk/monitor",
+        agents: tuple[AgentIdentity, ...] = DEFAULT_AGENTS,
+        callers: tuple[tuple[str, str], ...] = DEFAULT_CALLERS,
+        time_scale: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        self.recordings_dir = recordings_dir
+        self.agents = {a.peer: a for a in agents}
+        self.callers = callers
+        self.time_scale = time_scale
+        self.rng = random.Random(seed)
+        self._busy_until: dict[str, float] = {a.peer: 0.0 for a in agents}
+        self._paused: dict[str, str] = {}
+        self._heap: list[_Due] = []
+        self._seq = itertools.count()
+        self._uid_seq = 0
+        self._listeners: list[Listener] = []
+        self._script_hooks: list[ScriptHook] = []
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.calls: dict[str, SimCall] = {}
+        self.calls_started = 0
+        self.events_sent = 0
+        self.booted_at = time.time()
+
+    # ------------------------------------------------------------------ listeners
+    def add_listener(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners = [x for x in self._listeners if x is not listener]
+
+    def on_script(self, hook: ScriptHook) -> None:
+        """Called with each new call script (e.g. to make its recording)."""
+        self._script_hooks.append(hook)
+
+    # ------------------------------------------------------------------ calls
+    def free_agents(self, at: float) -> list[str]:
+        """Agents neither ringing, talking nor paused at `at`."""
+        with self._lock:
+            return [p for p, until in self._busy_until.items() if until <= at and p not in self._paused]
+
+    def set_paused(self, peer: str, paused: bool, reason: str = "") -> None:
+        with self._lock:
+            if paused:
+                self._paused[peer] = reason
+            else:
+                self._paused.pop(peer, None)
+
+    def paused_agents(self) -> set[str]:
+        with self._lock:
+            return set(self._paused)
+
+    def paused_reasons(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._paused)
+
+    def emit(self, batch: list[Fields]) -> None:
+        """Send events now, outside any call script (security, member pause)."""
+        with self._lock:
+            listeners = list(self._listeners)
+        self.events_sent += len(batch)
+        for listener in listeners:
+            try:
+                listener(batch)
+            except Exception:
+                log.exception("simulator listener failed")
+
+    def start_call(
+        self,
+        scenario: str,
+        *,
+        caller: tuple[str, str] | None = None,
+        agents: list[str] | None = None,
+        talk_s: float | None = None,
+        waybill: str | None = None,
+        extra_wait_s: float = 0.0,
+        abandon_after_s: float | None = None,
+        delay_s: float = 0.0,
+    ) -> CallScript:
+        if scenario not in SCENARIOS:
+            raise ScenarioError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+        start = time.time() + delay_s
+        with self._lock:
+            need = AGENTS_NEEDED[scenario]
+            if agents is None:
+                free = [p for p, until in self._busy_until.items() if until <= start and p not in self._paused]
+                self.rng.shuffle(free)
+                agents = free[:need]
+            unknown = [a for a in agents if a not in self.agents]
+            if unknown:
+                raise ScenarioError(f"unknown agent(s): {', '.join(unknown)}")
+            if len(agents) < need:
+                raise ScenarioError(f"scenario {scenario} needs {need} free agents, {len(agents)} free")
+            number, name = caller or self.rng.choice(self.callers)
+            params = CallParams(
+                caller=number, caller_name=name, agents=[self.agents[a] for a in agents], start=start,
+                first_uid_seq=self._uid_seq, recordings_dir=self.recordings_dir, extra_wait_s=extra_wait_s,
+                talk_s=talk_s, abandon_after_s=abandon_after_s, waybill=waybill,
+            )
+            script = build_script(scenario, params)
+            if self.time_scale != 1.0:
+                for i, (t, f) in enumerate(script.messages):
+                    script.messages[i] = (start + (t - start) / self.time_scale, f)
+                script.end = script.messages[-1][0]
+            self._uid_seq += len(script.uniqueids)
+            for peer in script.agents:
+                self._busy_until[peer] = max(self._busy_until[peer], script.end + WRAP_UP_S)
+            self.calls[script.linkedid] = SimCall(script, params, script.agents)
+            self.calls_started += 1
+            for t, f in script.messages:
+                heapq.heappush(self._heap, _Due(t, next(self._seq), f, script.linkedid))
+            self._lock.notify_all()
+        for hook in self._script_hooks:
+            try:
+                hook(script)
+            except Exception:
+                log.exception("simulator script hook failed for %s", script.linkedid)
+        log.info("simulated call %s: %s from %s, agents %s", script.linkedid, scenario, number,
+                 ",".join(script.agents) or "-")
+        return script
+
+    def start_random_call(self, waybills: tuple[str, ...] = ()) -> CallScript:
+        """A plausible next call for the demo stream, given who is free now."""
+        now = time.time()
+        free = len(self.free_agents(now))
+        choices = [("service_answered", 5), ("claims_ringall_agent_hangs_up", 2),
+                   ("service_ring_no_answer", 2), ("complaints_abandoned", 1)]
+        possible = [(s, w) for s, w in choices if AGENTS_NEEDED[s] <= free]
+        scenario = self.rng.choices([s for s, _ in possible], [w for _, w in possible])[0]
+        waybill = self.rng.choice(waybills) if waybills and scenario == "service_answered" else None
+        talk = self.rng.uniform(12, 30) if scenario != "complaints_abandoned" else None
+        abandon = self.rng.uniform(8, 20) if scenario == "complaints_abandoned" else None
+        return self.start_call(scenario, waybill=waybill, talk_s=talk, abandon_after_s=abandon)
+
+    # ------------------------------------------------------------------ playing
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._heap)
+
+    def step(self, now: float | None = None) -> int:
+        """Send every message due by `now`; returns how many."""
+        at = time.time() if now is None else now
+        due: list[Fields] = []
+        with self._lock:
+            while self._heap and self._heap[0].at <= at:
+                item = heapq.heappop(self._heap)
+                due.append(item.fields)
+            listeners = list(self._listeners)
+            ended = [lid for lid, c in self.calls.items() if c.script.end <= at]
+            for lid in ended:
+                del self.calls[lid]
+        if due:
+            self.events_sent += len(due)
+            for listener in listeners:
+                try:
+                    listener(due)
+                except Exception:
+                    log.exception("simulator listener failed")
+        return len(due)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.step()
+            with self._lock:
+                wait = 0.2
+                if self._heap:
+                    wait = min(wait, max(0.0, self._heap[0].at - time.time()))
+                self._lock.wait(timeout=wait)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="pbx-sim", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def live_channels(self) -> list[Fields]:
+        """Newchannel fields of channels whose call is still being played (for CoreShowChannels)."""
+        now = time.time()
+        out: list[Fields] = []
+        with self._lock:
+            for call in self.calls.values():
+                hung: set[str] = set()
+                started: list[Fields] = []
+                for t, f in call.script.messages:
+                    if t > now:
+                        break
+                    d = dict(f)
+                    if d.get("Event") == "Newchannel":
+                        started.append(f)
+                    elif d.get("Event") == "Hangup":
+                        hung.add(d.get("Uniqueid", ""))
+                out.extend(f for f in started if dict(f).get("Uniqueid") not in hung)
+        return out

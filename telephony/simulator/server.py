@@ -1,0 +1,296 @@
+"""An AMI server over TCP in front of the simulated PBX (`hotline simulator --listen HOST:PORT`).
+
+It speaks as Asterisk 20 spoke in the captures: the banner, Login with the same replies (a wrong
+secret is refused after ~1 s and the socket closed), FullyBooted and SuccessfulAuth after login,
+Ping/Pong, Logoff/Goodbye, list actions with EventList start/Complete, an error for unknown
+actions, and every event of the calls it plays.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import socketserver
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from telephony.frames import FrameParser, Message
+from telephony.simulator.pbx import SimulatedPbx
+from telephony.simulator.scenario import Fields
+
+log = logging.getLogger(__name__)
+
+BANNER = b"Asterisk Call Manager/9.0.0\r\n"
+BAD_LOGIN_DELAY_S = 1.0
+QUEUES = {"service": "linear", "complaints": "rrmemory", "claims": "ringall"}
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str = "hotline"
+    secret: str = "hotline"
+
+
+def _encode(fields: Fields) -> bytes:
+    return ("".join(f"{k}: {v}\r\n" for k, v in fields) + "\r\n").encode("utf-8")
+
+
+def _tv(ts: float) -> str:
+    dt = datetime.fromtimestamp(ts, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
+
+
+class _Session(socketserver.BaseRequestHandler):
+    server: AmiServer
+
+    def setup(self) -> None:
+        self.out: queue.Queue[bytes | None] = queue.Queue(maxsize=100_000)
+        self.logged_in = False
+        self.events_on = True
+        self.closed = threading.Event()
+        self.writer = threading.Thread(target=self._write_loop, name="ami-sim-writer", daemon=True)
+        self.writer.start()
+
+    def _write_loop(self) -> None:
+        sock: socket.socket = self.request
+        while True:
+            data = self.out.get()
+            if data is None:
+                break
+            try:
+                sock.sendall(data)
+            except OSError:
+                break
+        self.closed.set()
+
+    def send(self, fields: Fields) -> None:
+        self.send_bytes(_encode(fields))
+
+    def send_bytes(self, data: bytes) -> None:
+        try:
+            self.out.put_nowait(data)
+        except queue.Full:
+            log.warning("AMI client too slow; dropping its connection")
+            self.close()
+
+    def close(self) -> None:
+        try:
+            self.out.put_nowait(None)
+        except queue.Full:
+            pass
+        try:
+            self.request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def on_events(self, batch: list[Fields]) -> None:
+        if self.logged_in and self.events_on:
+            self.send_bytes(b"".join(_encode(f) for f in batch))
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        self.send_bytes(BANNER)
+        parser = FrameParser(max_frame=64 * 1024)
+        try:
+            while not self.closed.is_set():
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                for msg in parser.feed(data):
+                    if not self._action(msg):
+                        self.out.put(None)
+                        self.writer.join(timeout=5)
+                        return
+        finally:
+            self.server.pbx.remove_listener(self.on_events)
+            self.server.sessions.discard(self)
+            self.out.put(None)
+
+    # ------------------------------------------------------------------ actions
+    def _action(self, msg: Message) -> bool:
+        """Answer one action; False closes the connection."""
+        action = msg.get("Action")
+        aid = msg.get("ActionID")
+        base: Fields = [("ActionID", aid)] if "ActionID" in msg else []
+        name = action.lower()
+        if name == "login":
+            return self._login(msg, base)
+        if name == "logoff":
+            self.send([("Response", "Goodbye"), *base, ("Message", "Thanks for all the fish.")])
+            return False
+        if not self.logged_in:
+            self.send([("Response", "Error"), *base, ("Message", "Permission denied")])
+            return True
+        if name == "ping":
+            self.send([("Response", "Success"), *base, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")])
+        elif name == "events":
+            self.events_on = msg.get("EventMask", "on").lower() not in ("off", "")
+            self.send([("Response", "Success"), *base, ("Events", "On" if self.events_on else "Off")])
+        elif name == "command":
+            self.send([("Response", "Success"), *base, ("Message", "Command output follows"),
+                       ("Output", "Asterisk 20.20.1 (Hotline PBX simulator)")])
+        elif name == "coreshowchannels":
+            self._core_show_channels(base)
+        elif name == "queuesummary":
+            self._queue_summary(msg, base)
+        elif name == "queuestatus":
+            self._queue_status(msg, base)
+        elif name == "queuepause":
+            self._queue_pause(msg, base)
+        else:
+            self.send([("Response", "Error"), *base,
+                       ("Message", f"Invalid/unknown command: {action}. Use Action: ListCommands to show "
+                                   "available commands.")])
+        return True
+
+    def _login(self, msg: Message, base: Fields) -> bool:
+        creds = self.server.credentials
+        if msg.get("Username") != creds.username or msg.get("Secret") != creds.secret:
+            self.server.broadcast_security("InvalidPassword", msg.get("Username"), self.client_address)
+            time.sleep(BAD_LOGIN_DELAY_S)
+            self.send([("Response", "Error"), *base, ("Message", "Authentication failed")])
+            return False
+        self.events_on = msg.get("Events", "on").lower() != "off"
+        self.send([("Response", "Success"), *base, ("Message", "Authentication accepted")])
+        self.logged_in = True
+        if self.events_on:
+            uptime = int(time.time() - self.server.pbx.booted_at)
+            self.send([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", str(uptime)),
+                       ("LastReload", str(uptime)), ("Status", "Fully Booted")])
+        self.server.broadcast_security("SuccessfulAuth", creds.username, self.client_address)
+        self.server.pbx.add_listener(self.on_events)
+        self.server.sessions.add(self)
+        return True
+
+    def _list(self, base: Fields, started: str, items: list[Fields], complete: str) -> None:
+        self.send([("Response", "Success"), *base, ("EventList", "start"), ("Message", started)])
+        for item in items:
+            self.send(item + base if item and item[0][0] == "Event" and base else item)
+        self.send([("Event", complete), *base, ("EventList", "Complete"), ("ListItems", str(len(items)))])
+
+    def _core_show_channels(self, base: Fields) -> None:
+        items: list[Fields] = []
+        now = time.time()
+        for f in self.server.pbx.live_channels():
+            d = dict(f)
+            started = float(d.get("Uniqueid", "0").split(".")[0] or 0)
+            dur = max(0, int(now - started))
+            items.append([("Event", "CoreShowChannel"), *base, *[
+                (k, d.get(k, "")) for k in ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum",
+                                            "CallerIDName", "ConnectedLineNum", "ConnectedLineName",
+                                            "Language", "AccountCode", "Context", "Exten", "Priority",
+                                            "Uniqueid", "Linkedid", "ChanVariable")],
+                ("Application", ""), ("ApplicationData", ""),
+                ("Duration", f"{dur // 3600:02d}:{dur // 60 % 60:02d}:{dur % 60:02d}"), ("BridgeId", "")])
+        self.send([("Response", "Success"), *base, ("EventList", "start"), ("Message", "Channels will follow")])
+        for item in items:
+            self.send(item)
+        self.send([("Event", "CoreShowChannelsComplete"), *base, ("EventList", "Complete"),
+                   ("ListItems", str(len(items)))])
+
+    def _queue_names(self, msg: Message) -> list[str]:
+        wanted = msg.get("Queue")
+        return [wanted] if wanted else list(QUEUES)
+
+    def _queue_summary(self, msg: Message, base: Fields) -> None:
+        pbx = self.server.pbx
+        free = set(pbx.free_agents(time.time())) - pbx.paused_agents()
+        self.send([("Response", "Success"), *base, ("EventList", "start"), ("Message", "Queue summary will follow")])
+        names = [q for q in self._queue_names(msg) if q in QUEUES]
+        for q in names:
+            self.send([("Event", "QueueSummary"), ("Queue", q), ("LoggedIn", str(len(pbx.agents))),
+                       ("Available", str(len(free))), ("Callers", "0"), ("HoldTime", "0"), ("TalkTime", "0"),
+                       ("LongestHoldTime", "0"), *base])
+        self.send([("Event", "QueueSummaryComplete"), *base, ("EventList", "Complete"), ("ListItems", str(len(names)))])
+
+    def _queue_status(self, msg: Message, base: Fields) -> None:
+        pbx = self.server.pbx
+        now = time.time()
+        free = set(pbx.free_agents(now))
+        paused = pbx.paused_reasons()
+        self.send([("Response", "Success"), *base, ("EventList", "start"), ("Message", "Queue status will follow")])
+        count = 0
+        for q in [q for q in self._queue_names(msg) if q in QUEUES]:
+            self.send([("Event", "QueueParams"), ("Queue", q), ("Max", "0"), ("Strategy", QUEUES[q]), ("Calls", "0"),
+                       ("Holdtime", "0"), ("TalkTime", "0"), ("Completed", "0"), ("Abandoned", "0"),
+                       ("ServiceLevel", "20"), ("ServicelevelPerf", "0.0"), ("ServicelevelPerf2", "0.0"),
+                       ("Weight", "0"), *base])
+            count += 1
+            for peer, agent in pbx.agents.items():
+                self.send([("Event", "QueueMember"), ("Queue", q), ("Name", agent.member_name),
+                           ("Location", f"SIP/{peer}"), ("StateInterface", f"SIP/{peer}"), ("Membership", "static"),
+                           ("Penalty", "0"), ("CallsTaken", "0"), ("LastCall", "0"), ("LastPause", "0"),
+                           ("LoginTime", str(int(pbx.booted_at))), ("InCall", "0" if peer in free else "1"),
+                           ("Status", "1" if peer in free else "3"), ("Paused", "1" if peer in paused else "0"),
+                           ("PausedReason", paused.get(peer, "")), ("Wrapuptime", "0"), *base])
+                count += 1
+        self.send([("Event", "QueueStatusComplete"), *base, ("EventList", "Complete"), ("ListItems", str(count))])
+
+    def _queue_pause(self, msg: Message, base: Fields) -> None:
+        pbx = self.server.pbx
+        iface = msg.get("Interface")
+        peer = iface.split("/", 1)[-1]
+        if peer not in pbx.agents:
+            self.send([("Response", "Error"), *base, ("Message", "Interface not found")])
+            return
+        paused = msg.get("Paused", "true").lower() in ("true", "1", "yes")
+        reason = msg.get("Reason")
+        pbx.set_paused(peer, paused, reason)
+        self.send([("Response", "Success"), *base,
+                   ("Message", "Interface paused successfully" if paused else "Interface unpaused successfully")])
+        agent = pbx.agents[peer]
+        for q in self._queue_names(msg):
+            pbx.emit([[("Event", "QueueMemberPause"), ("Privilege", "agent,all"), ("Queue", q),
+                       ("MemberName", agent.member_name), ("Interface", f"SIP/{peer}"),
+                       ("StateInterface", f"SIP/{peer}"), ("Membership", "static"), ("Penalty", "0"),
+                       ("CallsTaken", "0"), ("LastCall", "0"), ("LastPause", str(int(time.time()))),
+                       ("LoginTime", str(int(pbx.booted_at))), ("InCall", "0"), ("Status", "1"),
+                       ("Paused", "1" if paused else "0"), ("PausedReason", reason if paused else ""),
+                       ("Ringinuse", "0"), ("Wrapuptime", "0")]])
+
+
+class AmiServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], pbx: SimulatedPbx, credentials: Credentials | None = None) -> None:
+        self.pbx = pbx
+        self.credentials = credentials or Credentials()
+        self.sessions: set[_Session] = set()
+        super().__init__(address, _Session)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def broadcast_security(self, event: str, account: str, remote: tuple[str, int]) -> None:
+        now = time.time()
+        local = self.server_address
+        fields: Fields = [("Event", event), ("Privilege", "security,all"), ("EventTV", _tv(now)),
+                          ("Severity", "Informational" if event == "SuccessfulAuth" else "Error"),
+                          ("Service", "AMI"), ("EventVersion", "1" if event == "SuccessfulAuth" else "2"),
+                          ("AccountID", account), ("SessionID", f"0x{id(remote) & 0xFFFFFFFFFFFF:x}"),
+                          ("LocalAddress", f"IPV4/TCP/{local[0]}/{local[1]}"),
+                          ("RemoteAddress", f"IPV4/TCP/{remote[0]}/{remote[1]}")]
+        if event == "SuccessfulAuth":
+            fields += [("UsingPassword", "0"), ("SessionTV", _tv(now))]
+        else:
+            fields += [("SessionTV", "1970-01-01T00:00:00.000+0000")]
+        self.pbx.emit([fields])
+
+    def serve_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="ami-sim-server", daemon=True)
+        thread.start()
+        return thread
+
+    def shutdown_all(self) -> None:
+        for s in list(self.sessions):
+            s.close()
+        self.shutdown()
+        self.server_close()
