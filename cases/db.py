@@ -1,0 +1,163 @@
+"""Engine, migrations and sessions for the cases database (SQLite or PostgreSQL via psycopg 3)."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cases.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+PG_CONNECT_TIMEOUT_S = 5
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailable(f"bad database URL {url!r}: {_one_line(exc)}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend not in ("sqlite", "postgresql"):
+        raise DatabaseUnavailable(
+            f"unsupported database {parsed.drivername!r}: use sqlite:///path or postgresql+psycopg://..."
+        )
+    return parsed
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    db = url.database
+    if not db or db == ":memory:" or db.startswith("file:") or url.query.get("mode") == "memory":
+        return None
+    return Path(db)
+
+
+def _on_sqlite_connect(wal: bool) -> Any:
+    def setup(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        cur = dbapi_connection.cursor()
+        try:
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if wal:
+                cur.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cur.close()
+
+    return setup
+
+
+class Database:
+    """One database: `engine`, `migrate()` (Alembic upgrade head) and `session()`.
+
+    Raises `DatabaseUnavailable` (one-line message) for a bad or unsupported URL and when the database
+    cannot be reached. For SQLite files the parent directory is created if missing.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        parsed = _parse_url(url)
+        self.url = parsed
+        self.display_url = parsed.render_as_string(hide_password=True)
+        connect_args: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            connect_args["check_same_thread"] = False
+            path = _sqlite_file(parsed)
+            if path is not None:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise DatabaseUnavailable(
+                        f"cannot create directory for {self.display_url}: {_one_line(exc)}"
+                    ) from None
+        elif "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+        try:
+            self.engine: Engine = create_engine(parsed, echo=echo, connect_args=connect_args)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise DatabaseUnavailable(f"cannot use {self.display_url}: {_one_line(exc)}") from None
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _on_sqlite_connect(wal=_sqlite_file(parsed) is not None))
+        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.check()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def check(self) -> None:
+        """Connect and run `SELECT 1`; `DatabaseUnavailable` if that fails."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            raise DatabaseUnavailable(
+                f"database {self.display_url} unavailable: {_one_line(exc.orig or exc)}"
+            ) from None
+
+    def alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        return cfg
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision` (default: the newest) with Alembic."""
+        cfg = self.alembic_config()
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+        except OperationalError as exc:
+            raise DatabaseUnavailable(
+                f"migrating {self.display_url} failed: {_one_line(exc.orig or exc)}"
+            ) from None
+        log.info("database %s migrated to %s", self.display_url, revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block succeeds, rolled back on error."""
+        s = self._sessions()
+        try:
+            try:
+                s.connection()
+            except OperationalError as exc:
+                raise DatabaseUnavailable(
+                    f"database {self.display_url} unavailable: {_one_line(exc.orig or exc)}"
+                ) from None
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.display_url!r})"

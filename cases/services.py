@@ -1,0 +1,1164 @@
+"""What other packages call. Every function takes a SQLAlchemy `Session` first, flushes but never
+commits (the caller's `Database.session()` block does), and returns frozen views from `cases.views`.
+Input errors raise before anything is written, so a failed call leaves stored data unchanged."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import math
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, String, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from cases.demo_data import (
+    DEMO_CASES,
+    DEMO_CUSTOMERS,
+    DEMO_PASSWORD,
+    DEMO_SHIPMENTS,
+    DEMO_USERS,
+    DEMO_WAYBILLS,
+    STAGES,
+)
+from cases.errors import (
+    CallNotFound,
+    CaseNotFound,
+    InvalidCallRecord,
+    InvalidCaseInput,
+    InvalidTranscriptInput,
+    InvalidUserInput,
+    InvalidWaybill,
+    UserExists,
+)
+from cases.models import (
+    AuditEntry,
+    Base,
+    Call,
+    Case,
+    CaseCounter,
+    Customer,
+    CustomerPhone,
+    Shipment,
+    ShipmentEvent,
+    Transcript,
+    User,
+    case_calls,
+    utcnow,
+)
+from cases.views import (
+    UNSET,
+    AuditView,
+    CallerContext,
+    CallView,
+    CaseCallView,
+    CaseInput,
+    CaseSummaryView,
+    CaseUpdate,
+    CaseView,
+    CustomerView,
+    SeedSummary,
+    ShipmentEventInput,
+    ShipmentEventView,
+    ShipmentInput,
+    ShipmentView,
+    TranscriptView,
+    UserView,
+    WaybillLookup,
+)
+from cases.vocab import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    CaseKind,
+    CaseStatus,
+    CustomerKind,
+    Department,
+    Priority,
+    Role,
+    Speaker,
+)
+from telephony.records import CallRecord
+
+__all__ = [
+    "DEMO_WAYBILLS",
+    "UNSET",
+    "AuditView",
+    "CallView",
+    "CallerContext",
+    "CaseCallView",
+    "CaseInput",
+    "CaseSummaryView",
+    "CaseUpdate",
+    "CaseView",
+    "CustomerView",
+    "SeedSummary",
+    "ShipmentEventInput",
+    "ShipmentEventView",
+    "ShipmentInput",
+    "ShipmentView",
+    "TranscriptView",
+    "UserView",
+    "WaybillLookup",
+    "attach_transcript",
+    "audit_for",
+    "authenticate",
+    "caller_context",
+    "cases_for_call",
+    "create_case",
+    "create_customer",
+    "create_shipment",
+    "create_user",
+    "find_customer_by_phone",
+    "find_shipment",
+    "get_case",
+    "hash_password",
+    "link_call",
+    "list_cases",
+    "normalize_phone",
+    "phones_match",
+    "record_call",
+    "seed_demo",
+    "update_case",
+    "validate_waybill",
+    "verify_password",
+]
+
+log = logging.getLogger(__name__)
+
+CHINA_TZ = timezone(timedelta(hours=8), "CST")  # case numbers use the centre's calendar day
+MIN_SUFFIX_DIGITS = 8
+PREVIOUS_CALLS_LIMIT = 10
+RECENT_SHIPMENTS_LIMIT = 5
+OPEN_CASES_LIMIT = 20
+REFERRAL_FOLLOW_UP = timedelta(hours=24)
+PENDING_OUTCOME = "pending"
+_WAYBILL_RE = re.compile(r"\d{10,14}")
+_USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MIN_PASSWORD_LENGTH = 8
+
+E = TypeVar("E", CaseKind, CaseStatus, Priority, Department, Speaker, Role, CustomerKind)
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def normalize_phone(raw: str | None) -> str:
+    """Digits only: '+86 138-0013-8000' -> '8613800138000'."""
+    return "".join(ch for ch in (raw or "") if ch.isascii() and ch.isdigit())
+
+
+def phones_match(a: str, b: str) -> bool:
+    """Whether two phone numbers are the same line.
+
+    Equal after normalising, or, ignoring leading zeros (trunk '0' / international '00' prefixes),
+    the shorter one (at least 8 digits) is the tail of the longer one: '13800138000' matches
+    '+86 138 0013 8000', '010 5555 1001' matches '+86 10 5555 1001'; '010 12345678' does not match
+    '021 12345678' (same 8-digit local number, other city).
+    """
+    a, b = normalize_phone(a), normalize_phone(b)
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    a, b = a.lstrip("0"), b.lstrip("0")
+    short, long = sorted((a, b), key=len)
+    return len(short) >= MIN_SUFFIX_DIGITS and long.endswith(short)
+
+
+def _suffix_key(norm: str) -> str | None:
+    """The last 8 digits every suffix-match partner of `norm` shares, or None if too short."""
+    stripped = norm.lstrip("0")
+    return stripped[-MIN_SUFFIX_DIGITS:] if len(stripped) >= MIN_SUFFIX_DIGITS else None
+
+
+def validate_waybill(raw: str) -> str:
+    """A waybill (运单号) is 10-14 digits; surrounding whitespace is ignored."""
+    waybill = (raw or "").strip()
+    if not _WAYBILL_RE.fullmatch(waybill):
+        raise InvalidWaybill(f"waybill {raw!r} is not valid: a waybill is 10-14 digits")
+    return waybill
+
+
+def _enum(cls: type[E], value: str, what: str, error: type[Exception] = InvalidCaseInput) -> E:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)
+        raise error(f"unknown {what} {value!r}; expected one of: {allowed}") from None
+
+
+def _text(value: str | None, what: str, *, max_len: int, required: bool = False) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidCaseInput(f"{what} is required")
+    if len(text) > max_len:
+        raise InvalidCaseInput(f"{what} is too long ({len(text)} characters, at most {max_len})")
+    return text
+
+
+def _aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidCaseInput(f"{what} must be timezone-aware (got {value.isoformat()})")
+    return value.astimezone(UTC)
+
+
+def _username(by: str, what: str = "user") -> str:
+    name = (by or "").strip()
+    if not _USERNAME_RE.fullmatch(name):
+        raise InvalidCaseInput(f"{what} {by!r} is not a valid username (1-64 letters, digits, _ . -)")
+    return name
+
+
+def _column_length(model: type[Base], column: str) -> int | None:
+    col_type = model.__table__.c[column].type
+    return col_type.length if isinstance(col_type, String) else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _audit(s: Session, who: str, what: str, entity: str, entity_id: object, detail: dict[str, Any]) -> None:
+    s.add(AuditEntry(who=who, what=what, entity=entity, entity_id=str(entity_id), detail=detail, at=utcnow()))
+
+
+# ---------------------------------------------------------------- view builders
+
+
+def _customer_view(c: Customer) -> CustomerView:
+    return CustomerView(
+        id=c.id,
+        name=c.name,
+        kind=CustomerKind(c.kind),
+        phones=tuple(p.phone for p in c.phones),
+        note=c.note,
+    )
+
+
+def _shipment_view(sh: Shipment) -> ShipmentView:
+    return ShipmentView(
+        id=sh.id,
+        waybill=sh.waybill,
+        shipper_customer_id=sh.shipper_customer_id,
+        shipper_name=sh.shipper.name if sh.shipper is not None else "",
+        shipper_phone=sh.shipper_phone,
+        consignee_name=sh.consignee_name,
+        consignee_phone=sh.consignee_phone,
+        origin=sh.origin,
+        destination=sh.destination,
+        status=sh.status,
+        created_at=sh.created_at,
+        updated_at=sh.updated_at,
+        events=tuple(
+            ShipmentEventView(at=e.at, place=e.place, status=e.status, note=e.note) for e in sh.events
+        ),
+    )
+
+
+def _call_view(c: Call) -> CallView:
+    return CallView(
+        id=c.id,
+        linkedid=c.linkedid,
+        caller=c.caller,
+        caller_name=c.caller_name,
+        dialed=c.dialed,
+        hotline=c.hotline,
+        digits=c.digits,
+        queue=c.queue,
+        outcome=c.outcome,
+        agent=c.agent,
+        agents=tuple(c.agents),
+        rang=tuple(c.rang),
+        hangup_by=c.hangup_by,
+        wait_s=c.wait_s,
+        talk_s=c.talk_s,
+        recording=c.recording,
+        started_at=c.started_at,
+        answered_at=c.answered_at,
+        ended_at=c.ended_at,
+        waybill=c.waybill,
+        reconciled=c.reconciled,
+        customer_id=c.customer_id,
+        customer_name=c.customer.name if c.customer is not None else None,
+    )
+
+
+def _transcript_view(t: Transcript, linkedid: str) -> TranscriptView:
+    return TranscriptView(
+        id=t.id,
+        linkedid=linkedid,
+        engine=t.engine,
+        model=t.model,
+        speaker=Speaker(t.speaker),
+        text=t.text,
+        words_json=json.dumps(t.words, ensure_ascii=False),
+        duration_s=t.duration_s,
+        created_at=t.created_at,
+    )
+
+
+def _case_summary(c: Case) -> CaseSummaryView:
+    return CaseSummaryView(
+        id=c.id,
+        number=c.number,
+        kind=CaseKind(c.kind),
+        status=CaseStatus(c.status),
+        subject=c.subject,
+        priority=Priority(c.priority),
+        customer_id=c.customer_id,
+        customer_name=c.customer.name if c.customer is not None else None,
+        waybill=c.shipment.waybill if c.shipment is not None else None,
+        department=Department(c.department) if c.department else None,
+        assigned_to=c.assigned_to,
+        follow_up_due=c.follow_up_due,
+        created_by=c.created_by,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+    )
+
+
+def _case_view(c: Case) -> CaseView:
+    return CaseView(
+        id=c.id,
+        number=c.number,
+        kind=CaseKind(c.kind),
+        status=CaseStatus(c.status),
+        subject=c.subject,
+        description=c.description,
+        priority=Priority(c.priority),
+        customer=_customer_view(c.customer) if c.customer is not None else None,
+        shipment=_shipment_view(c.shipment) if c.shipment is not None else None,
+        department=Department(c.department) if c.department else None,
+        assigned_to=c.assigned_to,
+        follow_up_due=c.follow_up_due,
+        created_by=c.created_by,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        calls=tuple(
+            CaseCallView(
+                call=_call_view(call),
+                transcripts=tuple(_transcript_view(t, call.linkedid) for t in call.transcripts),
+            )
+            for call in c.calls
+        ),
+    )
+
+
+_SUMMARY_LOAD = (selectinload(Case.customer), selectinload(Case.shipment))
+_SHIPMENT_LOAD = (selectinload(Shipment.shipper), selectinload(Shipment.events))
+
+
+# ---------------------------------------------------------------- customers
+
+
+def create_customer(
+    s: Session, name: str, kind: str, phones: Sequence[str] = (), *, note: str = ""
+) -> CustomerView:
+    """A new customer with its phones (normalised; each phone may belong to one customer only)."""
+    clean_name = _text(name, "customer name", max_len=100, required=True)
+    kind_value = _enum(CustomerKind, kind, "customer kind")
+    normalised: list[str] = []
+    for raw in phones:
+        norm = normalize_phone(raw)
+        if not norm or len(norm) > 32:
+            raise InvalidCaseInput(f"phone {raw!r} is not a phone number")
+        if norm not in normalised:
+            normalised.append(norm)
+    if normalised:
+        taken = s.scalars(select(CustomerPhone.phone).where(CustomerPhone.phone.in_(normalised))).all()
+        if taken:
+            raise InvalidCaseInput(f"phone {taken[0]} already belongs to another customer")
+    customer = Customer(
+        name=clean_name,
+        kind=kind_value.value,
+        note=note,
+        phones=[CustomerPhone(phone=p) for p in normalised],
+        created_at=utcnow(),
+    )
+    s.add(customer)
+    s.flush()
+    return _customer_view(customer)
+
+
+def _match_customer(s: Session, norm: str) -> Customer | None:
+    if not norm:
+        return None
+    exact = s.scalars(select(CustomerPhone).where(CustomerPhone.phone == norm)).one_or_none()
+    if exact is not None:
+        return exact.customer
+    key = _suffix_key(norm)
+    if key is None:
+        return None
+    candidates = s.scalars(select(CustomerPhone).where(CustomerPhone.phone.like(f"%{key}"))).all()
+    scored = [(len(p.phone.lstrip("0")), p) for p in candidates if phones_match(p.phone, norm)]
+    if not scored:
+        return None
+    # the closest match wins: the longest shared tail, i.e. the most digits compared
+    best = max(min(score, len(norm.lstrip("0"))) for score, _ in scored)
+    top = [p for score, p in scored if min(score, len(norm.lstrip("0"))) == best]
+    if len({p.customer_id for p in top}) > 1:
+        log.warning("phone %s matches several customers, linking none", norm)
+        return None
+    return top[0].customer
+
+
+def find_customer_by_phone(s: Session, phone: str) -> CustomerView | None:
+    customer = _match_customer(s, normalize_phone(phone))
+    return _customer_view(customer) if customer is not None else None
+
+
+# ---------------------------------------------------------------- shipments
+
+
+def create_shipment(s: Session, data: ShipmentInput) -> ShipmentView:
+    """A shipment with its status history; its status is the latest event's."""
+    waybill = validate_waybill(data.waybill)
+    if s.scalars(select(Shipment.id).where(Shipment.waybill == waybill)).first() is not None:
+        raise InvalidCaseInput(f"a shipment with waybill {waybill} already exists")
+    if data.shipper_customer_id is not None and s.get(Customer, data.shipper_customer_id) is None:
+        raise InvalidCaseInput(f"customer {data.shipper_customer_id} does not exist")
+    events = sorted(data.events, key=lambda e: _aware(e.at, "shipment event time"))
+    for e in events:
+        _text(e.status, "shipment event status", max_len=50, required=True)
+    now = utcnow()
+    shipment = Shipment(
+        waybill=waybill,
+        shipper_customer_id=data.shipper_customer_id,
+        shipper_phone=normalize_phone(data.shipper_phone),
+        consignee_name=_text(data.consignee_name, "consignee name", max_len=100),
+        consignee_phone=normalize_phone(data.consignee_phone),
+        origin=_text(data.origin, "origin", max_len=100),
+        destination=_text(data.destination, "destination", max_len=100),
+        status=events[-1].status.strip() if events else "",
+        created_at=events[0].at if events else now,
+        updated_at=events[-1].at if events else now,
+        events=[ShipmentEvent(at=e.at, place=e.place, status=e.status.strip(), note=e.note) for e in events],
+    )
+    s.add(shipment)
+    s.flush()
+    return _shipment_view(shipment)
+
+
+def _shipment_by_waybill(s: Session, waybill: str) -> Shipment | None:
+    return s.scalars(
+        select(Shipment).where(Shipment.waybill == waybill).options(*_SHIPMENT_LOAD)
+    ).one_or_none()
+
+
+def find_shipment(s: Session, waybill: str) -> ShipmentView | None:
+    """The shipment with its status history; `InvalidWaybill` unless 10-14 digits."""
+    shipment = _shipment_by_waybill(s, validate_waybill(waybill))
+    return _shipment_view(shipment) if shipment is not None else None
+
+
+def _customer_shipments(s: Session, customer: Customer, limit: int) -> list[Shipment]:
+    phones = [p.phone for p in customer.phones]
+    cond: ColumnElement[bool] = Shipment.shipper_customer_id == customer.id
+    if phones:
+        cond = or_(cond, Shipment.consignee_phone.in_(phones))
+    stmt = (
+        select(Shipment)
+        .where(cond)
+        .options(*_SHIPMENT_LOAD)
+        .order_by(Shipment.created_at.desc(), Shipment.id.desc())
+        .limit(limit)
+    )
+    return list(s.scalars(stmt).all())
+
+
+# ---------------------------------------------------------------- calls
+
+
+def _epoch(value: float | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        raise InvalidCallRecord(f"{what} is not a finite epoch time: {value!r}")
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _call_string(rec: CallRecord, name: str, value: str | None) -> str | None:
+    limit = _column_length(Call, name)
+    if value is not None and limit is not None and len(value) > limit:
+        raise InvalidCallRecord(f"call {rec.linkedid}: {name} is longer than {limit} characters")
+    return value
+
+
+def record_call(s: Session, rec: CallRecord) -> CallView:
+    """Store a finished call; idempotent by linkedid (a replay updates the same row).
+
+    The caller's phone links the call to a customer (see `phones_match`).
+    """
+    linkedid = (rec.linkedid or "").strip()
+    if not linkedid:
+        raise InvalidCallRecord("call record has no linkedid")
+    if len(linkedid) > 64:
+        raise InvalidCallRecord(f"linkedid {linkedid!r} is longer than 64 characters")
+    for name in ("caller", "caller_name", "dialed", "hotline", "digits", "queue", "outcome", "agent"):
+        _call_string(rec, name, getattr(rec, name))
+    for name in ("hangup_by", "recording", "waybill"):
+        _call_string(rec, name, getattr(rec, name))
+    started_at = _epoch(rec.started_at, "started_at")
+    answered_at = _epoch(rec.answered_at, "answered_at")
+    ended_at = _epoch(rec.ended_at, "ended_at")
+    for name in ("wait_s", "talk_s"):
+        v = getattr(rec, name)
+        if v is not None and not math.isfinite(v):
+            raise InvalidCallRecord(f"call {linkedid}: {name} is not a finite number")
+
+    call = s.scalars(select(Call).where(Call.linkedid == linkedid)).one_or_none()
+    created = call is None
+    if call is None:
+        call = Call(linkedid=linkedid, created_at=utcnow())
+        s.add(call)
+    caller_norm = normalize_phone(rec.caller)[:32]
+    call.caller = rec.caller
+    call.caller_norm = caller_norm
+    call.caller_name = rec.caller_name
+    call.dialed = rec.dialed
+    call.hotline = rec.hotline
+    call.digits = rec.digits
+    call.queue = rec.queue
+    call.outcome = rec.outcome
+    call.agent = rec.agent
+    call.agents = list(rec.agents)
+    call.rang = list(rec.rang)
+    call.hangup_by = rec.hangup_by
+    call.wait_s = rec.wait_s
+    call.talk_s = rec.talk_s
+    call.recording = rec.recording
+    call.started_at = started_at
+    call.answered_at = answered_at
+    call.ended_at = ended_at
+    call.waybill = rec.waybill
+    call.reconciled = rec.reconciled
+    call.updated_at = utcnow()
+    customer = _match_customer(s, caller_norm)
+    call.customer = customer
+    s.flush()
+    log.info(
+        "call %s %s (caller %s, outcome %s, customer %s)",
+        linkedid,
+        "recorded" if created else "updated",
+        rec.caller,
+        rec.outcome,
+        customer.id if customer is not None else None,
+    )
+    return _call_view(call)
+
+
+def _call_by_linkedid(s: Session, linkedid: str) -> Call | None:
+    return s.scalars(select(Call).where(Call.linkedid == linkedid)).one_or_none()
+
+
+def _calls_of_phone(
+    s: Session, norm: str, customer_id: int | None, limit: int, exclude_linkedid: str | None = None
+) -> list[Call]:
+    """Calls from this phone (or a suffix-matching one) and, if known, from the customer's phones."""
+    conds: list[ColumnElement[bool]] = []
+    if norm:
+        conds.append(Call.caller_norm == norm)
+        key = _suffix_key(norm)
+        if key is not None:
+            conds.append(Call.caller_norm.like(f"%{key}"))
+    if customer_id is not None:
+        conds.append(Call.customer_id == customer_id)
+    if not conds:
+        return []
+    stmt = select(Call).where(or_(*conds)).options(selectinload(Call.customer))
+    if exclude_linkedid:
+        stmt = stmt.where(Call.linkedid != exclude_linkedid)
+    stmt = stmt.order_by(Call.started_at.desc().nulls_last(), Call.id.desc()).limit(limit * 20)
+    matched = [
+        c
+        for c in s.scalars(stmt).all()
+        if (customer_id is not None and c.customer_id == customer_id) or phones_match(c.caller_norm, norm)
+    ]
+    return matched[:limit]
+
+
+# ---------------------------------------------------------------- caller context (screen pop)
+
+
+def caller_context(
+    s: Session, phone: str, waybill: str | None = None, *, exclude_linkedid: str | None = None
+) -> CallerContext:
+    """Everything the screen pop shows for a caller: who, which shipment, history, open cases.
+
+    An ill-formed waybill does not raise: it is reported as `WaybillLookup.INVALID`.
+    `exclude_linkedid` leaves the ringing call itself out of the previous calls.
+    """
+    norm = normalize_phone(phone)
+    customer = _match_customer(s, norm)
+
+    shipment: Shipment | None = None
+    wb = (waybill or "").strip()
+    if not wb:
+        lookup = WaybillLookup.NONE
+    else:
+        try:
+            wb = validate_waybill(wb)
+        except InvalidWaybill:
+            lookup = WaybillLookup.INVALID
+        else:
+            shipment = _shipment_by_waybill(s, wb)
+            lookup = WaybillLookup.FOUND if shipment is not None else WaybillLookup.NOT_FOUND
+    recent: list[Shipment] = []
+    if shipment is None and customer is not None:
+        recent = _customer_shipments(s, customer, RECENT_SHIPMENTS_LIMIT)
+
+    customer_id = customer.id if customer is not None else None
+    previous = _calls_of_phone(s, norm, customer_id, PREVIOUS_CALLS_LIMIT, exclude_linkedid)
+
+    case_conds: list[ColumnElement[bool]] = []
+    if customer_id is not None:
+        case_conds.append(Case.customer_id == customer_id)
+    if norm:
+        phone_call_ids = [c.id for c in _calls_of_phone(s, norm, None, 500)]
+        if phone_call_ids:
+            case_conds.append(
+                Case.id.in_(select(case_calls.c.case_id).where(case_calls.c.call_id.in_(phone_call_ids)))
+            )
+    open_cases: list[Case] = []
+    if case_conds:
+        stmt = (
+            select(Case)
+            .where(or_(*case_conds), Case.status.in_([st.value for st in OPEN_STATUSES]))
+            .options(*_SUMMARY_LOAD)
+            .order_by(Case.created_at.desc(), Case.id.desc())
+            .limit(OPEN_CASES_LIMIT)
+        )
+        open_cases = list(s.scalars(stmt).all())
+
+    return CallerContext(
+        phone=phone,
+        phone_normalized=norm,
+        customer=_customer_view(customer) if customer is not None else None,
+        waybill=waybill,
+        waybill_lookup=lookup,
+        shipment=_shipment_view(shipment) if shipment is not None else None,
+        recent_shipments=tuple(_shipment_view(sh) for sh in recent),
+        previous_calls=tuple(_call_view(c) for c in previous),
+        open_cases=tuple(_case_summary(c) for c in open_cases),
+    )
+
+
+# ---------------------------------------------------------------- cases
+
+
+def _next_case_number(s: Session, now: datetime) -> str:
+    """C<yyyymmdd>-<nnnn> by the centre's calendar day; the per-day counter is bumped atomically."""
+    day = now.astimezone(CHINA_TZ).strftime("%Y%m%d")
+    bump = {"last": CaseCounter.last + 1}
+    if s.get_bind().dialect.name == "postgresql":
+        pg = pg_insert(CaseCounter).values(day=day, last=1)
+        stmt = pg.on_conflict_do_update(index_elements=[CaseCounter.day], set_=bump).returning(
+            CaseCounter.last
+        )
+    else:
+        lite = sqlite_insert(CaseCounter).values(day=day, last=1)
+        stmt = lite.on_conflict_do_update(index_elements=[CaseCounter.day], set_=bump).returning(
+            CaseCounter.last
+        )
+    n = s.execute(stmt).scalar_one()
+    return f"C{day}-{n:04d}"
+
+
+def _link_call_row(s: Session, case: Case, linkedid: str) -> Call:
+    """The call to link; a call not yet recorded (still ringing) gets a pending row that
+    `record_call` fills in later."""
+    lid = linkedid.strip()
+    if not lid or len(lid) > 64:
+        raise InvalidCaseInput(f"linkedid {linkedid!r} is not valid")
+    call = _call_by_linkedid(s, lid)
+    if call is None:
+        call = Call(linkedid=lid, outcome=PENDING_OUTCOME, created_at=utcnow(), updated_at=utcnow())
+        s.add(call)
+    return call
+
+
+def create_case(s: Session, data: CaseInput, by: str) -> CaseView:
+    """Open a case (validated; audited as case.create). Referred cases need a department and get a
+    follow-up deadline (default: 24 hours)."""
+    who = _username(by, "created_by")
+    kind = _enum(CaseKind, data.kind, "case kind")
+    status = _enum(CaseStatus, data.status, "case status")
+    priority = _enum(Priority, data.priority, "priority")
+    department = _enum(Department, data.department, "department") if data.department is not None else None
+    subject = _text(data.subject, "subject", max_len=200, required=True)
+    description = (data.description or "").strip()
+    assigned_to = _username(data.assigned_to, "assigned_to") if data.assigned_to else None
+    follow_up_due = _aware(data.follow_up_due, "follow_up_due") if data.follow_up_due is not None else None
+    if status is CaseStatus.REFERRED and department is None:
+        raise InvalidCaseInput("a referred case needs a department to refer it to")
+
+    customer: Customer | None = None
+    if data.customer_id is not None:
+        customer = s.get(Customer, data.customer_id)
+        if customer is None:
+            raise InvalidCaseInput(f"customer {data.customer_id} does not exist")
+    shipment: Shipment | None = None
+    if data.waybill is not None and data.waybill.strip():
+        try:
+            waybill = validate_waybill(data.waybill)
+        except InvalidWaybill as exc:
+            raise InvalidCaseInput(str(exc)) from None
+        shipment = _shipment_by_waybill(s, waybill)
+        if shipment is None:
+            raise InvalidCaseInput(f"no shipment with waybill {waybill}")
+
+    now = utcnow()
+    if status is CaseStatus.REFERRED and follow_up_due is None:
+        follow_up_due = now + REFERRAL_FOLLOW_UP
+    case = Case(
+        number="",
+        kind=kind.value,
+        status=status.value,
+        subject=subject,
+        description=description,
+        priority=priority.value,
+        customer=customer,
+        shipment=shipment,
+        created_by=who,
+        assigned_to=assigned_to,
+        department=department.value if department is not None else None,
+        follow_up_due=follow_up_due,
+        created_at=now,
+        updated_at=now,
+    )
+    if data.linkedid is not None:
+        call = _link_call_row(s, case, data.linkedid)
+        case.calls.append(call)
+        if case.customer is None and call.customer is not None:
+            case.customer = call.customer
+    case.number = _next_case_number(s, now)
+    s.add(case)
+    s.flush()
+    _audit(
+        s,
+        who,
+        "case.create",
+        "case",
+        case.id,
+        {
+            "number": case.number,
+            "kind": case.kind,
+            "status": case.status,
+            "priority": case.priority,
+            "subject": case.subject,
+            "customer_id": case.customer_id,
+            "waybill": shipment.waybill if shipment is not None else None,
+            "linkedid": data.linkedid,
+            "department": case.department,
+            "assigned_to": case.assigned_to,
+            "follow_up_due": _iso(case.follow_up_due),
+        },
+    )
+    s.flush()
+    log.info("case %s (%s) created by %s", case.number, case.kind, who)
+    return _case_view(case)
+
+
+def _load_case(s: Session, case_id: int, *, for_update: bool = False) -> Case:
+    case = s.get(
+        Case,
+        case_id,
+        options=[
+            selectinload(Case.customer).selectinload(Customer.phones),
+            selectinload(Case.shipment).selectinload(Shipment.events),
+            selectinload(Case.shipment).selectinload(Shipment.shipper),
+            selectinload(Case.calls).selectinload(Call.transcripts),
+            selectinload(Case.calls).selectinload(Call.customer),
+        ],
+        with_for_update=for_update,
+    )
+    if case is None:
+        raise CaseNotFound(f"case {case_id} does not exist")
+    return case
+
+
+def update_case(s: Session, case_id: int, data: CaseUpdate, by: str) -> CaseView:
+    """Change a case (validated before anything changes; audited as case.update with the changes).
+
+    Status transitions follow `cases.vocab.TRANSITIONS`; referring needs a department (given here or
+    already set) and sets a follow-up deadline if none; a closed case only takes notes.
+    """
+    who = _username(by, "updated_by")
+    case = _load_case(s, case_id, for_update=True)
+    old_status = CaseStatus(case.status)
+    changes: dict[str, dict[str, Any]] = {}
+
+    new_status = _enum(CaseStatus, data.status, "case status") if data.status is not None else old_status
+    priority = _enum(Priority, data.priority, "priority") if data.priority is not None else None
+    note = _text(data.note, "note", max_len=10_000) if data.note is not None else ""
+
+    department: str | None = case.department
+    if data.department is not UNSET:
+        department = _enum(Department, data.department, "department").value if data.department else None
+    assigned_to: str | None = case.assigned_to
+    if data.assigned_to is not UNSET:
+        assigned_to = _username(data.assigned_to, "assigned_to") if data.assigned_to else None
+    follow_up_due: datetime | None = case.follow_up_due
+    if data.follow_up_due is not UNSET:
+        follow_up_due = _aware(data.follow_up_due, "follow_up_due") if data.follow_up_due else None
+
+    if new_status is not old_status and new_status not in TRANSITIONS[old_status]:
+        allowed = ", ".join(sorted(st.value for st in TRANSITIONS[old_status])) or "none (closed is final)"
+        raise InvalidCaseInput(
+            f"case {case.number} cannot go from {old_status.value} to {new_status.value}; allowed: {allowed}"
+        )
+    if old_status is CaseStatus.CLOSED and (
+        (priority is not None and priority.value != case.priority)
+        or department != case.department
+        or assigned_to != case.assigned_to
+        or follow_up_due != case.follow_up_due
+    ):
+        raise InvalidCaseInput(f"case {case.number} is closed: only notes can be added")
+    if new_status is CaseStatus.REFERRED and department is None:
+        raise InvalidCaseInput(f"case {case.number}: referring needs a department to refer it to")
+
+    now = utcnow()
+    if new_status is CaseStatus.REFERRED and old_status is not CaseStatus.REFERRED and follow_up_due is None:
+        follow_up_due = now + REFERRAL_FOLLOW_UP
+
+    def change(field: str, old: object, new: object) -> None:
+        if old != new:
+            changes[field] = {
+                "from": _iso(old) if isinstance(old, datetime) else old,
+                "to": _iso(new) if isinstance(new, datetime) else new,
+            }
+
+    change("status", case.status, new_status.value)
+    if priority is not None:
+        change("priority", case.priority, priority.value)
+    change("department", case.department, department)
+    change("assigned_to", case.assigned_to, assigned_to)
+    change("follow_up_due", case.follow_up_due, follow_up_due)
+    if not changes and not note:
+        return _case_view(case)
+
+    case.status = new_status.value
+    if priority is not None:
+        case.priority = priority.value
+    case.department = department
+    case.assigned_to = assigned_to
+    case.follow_up_due = follow_up_due
+    detail: dict[str, Any] = {"changes": changes}
+    if note:
+        stamp = now.strftime("%Y-%m-%d %H:%M UTC")
+        entry = f"[{stamp} {who}] {note}"
+        case.description = f"{case.description}\n\n{entry}" if case.description else entry
+        detail["note"] = note
+    case.updated_at = now
+    s.flush()
+    _audit(s, who, "case.update", "case", case.id, detail)
+    s.flush()
+    log.info("case %s updated by %s: %s", case.number, who, ", ".join(changes) or "note")
+    return _case_view(case)
+
+
+def link_call(s: Session, case_id: int, linkedid: str, by: str) -> CaseView:
+    """Link one more call to a case (idempotent); a call not yet recorded is linked as pending."""
+    who = _username(by, "linked_by")
+    case = _load_case(s, case_id, for_update=True)
+    call = _link_call_row(s, case, linkedid)
+    if call not in case.calls:
+        case.calls.append(call)
+        if case.customer is None and call.customer is not None:
+            case.customer = call.customer
+        case.updated_at = utcnow()
+        s.flush()
+        _audit(s, who, "case.link_call", "case", case.id, {"linkedid": call.linkedid})
+        s.flush()
+    return _case_view(case)
+
+
+def get_case(s: Session, case_id: int) -> CaseView:
+    """A case with its customer, shipment (with history), and linked calls with their transcripts."""
+    return _case_view(_load_case(s, case_id))
+
+
+def list_cases(
+    s: Session, *, status: str | None = None, kind: str | None = None, limit: int = 50
+) -> tuple[CaseSummaryView, ...]:
+    """Cases, newest first, optionally filtered by status and kind."""
+    if not 1 <= limit <= 1000:
+        raise InvalidCaseInput(f"limit must be between 1 and 1000, got {limit}")
+    stmt = select(Case).options(*_SUMMARY_LOAD)
+    if status is not None:
+        stmt = stmt.where(Case.status == _enum(CaseStatus, status, "case status").value)
+    if kind is not None:
+        stmt = stmt.where(Case.kind == _enum(CaseKind, kind, "case kind").value)
+    stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
+    return tuple(_case_summary(c) for c in s.scalars(stmt).all())
+
+
+def cases_for_call(s: Session, linkedid: str) -> tuple[CaseSummaryView, ...]:
+    """The cases a call is linked to (empty if the call is unknown), oldest first."""
+    stmt = (
+        select(Case)
+        .join(case_calls, case_calls.c.case_id == Case.id)
+        .join(Call, Call.id == case_calls.c.call_id)
+        .where(Call.linkedid == linkedid)
+        .options(*_SUMMARY_LOAD)
+        .order_by(Case.created_at, Case.id)
+    )
+    return tuple(_case_summary(c) for c in s.scalars(stmt).all())
+
+
+def audit_for(s: Session, entity: str, entity_id: object) -> tuple[AuditView, ...]:
+    """The audit trail of one entity, oldest first."""
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.entity == entity, AuditEntry.entity_id == str(entity_id))
+        .order_by(AuditEntry.at, AuditEntry.id)
+    )
+    return tuple(
+        AuditView(
+            id=a.id,
+            who=a.who,
+            what=a.what,
+            entity=a.entity,
+            entity_id=a.entity_id,
+            at=a.at,
+            detail_json=json.dumps(a.detail, ensure_ascii=False, sort_keys=True),
+        )
+        for a in s.scalars(stmt).all()
+    )
+
+
+# ---------------------------------------------------------------- transcripts
+
+
+def attach_transcript(
+    s: Session,
+    linkedid: str,
+    *,
+    engine: str,
+    model: str,
+    speaker: str,
+    text: str,
+    words_json: str,
+    duration_s: float | None,
+) -> TranscriptView:
+    """Store a transcript of a recorded call; `CallNotFound` if the call is unknown.
+
+    `words_json` is a JSON array (e.g. Vosk's word list) and is stored as JSON.
+    """
+    call = _call_by_linkedid(s, linkedid)
+    if call is None:
+        raise CallNotFound(f"call {linkedid!r} does not exist")
+    spk = _enum(Speaker, speaker, "speaker", InvalidTranscriptInput)
+    engine_name = (engine or "").strip()
+    if not engine_name or len(engine_name) > 50:
+        raise InvalidTranscriptInput("engine must be 1-50 characters")
+    if len(model or "") > 200:
+        raise InvalidTranscriptInput("model must be at most 200 characters")
+    try:
+        words = json.loads(words_json)
+    except (TypeError, ValueError) as exc:
+        raise InvalidTranscriptInput(f"words_json is not JSON: {exc}") from None
+    if not isinstance(words, list):
+        raise InvalidTranscriptInput("words_json must be a JSON array")
+    if duration_s is not None and (not math.isfinite(duration_s) or duration_s < 0):
+        raise InvalidTranscriptInput(f"duration_s must be a non-negative number, got {duration_s!r}")
+    transcript = Transcript(
+        call=call,
+        engine=engine_name,
+        model=model or "",
+        speaker=spk.value,
+        text=text or "",
+        words=words,
+        duration_s=duration_s,
+        created_at=utcnow(),
+    )
+    s.add(transcript)
+    s.flush()
+    log.info("transcript %s (%s, %s) attached to call %s", transcript.id, engine_name, spk.value, linkedid)
+    return _transcript_view(transcript, call.linkedid)
+
+
+# ---------------------------------------------------------------- users
+
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+SCRYPT_DKLEN = 32
+_SCRYPT_MAXMEM = 64 * 1024 * 1024
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=_SCRYPT_MAXMEM
+    )
+
+
+def hash_password(password: str) -> str:
+    """'scrypt$n$r$p$salt$hash' (base64) with a random 16-byte salt."""
+    salt = secrets.token_bytes(16)
+    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of `password` against a `hash_password` string."""
+    try:
+        scheme, n, r, p, salt_b64, digest_b64 = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        salt = base64.b64decode(salt_b64, validate=True)
+        expected = base64.b64decode(digest_b64, validate=True)
+        actual = _scrypt(password, salt, int(n), int(r), int(p), len(expected))
+    except (ValueError, TypeError):
+        log.warning("unreadable password hash")
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+_DUMMY_HASH = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(b'0' * 16)}${_b64(b'0' * SCRYPT_DKLEN)}"
+
+
+def _user_view(u: User) -> UserView:
+    return UserView(
+        id=u.id, username=u.username, display_name=u.display_name, role=Role(u.role), active=u.active
+    )
+
+
+def create_user(s: Session, username: str, password: str, role: str, display_name: str) -> UserView:
+    """A new user; the password is stored as a salted scrypt hash only."""
+    name = (username or "").strip()
+    if not _USERNAME_RE.fullmatch(name):
+        raise InvalidUserInput(f"username {username!r} is not valid (1-64 letters, digits, _ . -)")
+    role_value = _enum(Role, role, "role", InvalidUserInput)
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise InvalidUserInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    shown = (display_name or "").strip() or name
+    if len(shown) > 100:
+        raise InvalidUserInput("display name is longer than 100 characters")
+    if s.scalars(select(User.id).where(User.username == name)).first() is not None:
+        raise UserExists(f"user {name!r} already exists")
+    user = User(
+        username=name,
+        display_name=shown,
+        role=role_value.value,
+        password_hash=hash_password(password),
+        active=True,
+        created_at=utcnow(),
+    )
+    s.add(user)
+    s.flush()
+    log.info("user %s (%s) created", name, role_value.value)
+    return _user_view(user)
+
+
+def authenticate(s: Session, username: str, password: str) -> UserView | None:
+    """The active user with this username and password, else None (same work either way)."""
+    user = s.scalars(select(User).where(User.username == (username or "").strip())).one_or_none()
+    if user is None or not user.active:
+        verify_password(password or "", _DUMMY_HASH)
+        return None
+    if not verify_password(password or "", user.password_hash):
+        return None
+    return _user_view(user)
+
+
+# ---------------------------------------------------------------- demo data
+
+
+def seed_demo(s: Session, *, now: datetime | None = None) -> SeedSummary:
+    """Demo customers, shipments, cases and users; running it again creates nothing new."""
+    now = now or utcnow()
+    created = {"customers": 0, "shipments": 0, "cases": 0, "users": 0}
+
+    customer_ids: dict[str, int] = {}
+    for dc in DEMO_CUSTOMERS:
+        existing = s.scalars(select(CustomerPhone).where(CustomerPhone.phone.in_(dc.phones))).first()
+        if existing is not None:
+            customer_ids[dc.key] = existing.customer_id
+            continue
+        customer_ids[dc.key] = create_customer(s, dc.name, dc.kind, dc.phones, note=dc.note).id
+        created["customers"] += 1
+
+    for ds in DEMO_SHIPMENTS:
+        if s.scalars(select(Shipment.id).where(Shipment.waybill == ds.waybill)).first() is not None:
+            continue
+        picked_up = now - timedelta(days=ds.days_ago, hours=6)
+        places = (
+            f"{ds.origin}营业部",
+            f"{ds.origin}-{ds.destination}干线",
+            f"{ds.destination}分拨中心",
+            f"{ds.destination}派送站",
+            ds.destination,
+        )
+        events = tuple(
+            ShipmentEventInput(at=min(picked_up + timedelta(hours=9 * i), now), status=stage, place=places[i])
+            for i, stage in enumerate(STAGES[: ds.stages_done])
+        )
+        shipper = customer_ids[ds.shipper]
+        shipper_phone = s.scalars(
+            select(CustomerPhone.phone).where(CustomerPhone.customer_id == shipper).order_by(CustomerPhone.id)
+        ).first()
+        create_shipment(
+            s,
+            ShipmentInput(
+                waybill=ds.waybill,
+                origin=ds.origin,
+                destination=ds.destination,
+                shipper_customer_id=shipper,
+                shipper_phone=shipper_phone or "",
+                consignee_name=ds.consignee_name,
+                consignee_phone=ds.consignee_phone,
+                events=events,
+            ),
+        )
+        created["shipments"] += 1
+
+    for dcase in DEMO_CASES:
+        cid = customer_ids[dcase.customer]
+        exists = s.scalars(
+            select(Case.id).where(
+                Case.subject == dcase.subject, Case.customer_id == cid, Case.created_by == "seed"
+            )
+        ).first()
+        if exists is not None:
+            continue
+        create_case(
+            s,
+            CaseInput(
+                kind=dcase.kind,
+                subject=dcase.subject,
+                description=dcase.description,
+                customer_id=cid,
+                waybill=dcase.waybill,
+                priority=dcase.priority,
+                status=dcase.status,
+                department=dcase.department,
+                follow_up_due=now + timedelta(hours=dcase.follow_up_hours) if dcase.follow_up_hours else None,
+            ),
+            by="seed",
+        )
+        created["cases"] += 1
+
+    for du in DEMO_USERS:
+        if s.scalars(select(User.id).where(User.username == du.username)).first() is not None:
+            continue
+        create_user(s, du.username, DEMO_PASSWORD, du.role, du.display_name)
+        created["users"] += 1
+
+    s.flush()
+    summary = SeedSummary(**created)
+    log.info("demo data seeded: %s", summary)
+    return summary

@@ -1,0 +1,250 @@
+"""Frozen views returned by `cases.services`, and the inputs it accepts. No ORM objects leak out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Final, Literal
+
+from cases.vocab import CaseKind, CaseStatus, CustomerKind, Department, Priority, Role, Speaker
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+"""'Leave as it is' in `CaseUpdate` fields where None means 'clear'."""
+
+Unset = Literal[_Unset.UNSET]
+
+
+class WaybillLookup(StrEnum):
+    NONE = "none"  # no waybill given
+    INVALID = "invalid"  # not 10-14 digits
+    NOT_FOUND = "not_found"  # well-formed, but no such shipment
+    FOUND = "found"
+
+
+# ---------------------------------------------------------------- views
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerView:
+    id: int
+    name: str
+    kind: CustomerKind
+    phones: tuple[str, ...]  # normalised: digits only
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentEventView:
+    at: datetime
+    place: str
+    status: str  # e.g. 已揽收, 运输中, 到达分拨中心, 派送中, 已签收
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentView:
+    id: int
+    waybill: str
+    shipper_customer_id: int | None
+    shipper_name: str
+    shipper_phone: str
+    consignee_name: str
+    consignee_phone: str
+    origin: str
+    destination: str
+    status: str  # the latest status
+    created_at: datetime
+    updated_at: datetime
+    events: tuple[ShipmentEventView, ...]  # oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptView:
+    id: int
+    linkedid: str
+    engine: str
+    model: str
+    speaker: Speaker
+    text: str
+    words_json: str  # JSON array as given to attach_transcript
+    duration_s: float | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    """A stored `CallRecord`; times are aware UTC datetimes. outcome "pending": linked to a case
+    before telephony reported the call's end."""
+
+    id: int
+    linkedid: str
+    caller: str
+    caller_name: str
+    dialed: str
+    hotline: str
+    digits: str
+    queue: str | None
+    outcome: str
+    agent: str | None
+    agents: tuple[str, ...]
+    rang: tuple[str, ...]
+    hangup_by: str | None
+    wait_s: float | None
+    talk_s: float | None
+    recording: str | None
+    started_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    waybill: str | None
+    reconciled: bool
+    customer_id: int | None
+    customer_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseCallView:
+    call: CallView
+    transcripts: tuple[TranscriptView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummaryView:
+    id: int
+    number: str  # C20261130-0001 (date in China Standard Time)
+    kind: CaseKind
+    status: CaseStatus
+    subject: str
+    priority: Priority
+    customer_id: int | None
+    customer_name: str | None
+    waybill: str | None
+    department: Department | None
+    assigned_to: str | None
+    follow_up_due: datetime | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    id: int
+    number: str
+    kind: CaseKind
+    status: CaseStatus
+    subject: str
+    description: str
+    priority: Priority
+    customer: CustomerView | None
+    shipment: ShipmentView | None
+    department: Department | None
+    assigned_to: str | None
+    follow_up_due: datetime | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    calls: tuple[CaseCallView, ...]  # oldest first, each with its transcripts
+
+
+@dataclass(frozen=True, slots=True)
+class CallerContext:
+    """What the agent console shows when a call rings (screen pop)."""
+
+    phone: str  # as given
+    phone_normalized: str
+    customer: CustomerView | None
+    waybill: str | None  # as given
+    waybill_lookup: WaybillLookup
+    shipment: ShipmentView | None  # the waybill's shipment when found
+    recent_shipments: tuple[ShipmentView, ...]  # the customer's, newest first, when no shipment found
+    previous_calls: tuple[CallView, ...]  # newest first, at most 10
+    open_cases: tuple[CaseSummaryView, ...]  # newest first
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuditView:
+    id: int
+    who: str
+    what: str  # case.create, case.update, case.link_call
+    entity: str
+    entity_id: str
+    at: datetime
+    detail_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSummary:
+    """How many rows `seed_demo` created (all zero when the demo data was already there)."""
+
+    customers: int
+    shipments: int
+    cases: int
+    users: int
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class CaseInput:
+    kind: str  # CaseKind value
+    subject: str
+    description: str = ""
+    customer_id: int | None = None  # defaults to the linked call's customer
+    waybill: str | None = None  # must be a known shipment
+    linkedid: str | None = None  # the call to link; may not be recorded yet
+    priority: str = Priority.NORMAL
+    department: str | None = None  # required when status is referred
+    follow_up_due: datetime | None = None  # aware; defaults to +24h when referred
+    status: str = CaseStatus.OPEN
+    assigned_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseUpdate:
+    """Fields left at their default are not touched. `note` is appended to the description."""
+
+    status: str | None = None
+    note: str | None = None
+    priority: str | None = None
+    assigned_to: str | None | Unset = UNSET
+    department: str | None | Unset = UNSET
+    follow_up_due: datetime | None | Unset = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentEventInput:
+    at: datetime
+    status: str
+    place: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentInput:
+    waybill: str
+    origin: str
+    destination: str
+    shipper_customer_id: int | None = None
+    shipper_phone: str = ""
+    consignee_name: str = ""
+    consignee_phone: str = ""
+    events: tuple[ShipmentEventInput, ...] = ()
