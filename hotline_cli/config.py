@@ -53,7 +53,7 @@ AMI_ENV = {
 }
 
 
-def _convert(name: str, value: Any, kind: type) -> Any:
+def _convert(name: str, value: Any, kind: type[Any]) -> Any:
     try:
         if kind is int:
             result = int(value)
@@ -92,7 +92,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                     raise ConfigError(f"settings file: unknown [ami] keys: {', '.join(sorted(unknown))}")
                 ami = settings.ami
                 for k, v in value.items():
-                    kind = int if k == "port" else str
+                    kind: type[Any] = int if k == "port" else str
                     ami = replace(ami, **{k: _convert(f"ami.{k}", v, kind)})
                 updates["ami"] = ami
             elif key in known:

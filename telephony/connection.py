@@ -117,7 +117,11 @@ class AmiConnection:
                     raise AmiUnreachable(f"{ep.host}:{ep.port} closed the connection before the banner")
                 banner += chunk
         except TimeoutError:
+            self.close()
             raise AmiProtocolError(f"{ep.host}:{ep.port} sent no AMI banner") from None
+        except OSError as exc:
+            self.close()
+            raise AmiUnreachable(f"lost {ep.host}:{ep.port} before the banner: {exc}") from None
         line, _, rest = banner.partition(b"\n")
         self.banner = line.decode("utf-8", "replace").strip()
         if not self.banner.startswith("Asterisk Call Manager/"):

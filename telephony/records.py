@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-Hotline = str  # "service" | "claims" | "" (not a hotline call)
+Hotline = str | None  # "service" | "claims" | None (not a hotline call)
 
 OUTCOMES = (
     "answered",  # an agent talked to the caller
@@ -33,7 +33,7 @@ class CallRecord:
     caller: str = ""
     caller_name: str = ""
     dialed: str = ""
-    hotline: Hotline = ""
+    hotline: Hotline = None
     digits: str = ""
     queue: str | None = None
     outcome: str = "interrupted"

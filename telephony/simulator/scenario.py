@@ -195,15 +195,15 @@ def build_script(name: str, p: CallParams) -> CallScript:
                         msgs[j] = (msgs[j][0], _add_seconds(msgs[j][1], {"Duration": delta,
                                                                          "BillableSeconds": delta}))
     if p.abandon_after_s is not None:
-        j = _index(msgs, "QueueCallerJoin")
-        h = _index(msgs, "HangupRequest", j or 0)
-        if j is not None and h is not None:
-            delta = p.abandon_after_s - (msgs[h][0] - msgs[j][0])
+        joined = _index(msgs, "QueueCallerJoin")
+        gone = _index(msgs, "HangupRequest", joined or 0)
+        if joined is not None and gone is not None:
+            delta = p.abandon_after_s - (msgs[gone][0] - msgs[joined][0])
             if delta > 0:
-                _shift(msgs, h, delta)
-                for k in range(h, len(msgs)):
-                    if dict(msgs[k][1]).get("Event") in ("QueueCallerAbandon", "Cdr"):
-                        msgs[k] = (msgs[k][0], _add_seconds(msgs[k][1], {"HoldTime": delta, "Duration": delta,
+                _shift(msgs, gone, delta)
+                for n in range(gone, len(msgs)):
+                    if dict(msgs[n][1]).get("Event") in ("QueueCallerAbandon", "Cdr"):
+                        msgs[n] = (msgs[n][0], _add_seconds(msgs[n][1], {"HoldTime": delta, "Duration": delta,
                                                                          "BillableSeconds": delta}))
 
     # --- identities

@@ -168,12 +168,6 @@ class _Session(socketserver.BaseRequestHandler):
         self.server.sessions.add(self)
         return True
 
-    def _list(self, base: Fields, started: str, items: list[Fields], complete: str) -> None:
-        self.send([("Response", "Success"), *base, ("EventList", "start"), ("Message", started)])
-        for item in items:
-            self.send(item + base if item and item[0][0] == "Event" and base else item)
-        self.send([("Event", complete), *base, ("EventList", "Complete"), ("ListItems", str(len(items)))])
-
     def _core_show_channels(self, base: Fields) -> None:
         items: list[Fields] = []
         now = time.time()
@@ -271,12 +265,12 @@ class AmiServer(socketserver.ThreadingTCPServer):
 
     def broadcast_security(self, event: str, account: str, remote: tuple[str, int]) -> None:
         now = time.time()
-        local = self.server_address
+        host, port = str(self.server_address[0]), int(self.server_address[1])
         fields: Fields = [("Event", event), ("Privilege", "security,all"), ("EventTV", _tv(now)),
                           ("Severity", "Informational" if event == "SuccessfulAuth" else "Error"),
                           ("Service", "AMI"), ("EventVersion", "1" if event == "SuccessfulAuth" else "2"),
                           ("AccountID", account), ("SessionID", f"0x{id(remote) & 0xFFFFFFFFFFFF:x}"),
-                          ("LocalAddress", f"IPV4/TCP/{local[0]}/{local[1]}"),
+                          ("LocalAddress", f"IPV4/TCP/{host}/{port}"),
                           ("RemoteAddress", f"IPV4/TCP/{remote[0]}/{remote[1]}")]
         if event == "SuccessfulAuth":
             fields += [("UsingPassword", "0"), ("SessionTV", _tv(now))]
