@@ -1,0 +1,98 @@
+"""The console's app factory: Flask pages and JSON API, Socket.IO, and the bus subscription."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_socketio import SocketIO
+from werkzeug.exceptions import HTTPException
+
+from agent_console import auth, views
+from agent_console.auth import current_user
+from agent_console.calls import CallMemory
+from agent_console.config import ConsoleConfig
+from agent_console.context import EXTENSION_KEY, ConsoleContext, StatusProvider
+from agent_console.i18n import STRINGS, current_language, other_language, translate
+from agent_console.namespaces import Dispatcher, register_socket_handlers
+from agent_console.pop import PopBuilder
+from cases.db import Database
+from telephony.events import EventBus
+from telephony.live import LiveView
+
+__all__ = ["ConsoleConfig", "create_app"]
+
+log = logging.getLogger(__name__)
+
+DISPATCHER_KEY = "hotline_console_dispatcher"
+
+_ERROR_KEYS = {403: "error.forbidden", 404: "error.not_found"}
+
+
+def create_app(
+    config: ConsoleConfig,
+    db: Database,
+    bus: EventBus,
+    live: LiveView,
+    *,
+    status_provider: StatusProvider | None = None,
+) -> tuple[Flask, SocketIO]:
+    """Build the console. It subscribes to `bus` at once; `dispatcher(app).stop()` unsubscribes.
+
+    `status_provider`, if given, adds its fields to the `/status` JSON.
+    """
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.session_cookie_secure,
+        HOTLINE_DEFAULT_LANGUAGE=config.default_language,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    calls = CallMemory()
+    app.extensions[EXTENSION_KEY] = ConsoleContext(
+        config=config, db=db, bus=bus, live=live, calls=calls, status_provider=status_provider
+    )
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.pages)
+    app.register_blueprint(views.api)
+
+    @app.context_processor
+    def inject_language() -> dict[str, Any]:
+        lang = current_language()
+        return {
+            "lang": lang,
+            "other_lang": other_language(lang),
+            "t": lambda key: translate(lang, key),
+            "strings": STRINGS[lang],
+            "user": current_user(),
+            "demo": config.demo,
+        }
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        code = exc.code or 500
+        if request.path.startswith("/api/") or request.path.startswith("/status"):
+            return {"error": exc.name, "message": exc.description}, code
+        key = _ERROR_KEYS.get(code)
+        message = translate(current_language(), key) if key else (exc.description or exc.name)
+        return render_template("error.html", message=message), code
+
+    socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
+    dispatcher = Dispatcher(
+        socketio, bus, live, calls, PopBuilder(db), wallboard_interval_s=config.wallboard_interval_s
+    )
+    app.extensions[DISPATCHER_KEY] = dispatcher
+    register_socket_handlers(socketio, dispatcher)
+    dispatcher.start()
+    log.info("agent console ready (demo=%s, message queue=%s)", config.demo, bool(config.message_queue))
+    return app, socketio
+
+
+def dispatcher(app: Flask) -> Dispatcher:
+    """The app's bus-to-Socket.IO dispatcher (`stop()` it when the app goes away)."""
+    d: Dispatcher = app.extensions[DISPATCHER_KEY]
+    return d

@@ -1,0 +1,128 @@
+"""Login, logout and the role checks of the console. The session lives in Flask's signed cookie."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from agent_console import data
+from agent_console.context import console
+from agent_console.i18n import current_language, translate
+from cases.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+_SESSION_USER = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUser:
+    username: str  # for agents this is also the PBX peer name (agent1001)
+    display_name: str
+    role: str
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role in SUPERVISOR_ROLES
+
+    def home(self) -> str:
+        return url_for("pages.supervisor") if self.is_supervisor else url_for("pages.agent")
+
+
+def current_user() -> SessionUser | None:
+    raw = session.get(_SESSION_USER)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return SessionUser(username=str(raw["username"]), display_name=str(raw["name"]), role=str(raw["role"]))
+    except KeyError:
+        return None
+
+
+def login_required(view: Callable[P, R]) -> Callable[P, R | ResponseReturnValue]:
+    """Pages: redirect to the login page; JSON API (`/api/`): 401."""
+
+    @functools.wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | ResponseReturnValue:
+        if current_user() is None:
+            if request.path.startswith("/api/"):
+                abort(401)
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def supervisor_required(view: Callable[P, R]) -> Callable[P, R | ResponseReturnValue]:
+    @functools.wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | ResponseReturnValue:
+        user = current_user()
+        if user is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if not user.is_supervisor:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths; never `//host` or `http://...`."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.get("/login")
+def login() -> ResponseReturnValue:
+    user = current_user()
+    if user is not None:
+        return redirect(user.home())
+    return render_template("login.html", error=None, username="", next=request.args.get("next", ""))
+
+
+@bp.post("/login")
+def login_post() -> ResponseReturnValue:
+    lang = current_language()
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    nxt = request.form.get("next", "")
+    if not username or not password:
+        message = translate(lang, "login.missing")
+        return render_template("login.html", error=message, username=username, next=nxt), 401
+    try:
+        found = data.authenticate(console().db, username, password)
+    except DatabaseUnavailable as exc:
+        log.error("login of %s impossible: %s", username, exc)
+        abort(503)
+    if found is None or not found.active:
+        log.info("console login refused for %s", username)
+        message = translate(lang, "login.failed")
+        return render_template("login.html", error=message, username=username, next=nxt), 401
+    session.clear()
+    user = SessionUser(username=found.username, display_name=found.display_name, role=str(found.role))
+    session[_SESSION_USER] = {"username": user.username, "name": user.display_name, "role": user.role}
+    session["lang"] = lang
+    log.info("console login: %s (%s)", user.username, user.role)
+    return redirect(_safe_next(nxt) or user.home())
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    lang = session.get("lang")
+    session.clear()
+    if isinstance(lang, str):
+        session["lang"] = lang
+    return redirect(url_for("auth.login"))

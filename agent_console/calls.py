@@ -1,0 +1,105 @@
+"""What the console remembers about calls in progress: IVR digits and variables per Linkedid.
+
+Fed from the domain events in order (on the console's dispatcher thread); bounded so a
+stream of calls whose CallEnded never arrives cannot grow it without limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from telephony.events import CallEnded, CallQueued, CallStarted, CallVariable, DomainEvent, IvrDigit
+from telephony.records import CallRecord
+
+log = logging.getLogger(__name__)
+
+MAX_CALLS = 2000
+MAX_RECENT = 20
+
+
+@dataclass(slots=True)
+class CallInfo:
+    """One live call as the console saw it so far."""
+
+    linkedid: str
+    caller: str = ""
+    caller_name: str = ""
+    dialed: str = ""
+    hotline: str = ""
+    started_at: float | None = None
+    digits: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+    queue: str | None = None
+
+    @property
+    def waybill(self) -> str | None:
+        return self.variables.get("WAYBILL") or None
+
+
+class CallMemory:
+    """Live calls by Linkedid (dropped on CallEnded) and the last few ended calls."""
+
+    def __init__(self, max_calls: int = MAX_CALLS, max_recent: int = MAX_RECENT) -> None:
+        self._calls: OrderedDict[str, CallInfo] = OrderedDict()
+        self._recent: deque[CallRecord] = deque(maxlen=max_recent)
+        self._max_calls = max_calls
+        self._lock = threading.Lock()
+
+    def observe(self, event: DomainEvent) -> None:
+        """Update from one domain event; events that say nothing about a call's data are ignored."""
+        with self._lock:
+            if isinstance(event, CallStarted):
+                info = self._get_or_add(event.linkedid)
+                info.caller = event.caller
+                info.caller_name = event.caller_name
+                info.dialed = event.dialed
+                info.hotline = event.hotline
+                info.started_at = event.at
+            elif isinstance(event, IvrDigit):
+                self._get_or_add(event.linkedid).digits = event.digits
+            elif isinstance(event, CallVariable):
+                self._get_or_add(event.linkedid).variables[event.name] = event.value
+            elif isinstance(event, CallQueued):
+                self._get_or_add(event.linkedid).queue = event.queue
+            elif isinstance(event, CallEnded):
+                self._calls.pop(event.record.linkedid, None)
+                self._recent.appendleft(event.record)
+
+    def get(self, linkedid: str) -> CallInfo | None:
+        with self._lock:
+            info = self._calls.get(linkedid)
+            if info is None:
+                return None
+            return CallInfo(
+                linkedid=info.linkedid,
+                caller=info.caller,
+                caller_name=info.caller_name,
+                dialed=info.dialed,
+                hotline=info.hotline,
+                started_at=info.started_at,
+                digits=info.digits,
+                variables=dict(info.variables),
+                queue=info.queue,
+            )
+
+    def recent(self) -> list[CallRecord]:
+        """Ended calls, newest first."""
+        with self._lock:
+            return list(self._recent)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._calls)
+
+    def _get_or_add(self, linkedid: str) -> CallInfo:
+        info = self._calls.get(linkedid)
+        if info is None:
+            info = CallInfo(linkedid=linkedid)
+            self._calls[linkedid] = info
+            if len(self._calls) > self._max_calls:
+                dropped, _ = self._calls.popitem(last=False)
+                log.warning("call memory full (%s calls): forgot the oldest, %s", self._max_calls, dropped)
+        return info

@@ -1,0 +1,33 @@
+"""The objects one console app works with, reachable from any request as `console()`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from agent_console.calls import CallMemory
+from agent_console.config import ConsoleConfig
+from cases.db import Database
+from telephony.events import EventBus
+from telephony.live import LiveView
+
+StatusProvider = Callable[[], Mapping[str, Any]]
+EXTENSION_KEY = "hotline_console"
+
+
+@dataclass(slots=True)
+class ConsoleContext:
+    config: ConsoleConfig
+    db: Database
+    bus: EventBus
+    live: LiveView
+    calls: CallMemory
+    status_provider: StatusProvider | None = None
+
+
+def console() -> ConsoleContext:
+    ctx: ConsoleContext = current_app.extensions[EXTENSION_KEY]
+    return ctx

@@ -1,0 +1,250 @@
+"""The screen pop: everything an agent sees when a call rings, built from the domain events the
+console remembered (caller, hotline, IVR keys, WAYBILL) and `cases.services.caller_context`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent_console.calls import CallInfo
+from cases.db import Database
+from cases.errors import CasesError
+from cases.services import caller_context
+from cases.views import CallerContext, CallView, CaseSummaryView, CustomerView, ShipmentView
+from telephony.events import AgentRinging
+
+log = logging.getLogger(__name__)
+
+
+# --- IVR menu labels --------------------------------------------------------------------------
+# REPLACE with the menus of ivr/menus.py once it exists: this is a stand-in for the top level of
+# the two hotlines' menus, (zh-CN, en) per key.
+IVR_MENUS: dict[str, dict[str, tuple[str, str]]] = {
+    "service": {"1": ("运单查询", "Track a waybill"), "2": ("投诉", "Complaint"), "0": ("人工", "Agent")},
+    "claims": {
+        "1": ("新理赔报案", "Report a new claim"),
+        "2": ("理赔进度", "Claim progress"),
+        "0": ("人工", "Agent"),
+    },
+}
+# The case kind the form proposes for a hotline's first menu choice.
+SUGGESTED_KIND: dict[tuple[str, str], str] = {
+    ("service", "1"): "tracking",
+    ("service", "2"): "complaint",
+    ("claims", "1"): "claim",
+    ("claims", "2"): "claim",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IvrChoice:
+    digit: str
+    label_zh: str  # "" when the key is not a known menu choice
+    label_en: str
+
+
+def ivr_choices(hotline: str, digits: str, waybill: str | None) -> tuple[IvrChoice, ...]:
+    """The menu keys the caller pressed; the keys that typed the waybill (and its closing #) are left out."""
+    keys = digits
+    if waybill and waybill in keys:
+        at = keys.index(waybill)
+        rest = keys[at + len(waybill) :]
+        keys = keys[:at] + (rest[1:] if rest.startswith("#") else rest)
+    menu = IVR_MENUS.get(hotline, {})
+    return tuple(IvrChoice(k, *menu.get(k, ("", ""))) for k in keys)
+
+
+def suggested_kind(hotline: str, choices: tuple[IvrChoice, ...]) -> str:
+    if hotline == "claims":
+        return "claim"
+    first = choices[0].digit if choices else ""
+    return SUGGESTED_KIND.get((hotline, first), "inquiry")
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat(timespec="seconds") if ts is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class PopCustomer:
+    id: int
+    name: str
+    kind: str  # cases.vocab.CustomerKind value
+    phones: tuple[str, ...]
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class PopShipmentEvent:
+    at: str  # ISO 8601
+    place: str
+    status: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class PopShipment:
+    waybill: str
+    status: str  # latest status, e.g. 运输中
+    origin: str
+    destination: str
+    shipper_name: str
+    consignee_name: str
+    consignee_phone: str
+    events: tuple[PopShipmentEvent, ...]  # oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class PopCall:
+    linkedid: str
+    started_at: str | None
+    hotline: str
+    outcome: str
+    agent: str | None
+    waybill: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PopCase:
+    id: int
+    number: str
+    kind: str
+    status: str
+    subject: str
+    department: str | None
+    created_at: str
+    follow_up_due: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenPop:
+    linkedid: str
+    agent: str  # the ringing agent's peer name
+    queue: str
+    caller: str
+    caller_name: str
+    hotline: str  # service | claims | ""
+    dialed: str
+    ivr_digits: str
+    ivr_choices: tuple[IvrChoice, ...]
+    suggested_kind: str  # a cases.vocab.CaseKind value for the case form
+    waybill: str | None  # as entered in the IVR (CallVariable WAYBILL)
+    waybill_lookup: str  # none | invalid | not_found | found | unavailable
+    shipment: PopShipment | None
+    customer: PopCustomer | None
+    previous_calls: tuple[PopCall, ...]  # newest first, this call left out
+    open_cases: tuple[PopCase, ...]  # newest first
+    recent_shipments: tuple[PopShipment, ...]  # the customer's, when the waybill gave none
+    lookup_error: str | None  # set when the database could not be asked
+    rang_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _customer(c: CustomerView | None) -> PopCustomer | None:
+    if c is None:
+        return None
+    return PopCustomer(id=c.id, name=c.name, kind=str(c.kind), phones=c.phones, note=c.note)
+
+
+def _shipment(s: ShipmentView) -> PopShipment:
+    return PopShipment(
+        waybill=s.waybill,
+        status=s.status,
+        origin=s.origin,
+        destination=s.destination,
+        shipper_name=s.shipper_name,
+        consignee_name=s.consignee_name,
+        consignee_phone=s.consignee_phone,
+        events=tuple(
+            PopShipmentEvent(at=e.at.isoformat(timespec="seconds"), place=e.place, status=e.status, note=e.note)
+            for e in s.events
+        ),
+    )
+
+
+def _call(c: CallView) -> PopCall:
+    return PopCall(
+        linkedid=c.linkedid,
+        started_at=_iso(c.started_at),
+        hotline=c.hotline,
+        outcome=c.outcome,
+        agent=c.agent,
+        waybill=c.waybill,
+    )
+
+
+def _case(c: CaseSummaryView) -> PopCase:
+    return PopCase(
+        id=c.id,
+        number=c.number,
+        kind=str(c.kind),
+        status=str(c.status),
+        subject=c.subject,
+        department=str(c.department) if c.department is not None else None,
+        created_at=c.created_at.isoformat(timespec="seconds"),
+        follow_up_due=_iso(c.follow_up_due),
+    )
+
+
+def build_screen_pop(
+    ringing: AgentRinging,
+    info: CallInfo | None,
+    context: CallerContext | None,
+    lookup_error: str | None = None,
+) -> ScreenPop:
+    """Pure: the pop from what the events said and what the database knows (None if it failed)."""
+    info = info or CallInfo(linkedid=ringing.linkedid, caller=ringing.caller, queue=ringing.queue)
+    waybill = info.waybill
+    choices = ivr_choices(info.hotline, info.digits, waybill)
+    if context is None:
+        lookup = "unavailable" if waybill else "none"
+    else:
+        lookup = str(context.waybill_lookup.value)
+    return ScreenPop(
+        linkedid=ringing.linkedid,
+        agent=ringing.agent,
+        queue=ringing.queue,
+        caller=info.caller or ringing.caller,
+        caller_name=info.caller_name,
+        hotline=info.hotline,
+        dialed=info.dialed,
+        ivr_digits=info.digits,
+        ivr_choices=choices,
+        suggested_kind=suggested_kind(info.hotline, choices),
+        waybill=waybill,
+        waybill_lookup=lookup,
+        shipment=_shipment(context.shipment) if context and context.shipment else None,
+        customer=_customer(context.customer) if context else None,
+        previous_calls=tuple(
+            _call(c) for c in (context.previous_calls if context else ()) if c.linkedid != ringing.linkedid
+        ),
+        open_cases=tuple(_case(c) for c in (context.open_cases if context else ())),
+        recent_shipments=tuple(_shipment(x) for x in (context.recent_shipments if context else ())),
+        lookup_error=lookup_error,
+        rang_at=ringing.at,
+    )
+
+
+class PopBuilder:
+    """Looks the caller up in the database and builds the pop; a failed lookup still gives a pop."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def build(self, ringing: AgentRinging, info: CallInfo | None) -> ScreenPop:
+        caller = info.caller if info is not None and info.caller else ringing.caller
+        waybill = info.waybill if info is not None else None
+        try:
+            with self._db.session() as s:
+                context = caller_context(s, caller, waybill, exclude_linkedid=ringing.linkedid)
+        except (CasesError, SQLAlchemyError) as exc:
+            log.warning("screen pop for %s without caller context: %s", ringing.linkedid, exc)
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return build_screen_pop(ringing, info, None, lookup_error=first_line)
+        return build_screen_pop(ringing, info, context)

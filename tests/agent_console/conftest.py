@@ -1,0 +1,152 @@
+"""Fixtures: the real console app on a real SQLite database (seeded with the demo data) and a real
+EventBus. Only the LiveView is a stand-in: a holder of real telephony.live snapshots."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_socketio import SocketIO, SocketIOTestClient
+
+from agent_console.app import create_app, dispatcher
+from agent_console.config import ConsoleConfig
+from cases import services
+from cases.db import Database
+from cases.demo_data import DEMO_PASSWORD
+from telephony.events import EventBus
+from telephony.live import AgentSnapshot, LiveSnapshot, QueueSnapshot, WaitingCaller
+
+
+@dataclass
+class FakeLiveView:
+    """Implements telephony.live.LiveView with a snapshot the test sets."""
+
+    current: LiveSnapshot = field(default_factory=lambda: LiveSnapshot(at=0.0, queues=(), agents=(), live_calls=0))
+    calls: int = 0
+
+    def snapshot(self, now: float | None = None) -> LiveSnapshot:
+        self.calls += 1
+        return self.current
+
+
+def sample_snapshot(at: float = 1_764_500_000.0, waiting: int = 1) -> LiveSnapshot:
+    callers = tuple(
+        WaitingCaller(
+            linkedid=f"wait-{n}",
+            caller=f"4930555101{n}",
+            caller_name="",
+            hotline="service",
+            position=n + 1,
+            since=at - 30 + n,
+        )
+        for n in range(waiting)
+    )
+    return LiveSnapshot(
+        at=at,
+        queues=(
+            QueueSnapshot(
+                queue="service",
+                waiting=callers,
+                longest_wait_s=30.0 if waiting else 0.0,
+                answered=7,
+                abandoned=2,
+            ),
+            QueueSnapshot(queue="claims", waiting=(), longest_wait_s=0.0, answered=1, abandoned=0),
+        ),
+        agents=(
+            AgentSnapshot(
+                agent="agent1001",
+                name="安娜",
+                status="busy",
+                paused=False,
+                pause_reason="",
+                linkedid="1764500000.1",
+                since=at - 60,
+            ),
+            AgentSnapshot(
+                agent="agent1002",
+                name="本",
+                status="idle",
+                paused=True,
+                pause_reason="午休",
+                linkedid=None,
+                since=at - 300,
+            ),
+        ),
+        live_calls=2,
+    )
+
+
+@dataclass
+class Console:
+    app: Flask
+    socketio: SocketIO
+    db: Database
+    bus: EventBus
+    live: FakeLiveView
+    config: ConsoleConfig
+
+    def client(self) -> FlaskClient:
+        return self.app.test_client()
+
+    def login(self, username: str, password: str = DEMO_PASSWORD) -> FlaskClient:
+        client = self.app.test_client()
+        resp = client.post("/login", data={"username": username, "password": password})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+        return client
+
+    def socket(self, http: FlaskClient) -> SocketIOTestClient:
+        return self.socketio.test_client(self.app, flask_test_client=http)
+
+    def settle(self) -> None:
+        assert dispatcher(self.app).wait_idle(5.0), "console dispatcher did not drain its queue"
+
+    @staticmethod
+    def received(sock: SocketIOTestClient, name: str) -> list[Any]:
+        """The payloads of every `name` event the socket got since the last call (drains the socket)."""
+        return [msg["args"][0] for msg in sock.get_received() if msg["name"] == name]
+
+    def wait_for(
+        self,
+        sock: SocketIOTestClient,
+        name: str,
+        timeout: float = 3.0,
+        where: Callable[[Any], bool] = lambda _: True,
+    ) -> Any:
+        """Block until `name` arrives (and satisfies `where`); other events are dropped."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for payload in self.received(sock, name):
+                if where(payload):
+                    return payload
+            time.sleep(0.01)
+        raise AssertionError(f"no {name!r} event within {timeout} s")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'cases.db'}")
+    database.migrate()
+    with database.session() as s:
+        services.seed_demo(s)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def console(db: Database, tmp_path: Path) -> Iterator[Console]:
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    config = ConsoleConfig(secret_key="test-secret", demo=True, recordings_dir=recordings, wallboard_interval_s=0.05)
+    bus = EventBus()
+    live = FakeLiveView()
+    app, socketio = create_app(config, db, bus, live)
+    app.config["TESTING"] = True
+    yield Console(app=app, socketio=socketio, db=db, bus=bus, live=live, config=config)
+    dispatcher(app).stop()
