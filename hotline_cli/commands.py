@@ -1,11 +1,174 @@
-"""Subcommands beyond replay (simulator, demo, transcribe, serve)."""
+"""Subcommands: simulator, demo, serve, transcribe, ami-check, db."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
 from typing import Any
+
+from hotline_cli.config import AmiSettings, Settings
+
+log = logging.getLogger("hotline")
+
+
+def _fail(command: str, message: str, code: int = 2) -> int:
+    print(f"hotline {command}: error: {message}", file=sys.stderr)
+    return code
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST:PORT")
+    return host or "127.0.0.1", int(port)
+
+
+def _wait_for_stop(stop: threading.Event) -> None:
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+
+
+# ---------------------------------------------------------------------------- simulator
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from telephony.simulator.pbx import SimulatedPbx
+    from telephony.simulator.scenario import ScenarioError
+    from telephony.simulator.server import AmiServer, Credentials
+
+    settings: Settings = args.settings
+    recordings = Path(args.recordings or settings.recordings_dir)
+    pbx = SimulatedPbx(recordings_dir=str(recordings.resolve()), time_scale=args.speed, seed=args.seed)
+    if args.voice:
+        from hotline_cli.runtime import attach_voice
+
+        attach_voice(pbx)
+    try:
+        server = AmiServer(args.listen, pbx, Credentials(args.user, args.secret))
+    except OSError as exc:
+        return _fail("simulator", f"cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror}")
+    pbx.start()
+    server.serve_in_thread()
+    print(f"PBX simulator: AMI on {args.listen[0]}:{server.port} (user {args.user}); "
+          f"{'a call every %.0f s' % args.interval if args.interval > 0 else 'calls on SimulateCall only'}; "
+          "Ctrl-C stops", flush=True)
+    stop = threading.Event()
+    if args.interval > 0:
+        threading.Thread(target=_call_stream, args=(pbx, args.interval, stop, ()), daemon=True).start()
+    try:
+        if args.calls:
+            for scenario in args.calls.split(","):
+                pbx.start_call(scenario.strip())
+    except ScenarioError as exc:
+        server.shutdown_all()
+        pbx.stop()
+        return _fail("simulator", str(exc))
+    _wait_for_stop(stop)
+    server.shutdown_all()
+    pbx.stop()
+    return 0
+
+
+def _call_stream(pbx: Any, interval: float, stop: threading.Event, waybills: tuple[str, ...]) -> None:
+    while not stop.wait(pbx.rng.uniform(interval * 0.5, interval * 1.5)):
+        try:
+            pbx.start_random_call(waybills)
+        except Exception:
+            log.exception("simulated call failed to start")
+
+
+# ---------------------------------------------------------------------------- ami-check
+def cmd_ami_check(args: argparse.Namespace) -> int:
+    from telephony.connection import AmiEndpoint, AmiError, check_login
+
+    ami: AmiSettings = args.settings.ami
+    host, port = args.ami or (ami.host, ami.port)
+    ep = AmiEndpoint(host, port, args.user or ami.username, args.secret or ami.secret)
+    try:
+        banner = check_login(ep)
+    except AmiError as exc:
+        return _fail("ami-check", str(exc))
+    print(f"AMI {host}:{port}: logged in as {ep.username} ({banner})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- demo / serve
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hotline_cli.runtime import RuntimeErrorWithMessage, run_demo
+
+    try:
+        return run_demo(args)
+    except RuntimeErrorWithMessage as exc:
+        return _fail("demo", str(exc))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from hotline_cli.runtime import RuntimeErrorWithMessage, run_serve
+
+    try:
+        return run_serve(args)
+    except RuntimeErrorWithMessage as exc:
+        return _fail("serve", str(exc))
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from hotline_cli.runtime import RuntimeErrorWithMessage, open_database
+
+    try:
+        db = open_database(args.settings, seed_demo=args.seed_demo)
+    except RuntimeErrorWithMessage as exc:
+        return _fail("db", str(exc))
+    print(f"database {args.settings.database_url}: migrated{' and demo data seeded' if args.seed_demo else ''}")
+    db.engine.dispose()
+    return 0
 
 
 def register(sub: Any) -> None:
-    _ = sub
-    _ = argparse
+    p = sub.add_parser("simulator", help="run the PBX simulator: an AMI server playing hotline calls")
+    p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 5038), help="HOST:PORT (default 127.0.0.1:5038)")
+    p.add_argument("--user", default="hotline")
+    p.add_argument("--secret", default="hotline")
+    p.add_argument("--interval", type=float, default=15.0, help="mean seconds between calls; 0: none")
+    p.add_argument("--calls", default="", help="comma list of scenarios to play at start")
+    p.add_argument("--speed", type=float, default=1.0, help="play calls this many times faster")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--recordings", default="", help="folder for the calls' recordings")
+    p.add_argument("--voice", action="store_true", help="write speech recordings (espeak-ng) for answered calls")
+    p.set_defaults(func=cmd_simulator)
+
+    p = sub.add_parser("ami-check", help="log in to an Asterisk AMI once and report")
+    p.add_argument("--ami", type=parse_listen, default=None, help="HOST:PORT (default from settings)")
+    p.add_argument("--user", default="")
+    p.add_argument("--secret", default="")
+    p.set_defaults(func=cmd_ami_check)
+
+    p = sub.add_parser("demo", help="everything in one process on embedded defaults (simulator, SQLite, console)")
+    p.add_argument("--port", type=int, default=None, help="console HTTP port (default 8000)")
+    p.add_argument("--ami-port", type=int, default=5038, help="port of the built-in PBX simulator's AMI")
+    p.add_argument("--interval", type=float, default=20.0, help="mean seconds between simulated calls; 0: none")
+    p.add_argument("--fresh", action="store_true", help="start from an empty demo database")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="run Hotline against a real Asterisk (settings: AMI, database, console)")
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("db", help="create or upgrade the database schema")
+    p.add_argument("--seed-demo", action="store_true", help="also seed the demo customers, shipments and users")
+    p.set_defaults(func=cmd_db)
+
+    from transcripts.cli import add_transcribe_parser
+
+    add_transcribe_parser(sub)
+    _ = time

@@ -143,6 +143,8 @@ class _Session(socketserver.BaseRequestHandler):
             self._queue_status(msg, base)
         elif name == "queuepause":
             self._queue_pause(msg, base)
+        elif name == "simulatecall":
+            self._simulate_call(msg, base)
         else:
             self.send([("Response", "Error"), *base,
                        ("Message", f"Invalid/unknown command: {action}. Use Action: ListCommands to show "
@@ -225,6 +227,29 @@ class _Session(socketserver.BaseRequestHandler):
                            ("PausedReason", paused.get(peer, "")), ("Wrapuptime", "0"), *base])
                 count += 1
         self.send([("Event", "QueueStatusComplete"), *base, ("EventList", "Complete"), ("ListItems", str(count))])
+
+    def _simulate_call(self, msg: Message, base: Fields) -> None:
+        """Simulator-only control action (not Asterisk's): play one call now.
+
+        Fields: Scenario, CallerID (number), CallerName, Agents (comma list), Waybill, TalkSeconds,
+        AbandonAfter, ExtraWait."""
+        from telephony.simulator.scenario import ScenarioError
+
+        try:
+            agents = [a.strip() for a in msg.get("Agents").split(",") if a.strip()] or None
+            caller = (msg.get("CallerID"), msg.get("CallerName")) if msg.get("CallerID") else None
+            script = self.server.pbx.start_call(
+                msg.get("Scenario", "service_answered"), caller=caller, agents=agents,
+                waybill=msg.get("Waybill") or None,
+                talk_s=float(msg.get("TalkSeconds")) if msg.get("TalkSeconds") else None,
+                abandon_after_s=float(msg.get("AbandonAfter")) if msg.get("AbandonAfter") else None,
+                extra_wait_s=float(msg.get("ExtraWait") or 0),
+            )
+        except (ScenarioError, ValueError) as exc:
+            self.send([("Response", "Error"), *base, ("Message", str(exc))])
+            return
+        self.send([("Response", "Success"), *base, ("Message", "Call simulated"), ("Linkedid", script.linkedid),
+                   ("Agents", ",".join(script.agents)), ("Recording", script.recording or "")])
 
     def _queue_pause(self, msg: Message, base: Fields) -> None:
         pbx = self.server.pbx

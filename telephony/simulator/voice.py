@@ -28,7 +28,7 @@ CACHE_ENV = "HOTLINE_VOICE_CACHE"
 PAD_S = 0.3  # silence added before and after each synthesised phrase
 GAP_S = 0.5  # silence between the two speakers of a call recording
 _TIMEOUT_S = 60.0
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
 
 
 class VoiceError(Exception):
@@ -103,6 +103,7 @@ def synthesize(
             _run(
                 [
                     sox,
+                    "-D",  # no dither: the padding stays digital silence, output is deterministic
                     str(raw),
                     "-r",
                     str(rate),

@@ -1,0 +1,359 @@
+"""Wiring of one Hotline process: database, AMI listener, call pipeline, transcription, console.
+
+`hotline demo` adds the PBX simulator in the same process; `hotline serve` listens to a real
+Asterisk. Telephony publishes domain events on the bus; the pipeline stores ended calls and
+queues their recordings for transcription; the console subscribes on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cases.db import Database
+from cases.errors import CasesError
+from cases.services import DEMO_WAYBILLS, attach_transcript, record_call, seed_demo
+from hotline_cli.config import Settings
+from telephony.calls import CallTracker
+from telephony.connection import AmiClient, AmiEndpoint
+from telephony.events import CallEnded, DomainEvent, EventBus, PbxConnection
+from telephony.simulator.scenario import CallScript
+from transcripts.engine import VoskEngine, default_model_dir
+from transcripts.errors import TranscriptsError
+from transcripts.jobs import TranscriptionQueue, TranscriptionResult
+
+log = logging.getLogger("hotline")
+
+RECORDING_WAIT_S = 20.0
+CALLER_LINES = (
+    "배송 조회를 하고 싶어요",
+    "택배가 아직 안 왔어요",
+    "물건이 파손되었어요",
+    "상담원 연결해 주세요",
+)
+AGENT_LINES = (
+    "안녕하세요 상담원입니다 무엇을 도와드릴까요",
+    "네 확인해 드리겠습니다",
+)
+
+
+class StartupError(Exception):
+    """Something the process needs is not there; the message says what."""
+
+
+RuntimeErrorWithMessage = StartupError
+
+
+def open_database(settings: Settings, *, seed_demo: bool = False) -> Database:
+    url = settings.database_url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db = Database(url)
+        db.migrate()
+        if seed_demo:
+            with db.session() as s:
+                seed_demo_data(s)
+    except CasesError as exc:
+        raise StartupError(str(exc)) from None
+    return db
+
+
+def seed_demo_data(s: Any) -> None:
+    summary = seed_demo(s)
+    log.info("demo data: %s", summary)
+
+
+def secret_key(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+    except OSError as exc:
+        raise StartupError(f"cannot keep the session key in {path}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    record_linkedid: str
+    recording: Path
+
+
+class CallPipeline:
+    """Stores every ended call and has its recording transcribed; never blocks the AMI thread."""
+
+    def __init__(self, db: Database, bus: EventBus, recordings_dir: Path,
+                 transcriber: TranscriptionQueue | None) -> None:
+        self.db = db
+        self.recordings_dir = recordings_dir
+        self.transcriber = transcriber
+        self._q: queue.Queue[CallEnded | None] = queue.Queue()
+        self.stored = 0
+        self.transcribed = 0
+        self.errors = 0
+        self._thread = threading.Thread(target=self._work, name="call-pipeline", daemon=True)
+        self._thread.start()
+        bus.subscribe(self._on_event)
+
+    def _on_event(self, event: DomainEvent) -> None:
+        if isinstance(event, CallEnded):
+            self._q.put(event)
+
+    def _work(self) -> None:
+        while True:
+            event = self._q.get()
+            if event is None:
+                return
+            rec = event.record
+            try:
+                with self.db.session() as s:
+                    record_call(s, rec)
+                self.stored += 1
+            except Exception:
+                self.errors += 1
+                log.exception("could not store call %s", rec.linkedid)
+                continue
+            if self.transcriber is not None and rec.recording and rec.outcome == "answered":
+                path = self.local_recording(rec.recording)
+                threading.Thread(target=self._submit_when_written, args=(rec.linkedid, path), daemon=True).start()
+
+    def local_recording(self, path: str) -> Path:
+        """Asterisk's path, or the same file name below our recordings folder (a shared mount)."""
+        p = Path(path)
+        if p.exists():
+            return p
+        return self.recordings_dir / p.name
+
+    def _submit_when_written(self, linkedid: str, path: Path) -> None:
+        deadline = time.monotonic() + RECORDING_WAIT_S
+        last = -1
+        while time.monotonic() < deadline:
+            size = path.stat().st_size if path.exists() else -1
+            if size > 44 and size == last:
+                break
+            last = size
+            time.sleep(0.5)
+        else:
+            log.warning("recording of call %s never appeared at %s", linkedid, path)
+            return
+        assert self.transcriber is not None
+        try:
+            self.transcriber.submit(linkedid, path)
+        except TranscriptsError as exc:
+            log.warning("transcription of %s not queued: %s", linkedid, exc)
+
+    def on_transcribed(self, result: TranscriptionResult) -> None:
+        try:
+            with self.db.session() as s:
+                for t in result.transcripts:
+                    words = json.dumps([{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf}
+                                        for w in t.words], ensure_ascii=False)
+                    attach_transcript(s, result.job_id, engine=t.engine, model=t.model, speaker=t.speaker,
+                                      text=t.text, words_json=words, duration_s=t.duration_s)
+            self.transcribed += 1
+            log.info("call %s transcribed (%s)", result.job_id,
+                     "; ".join(f"{t.speaker}: {t.text[:40]}" for t in result.transcripts))
+        except Exception:
+            self.errors += 1
+            log.exception("could not attach the transcript of %s", result.job_id)
+
+    def on_transcription_error(self, job_id: str, exc: Exception) -> None:
+        self.errors += 1
+        log.warning("transcription of call %s failed: %s", job_id, exc)
+
+    def stop(self) -> None:
+        self._q.put(None)
+        self._thread.join(timeout=10)
+
+
+def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) -> TranscriptionQueue:
+    try:
+        model_dir = Path(settings.vosk_model) if settings.vosk_model else default_model_dir()
+    except TranscriptsError as exc:
+        raise StartupError(str(exc)) from None
+    if not model_dir.is_dir():
+        raise StartupError(f"Vosk model folder {model_dir} does not exist (set HOTLINE_VOSK_MODEL)")
+
+    def done(result: TranscriptionResult) -> None:
+        pipeline_holder[0].on_transcribed(result)
+
+    def error(job_id: str, exc: Exception) -> None:
+        pipeline_holder[0].on_transcription_error(job_id, exc)
+
+    return TranscriptionQueue(lambda: VoskEngine(model_dir), done, error)
+
+
+def attach_voice(pbx: Any) -> None:
+    """Answered simulated calls get a spoken recording (espeak-ng), written while the call plays."""
+    from telephony.simulator.voice import VoiceError, make_call_recording
+
+    def write(script: CallScript) -> None:
+        if not script.recording or script.answered_by is None:
+            return
+        base = Path(script.recording)
+        caller_text = pbx.rng.choice(CALLER_LINES)
+        agent_text = pbx.rng.choice(AGENT_LINES)
+
+        def run() -> None:
+            try:
+                make_call_recording(base, caller_text, agent_text)
+            except VoiceError as exc:
+                log.warning("no recording for simulated call %s: %s", script.linkedid, exc)
+
+        threading.Thread(target=run, name="sim-voice", daemon=True).start()
+
+    pbx.on_script(write)
+
+
+@dataclass
+class Process:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    tracker: CallTracker
+    client: AmiClient
+    pipeline: CallPipeline
+    transcriber: TranscriptionQueue
+
+    def status(self) -> Mapping[str, Any]:
+        st = self.client.stats
+        ep = self.client.endpoint
+        return {
+            "ami": [{
+                "name": ep.name, "host": ep.host, "port": ep.port, "connected": self.client.connected.is_set(),
+                "connected_since": st.connected_since, "last_event_at": st.last_event_at,
+                "connects": st.connects, "reconnects": st.reconnects, "events": st.events,
+                "last_error": st.last_error,
+            }],
+            "live_calls": len(self.tracker.live_call_ids()),
+            "calls_stored": self.pipeline.stored,
+            "calls_transcribed": self.pipeline.transcribed,
+            "transcription_pending": self.transcriber.pending,
+            "pipeline_errors": self.pipeline.errors,
+        }
+
+    def stop(self) -> None:
+        self.client.stop()
+        self.transcriber.stop(timeout=5)
+        self.pipeline.stop()
+        self.db.dispose()
+
+
+def build_process(settings: Settings, endpoint: AmiEndpoint, *, seed: bool) -> Process:
+    db = open_database(settings, seed_demo=seed)
+    bus = EventBus()
+    tracker = CallTracker(bus.publish)
+    holder: list[CallPipeline] = []
+    transcriber = make_transcriber(settings, holder)
+    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber)
+    holder.append(pipeline)
+
+    def on_state(up: bool, detail: str) -> None:
+        bus.publish(PbxConnection(endpoint.name, up, detail, time.time()))
+
+    client = AmiClient(endpoint, tracker.feed, on_state=on_state)
+    return Process(settings, db, bus, tracker, client, pipeline, transcriber)
+
+
+def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
+    from agent_console.app import create_app
+    from agent_console.config import ConsoleConfig
+
+    settings = proc.settings
+    config = ConsoleConfig(secret_key=secret_key(settings), demo=demo, message_queue=settings.redis_url or None,
+                           recordings_dir=settings.recordings_dir.resolve())
+    app, socketio = create_app(config, proc.db, proc.bus, proc.tracker, status_provider=proc.status)
+    host, http_port = settings.http_host, port or settings.http_port
+    try:
+        socketio.run(app, host=host, port=http_port, allow_unsafe_werkzeug=True, use_reloader=False,
+                     log_output=False)
+    except OSError as exc:
+        raise StartupError(f"cannot serve the console on {host}:{http_port}: {exc.strerror}") from None
+
+
+def _sigterm_as_interrupt() -> None:
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from telephony.simulator.pbx import SimulatedPbx
+    from telephony.simulator.server import AmiServer, Credentials
+
+    _sigterm_as_interrupt()
+    settings: Settings = args.settings
+    if args.fresh and settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url[len("sqlite:///"):]).unlink(missing_ok=True)
+    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    pbx = SimulatedPbx(recordings_dir=str(settings.recordings_dir.resolve()), seed=args.seed)
+    attach_voice(pbx)
+    try:
+        server = AmiServer(("127.0.0.1", args.ami_port), pbx, Credentials(settings.ami.username, settings.ami.secret))
+    except OSError as exc:
+        raise StartupError(f"the PBX simulator cannot listen on 127.0.0.1:{args.ami_port}: {exc.strerror} "
+                           "(choose another with --ami-port)") from None
+    endpoint = AmiEndpoint("127.0.0.1", server.port, settings.ami.username, settings.ami.secret, "simulator")
+    proc = build_process(settings, endpoint, seed=True)
+    pbx.start()
+    server.serve_in_thread()
+    proc.client.start()
+    stop = threading.Event()
+    if args.interval > 0:
+        from hotline_cli.commands import _call_stream
+
+        threading.Thread(target=_call_stream, args=(pbx, args.interval, stop, DEMO_WAYBILLS), daemon=True).start()
+    port = args.port or settings.http_port
+    print(f"Hotline demo: console http://{settings.http_host}:{port}  (agent1001/agent1002/agent1003/supervisor, "
+          f"password hotline-demo); PBX simulator AMI on 127.0.0.1:{server.port}; database "
+          f"{settings.database_url}; Ctrl-C stops", flush=True)
+    try:
+        serve_console(proc, port, demo=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        proc.stop()
+        server.shutdown_all()
+        pbx.stop()
+        print("Hotline demo stopped", flush=True)
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    _sigterm_as_interrupt()
+    settings: Settings = args.settings
+    ami = settings.ami
+    proc = build_process(settings, AmiEndpoint(ami.host, ami.port, ami.username, ami.secret, ami.name), seed=False)
+    proc.client.start()
+    print(f"Hotline: console http://{settings.http_host}:{args.port or settings.http_port}; AMI {ami.host}:{ami.port}",
+          flush=True)
+    try:
+        serve_console(proc, args.port, demo=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        proc.stop()
+    return 0
