@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +58,9 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         return _fail("simulator", f"cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror}")
     pbx.start()
     server.serve_in_thread()
-    print(f"PBX simulator: AMI on {args.listen[0]}:{server.port} (user {args.user}); "
-          f"{'a call every %.0f s' % args.interval if args.interval > 0 else 'calls on SimulateCall only'}; "
-          "Ctrl-C stops", flush=True)
+    pace = f"a call every {args.interval:.0f} s" if args.interval > 0 else "calls on SimulateCall only"
+    print(f"PBX simulator: AMI on {args.listen[0]}:{server.port} (user {args.user}); {pace}; Ctrl-C stops",
+          flush=True)
     stop = threading.Event()
     if args.interval > 0:
         threading.Thread(target=_call_stream, args=(pbx, args.interval, stop, ()), daemon=True).start()
@@ -135,7 +134,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("simulator", help="run the PBX simulator: an AMI server playing hotline calls")
-    p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 5038), help="HOST:PORT (default 127.0.0.1:5038)")
+    p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 5038),
+                   help="HOST:PORT (default 127.0.0.1:5038)")
     p.add_argument("--user", default="hotline")
     p.add_argument("--secret", default="hotline")
     p.add_argument("--interval", type=float, default=15.0, help="mean seconds between calls; 0: none")
@@ -171,4 +171,3 @@ def register(sub: Any) -> None:
     from transcripts.cli import add_transcribe_parser
 
     add_transcribe_parser(sub)
-    _ = time
