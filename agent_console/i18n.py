@@ -146,6 +146,7 @@ ZH_CN: dict[str, str] = {
     "outcome.unanswered": "未接通",
     "outcome.internal": "内部通话",
     "outcome.interrupted": "中断",
+    "outcome.pending": "进行中",
 }
 
 EN: dict[str, str] = {
@@ -283,6 +284,7 @@ EN: dict[str, str] = {
     "outcome.unanswered": "Unanswered",
     "outcome.internal": "Internal",
     "outcome.interrupted": "Interrupted",
+    "outcome.pending": "In progress",
 }
 
 STRINGS: dict[str, dict[str, str]] = {"zh-CN": ZH_CN, "en": EN}

@@ -195,10 +195,11 @@ def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher) -> None
         socketio.emit("hello", {"username": user.username, "role": user.role}, to=sid)
         return True
 
-    def on_wallboard_request() -> dict[str, Any] | None:
+    def on_wallboard_request() -> dict[str, Any]:
+        """Ack with the current wallboard (supervisors), e.g. after the page was in the background."""
         user = current_user()
         if user is None or not user.is_supervisor:
-            return None
+            return {"error": "forbidden"}
         return dispatcher.wallboard()
 
     socketio.on_event("connect", on_connect)

@@ -15,54 +15,54 @@ from cases.db import Database
 from cases.errors import CasesError
 from cases.services import caller_context
 from cases.views import CallerContext, CallView, CaseSummaryView, CustomerView, ShipmentView
+from cases.vocab import CaseKind
+from ivr.menus import menu_for
 from telephony.events import AgentRinging
 
 log = logging.getLogger(__name__)
 
 
-# --- IVR menu labels --------------------------------------------------------------------------
-# REPLACE with the menus of ivr/menus.py once it exists: this is a stand-in for the top level of
-# the two hotlines' menus, (zh-CN, en) per key.
-IVR_MENUS: dict[str, dict[str, tuple[str, str]]] = {
-    "service": {"1": ("运单查询", "Track a waybill"), "2": ("投诉", "Complaint"), "0": ("人工", "Agent")},
-    "claims": {
-        "1": ("新理赔报案", "Report a new claim"),
-        "2": ("理赔进度", "Claim progress"),
-        "0": ("人工", "Agent"),
-    },
-}
-# The case kind the form proposes for a hotline's first menu choice.
-SUGGESTED_KIND: dict[tuple[str, str], str] = {
-    ("service", "1"): "tracking",
-    ("service", "2"): "complaint",
-    ("claims", "1"): "claim",
-    ("claims", "2"): "claim",
-}
+# --- IVR choices ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class IvrChoice:
     digit: str
-    label_zh: str  # "" when the key is not a known menu choice
+    label_zh: str  # "" for a key that is no choice of the hotline's menu
     label_en: str
 
 
-def ivr_choices(hotline: str, digits: str, waybill: str | None) -> tuple[IvrChoice, ...]:
-    """The menu keys the caller pressed; the keys that typed the waybill (and its closing #) are left out."""
-    keys = digits
-    if waybill and waybill in keys:
-        at = keys.index(waybill)
-        rest = keys[at + len(waybill) :]
-        keys = keys[:at] + (rest[1:] if rest.startswith("#") else rest)
-    menu = IVR_MENUS.get(hotline, {})
-    return tuple(IvrChoice(k, *menu.get(k, ("", ""))) for k in keys)
+def ivr_choices(hotline: str, digits: str) -> tuple[IvrChoice, ...]:
+    """The menu keys the caller pressed, labelled from `ivr.menus`.
+
+    As in `Menu.describe`: invalid keys up to the first valid choice, which ends the menu part;
+    the keys after it are data (the waybill number) and are left out.
+    """
+    menu = menu_for(hotline)
+    if menu is None:
+        return tuple(IvrChoice(d, "", "") for d in digits)
+    pressed: list[IvrChoice] = []
+    for d in digits:
+        choice = menu.choice(d)
+        if choice is None:
+            pressed.append(IvrChoice(d, "", ""))
+            continue
+        pressed.append(IvrChoice(d, choice.label_zh, choice.label_en))
+        break
+    return tuple(pressed)
 
 
-def suggested_kind(hotline: str, choices: tuple[IvrChoice, ...]) -> str:
+def suggested_kind(hotline: str, digits: str) -> str:
+    """The case kind the form proposes: claims → claim, complaints queue → complaint, waybill → tracking."""
     if hotline == "claims":
-        return "claim"
-    first = choices[0].digit if choices else ""
-    return SUGGESTED_KIND.get((hotline, first), "inquiry")
+        return CaseKind.CLAIM.value
+    menu = menu_for(hotline)
+    chosen = next((c for c in (menu.choice(d) for d in digits) if c is not None), None) if menu else None
+    if chosen is not None and chosen.queue == "complaints":
+        return CaseKind.COMPLAINT.value
+    if chosen is not None and chosen.action == "collect_waybill":
+        return CaseKind.TRACKING.value
+    return CaseKind.INQUIRY.value
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -172,7 +172,7 @@ def _call(c: CallView) -> PopCall:
     return PopCall(
         linkedid=c.linkedid,
         started_at=_iso(c.started_at),
-        hotline=c.hotline,
+        hotline=c.hotline or "",
         outcome=c.outcome,
         agent=c.agent,
         waybill=c.waybill,
@@ -201,7 +201,7 @@ def build_screen_pop(
     """Pure: the pop from what the events said and what the database knows (None if it failed)."""
     info = info or CallInfo(linkedid=ringing.linkedid, caller=ringing.caller, queue=ringing.queue)
     waybill = info.waybill
-    choices = ivr_choices(info.hotline, info.digits, waybill)
+    choices = ivr_choices(info.hotline, info.digits)
     if context is None:
         lookup = "unavailable" if waybill else "none"
     else:
@@ -216,7 +216,7 @@ def build_screen_pop(
         dialed=info.dialed,
         ivr_digits=info.digits,
         ivr_choices=choices,
-        suggested_kind=suggested_kind(info.hotline, choices),
+        suggested_kind=suggested_kind(info.hotline, info.digits),
         waybill=waybill,
         waybill_lookup=lookup,
         shipment=_shipment(context.shipment) if context and context.shipment else None,

@@ -92,6 +92,8 @@ class Console:
     live: FakeLiveView
     config: ConsoleConfig
 
+    sample_snapshot = staticmethod(sample_snapshot)
+
     def client(self) -> FlaskClient:
         return self.app.test_client()
 

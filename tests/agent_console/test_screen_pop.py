@@ -58,7 +58,7 @@ def test_agent_ringing_pops_on_the_ringing_agent_only(console: Console) -> None:
     assert pop["waybill_lookup"] == "found"
     assert pop["shipment"]["status"] == "到达分拨中心"
     assert [e["status"] for e in pop["shipment"]["events"]] == ["已揽收", "运输中", "到达分拨中心"]
-    assert pop["ivr_choices"] == [{"digit": "1", "label_zh": "运单查询", "label_en": "Track a waybill"}]
+    assert pop["ivr_choices"] == [{"digit": "1", "label_zh": "运单查询", "label_en": "Tracking by waybill"}]
     assert pop["suggested_kind"] == "tracking"
     assert any(c["subject"] == "货物延误，客户要求尽快派送" for c in pop["open_cases"])
     assert pop["lookup_error"] is None
@@ -153,7 +153,7 @@ def test_pop_for_unknown_caller_and_unknown_waybill(console: Console) -> None:
     assert pop["customer"] is None
     assert pop["shipment"] is None
     assert pop["waybill_lookup"] == "not_found"
-    assert pop["ivr_choices"][0]["label_zh"] == "理赔进度"
+    assert pop["ivr_choices"][0]["label_zh"] == "理赔进度查询"
     assert pop["suggested_kind"] == "claim"
 
 
@@ -181,13 +181,21 @@ def test_pop_survives_a_database_failure(console: Console) -> None:
     assert "customer_phones" in pop["lookup_error"]
 
 
-def test_ivr_choices_leave_out_the_waybill_keys() -> None:
-    choices = ivr_choices("service", "1" + WAYBILL + "#0", WAYBILL)
-    assert [(c.digit, c.label_zh) for c in choices] == [("1", "运单查询"), ("0", "人工")]
-    assert [c.label_zh for c in ivr_choices("service", "9", None)] == [""]
-    assert ivr_choices("", "", None) == ()
-    assert suggested_kind("service", ivr_choices("service", "2", None)) == "complaint"
-    assert suggested_kind("service", ()) == "inquiry"
+def test_ivr_choices_are_labelled_from_the_ivr_menus() -> None:
+    choices = ivr_choices("service", "91" + WAYBILL)
+    assert [(c.digit, c.label_zh) for c in choices] == [("9", ""), ("1", "运单查询")]  # waybill keys left out
+    assert [c.label_en for c in ivr_choices("claims", "2")] == ["Claim status"]
+    assert (
+        ivr_choices(
+            "",
+            "",
+        )
+        == ()
+    )
+    assert suggested_kind("service", "2") == "complaint"
+    assert suggested_kind("service", "1" + WAYBILL) == "tracking"
+    assert suggested_kind("service", "") == "inquiry"
+    assert suggested_kind("claims", "1") == "claim"
 
 
 def test_build_screen_pop_without_context_keeps_the_event_data() -> None:
