@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,6 +54,9 @@ def _sqlite_file(url: URL) -> Path | None:
 
 def _on_sqlite_connect(wal: bool) -> Any:
     def setup(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (see _on_sqlite_begin):
+        # with the module's legacy behaviour DDL would run outside any transaction.
+        dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
         try:
             cur.execute("PRAGMA foreign_keys=ON")
@@ -64,6 +67,10 @@ def _on_sqlite_connect(wal: bool) -> Any:
             cur.close()
 
     return setup
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 class Database:
@@ -96,6 +103,7 @@ class Database:
             raise DatabaseUnavailable(f"cannot use {self.display_url}: {_one_line(exc)}") from None
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _on_sqlite_connect(wal=_sqlite_file(parsed) is not None))
+            event.listen(self.engine, "begin", _on_sqlite_begin)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.check()
 
@@ -119,17 +127,44 @@ class Database:
         return cfg
 
     def migrate(self, revision: str = "head") -> None:
-        """Bring the schema to `revision` (default: the newest) with Alembic."""
+        """Bring the schema to `revision` (default: the newest) with Alembic, in one transaction.
+
+        On SQLite foreign keys are switched off meanwhile (table rebuilds of batch migrations would
+        otherwise cascade deletes) and checked afterwards.
+        """
         cfg = self.alembic_config()
+        sqlite = self.dialect == "sqlite"
         try:
-            with self.engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
+            with self.engine.connect() as conn:
+                if sqlite:
+                    self._sqlite_pragma(conn, "PRAGMA foreign_keys=OFF")
+                try:
+                    with conn.begin():
+                        cfg.attributes["connection"] = conn
+                        command.upgrade(cfg, revision)
+                        if sqlite:
+                            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                            if broken:
+                                raise DatabaseUnavailable(
+                                    f"migrating {self.display_url} left {len(broken)} broken foreign keys"
+                                )
+                finally:
+                    if sqlite:
+                        self._sqlite_pragma(conn, "PRAGMA foreign_keys=ON")
         except OperationalError as exc:
-            raise DatabaseUnavailable(
-                f"migrating {self.display_url} failed: {_one_line(exc.orig or exc)}"
-            ) from None
+            raise DatabaseUnavailable(f"migrating {self.display_url} failed: {_one_line(exc.orig or exc)}") from None
         log.info("database %s migrated to %s", self.display_url, revision)
+
+    @staticmethod
+    def _sqlite_pragma(conn: Connection, pragma: str) -> None:
+        """Run a PRAGMA outside any transaction (foreign_keys is a no-op inside one)."""
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        cur = dbapi.cursor()
+        try:
+            cur.execute(pragma)
+        finally:
+            cur.close()
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

@@ -71,9 +71,7 @@ DEMO_CUSTOMERS: tuple[DemoCustomer, ...] = (
         "大客户，月结",
     ),
     DemoCustomer("zhengzhou", "路港物流郑州分公司", CustomerKind.BRANCH, ("49305551004",)),
-    DemoCustomer(
-        "liuqiang", "刘强", CustomerKind.DRIVER, ("49305551005", "13900139005"), "干线司机 豫A12345"
-    ),
+    DemoCustomer("liuqiang", "刘强", CustomerKind.DRIVER, ("49305551005", "13900139005"), "干线司机 豫A12345"),
     DemoCustomer("chenjing", "陈静", CustomerKind.SHIPPER, ("49305551006",)),
     DemoCustomer("zhaolei", "赵磊", CustomerKind.MARKET, ("13700137007",), "上海市场区域"),
     DemoCustomer("sunli", "孙丽", CustomerKind.CONSIGNEE, ("13600136008",)),

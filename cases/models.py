@@ -113,9 +113,7 @@ class Shipment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     waybill: Mapped[str] = mapped_column(String(14), unique=True)
-    shipper_customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
+    shipper_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     shipper_phone: Mapped[str] = mapped_column(String(32), default="")
     consignee_name: Mapped[str] = mapped_column(String(100), default="")
     consignee_phone: Mapped[str] = mapped_column(String(32), default="", index=True)
@@ -159,7 +157,7 @@ class Call(Base):
     caller_norm: Mapped[str] = mapped_column(String(32), default="", index=True)
     caller_name: Mapped[str] = mapped_column(String(200), default="")
     dialed: Mapped[str] = mapped_column(String(64), default="")
-    hotline: Mapped[str] = mapped_column(String(16), default="")
+    hotline: Mapped[str | None] = mapped_column(String(16))  # service | claims | None
     digits: Mapped[str] = mapped_column(String(64), default="")
     queue: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(32))
@@ -175,9 +173,7 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waybill: Mapped[str | None] = mapped_column(String(32))
     reconciled: Mapped[bool] = mapped_column(Boolean, default=False)
-    customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -214,12 +210,8 @@ class Case(Base):
     subject: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     priority: Mapped[str] = mapped_column(String(10))
-    customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
-    shipment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("shipments.id", ondelete="SET NULL"), index=True
-    )
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id", ondelete="SET NULL"), index=True)
     created_by: Mapped[str] = mapped_column(String(64))
     assigned_to: Mapped[str | None] = mapped_column(String(64))
     department: Mapped[str | None] = mapped_column(String(20))

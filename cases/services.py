@@ -119,6 +119,7 @@ __all__ = [
     "create_user",
     "find_customer_by_phone",
     "find_shipment",
+    "get_call",
     "get_case",
     "hash_password",
     "link_call",
@@ -127,6 +128,7 @@ __all__ = [
     "phones_match",
     "record_call",
     "seed_demo",
+    "transcripts_for_call",
     "update_case",
     "validate_waybill",
     "verify_password",
@@ -141,7 +143,7 @@ RECENT_SHIPMENTS_LIMIT = 5
 OPEN_CASES_LIMIT = 20
 REFERRAL_FOLLOW_UP = timedelta(hours=24)
 PENDING_OUTCOME = "pending"
-_WAYBILL_RE = re.compile(r"\d{10,14}")
+_WAYBILL_RE = re.compile(r"[0-9]{10,14}")
 _USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MIN_PASSWORD_LENGTH = 8
 
@@ -258,9 +260,7 @@ def _shipment_view(sh: Shipment) -> ShipmentView:
         status=sh.status,
         created_at=sh.created_at,
         updated_at=sh.updated_at,
-        events=tuple(
-            ShipmentEventView(at=e.at, place=e.place, status=e.status, note=e.note) for e in sh.events
-        ),
+        events=tuple(ShipmentEventView(at=e.at, place=e.place, status=e.status, note=e.note) for e in sh.events),
     )
 
 
@@ -300,7 +300,7 @@ def _transcript_view(t: Transcript, linkedid: str) -> TranscriptView:
         model=t.model,
         speaker=Speaker(t.speaker),
         text=t.text,
-        words_json=json.dumps(t.words, ensure_ascii=False),
+        words_json=json.dumps(t.words, ensure_ascii=False, sort_keys=True),
         duration_s=t.duration_s,
         created_at=t.created_at,
     )
@@ -360,9 +360,7 @@ _SHIPMENT_LOAD = (selectinload(Shipment.shipper), selectinload(Shipment.events))
 # ---------------------------------------------------------------- customers
 
 
-def create_customer(
-    s: Session, name: str, kind: str, phones: Sequence[str] = (), *, note: str = ""
-) -> CustomerView:
+def create_customer(s: Session, name: str, kind: str, phones: Sequence[str] = (), *, note: str = "") -> CustomerView:
     """A new customer with its phones (normalised; each phone may belong to one customer only)."""
     clean_name = _text(name, "customer name", max_len=100, required=True)
     kind_value = _enum(CustomerKind, kind, "customer kind")
@@ -449,9 +447,7 @@ def create_shipment(s: Session, data: ShipmentInput) -> ShipmentView:
 
 
 def _shipment_by_waybill(s: Session, waybill: str) -> Shipment | None:
-    return s.scalars(
-        select(Shipment).where(Shipment.waybill == waybill).options(*_SHIPMENT_LOAD)
-    ).one_or_none()
+    return s.scalars(select(Shipment).where(Shipment.waybill == waybill).options(*_SHIPMENT_LOAD)).one_or_none()
 
 
 def find_shipment(s: Session, waybill: str) -> ShipmentView | None:
@@ -521,12 +517,12 @@ def record_call(s: Session, rec: CallRecord) -> CallView:
         call = Call(linkedid=linkedid, created_at=utcnow())
         s.add(call)
     caller_norm = normalize_phone(rec.caller)[:32]
-    call.caller = rec.caller
+    call.caller = rec.caller or ""
     call.caller_norm = caller_norm
-    call.caller_name = rec.caller_name
-    call.dialed = rec.dialed
-    call.hotline = rec.hotline
-    call.digits = rec.digits
+    call.caller_name = rec.caller_name or ""
+    call.dialed = rec.dialed or ""
+    call.hotline = rec.hotline or None
+    call.digits = rec.digits or ""
     call.queue = rec.queue
     call.outcome = rec.outcome
     call.agent = rec.agent
@@ -558,6 +554,18 @@ def record_call(s: Session, rec: CallRecord) -> CallView:
 
 def _call_by_linkedid(s: Session, linkedid: str) -> Call | None:
     return s.scalars(select(Call).where(Call.linkedid == linkedid)).one_or_none()
+
+
+def get_call(s: Session, linkedid: str) -> CallView | None:
+    """The stored call with this linkedid, or None."""
+    call = _call_by_linkedid(s, linkedid)
+    return _call_view(call) if call is not None else None
+
+
+def transcripts_for_call(s: Session, linkedid: str) -> tuple[TranscriptView, ...]:
+    """The call's transcripts, oldest first (empty if the call is unknown)."""
+    call = _call_by_linkedid(s, linkedid)
+    return tuple(_transcript_view(t, call.linkedid) for t in call.transcripts) if call is not None else ()
 
 
 def _calls_of_phone(
@@ -625,9 +633,7 @@ def caller_context(
     if norm:
         phone_call_ids = [c.id for c in _calls_of_phone(s, norm, None, 500)]
         if phone_call_ids:
-            case_conds.append(
-                Case.id.in_(select(case_calls.c.case_id).where(case_calls.c.call_id.in_(phone_call_ids)))
-            )
+            case_conds.append(Case.id.in_(select(case_calls.c.case_id).where(case_calls.c.call_id.in_(phone_call_ids))))
     open_cases: list[Case] = []
     if case_conds:
         stmt = (
@@ -661,14 +667,10 @@ def _next_case_number(s: Session, now: datetime) -> str:
     bump = {"last": CaseCounter.last + 1}
     if s.get_bind().dialect.name == "postgresql":
         pg = pg_insert(CaseCounter).values(day=day, last=1)
-        stmt = pg.on_conflict_do_update(index_elements=[CaseCounter.day], set_=bump).returning(
-            CaseCounter.last
-        )
+        stmt = pg.on_conflict_do_update(index_elements=[CaseCounter.day], set_=bump).returning(CaseCounter.last)
     else:
         lite = sqlite_insert(CaseCounter).values(day=day, last=1)
-        stmt = lite.on_conflict_do_update(index_elements=[CaseCounter.day], set_=bump).returning(
-            CaseCounter.last
-        )
+        stmt = lite.on_conflict_do_update(index_elements=[CaseCounter.day], set_=bump).returning(CaseCounter.last)
     n = s.execute(stmt).scalar_one()
     return f"C{day}-{n:04d}"
 
@@ -1001,9 +1003,7 @@ def _b64(data: bytes) -> str:
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
-    return hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=_SCRYPT_MAXMEM
-    )
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=_SCRYPT_MAXMEM)
 
 
 def hash_password(password: str) -> str:
@@ -1032,9 +1032,7 @@ _DUMMY_HASH = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(b'0' * 16)}${_b64(
 
 
 def _user_view(u: User) -> UserView:
-    return UserView(
-        id=u.id, username=u.username, display_name=u.display_name, role=Role(u.role), active=u.active
-    )
+    return UserView(id=u.id, username=u.username, display_name=u.display_name, role=Role(u.role), active=u.active)
 
 
 def create_user(s: Session, username: str, password: str, role: str, display_name: str) -> UserView:
@@ -1129,9 +1127,7 @@ def seed_demo(s: Session, *, now: datetime | None = None) -> SeedSummary:
     for dcase in DEMO_CASES:
         cid = customer_ids[dcase.customer]
         exists = s.scalars(
-            select(Case.id).where(
-                Case.subject == dcase.subject, Case.customer_id == cid, Case.created_by == "seed"
-            )
+            select(Case.id).where(Case.subject == dcase.subject, Case.customer_id == cid, Case.created_by == "seed")
         ).first()
         if exists is not None:
             continue

@@ -75,7 +75,7 @@ class TranscriptView:
     model: str
     speaker: Speaker
     text: str
-    words_json: str  # JSON array as given to attach_transcript
+    words_json: str  # the JSON array given to attach_transcript (object keys sorted)
     duration_s: float | None
     created_at: datetime
 
@@ -90,7 +90,7 @@ class CallView:
     caller: str
     caller_name: str
     dialed: str
-    hotline: str
+    hotline: str | None  # service | claims | None (not a hotline call)
     digits: str
     queue: str | None
     outcome: str

@@ -73,15 +73,11 @@ class Role(_Labelled):
     ADMIN = "admin"
 
 
-OPEN_STATUSES: frozenset[CaseStatus] = frozenset(
-    {CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED}
-)
+OPEN_STATUSES: frozenset[CaseStatus] = frozenset({CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED})
 
 # Which status may follow which. A closed case is final; a resolved one may be reopened.
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    CaseStatus.OPEN: frozenset(
-        {CaseStatus.IN_PROGRESS, CaseStatus.REFERRED, CaseStatus.RESOLVED, CaseStatus.CLOSED}
-    ),
+    CaseStatus.OPEN: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.REFERRED, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
     CaseStatus.IN_PROGRESS: frozenset({CaseStatus.REFERRED, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
     CaseStatus.REFERRED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
     CaseStatus.RESOLVED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.CLOSED}),

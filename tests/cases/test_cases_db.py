@@ -184,3 +184,33 @@ def test_naive_timestamps_are_refused(db: Database) -> None:
         with db.session() as s:
             s.add(Customer(name="naive", kind="other", note="", created_at=datetime(2026, 1, 1)))
             s.flush()
+
+
+def test_upgrade_from_0001_keeps_data_and_makes_hotline_nullable(empty_db: Database) -> None:
+    empty_db.migrate("0001")
+    assert empty_db.current_revision() == "0001"
+    with empty_db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO calls (id, linkedid, caller, caller_norm, caller_name, dialed, hotline, digits,"
+                " outcome, agents, rang, reconciled, created_at, updated_at) VALUES (1, 'old.1', '', '', '', '',"
+                " '', '', 'internal', '[]', '[]', false, '2026-11-30 01:00:00+00', '2026-11-30 01:00:00+00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO transcripts (call_id, engine, model, speaker, text, words, created_at)"
+                " VALUES (1, 'vosk', 'm', 'mixed', '你好', '[]', '2026-11-30 01:00:00+00')"
+            )
+        )
+    empty_db.migrate()
+    assert empty_db.current_revision() == _head()
+    with empty_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT hotline FROM calls WHERE id = 1")).scalar_one() is None
+        # the SQLite table rebuild must not have cascaded into the transcripts
+        assert conn.execute(text("SELECT text FROM transcripts")).scalars().all() == ["你好"]
+    hotline = next(c for c in inspect(empty_db.engine).get_columns("calls") if c["name"] == "hotline")
+    assert hotline["nullable"] is True
+    with empty_db.engine.connect() as conn:
+        if empty_db.dialect == "sqlite":
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1

@@ -148,9 +148,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("waybill", name=op.f("uq_shipments_waybill")),
     )
     op.create_index(op.f("ix_shipments_consignee_phone"), "shipments", ["consignee_phone"], unique=False)
-    op.create_index(
-        op.f("ix_shipments_shipper_customer_id"), "shipments", ["shipper_customer_id"], unique=False
-    )
+    op.create_index(op.f("ix_shipments_shipper_customer_id"), "shipments", ["shipper_customer_id"], unique=False)
     op.create_table(
         "cases",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -178,9 +176,7 @@ def upgrade() -> None:
             name=op.f("ck_cases_kind"),
         ),
         sa.CheckConstraint("priority IN ('low', 'normal', 'high', 'urgent')", name=op.f("ck_cases_priority")),
-        sa.CheckConstraint(
-            "status <> 'referred' OR department IS NOT NULL", name=op.f("ck_cases_referred_department")
-        ),
+        sa.CheckConstraint("status <> 'referred' OR department IS NOT NULL", name=op.f("ck_cases_referred_department")),
         sa.CheckConstraint(
             "status IN ('open', 'in_progress', 'referred', 'resolved', 'closed')",
             name=op.f("ck_cases_status"),

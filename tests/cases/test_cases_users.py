@@ -1,0 +1,92 @@
+"""Users: scrypt hashes, authentication."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from cases import services as sv
+from cases.db import Database
+from cases.errors import InvalidUserInput, UserExists
+from cases.models import User
+
+PASSWORD = "correct horse 电池"
+
+
+@pytest.fixture
+def anna(db: Database) -> int:
+    with db.session() as s:
+        return sv.create_user(s, "agent1001", PASSWORD, "agent", "安娜").id
+
+
+def test_right_password_authenticates(db: Database, anna: int) -> None:
+    with db.session() as s:
+        user = sv.authenticate(s, "agent1001", PASSWORD)
+    assert user is not None
+    assert (user.id, user.username, user.display_name, user.role, user.active) == (
+        anna,
+        "agent1001",
+        "安娜",
+        "agent",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("agent1001", "wrong password"),
+        ("agent1001", ""),
+        ("agent1001", PASSWORD.upper()),
+        ("agent1001", PASSWORD + " "),
+        ("agent1002", PASSWORD),  # no such user
+        ("", PASSWORD),
+    ],
+)
+def test_wrong_credentials_do_not_authenticate(db: Database, anna: int, username: str, password: str) -> None:
+    with db.session() as s:
+        assert sv.authenticate(s, username, password) is None
+
+
+def test_inactive_user_cannot_log_in(db: Database, anna: int) -> None:
+    with db.session() as s:
+        s.get_one(User, anna).active = False
+    with db.session() as s:
+        assert sv.authenticate(s, "agent1001", PASSWORD) is None
+
+
+def test_stored_hash_is_salted_scrypt_not_the_password(db: Database, anna: int) -> None:
+    with db.session() as s:
+        sv.create_user(s, "agent1002", PASSWORD, "agent", "本")
+        hashes = {name: h for name, h in s.execute(select(User.username, User.password_hash)).all()}
+    first, second = hashes["agent1001"], hashes["agent1002"]
+    assert PASSWORD not in first and PASSWORD.encode().hex() not in first
+    scheme, n, r, p, salt, digest = first.split("$")
+    assert (scheme, n, r, p) == ("scrypt", str(2**14), "8", "1")
+    assert len(salt) >= 20 and len(digest) >= 40
+    assert first != second  # random salt: same password, different hashes
+    assert sv.verify_password(PASSWORD, first) and sv.verify_password(PASSWORD, second)
+    assert not sv.verify_password("nope", first)
+    assert not sv.verify_password(PASSWORD, "garbage")
+    assert not sv.verify_password(PASSWORD, "md5$1$1$1$AAAA$AAAA")
+
+
+def test_duplicate_username_is_refused(db: Database, anna: int) -> None:
+    with db.session() as s, pytest.raises(UserExists, match="agent1001"):
+        sv.create_user(s, "agent1001", "another password", "supervisor", "重复")
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "role", "message"),
+    [
+        ("has space", "long enough", "agent", "username"),
+        ("", "long enough", "agent", "username"),
+        ("agent9", "short", "agent", "at least 8"),
+        ("agent9", "long enough", "boss", "unknown role 'boss'"),
+    ],
+)
+def test_invalid_users_are_refused(db: Database, username: str, password: str, role: str, message: str) -> None:
+    with db.session() as s:
+        with pytest.raises(InvalidUserInput, match=message):
+            sv.create_user(s, username, password, role, "x")
+        assert s.scalars(select(User)).all() == []
