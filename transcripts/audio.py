@@ -51,13 +51,9 @@ def read_wav(path: Path) -> WavAudio:
             if width != SAMPLE_WIDTH:
                 raise AudioFormatError(f"{path}: {width * 8}-bit samples are not supported (need 16-bit PCM)")
             if n_channels not in (1, 2):
-                raise AudioFormatError(
-                    f"{path}: {n_channels} channels are not supported (need mono or stereo)"
-                )
+                raise AudioFormatError(f"{path}: {n_channels} channels are not supported (need mono or stereo)")
             if rate not in SUPPORTED_RATES:
-                raise AudioFormatError(
-                    f"{path}: sample rate {rate} Hz is not supported (need 8000 or 16000 Hz)"
-                )
+                raise AudioFormatError(f"{path}: sample rate {rate} Hz is not supported (need 8000 or 16000 Hz)")
             data = wav.readframes(declared)
     except AudioFormatError:
         raise
@@ -72,9 +68,7 @@ def read_wav(path: Path) -> WavAudio:
     got = len(data) // frame_size
     streaming = declared * frame_size >= _STREAMING_SIZE
     if got < declared and not streaming:
-        raise AudioFormatError(
-            f"{path}: truncated WAV file (header says {declared} frames, file holds {got})"
-        )
+        raise AudioFormatError(f"{path}: truncated WAV file (header says {declared} frames, file holds {got})")
     if got == 0:
         raise AudioFormatError(f"{path}: WAV file contains no audio")
     data = data[: got * frame_size]

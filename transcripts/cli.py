@@ -110,9 +110,7 @@ def result_text(transcripts: Sequence[Transcript]) -> str:
 def result_json(path: Path, transcripts: Sequence[Transcript]) -> dict[str, Any]:
     """One JSON object: the whole call (text, words with speaker, duration, model) and each speaker."""
     speakers = [part for t in transcripts for part in (t.channels or (t,))]
-    tagged = sorted(
-        ((w, s.speaker) for s in speakers for w in s.words), key=lambda ws: (ws[0].start, ws[0].end)
-    )
+    tagged = sorted(((w, s.speaker) for s in speakers for w in s.words), key=lambda ws: (ws[0].start, ws[0].end))
     words = [
         {"word": w.word, "start": w.start, "end": w.end, "conf": round(w.conf, 4), "speaker": speaker}
         for w, speaker in tagged
@@ -126,9 +124,7 @@ def result_json(path: Path, transcripts: Sequence[Transcript]) -> dict[str, Any]
         "sample_rate": first.sample_rate,
         "model": first.model,
         "engine": first.engine,
-        "speakers": [
-            {k: v for k, v in s.to_json_dict().items() if k not in ("model", "engine")} for s in speakers
-        ],
+        "speakers": [{k: v for k, v in s.to_json_dict().items() if k not in ("model", "engine")} for s in speakers],
     }
 
 

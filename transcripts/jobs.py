@@ -78,8 +78,7 @@ class TranscriptionQueue:
         self._pending = 0  # accepted jobs not yet finished (queued or running)
         self._stopping = False
         self._threads = [
-            threading.Thread(target=self._work, name=f"transcription-{i + 1}", daemon=True)
-            for i in range(workers)
+            threading.Thread(target=self._work, name=f"transcription-{i + 1}", daemon=True) for i in range(workers)
         ]
         for thread in self._threads:
             thread.start()

@@ -53,9 +53,7 @@ def default_cache_dir() -> Path:
 def _tool(name: str, package: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise VoiceUnavailable(
-            f"{name} is not installed (apt-get install {package}); cannot synthesise speech"
-        )
+        raise VoiceUnavailable(f"{name} is not installed (apt-get install {package}); cannot synthesise speech")
     return found
 
 
@@ -188,12 +186,8 @@ def make_call_recording(
     mix_path, rx_path, tx_path = call_recording_paths(base)
     mix_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hotline-call-") as tmp:
-        agent_wav = synthesize(
-            agent_text, Path(tmp) / "agent.wav", voice=voice, rate=rate, cache_dir=cache_dir
-        )
-        caller_wav = synthesize(
-            caller_text, Path(tmp) / "caller.wav", voice=voice, rate=rate, cache_dir=cache_dir
-        )
+        agent_wav = synthesize(agent_text, Path(tmp) / "agent.wav", voice=voice, rate=rate, cache_dir=cache_dir)
+        caller_wav = synthesize(caller_text, Path(tmp) / "caller.wav", voice=voice, rate=rate, cache_dir=cache_dir)
         agent, _ = _read_mono16(agent_wav)
         caller, _ = _read_mono16(caller_wav)
     gap = int(GAP_S * rate)
