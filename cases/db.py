@@ -70,7 +70,10 @@ def _on_sqlite_connect(wal: bool) -> Any:
 
 
 def _on_sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front: concurrent writers then wait (busy_timeout) instead of
+    # failing with "database is locked" when a read transaction tries to become a write one.
+    # In WAL mode readers outside this process's transactions are never blocked.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

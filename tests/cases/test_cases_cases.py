@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -373,3 +374,33 @@ def test_audit_rows_are_timestamped_utc(db: Database, case: CaseView) -> None:
         assert entries[0].at.tzinfo is not None
         assert abs(entries[0].at - datetime.now(UTC)) < timedelta(minutes=1)
         assert entries[0].entity_id == str(case.id)
+
+
+def test_concurrent_case_creation_gets_distinct_numbers(db: Database, customer_id: int) -> None:
+    workers, per_worker = 4, 5
+    barrier = threading.Barrier(workers)
+    numbers: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(per_worker):
+                with db.session() as s:
+                    number = sv.create_case(
+                        s, _complaint(customer_id, subject=f"并发 {n}-{i}", waybill=WAYBILL), by=f"agent100{n}"
+                    ).number
+                with lock:
+                    numbers.append(number)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(numbers) == len(set(numbers)) == workers * per_worker
+    assert sorted(int(n[-4:]) for n in numbers) == list(range(1, workers * per_worker + 1))
