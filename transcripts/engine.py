@@ -23,7 +23,6 @@ import vosk
 
 from transcripts.audio import SAMPLE_WIDTH, WavAudio, read_wav
 from transcripts.errors import (
-    AudioFormatError,
     GrammarError,
     ModelLoadError,
     ModelNotFound,
@@ -239,7 +238,7 @@ class VoskEngine:
                 if recognizer.AcceptWaveform(pcm[offset : offset + chunk]):
                     _collect(recognizer.Result(), texts, words)
             _collect(recognizer.FinalResult(), texts, words)
-        except (TranscriptionError, AudioFormatError):
+        except TranscriptionError:
             raise
         except Exception as exc:  # vosk raises bare Exception on failure
             raise TranscriptionError(f"{audio.path}: Vosk failed while decoding: {exc}") from exc
