@@ -17,7 +17,7 @@ from cases.vocab import CaseKind, CaseStatus, Department
 
 log = logging.getLogger(__name__)
 
-CASE_FIELDS = ("kind", "subject", "description", "department", "waybill", "linkedid")
+CASE_FIELDS = ("kind", "subject", "description", "department", "waybill", "linkedid", "customer_id")
 
 
 class ConsoleError(Exception):
@@ -51,7 +51,8 @@ def _optional_text(payload: dict[str, Any], field: str) -> str | None:
 
 
 def parse_case_input(payload: object) -> CaseInput:
-    """Check the case form's JSON: {kind, subject, description?, department?, waybill?, linkedid?}.
+    """Check the case form's JSON: {kind, subject, description?, department?, waybill?, linkedid?,
+    customer_id?} (the pop's customer: the call itself may not be recorded yet).
 
     A department means the case is referred (转交) to it at once.
     """
@@ -70,12 +71,16 @@ def parse_case_input(payload: object) -> CaseInput:
     if department is not None and department not in {d.value for d in Department}:
         raise BadCaseRequest("case.err.department", f"unknown department {department!r}")
     waybill = _optional_text(payload, "waybill")
+    customer_id = payload.get("customer_id")
+    if customer_id is not None and (isinstance(customer_id, bool) or not isinstance(customer_id, int)):
+        raise BadCaseRequest("case.err.type", "customer_id must be an integer")
     return CaseInput(
         kind=kind,
         subject=subject,
         description=_optional_text(payload, "description") or "",
         waybill=waybill.replace(" ", "") if waybill else None,
         linkedid=_optional_text(payload, "linkedid"),
+        customer_id=customer_id,
         department=department,
         status=CaseStatus.REFERRED if department else CaseStatus.OPEN,
     )

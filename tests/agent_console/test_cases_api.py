@@ -84,12 +84,20 @@ def test_department_refers_the_case(console: Console) -> None:
 
 
 def test_case_may_be_saved_before_the_call_is_recorded(console: Console) -> None:
+    with console.db.session() as s:
+        customer = services.find_customer_by_phone(s, CALLER)
+    assert customer is not None
     client = console.login("agent1001")
-    resp = client.post("/api/cases", json={"kind": "inquiry", "subject": "运价咨询", "linkedid": "c.live"})
+    resp = client.post(
+        "/api/cases",
+        json={"kind": "inquiry", "subject": "运价咨询", "linkedid": "c.live", "customer_id": customer.id},
+    )
     assert resp.status_code == 201
     record(console, "c.live")  # the call ends later
     with console.db.session() as s:
         assert [c.id for c in services.cases_for_call(s, "c.live")] == [resp.get_json()["id"]]
+        case = services.get_case(s, resp.get_json()["id"])
+    assert case.customer is not None and case.customer.name == "张伟"
 
 
 def test_bad_case_input_is_400_with_a_clear_message_and_nothing_stored(console: Console) -> None:
@@ -102,6 +110,8 @@ def test_bad_case_input_is_400_with_a_clear_message_and_nothing_stored(console: 
         ({"kind": "inquiry", "subject": "x", "department": "moon"}, "未知的转交部门"),
         ({"kind": "inquiry", "subject": 5}, "字段类型错误"),
         ({"kind": "inquiry", "subject": "x", "colour": "red"}, "包含未知字段"),
+        ({"kind": "inquiry", "subject": "x", "customer_id": "7"}, "字段类型错误"),
+        ({"kind": "inquiry", "subject": "x", "customer_id": 999999}, "工单内容有误"),
         ({"kind": "tracking", "subject": "x", "waybill": "12ab"}, "工单内容有误"),
         ({"kind": "tracking", "subject": "x", "waybill": "999999999999"}, "工单内容有误"),
         (["not", "an", "object"], "请求格式错误"),
