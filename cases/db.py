@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 PG_CONNECT_TIMEOUT_S = 5
 SQLITE_BUSY_TIMEOUT_MS = 5000
+MIGRATION_LOCK_KEY = 0x686F746C696E65  # 'hotline'
 
 
 def _one_line(exc: BaseException) -> str:
@@ -143,6 +144,8 @@ class Database:
                     self._sqlite_pragma(conn, "PRAGMA foreign_keys=OFF")
                 try:
                     with conn.begin():
+                        if not sqlite:  # one migrator at a time (SQLite: BEGIN IMMEDIATE does that)
+                            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
                         cfg.attributes["connection"] = conn
                         command.upgrade(cfg, revision)
                         if sqlite:

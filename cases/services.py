@@ -511,11 +511,7 @@ def record_call(s: Session, rec: CallRecord) -> CallView:
         if v is not None and not math.isfinite(v):
             raise InvalidCallRecord(f"call {linkedid}: {name} is not a finite number")
 
-    call = s.scalars(select(Call).where(Call.linkedid == linkedid)).one_or_none()
-    created = call is None
-    if call is None:
-        call = Call(linkedid=linkedid, created_at=utcnow())
-        s.add(call)
+    call, created = _ensure_call(s, linkedid)
     caller_norm = normalize_phone(rec.caller)[:32]
     call.caller = rec.caller or ""
     call.caller_norm = caller_norm
@@ -554,6 +550,41 @@ def record_call(s: Session, rec: CallRecord) -> CallView:
 
 def _call_by_linkedid(s: Session, linkedid: str) -> Call | None:
     return s.scalars(select(Call).where(Call.linkedid == linkedid)).one_or_none()
+
+
+def _ensure_call(s: Session, linkedid: str) -> tuple[Call, bool]:
+    """The call row for `linkedid`, inserted as pending if missing: (call, created).
+
+    Uses INSERT ... ON CONFLICT DO NOTHING so that a case linked while the call is live and the
+    call's record arriving at hangup, in two concurrent transactions, cannot collide.
+    """
+    call = _call_by_linkedid(s, linkedid)
+    if call is not None:
+        return call, False
+    now = utcnow()
+    values = {
+        "linkedid": linkedid,
+        "caller": "",
+        "caller_norm": "",
+        "caller_name": "",
+        "dialed": "",
+        "digits": "",
+        "outcome": PENDING_OUTCOME,
+        "agents": [],
+        "rang": [],
+        "reconciled": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if s.get_bind().dialect.name == "postgresql":
+        pg = pg_insert(Call).values(**values).on_conflict_do_nothing(index_elements=[Call.linkedid])
+        created = s.execute(pg).rowcount == 1  # type: ignore[attr-defined]
+    else:
+        lite = sqlite_insert(Call).values(**values).on_conflict_do_nothing(index_elements=[Call.linkedid])
+        created = s.execute(lite).rowcount == 1  # type: ignore[attr-defined]
+    call = _call_by_linkedid(s, linkedid)
+    assert call is not None
+    return call, created
 
 
 def get_call(s: Session, linkedid: str) -> CallView | None:
@@ -681,10 +712,9 @@ def _link_call_row(s: Session, case: Case, linkedid: str) -> Call:
     lid = linkedid.strip()
     if not lid or len(lid) > 64:
         raise InvalidCaseInput(f"linkedid {linkedid!r} is not valid")
-    call = _call_by_linkedid(s, lid)
-    if call is None:
-        call = Call(linkedid=lid, outcome=PENDING_OUTCOME, created_at=utcnow(), updated_at=utcnow())
-        s.add(call)
+    call, created = _ensure_call(s, lid)
+    if created:
+        log.info("call %s linked to a case before it was recorded: stored as pending", lid)
     return call
 
 

@@ -404,3 +404,32 @@ def test_concurrent_case_creation_gets_distinct_numbers(db: Database, customer_i
     assert errors == []
     assert len(numbers) == len(set(numbers)) == workers * per_worker
     assert sorted(int(n[-4:]) for n in numbers) == list(range(1, workers * per_worker + 1))
+
+
+def test_call_recorded_while_a_case_for_it_is_being_saved(db: Database, customer_id: int) -> None:
+    """The console links a live call to a new case while telephony records the call's end."""
+    recorded: list[object] = []
+
+    def hang_up() -> None:
+        try:
+            with db.session() as s:
+                recorded.append(
+                    sv.record_call(s, CallRecord(linkedid="race.1", caller="49305551001", outcome="answered"))
+                )
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            recorded.append(exc)
+
+    with db.session() as s:
+        case = sv.create_case(s, _complaint(linkedid="race.1"), by="agent1001")
+        telephony = threading.Thread(target=hang_up)
+        telephony.start()
+        telephony.join(timeout=0.5)  # it must wait for this transaction, not fail or duplicate the call
+        assert telephony.is_alive() or isinstance(recorded[0], sv.CallView), recorded
+    telephony.join(timeout=10)
+    assert not telephony.is_alive()
+    assert [type(r).__name__ for r in recorded] == ["CallView"]
+    with db.session() as s:
+        full = sv.get_case(s, case.id)
+        assert s.scalar(select(func.count()).select_from(Call)) == 1
+    [linked] = full.calls
+    assert (linked.call.outcome, linked.call.customer_id) == ("answered", customer_id)
