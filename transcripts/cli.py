@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from transcripts.engine import Transcript, VoskEngine, default_model_dir, recording_parts
+from transcripts.engine import Transcript, VoskEngine, default_model_dir, recording_parts, stereo_speakers_for
 from transcripts.errors import TranscriptsError
 
 PROG = "hotline transcribe"
@@ -84,7 +84,7 @@ def run_transcribe(
                 return _error(f"recording not found: {part}")
         model_dir = Path(model) if model else default_model_dir()
         engine = VoskEngine(model_dir)
-        transcripts = engine.transcribe_call(parts, grammar)
+        transcripts = engine.transcribe_call(parts, grammar, stereo_speakers=stereo_speakers_for(recorded_on))
     except TranscriptsError as exc:
         return _error(str(exc))
     except (OSError, ValueError) as exc:

@@ -37,6 +37,8 @@ ENGINE_NAME = "vosk"
 UNKNOWN_WORD = "[unk]"
 CHUNK_S = 0.1
 DEFAULT_STEREO_SPEAKERS = ("left", "right")
+# MixMonitor option D writes left = read (what the channel's phone sends), right = write.
+CALL_STEREO_SPEAKERS = ("caller", "agent")  # recorded on the caller's channel
 
 # Asterisk MixMonitor r()/t() files. On the channel MixMonitor runs on, r() ("-rx") is what that
 # channel's phone sends (its own voice) and t() ("-tx") is what is sent to it (the other party).
@@ -218,9 +220,23 @@ class VoskEngine:
         log.debug("transcribed %s (%.1f s audio) in %.2f s", path, audio.duration_s, time.monotonic() - started)
         return result
 
-    def transcribe_call(self, paths: Mapping[str, Path], grammar: Sequence[str] | None = None) -> list[Transcript]:
-        """Transcribe per-speaker files (speaker label -> wav), in the mapping's order."""
-        return [self.transcribe_wav(Path(p), grammar, speaker=label) for label, p in paths.items()]
+    def transcribe_call(
+        self,
+        paths: Mapping[str, Path],
+        grammar: Sequence[str] | None = None,
+        *,
+        stereo_speakers: tuple[str, str] = CALL_STEREO_SPEAKERS,
+    ) -> list[Transcript]:
+        """Transcribe per-speaker files (speaker label -> wav): one transcript per speaker, in order.
+
+        A stereo file is split into its channels, labelled `stereo_speakers` (Asterisk MixMonitor
+        `D` on the caller's channel: left = caller, right = agent), so every transcript has one speaker.
+        """
+        out: list[Transcript] = []
+        for label, path in paths.items():
+            transcript = self.transcribe_wav(Path(path), grammar, speaker=label, stereo_speakers=stereo_speakers)
+            out.extend(transcript.channels or (transcript,))
+        return out
 
     def _transcribe_channel(self, audio: WavAudio, channel: int, grammar_json: str | None, speaker: str) -> Transcript:
         pcm = audio.channels[channel]
@@ -286,6 +302,15 @@ def combine(parts: Sequence[Transcript], *, speaker: str) -> Transcript:
         speaker=speaker,
         channels=tuple(parts),
     )
+
+
+def stereo_speakers_for(recorded_on: str) -> tuple[str, str]:
+    """Speaker labels of a MixMonitor `D` stereo file's (left, right) channels."""
+    if recorded_on == "caller":
+        return ("caller", "agent")
+    if recorded_on == "agent":
+        return ("agent", "caller")
+    raise ValueError(f"recorded_on must be 'caller' or 'agent', not {recorded_on!r}")
 
 
 def recording_parts(path: Path, *, recorded_on: str = "caller") -> dict[str, Path]:

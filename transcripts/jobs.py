@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from transcripts.engine import Transcript, VoskEngine, recording_parts
+from transcripts.engine import Transcript, VoskEngine, recording_parts, stereo_speakers_for
 from transcripts.errors import QueueFull, QueueStopped, TranscriptsError
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,8 @@ class TranscriptionQueue:
     """Transcribes recordings on `workers` daemon threads, sharing one lazily created engine.
 
     `grammar` (optional) is passed to every transcription; `recorded_on` says on which channel
-    MixMonitor ran, to label the `-rx`/`-tx` files (see `recording_parts`).
+    MixMonitor ran, to label the `-rx`/`-tx` files or a stereo file's channels (see `recording_parts`).
+    Every transcript of a result has speaker "caller", "agent" or "mixed" (a mono file without parts).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class TranscriptionQueue:
         self._on_error = on_error
         self._grammar = None if grammar is None else tuple(grammar)
         self._recorded_on = recorded_on
+        self._stereo_speakers = stereo_speakers_for(recorded_on)
         self._maxsize = maxsize
         # Unbounded underneath (stop() must always be able to add its sentinels); submit() enforces
         # the bound, and only submit() adds jobs, under self._state.
@@ -153,7 +155,7 @@ class TranscriptionQueue:
         try:
             engine = self._get_engine()
             parts = recording_parts(job.recording, recorded_on=self._recorded_on)
-            transcripts = engine.transcribe_call(parts, self._grammar)
+            transcripts = engine.transcribe_call(parts, self._grammar, stereo_speakers=self._stereo_speakers)
         except Exception as exc:  # a bad job must never kill the worker
             if not isinstance(exc, TranscriptsError):
                 log.exception("transcription job %s failed unexpectedly", job.job_id)

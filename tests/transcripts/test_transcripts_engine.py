@@ -307,3 +307,11 @@ def test_silence_gives_empty_transcript(engine: VoskEngine, tmp_path: Path, make
     assert transcript.duration_s == pytest.approx(1.0)
     with wave.open(str(path)) as wav:
         assert wav.getframerate() == transcript.sample_rate
+
+
+def test_transcribe_call_splits_a_stereo_file_into_speakers(engine: VoskEngine, recordings: Path) -> None:
+    path = recordings / "mm-1796029431.41-stereo.converted-by-sox.wav"
+    caller, agent = engine.transcribe_call({"mixed": path})
+    assert (caller.speaker, agent.speaker) == ("caller", "agent")
+    assert _within(caller, CALLER_WINDOW) and _within(agent, AGENT_WINDOW)
+    assert not caller.channels and not agent.channels

@@ -201,3 +201,16 @@ def test_stop_cancels_queued_jobs(engine: VoskEngine, collected: Collected, say:
     assert not stopper.is_alive()
     assert [r.job_id for r in collected.done] == ["running"]
     assert q.pending == 0
+
+
+def test_stereo_recording_gives_caller_and_agent(
+    engine: VoskEngine, collected: Collected, queues: list[TranscriptionQueue], recordings: Path
+) -> None:
+    # Recorded on the agent's channel: MixMonitor D puts the agent left (caller side: see engine tests).
+    q = TranscriptionQueue(lambda: engine, collected.on_done, collected.on_error, recorded_on="agent")
+    queues.append(q)
+    q.submit("stereo", recordings / "mm-1796029431.41-stereo.converted-by-sox.wav")
+    assert q.wait_idle(timeout=60)
+    assert collected.errors == []
+    (result,) = collected.done
+    assert [t.speaker for t in result.transcripts] == ["agent", "caller"]  # speakers the database accepts
