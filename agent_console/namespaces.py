@@ -7,6 +7,8 @@ Rooms: `agent:<username>` (an agent's username is its PBX peer name, e.g. agent1
 - `ring_stopped`  to `agent:<agent>`: {linkedid, agent, reason, at}
 - `call_answered` to `agent:<agent>`: {linkedid, agent, queue, at}
 - `call_ended`    to every agent that rang or talked: {linkedid, summary: {...call summary}}
+                  (a page that connects mid-call gets that call's `screen_pop` and, if answered,
+                  `call_answered` {linkedid, agent, queue} right after `hello`)
 - `agent_status`  to `agent:<agent>`: {agent, queue, status, paused, pause_reason, at}
 - `pbx`           to everyone: {pbx, connected, detail, at}
 - `wallboard`     to `supervisors` (and on connect): see wallboard.wallboard_payload; at most
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from dataclasses import asdict
 from typing import Any
@@ -77,6 +80,9 @@ class Dispatcher:
         self._wallboard_due = False
         self._last_wallboard = 0.0
         self._started = False
+        # agent -> (pop payload, answered?): a page opened or reloaded mid-call gets it again
+        self._current: dict[str, tuple[dict[str, Any], bool]] = {}
+        self._current_lock = threading.Lock()
 
     # --- the AMI reader thread side -------------------------------------------------------
 
@@ -139,14 +145,20 @@ class Dispatcher:
         if isinstance(event, AgentRinging):
             self._emit_pop(event)
         elif isinstance(event, AgentRingStopped):
+            self._forget(event.agent, event.linkedid)
             self._emit("ring_stopped", asdict(event), agent_room(event.agent))
         elif isinstance(event, CallAnswered):
+            with self._current_lock:
+                current = self._current.get(event.agent)
+                if current is not None and current[0]["linkedid"] == event.linkedid:
+                    self._current[event.agent] = (current[0], True)
             self._emit("call_answered", asdict(event), agent_room(event.agent))
         elif isinstance(event, CallEnded):
             record = event.record
             payload = {"linkedid": record.linkedid, "summary": call_summary(record)}
             involved = {*record.rang, *record.agents, *([record.agent] if record.agent else [])}
             for agent in sorted(involved):
+                self._forget(agent, record.linkedid)
                 self._emit("call_ended", payload, agent_room(agent))
         elif isinstance(event, AgentStatus):
             self._emit("agent_status", asdict(event), agent_room(event.agent))
@@ -156,8 +168,27 @@ class Dispatcher:
             self._wallboard_due = True
 
     def _emit_pop(self, event: AgentRinging) -> None:
-        pop = self._pops.build(event, self._calls.get(event.linkedid))
-        self._emit("screen_pop", pop.to_json(), agent_room(event.agent))
+        payload = self._pops.build(event, self._calls.get(event.linkedid)).to_json()
+        with self._current_lock:
+            self._current[event.agent] = (payload, False)
+        self._emit("screen_pop", payload, agent_room(event.agent))
+
+    def _forget(self, agent: str, linkedid: str) -> None:
+        with self._current_lock:
+            current = self._current.get(agent)
+            if current is not None and current[0]["linkedid"] == linkedid:
+                del self._current[agent]
+
+    def replay_current_call(self, agent: str, sid: str) -> None:
+        """Send a newly connected page the pop of the call its agent is ringing for or talking on."""
+        with self._current_lock:
+            current = self._current.get(agent)
+        if current is None:
+            return
+        pop, answered = current
+        self._emit("screen_pop", pop, sid)
+        if answered:
+            self._emit("call_answered", {"linkedid": pop["linkedid"], "agent": agent, "queue": pop["queue"]}, sid)
 
     def _flush_wallboard(self) -> None:
         if not self._wallboard_due:
@@ -193,6 +224,7 @@ def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher) -> None
             except Exception:  # the page still works; the next event brings a wallboard
                 log.exception("could not send the first wallboard to %s", user.username)
         socketio.emit("hello", {"username": user.username, "role": user.role}, to=sid)
+        dispatcher.replay_current_call(user.username, sid)
         return True
 
     def on_wallboard_request() -> dict[str, Any]:

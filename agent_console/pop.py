@@ -16,7 +16,7 @@ from cases.errors import CasesError
 from cases.services import caller_context
 from cases.views import CallerContext, CallView, CaseSummaryView, CustomerView, ShipmentView
 from cases.vocab import CaseKind
-from ivr.menus import menu_for
+from ivr.menus import Choice, menu_for
 from telephony.events import AgentRinging
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,19 @@ def ivr_choices(hotline: str, digits: str) -> tuple[IvrChoice, ...]:
     return tuple(pressed)
 
 
+def _chosen(hotline: str, digits: str) -> Choice | None:
+    """The choice of the first valid menu key, if any."""
+    menu = menu_for(hotline)
+    if menu is None:
+        return None
+    return next((c for c in map(menu.choice, digits) if c is not None), None)
+
+
 def suggested_kind(hotline: str, digits: str) -> str:
     """The case kind the form proposes: claims → claim, complaints queue → complaint, waybill → tracking."""
     if hotline == "claims":
         return CaseKind.CLAIM.value
-    menu = menu_for(hotline)
-    chosen = next((c for c in (menu.choice(d) for d in digits) if c is not None), None) if menu else None
+    chosen = _chosen(hotline, digits)
     if chosen is not None and chosen.queue == "complaints":
         return CaseKind.COMPLAINT.value
     if chosen is not None and chosen.action == "collect_waybill":

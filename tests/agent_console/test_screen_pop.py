@@ -205,3 +205,18 @@ def test_build_screen_pop_without_context_keeps_the_event_data() -> None:
     assert pop.waybill_lookup == "unavailable"
     assert pop.lookup_error == "database down"
     assert pop.to_json()["ivr_choices"][0]["label_en"] == "Complaint"
+
+
+def test_a_page_opened_mid_call_gets_the_current_pop(console: Console) -> None:
+    publish_call_until_ringing(console, "mid.1")
+    console.bus.publish(CallAnswered("mid.1", "agent1001", "service", T0 + 9))
+    console.settle()
+    late = console.socket(console.login("agent1001"))
+    names = [m["name"] for m in late.get_received()]
+    assert names == ["hello", "screen_pop", "call_answered"]
+    console.bus.publish(CallEnded(CallRecord(linkedid="mid.1", agent="agent1001", agents=["agent1001"]), T0 + 60))
+    console.settle()
+    after = console.socket(console.login("agent1001"))
+    assert [m["name"] for m in after.get_received()] == ["hello"]
+    other = console.socket(console.login("agent1002"))
+    assert [m["name"] for m in other.get_received()] == ["hello"]
