@@ -119,20 +119,15 @@ def recording_file(db: Database, linkedid: str, recordings_dir: Path | None) -> 
 
 
 def _recording_of(db: Database, linkedid: str) -> str | None:
-    """The recording path stored on the call.
-
-    cases.services has no `get_call(linkedid)` yet, so the call is found through the cases it is
-    linked to: only recordings of calls that belong to a case are served (the case page's links).
-    """
+    """The recording path stored on the call."""
     try:
         with db.session() as s:
-            for summary in services.cases_for_call(s, linkedid):
-                for linked in services.get_case(s, summary.id).calls:
-                    if linked.call.linkedid == linkedid:
-                        return linked.call.recording
+            call = services.get_call(s, linkedid)
     except CasesError as exc:
         raise RecordingUnavailable(str(exc)) from None
-    raise RecordingUnavailable(f"call {linkedid} is not linked to any case")
+    if call is None:
+        raise RecordingUnavailable(f"no call {linkedid}")
+    return call.recording
 
 
 def status(db: Database) -> tuple[bool, str | None]:
