@@ -57,7 +57,7 @@ def _convert(name: str, value: Any, kind: type[Any]) -> Any:
     try:
         if kind is int:
             result = int(value)
-            if not 0 < result < 65536 and name.endswith("port"):
+            if not 0 < result < 65536 and name.lower().endswith("port"):
                 raise ValueError("not a port number")
             return result
         if kind is Path:

@@ -1,0 +1,108 @@
+"""The `hotline` command's contracts and its one-line errors for bad input."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hotline_cli.config import ConfigError, load_settings
+from telephony.connection import AmiEndpoint, check_login
+
+EXE = [sys.executable, "-m", "hotline_cli.main"]
+
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, cwd=cwd, env={**base, **(env or {})},
+                          timeout=timeout)
+
+
+def one_line_error(res: subprocess.CompletedProcess[str], command: str) -> str:
+    assert res.returncode != 0, res.stdout
+    assert "Traceback" not in res.stderr, res.stderr
+    lines = [ln for ln in res.stderr.strip().splitlines() if ln.startswith(f"hotline {command}: error:")]
+    assert len(lines) == 1, res.stderr
+    return lines[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def simulator(tmp_path: Path):  # type: ignore[no-untyped-def]
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    proc = subprocess.Popen([*EXE, "simulator", "--listen", f"127.0.0.1:{port}", "--interval", "0",
+                             "--secret", "s3cret"], cwd=tmp_path, env=base, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            check_login(AmiEndpoint("127.0.0.1", port, "hotline", "s3cret"))
+            break
+        except Exception:
+            time.sleep(0.2)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_ami_check_ok_wrong_secret_and_unreachable(simulator: int) -> None:
+    ok = run("ami-check", "--ami", f"127.0.0.1:{simulator}", "--secret", "s3cret")
+    assert ok.returncode == 0 and "logged in as hotline" in ok.stdout
+    bad = run("ami-check", "--ami", f"127.0.0.1:{simulator}", "--secret", "nope")
+    assert "refused login" in one_line_error(bad, "ami-check")
+    dead = free_port()
+    assert f"127.0.0.1:{dead}" in one_line_error(run("ami-check", "--ami", f"127.0.0.1:{dead}"), "ami-check")
+
+
+def test_demo_refuses_a_busy_port_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        res = run("demo", "--ami-port", str(busy), "--port", str(free_port()), "--interval", "0", cwd=tmp_path)
+    assert "cannot listen" in one_line_error(res, "demo")
+
+
+def test_demo_reports_a_database_it_cannot_use(tmp_path: Path) -> None:
+    res = run("db", cwd=tmp_path, env={"HOTLINE_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+    assert "127.0.0.1" in one_line_error(res, "db")
+
+
+def test_db_migrates_and_seeds_idempotently(tmp_path: Path) -> None:
+    for _ in range(2):
+        res = run("db", "--seed-demo", cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+    assert (tmp_path / "var" / "hotline.db").exists()
+
+
+def test_settings_file_and_environment(tmp_path: Path) -> None:
+    cfg = tmp_path / "hotline.toml"
+    cfg.write_text('database_url = "sqlite:///x.db"\nhttp_port = 8100\n[ami]\nhost = "10.0.0.5"\nport = 5039\n')
+    s = load_settings(cfg, environ={"HOTLINE_AMI_SECRET": "topsecret", "HOTLINE_HTTP_PORT": "8200"})
+    assert (s.database_url, s.http_port, s.ami.host, s.ami.port, s.ami.secret) == (
+        "sqlite:///x.db", 8200, "10.0.0.5", 5039, "topsecret")
+    cfg.write_text("http_port = 'eighty'\n")
+    with pytest.raises(ConfigError, match="http_port"):
+        load_settings(cfg, environ={})
+    cfg.write_text("colour = 'blue'\n")
+    with pytest.raises(ConfigError, match="unknown key 'colour'"):
+        load_settings(cfg, environ={})
+    cfg.write_text("[ami\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(cfg, environ={})
+    with pytest.raises(ConfigError, match="HOTLINE_AMI_PORT"):
+        load_settings(None, environ={"HOTLINE_AMI_PORT": "99999"})
+    bad = run("--config", str(tmp_path / "missing.toml"), "replay", "x.ami")
+    assert "does not exist" in one_line_error(bad, "replay")
