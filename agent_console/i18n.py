@@ -60,7 +60,7 @@ ZH_CN: dict[str, str] = {
     "pop.previous_calls": "历史来电",
     "pop.open_cases": "未结工单",
     "pop.none": "无",
-    "hotline.service": "服务热线",
+    "hotline.service": "客服热线",
     "hotline.claims": "理赔热线",
     "hotline.": "非热线来电",
     "case.new": "新建工单",

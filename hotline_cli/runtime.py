@@ -299,6 +299,14 @@ def _sigterm_as_interrupt() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
+def demo_callers() -> tuple[tuple[str, str], ...]:
+    """The simulator's callers: the seeded customers' phones under their names, plus two strangers."""
+    from cases.demo_data import DEMO_CUSTOMERS
+
+    known = tuple((phone, c.name) for c in DEMO_CUSTOMERS for phone in c.phones if phone.startswith("4930555"))
+    return known + (("49305551011", "赵敏"), ("49305551012", "黄强"))
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from telephony.simulator.pbx import SimulatedPbx
     from telephony.simulator.server import AmiServer, Credentials
@@ -308,7 +316,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.fresh and settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url[len("sqlite:///"):]).unlink(missing_ok=True)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
-    pbx = SimulatedPbx(recordings_dir=str(settings.recordings_dir.resolve()), seed=args.seed)
+    pbx = SimulatedPbx(recordings_dir=str(settings.recordings_dir.resolve()), seed=args.seed, callers=demo_callers())
     attach_voice(pbx)
     try:
         server = AmiServer(("127.0.0.1", args.ami_port), pbx, Credentials(settings.ami.username, settings.ami.secret))

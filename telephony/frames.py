@@ -122,8 +122,9 @@ class FrameParser:
             end = buf.find(b"\r\n\r\n", start)
         rest = buf[start:]
         if len(rest) > self._max:
-            self.stats.oversized_frames += 1
-            log.warning("AMI frame over %s bytes dropped", self._max)
+            if not self._skipping:
+                self.stats.oversized_frames += 1
+                log.warning("AMI frame over %s bytes dropped", self._max)
             # keep only a possible partial terminator; drop the rest until the frame ends
             self._skipping = True
             rest = rest[-3:]

@@ -18,10 +18,7 @@ if TYPE_CHECKING:
     from conftest import Console
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs /usr/bin/chromium"),
-]
+pytestmark = [pytest.mark.browser]
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -44,6 +41,9 @@ def base_url(console: Console) -> Iterator[str]:
 
 def test_agent_and_supervisor_pages_in_chromium(console: Console, base_url: str) -> None:
     from playwright.sync_api import sync_playwright
+
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup --test (Debian package chromium)")
 
     console.live.current = console.sample_snapshot(at=time.time(), waiting=2)
     page_errors: list[str] = []
