@@ -296,6 +296,8 @@ def _sigterm_as_interrupt() -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, handler)
+        # also when started from a script with `&`, which leaves SIGINT ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
