@@ -171,3 +171,19 @@ def register(sub: Any) -> None:
     from transcripts.cli import add_transcribe_parser
 
     add_transcribe_parser(sub)
+    # Each package may add its own subcommands: a `cli.py` with `register_cli(subparsers)`.
+    import importlib
+
+    for module in PLUGIN_MODULES:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        hook = getattr(mod, "register_cli", None)
+        if hook is not None:
+            hook(sub)
+
+
+PLUGIN_MODULES = ("cases.cli", "ivr.cli", "transcripts.cli", "agent_console.cli", "telephony.cli")
