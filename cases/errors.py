@@ -49,3 +49,56 @@ class CallNotFound(NotFound):
 
 class UserExists(CasesError):
     """A user with that username already exists."""
+
+
+class IllegalTransition(CasesError):
+    """A workflow step that the current stage does not allow; nothing was changed."""
+
+    def __init__(self, workflow: str, entity_id: object, stage: str, action: str, allowed: tuple[str, ...]) -> None:
+        self.workflow = workflow
+        self.entity_id = entity_id
+        self.stage = stage
+        self.action = action
+        self.allowed = allowed
+        shown = ", ".join(allowed) or "none (final stage)"
+        super().__init__(f"{workflow} {entity_id}: cannot {action} when {stage}; allowed now: {shown}")
+
+
+class InvalidWorkflowInput(InvalidInput):
+    """A workflow step's input is rejected (bad amount, shares not summing to 100 %, ...)."""
+
+
+class EvidenceRejected(InvalidWorkflowInput):
+    """An evidence file is too large, of a type not accepted, or empty."""
+
+
+class ComplaintNotFound(NotFound):
+    pass
+
+
+class ClaimNotFound(NotFound):
+    pass
+
+
+class ChangeRequestNotFound(NotFound):
+    pass
+
+
+class InspectionNotFound(NotFound):
+    pass
+
+
+class FindingNotFound(NotFound):
+    pass
+
+
+class InvalidReportRequest(InvalidInput):
+    """A report was asked for with a bad name, period, time zone or format."""
+
+
+class ReportRenderError(CasesError):
+    """A report could not be rendered (e.g. the CJK font for PDF is not installed)."""
+
+
+class ShipmentImportError(InvalidInput):
+    """A shipments CSV file is unreadable or has a bad row; nothing was imported."""

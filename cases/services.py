@@ -14,6 +14,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, String, or_, select
@@ -147,7 +148,7 @@ _WAYBILL_RE = re.compile(r"[0-9]{10,14}")
 _USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MIN_PASSWORD_LENGTH = 8
 
-E = TypeVar("E", CaseKind, CaseStatus, Priority, Department, Speaker, Role, CustomerKind)
+E = TypeVar("E", bound=StrEnum)
 
 
 # ---------------------------------------------------------------- small helpers

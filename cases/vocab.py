@@ -132,3 +132,221 @@ _LABELS_ZH: dict[type[StrEnum], dict[str, str]] = {
 
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(m.value for m in enum)
+
+
+# ---------------------------------------------------------------- workflows (complaints, claims, inspections)
+
+
+class ComplaintType(_Labelled):
+    DELAY = "delay"
+    DAMAGE = "damage"
+    LOSS = "loss"
+    ATTITUDE = "attitude"
+    WRONG_DELIVERY = "wrong_delivery"
+    CHARGES = "charges"
+    OTHER = "other"
+
+
+class ComplaintCause(_Labelled):
+    STAFF_ATTITUDE = "staff_attitude"
+    OPERATION_ERROR = "operation_error"
+    TRANSPORT_DELAY = "transport_delay"
+    HANDLING = "handling"
+    COMMUNICATION = "communication"
+    SYSTEM_FAILURE = "system_failure"
+    CUSTOMER_SIDE = "customer_side"
+    OTHER = "other"
+
+
+class ComplaintStage(_Labelled):
+    RECORDED = "recorded"
+    ANALYSED = "analysed"
+    REFERRED = "referred"
+    RECTIFIED = "rectified"
+    CUSTOMER_TOLD = "customer_told"
+    CLOSED = "closed"
+
+
+class ClaimStage(_Labelled):
+    REPORTED = "reported"
+    INVESTIGATING = "investigating"
+    LIABILITY_FIXED = "liability_fixed"
+    NEGOTIATING = "negotiating"
+    AMOUNT_AGREED = "amount_agreed"
+    PARTIES_NOTIFIED = "parties_notified"
+    INSURER_CLAIMED = "insurer_claimed"
+    PAID = "paid"
+    CLOSED = "closed"
+
+
+class ClaimChannel(_Labelled):
+    HOTLINE = "hotline"
+    AGENT = "agent"
+    BRANCH = "branch"
+
+
+class AccidentCause(_Labelled):
+    HANDLING_DAMAGE = "handling_damage"
+    PACKAGING = "packaging"
+    TRAFFIC_ACCIDENT = "traffic_accident"
+    LOSS = "loss"
+    THEFT = "theft"
+    WATER = "water"
+    FIRE = "fire"
+    SHORTAGE = "shortage"
+    MISDELIVERY = "misdelivery"
+    DELAY = "delay"
+    OTHER = "other"
+
+
+class LiableParty(_Labelled):
+    BRANCH = "branch"
+    MARKET_AREA = "market_area"
+    TRUNK_VEHICLE = "trunk_vehicle"
+    LOADER = "loader"
+    WAREHOUSE = "warehouse"
+    THIRD_PARTY = "third_party"
+    CUSTOMER = "customer"
+
+
+class OfferBy(_Labelled):
+    COMPANY = "company"
+    CUSTOMER = "customer"
+
+
+class InsurerStatus(_Labelled):
+    FILED = "filed"
+    UNDER_REVIEW = "under_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAID = "paid"
+
+
+class ChangeField(_Labelled):
+    CONSIGNEE_NAME = "consignee_name"
+    CONSIGNEE_PHONE = "consignee_phone"
+
+
+class ChangeStage(_Labelled):
+    REQUESTED = "requested"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+class InspectionKind(_Labelled):
+    FREIGHT_RATE = "freight_rate"
+    SERVICE_STANDARD = "service_standard"
+    LABOUR_DISCIPLINE = "labour_discipline"
+    STAFF_APPEARANCE = "staff_appearance"
+    VEHICLE_APPEARANCE = "vehicle_appearance"
+    FUND_TRANSFER = "fund_transfer"
+    COD_HANDIN = "cod_handin"
+    FREIGHT_HANDIN = "freight_handin"
+
+
+class FindingStage(_Labelled):
+    OPEN = "open"
+    RECTIFIED = "rectified"
+    VERIFIED = "verified"
+
+
+class SanctionKind(_Labelled):
+    REWARD = "reward"
+    PENALTY = "penalty"
+
+
+class SettledBy(_Labelled):
+    MARKET = "market"
+    BRANCH = "branch"
+    DRIVER = "driver"
+    LOADER = "loader"
+
+
+_LABELS_ZH.update(
+    {
+        ComplaintType: {
+            "delay": "延误",
+            "damage": "破损",
+            "loss": "丢失",
+            "attitude": "服务态度",
+            "wrong_delivery": "错发错送",
+            "charges": "运费争议",
+            "other": "其他",
+        },
+        ComplaintCause: {
+            "staff_attitude": "员工态度",
+            "operation_error": "操作失误",
+            "transport_delay": "运输延误",
+            "handling": "装卸不当",
+            "communication": "沟通不畅",
+            "system_failure": "系统故障",
+            "customer_side": "客户原因",
+            "other": "其他",
+        },
+        ComplaintStage: {
+            "recorded": "已登记",
+            "analysed": "已分析",
+            "referred": "已转交",
+            "rectified": "已整改",
+            "customer_told": "已回复客户",
+            "closed": "已关闭",
+        },
+        ClaimStage: {
+            "reported": "已报案",
+            "investigating": "调查中",
+            "liability_fixed": "责任已明确",
+            "negotiating": "协商中",
+            "amount_agreed": "金额已确定",
+            "parties_notified": "已通知责任方",
+            "insurer_claimed": "已向保险公司索赔",
+            "paid": "已赔付",
+            "closed": "已结案",
+        },
+        ClaimChannel: {"hotline": "理赔热线", "agent": "客服员", "branch": "分公司"},
+        AccidentCause: {
+            "handling_damage": "装卸破损",
+            "packaging": "包装不良",
+            "traffic_accident": "交通事故",
+            "loss": "丢失",
+            "theft": "被盗",
+            "water": "雨淋受潮",
+            "fire": "火灾",
+            "shortage": "短少",
+            "misdelivery": "错发错送",
+            "delay": "延误",
+            "other": "其他",
+        },
+        LiableParty: {
+            "branch": "分公司",
+            "market_area": "市场区域",
+            "trunk_vehicle": "干线车辆/司机",
+            "loader": "装卸工",
+            "warehouse": "仓管",
+            "third_party": "第三方",
+            "customer": "客户",
+        },
+        OfferBy: {"company": "公司", "customer": "客户"},
+        InsurerStatus: {
+            "filed": "已报保险",
+            "under_review": "审核中",
+            "approved": "已核准",
+            "rejected": "已拒赔",
+            "paid": "已赔付",
+        },
+        ChangeField: {"consignee_name": "收货人", "consignee_phone": "收货人电话"},
+        ChangeStage: {"requested": "待审批", "applied": "已变更", "rejected": "已驳回"},
+        InspectionKind: {
+            "freight_rate": "市场运价",
+            "service_standard": "服务标准",
+            "labour_discipline": "劳动纪律",
+            "staff_appearance": "员工形象",
+            "vehicle_appearance": "车容车貌",
+            "fund_transfer": "分公司资金划拨",
+            "cod_handin": "代收货款上交",
+            "freight_handin": "运费上交",
+        },
+        FindingStage: {"open": "待整改", "rectified": "已整改", "verified": "已验证"},
+        SanctionKind: {"reward": "奖励", "penalty": "处罚"},
+        SettledBy: {"market": "市场", "branch": "分公司", "driver": "司机", "loader": "装卸工"},
+    }
+)

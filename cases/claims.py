@@ -1,0 +1,581 @@
+"""The claim (理赔) workflow: reported → investigating (evidence) → liability fixed (shares summing to
+100 %) → negotiating (offers and counter-offers) → amount agreed → responsible parties notified →
+insurer claim → paid → closed. Rules live in `cases.workflow.CLAIM`; every step is audited (entity
+"claim"). Money is Decimal yuan. Major incidents (explicitly, or claimed ≥ `MAJOR_CLAIM_YUAN`) are
+flagged and escalated to the centre's head."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from cases.errors import ClaimNotFound, EvidenceRejected, InvalidWorkflowInput
+from cases.models import Case, Claim, ClaimEvidence, ClaimLiability, ClaimOffer, utcnow
+from cases.money import bp_to_percent, percent_to_bp, split_by_shares, to_fen, yuan, yuan0
+from cases.services import _audit, _aware, _enum, _load_case, _text, _username, create_case
+from cases.views import CaseInput
+from cases.vocab import (
+    AccidentCause,
+    CaseKind,
+    CaseStatus,
+    ClaimChannel,
+    ClaimStage,
+    InsurerStatus,
+    LiableParty,
+    OfferBy,
+)
+from cases.workflow import CLAIM
+
+log = logging.getLogger(__name__)
+
+MAJOR_CLAIM_YUAN = Decimal("50000")
+DEFAULT_CENTRE_HEAD = "supervisor"
+DEFAULT_MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
+
+# content type -> (file name extensions, leading bytes any of which the file must start with)
+EVIDENCE_TYPES: dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = {
+    "image/jpeg": ((".jpg", ".jpeg"), (b"\xff\xd8\xff",)),
+    "image/png": ((".png",), (b"\x89PNG\r\n\x1a\n",)),
+    "application/pdf": ((".pdf",), (b"%PDF-",)),
+    "audio/wav": ((".wav",), (b"RIFF",)),
+    "audio/mpeg": ((".mp3",), (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")),
+}
+_SAFE_NAME = re.compile(r"[^\w.\-]+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceStore:
+    """Where evidence files go (`root/<claim id>/<sha256><ext>`) and what is accepted."""
+
+    root: Path
+    max_bytes: int = DEFAULT_MAX_EVIDENCE_BYTES
+    types: tuple[str, ...] = field(default=tuple(EVIDENCE_TYPES))
+
+
+@dataclass(frozen=True, slots=True)
+class LiabilityInput:
+    party: str  # LiableParty value
+    share_percent: Decimal | str | int  # e.g. "60", "33.33"
+    name: str = ""  # which branch, driver, plate, warehouse, company ...
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceView:
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    stored_path: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LiabilityView:
+    party: LiableParty
+    name: str
+    share_percent: Decimal
+    owed: Decimal | None
+    notified_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    offered_by: OfferBy
+    amount: Decimal
+    note: str
+    recorded_by: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimView:
+    id: int
+    case_id: int
+    case_number: str
+    subject: str
+    stage: ClaimStage
+    channel: ClaimChannel
+    accident_cause: AccidentCause
+    branch: str
+    claimed: Decimal
+    agreed: Decimal | None
+    paid: Decimal | None
+    major: bool
+    escalated_to: str | None
+    insurer: str
+    policy_no: str
+    insurer_claim_no: str
+    insurer_status: InsurerStatus | None
+    insurer_payout: Decimal | None
+    reported_at: datetime
+    liability_fixed_at: datetime | None
+    agreed_at: datetime | None
+    notified_at: datetime | None
+    paid_at: datetime | None
+    closed_at: datetime | None
+    evidence: tuple[EvidenceView, ...]
+    liabilities: tuple[LiabilityView, ...]
+    offers: tuple[OfferView, ...]
+    allowed_actions: tuple[str, ...]
+
+
+_LOAD = (
+    selectinload(Claim.case),
+    selectinload(Claim.evidence),
+    selectinload(Claim.liabilities),
+    selectinload(Claim.offers),
+)
+
+
+def _view(c: Claim) -> ClaimView:
+    return ClaimView(
+        id=c.id,
+        case_id=c.case_id,
+        case_number=c.case.number,
+        subject=c.case.subject,
+        stage=ClaimStage(c.stage),
+        channel=ClaimChannel(c.channel),
+        accident_cause=AccidentCause(c.accident_cause),
+        branch=c.branch,
+        claimed=yuan0(c.claimed_fen),
+        agreed=yuan(c.agreed_fen),
+        paid=yuan(c.paid_fen),
+        major=c.major,
+        escalated_to=c.escalated_to,
+        insurer=c.insurer,
+        policy_no=c.policy_no,
+        insurer_claim_no=c.insurer_claim_no,
+        insurer_status=InsurerStatus(c.insurer_status) if c.insurer_status else None,
+        insurer_payout=yuan(c.insurer_payout_fen),
+        reported_at=c.reported_at,
+        liability_fixed_at=c.liability_fixed_at,
+        agreed_at=c.agreed_at,
+        notified_at=c.notified_at,
+        paid_at=c.paid_at,
+        closed_at=c.closed_at,
+        evidence=tuple(
+            EvidenceView(
+                e.id, e.filename, e.content_type, e.size, e.sha256, e.stored_path, e.uploaded_by, e.uploaded_at
+            )
+            for e in c.evidence
+        ),
+        liabilities=tuple(
+            LiabilityView(LiableParty(p.party), p.name, bp_to_percent(p.share_bp), yuan(p.owed_fen), p.notified_at)
+            for p in c.liabilities
+        ),
+        offers=tuple(
+            OfferView(OfferBy(o.offered_by), yuan0(o.amount_fen), o.note, o.recorded_by, o.at) for o in c.offers
+        ),
+        allowed_actions=CLAIM.allowed(c.stage),
+    )
+
+
+def _load(s: Session, claim_id: int) -> Claim:
+    c = s.get(Claim, claim_id, options=list(_LOAD), with_for_update=True)
+    if c is None:
+        raise ClaimNotFound(f"claim {claim_id} does not exist")
+    return c
+
+
+def _now(at: datetime | None) -> datetime:
+    return _aware(at, "time") if at is not None else utcnow()
+
+
+def _step(
+    s: Session, c: Claim, action: str, who: str, now: datetime, detail: dict[str, Any], case_status: CaseStatus | None
+) -> ClaimView:
+    old = c.stage
+    c.stage = CLAIM.step(c.id, c.stage, action)
+    c.updated_at = now
+    case: Case = c.case
+    if case_status is not None and case.status != case_status.value:
+        detail["case_status"] = {"from": case.status, "to": case_status.value}
+        case.status = case_status.value
+    case.updated_at = now
+    s.flush()
+    _audit(s, who, f"claim.{action}", "claim", c.id, {"from": old, "to": c.stage, **detail})
+    s.flush()
+    return _view(c)
+
+
+def report_claim(
+    s: Session,
+    case_id: int,
+    *,
+    channel: str,
+    accident_cause: str,
+    claimed: Decimal | str | int,
+    branch: str = "",
+    major: bool = False,
+    centre_head: str = DEFAULT_CENTRE_HEAD,
+    by: str,
+    at: datetime | None = None,
+) -> ClaimView:
+    """Start the claim workflow on a case of kind claim (stage reported). A major incident (flagged,
+    or claimed ≥ MAJOR_CLAIM_YUAN) is escalated to `centre_head` (audited as claim.escalate)."""
+    who = _username(by, "reported_by")
+    chan = _enum(ClaimChannel, channel, "claim channel", InvalidWorkflowInput)
+    cause = _enum(AccidentCause, accident_cause, "accident cause", InvalidWorkflowInput)
+    claimed_fen = to_fen(claimed, "claimed amount")
+    branch_name = _text(branch, "branch", max_len=100)
+    head = _username(centre_head, "centre_head")
+    now = _now(at)
+    case = _load_case(s, case_id, for_update=True)
+    if case.kind != CaseKind.CLAIM:
+        raise InvalidWorkflowInput(f"case {case.number} is a {case.kind}, not a claim")
+    if s.scalars(select(Claim.id).where(Claim.case_id == case.id)).first() is not None:
+        raise InvalidWorkflowInput(f"case {case.number} already has a claim record")
+    is_major = major or claimed_fen >= to_fen(MAJOR_CLAIM_YUAN, "threshold")
+    c = Claim(
+        case=case,
+        stage=CLAIM.initial,
+        channel=chan.value,
+        accident_cause=cause.value,
+        branch=branch_name,
+        claimed_fen=claimed_fen,
+        major=is_major,
+        escalated_to=head if is_major else None,
+        reported_at=now,
+        updated_at=now,
+    )
+    s.add(c)
+    s.flush()
+    _audit(
+        s,
+        who,
+        "claim.report",
+        "claim",
+        c.id,
+        {
+            "case": case.number,
+            "to": c.stage,
+            "channel": chan.value,
+            "accident_cause": cause.value,
+            "claimed": str(yuan0(claimed_fen)),
+            "branch": branch_name,
+            "major": is_major,
+        },
+    )
+    if is_major:
+        case.priority = "urgent"
+        _audit(s, who, "claim.escalate", "claim", c.id, {"escalated_to": head, "claimed": str(yuan0(claimed_fen))})
+        log.warning("major claim on case %s (%s yuan) escalated to %s", case.number, yuan0(claimed_fen), head)
+    s.flush()
+    return _view(c)
+
+
+def open_claim(
+    s: Session,
+    case: CaseInput,
+    *,
+    channel: str,
+    accident_cause: str,
+    claimed: Decimal | str | int,
+    branch: str = "",
+    major: bool = False,
+    centre_head: str = DEFAULT_CENTRE_HEAD,
+    by: str,
+    at: datetime | None = None,
+) -> ClaimView:
+    """Create a claim case and report the claim on it."""
+    if case.kind != CaseKind.CLAIM:
+        raise InvalidWorkflowInput(f"open_claim needs a case of kind claim, got {case.kind!r}")
+    _enum(ClaimChannel, channel, "claim channel", InvalidWorkflowInput)
+    _enum(AccidentCause, accident_cause, "accident cause", InvalidWorkflowInput)
+    to_fen(claimed, "claimed amount")
+    created = create_case(s, case, by)
+    return report_claim(
+        s,
+        created.id,
+        channel=channel,
+        accident_cause=accident_cause,
+        claimed=claimed,
+        branch=branch,
+        major=major,
+        centre_head=centre_head,
+        by=by,
+        at=at,
+    )
+
+
+def start_investigation(s: Session, claim_id: int, *, by: str, at: datetime | None = None) -> ClaimView:
+    who = _username(by, "investigator")
+    now = _now(at)
+    c = _load(s, claim_id)
+    c.case.assigned_to = who if c.case.assigned_to is None else c.case.assigned_to
+    return _step(s, c, "start_investigation", who, now, {}, CaseStatus.IN_PROGRESS)
+
+
+def _check_evidence(store: EvidenceStore, filename: str, data: bytes, content_type: str) -> tuple[str, str]:
+    name = (filename or "").strip().replace("\\", "/").rsplit("/", 1)[-1]
+    if not name or len(name) > 255:
+        raise EvidenceRejected(f"evidence file name {filename!r} is not valid")
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype not in store.types or ctype not in EVIDENCE_TYPES:
+        raise EvidenceRejected(f"evidence type {content_type!r} is not accepted; accepted: {', '.join(store.types)}")
+    exts, magics = EVIDENCE_TYPES[ctype]
+    ext = os.path.splitext(name)[1].lower()
+    if ext not in exts:
+        raise EvidenceRejected(f"evidence {name!r}: a {ctype} file must end in {' or '.join(exts)}")
+    if not data:
+        raise EvidenceRejected(f"evidence {name!r} is empty")
+    if len(data) > store.max_bytes:
+        raise EvidenceRejected(f"evidence {name!r} is {len(data)} bytes; at most {store.max_bytes} are accepted")
+    if not any(data.startswith(m) for m in magics):
+        raise EvidenceRejected(f"evidence {name!r} does not look like {ctype} (its content does not match)")
+    return name, ctype
+
+
+def add_evidence(
+    s: Session,
+    claim_id: int,
+    *,
+    filename: str,
+    data: bytes,
+    content_type: str,
+    store: EvidenceStore,
+    by: str,
+    at: datetime | None = None,
+) -> ClaimView:
+    """Keep a photo, document or recording under `store.root` (only while investigating)."""
+    who = _username(by, "uploaded_by")
+    name, ctype = _check_evidence(store, filename, data, content_type)
+    now = _now(at)
+    c = _load(s, claim_id)
+    CLAIM.step(c.id, c.stage, "add_evidence")
+    digest = hashlib.sha256(data).hexdigest()
+    folder = Path(store.root) / str(c.id)
+    target = folder / f"{digest}{os.path.splitext(name)[1].lower()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+    except OSError as exc:
+        raise EvidenceRejected(f"evidence {name!r} cannot be stored under {store.root}: {exc.strerror}") from None
+    c.evidence.append(
+        ClaimEvidence(
+            filename=_SAFE_NAME.sub("_", name)[:255],
+            content_type=ctype,
+            size=len(data),
+            sha256=digest,
+            stored_path=str(target),
+            uploaded_by=who,
+            uploaded_at=now,
+        )
+    )
+    return _step(s, c, "add_evidence", who, now, {"filename": name, "sha256": digest, "size": len(data)}, None)
+
+
+def fix_liability(
+    s: Session, claim_id: int, *, parties: Sequence[LiabilityInput], by: str, at: datetime | None = None
+) -> ClaimView:
+    """Name the responsible parties (明确责任人) with shares summing to exactly 100 %; needs evidence."""
+    who = _username(by, "fixed_by")
+    if not parties:
+        raise InvalidWorkflowInput("liability needs at least one responsible party")
+    rows: list[tuple[str, str, int]] = []
+    for i, p in enumerate(parties, 1):
+        party = _enum(LiableParty, p.party, "liable party", InvalidWorkflowInput)
+        rows.append(
+            (
+                party.value,
+                _text(p.name, "party name", max_len=100),
+                percent_to_bp(p.share_percent, f"share of party {i}"),
+            )
+        )
+    keys = [(r[0], r[1]) for r in rows]
+    if len(set(keys)) != len(keys):
+        raise InvalidWorkflowInput("the same responsible party is named twice")
+    total = sum(r[2] for r in rows)
+    if total != 10000:
+        raise InvalidWorkflowInput(f"liability shares sum to {bp_to_percent(total)} %, not 100 %")
+    now = _now(at)
+    c = _load(s, claim_id)
+    CLAIM.step(c.id, c.stage, "fix_liability")
+    if not c.evidence:
+        raise InvalidWorkflowInput(f"claim {c.id}: gather evidence before fixing liability")
+    c.liabilities = [ClaimLiability(party=p, name=n, share_bp=bp) for p, n, bp in rows]
+    c.liability_fixed_at = now
+    return _step(
+        s,
+        c,
+        "fix_liability",
+        who,
+        now,
+        {"parties": [{"party": p, "name": n, "share": str(bp_to_percent(bp))} for p, n, bp in rows]},
+        None,
+    )
+
+
+def offer(
+    s: Session,
+    claim_id: int,
+    *,
+    offered_by: str,
+    amount: Decimal | str | int,
+    note: str = "",
+    by: str,
+    at: datetime | None = None,
+) -> ClaimView:
+    """An offer (company) or counter-offer (customer) in the negotiation."""
+    who = _username(by, "recorded_by")
+    side = _enum(OfferBy, offered_by, "offered_by", InvalidWorkflowInput)
+    fen = to_fen(amount, "offer")
+    text = _text(note, "note", max_len=10_000)
+    now = _now(at)
+    c = _load(s, claim_id)
+    CLAIM.step(c.id, c.stage, "offer")
+    c.offers.append(ClaimOffer(offered_by=side.value, amount_fen=fen, note=text, recorded_by=who, at=now))
+    return _step(s, c, "offer", who, now, {"offered_by": side.value, "amount": str(yuan0(fen)), "note": text}, None)
+
+
+def agree_amount(
+    s: Session, claim_id: int, *, amount: Decimal | str | int, by: str, at: datetime | None = None
+) -> ClaimView:
+    """The agreed compensation; it must be one of the amounts offered by either side."""
+    who = _username(by, "agreed_by")
+    fen = to_fen(amount, "agreed amount")
+    now = _now(at)
+    c = _load(s, claim_id)
+    CLAIM.step(c.id, c.stage, "agree_amount")
+    offered = {o.amount_fen for o in c.offers}
+    if fen not in offered:
+        shown = ", ".join(str(yuan0(f)) for f in sorted(offered))
+        raise InvalidWorkflowInput(f"claim {c.id}: {yuan0(fen)} was never offered (offers: {shown})")
+    c.agreed_fen, c.agreed_at = fen, now
+    return _step(s, c, "agree_amount", who, now, {"amount": str(yuan0(fen))}, None)
+
+
+def notify_parties(s: Session, claim_id: int, *, by: str, at: datetime | None = None) -> ClaimView:
+    """Tell each responsible party what it owes: the agreed amount split by shares, to the fen."""
+    who = _username(by, "notified_by")
+    now = _now(at)
+    c = _load(s, claim_id)
+    CLAIM.step(c.id, c.stage, "notify_parties")
+    assert c.agreed_fen is not None
+    parts = split_by_shares(c.agreed_fen, [p.share_bp for p in c.liabilities])
+    for p, owed in zip(c.liabilities, parts, strict=True):
+        p.owed_fen, p.notified_at = owed, now
+    c.notified_at = now
+    owed_detail = [{"party": p.party, "name": p.name, "owed": str(yuan0(p.owed_fen))} for p in c.liabilities]
+    return _step(s, c, "notify_parties", who, now, {"owed": owed_detail}, None)
+
+
+def file_insurer_claim(
+    s: Session,
+    claim_id: int,
+    *,
+    insurer: str,
+    policy_no: str,
+    insurer_claim_no: str,
+    by: str,
+    at: datetime | None = None,
+) -> ClaimView:
+    who = _username(by, "filed_by")
+    ins = _text(insurer, "insurer", max_len=100, required=True)
+    pol = _text(policy_no, "policy number", max_len=64, required=True)
+    num = _text(insurer_claim_no, "insurer claim number", max_len=64, required=True)
+    now = _now(at)
+    c = _load(s, claim_id)
+    CLAIM.step(c.id, c.stage, "file_insurer_claim")
+    c.insurer, c.policy_no, c.insurer_claim_no, c.insurer_status = ins, pol, num, InsurerStatus.FILED.value
+    return _step(
+        s, c, "file_insurer_claim", who, now, {"insurer": ins, "policy_no": pol, "insurer_claim_no": num}, None
+    )
+
+
+def update_insurer_claim(
+    s: Session,
+    claim_id: int,
+    *,
+    status: str,
+    payout: Decimal | str | int | None = None,
+    by: str,
+    at: datetime | None = None,
+) -> ClaimView:
+    who = _username(by, "updated_by")
+    st = _enum(InsurerStatus, status, "insurer status", InvalidWorkflowInput)
+    payout_fen = to_fen(payout, "insurer payout") if payout is not None else None
+    if st is InsurerStatus.PAID and payout_fen is None:
+        raise InvalidWorkflowInput("an insurer claim marked paid needs the payout amount")
+    now = _now(at)
+    c = _load(s, claim_id)
+    CLAIM.step(c.id, c.stage, "update_insurer_claim")
+    c.insurer_status = st.value
+    if payout_fen is not None:
+        c.insurer_payout_fen = payout_fen
+    return _step(
+        s,
+        c,
+        "update_insurer_claim",
+        who,
+        now,
+        {"status": st.value, "payout": str(yuan0(payout_fen)) if payout_fen is not None else None},
+        None,
+    )
+
+
+def pay(s: Session, claim_id: int, *, amount: Decimal | str | int, by: str, at: datetime | None = None) -> ClaimView:
+    """The customer has been paid; the amount must be the agreed one."""
+    who = _username(by, "paid_by")
+    fen = to_fen(amount, "paid amount")
+    now = _now(at)
+    c = _load(s, claim_id)
+    CLAIM.step(c.id, c.stage, "pay")
+    if fen != c.agreed_fen:
+        raise InvalidWorkflowInput(f"claim {c.id}: paid {yuan0(fen)} is not the agreed {yuan0(c.agreed_fen)}")
+    c.paid_fen, c.paid_at = fen, now
+    return _step(s, c, "pay", who, now, {"amount": str(yuan0(fen))}, CaseStatus.RESOLVED)
+
+
+def close(s: Session, claim_id: int, *, by: str, at: datetime | None = None) -> ClaimView:
+    who = _username(by, "closed_by")
+    now = _now(at)
+    c = _load(s, claim_id)
+    CLAIM.step(c.id, c.stage, "close")
+    c.closed_at = now
+    return _step(s, c, "close", who, now, {}, CaseStatus.CLOSED)
+
+
+def get_claim(s: Session, claim_id: int) -> ClaimView:
+    c = s.get(Claim, claim_id, options=list(_LOAD))
+    if c is None:
+        raise ClaimNotFound(f"claim {claim_id} does not exist")
+    return _view(c)
+
+
+def claim_for_case(s: Session, case_id: int) -> ClaimView | None:
+    c = s.scalars(select(Claim).where(Claim.case_id == case_id).options(*_LOAD)).first()
+    return _view(c) if c is not None else None
+
+
+def list_claims(
+    s: Session, *, stage: str | None = None, branch: str | None = None, major: bool | None = None, limit: int = 100
+) -> tuple[ClaimView, ...]:
+    """Claims, newest first; `branch` gives a branch's claims (its console's queue)."""
+    stmt = select(Claim).options(*_LOAD)
+    if stage is not None:
+        stmt = stmt.where(Claim.stage == _enum(ClaimStage, stage, "stage", InvalidWorkflowInput).value)
+    if branch is not None:
+        stmt = stmt.where(Claim.branch == branch)
+    if major is not None:
+        stmt = stmt.where(Claim.major.is_(major))
+    stmt = stmt.order_by(Claim.reported_at.desc(), Claim.id.desc()).limit(max(1, min(limit, 1000)))
+    return tuple(_view(c) for c in s.scalars(stmt).all())

@@ -1,0 +1,404 @@
+"""Inspections (监察): spot checks of branches and people, findings → rectification tasks with
+deadlines → verification (`cases.workflow.FINDING`), rewards and penalties (奖罚), and the business
+settled with customers by the market, branches, drivers and loaders themselves (自行解决业务)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from cases.errors import FindingNotFound, InspectionNotFound, InvalidWorkflowInput
+from cases.models import Inspection, InspectionFinding, Sanction, SelfSettled, utcnow
+from cases.money import to_fen, yuan, yuan0
+from cases.services import _audit, _aware, _enum, _iso, _text, _username, validate_waybill
+from cases.vocab import ComplaintType, FindingStage, InspectionKind, SanctionKind, SettledBy
+from cases.workflow import FINDING
+
+RATE_KINDS = frozenset({InspectionKind.FREIGHT_RATE})
+TIMELINESS_KINDS = frozenset({InspectionKind.FUND_TRANSFER, InspectionKind.COD_HANDIN, InspectionKind.FREIGHT_HANDIN})
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionInput:
+    """`passed` is worked out for freight-rate checks (quoted == tariff, within `rate_tolerance`) and
+    for timeliness checks (done by the due time); for the others the inspector gives it."""
+
+    kind: str
+    branch: str
+    inspected_at: datetime
+    person: str = ""
+    passed: bool | None = None
+    quoted: Decimal | str | None = None
+    tariff: Decimal | str | None = None
+    rate_tolerance: Decimal | str = "0"
+    due_at: datetime | None = None
+    done_at: datetime | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FindingView:
+    id: int
+    inspection_id: int
+    description: str
+    stage: FindingStage
+    assignee: str
+    deadline: datetime
+    rectification: str
+    rectified_at: datetime | None
+    verified_by: str | None
+    verified_at: datetime | None
+    allowed_actions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionView:
+    id: int
+    kind: InspectionKind
+    branch: str
+    person: str
+    inspector: str
+    inspected_at: datetime
+    passed: bool
+    quoted: Decimal | None
+    tariff: Decimal | None
+    due_at: datetime | None
+    done_at: datetime | None
+    note: str
+    findings: tuple[FindingView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionView:
+    id: int
+    inspection_id: int | None
+    kind: SanctionKind
+    branch: str
+    person: str
+    amount: Decimal
+    reason: str
+    decided_by: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SelfSettledView:
+    id: int
+    settled_by: SettledBy
+    branch: str
+    person: str
+    waybill: str | None
+    issue: ComplaintType
+    amount: Decimal
+    settled_at: datetime
+    note: str
+    recorded_by: str
+
+
+def _finding_view(f: InspectionFinding) -> FindingView:
+    return FindingView(
+        f.id,
+        f.inspection_id,
+        f.description,
+        FindingStage(f.stage),
+        f.assignee,
+        f.deadline,
+        f.rectification,
+        f.rectified_at,
+        f.verified_by,
+        f.verified_at,
+        FINDING.allowed(f.stage),
+    )
+
+
+def _inspection_view(i: Inspection) -> InspectionView:
+    return InspectionView(
+        id=i.id,
+        kind=InspectionKind(i.kind),
+        branch=i.branch,
+        person=i.person,
+        inspector=i.inspector,
+        inspected_at=i.inspected_at,
+        passed=i.passed,
+        quoted=yuan(i.quoted_fen),
+        tariff=yuan(i.tariff_fen),
+        due_at=i.due_at,
+        done_at=i.done_at,
+        note=i.note,
+        findings=tuple(_finding_view(f) for f in i.findings),
+    )
+
+
+def _sanction_view(x: Sanction) -> SanctionView:
+    return SanctionView(
+        x.id,
+        x.inspection_id,
+        SanctionKind(x.kind),
+        x.branch,
+        x.person,
+        yuan0(x.amount_fen),
+        x.reason,
+        x.decided_by,
+        x.decided_at,
+    )
+
+
+def record_inspection(s: Session, data: InspectionInput, *, by: str) -> InspectionView:
+    who = _username(by, "inspector")
+    kind = _enum(InspectionKind, data.kind, "inspection kind", InvalidWorkflowInput)
+    branch = _text(data.branch, "branch", max_len=100, required=True)
+    person = _text(data.person, "person", max_len=100)
+    at = _aware(data.inspected_at, "inspected_at")
+    note = _text(data.note, "note", max_len=10_000)
+    quoted_fen = tariff_fen = None
+    due = done = None
+    if kind in RATE_KINDS:
+        if data.quoted is None or data.tariff is None:
+            raise InvalidWorkflowInput("a freight-rate check needs the quoted rate and the tariff rate")
+        quoted_fen, tariff_fen = to_fen(data.quoted, "quoted rate"), to_fen(data.tariff, "tariff rate")
+        passed = abs(quoted_fen - tariff_fen) <= to_fen(data.rate_tolerance, "rate tolerance")
+    elif kind in TIMELINESS_KINDS:
+        if data.due_at is None:
+            raise InvalidWorkflowInput(f"a {kind.value} check needs the due time")
+        due = _aware(data.due_at, "due_at")
+        done = _aware(data.done_at, "done_at") if data.done_at is not None else None
+        passed = done is not None and done <= due
+    else:
+        if data.passed is None:
+            raise InvalidWorkflowInput(f"a {kind.value} check needs passed true or false")
+        passed = data.passed
+    if data.passed is not None and data.passed != passed:
+        raise InvalidWorkflowInput(f"passed={data.passed} contradicts the figures of this {kind.value} check")
+    i = Inspection(
+        kind=kind.value,
+        branch=branch,
+        person=person,
+        inspector=who,
+        inspected_at=at,
+        passed=passed,
+        quoted_fen=quoted_fen,
+        tariff_fen=tariff_fen,
+        due_at=due,
+        done_at=done,
+        note=note,
+        created_at=utcnow(),
+    )
+    s.add(i)
+    s.flush()
+    _audit(
+        s,
+        who,
+        "inspection.record",
+        "inspection",
+        i.id,
+        {"kind": kind.value, "branch": branch, "person": person, "passed": passed, "at": _iso(at)},
+    )
+    s.flush()
+    return _inspection_view(i)
+
+
+def _load_inspection(s: Session, inspection_id: int) -> Inspection:
+    i = s.get(Inspection, inspection_id, options=[selectinload(Inspection.findings)])
+    if i is None:
+        raise InspectionNotFound(f"inspection {inspection_id} does not exist")
+    return i
+
+
+def get_inspection(s: Session, inspection_id: int) -> InspectionView:
+    return _inspection_view(_load_inspection(s, inspection_id))
+
+
+def add_finding(
+    s: Session, inspection_id: int, *, description: str, deadline: datetime, assignee: str = "", by: str
+) -> FindingView:
+    """A problem found → a rectification task for `assignee` (branch or person) due by `deadline`."""
+    who = _username(by, "inspector")
+    text = _text(description, "description", max_len=10_000, required=True)
+    due = _aware(deadline, "deadline")
+    who_fixes = _text(assignee, "assignee", max_len=100)
+    i = _load_inspection(s, inspection_id)
+    if due <= i.inspected_at:
+        raise InvalidWorkflowInput("the rectification deadline must be after the inspection")
+    f = InspectionFinding(
+        inspection=i, description=text, stage=FINDING.initial, assignee=who_fixes or i.branch, deadline=due
+    )
+    s.add(f)
+    s.flush()
+    _audit(
+        s,
+        who,
+        "finding.add",
+        "finding",
+        f.id,
+        {"inspection": i.id, "to": f.stage, "deadline": _iso(due), "assignee": f.assignee},
+    )
+    s.flush()
+    return _finding_view(f)
+
+
+def _load_finding(s: Session, finding_id: int) -> InspectionFinding:
+    f = s.get(InspectionFinding, finding_id, with_for_update=True)
+    if f is None:
+        raise FindingNotFound(f"finding {finding_id} does not exist")
+    return f
+
+
+def rectify_finding(
+    s: Session, finding_id: int, *, rectification: str, by: str, at: datetime | None = None
+) -> FindingView:
+    who = _username(by, "rectified_by")
+    text = _text(rectification, "rectification", max_len=10_000, required=True)
+    now = _aware(at, "time") if at is not None else utcnow()
+    f = _load_finding(s, finding_id)
+    old = f.stage
+    f.stage = FINDING.step(f.id, f.stage, "rectify")
+    f.rectification, f.rectified_at = text, now
+    s.flush()
+    _audit(s, who, "finding.rectify", "finding", f.id, {"from": old, "to": f.stage, "rectification": text})
+    s.flush()
+    return _finding_view(f)
+
+
+def verify_finding(s: Session, finding_id: int, *, by: str, at: datetime | None = None) -> FindingView:
+    who = _username(by, "verified_by")
+    now = _aware(at, "time") if at is not None else utcnow()
+    f = _load_finding(s, finding_id)
+    old = f.stage
+    f.stage = FINDING.step(f.id, f.stage, "verify")
+    f.verified_by, f.verified_at = who, now
+    s.flush()
+    _audit(s, who, "finding.verify", "finding", f.id, {"from": old, "to": f.stage})
+    s.flush()
+    return _finding_view(f)
+
+
+def reopen_finding(s: Session, finding_id: int, *, deadline: datetime, note: str, by: str) -> FindingView:
+    """Verification failed: the task goes back to the assignee with a new deadline."""
+    who = _username(by, "verified_by")
+    due = _aware(deadline, "deadline")
+    text = _text(note, "note", max_len=10_000, required=True)
+    f = _load_finding(s, finding_id)
+    old = f.stage
+    f.stage = FINDING.step(f.id, f.stage, "reopen")
+    if f.rectified_at is not None and due <= f.rectified_at:
+        raise InvalidWorkflowInput("the new deadline must be after the failed rectification")
+    f.deadline, f.rectified_at = due, None
+    s.flush()
+    _audit(s, who, "finding.reopen", "finding", f.id, {"from": old, "to": f.stage, "deadline": _iso(due), "note": text})
+    s.flush()
+    return _finding_view(f)
+
+
+def overdue_findings(s: Session, *, now: datetime | None = None) -> tuple[FindingView, ...]:
+    """Open rectification tasks past their deadline, oldest deadline first."""
+    when = _aware(now, "now") if now is not None else utcnow()
+    stmt = (
+        select(InspectionFinding)
+        .where(InspectionFinding.stage == FindingStage.OPEN.value, InspectionFinding.deadline < when)
+        .order_by(InspectionFinding.deadline, InspectionFinding.id)
+    )
+    return tuple(_finding_view(f) for f in s.scalars(stmt).all())
+
+
+def record_sanction(
+    s: Session,
+    *,
+    kind: str,
+    branch: str,
+    amount: Decimal | str | int,
+    reason: str,
+    decided_at: datetime,
+    person: str = "",
+    inspection_id: int | None = None,
+    by: str,
+) -> SanctionView:
+    """A reward or penalty for a branch (and optionally a person in it)."""
+    who = _username(by, "decided_by")
+    k = _enum(SanctionKind, kind, "sanction kind", InvalidWorkflowInput)
+    branch_name = _text(branch, "branch", max_len=100, required=True)
+    person_name = _text(person, "person", max_len=100)
+    fen = to_fen(amount, "amount")
+    why = _text(reason, "reason", max_len=10_000, required=True)
+    at = _aware(decided_at, "decided_at")
+    if inspection_id is not None:
+        _load_inspection(s, inspection_id)
+    x = Sanction(
+        inspection_id=inspection_id,
+        kind=k.value,
+        branch=branch_name,
+        person=person_name,
+        amount_fen=fen,
+        reason=why,
+        decided_by=who,
+        decided_at=at,
+    )
+    s.add(x)
+    s.flush()
+    _audit(
+        s,
+        who,
+        "sanction.record",
+        "sanction",
+        x.id,
+        {
+            "kind": k.value,
+            "branch": branch_name,
+            "person": person_name,
+            "amount": str(yuan0(fen)),
+            "inspection": inspection_id,
+        },
+    )
+    s.flush()
+    return _sanction_view(x)
+
+
+def record_self_settled(
+    s: Session,
+    *,
+    settled_by: str,
+    branch: str,
+    issue: str,
+    settled_at: datetime,
+    amount: Decimal | str | int = "0",
+    person: str = "",
+    waybill: str | None = None,
+    note: str = "",
+    by: str,
+) -> SelfSettledView:
+    """Business settled with a customer by the market, a branch, a driver or a loader themselves."""
+    who = _username(by, "recorded_by")
+    sb = _enum(SettledBy, settled_by, "settled_by", InvalidWorkflowInput)
+    kind = _enum(ComplaintType, issue, "issue", InvalidWorkflowInput)
+    branch_name = _text(branch, "branch", max_len=100, required=True)
+    person_name = _text(person, "person", max_len=100)
+    fen = to_fen(amount, "amount")
+    at = _aware(settled_at, "settled_at")
+    wb = validate_waybill(waybill) if waybill else None
+    x = SelfSettled(
+        settled_by=sb.value,
+        branch=branch_name,
+        person=person_name,
+        waybill=wb,
+        issue=kind.value,
+        amount_fen=fen,
+        settled_at=at,
+        note=_text(note, "note", max_len=10_000),
+        recorded_by=who,
+        recorded_at=utcnow(),
+    )
+    s.add(x)
+    s.flush()
+    _audit(
+        s,
+        who,
+        "self_settled.record",
+        "self_settled",
+        x.id,
+        {"settled_by": sb.value, "branch": branch_name, "issue": kind.value, "amount": str(yuan0(fen))},
+    )
+    s.flush()
+    return SelfSettledView(x.id, sb, x.branch, x.person, x.waybill, kind, yuan0(fen), x.settled_at, x.note, who)

@@ -1,0 +1,111 @@
+"""The workflow rules, in one place: which action may be taken in which stage, and where it leads.
+
+Every workflow step of `cases.complaints`, `cases.claims`, `cases.changes` and `cases.inspections`
+asks its machine here (`Machine.step`) before changing anything; an action the current stage does
+not allow raises `IllegalTransition` naming the workflow, the stage and the allowed actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cases.errors import IllegalTransition
+from cases.vocab import ChangeStage, ClaimStage, ComplaintStage, FindingStage
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    action: str
+    sources: frozenset[str]
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    name: str
+    initial: str
+    steps: tuple[Step, ...]
+
+    def step(self, entity_id: object, stage: str, action: str) -> str:
+        """The stage `action` leads to from `stage`; `IllegalTransition` if it is not allowed there."""
+        for st in self.steps:
+            if st.action == action and stage in st.sources:
+                return st.target
+        if action not in self.actions():
+            raise ValueError(f"{self.name}: unknown action {action!r}")
+        raise IllegalTransition(self.name, entity_id, stage, action, self.allowed(stage))
+
+    def allowed(self, stage: str) -> tuple[str, ...]:
+        return tuple(st.action for st in self.steps if stage in st.sources)
+
+    def actions(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(st.action for st in self.steps))
+
+    def stages(self) -> tuple[str, ...]:
+        seen = dict.fromkeys([self.initial])
+        for st in self.steps:
+            seen.update(dict.fromkeys(sorted(st.sources)))
+            seen[st.target] = None
+        return tuple(seen)
+
+
+def _s(action: str, sources: tuple[str, ...] | str, target: str) -> Step:
+    return Step(action, frozenset((sources,) if isinstance(sources, str) else sources), target)
+
+
+C = ComplaintStage
+COMPLAINT = Machine(
+    "complaint",
+    C.RECORDED,
+    (
+        _s("analyse", C.RECORDED, C.ANALYSED),
+        # (re)refer: to a department with a deadline; a referral may be renewed while it is open
+        _s("refer", (C.ANALYSED, C.REFERRED), C.REFERRED),
+        _s("confirm_rectification", C.REFERRED, C.RECTIFIED),
+        # a complaint settled without a referral goes straight to telling the customer
+        _s("tell_customer", (C.ANALYSED, C.RECTIFIED), C.CUSTOMER_TOLD),
+        _s("close", C.CUSTOMER_TOLD, C.CLOSED),
+    ),
+)
+
+L = ClaimStage
+CLAIM = Machine(
+    "claim",
+    L.REPORTED,
+    (
+        _s("start_investigation", L.REPORTED, L.INVESTIGATING),
+        _s("add_evidence", L.INVESTIGATING, L.INVESTIGATING),
+        _s("fix_liability", L.INVESTIGATING, L.LIABILITY_FIXED),
+        _s("offer", (L.LIABILITY_FIXED, L.NEGOTIATING), L.NEGOTIATING),
+        _s("agree_amount", L.NEGOTIATING, L.AMOUNT_AGREED),
+        _s("notify_parties", L.AMOUNT_AGREED, L.PARTIES_NOTIFIED),
+        _s("file_insurer_claim", L.PARTIES_NOTIFIED, L.INSURER_CLAIMED),
+        _s("update_insurer_claim", L.INSURER_CLAIMED, L.INSURER_CLAIMED),
+        _s("pay", (L.PARTIES_NOTIFIED, L.INSURER_CLAIMED), L.PAID),
+        _s("close", L.PAID, L.CLOSED),
+    ),
+)
+
+G = ChangeStage
+CHANGE_REQUEST = Machine(
+    "change request",
+    G.REQUESTED,
+    (
+        _s("approve", G.REQUESTED, G.APPLIED),
+        _s("reject", G.REQUESTED, G.REJECTED),
+    ),
+)
+
+F = FindingStage
+FINDING = Machine(
+    "finding",
+    F.OPEN,
+    (
+        _s("rectify", F.OPEN, F.RECTIFIED),
+        _s("verify", F.RECTIFIED, F.VERIFIED),
+        # verification failed: back to the branch with a new deadline
+        _s("reopen", F.RECTIFIED, F.OPEN),
+    ),
+)
+
+MACHINES: tuple[Machine, ...] = (COMPLAINT, CLAIM, CHANGE_REQUEST, FINDING)

@@ -1,0 +1,134 @@
+"""Drive each workflow to any of its stages with valid default inputs (for the transition tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from cases import changes, claims, complaints, inspections
+from cases import services as sv
+from cases.claims import EvidenceStore, LiabilityInput
+from cases.inspections import InspectionInput
+from cases.views import CaseInput, ShipmentInput
+
+WAYBILL = "800012345678"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+Action = Callable[[Session, int], object]
+
+
+def make_shipment(s: Session) -> None:
+    if sv.find_shipment(s, WAYBILL) is None:
+        sv.create_shipment(s, ShipmentInput(waybill=WAYBILL, origin="上海", destination="郑州",
+                                            consignee_name="李娜", consignee_phone="13800138000"))
+
+
+def complaint_actions() -> dict[str, Action]:
+    later = datetime.now(UTC) + timedelta(days=1)
+    return {
+        "analyse": lambda s, i: complaints.analyse(s, i, cause="transport_delay", responsible_department="branch",
+                                                   analysis="干线晚到", by="agent1001"),
+        "refer": lambda s, i: complaints.refer(s, i, department="branch", deadline=later, by="agent1001"),
+        "confirm_rectification": lambda s, i: complaints.confirm_rectification(
+            s, i, rectification="已加派车辆", by="agent1001"),
+        "tell_customer": lambda s, i: complaints.tell_customer(s, i, reply="已电话告知", by="agent1001"),
+        "close": lambda s, i: complaints.close(s, i, by="supervisor"),
+    }
+
+
+COMPLAINT_PATHS: dict[str, tuple[str, ...]] = {
+    "recorded": (),
+    "analysed": ("analyse",),
+    "referred": ("analyse", "refer"),
+    "rectified": ("analyse", "refer", "confirm_rectification"),
+    "customer_told": ("analyse", "refer", "confirm_rectification", "tell_customer"),
+    "closed": ("analyse", "refer", "confirm_rectification", "tell_customer", "close"),
+}
+
+
+def new_complaint(s: Session) -> int:
+    return complaints.open_complaint(
+        s, CaseInput(kind="complaint", subject="货物延误"), complaint_type="delay", branch="郑州分公司", by="agent1001"
+    ).id
+
+
+def claim_actions(evidence_root: Path) -> dict[str, Action]:
+    store = EvidenceStore(root=evidence_root)
+    return {
+        "start_investigation": lambda s, i: claims.start_investigation(s, i, by="claims1"),
+        "add_evidence": lambda s, i: claims.add_evidence(s, i, filename="破损.png", data=PNG,
+                                                         content_type="image/png", store=store, by="claims1"),
+        "fix_liability": lambda s, i: claims.fix_liability(
+            s, i, parties=[LiabilityInput("branch", "60", "郑州分公司"), LiabilityInput("loader", "40", "王师傅")],
+            by="claims1"),
+        "offer": lambda s, i: claims.offer(s, i, offered_by="company", amount="1000.00", by="claims1"),
+        "agree_amount": lambda s, i: claims.agree_amount(s, i, amount="1000.00", by="claims1"),
+        "notify_parties": lambda s, i: claims.notify_parties(s, i, by="claims1"),
+        "file_insurer_claim": lambda s, i: claims.file_insurer_claim(
+            s, i, insurer="平安财险", policy_no="P-1", insurer_claim_no="C-1", by="claims1"),
+        "update_insurer_claim": lambda s, i: claims.update_insurer_claim(
+            s, i, status="paid", payout="800.00", by="claims1"),
+        "pay": lambda s, i: claims.pay(s, i, amount="1000.00", by="claims1"),
+        "close": lambda s, i: claims.close(s, i, by="claims1"),
+    }
+
+
+_NEG = ("start_investigation", "add_evidence", "fix_liability", "offer")
+CLAIM_PATHS: dict[str, tuple[str, ...]] = {
+    "reported": (),
+    "investigating": ("start_investigation", "add_evidence"),
+    "liability_fixed": ("start_investigation", "add_evidence", "fix_liability"),
+    "negotiating": _NEG,
+    "amount_agreed": (*_NEG, "agree_amount"),
+    "parties_notified": (*_NEG, "agree_amount", "notify_parties"),
+    "insurer_claimed": (*_NEG, "agree_amount", "notify_parties", "file_insurer_claim"),
+    "paid": (*_NEG, "agree_amount", "notify_parties", "file_insurer_claim", "pay"),
+    "closed": (*_NEG, "agree_amount", "notify_parties", "file_insurer_claim", "pay", "close"),
+}
+
+
+def new_claim(s: Session) -> int:
+    return claims.open_claim(
+        s, CaseInput(kind="claim", subject="货物破损"), channel="hotline", accident_cause="handling_damage",
+        claimed="1200.00", branch="郑州分公司", by="agent1001"
+    ).id
+
+
+def change_actions() -> dict[str, Action]:
+    return {
+        "approve": lambda s, i: changes.approve_change(s, i, by="supervisor"),
+        "reject": lambda s, i: changes.reject_change(s, i, note="客户身份未核实", by="supervisor"),
+    }
+
+
+CHANGE_PATHS: dict[str, tuple[str, ...]] = {"requested": (), "applied": ("approve",), "rejected": ("reject",)}
+
+
+def new_change(s: Session) -> int:
+    make_shipment(s)
+    case = sv.create_case(s, CaseInput(kind="change_request", subject="改电话", waybill=WAYBILL), by="agent1001")
+    return changes.request_change(s, case.id, field="consignee_phone", new_value="139 0013 9000", by="agent1001").id
+
+
+def finding_actions() -> dict[str, Action]:
+    later = datetime.now(UTC) + timedelta(days=3)
+    return {
+        "rectify": lambda s, i: inspections.rectify_finding(s, i, rectification="已整改", by="branch1"),
+        "verify": lambda s, i: inspections.verify_finding(s, i, by="inspector1"),
+        "reopen": lambda s, i: inspections.reopen_finding(s, i, deadline=later, note="未达标", by="inspector1"),
+    }
+
+
+FINDING_PATHS: dict[str, tuple[str, ...]] = {"open": (), "rectified": ("rectify",), "verified": ("rectify", "verify")}
+
+
+def new_finding(s: Session) -> int:
+    now = datetime.now(UTC)
+    insp = inspections.record_inspection(
+        s, InspectionInput(kind="staff_appearance", branch="郑州分公司", inspected_at=now - timedelta(hours=1),
+                           passed=False), by="inspector1")
+    return inspections.add_finding(s, insp.id, description="未穿工装", deadline=now + timedelta(days=2),
+                                   by="inspector1").id
