@@ -172,7 +172,7 @@ class AgiReply:
         return chr(v) if v is not None and 0 < v < 128 else None
 
 
-_REPLY = re.compile(r"200 result=(-?[0-9]*)(?: \((.*)\))?(?: endpos=(-?[0-9]+))?")
+_REPLY = re.compile(r"200 result=(-?[0-9]+|[0-9*#A-D]*)(?: \((.*)\))?(?: endpos=(-?[0-9]+))?")
 
 
 def parse_reply(line: str) -> AgiReply:
@@ -247,6 +247,8 @@ class AgiSession:
             line = self._read_line(timeout)
             if line == "":
                 break
+            if _ENV_LINE.fullmatch(line) is None:
+                raise AgiProtocolError(f"not an AGI environment line: {line[:80]!r}")
             lines.append(line)
             if len(lines) > MAX_ENV_LINES:
                 raise AgiProtocolError(f"environment longer than {MAX_ENV_LINES} lines")

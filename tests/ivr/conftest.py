@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import csv
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from cases.db import Database
+from cases.services import create_case, create_customer, create_shipment, get_case
+from cases.views import CaseInput, CaseView, ShipmentEventInput, ShipmentInput
+from ivr.config import DATA_DIR, MenuStore
+from ivr.flow import IvrFlow, IvrOutcome
+from ivr.server import AgiServer
 
 AGI_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "agi"
 SESSIONS = (
@@ -95,3 +104,70 @@ def replay_against(port: int, name: str, timeout: float = 10.0) -> ReplayResult:
 @pytest.fixture
 def agi_fixtures() -> Path:
     return AGI_FIXTURES
+
+
+# ---------------------------------------------------------------- IVR conversations
+
+WAYBILL = "800012340001"
+KEY_ACCOUNT_PHONE = "13800000001"
+OPEN_AT = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00 in China: both hotlines open
+CLOSED_AT = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # Sunday 23:00 in China
+
+
+@dataclass
+class IvrWorld:
+    db: Database
+    claim: CaseView
+    recordings: Path
+    menus: Path
+
+
+@pytest.fixture(scope="session")
+def ivr_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IvrWorld]:
+    """A migrated SQLite database with a key-account customer, one shipment in transit and one
+    open claim; the shipped menus copied with their recording folder moved to a temp folder."""
+    root = tmp_path_factory.mktemp("ivr")
+    db = Database(f"sqlite:///{root / 'ivr.db'}")
+    db.migrate()
+    with db.session() as s:
+        create_customer(s, "大客户 华东电子", "key_account", [KEY_ACCOUNT_PHONE])
+        t0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+        create_shipment(s, ShipmentInput(
+            waybill=WAYBILL, origin="上海", destination="北京", consignee_name="王先生", consignee_phone="13900000009",
+            events=(ShipmentEventInput(at=t0, status="已揽收", place="上海营业部"),
+                    ShipmentEventInput(at=t0 + timedelta(hours=9), status="运输中", place="上海-北京干线"))))
+        claim = create_case(s, CaseInput(kind="claim", subject="货损", waybill=WAYBILL), "tester")
+    recordings = root / "recordings"
+    recordings.mkdir()
+    menus = root / "menus"
+    menus.mkdir()
+    for f in DATA_DIR.glob("*.toml"):
+        text = f.read_text(encoding="utf-8").replace("/var/spool/asterisk/ivr", str(recordings))
+        (menus / f.name).write_text(text, encoding="utf-8")
+    with db.session() as s:
+        claim = get_case(s, claim.id)
+    yield IvrWorld(db, claim, recordings, menus)
+    db.dispose()
+
+
+@dataclass
+class IvrServer:
+    server: AgiServer
+    flow: IvrFlow
+    outcomes: list[IvrOutcome]
+    world: IvrWorld
+    clock: list[datetime]
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+
+@pytest.fixture
+def ivr_server(ivr_world: IvrWorld) -> Iterator[IvrServer]:
+    outcomes: list[IvrOutcome] = []
+    clock = [OPEN_AT]
+    flow = IvrFlow(MenuStore(ivr_world.menus), ivr_world.db, clock=lambda: clock[0], on_outcome=outcomes.append)
+    server = AgiServer(flow.handlers(), port=0, default="service")
+    with server:
+        yield IvrServer(server, flow, outcomes, ivr_world, clock)

@@ -1,0 +1,215 @@
+"""Asterisk's side of a FastAGI session, to drive our IVR server without Asterisk: the PBX
+simulator's callers and the conversation tests use it.
+
+    result = AgiCaller("127.0.0.1", 4573, "service", inputs=["1", "800012345678#", "0"]).run()
+    result.variables["WAYBILL"], result.variables["IVR_NEXT"], result.commands
+
+Each item of `inputs` is what the caller does at the next input command (GET DATA, WAIT FOR DIGIT,
+RECORD FILE), answered with the reply forms captured from Asterisk 20.20.1:
+
+- keys: `"123#"` (`#` ends GET DATA → `200 result=123`), `"45"` (max digits reached →
+  `200 result=45`, fewer → `200 result=45 (timeout)`); WAIT FOR DIGIT takes the first key;
+- `""` (or inputs exhausted): nothing pressed → `200 result= (timeout)` / `200 result=0`;
+- `"!"`: the caller hangs up → `200 result=-1`, then the `HANGUP` line, then `511` to channel
+  commands while GET VARIABLE / VERBOSE / SET VARIABLE still work;
+- RECORD FILE: an item containing `#` → the caller talks, then presses `#`
+  (`200 result=35 (dtmf) endpos=...`); anything else → ended by silence
+  (`200 result=<ms left> (timeout) endpos=...`). With `sample_wav`, the recording file is written
+  (a copy of that WAV) where the command asked, as Asterisk would.
+
+STREAM FILE always plays to the end (`200 result=0 endpos=N`), `-1 endpos=0` for names in
+`missing_prompts`. When our server half-closes, the client writes Asterisk's last `HANGUP` and closes.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEAD_OK = ("GET VARIABLE", "GET FULL VARIABLE", "VERBOSE", "SET VARIABLE", "HANGUP")
+R511 = "511 Command Not Permitted on a dead channel or intercept routine"
+USAGE_WAIT_FOR_DIGIT = (
+    "520-Invalid command syntax.  Proper usage follows:\n"
+    "Waits up to <replaceable>timeout</replaceable> milliseconds for channel to receive a DTMF digit.\n"
+    "520 End of proper usage."
+)
+
+
+class AgiClientError(Exception):
+    """The server broke the protocol as seen from Asterisk (no line end, closed mid-command)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgiCallResult:
+    commands: tuple[str, ...]  # every command line our server sent, in order
+    variables: dict[str, str]  # SET VARIABLE, last value wins
+    prompts: tuple[str, ...]  # STREAM FILE / GET DATA prompt names, in order
+    recordings: tuple[str, ...]  # RECORD FILE paths (with the format extension)
+    hung_up: bool  # the caller hung up (an "!" input)
+    server_closed: bool  # the server ended the session with a half-close
+
+
+@dataclass
+class AgiCaller:
+    host: str
+    port: int
+    script: str  # "service", "claims", "service?lang=en"
+    inputs: Sequence[str] = ()
+    callerid: str = "49305558101"
+    calleridname: str = "Customer 1"
+    dnid: str = "4008001"
+    uniqueid: str = "1796029115.0"
+    channel: str = "SIP/carrier-00000000"
+    args: Sequence[str] = ()
+    variables: dict[str, str] = field(default_factory=dict)  # what GET VARIABLE finds
+    missing_prompts: Iterable[str] = ()
+    sample_wav: Path | None = None
+    timeout: float = 30.0
+    max_commands: int = 500
+
+    def environment(self) -> bytes:
+        request = f"agi://{self.host}:{self.port}/{self.script}"
+        lines = [
+            ("network", "yes"), ("network_script", self.script), ("request", request),
+            ("channel", self.channel), ("language", "en"), ("type", self.channel.split("/", 1)[0]),
+            ("uniqueid", self.uniqueid), ("version", "20.20.1"), ("callerid", self.callerid),
+            ("calleridname", self.calleridname), ("callingpres", "0"), ("callingani2", "0"),
+            ("callington", "0"), ("callingtns", "0"), ("dnid", self.dnid), ("rdnis", "unknown"),
+            ("context", "hotline-ivr"), ("extension", self.script.split("?", 1)[0]), ("priority", "4"),
+            ("enhanced", "0.0"), ("accountcode", ""), ("threadid", "139623325595328"),
+        ]
+        lines += [(f"arg_{i}", a) for i, a in enumerate(self.args, 1)]
+        return "".join(f"agi_{k}: {v}\n" for k, v in lines).encode() + b"\n"
+
+    # ------------------------------------------------------------------ the conversation
+    def run(self) -> AgiCallResult:
+        inputs = list(self.inputs)
+        commands: list[str] = []
+        prompts: list[str] = []
+        recordings: list[str] = []
+        variables: dict[str, str] = {}
+        known = dict(self.variables)
+        missing = set(self.missing_prompts)
+        dead = False
+        server_closed = False
+        buf = bytearray()
+        with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
+            sock.sendall(self.environment())
+            while len(commands) < self.max_commands:
+                line = self._read_line(sock, buf)
+                if line is None:
+                    server_closed = True
+                    try:
+                        sock.sendall(b"HANGUP\n")
+                    except OSError:
+                        pass
+                    break
+                commands.append(line)
+                words = shlex.split(line) if line.count('"') % 2 == 0 else line.split()
+                name = " ".join(words[:3]).upper()
+                reply, hang = self._reply(line, words, name, dead, inputs, known, variables, prompts, recordings,
+                                          missing)
+                sock.sendall(reply.encode() + b"\n")
+                if hang and not dead:
+                    dead = True
+                    sock.sendall(b"HANGUP\n")
+            else:
+                raise AgiClientError(f"the server sent more than {self.max_commands} commands")
+        return AgiCallResult(tuple(commands), variables, tuple(prompts), tuple(recordings), dead, server_closed)
+
+    def _read_line(self, sock: socket.socket, buf: bytearray) -> str | None:
+        while b"\n" not in buf:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                raise AgiClientError(f"no command from the server for {self.timeout:.0f} s") from None
+            if not chunk:
+                if buf:
+                    raise AgiClientError(f"server closed in the middle of a command: {bytes(buf)[:80]!r}")
+                return None
+            buf += chunk
+        nl = buf.index(b"\n")
+        line = bytes(buf[:nl]).decode("utf-8")
+        del buf[: nl + 1]
+        return line
+
+    def _reply(
+        self,
+        line: str,
+        words: list[str],
+        name: str,
+        dead: bool,
+        inputs: list[str],
+        known: dict[str, str],
+        variables: dict[str, str],
+        prompts: list[str],
+        recordings: list[str],
+        missing: set[str],
+    ) -> tuple[str, bool]:
+        """(reply text, the caller hangs up now)."""
+        if dead and not any(name.startswith(ok) for ok in DEAD_OK):
+            return R511, False
+        up = [w.upper() for w in words]
+        if up[:2] == ["SET", "VARIABLE"] and len(words) == 4:
+            variables[words[2]] = words[3]
+            known[words[2]] = words[3]
+            return "200 result=1", False
+        if up[:2] == ["GET", "VARIABLE"] and len(words) == 3:
+            value = known.get(words[2])
+            return (f"200 result=1 ({value})" if value is not None else "200 result=0"), False
+        if up[:3] == ["GET", "FULL", "VARIABLE"]:
+            return "200 result=1 ()", False
+        if up[:1] == ["VERBOSE"]:
+            return "200 result=1", False
+        if up[:1] == ["ANSWER"]:
+            return "200 result=0", False
+        if up == ["HANGUP"]:
+            return "200 result=1", True
+        if up[:2] == ["CHANNEL", "STATUS"]:
+            return ("200 result=6" if len(words) == 2 else "200 result=-1"), False
+        if up[:2] == ["STREAM", "FILE"] and len(words) == 4:
+            prompts.append(words[2])
+            if words[2] in missing:
+                return "200 result=-1 endpos=0", False
+            return "200 result=0 endpos=8000", False
+        if up[:2] in (["SAY", "DIGITS"], ["SAY", "DATE"], ["SAY", "NUMBER"]) and len(words) == 4:
+            return "200 result=0", False
+        if up[:1] == ["EXEC"]:
+            return "200 result=0", False
+        if up[:2] == ["GET", "DATA"] and len(words) in (3, 4, 5):
+            prompts.append(words[2])
+            item = inputs.pop(0) if inputs else ""
+            if item == "!":
+                return "200 result=-1", True
+            max_digits = int(words[4]) if len(words) == 5 else 1024
+            if "#" in item:
+                return f"200 result={item[: item.index('#')][:max_digits]}", False
+            if len(item) >= max_digits:
+                return f"200 result={item[:max_digits]}", False
+            return f"200 result={item} (timeout)", False
+        if up[:3] == ["WAIT", "FOR", "DIGIT"]:
+            if len(words) != 4:
+                return USAGE_WAIT_FOR_DIGIT, False
+            item = inputs.pop(0) if inputs else ""
+            if item == "!":
+                return "200 result=-1", True
+            return f"200 result={ord(item[0]) if item else 0}", False
+        if up[:2] == ["RECORD", "FILE"] and len(words) >= 6:
+            item = inputs.pop(0) if inputs else ""
+            if item == "!":
+                return "200 result=-1 (hangup) endpos=0", True
+            path = f"{words[2]}.{words[3]}"
+            recordings.append(path)
+            if self.sample_wav is not None and Path(path).parent.is_dir():
+                shutil.copyfile(self.sample_wav, path)
+            if "#" in item:
+                return "200 result=35 (dtmf) endpos=42560", False
+            if any(w.startswith("s=") for w in words[6:]):
+                left = max(int(words[5]) - 7120, 0)
+                return f"200 result={left} (timeout) endpos=45440", False
+            return f"200 result=0 (timeout) endpos={int(words[5]) * 8}", False
+        return "510 Invalid or unknown command", False

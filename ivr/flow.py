@@ -1,0 +1,393 @@
+"""The IVR itself: what a hotline does with a caller, driven by its `HotlineMenu` data.
+
+One `IvrFlow` serves every hotline; `flow.handler(hotline)` is the FastAGI handler of one script.
+At the end of a session that did not hang up it sets `IVR_PATH`, `IVR_NEXT` (`queue` or
+`hangup`) and for `queue` also `IVR_QUEUE`, `QUEUE_PRIO`, `WAYBILL`, `CASE_ID` (when known); the
+dialplan then goes to `[to-queue]` or hangs up. A caller hanging up raises `AgiHangup` out of the
+handler (the server counts it; telephony records the call as abandoned in the IVR).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from cases.db import Database
+from cases.errors import CasesError
+from cases.services import create_case, find_customer_by_phone, find_shipment, list_cases
+from cases.views import CaseInput, ShipmentView
+from cases.vocab import CaseKind, CustomerKind
+from ivr.agi import AgiSession
+from ivr.config import Collect, HotlineMenu, MenuStore, Option
+
+log = logging.getLogger(__name__)
+
+IVR_USER = "ivr"
+KEY_ACCOUNT_PRIORITY = "10"
+PROMPT_DIR = "hotline"  # below Asterisk's sounds folder: hotline/<lang>/<name>
+
+
+@dataclass
+class CallState:
+    """What one caller did in the IVR."""
+
+    hotline: str
+    uniqueid: str
+    caller: str
+    lang: str
+    path: list[str] = field(default_factory=list)
+    waybill: str | None = None
+    case_id: int | None = None
+    case_number: str | None = None
+    recording: str | None = None
+    queue: str | None = None
+    next: str = "hangup"  # queue | hangup
+
+    def step(self, text: str) -> None:
+        self.path.append(text)
+
+
+@dataclass(frozen=True, slots=True)
+class IvrOutcome:
+    """Reported to `on_outcome` after each session that did not hang up."""
+
+    hotline: str
+    uniqueid: str
+    path: str
+    next: str
+    queue: str | None
+    waybill: str | None
+    case_id: int | None
+    recording: str | None
+
+
+class _Back(Exception):
+    """Caller pressed * to go back to the main menu."""
+
+
+class IvrFlow:
+    def __init__(
+        self,
+        store: MenuStore,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_outcome: Callable[[IvrOutcome], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.db = db
+        self.clock = clock
+        self.on_outcome = on_outcome
+        self._announcements: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ supervisor
+    def announce(self, hotline: str, prompt: str | None) -> None:
+        """Put a message (a prompt name) at the start of a hotline, or remove it (None)."""
+        if prompt is not None and prompt not in self.store.prompts.names():
+            raise ValueError(f"unknown prompt {prompt!r}")
+        with self._lock:
+            if prompt is None:
+                self._announcements.pop(hotline, None)
+            else:
+                self._announcements[hotline] = prompt
+
+    def announcement(self, menu: HotlineMenu) -> str:
+        with self._lock:
+            return self._announcements.get(menu.hotline, menu.announcement)
+
+    # ------------------------------------------------------------------ entry
+    def handler(self, hotline: str) -> Callable[[AgiSession], None]:
+        def run(session: AgiSession) -> None:
+            self.run(session, hotline)
+
+        return run
+
+    def handlers(self) -> dict[str, Callable[[AgiSession], None]]:
+        return {h: self.handler(h) for h in self.store.hotlines()}
+
+    def run(self, s: AgiSession, hotline: str) -> None:
+        menu = self.store.get(hotline)
+        if menu is None:
+            raise LookupError(f"no menu for hotline {hotline!r}")
+        env = s.env
+        assert env is not None, "read_environment first"
+        lang = env.query.get("lang", menu.language)
+        if lang not in self.store.prompts.texts:
+            lang = menu.language
+        st = CallState(menu.hotline, env.uniqueid, env.callerid, lang)
+        self._play(s, st, menu.greeting)
+        notice = self.announcement(menu)
+        if notice:
+            st.step(f"announcement={notice}")
+            self._play(s, st, notice)
+        if menu.hours is not None and not menu.hours.is_open(self.clock()):
+            self._closed(s, st, menu)
+        else:
+            self._main_menu(s, st, menu)
+        self._finish(s, st)
+
+    # ------------------------------------------------------------------ pieces
+    def _prompt(self, st: CallState, name: str) -> str:
+        return f"{PROMPT_DIR}/{st.lang}/{name}"
+
+    def _play(self, s: AgiSession, st: CallState, name: str) -> None:
+        s.stream_file(self._prompt(st, name))
+
+    def _finish(self, s: AgiSession, st: CallState) -> None:
+        if st.waybill:
+            s.set_variable("WAYBILL", st.waybill)
+        if st.case_id is not None:
+            s.set_variable("CASE_ID", str(st.case_id))
+        if st.recording:
+            s.set_variable("IVR_RECORDING", st.recording)
+        if st.next == "queue":
+            s.set_variable("IVR_QUEUE", st.queue or "")
+            s.set_variable("QUEUE_PRIO", self._priority(st))
+        s.set_variable("IVR_PATH", ">".join(st.path))
+        s.set_variable("IVR_NEXT", st.next)
+        if self.on_outcome is not None:
+            self.on_outcome(IvrOutcome(st.hotline, st.uniqueid, ">".join(st.path), st.next, st.queue, st.waybill,
+                                       st.case_id, st.recording))
+
+    def _priority(self, st: CallState) -> str:
+        if not st.caller:
+            return "0"
+        try:
+            with self.db.session() as db:
+                customer = find_customer_by_phone(db, st.caller)
+        except (CasesError, SQLAlchemyError) as exc:
+            log.warning("IVR %s: customer lookup failed (%s): normal priority", st.uniqueid, exc)
+            return "0"
+        return KEY_ACCOUNT_PRIORITY if customer is not None and customer.kind is CustomerKind.KEY_ACCOUNT else "0"
+
+    def _to_agent(self, s: AgiSession, st: CallState, queue: str) -> None:
+        st.step(f"agent={queue}")
+        st.queue = queue
+        st.next = "queue"
+        self._play(s, st, "transfer-agent")
+
+    def _goodbye(self, s: AgiSession, st: CallState) -> None:
+        st.step("goodbye")
+        st.next = "hangup"
+        self._play(s, st, "goodbye")
+
+    def _collect(self, s: AgiSession, st: CallState, c: Collect, what: str,
+                 check: Callable[[str], bool] | None = None) -> str | None:
+        """Digits of the right length (`#` ends early); `check` False → not found. None after the tries."""
+        for _ in range(c.tries):
+            digits, _timed_out = s.get_data(self._prompt(st, c.prompt), c.timeout_ms, c.max_length)
+            if not digits:
+                st.step(f"{what}:timeout")
+                self._play(s, st, "no-input")
+                continue
+            if not (c.min_length <= len(digits) <= c.max_length) or not digits.isdigit():
+                st.step(f"{what}:invalid={digits}")
+                self._play(s, st, c.invalid_prompt)
+                continue
+            if check is not None and not check(digits):
+                st.step(f"{what}:not_found={digits}")
+                self._play(s, st, c.not_found_prompt or c.invalid_prompt)
+                continue
+            st.step(f"{what}={digits}")
+            return digits
+        st.step(f"{what}:too_many_tries")
+        return None
+
+    def _main_menu(self, s: AgiSession, st: CallState, menu: HotlineMenu) -> None:
+        failures = 0
+        while failures < menu.retries:
+            digits, _ = s.get_data(self._prompt(st, menu.menu_prompt), menu.key_timeout_ms, 1)
+            if not digits:
+                st.step("menu:timeout")
+                failures += 1
+                self._play(s, st, menu.timeout_prompt)
+                continue
+            option = menu.option(digits)
+            if option is None:
+                st.step(f"menu:invalid={digits}")
+                failures += 1
+                self._play(s, st, menu.invalid_prompt)
+                continue
+            st.step(f"menu={digits}:{option.action}")
+            try:
+                self._action(s, st, menu, option)
+                return
+            except _Back:
+                st.step("back")
+                failures = 0
+                continue
+        st.step("menu:too_many_tries")
+        self._to_agent(s, st, menu.agent_queue)
+
+    def _action(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
+        try:
+            if option.action == "tracking":
+                self._tracking(s, st, menu, option)
+            elif option.action == "change_phone":
+                self._change_phone(s, st, menu, option)
+            elif option.action in ("complaint", "new_claim"):
+                self._report(s, st, menu, option)
+            elif option.action == "claim_status":
+                self._claim_status(s, st, menu, option)
+            else:
+                self._to_agent(s, st, option.queue)
+        except (CasesError, SQLAlchemyError) as exc:
+            log.error("IVR %s: %s failed on the database (%s): to an agent", st.uniqueid, option.action, exc)
+            st.step("error")
+            self._to_agent(s, st, option.queue)
+
+    def _anything_else(self, s: AgiSession, st: CallState, option: Option) -> None:
+        """After a self-service answer: 0 → agent, * → main menu, else goodbye."""
+        digits, _ = s.get_data(self._prompt(st, "anything-else"), 5000, 1)
+        if digits == "0":
+            self._to_agent(s, st, option.queue)
+        elif digits == "*":
+            raise _Back()
+        else:
+            self._goodbye(s, st)
+
+    # ------------------------------------------------------------------ actions
+    def _find_shipment(self, waybill: str) -> ShipmentView | None:
+        with self.db.session() as db:
+            return find_shipment(db, waybill)
+
+    def _waybill(self, s: AgiSession, st: CallState, menu: HotlineMenu) -> ShipmentView | None:
+        found: dict[str, ShipmentView] = {}
+
+        def check(digits: str) -> bool:
+            sh = self._find_shipment(digits)
+            if sh is not None:
+                found[digits] = sh
+            return sh is not None
+
+        digits = self._collect(s, st, menu.collect["waybill"], "waybill", check)
+        if digits is None:
+            return None
+        st.waybill = digits
+        return found[digits]
+
+    def _tracking(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
+        shipment = self._waybill(s, st, menu)
+        if shipment is None:
+            self._to_agent(s, st, option.queue)
+            return
+        prompts = self.store.prompts
+        self._play(s, st, "tracking-intro")
+        self._play(s, st, prompts.status.get(shipment.status, "status-unknown"))
+        st.step(f"status={shipment.status}")
+        if shipment.events:
+            self._play(s, st, "last-scan")
+            s.say_date(int(shipment.events[-1].at.timestamp()))
+        self._anything_else(s, st, option)
+
+    def _new_case(self, st: CallState, kind: CaseKind, subject: str, description: str, waybill: str | None) -> None:
+        with self.db.session() as db:
+            case = create_case(db, CaseInput(kind=kind.value, subject=subject, description=description,
+                                             waybill=waybill, linkedid=st.uniqueid or None), IVR_USER)
+        st.case_id = case.id
+        st.case_number = case.number
+        st.step(f"case={case.number}")
+
+    def _change_phone(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
+        shipment = self._waybill(s, st, menu)
+        if shipment is None:
+            self._to_agent(s, st, option.queue)
+            return
+        spec = menu.collect["phone"]
+        for _ in range(spec.tries):
+            phone = self._collect(s, st, spec, "phone")
+            if phone is None:
+                break
+            self._play(s, st, "phone-confirm")
+            s.say_digits(phone)
+            digits, _ = s.get_data(self._prompt(st, "confirm-or-retry"), 5000, 1)
+            if digits != "1":
+                st.step("phone:retry")
+                continue
+            st.step("phone:confirmed")
+            self._new_case(
+                st, CaseKind.CHANGE_REQUEST, "IVR: 更改收货人电话 change consignee phone",
+                f"来电 {st.caller} 经语音导航申请将运单 {shipment.waybill} 的收货人电话由 "
+                f"{shipment.consignee_phone or '-'} 改为 {phone}。", shipment.waybill)
+            self._play(s, st, "request-registered")
+            assert st.case_number is not None
+            s.say_digits("".join(ch for ch in st.case_number if ch.isdigit()))
+            self._goodbye(s, st)
+            return
+        self._to_agent(s, st, option.queue)
+
+    def _report(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
+        """Complaint / new claim: waybill if the caller has one (`#` alone skips), their own words
+        (RECORD FILE), a case carrying both, then an agent."""
+        waybill: str | None = None
+        c = menu.collect.get("waybill")
+        if c is not None:
+            digits, _ = s.get_data(self._prompt(st, c.prompt), c.timeout_ms, c.max_length)
+            if digits and c.min_length <= len(digits) <= c.max_length and self._find_shipment(digits) is not None:
+                waybill = digits
+                st.waybill = digits
+                st.step(f"waybill={digits}")
+            else:
+                st.step(f"waybill:none={digits}" if digits else "waybill:skipped")
+        rec = menu.recording
+        assert rec is not None
+        self._play(s, st, rec.prompt)
+        path = f"{rec.directory}/{st.hotline}-{option.action}-{st.uniqueid or 'call'}"
+        reply = s.record_file(path, rec.format, "#", rec.max_seconds * 1000, beep=True,
+                              silence_s=rec.silence_seconds or None)
+        st.recording = f"{path}.{rec.format}"
+        seconds = (reply.endpos or 0) / 8000
+        st.step(f"recorded={seconds:.1f}s")
+        kind = CaseKind.CLAIM if option.action == "new_claim" else CaseKind.COMPLAINT
+        subject = "IVR: 理赔报案 new claim" if kind is CaseKind.CLAIM else "IVR: 投诉 complaint"
+        self._new_case(st, kind, subject,
+                       f"来电 {st.caller} 经语音导航留言（{seconds:.1f} 秒），待转写。\n录音 recording: {st.recording}",
+                       waybill)
+        self._play(s, st, "recorded-thanks")
+        self._to_agent(s, st, option.queue)
+
+    def _claim_status(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
+        found: dict[str, str] = {}
+
+        def check(digits: str) -> bool:
+            number = f"C{digits[:8]}-{digits[8:]}" if len(digits) == 12 else ""
+            with self.db.session() as db:
+                for case in list_cases(db, kind=CaseKind.CLAIM.value, limit=1000):
+                    if case.number == number:
+                        found[digits] = case.status.value
+                        st.case_id = case.id
+                        st.case_number = case.number
+                        return True
+            return False
+
+        digits = self._collect(s, st, menu.collect["claim"], "claim", check)
+        if digits is None:
+            self._to_agent(s, st, option.queue)
+            return
+        status = found[digits]
+        st.step(f"claim_status={status}")
+        self._play(s, st, self.store.prompts.case_status.get(status, "status-unknown"))
+        self._anything_else(s, st, option)
+
+    def _closed(self, s: AgiSession, st: CallState, menu: HotlineMenu) -> None:
+        st.step("closed")
+        self._play(s, st, "closed")
+        digits, _ = s.get_data(self._prompt(st, "callback-offer"), menu.key_timeout_ms, 1)
+        if digits == "1":
+            try:
+                self._new_case(st, CaseKind.INQUIRY, "IVR: 回电请求 callback request",
+                               f"来电 {st.caller} 在非工作时间致电{menu.name_zh}，请求回电。", None)
+            except (CasesError, SQLAlchemyError) as exc:
+                log.error("IVR %s: callback request not stored (%s)", st.uniqueid, exc)
+                st.step("error")
+                self._goodbye(s, st)
+                return
+            st.step("callback")
+            self._play(s, st, "callback-registered")
+        self._goodbye(s, st)

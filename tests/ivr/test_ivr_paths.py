@@ -1,0 +1,179 @@
+"""Every IVR menu path as an AGI conversation: `ivr.agi_client.AgiCaller` plays Asterisk's side
+with the reply forms captured from Asterisk 20 (keys, `#`, timeouts, RECORD FILE endings, the
+caller's hang-up) against the real server, the real menus and a real SQLite database."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from cases.services import get_case
+from ivr.agi_client import AgiCaller, AgiCallResult
+from tests.ivr.conftest import AGI_FIXTURES, CLOSED_AT, KEY_ACCOUNT_PHONE, WAYBILL, IvrServer
+
+SAMPLE = AGI_FIXTURES / "agi-03-record-dtmf-085901.wav"
+
+
+def call(srv: IvrServer, script: str, inputs: list[str], **kw: object) -> AgiCallResult:
+    caller = AgiCaller("127.0.0.1", srv.port, script, inputs=inputs, sample_wav=SAMPLE, **kw)  # type: ignore[arg-type]
+    return caller.run()
+
+
+def test_tracking_reads_status_and_last_scan_then_goodbye(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service?lang=zh", ["1", WAYBILL + "#", ""])
+    assert r.server_closed and not r.hung_up
+    assert r.prompts[:3] == ("hotline/zh/service-welcome", "hotline/zh/service-menu", "hotline/zh/enter-waybill")
+    assert "hotline/zh/tracking-intro" in r.prompts and "hotline/zh/status-in-transit" in r.prompts
+    assert any(c.startswith("SAY DATE ") for c in r.commands)
+    assert r.variables["WAYBILL"] == WAYBILL and r.variables["IVR_NEXT"] == "hangup"
+    assert r.variables["IVR_PATH"] == f"menu=1:tracking>waybill={WAYBILL}>status=运输中>goodbye"
+    assert r.prompts[-1] == "hotline/zh/goodbye"
+
+
+def test_tracking_then_agent_carries_the_waybill(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service", ["1", WAYBILL + "#", "0"])
+    v = r.variables
+    assert v["IVR_NEXT"] == "queue" and v["IVR_QUEUE"] == "service" and v["WAYBILL"] == WAYBILL
+    assert v["QUEUE_PRIO"] == "0"  # unknown caller
+    assert v["IVR_PATH"].endswith(">agent=service")
+    out = ivr_server.outcomes[-1]
+    assert out.waybill == WAYBILL and out.next == "queue"
+
+
+def test_tracking_unknown_and_malformed_waybills_then_agent(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service", ["1", "999999999999#", "123#", ""])
+    path = r.variables["IVR_PATH"].split(">")
+    assert path[1:] == ["waybill:not_found=999999999999", "waybill:invalid=123", "waybill:timeout",
+                        "waybill:too_many_tries", "agent=service"]
+    assert "hotline/zh/waybill-not-found" in r.prompts and "hotline/zh/waybill-invalid" in r.prompts
+    assert r.variables["IVR_NEXT"] == "queue" and "WAYBILL" not in r.variables
+
+
+def test_star_goes_back_to_the_main_menu(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service", ["1", WAYBILL, "*", "0"])  # 12 keys = max digits, no # needed
+    assert r.variables["IVR_PATH"] == f"menu=1:tracking>waybill={WAYBILL}>status=运输中>back>menu=0:agent>agent=service"
+    assert r.prompts.count("hotline/zh/service-menu") == 2
+
+
+def test_invalid_keys_and_timeouts_end_at_an_agent(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service", ["9", "", "7"])
+    assert r.variables["IVR_PATH"] == "menu:invalid=9>menu:timeout>menu:invalid=7>menu:too_many_tries>agent=service"
+    assert r.variables["IVR_QUEUE"] == "service"
+    assert r.prompts.count("hotline/zh/invalid-key") == 2 and r.prompts.count("hotline/zh/no-input") == 1
+    r = call(ivr_server, "claims", [])  # never presses anything
+    assert r.variables["IVR_PATH"] == "menu:timeout>menu:timeout>menu:timeout>menu:too_many_tries>agent=claims"
+
+
+def test_complaint_records_the_caller_and_opens_a_case(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service", ["2", WAYBILL + "#", "talks then #"], uniqueid="1796030000.7")
+    v = r.variables
+    assert v["IVR_NEXT"] == "queue" and v["IVR_QUEUE"] == "complaints" and v["WAYBILL"] == WAYBILL
+    rec = Path(v["IVR_RECORDING"])
+    assert rec == ivr_server.world.recordings / "service-complaint-1796030000.7.wav" and rec.exists()
+    cmd = next(c for c in r.commands if c.startswith("RECORD FILE"))
+    assert cmd == f"RECORD FILE {rec.with_suffix('')} wav # 60000 0 BEEP s=3"
+    with ivr_server.world.db.session() as s:
+        case = get_case(s, int(v["CASE_ID"]))
+    assert case.kind == "complaint" and case.created_by == "ivr" and str(rec) in case.description
+    assert case.shipment is not None and case.shipment.waybill == WAYBILL
+    assert [c.call.linkedid for c in case.calls] == ["1796030000.7"]
+    assert "recorded=5.3s" in v["IVR_PATH"]
+
+
+def test_new_claim_without_waybill_silence_ended_recording(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "claims", ["1", "#", "talks, then silence"], dnid="4008002")
+    v = r.variables
+    assert v["IVR_QUEUE"] == "claims" and "WAYBILL" not in v
+    assert v["IVR_PATH"].startswith("menu=1:new_claim>waybill:skipped>recorded=5.7s>case=C")
+    with ivr_server.world.db.session() as s:
+        case = get_case(s, int(v["CASE_ID"]))
+    assert case.kind == "claim" and case.shipment is None and v["IVR_RECORDING"] in case.description
+
+
+def test_change_phone_confirmed_creates_a_change_request(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service", ["3", WAYBILL + "#", "13912345678#", "2", "13912345679#", "1"])
+    v = r.variables
+    assert v["IVR_NEXT"] == "hangup" and v["WAYBILL"] == WAYBILL
+    assert "phone=13912345678>phone:retry>phone=13912345679>phone:confirmed" in v["IVR_PATH"]
+    assert "SAY DIGITS 13912345679 \"\"" in r.commands
+    with ivr_server.world.db.session() as s:
+        case = get_case(s, int(v["CASE_ID"]))
+    assert case.kind == "change_request" and "13912345679" in case.description and "13900000009" in case.description
+    digits = "".join(ch for ch in case.number if ch.isdigit())
+    assert f'SAY DIGITS {digits} ""' in r.commands
+
+
+def test_change_phone_bad_number_goes_to_agent(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service", ["3", WAYBILL + "#", "12#", "", "1#"])
+    assert r.variables["IVR_PATH"].endswith("phone:too_many_tries>agent=service")
+    assert "CASE_ID" not in r.variables
+
+
+def test_claim_status_by_claim_number(ivr_server: IvrServer) -> None:
+    claim = ivr_server.world.claim
+    digits = "".join(ch for ch in claim.number if ch.isdigit())
+    r = call(ivr_server, "claims", ["2", digits + "#", ""])
+    assert "hotline/zh/case-open" in r.prompts
+    assert r.variables["CASE_ID"] == str(claim.id) and r.variables["IVR_NEXT"] == "hangup"
+    r = call(ivr_server, "claims", ["2", "202001010001#", "20200101000#", digits, "0"])
+    assert r.variables["IVR_PATH"].split(">")[1:3] == ["claim:not_found=202001010001", "claim:invalid=20200101000"]
+    assert r.variables["IVR_QUEUE"] == "claims" and r.variables["CASE_ID"] == str(claim.id)
+
+
+def test_closed_hours_offer_a_callback(ivr_server: IvrServer) -> None:
+    ivr_server.clock[0] = CLOSED_AT
+    r = call(ivr_server, "service", ["1"], callerid="13700000000")
+    assert r.variables["IVR_PATH"].startswith("closed>case=C") and r.variables["IVR_NEXT"] == "hangup"
+    assert "hotline/zh/callback-registered" in r.prompts and "hotline/zh/service-menu" not in r.prompts
+    with ivr_server.world.db.session() as s:
+        case = get_case(s, int(r.variables["CASE_ID"]))
+    assert case.kind == "inquiry" and "13700000000" in case.description and "回电" in case.subject
+    r = call(ivr_server, "claims", [""])
+    assert r.variables["IVR_PATH"] == "closed>goodbye" and "CASE_ID" not in r.variables
+
+
+def test_announcement_plays_before_the_menu_in_english(ivr_server: IvrServer) -> None:
+    ivr_server.flow.announce("service", "weather-delay")
+    r = call(ivr_server, "service?lang=en", ["0"])
+    assert r.prompts[:3] == ("hotline/en/service-welcome", "hotline/en/weather-delay", "hotline/en/service-menu")
+    assert r.variables["IVR_PATH"] == "announcement=weather-delay>menu=0:agent>agent=service"
+    ivr_server.flow.announce("service", None)
+    r = call(ivr_server, "service", ["0"])
+    assert "hotline/zh/weather-delay" not in r.prompts
+
+
+def test_key_account_gets_queue_priority(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service", ["0"], callerid=KEY_ACCOUNT_PHONE)
+    assert r.variables["QUEUE_PRIO"] == "10"
+
+
+def test_caller_hanging_up_mid_menu_ends_the_session_cleanly(ivr_server: IvrServer) -> None:
+    before = ivr_server.server.stats()
+    r = call(ivr_server, "service", ["1", "!"])
+    assert r.hung_up and r.server_closed
+    assert r.commands[-1].startswith("GET DATA hotline/zh/enter-waybill")  # nothing sent after the hang-up
+    assert "IVR_NEXT" not in r.variables
+    after = ivr_server.server.stats()
+    assert after.hangups == before.hangups + 1 and after.handler_errors == before.handler_errors
+
+
+def test_unknown_script_served_by_the_default_ivr(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "nosuchhotline", ["0"])
+    assert r.prompts[0] == "hotline/zh/service-welcome" and r.variables["IVR_QUEUE"] == "service"
+
+
+def test_garbage_closes_the_session_and_the_server_keeps_serving(ivr_server: IvrServer) -> None:
+    with socket.create_connection(("127.0.0.1", ivr_server.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(100) == b""  # closed without a word
+    with socket.create_connection(("127.0.0.1", ivr_server.port), timeout=5) as sock:
+        sock.sendall(b"\x00\xff" * 5000)  # no line end, oversized
+        assert sock.recv(100) == b""
+    assert ivr_server.server.stats().protocol_errors >= 2
+    r = call(ivr_server, "service", ["0"])
+    assert r.variables["IVR_NEXT"] == "queue"
+
+
+def test_missing_prompt_does_not_stop_the_menu(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service", ["0"], missing_prompts=["hotline/zh/service-welcome"])
+    assert r.variables["IVR_NEXT"] == "queue"
