@@ -55,7 +55,7 @@ def _check_every_action(
             if allowed:
                 view = actions[action](s, ident)
                 target = next(st.target for st in machine.steps if st.action == action and stage in st.sources)
-                assert getattr(view, "stage") == target
+                assert getattr(view, "stage") == target  # noqa: B009
                 last = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
                 assert (last.entity, last.entity_id) == (entity, str(ident)) or last.entity == "shipment"
                 assert s.scalar(select(func.count()).select_from(AuditEntry)) > (audits or 0)

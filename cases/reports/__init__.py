@@ -1,0 +1,112 @@
+"""The reports of the service standard: `build(session, name, period)` gives the typed data,
+`render(session, name, period, fmt)` the bytes of an XLSX, PDF or JSON file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from cases.errors import InvalidReportRequest
+from cases.reports import document as d
+from cases.reports.data import (
+    DEFAULT_TZ,
+    CallFigures,
+    ClaimsReport,
+    ComplaintSummary,
+    InspectionsReport,
+    Period,
+    SelfSettledReport,
+    call_figures,
+    claims_report,
+    complaint_summary,
+    inspections_report,
+    make_period,
+    self_settled_report,
+)
+from cases.reports.render import find_cjk_font, to_json, to_pdf, to_xlsx
+
+__all__ = [
+    "DEFAULT_TZ",
+    "FORMATS",
+    "REPORTS",
+    "CallFigures",
+    "ClaimsReport",
+    "ComplaintSummary",
+    "InspectionsReport",
+    "Period",
+    "ReportSpec",
+    "SelfSettledReport",
+    "build",
+    "call_figures",
+    "claims_report",
+    "complaint_summary",
+    "default_period",
+    "find_cjk_font",
+    "inspections_report",
+    "make_period",
+    "render",
+    "self_settled_report",
+]
+
+FORMATS = ("xlsx", "pdf", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSpec:
+    name: str
+    title: str
+    span: str  # week | month: the default period
+    build: Callable[[Session, Period], Any]
+    document: Callable[[Any], d.ReportDoc]
+
+
+REPORTS: dict[str, ReportSpec] = {
+    spec.name: spec
+    for spec in (
+        ReportSpec("complaints-weekly", "每周投诉汇总表", "week", complaint_summary, d.complaints_doc),
+        ReportSpec("claims-monthly", "每月理赔报表及事故原因分析", "month", claims_report, d.claims_doc),
+        ReportSpec("inspections-monthly", "每月监察奖罚明细报表", "month", inspections_report, d.inspections_doc),
+        ReportSpec("self-settled-monthly", "每月自行解决业务统计", "month", self_settled_report, d.self_settled_doc),
+        ReportSpec("calls", "呼叫中心话务统计", "week", call_figures, d.calls_doc),
+    )
+}
+
+
+def _spec(name: str) -> ReportSpec:
+    spec = REPORTS.get(name)
+    if spec is None:
+        raise InvalidReportRequest(f"unknown report {name!r}; reports: {', '.join(REPORTS)}")
+    return spec
+
+
+def default_period(name: str, tz: str = DEFAULT_TZ, *, today: date | None = None) -> Period:
+    """The last complete week (Monday to Sunday) or calendar month before `today` (in `tz`)."""
+    spec = _spec(name)
+    make_period(date(2000, 1, 1), date(2000, 1, 2), tz)  # validates tz
+    day = today or datetime.now(ZoneInfo(tz)).date()
+    if spec.span == "week":
+        this_monday = day - timedelta(days=day.weekday())
+        return make_period(this_monday - timedelta(days=7), this_monday, tz)
+    first = day.replace(day=1)
+    prev_first = (first - timedelta(days=1)).replace(day=1)
+    return make_period(prev_first, first, tz)
+
+
+def build(s: Session, name: str, period: Period) -> Any:
+    return _spec(name).build(s, period)
+
+
+def render(s: Session, name: str, period: Period, fmt: str) -> bytes:
+    spec = _spec(name)
+    if fmt not in FORMATS:
+        raise InvalidReportRequest(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    data = spec.build(s, period)
+    if fmt == "json":
+        return to_json(data)
+    doc = spec.document(data)
+    return to_xlsx(doc) if fmt == "xlsx" else to_pdf(doc)

@@ -1,0 +1,336 @@
+"""A report as a renderer-neutral document (KPIs, tables, charts) built from the typed report data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from cases.reports.data import (
+    CallFigures,
+    CallLine,
+    ClaimsReport,
+    ComplaintSummary,
+    Count,
+    DayCount,
+    InspectionsReport,
+    Period,
+    SelfSettledReport,
+)
+
+Cell = str | int | Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    title: str
+    kind: str  # bar | line
+    categories: tuple[str, ...]
+    series: tuple[tuple[str, tuple[float, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDoc:
+    name: str
+    title: str
+    period: str
+    kpis: tuple[tuple[str, Cell], ...]
+    blocks: tuple[Table | Chart, ...]
+
+
+def _local(dt: datetime, period: Period) -> str:
+    return dt.astimezone(ZoneInfo(period.tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def _count_table(title: str, head: str, counts: tuple[Count, ...]) -> Table:
+    return Table(title, (head, "数量"), tuple((c.label, c.count) for c in counts))
+
+
+def _count_chart(title: str, counts: tuple[Count, ...]) -> Chart:
+    return Chart(title, "bar", tuple(c.label for c in counts), (("数量", tuple(float(c.count) for c in counts)),))
+
+
+def _trend_chart(title: str, series: tuple[tuple[str, tuple[DayCount, ...]], ...]) -> Chart:
+    cats = tuple(d.day.strftime("%m-%d") for d in series[0][1])
+    return Chart(title, "line", cats, tuple((name, tuple(float(d.count) for d in days)) for name, days in series))
+
+
+def complaints_doc(r: ComplaintSummary) -> ReportDoc:
+    change = r.total - r.previous_total
+    return ReportDoc(
+        "complaints-weekly",
+        "每周投诉汇总表 Weekly complaint summary",
+        r.period.label,
+        (
+            ("投诉总数", r.total),
+            ("上期", r.previous_total),
+            ("环比变化", f"{change:+d}"),
+            ("已关闭", r.closed),
+            ("转交超期", r.overdue_referrals),
+        ),
+        (
+            _count_chart("按类型", r.by_type),
+            _count_table("按类型 By type", "类型", r.by_type),
+            _count_table("按分公司 By branch", "分公司", r.by_branch),
+            _count_chart("按原因", r.by_cause),
+            _count_table("按原因 By cause", "原因", r.by_cause),
+            _count_table("按责任部门 By responsible department", "部门", r.by_department),
+            _count_table("按状态 By status", "状态", r.by_stage),
+            _trend_chart("每日投诉趋势 Daily trend", (("投诉", r.trend),)),
+            Table(
+                "明细 Details",
+                ("案件号", "登记时间", "类型", "分公司", "原因", "状态", "转交部门", "主题"),
+                tuple(
+                    (
+                        x.case_number,
+                        _local(x.recorded_at, r.period),
+                        x.complaint_type,
+                        x.branch,
+                        x.cause,
+                        x.stage,
+                        x.referred_to,
+                        x.subject,
+                    )
+                    for x in r.rows
+                ),
+            ),
+        ),
+    )
+
+
+def claims_doc(r: ClaimsReport) -> ReportDoc:
+    return ReportDoc(
+        "claims-monthly",
+        "每月理赔报表及事故原因分析 Monthly claims report",
+        r.period.label,
+        (
+            ("理赔案件", r.total),
+            ("重大事故", r.major),
+            ("已结案", r.closed),
+            ("索赔金额", r.claimed),
+            ("协商金额", r.agreed),
+            ("已赔付", r.paid),
+            ("保险赔付", r.insurer_payout),
+        ),
+        (
+            Chart(
+                "事故原因（件数）",
+                "bar",
+                tuple(c.label for c in r.by_cause),
+                (("件数", tuple(float(c.count) for c in r.by_cause)),),
+            ),
+            Table(
+                "事故原因分析 Accident-cause analysis",
+                ("事故原因", "件数", "占比%", "索赔金额", "协商金额", "已赔付", "重大"),
+                tuple((c.label, c.count, c.share_percent, c.claimed, c.agreed, c.paid, c.major) for c in r.by_cause),
+            ),
+            Chart(
+                "事故原因（索赔金额）",
+                "bar",
+                tuple(c.label for c in r.by_cause),
+                (("索赔金额", tuple(float(c.claimed) for c in r.by_cause)),),
+            ),
+            Table(
+                "责任方 Responsible parties",
+                ("责任方", "案件数", "应承担金额"),
+                tuple((p.label, p.claims, p.owed) for p in r.by_party),
+            ),
+            _count_table("按状态 By stage", "状态", r.by_stage),
+            _count_table("按分公司 By branch", "分公司", r.by_branch),
+            _trend_chart("每日报案趋势 Daily trend", (("报案", r.trend),)),
+            Table(
+                "明细 Details",
+                ("案件号", "报案时间", "分公司", "事故原因", "状态", "索赔", "协商", "赔付", "重大"),
+                tuple(
+                    (
+                        x.case_number,
+                        _local(x.reported_at, r.period),
+                        x.branch,
+                        x.cause,
+                        x.stage,
+                        x.claimed,
+                        x.agreed if x.agreed is not None else "",
+                        x.paid if x.paid is not None else "",
+                        "是" if x.major else "",
+                    )
+                    for x in r.rows
+                ),
+            ),
+        ),
+    )
+
+
+def inspections_doc(r: InspectionsReport) -> ReportDoc:
+    return ReportDoc(
+        "inspections-monthly",
+        "每月监察奖罚明细报表 Monthly inspection rewards and penalties",
+        r.period.label,
+        (
+            ("监察次数", r.inspections),
+            ("不合格", r.failed),
+            ("整改项", r.findings),
+            ("整改超期", r.findings_overdue),
+            ("奖励合计", r.rewards),
+            ("处罚合计", r.penalties),
+        ),
+        (
+            Chart(
+                "各项监察（次数/不合格）",
+                "bar",
+                tuple(k.label for k in r.by_kind),
+                (
+                    ("次数", tuple(float(k.inspections) for k in r.by_kind)),
+                    ("不合格", tuple(float(k.failed) for k in r.by_kind)),
+                ),
+            ),
+            Table(
+                "监察项目 Inspections by kind",
+                ("项目", "次数", "不合格"),
+                tuple((k.label, k.inspections, k.failed) for k in r.by_kind),
+            ),
+            _count_table("整改状态 Findings", "状态", r.findings_by_stage),
+            Chart(
+                "各分公司奖罚",
+                "bar",
+                tuple(b.branch for b in r.by_branch),
+                (
+                    ("奖励", tuple(float(b.rewards) for b in r.by_branch)),
+                    ("处罚", tuple(float(b.penalties) for b in r.by_branch)),
+                ),
+            ),
+            Table(
+                "分公司奖罚 By branch",
+                ("分公司", "奖励", "处罚", "净额", "笔数"),
+                tuple((b.branch, b.rewards, b.penalties, b.net, b.count) for b in r.by_branch),
+            ),
+            Table(
+                "个人奖罚 By person",
+                ("分公司", "姓名", "奖励", "处罚", "净额", "笔数"),
+                tuple((p.branch, p.person, p.rewards, p.penalties, p.net, p.count) for p in r.by_person),
+            ),
+            Table(
+                "奖罚明细 Details",
+                ("日期", "分公司", "姓名", "奖/罚", "金额", "事由", "监察项目"),
+                tuple(
+                    (_local(x.decided_at, r.period), x.branch, x.person, x.kind, x.amount, x.reason, x.inspection_kind)
+                    for x in r.rows
+                ),
+            ),
+        ),
+    )
+
+
+def self_settled_doc(r: SelfSettledReport) -> ReportDoc:
+    def amount_table(title: str, head: str, items: tuple[object, ...]) -> Table:
+        return Table(title, (head, "件数", "金额"), tuple((i.label, i.count, i.amount) for i in items))  # type: ignore[attr-defined]
+
+    return ReportDoc(
+        "self-settled-monthly",
+        "每月自行解决业务统计 Monthly self-settled business",
+        r.period.label,
+        (("件数", r.total), ("金额合计", r.amount)),
+        (
+            Chart(
+                "按解决方",
+                "bar",
+                tuple(x.label for x in r.by_settled_by),
+                (("件数", tuple(float(x.count) for x in r.by_settled_by)),),
+            ),
+            amount_table("按解决方 By who settled", "解决方", r.by_settled_by),
+            amount_table("按分公司 By branch", "分公司", r.by_branch),
+            Chart(
+                "按问题类型",
+                "bar",
+                tuple(x.label for x in r.by_issue),
+                (("件数", tuple(float(x.count) for x in r.by_issue)),),
+            ),
+            amount_table("按问题类型 By issue", "问题", r.by_issue),
+            Table(
+                "明细 Details",
+                ("日期", "解决方", "分公司", "人员", "运单号", "问题", "金额", "说明"),
+                tuple(
+                    (
+                        _local(x.settled_at, r.period),
+                        x.settled_by,
+                        x.branch,
+                        x.person,
+                        x.waybill,
+                        x.issue,
+                        x.amount,
+                        x.note,
+                    )
+                    for x in r.rows
+                ),
+            ),
+        ),
+    )
+
+
+_CALL_HEAD = ("", "呼入", "接通", "放弃", "未接通", "服务水平%", "平均等待(秒)", "平均通话(秒)")
+
+
+def _call_rows(lines: tuple[CallLine, ...], names: dict[str, str]) -> tuple[tuple[Cell, ...], ...]:
+    return tuple(
+        (
+            names.get(x.key, x.key),
+            x.offered,
+            x.answered,
+            x.abandoned,
+            x.unanswered,
+            x.service_level_percent,
+            x.avg_wait_s,
+            x.avg_handle_s,
+        )
+        for x in lines
+    )
+
+
+def calls_doc(r: CallFigures) -> ReportDoc:
+    hotlines = {"service": "客服热线", "claims": "理赔热线", "total": "合计"}
+    t = r.total
+    return ReportDoc(
+        "calls",
+        "呼叫中心话务统计 Contact-centre call figures",
+        r.period.label,
+        (
+            ("呼入", t.offered),
+            ("接通", t.answered),
+            ("放弃", t.abandoned),
+            (f"服务水平({r.service_level_s:g}秒)%", t.service_level_percent),
+            ("平均等待(秒)", t.avg_wait_s),
+            ("平均通话(秒)", t.avg_handle_s),
+        ),
+        (
+            Table("按热线 By hotline", ("热线", *_CALL_HEAD[1:]), _call_rows((*r.by_hotline, t), hotlines)),
+            Chart(
+                "各热线话务",
+                "bar",
+                tuple(hotlines.get(x.key, x.key) for x in r.by_hotline),
+                (
+                    ("接通", tuple(float(x.answered) for x in r.by_hotline)),
+                    ("放弃", tuple(float(x.abandoned) for x in r.by_hotline)),
+                ),
+            ),
+            Table("按队列 By queue", ("队列", *_CALL_HEAD[1:]), _call_rows(r.by_queue, {})),
+            _trend_chart("每日话务 Daily calls", (("呼入", r.trend_offered), ("接通", r.trend_answered))),
+            Table(
+                "按客服员 By agent",
+                ("客服员", "接通", "通话合计(秒)", "平均通话(秒)", "平均等待(秒)"),
+                tuple((a.agent, a.answered, a.talk_s, a.avg_handle_s, a.avg_wait_s) for a in r.by_agent),
+            ),
+            Chart(
+                "客服员接通量",
+                "bar",
+                tuple(a.agent for a in r.by_agent),
+                (("接通", tuple(float(a.answered) for a in r.by_agent)),),
+            ),
+        ),
+    )
