@@ -1,7 +1,7 @@
 """The two hotlines' IVR menus, as data.
 
-The dialplan (see docs/asterisk.md) plays them; the console uses them to label what a caller
-chose; the simulator's callers choose from them. The production IVR (FastAGI) comes later.
+The console uses them to label what a caller chose. The FastAGI IVR (`ivr.flow`) runs the full
+menus of `ivr/data/*.toml`; `tests/ivr/test_config.py` checks that keys, labels and queues agree.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ class MenuError(Exception):
 @dataclass(frozen=True, slots=True)
 class Choice:
     key: str  # DTMF key: 0-9, * or #
-    action: str  # "queue" | "collect_waybill" | "claim_status"
+    action: str  # "queue" | "collect_waybill" | "claim_status" | "change_phone"
     queue: str  # the queue the call ends up in
     label_zh: str
     label_en: str
@@ -60,6 +60,7 @@ SERVICE = Menu(
     choices=(
         Choice("1", "collect_waybill", "service", "运单查询", "Tracking by waybill"),
         Choice("2", "queue", "complaints", "投诉", "Complaint"),
+        Choice("3", "change_phone", "service", "更改收货人电话", "Change consignee phone"),
         Choice("0", "queue", "service", "人工服务", "Agent"),
     ),
     timeout_queue="service",

@@ -9,7 +9,8 @@ from ivr.menus import CLAIMS, SERVICE, MenuError, menu_for, validate
 
 def test_service_menu_matches_the_dialplan() -> None:
     assert SERVICE.number == "4008001"
-    assert [(c.key, c.queue) for c in SERVICE.choices] == [("1", "service"), ("2", "complaints"), ("0", "service")]
+    assert [(c.key, c.queue) for c in SERVICE.choices] == [
+        ("1", "service"), ("2", "complaints"), ("3", "service"), ("0", "service")]
     assert CLAIMS.number == "4008002" and CLAIMS.timeout_queue == "claims"
 
 
