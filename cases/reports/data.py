@@ -382,7 +382,7 @@ def claims_report(s: Session, period: Period) -> ClaimsReport:
     )
 
 
-# ---------------------------------------------------------------- monthly inspection rewards/penalties (每月监察奖罚明细报表)
+# ---------------------------------------------------------------- monthly inspection report (每月监察奖罚明细报表)
 
 
 @dataclass(frozen=True, slots=True)
