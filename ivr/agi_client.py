@@ -26,6 +26,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import socket
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class AgiCallResult:
     recordings: tuple[str, ...]  # RECORD FILE paths (with the format extension)
     hung_up: bool  # the caller hung up (an "!" input)
     server_closed: bool  # the server ended the session with a half-close
+    gaps: tuple[float, ...] = ()  # seconds from each of our replies to the server's next command
 
 
 @dataclass
@@ -70,6 +72,7 @@ class AgiCaller:
     sample_wav: Path | None = None
     timeout: float = 30.0
     max_commands: int = 500
+    think_s: float = 0.0  # the caller's delay before answering each input command (keys take time)
 
     def environment(self) -> bytes:
         request = f"agi://{self.host}:{self.port}/{self.script}"
@@ -97,10 +100,14 @@ class AgiCaller:
         dead = False
         server_closed = False
         buf = bytearray()
+        gaps: list[float] = []
+        sent_at: float | None = None
         with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
             sock.sendall(self.environment())
             while len(commands) < self.max_commands:
                 line = self._read_line(sock, buf)
+                if sent_at is not None and line is not None:
+                    gaps.append(time.perf_counter() - sent_at)
                 if line is None:
                     server_closed = True
                     try:
@@ -113,13 +120,17 @@ class AgiCaller:
                 name = " ".join(words[:3]).upper()
                 reply, hang = self._reply(line, words, name, dead, inputs, known, variables, prompts, recordings,
                                           missing)
+                if self.think_s and name.startswith(("GET DATA", "WAIT FOR DIGIT", "RECORD FILE")):
+                    time.sleep(self.think_s)
                 sock.sendall(reply.encode() + b"\n")
+                sent_at = time.perf_counter()
                 if hang and not dead:
                     dead = True
                     sock.sendall(b"HANGUP\n")
             else:
                 raise AgiClientError(f"the server sent more than {self.max_commands} commands")
-        return AgiCallResult(tuple(commands), variables, tuple(prompts), tuple(recordings), dead, server_closed)
+        return AgiCallResult(tuple(commands), variables, tuple(prompts), tuple(recordings), dead, server_closed,
+                             tuple(gaps))
 
     def _read_line(self, sock: socket.socket, buf: bytearray) -> str | None:
         while b"\n" not in buf:
