@@ -26,6 +26,7 @@ from hotline_cli.config import Settings
 from telephony.calls import CallTracker
 from telephony.connection import AmiClient, AmiEndpoint
 from telephony.events import CallEnded, DomainEvent, EventBus, PbxConnection
+from telephony.resync import resync
 from telephony.simulator.scenario import CallScript
 from transcripts.engine import VoskEngine, default_model_dir
 from transcripts.errors import TranscriptsError
@@ -239,6 +240,7 @@ class Process:
                 "name": ep.name, "host": ep.host, "port": ep.port, "connected": self.client.connected.is_set(),
                 "connected_since": st.connected_since, "last_event_at": st.last_event_at,
                 "connects": st.connects, "reconnects": st.reconnects, "events": st.events,
+                "resyncs": self.tracker.resyncs,
                 "last_error": st.last_error,
             }],
             "live_calls": len(self.tracker.live_call_ids()),
@@ -268,7 +270,8 @@ def build_process(settings: Settings, endpoint: AmiEndpoint, *, seed: bool) -> P
     def on_state(up: bool, detail: str) -> None:
         bus.publish(PbxConnection(endpoint.name, up, detail, time.time()))
 
-    client = AmiClient(endpoint, tracker.feed, on_state=on_state)
+    client = AmiClient(endpoint, tracker.feed, on_state=on_state,
+                       on_connected=lambda conn: resync(conn, tracker))
     return Process(settings, db, bus, tracker, client, pipeline, transcriber)
 
 

@@ -11,9 +11,10 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from telephony.actions import ChannelInfo, QueueEntryInfo, QueueStatus
 from telephony.events import (
     AgentRinging,
     AgentRingStopped,
@@ -83,6 +84,7 @@ class _Call:
     rings: dict[str, _Ring] = field(default_factory=dict)  # dest channel -> ring
     talks: list[_Talk] = field(default_factory=list)
     queue_since: float | None = None
+    last_seen: float = 0.0
     in_queue: bool = False
     queued_ever: bool = False
     abandoned: bool = False
@@ -133,6 +135,8 @@ class CallTracker:
         self.events_seen = 0
         self.last_event_at: float | None = None
         self.pbx_shutdown = False
+        self.resyncs = 0
+        self._buffer: list[Message] | None = None
         self._handlers: dict[str, Callable[[Message, float], None]] = {
             "Newchannel": self._on_newchannel,
             "NewCallerid": self._on_newcallerid,
@@ -159,9 +163,16 @@ class CallTracker:
 
     # ------------------------------------------------------------------ feeding
     def feed(self, msg: Message) -> None:
-        name = msg.fields.get("Event")
-        if name is None:
+        if msg.fields.get("Event") is None:
             return
+        with self._lock:
+            if self._buffer is not None:
+                self._buffer.append(msg)
+                return
+            self._process(msg)
+
+    def _process(self, msg: Message) -> None:
+        name = msg.fields["Event"]
         at = msg.received_at
         if at is None:
             at = self._derive_time(msg)
@@ -169,8 +180,25 @@ class CallTracker:
         self.last_event_at = at
         handler = self._handlers.get(name)
         if handler is not None:
-            with self._lock:
-                handler(msg, at)
+            handler(msg, at)
+            lid = msg.fields.get("Linkedid")
+            if lid is not None:
+                call = self._calls.get(lid)
+                if call is not None:
+                    call.last_seen = at
+
+    def begin_buffering(self) -> None:
+        """Hold events from here on (the stream position of a resync snapshot) until `reconcile`."""
+        with self._lock:
+            if self._buffer is None:
+                self._buffer = []
+
+    def end_buffering(self) -> None:
+        """Process the held events and go back to live processing."""
+        with self._lock:
+            held, self._buffer = self._buffer, None
+            for msg in held or ():
+                self._process(msg)
 
     def _derive_time(self, msg: Message) -> float:
         """Time for a message that came without one (replay without a timeline)."""
@@ -472,7 +500,7 @@ class CallTracker:
         if call.talks:
             rec.talk_s = round(sum((t.end or at) - t.start for t in call.talks), 3)
         rec.hangup_by = call.hangup_requested
-        rec.reconciled = reconciled
+        rec.reconciled = rec.reconciled or reconciled
         if call.talks:
             rec.outcome = "answered"
         elif rec.hotline is None:
@@ -547,6 +575,120 @@ class CallTracker:
                 self._finish(call, when, interrupted=True, reconciled=reconciled)
         return len(calls)
 
+    # ------------------------------------------------------------------ resync
+    def reconcile(self, channels: Sequence[ChannelInfo], status: QueueStatus, asked_at: float,
+                  now: float | None = None) -> ReconcileReport:
+        """Bring the call state in line with what Asterisk reports after a (re)connect.
+
+        `channels` (CoreShowChannels) and `status` (QueueStatus) were asked for at `asked_at`:
+        calls seen in events after that are left alone. Calls none of whose channels are still up
+        ended while we were away: closed with what is known, marked reconciled. Live calls we did
+        not know are taken up; live calls we knew continue, with what changed meanwhile applied.
+        """
+        at = now if now is not None else self._clock()
+        report = ReconcileReport()
+        agent_ifaces = {m.interface for m in status.members}
+        live = {c.uniqueid: c for c in channels}
+        entries = {e.uniqueid: e for e in status.entries}
+        by_linked: dict[str, list[ChannelInfo]] = {}
+        for c in channels:
+            by_linked.setdefault(c.linkedid, []).append(c)
+        with self._lock:
+            for lid, call in list(self._calls.items()):
+                if call.last_seen > asked_at or (call.rec.started_at or 0) > asked_at:
+                    continue
+                if not any(uid in live for uid in call.channels):
+                    call.rec.reconciled = True
+                    self._finish(call, at, interrupted=True, reconciled=True)
+                    report.closed.append(lid)
+                    continue
+                for uid in [u for u in call.channels if u not in live]:
+                    channel = call.channels.pop(uid)
+                    self._by_uid.pop(uid, None)
+                    self._by_channel.pop(channel, None)
+                    if channel in call.rings and not call.rings[channel].ended:
+                        self._end_ring(call, channel, "cancelled", at)
+                    self._end_talk(call, channel, at)
+                if self._apply_live(call, by_linked.get(lid, []), entries, agent_ifaces, at):
+                    report.updated.append(lid)
+            for lid, chans in by_linked.items():
+                if lid in self._calls or lid in self._ended:
+                    continue
+                self._take_up(lid, chans, entries, agent_ifaces, at)
+                report.taken_up.append(lid)
+            for m in status.members:
+                agent = peer_of(m.interface)
+                member = self._member(agent)
+                member.name = m.name or member.name
+                member.queues.add(m.queue)
+                member.status = MEMBER_STATUS.get(m.status, member.status)
+                if m.paused:
+                    member.paused[m.queue] = m.paused_reason
+                else:
+                    member.paused.pop(m.queue, None)
+            self.resyncs += 1
+            self.end_buffering()
+        log.info("resync: %s calls closed, %s taken up, %s updated", len(report.closed), len(report.taken_up),
+                 len(report.updated))
+        return report
+
+    def _apply_live(self, call: _Call, chans: list[ChannelInfo], entries: dict[str, QueueEntryInfo],
+                    agent_ifaces: set[str], at: float) -> bool:
+        changed = False
+        customer = next((c for c in chans if c.uniqueid == call.customer_uid), None)
+        entry = entries.get(call.customer_uid)
+        if entry is not None and not call.in_queue:
+            call.rec.queue = entry.queue
+            call.in_queue = call.queued_ever = True
+            call.queue_since = at - entry.wait_s
+            self._queue(entry.queue).waiting[call.rec.linkedid] = WaitingCaller(
+                call.rec.linkedid, call.rec.caller, call.rec.caller_name, call.rec.hotline or "", entry.position,
+                call.queue_since)
+            changed = True
+        elif entry is None and call.in_queue and call.rec.queue:
+            self._leave_queue(call, call.rec.queue, "left", at)
+            changed = True
+        if customer is not None and customer.bridge_id:
+            for c in chans:
+                iface = _iface_of(c.channel)
+                if c is customer or iface not in agent_ifaces or c.bridge_id != customer.bridge_id:
+                    continue
+                if not any(t.dest_channel == c.channel and t.end is None for t in call.talks):
+                    agent = peer_of(iface)
+                    call.talks.append(_Talk(agent, c.channel, at))
+                    call.agent_channels.add(c.channel)
+                    if agent not in call.rec.agents:
+                        call.rec.agents.append(agent)
+                    call.rec.agent = agent
+                    if call.rec.answered_at is None:
+                        call.rec.answered_at = at
+                    self._member(agent).linkedid = call.rec.linkedid
+                    self._publish(CallAnswered(call.rec.linkedid, agent, call.rec.queue or "", at))
+                    changed = True
+        if changed:
+            call.rec.reconciled = True
+        return changed
+
+    def _take_up(self, lid: str, chans: list[ChannelInfo], entries: dict[str, QueueEntryInfo],
+                 agent_ifaces: set[str], at: float) -> None:
+        first = next((c for c in chans if c.uniqueid == lid), None) or next(
+            (c for c in chans if _iface_of(c.channel) not in agent_ifaces), chans[0])
+        queued = next((c for c in chans if c.uniqueid in entries), None)
+        customer = queued or first
+        hotline = customer.hotline if customer.hotline in self._hotline_names else None
+        rec = CallRecord(linkedid=lid, caller=_clean_number(customer.caller),
+                         caller_name=_clean_number(customer.caller_name), dialed="", hotline=hotline,
+                         started_at=at - _duration_s(first.duration), reconciled=True)
+        call = self._calls[lid] = _Call(rec=rec, customer_uid=customer.uniqueid, last_seen=at)
+        for c in chans:
+            call.channels[c.uniqueid] = c.channel
+            self._by_uid[c.uniqueid] = lid
+            self._by_channel[c.channel] = lid
+        self._publish(CallStarted(lid, rec.caller, rec.caller_name, "", rec.hotline or "", at))
+        self._apply_live(call, chans, entries, agent_ifaces, at)
+        if call.in_queue and rec.queue:
+            self._publish(CallQueued(lid, rec.queue, entries[customer.uniqueid].position, at))
+
     # ------------------------------------------------------------------ reading
     def live_call_ids(self) -> list[str]:
         with self._lock:
@@ -591,6 +733,27 @@ def _int(value: str) -> int:
         return int(value)
     except ValueError:
         return 0
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    closed: list[str] = field(default_factory=list)  # ended while we were away
+    taken_up: list[str] = field(default_factory=list)  # live calls we did not know
+    updated: list[str] = field(default_factory=list)  # known calls whose state changed meanwhile
+
+
+def _iface_of(channel: str) -> str:
+    """`SIP/agent1001-0000000a` -> `SIP/agent1001`."""
+    head, sep, tail = channel.rpartition("-")
+    return head if sep and len(tail) == 8 else channel
+
+
+def _duration_s(value: str) -> float:
+    try:
+        h, m, s = (int(x) for x in value.split(":"))
+    except ValueError:
+        return 0.0
+    return float(h * 3600 + m * 60 + s)
 
 
 def _pause_reason(m: _Member) -> str:

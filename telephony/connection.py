@@ -68,6 +68,7 @@ class _Pending:
     events: list[Message] = field(default_factory=list)
     is_list: bool = False
     error: AmiError | None = None
+    on_response: Callable[[Message], None] | None = None
 
 
 @dataclass(slots=True)
@@ -167,10 +168,14 @@ class AmiConnection:
                 raise AmiUnreachable(f"send failed: {exc}") from None
 
     def send_action(self, action: str, fields: dict[str, str] | None = None, *,
-                    timeout: float | None = None, is_list: bool = False) -> ActionResult:
-        """Send an action and wait for its response (and list items for list actions)."""
+                    timeout: float | None = None, is_list: bool = False,
+                    on_response: Callable[[Message], None] | None = None) -> ActionResult:
+        """Send an action and wait for its response (and list items for list actions).
+
+        `on_response` runs on the reader thread the moment the response arrives, i.e. at its exact
+        position in the event stream (a resync snapshot starts there)."""
         aid = f"hl-{action.lower()}-{next(self._ids)}"
-        pend = _Pending(is_list=is_list)
+        pend = _Pending(is_list=is_list, on_response=on_response)
         self._pending[aid] = pend
         lines = [f"Action: {action}", f"ActionID: {aid}"]
         lines += [f"{k}: {v}" for k, v in (fields or {}).items()]
@@ -210,6 +215,11 @@ class AmiConnection:
             pend = self._pending[aid]
             if msg.event is None:
                 pend.response = msg
+                if pend.on_response is not None:
+                    try:
+                        pend.on_response(msg)
+                    except Exception:
+                        log.exception("response hook failed for %s", aid)
                 if not pend.is_list or msg.get("EventList") != "start" or msg.response == "Error":
                     pend.done.set()
                 return
@@ -246,10 +256,11 @@ class AmiClient:
         endpoint: AmiEndpoint,
         on_message: Callable[[Message], None],
         on_state: Callable[[bool, str], None] | None = None,
-        on_connected: Callable[[AmiConnection], None] | None = None,
+        on_connected: Callable[[AmiConnection], object] | None = None,
         ping_interval: float = 20.0,
         backoff_max: float = 30.0,
         auth_backoff: float = 30.0,
+        backoff_initial: float = 0.5,
     ) -> None:
         self.endpoint = endpoint
         self.on_message = on_message
@@ -258,6 +269,7 @@ class AmiClient:
         self.ping_interval = ping_interval
         self.backoff_max = backoff_max
         self.auth_backoff = auth_backoff
+        self.backoff_initial = backoff_initial
         self.stats = ConnectionStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -277,7 +289,7 @@ class AmiClient:
                 log.exception("AMI state handler failed")
 
     def run(self) -> None:
-        backoff = 0.5
+        backoff = self.backoff_initial
         while not self._stop.is_set():
             conn = AmiConnection(self.endpoint, self._count)
             try:
@@ -295,7 +307,7 @@ class AmiClient:
                 self._stop.wait(backoff)
                 backoff = min(self.backoff_max, backoff * 2)
                 continue
-            backoff = 0.5
+            backoff = self.backoff_initial
             self.conn = conn
             self.stats.connects += 1
             if self.stats.connects > 1:

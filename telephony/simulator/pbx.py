@@ -39,6 +39,19 @@ DEFAULT_CALLERS = (
     ("49305551011", "赵敏"), ("49305551012", "黄强"),
 )
 WRAP_UP_S = 2.0
+_NAMES = ("Anna", "Ben", "Chen", "Dana", "Eli", "Fang", "Gus", "Hui", "Ivy", "Jun", "Kai", "Lei")
+
+
+def make_agents(n: int) -> tuple[AgentIdentity, ...]:
+    """agent1001 … agent10NN; the first three are the lab's (Anna, Ben, Chen Agent)."""
+    if not 1 <= n <= 899:
+        raise ValueError(f"agents must be between 1 and 899, not {n}")
+    out = []
+    for i in range(n):
+        number = str(1001 + i)
+        name = f"{_NAMES[i % len(_NAMES)]} Agent" + (f" {i // len(_NAMES) + 1}" if i >= len(_NAMES) else "")
+        out.append(AgentIdentity(f"agent{number}", number, name, name))
+    return tuple(out)
 
 Listener = Callable[[list[Fields]], None]
 ScriptHook = Callable[[CallScript], None]
@@ -79,6 +92,8 @@ class SimulatedPbx:
         self.rng = random.Random(seed)
         self._busy_until: dict[str, float] = {a.peer: 0.0 for a in agents}
         self._paused: dict[str, str] = {}
+        self._members: dict[str, list[str]] = {q: [a.peer for a in agents if q == "service" or a.peer != "agent1001"]
+                                               for q in ("service", "complaints", "claims")}
         self._heap: list[_Due] = []
         self._seq = itertools.count()
         self._uid_seq = 0
@@ -117,6 +132,55 @@ class SimulatedPbx:
                 self._paused[peer] = reason
             else:
                 self._paused.pop(peer, None)
+
+    def members_of(self, queue: str) -> list[str]:
+        with self._lock:
+            return list(self._members.get(queue, []))
+
+    def queues_of(self, peer: str) -> list[str]:
+        with self._lock:
+            return [q for q, members in self._members.items() if peer in members]
+
+    def set_member(self, peer: str, queue: str, member: bool) -> bool:
+        """Add or remove a queue member; False when nothing changed."""
+        with self._lock:
+            members = self._members.setdefault(queue, [])
+            if member == (peer in members):
+                return False
+            if member:
+                members.append(peer)
+            else:
+                members.remove(peer)
+            return True
+
+    def hang_up(self, linkedid: str) -> bool:
+        """End a call now (an AMI Hangup while an agent talks): its end events are played now."""
+        now = time.time()
+        with self._lock:
+            call = self.calls.get(linkedid)
+            if call is None:
+                return False
+            msgs = call.script.messages
+            connect = next((i for i, (t, f) in enumerate(msgs) if t <= now and dict(f).get("Event") == "AgentConnect"),
+                           None)
+            if connect is None:
+                return False
+            end = next((i for i in range(connect, len(msgs)) if dict(msgs[i][1]).get("Event") == "HangupRequest"),
+                       None)
+            if end is None or msgs[end][0] <= now:
+                return False
+            delta = msgs[end][0] - now
+            # what Asterisk would still have said before the hang-up is never said
+            self._heap = [d for d in self._heap if not (d.call == linkedid and d.at > now)]
+            heapq.heapify(self._heap)
+            first_future = next(i for i, (t, _) in enumerate(msgs) if t > now)
+            tail = [(t - delta, f) for t, f in msgs[end:]]
+            msgs[first_future:] = tail
+            for t, f in tail:
+                heapq.heappush(self._heap, _Due(t, next(self._seq), f, linkedid))
+            call.script.end = msgs[-1][0]
+            self._lock.notify_all()
+        return True
 
     def paused_agents(self) -> set[str]:
         with self._lock:
@@ -176,7 +240,7 @@ class SimulatedPbx:
                 script.end = script.messages[-1][0]
             self._uid_seq += len(script.uniqueids)
             for peer in script.agents:
-                self._busy_until[peer] = max(self._busy_until[peer], script.end + WRAP_UP_S)
+                self._busy_until[peer] = max(self._busy_until[peer], script.end + WRAP_UP_S / self.time_scale)
             self.calls[script.linkedid] = SimCall(script, params, script.agents)
             self.calls_started += 1
             for t, f in script.messages:
@@ -250,21 +314,91 @@ class SimulatedPbx:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def live_channels(self) -> list[Fields]:
-        """Newchannel fields of channels whose call is still being played (for CoreShowChannels)."""
-        now = time.time()
-        out: list[Fields] = []
-        with self._lock:
-            for call in self.calls.values():
-                hung: set[str] = set()
-                started: list[Fields] = []
-                for t, f in call.script.messages:
-                    if t > now:
-                        break
-                    d = dict(f)
-                    if d.get("Event") == "Newchannel":
-                        started.append(f)
-                    elif d.get("Event") == "Hangup":
-                        hung.add(d.get("Uniqueid", ""))
-                out.extend(f for f in started if dict(f).get("Uniqueid") not in hung)
-        return out
+
+_CHANNEL_KEYS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
+                 "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid",
+                 "Linkedid")
+
+
+@dataclass(slots=True)
+class SimChannel:
+    fields: dict[str, str]
+    chan_variable: str = ""
+    application: str = ""
+    application_data: str = ""
+    bridge_id: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+    started: float = 0.0
+
+
+@dataclass(slots=True)
+class SimEntry:
+    queue: str
+    channel: str
+    uniqueid: str
+    caller: str
+    caller_name: str
+    joined: float
+
+
+@dataclass(slots=True)
+class PbxState:
+    """What Asterisk would report at one instant (CoreShowChannels, QueueStatus)."""
+
+    channels: list[SimChannel]
+    entries: list[SimEntry]
+    member_status: dict[str, str]  # peer -> last QueueMemberStatus Status code
+
+
+def state_at(pbx: SimulatedPbx, now: float) -> PbxState:
+    channels: dict[str, SimChannel] = {}
+    entries: dict[str, SimEntry] = {}
+    member: dict[str, str] = {}
+    member_at: dict[str, float] = {}
+    with pbx._lock:
+        scripts = [c.script for c in pbx.calls.values()]
+    for script in scripts:
+        for t, fields in script.messages:
+            if t > now:
+                break
+            d = dict(fields)
+            ev = d.get("Event", "")
+            uid = d.get("Uniqueid", "")
+            if ev == "QueueMemberStatus":
+                peer = d.get("Interface", "").split("/", 1)[-1]
+                if t >= member_at.get(peer, 0.0):
+                    member[peer], member_at[peer] = d.get("Status", ""), t
+                continue
+            if not uid or "Channel" not in d:
+                continue
+            if ev == "Hangup":
+                channels.pop(uid, None)
+                entries.pop(uid, None)
+                continue
+            ch = channels.get(uid)
+            if ch is None:
+                if ev != "Newchannel":
+                    continue
+                ch = channels[uid] = SimChannel({}, started=t)
+            for k in _CHANNEL_KEYS:
+                if k in d:
+                    ch.fields[k] = d[k]
+            if "ChanVariable" in d and ev != "VarSet":
+                ch.chan_variable = d["ChanVariable"]
+            if ev == "Newexten":
+                ch.application, ch.application_data = d.get("Application", ""), d.get("AppData", "")
+            elif ev == "BridgeEnter":
+                ch.bridge_id = d.get("BridgeUniqueid", "")
+            elif ev == "BridgeLeave":
+                ch.bridge_id = ""
+            elif ev == "VarSet":
+                var = d.get("Variable", "").lstrip("_")
+                ch.variables[var] = d.get("Value", "")
+                if var == "HOTLINE":  # manager.conf channelvars: what ChanVariable reports from now on
+                    ch.chan_variable = f"HOTLINE={d.get('Value', '')}"
+            elif ev == "QueueCallerJoin":
+                entries[uid] = SimEntry(d.get("Queue", ""), d.get("Channel", ""), uid, d.get("CallerIDNum", ""),
+                                        d.get("CallerIDName", ""), t)
+            elif ev in ("QueueCallerLeave", "QueueCallerAbandon"):
+                entries.pop(uid, None)
+    return PbxState(list(channels.values()), sorted(entries.values(), key=lambda e: e.joined), member)

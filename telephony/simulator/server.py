@@ -12,13 +12,14 @@ import logging
 import queue
 import socket
 import socketserver
+import struct
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from telephony.frames import FrameParser, Message
-from telephony.simulator.pbx import SimulatedPbx
+from telephony.simulator.pbx import SimChannel, SimulatedPbx, state_at
 from telephony.simulator.scenario import Fields
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 BAD_LOGIN_DELAY_S = 1.0
 QUEUES = {"service": "linear", "complaints": "rrmemory", "claims": "ringall"}
+_CSC_KEYS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
+             "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class _Session(socketserver.BaseRequestHandler):
     server: AmiServer
 
     def setup(self) -> None:
+        self.reset_requested = False
         self.out: queue.Queue[bytes | None] = queue.Queue(maxsize=100_000)
         self.logged_in = False
         self.events_on = True
@@ -83,6 +87,15 @@ class _Session(socketserver.BaseRequestHandler):
             pass
         try:
             self.request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def reset(self) -> None:
+        """Drop the connection with a TCP reset, as a crashing PBX or a broken network does."""
+        try:
+            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.reset_requested = True
+            self.request.shutdown(socket.SHUT_RD)  # wakes the reader; the close then sends RST
         except OSError:
             pass
 
@@ -145,6 +158,12 @@ class _Session(socketserver.BaseRequestHandler):
             self._queue_pause(msg, base)
         elif name == "simulatecall":
             self._simulate_call(msg, base)
+        elif name in ("getvar", "setvar", "hangup", "redirect", "blindtransfer", "mixmonitor"):
+            self._channel_action(name, msg, base)
+        elif name == "originate":
+            self._originate(msg, base)
+        elif name in ("queueadd", "queueremove"):
+            self._queue_member_change(name, msg, base)
         else:
             self.send([("Response", "Error"), *base,
                        ("Message", f"Invalid/unknown command: {action}. Use Action: ListCommands to show "
@@ -171,24 +190,94 @@ class _Session(socketserver.BaseRequestHandler):
         return True
 
     def _core_show_channels(self, base: Fields) -> None:
-        items: list[Fields] = []
         now = time.time()
-        for f in self.server.pbx.live_channels():
-            d = dict(f)
-            started = float(d.get("Uniqueid", "0").split(".")[0] or 0)
-            dur = max(0, int(now - started))
-            items.append([("Event", "CoreShowChannel"), *base, *[
-                (k, d.get(k, "")) for k in ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum",
-                                            "CallerIDName", "ConnectedLineNum", "ConnectedLineName",
-                                            "Language", "AccountCode", "Context", "Exten", "Priority",
-                                            "Uniqueid", "Linkedid", "ChanVariable")],
-                ("Application", ""), ("ApplicationData", ""),
-                ("Duration", f"{dur // 3600:02d}:{dur // 60 % 60:02d}:{dur % 60:02d}"), ("BridgeId", "")])
+        state = state_at(self.server.pbx, now)
+        items: list[Fields] = []
+        for ch in state.channels:
+            dur = max(0, int(now - ch.started))
+            items.append([("Event", "CoreShowChannel"), *base,
+                          *[(k, ch.fields.get(k, "")) for k in _CSC_KEYS[:14]],
+                          ("ChanVariable", ch.chan_variable),
+                          ("Application", ch.application), ("ApplicationData", ch.application_data),
+                          ("Duration", f"{dur // 3600:02d}:{dur // 60 % 60:02d}:{dur % 60:02d}"),
+                          ("BridgeId", ch.bridge_id)])
         self.send([("Response", "Success"), *base, ("EventList", "start"), ("Message", "Channels will follow")])
         for item in items:
             self.send(item)
         self.send([("Event", "CoreShowChannelsComplete"), *base, ("EventList", "Complete"),
                    ("ListItems", str(len(items)))])
+
+    def _channel(self, name: str) -> SimChannel | None:
+        state = state_at(self.server.pbx, time.time())
+        return next((c for c in state.channels if c.fields.get("Channel") == name), None)
+
+    def _channel_action(self, name: str, msg: Message, base: Fields) -> None:
+        channel = msg.get("Channel")
+        ch = self._channel(channel)
+        if ch is None:
+            self.send([("Response", "Error"), *base, ("Message", "No such channel")])
+            return
+        pbx = self.server.pbx
+        if name == "getvar":
+            var = msg.get("Variable")
+            self.send([("Response", "Success"), *base, ("Variable", var), ("Value", ch.variables.get(var, ""))])
+        elif name == "setvar":
+            self.send([("Response", "Success"), *base])
+            pbx.emit([[("Event", "VarSet"), ("Privilege", "dialplan,all"),
+                       *[(k, ch.fields.get(k, "")) for k in _CSC_KEYS[:14]], ("ChanVariable", ch.chan_variable),
+                       ("Variable", msg.get("Variable")), ("Value", msg.get("Value"))]])
+        elif name == "hangup":
+            if pbx.hang_up(ch.fields.get("Linkedid", "")):
+                self.send([("Response", "Success"), *base, ("Message", "Channel Hungup")])
+            else:
+                self.send([("Response", "Error"), *base,
+                           ("Message", "The simulator hangs up calls only while an agent talks")])
+        elif name == "redirect":
+            self.send([("Response", "Success"), *base, ("Message", "Redirect successful")])
+        elif name == "blindtransfer":
+            self.send([("Response", "Success"), *base, ("Message", "Transfer succeeded")])
+        elif name == "mixmonitor":
+            self.send([("Response", "Success"), *base])
+
+    def _originate(self, msg: Message, base: Fields) -> None:
+        self.send([("Response", "Success"), *base, ("Message", "Originate successfully queued")])
+        self.server.pbx.emit([[("Event", "OriginateResponse"), ("Privilege", "call,all"), *base,
+                               ("Response", "Success"), ("Channel", msg.get("Channel")),
+                               ("Context", msg.get("Context")), ("Exten", msg.get("Exten")),
+                               ("Application", msg.get("Application")), ("Data", msg.get("Data")),
+                               ("Reason", "4"), ("Uniqueid", "<null>"),
+                               ("CallerIDNum", msg.get("CallerID", "<unknown>")),
+                               ("CallerIDName", "<unknown>")]])
+
+    def _queue_member_change(self, name: str, msg: Message, base: Fields) -> None:
+        pbx = self.server.pbx
+        queue, iface = msg.get("Queue"), msg.get("Interface")
+        peer = iface.split("/", 1)[-1]
+        if queue not in QUEUES or peer not in pbx.agents:
+            self.send([("Response", "Error"), *base, ("Message", "Unable to add interface: No such queue"
+                                                       if name == "queueadd" else "Unable to remove interface: "
+                                                       "Not there")])
+            return
+        adding = name == "queueadd"
+        changed = pbx.set_member(peer, queue, adding)
+        if not changed:
+            self.send([("Response", "Error"), *base, ("Message", "Unable to add interface: Already there" if adding
+                                                       else "Unable to remove interface: Not there")])
+            return
+        paused = msg.get("Paused", "false").lower() in ("true", "1", "yes")
+        if adding and paused:
+            pbx.set_paused(peer, True, msg.get("Reason"))
+        self.send([("Response", "Success"), *base,
+                   ("Message", "Added interface to queue" if adding else "Removed interface from queue")])
+        agent = pbx.agents[peer]
+        pbx.emit([[("Event", "QueueMemberAdded" if adding else "QueueMemberRemoved"), ("Privilege", "agent,all"),
+                   ("Queue", queue), ("MemberName", msg.get("MemberName") or agent.member_name),
+                   ("Interface", iface), ("StateInterface", iface), ("Membership", "dynamic"),
+                   ("Penalty", msg.get("Penalty", "0")), ("CallsTaken", "0"), ("LastCall", "0"),
+                   ("LastPause", "0"), ("LoginTime", str(int(time.time()))), ("InCall", "0"), ("Status", "1"),
+                   ("Paused", "1" if adding and paused else "0"),
+                   ("PausedReason", msg.get("Reason") if adding and paused else ""),
+                   ("Ringinuse", "0"), ("Wrapuptime", "0")]])
 
     def _queue_names(self, msg: Message) -> list[str]:
         wanted = msg.get("Queue")
@@ -196,35 +285,50 @@ class _Session(socketserver.BaseRequestHandler):
 
     def _queue_summary(self, msg: Message, base: Fields) -> None:
         pbx = self.server.pbx
-        free = set(pbx.free_agents(time.time())) - pbx.paused_agents()
+        now = time.time()
+        state = state_at(pbx, now)
+        free = set(pbx.free_agents(now))
         self.send([("Response", "Success"), *base, ("EventList", "start"), ("Message", "Queue summary will follow")])
         names = [q for q in self._queue_names(msg) if q in QUEUES]
         for q in names:
-            self.send([("Event", "QueueSummary"), ("Queue", q), ("LoggedIn", str(len(pbx.agents))),
-                       ("Available", str(len(free))), ("Callers", "0"), ("HoldTime", "0"), ("TalkTime", "0"),
-                       ("LongestHoldTime", "0"), *base])
-        self.send([("Event", "QueueSummaryComplete"), *base, ("EventList", "Complete"), ("ListItems", str(len(names)))])
+            members = pbx.members_of(q)
+            waiting = [e for e in state.entries if e.queue == q]
+            longest = max((int(now - e.joined) for e in waiting), default=0)
+            self.send([("Event", "QueueSummary"), ("Queue", q), ("LoggedIn", str(len(members))),
+                       ("Available", str(len(free & set(members)))), ("Callers", str(len(waiting))),
+                       ("HoldTime", "0"), ("TalkTime", "0"), ("LongestHoldTime", str(longest)), *base])
+        self.send([("Event", "QueueSummaryComplete"), *base, ("EventList", "Complete"),
+                   ("ListItems", str(len(names)))])
 
     def _queue_status(self, msg: Message, base: Fields) -> None:
         pbx = self.server.pbx
         now = time.time()
-        free = set(pbx.free_agents(now))
+        state = state_at(pbx, now)
         paused = pbx.paused_reasons()
         self.send([("Response", "Success"), *base, ("EventList", "start"), ("Message", "Queue status will follow")])
         count = 0
         for q in [q for q in self._queue_names(msg) if q in QUEUES]:
-            self.send([("Event", "QueueParams"), ("Queue", q), ("Max", "0"), ("Strategy", QUEUES[q]), ("Calls", "0"),
-                       ("Holdtime", "0"), ("TalkTime", "0"), ("Completed", "0"), ("Abandoned", "0"),
-                       ("ServiceLevel", "20"), ("ServicelevelPerf", "0.0"), ("ServicelevelPerf2", "0.0"),
-                       ("Weight", "0"), *base])
+            waiting = [e for e in state.entries if e.queue == q]
+            self.send([("Event", "QueueParams"), ("Queue", q), ("Max", "0"), ("Strategy", QUEUES[q]),
+                       ("Calls", str(len(waiting))), ("Holdtime", "0"), ("TalkTime", "0"), ("Completed", "0"),
+                       ("Abandoned", "0"), ("ServiceLevel", "20"), ("ServicelevelPerf", "0.0"),
+                       ("ServicelevelPerf2", "0.0"), ("Weight", "0"), *base])
             count += 1
-            for peer, agent in pbx.agents.items():
+            for peer in pbx.members_of(q):
+                agent = pbx.agents[peer]
+                status = state.member_status.get(peer, "1")
                 self.send([("Event", "QueueMember"), ("Queue", q), ("Name", agent.member_name),
                            ("Location", f"SIP/{peer}"), ("StateInterface", f"SIP/{peer}"), ("Membership", "static"),
                            ("Penalty", "0"), ("CallsTaken", "0"), ("LastCall", "0"), ("LastPause", "0"),
-                           ("LoginTime", str(int(pbx.booted_at))), ("InCall", "0" if peer in free else "1"),
-                           ("Status", "1" if peer in free else "3"), ("Paused", "1" if peer in paused else "0"),
+                           ("LoginTime", str(int(pbx.booted_at))), ("InCall", "1" if status in ("2", "3") else "0"),
+                           ("Status", status), ("Paused", "1" if peer in paused else "0"),
                            ("PausedReason", paused.get(peer, "")), ("Wrapuptime", "0"), *base])
+                count += 1
+            for pos, e in enumerate(waiting, start=1):
+                self.send([("Event", "QueueEntry"), ("Queue", q), ("Position", str(pos)), ("Channel", e.channel),
+                           ("Uniqueid", e.uniqueid), ("CallerIDNum", e.caller), ("CallerIDName", e.caller_name),
+                           ("ConnectedLineNum", "unknown"), ("ConnectedLineName", "unknown"),
+                           ("Wait", str(int(now - e.joined))), ("Priority", "0"), *base])
                 count += 1
         self.send([("Event", "QueueStatusComplete"), *base, ("EventList", "Complete"), ("ListItems", str(count))])
 
@@ -287,6 +391,18 @@ class AmiServer(socketserver.ThreadingTCPServer):
     @property
     def port(self) -> int:
         return int(self.server_address[1])
+
+    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
+        sock = request if isinstance(request, socket.socket) else request[1]
+        try:
+            linger = sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)
+            reset = struct.unpack("ii", linger)[0] == 1
+        except OSError:
+            reset = False
+        if reset:
+            sock.close()  # no FIN first: the peer sees a reset
+        else:
+            super().shutdown_request(request)
 
     def broadcast_security(self, event: str, account: str, remote: tuple[str, int]) -> None:
         now = time.time()
