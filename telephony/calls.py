@@ -43,6 +43,7 @@ MEMBER_STATUS = {
     "5": "unavailable", "6": "ringing", "7": "ringing", "8": "busy",
 }
 RECENTLY_ENDED = 4096
+MAX_LIVE_CALLS = 50_000  # beyond this, the longest-silent calls are closed (a corrupt stream must not eat memory)
 
 
 def peer_of(interface_or_channel: str) -> str:
@@ -136,6 +137,7 @@ class CallTracker:
         self.last_event_at: float | None = None
         self.pbx_shutdown = False
         self.resyncs = 0
+        self.max_live_calls = MAX_LIVE_CALLS
         self._buffer: list[Message] | None = None
         self._handlers: dict[str, Callable[[Message, float], None]] = {
             "Newchannel": self._on_newchannel,
@@ -186,6 +188,12 @@ class CallTracker:
                 call = self._calls.get(lid)
                 if call is not None:
                     call.last_seen = at
+
+    def _evict(self, at: float) -> None:
+        oldest = min(self._calls.values(), key=lambda c: c.last_seen)
+        log.warning("more than %s live calls: closing the longest silent one, %s", self.max_live_calls,
+                    oldest.rec.linkedid)
+        self._finish(oldest, at, interrupted=True, reconciled=True)
 
     def begin_buffering(self) -> None:
         """Hold events from here on (the stream position of a resync snapshot) until `reconcile`."""
@@ -258,7 +266,9 @@ class CallTracker:
                 hotline=self._hotlines.get(dialed),
                 started_at=at,
             )
-            call = self._calls[lid] = _Call(rec=rec, customer_uid=uid)
+            if len(self._calls) >= self.max_live_calls:
+                self._evict(at)
+            call = self._calls[lid] = _Call(rec=rec, customer_uid=uid, last_seen=at)
             hv = _chan_var(msg, "HOTLINE")
             if hv in self._hotline_names:
                 rec.hotline = hv

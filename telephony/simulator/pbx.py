@@ -44,8 +44,8 @@ _NAMES = ("Anna", "Ben", "Chen", "Dana", "Eli", "Fang", "Gus", "Hui", "Ivy", "Ju
 
 def make_agents(n: int) -> tuple[AgentIdentity, ...]:
     """agent1001 … agent10NN; the first three are the lab's (Anna, Ben, Chen Agent)."""
-    if not 1 <= n <= 899:
-        raise ValueError(f"agents must be between 1 and 899, not {n}")
+    if not 1 <= n <= 8999:
+        raise ValueError(f"agents must be between 1 and 8999, not {n}")
     out = []
     for i in range(n):
         number = str(1001 + i)
