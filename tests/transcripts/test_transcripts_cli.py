@@ -61,12 +61,15 @@ def test_bad_model_folder_and_bad_audio(
     assert "is not a Vosk model folder" in _one_error_line(capsys.readouterr().err)
 
 
-def test_8_bit_file(
+def test_unsupported_wav_encoding(
     shared_engine: VoskEngine, tmp_path: Path, capsys: pytest.CaptureFixture[str], make_wav: Callable[..., Path]
 ) -> None:
-    wav = make_wav(tmp_path / "8bit.wav", bytes([128] * 800), width=1)
+    wav = make_wav(tmp_path / "gsm.wav", bytes(800))
+    data = bytearray(wav.read_bytes())
+    data[20:22] = (0x31).to_bytes(2, "little")  # WAVE_FORMAT_GSM610
+    wav.write_bytes(bytes(data))
     assert cli.run_transcribe(str(wav), None, as_json=False) == 2
-    assert "8-bit samples are not supported" in _one_error_line(capsys.readouterr().err)
+    assert "WAV encoding 0x0031 is not supported" in _one_error_line(capsys.readouterr().err)
 
 
 def test_json_for_a_good_file(

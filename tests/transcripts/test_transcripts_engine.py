@@ -282,16 +282,28 @@ def test_truncated_wav(engine: VoskEngine, tmp_path: Path, say: Say) -> None:
     _message(info, path)
 
 
-def test_8_bit_wav(engine: VoskEngine, tmp_path: Path, make_wav: Callable[..., Path]) -> None:
-    path = make_wav(tmp_path / "8bit.wav", bytes([128] * 8000), width=1)
+def test_8_bit_wav_is_read_and_other_widths_refused(
+    engine: VoskEngine, tmp_path: Path, make_wav: Callable[..., Path]
+) -> None:
+    path = make_wav(tmp_path / "8bit.wav", bytes([128] * 8000), width=1)  # 1 s of 8-bit silence
+    transcript = engine.transcribe_wav(path)
+    assert (transcript.text, transcript.duration_s, transcript.sample_rate) == ("", 1.0, 8000)
+    path = make_wav(tmp_path / "40bit.wav", bytes(5 * 800))
+    data = bytearray(path.read_bytes())
+    data[34:36] = (40).to_bytes(2, "little")  # bits per sample
+    path.write_bytes(bytes(data))
     with pytest.raises(AudioFormatError) as info:
         engine.transcribe_wav(path)
-    assert "8-bit samples are not supported" in _message(info, path)
+    assert "40-bit samples are not supported" in _message(info, path)
 
 
 def test_unsupported_rate_and_no_audio(engine: VoskEngine, tmp_path: Path, make_wav: Callable[..., Path]) -> None:
-    path = make_wav(tmp_path / "cd.wav", bytes(4410 * 2), rate=44100)
-    with pytest.raises(AudioFormatError, match="sample rate 44100 Hz is not supported"):
+    path = make_wav(tmp_path / "cd.wav", bytes(4410 * 2), rate=44100)  # resampled now
+    assert engine.transcribe_wav(path).duration_s == pytest.approx(0.1)
+    data = bytearray(path.read_bytes())
+    data[24:28] = (400000).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(AudioFormatError, match="sample rate 400000 Hz is not supported"):
         engine.transcribe_wav(path)
     path = make_wav(tmp_path / "nothing.wav", b"")
     with pytest.raises(AudioFormatError, match="contains no audio"):
