@@ -128,9 +128,63 @@ def result_json(path: Path, transcripts: Sequence[Transcript]) -> dict[str, Any]
     }
 
 
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+def _error(message: str, prog: str = PROG) -> int:
+    print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)
     return EXIT_ERROR
+
+
+def register_cli(subparsers: Any) -> None:
+    """`hotline models install PATH.zip|DIR [--sha256 X] [--name N] [--dir D] [--no-dither]`, `hotline models list`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "models", help="install and list speech models (offline)", description="Install and list Vosk models."
+    )
+    sub = parser.add_subparsers(dest="models_command", required=True)
+    install = sub.add_parser("install", help="install a model from a .zip or a folder (never downloads)")
+    install.add_argument("source", metavar="PATH.zip|DIR")
+    install.add_argument("--sha256", default=None, help="expected SHA-256 of the .zip (checked before unpacking)")
+    install.add_argument("--name", default=None, help="folder name (default: the zip's or folder's name)")
+    install.add_argument("--dir", default=None, help="models folder (default: $HOTLINE_MODELS_DIR or var/models)")
+    install.add_argument(
+        "--no-dither", action="store_true", help="decode without Kaldi's random dither (repeatable results)"
+    )
+    install.set_defaults(func=_main_models_install)
+    listing = sub.add_parser("list", help="list installed models")
+    listing.add_argument("--dir", default=None, help="models folder (default: $HOTLINE_MODELS_DIR or var/models)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_main_models_list)
+
+
+def _main_models_install(args: argparse.Namespace) -> int:
+    from transcripts.models import install_model
+
+    try:
+        model = install_model(
+            Path(args.source),
+            sha256=args.sha256,
+            name=args.name,
+            dest_dir=Path(args.dir) if args.dir else None,
+            dither=not args.no_dither,
+        )
+    except (TranscriptsError, OSError) as exc:
+        return _error(str(exc), "hotline models")
+    print(f"installed {model.name} at {model.path} ({model.sample_rate} Hz); use HOTLINE_VOSK_MODEL={model.path}")
+    return 0
+
+
+def _main_models_list(args: argparse.Namespace) -> int:
+    from transcripts.models import list_models
+
+    try:
+        models = list_models(Path(args.dir) if args.dir else None)
+    except (TranscriptsError, OSError) as exc:
+        return _error(str(exc), "hotline models")
+    if args.json:
+        print(json.dumps([{"name": m.name, "path": str(m.path), "sample_rate": m.sample_rate,
+                           "size_bytes": m.size_bytes, "dithered": m.dithered} for m in models]))
+    else:
+        for m in models:
+            print(f"{m.name}\t{m.sample_rate} Hz\t{m.size_bytes / 1e6:.0f} MB\t{m.path}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
