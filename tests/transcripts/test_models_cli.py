@@ -15,7 +15,8 @@ from transcripts.models import ModelInstallError, install_model, list_models
 
 
 def hotline(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hotline_cli.main", *args], capture_output=True, text=True, timeout=120)
+    cmd = [sys.executable, "-m", "hotline_cli.main", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,125 @@
+"""Transcription benchmark: live AudioSocket streams at real time, and post-call throughput.
+
+    .venv/bin/python benchmarks/transcribe.py [--max-streams 12] [--seconds 10]
+
+Live: N clients replay the real captured AudioSocket stream (as-tap-1, 8 kHz) over TCP paced at real
+time (one 20 ms message every 20 ms) to one AudioSocketServer; per N it prints the real-time factor
+(decode time / audio time per stream), the time from the first speech frame to the first partial,
+and resident memory per stream. Post-call: audio hours transcribed per CPU hour (one file, serial).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from transcripts.audiosocket import AudioSocketServer, LiveResult, RecognizerPool, decode_all  # noqa: E402
+from transcripts.engine import VoskEngine, default_model_dir  # noqa: E402
+
+CAPTURE = REPO / "tests/transcripts/fixtures/audiosocket/as-tap-1-caller-only-chanspy-o.from-asterisk.bin"
+RECORDING = REPO / "tests/fixtures/asterisk-traces/recordings/mm-1796029431.41-stereo.converted-by-sox.wav"
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def live_round(engine: VoskEngine, n: int) -> tuple[float, float, float]:
+    messages, _ = decode_all(CAPTURE.read_bytes())
+    first_speech = next(i for i, m in enumerate(messages) if m.kind == 0x10 and any(m.payload)) - 1
+    lock = threading.Lock()
+    first_partial: dict[str, float] = {}
+    started: dict[str, float] = {}
+
+    def on_result(r: LiveResult) -> None:
+        with lock:
+            first_partial.setdefault(r.stream, time.monotonic())
+
+    cpu_before = time.process_time()
+    rss_before = rss_mb()
+    ended = threading.Semaphore(0)
+    pool = RecognizerPool(engine, max_streams=n)
+    server = AudioSocketServer(pool, on_result, on_stream_end=lambda s: ended.release())
+    server.start()
+    wall = time.monotonic()
+
+    def client(k: int) -> None:
+        import uuid
+
+        sid = uuid.uuid4()
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        t0 = time.monotonic()
+        for i, m in enumerate(messages):
+            payload = sid.bytes if m.kind == 0x01 else m.payload
+            sock.sendall(bytes([m.kind]) + len(payload).to_bytes(2, "big") + payload)
+            if i == first_speech:
+                with lock:
+                    started[str(sid)] = time.monotonic()
+            if m.kind != 0x01:
+                delay = t0 + i * 0.02 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+        sock.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    peak = rss_before
+    while any(t.is_alive() for t in threads):
+        peak = max(peak, rss_mb())
+        time.sleep(0.2)
+    for _ in range(n):
+        ended.acquire(timeout=120)
+    lag = time.monotonic() - wall - len(messages) * 0.02
+    server.stop()
+    cpu = time.process_time() - cpu_before
+    audio_s = n * (len(messages) - 1) * 0.02
+    latencies = [first_partial[s] - started[s] for s in started if s in first_partial]
+    print(
+        f"live streams={n:2d}  cpu/audio={cpu / audio_s:.3f}  finish lag={lag:5.2f} s  "
+        f"speech->first partial median={sorted(latencies)[len(latencies) // 2] if latencies else float('nan'):.2f} s  "
+        f"memory/stream={(peak - rss_before) / n:.0f} MB"
+    )
+    return cpu / audio_s, lag, peak
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--max-streams", type=int, default=12)
+    args = ap.parse_args()
+    t = time.monotonic()
+    engine = VoskEngine(default_model_dir())
+    print(f"model load {time.monotonic() - t:.2f} s, process RSS {rss_mb():.0f} MB")
+    cpu0 = time.process_time()
+    transcript = engine.transcribe_wav(RECORDING)
+    cpu = time.process_time() - cpu0
+    audio_h = 2 * transcript.duration_s / 3600  # two channels
+    rate = audio_h / (cpu / 3600)
+    print(f"post-call: {audio_h * 3600:.1f} s of speaker audio in {cpu:.2f} CPU s = {rate:.1f} audio h per CPU h")
+    best = 0
+    n = 1
+    while n <= args.max_streams:
+        _, lag, _ = live_round(engine, n)
+        if lag < 1.0:  # every stream finished within 1 s of its audio ending: keeping up with real time
+            best = n
+        else:
+            break
+        n = n * 2 if n < 4 else n + 4
+    print(f"live streams keeping real time (all results within 1 s of the end of audio): {best}")
+    print(f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
