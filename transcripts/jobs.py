@@ -18,6 +18,7 @@ from pathlib import Path
 
 from transcripts.engine import Transcript, VoskEngine, recording_parts, stereo_speakers_for
 from transcripts.errors import QueueFull, QueueStopped, TranscriptsError
+from transcripts.turns import Turn, build_turns, turns_json
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,15 @@ class TranscriptionResult:
     recording: Path
     transcripts: list[Transcript]
     elapsed_s: float
+
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        """The call's speaker turns (customer/agent, start, end, text) in time order."""
+        return build_turns(self.transcripts)
+
+    def turns_json(self) -> str:
+        """The turns as a JSON array, ready for `attach_transcript(words_json=...)`."""
+        return turns_json(self.turns)
 
 
 @dataclass(frozen=True, slots=True)

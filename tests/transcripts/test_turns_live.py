@@ -136,3 +136,12 @@ def test_tap_input_errors() -> None:
     with pytest.raises(LiveTapError, match="line break"):
         originate_text([("Data", "x\r\nAction: Hangup")])
     assert stream_uuid_of_channel("SIP/agent1001-00000011") is None
+
+
+def test_queue_result_gives_turns_ready_to_store() -> None:
+    from transcripts.jobs import TranscriptionResult
+
+    parts = [tr("agent", ("您好", 0.2, 0.6)), tr("caller", ("喂", 1.0, 1.2))]
+    result = TranscriptionResult("1.1", Path("x.wav"), parts, 0.1)
+    assert [t.speaker for t in result.turns] == [AGENT, CUSTOMER]
+    assert json.loads(result.turns_json())[1] == {"speaker": "customer", "start": 1.0, "end": 1.2, "text": "喂"}
