@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,20 @@ def _wait_for_stop(stop: threading.Event) -> None:
 
 # ---------------------------------------------------------------------------- simulator
 def cmd_simulator(args: argparse.Namespace) -> int:
-    from telephony.simulator.pbx import SimulatedPbx
+    from telephony.simulator.pbx import SimulatedPbx, make_agents
     from telephony.simulator.scenario import ScenarioError
     from telephony.simulator.server import AmiServer, Credentials
 
     settings: Settings = args.settings
     recordings = Path(args.recordings or settings.recordings_dir)
-    pbx = SimulatedPbx(recordings_dir=str(recordings.resolve()), time_scale=args.speed, seed=args.seed)
+    try:
+        agents = make_agents(args.agents)
+    except ValueError as exc:
+        return _fail("simulator", str(exc))
+    if args.rate is not None and args.rate <= 0:
+        return _fail("simulator", f"--rate must be positive, not {args.rate}")
+    pbx = SimulatedPbx(recordings_dir=str(recordings.resolve()), time_scale=args.speed, seed=args.seed,
+                       agents=agents, wrap_up_s=0.0 if args.mix == "load" else 2.0)
     if args.voice:
         from hotline_cli.runtime import attach_voice
 
@@ -58,15 +66,20 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         return _fail("simulator", f"cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror}")
     pbx.start()
     server.serve_in_thread()
-    pace = f"a call every {args.interval:.0f} s" if args.interval > 0 else "calls on SimulateCall only"
+    if args.rate:
+        pace = f"{args.rate:g} calls/s ({args.mix} mix)" + (f", {args.calls} calls" if args.calls else "")
+    else:
+        pace = f"a call every {args.interval:.0f} s" if args.interval > 0 else "calls on SimulateCall only"
     print(f"PBX simulator: AMI on {args.listen[0]}:{server.port} (user {args.user}); {pace}; Ctrl-C stops",
           flush=True)
     stop = threading.Event()
-    if args.interval > 0:
+    if args.rate:
+        threading.Thread(target=_load_stream, args=(pbx, args, stop), daemon=True).start()
+    elif args.interval > 0:
         threading.Thread(target=_call_stream, args=(pbx, args.interval, stop, ()), daemon=True).start()
     try:
-        if args.calls:
-            for scenario in args.calls.split(","):
+        if args.scenarios:
+            for scenario in args.scenarios.split(","):
                 pbx.start_call(scenario.strip())
     except ScenarioError as exc:
         server.shutdown_all()
@@ -76,6 +89,29 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     server.shutdown_all()
     pbx.stop()
     return 0
+
+
+def _load_stream(pbx: Any, args: argparse.Namespace, stop: threading.Event) -> None:
+    """`--rate R [--calls N]`: R calls a second (of PBX time), N in all (0: until stopped)."""
+    started = 0
+    t0 = time.monotonic()
+    while not stop.is_set() and (not args.calls or started < args.calls):
+        due = t0 + started / args.rate / pbx.time_scale
+        if stop.wait(max(0.0, due - time.monotonic())):
+            break
+        try:
+            if args.mix == "load":
+                pbx.start_load_call(talk_s=args.talk)
+            else:
+                pbx.start_random_call()
+        except Exception as exc:  # a busy PBX: this caller gets no line
+            log.warning("simulated call not started: %s", exc)
+        started += 1
+    if args.calls:
+        while pbx.calls or pbx.pending():
+            if stop.wait(0.2):
+                return
+        print(f"simulator: {started} calls played, {pbx.events_sent} events sent", flush=True)
 
 
 def _call_stream(pbx: Any, interval: float, stop: threading.Event, waybills: tuple[str, ...]) -> None:
@@ -139,7 +175,13 @@ def register(sub: Any) -> None:
     p.add_argument("--user", default="hotline")
     p.add_argument("--secret", default="hotline")
     p.add_argument("--interval", type=float, default=15.0, help="mean seconds between calls; 0: none")
-    p.add_argument("--calls", default="", help="comma list of scenarios to play at start")
+    p.add_argument("--scenarios", default="", help="comma list of scenarios to play at start")
+    p.add_argument("--calls", type=int, default=0, help="with --rate: how many calls in all (0: until stopped)")
+    p.add_argument("--rate", type=float, default=None, help="calls per second (load and soak runs)")
+    p.add_argument("--agents", type=int, default=3, help="number of agent phones (agent1001, …)")
+    p.add_argument("--mix", choices=("load", "demo"), default="load",
+                   help="with --rate: load = trace 07's calls (service, key 1, answered); demo = all scenarios")
+    p.add_argument("--talk", type=float, default=4.8, help="talk seconds of load calls")
     p.add_argument("--speed", type=float, default=1.0, help="play calls this many times faster")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--recordings", default="", help="folder for the calls' recordings")

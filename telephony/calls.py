@@ -273,6 +273,10 @@ class CallTracker:
             if hv in self._hotline_names:
                 rec.hotline = hv
             self._publish(CallStarted(lid, rec.caller, rec.caller_name, dialed, rec.hotline or "", at))
+        elif uid == lid and not call.rec.dialed:
+            # taken up by a resync before its Newchannel came through: fill in what only it says
+            call.rec.dialed = f.get("Exten", "")
+            call.rec.hotline = call.rec.hotline or self._hotlines.get(call.rec.dialed)
         call.channels[uid] = channel
         self._by_uid[uid] = lid
         self._by_channel[channel] = lid

@@ -39,6 +39,8 @@ DEFAULT_CALLERS = (
     ("49305551011", "赵敏"), ("49305551012", "黄强"),
 )
 WRAP_UP_S = 2.0
+_QUEUE_ORDER = ("service", "claims", "complaints")
+_RING_OFFSET_S = 1.65  # service_answered: from the first event to the first ring of its agent
 _NAMES = ("Anna", "Ben", "Chen", "Dana", "Eli", "Fang", "Gus", "Hui", "Ivy", "Jun", "Kai", "Lei")
 
 
@@ -82,6 +84,7 @@ class SimulatedPbx:
         callers: tuple[tuple[str, str], ...] = DEFAULT_CALLERS,
         time_scale: float = 1.0,
         seed: int | None = None,
+        wrap_up_s: float = WRAP_UP_S,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -89,9 +92,13 @@ class SimulatedPbx:
         self.agents = {a.peer: a for a in agents}
         self.callers = callers
         self.time_scale = time_scale
+        self.wrap_up_s = wrap_up_s
         self.rng = random.Random(seed)
         self._busy_until: dict[str, float] = {a.peer: 0.0 for a in agents}
         self._paused: dict[str, str] = {}
+        self._trunk_calls: dict[str, int] = {}
+        self._member_status: dict[tuple[str, str], str] = {}
+        self._avail: dict[str, str] = {}
         self._members: dict[str, list[str]] = {q: [a.peer for a in agents if q == "service" or a.peer != "agent1001"]
                                                for q in ("service", "complaints", "claims")}
         self._heap: list[_Due] = []
@@ -106,6 +113,7 @@ class SimulatedPbx:
         self.calls_started = 0
         self.events_sent = 0
         self.booted_at = time.time()
+        self.played_until = 0.0  # every message due by then has been handed to the listeners
 
     # ------------------------------------------------------------------ listeners
     def add_listener(self, listener: Listener) -> None:
@@ -153,8 +161,10 @@ class SimulatedPbx:
                 members.remove(peer)
             return True
 
-    def hang_up(self, linkedid: str) -> bool:
-        """End a call now (an AMI Hangup while an agent talks): its end events are played now."""
+    def hang_up(self, linkedid: str, *, by_pbx: bool = True) -> bool:
+        """End a call now (an AMI Hangup, or Asterisk stopping, while an agent talks): its end events
+        are played now. Asterisk itself hangs up: no phone sent BYE, so the template's HangupRequest
+        (a phone's BYE) becomes a SoftHangupRequest, as in traces 05 and 06."""
         now = time.time()
         with self._lock:
             call = self.calls.get(linkedid)
@@ -174,13 +184,46 @@ class SimulatedPbx:
             self._heap = [d for d in self._heap if not (d.call == linkedid and d.at > now)]
             heapq.heapify(self._heap)
             first_future = next(i for i, (t, _) in enumerate(msgs) if t > now)
-            tail = [(t - delta, f) for t, f in msgs[end:]]
+            tail = [(t - delta, [("Event", "SoftHangupRequest") if kv == ("Event", "HangupRequest") and by_pbx
+                                 else kv for kv in f]) for t, f in msgs[end:]]
             msgs[first_future:] = tail
             for t, f in tail:
                 heapq.heappush(self._heap, _Due(t, next(self._seq), f, linkedid))
             call.script.end = msgs[-1][0]
             self._lock.notify_all()
         return True
+
+    def stop_calls(self, *, crash: bool) -> list[str]:
+        """Asterisk going away. `core stop now` (crash=False): calls with an agent are hung up with
+        their normal end events, as in trace 06; the others vanish. A crash (kill -9): every call
+        vanishes without a word. Returns the linkedids of the calls that were live."""
+        with self._lock:
+            live = list(self.calls)
+        if not crash:
+            for lid in live:
+                self.hang_up(lid)
+            deadline = time.time() + 1.0
+            while time.time() < deadline:
+                with self._lock:
+                    ending = any(d.at <= time.time() + 0.05 for d in self._heap)
+                if not ending:
+                    break
+                time.sleep(0.02)
+        with self._lock:
+            self._heap.clear()
+            self.calls.clear()
+            self._trunk_calls.clear()
+            for peer in self._busy_until:
+                self._busy_until[peer] = 0.0
+        return live
+
+    def reboot(self) -> None:
+        """A fresh Asterisk: uptime and channel counters start again."""
+        with self._lock:
+            self.booted_at = time.time()
+            self._uid_seq = 0
+            self._member_status.clear()
+            self._avail.clear()
 
     def paused_agents(self) -> set[str]:
         with self._lock:
@@ -232,6 +275,8 @@ class SimulatedPbx:
                 caller=number, caller_name=name, agents=[self.agents[a] for a in agents], start=start,
                 first_uid_seq=self._uid_seq, recordings_dir=self.recordings_dir, extra_wait_s=extra_wait_s,
                 talk_s=talk_s, abandon_after_s=abandon_after_s, waybill=waybill,
+                memberships={peer: [q for q in _QUEUE_ORDER if peer in self._members.get(q, [])]
+                             for peer in agents},
             )
             script = build_script(scenario, params)
             if self.time_scale != 1.0:
@@ -240,7 +285,7 @@ class SimulatedPbx:
                 script.end = script.messages[-1][0]
             self._uid_seq += len(script.uniqueids)
             for peer in script.agents:
-                self._busy_until[peer] = max(self._busy_until[peer], script.end + WRAP_UP_S / self.time_scale)
+                self._busy_until[peer] = max(self._busy_until[peer], self._agent_free_at(script, peer))
             self.calls[script.linkedid] = SimCall(script, params, script.agents)
             self.calls_started += 1
             for t, f in script.messages:
@@ -254,6 +299,28 @@ class SimulatedPbx:
         log.info("simulated call %s: %s from %s, agents %s", script.linkedid, scenario, number,
                  ",".join(script.agents) or "-")
         return script
+
+    def _agent_free_at(self, script: CallScript, peer: str) -> float:
+        """When the agent's member status goes back to not-in-use in this script (+ wrap-up)."""
+        last = script.end
+        for t, fields in script.messages:
+            if fields[0] == ("Event", "QueueMemberStatus"):
+                d = dict(fields)
+                if d.get("Interface") == f"SIP/{peer}" and d.get("Status") == "1":
+                    last = t
+        return last + self.wrap_up_s / self.time_scale
+
+    def start_load_call(self, talk_s: float = 4.5) -> CallScript:
+        """A call like those of the load capture (07): service hotline, key 1, answered. With nobody
+        free, the caller waits in the queue until the first agent is."""
+        now = time.time()
+        with self._lock:
+            candidates = [p for p in self._busy_until if p not in self._paused] or list(self._busy_until)
+            # a linear queue: the first agent in order who is free, or who frees first
+            peer = min(candidates, key=lambda p: (max(self._busy_until[p], now), list(self.agents).index(p)))
+            # the caller waits in the queue until that agent is free (the template rings it ~1.65 s in)
+            wait = max(0.0, (self._busy_until[peer] - now) * self.time_scale - _RING_OFFSET_S)
+        return self.start_call("service_answered", agents=[peer], talk_s=talk_s, extra_wait_s=wait)
 
     def start_random_call(self, waybills: tuple[str, ...] = ()) -> CallScript:
         """A plausible next call for the demo stream, given who is free now."""
@@ -281,11 +348,13 @@ class SimulatedPbx:
             while self._heap and self._heap[0].at <= at:
                 item = heapq.heappop(self._heap)
                 due.append(item.fields)
+            self.played_until = at
             listeners = list(self._listeners)
             ended = [lid for lid, c in self.calls.items() if c.script.end <= at]
             for lid in ended:
                 del self.calls[lid]
         if due:
+            due = self._device_states(due)
             self.events_sent += len(due)
             for listener in listeners:
                 try:
@@ -293,6 +362,42 @@ class SimulatedPbx:
                 except Exception:
                     log.exception("simulator listener failed")
         return len(due)
+
+    def _device_states(self, batch: list[Fields]) -> list[Fields]:
+        """Device states as Asterisk derives them from all calls at once: the trunk is INUSE while any
+        call uses it; a queue's `Queue:<q>_avail` device follows whether any member of the queue is
+        free, re-evaluated (and sent when it changes) right after a member's QueueMemberStatus."""
+        out: list[Fields] = []
+        for fields in batch:
+            head = fields[0]
+            if head == ("Event", "QueueMemberStatus"):
+                out.append(fields)
+                d = dict(fields)
+                queue, peer = d.get("Queue", ""), d.get("Interface", "").split("/", 1)[-1]
+                self._member_status[(queue, peer)] = d.get("Status", "")
+                free = any(self._member_status.get((queue, p), "1") == "1" and p not in self._paused
+                           for p in self.members_of(queue))
+                avail = "NOT_INUSE" if free else "INUSE"
+                if self._avail.get(queue) != avail:  # unknown at start: the first evaluation is sent
+                    self._avail[queue] = avail
+                    out.append([("Event", "DeviceStateChange"), ("Privilege", "call,all"),
+                                ("Device", f"Queue:{queue}_avail"), ("State", avail)])
+                continue
+            if head != ("Event", "DeviceStateChange"):
+                out.append(fields)
+                continue
+            d = dict(fields)
+            device, state = d.get("Device", ""), d.get("State", "")
+            if device.startswith("Queue:") and device.endswith("_avail"):
+                continue  # derived above from the members
+            if device.startswith("SIP/") and device[4:] not in self.agents:  # a trunk shared by all calls
+                n = self._trunk_calls.get(device, 0)
+                n = n + 1 if state == "INUSE" else max(0, n - 1) if state == "NOT_INUSE" else n
+                self._trunk_calls[device] = n
+                if (state == "INUSE" and n != 1) or (state == "NOT_INUSE" and n != 0):
+                    continue
+            out.append(fields)
+        return out
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -351,6 +456,8 @@ class PbxState:
 
 
 def state_at(pbx: SimulatedPbx, now: float) -> PbxState:
+    """What Asterisk knows at `now`, as far as its events have been sent (never ahead of them)."""
+    now = min(now, pbx.played_until)
     channels: dict[str, SimChannel] = {}
     entries: dict[str, SimEntry] = {}
     member: dict[str, str] = {}

@@ -32,6 +32,9 @@ AGENTS_NEEDED = {
     "service_ring_no_answer": 2,
 }
 TEMPLATE_RECORDINGS = "/var/spool/asterisk/monitor"
+# the lab's queues.conf: which queues each captured agent was a member of
+LAB_MEMBERSHIP = {"agent1001": ("service",), "agent1002": ("service", "claims", "complaints"),
+                  "agent1003": ("service", "claims", "complaints")}
 _TIME_FIELDS = {"StartTime", "AnswerTime", "EndTime"}
 _TV_FIELDS = {"EventTV", "SessionTV"}
 
@@ -117,6 +120,7 @@ class CallParams:
     abandon_after_s: float | None = None  # stretch the wait before the caller gives up
     waybill: str | None = None  # typed after key 1 on the service menu
     uniqueid_prefix: int | None = None
+    memberships: dict[str, list[str]] | None = None  # peer -> its queues: one QueueMemberStatus per queue
 
 
 @dataclass(slots=True)
@@ -181,19 +185,34 @@ def build_script(name: str, p: CallParams) -> CallScript:
                 if dict(msgs[j][1]).get("Event") in ("AgentConnect", "AgentComplete"):
                     msgs[j] = (msgs[j][0], _add_seconds(msgs[j][1], {"HoldTime": p.extra_wait_s}))
     if p.talk_s is not None:
+        if p.talk_s <= 0:
+            raise ScenarioError(f"talk time must be positive, not {p.talk_s}")
         c = _index(msgs, "AgentConnect")
         h = _index(msgs, "HangupRequest", c or 0)
         if c is not None and h is not None:
             delta = p.talk_s - (msgs[h][0] - msgs[c][0])
-            if delta > 0:
-                _shift(msgs, h, delta)
-                for j in range(h, len(msgs)):
-                    ev = dict(msgs[j][1]).get("Event")
-                    if ev == "AgentComplete":
-                        msgs[j] = (msgs[j][0], _add_seconds(msgs[j][1], {"TalkTime": delta}))
-                    elif ev == "Cdr":
-                        msgs[j] = (msgs[j][0], _add_seconds(msgs[j][1], {"Duration": delta,
-                                                                         "BillableSeconds": delta}))
+            end_at = msgs[h][0] + delta
+            talk = msgs[c + 1 : h]
+            if delta < 0:  # a shorter talk: no RTCP report falls after the hang-up; the rest comes at it
+                talk = [(min(t, end_at), f) for t, f in talk
+                        if t < end_at or dict(f).get("Event") != "RTCPSent"]
+            else:  # a longer talk: RTP keeps sending its RTCP report every 5 s per channel
+                extra = []
+                for t, f in talk:
+                    if dict(f).get("Event") == "RTCPSent":
+                        rep = 1
+                        while t + 5.0 * rep < end_at:
+                            extra.append((t + 5.0 * rep, f))
+                            rep += 1
+                talk = sorted(talk + extra, key=lambda x: x[0])
+            tail = [(t + delta, f) for t, f in msgs[h:]]
+            msgs = msgs[: c + 1] + talk + tail
+            for j in range(c + 1 + len(talk), len(msgs)):
+                ev = dict(msgs[j][1]).get("Event")
+                if ev == "AgentComplete":
+                    msgs[j] = (msgs[j][0], _add_seconds(msgs[j][1], {"TalkTime": delta}))
+                elif ev == "Cdr":
+                    msgs[j] = (msgs[j][0], _add_seconds(msgs[j][1], {"Duration": delta, "BillableSeconds": delta}))
     if p.abandon_after_s is not None:
         joined = _index(msgs, "QueueCallerJoin")
         gone = _index(msgs, "HangupRequest", joined or 0)
@@ -261,6 +280,11 @@ def build_script(name: str, p: CallParams) -> CallScript:
         if d.get("Event") == "VarSet" and d.get("Variable") == "MIXMONITOR_FILENAME" and d.get("Value"):
             recording = d["Value"]
         out.append((p.start + (t - t0), new_fields))
+    if p.memberships is not None:
+        # agents whose queues are those of the lab agent they stand in for keep the real run as is
+        same = {new.peer for old, new in zip(tpl.agents, p.agents, strict=False)
+                if p.memberships.get(new.peer) == list(LAB_MEMBERSHIP.get(old, ()))}
+        out = _expand_member_status(out, {k: v for k, v in p.memberships.items() if k not in same})
     answered_by = None
     connect = _index(out, "AgentConnect")
     if connect is not None:
@@ -268,6 +292,32 @@ def build_script(name: str, p: CallParams) -> CallScript:
         answered_by = iface.split("/", 1)[-1]
     return CallScript(name, new_uids[0], out, [a.peer for a in p.agents[:need]], recording, out[-1][0],
                       new_uids, answered_by)
+
+
+def _expand_member_status(msgs: list[tuple[float, Fields]], memberships: dict[str, list[str]]
+                          ) -> list[tuple[float, Fields]]:
+    """Asterisk sends a QueueMemberStatus per queue the member is in: the template's run for its
+    agent becomes one per queue of the agent put in its place."""
+    out: list[tuple[float, Fields]] = []
+    last: dict[str, str] = {}  # interface -> status of its last QueueMemberStatus
+    for t, fields in msgs:
+        d = dict(fields)
+        if d.get("Event") == "DeviceStateChange" and d.get("Device", "").endswith("_avail"):
+            continue  # a queue's availability is derived while playing, from all calls at once
+        if d.get("Event") != "QueueMemberStatus":
+            out.append((t, fields))
+            continue
+        iface, status = d.get("Interface", ""), d.get("Status", "")
+        peer = iface.split("/", 1)[-1]
+        if peer not in memberships:
+            out.append((t, fields))
+            continue
+        if last.get(iface) == status:
+            continue  # the rest of the template's run for this state change
+        last[iface] = status
+        for queue in memberships[peer]:
+            out.append((t, [(k, queue if k == "Queue" else v) for k, v in fields]))
+    return out
 
 
 def _shift_time(value: str, fmt: str, delta: float) -> str:

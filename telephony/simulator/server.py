@@ -105,6 +105,8 @@ class _Session(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         sock: socket.socket = self.request
+        if time.time() < self.server.down_until:
+            return  # Asterisk is not up: the connection is closed at once
         self.send_bytes(BANNER)
         parser = FrameParser(max_frame=64 * 1024)
         try:
@@ -386,6 +388,7 @@ class AmiServer(socketserver.ThreadingTCPServer):
         self.pbx = pbx
         self.credentials = credentials or Credentials()
         self.sessions: set[_Session] = set()
+        self.down_until = 0.0
         super().__init__(address, _Session)
 
     @property
@@ -418,6 +421,25 @@ class AmiServer(socketserver.ThreadingTCPServer):
         else:
             fields += [("SessionTV", "1970-01-01T00:00:00.000+0000")]
         self.pbx.emit([fields])
+
+    def restart_pbx(self, *, crash: bool = False, down_s: float = 0.5) -> list[str]:
+        """`core stop now` (or a crash), `down_s` seconds down, then a fresh boot. Returns the
+        linkedids of the calls that were live."""
+        live = self.pbx.stop_calls(crash=crash)
+        if crash:
+            for s in list(self.sessions):
+                s.reset()
+        else:
+            time.sleep(0.05)
+            self.pbx.emit([[("Event", "Shutdown"), ("Privilege", "system,all"), ("Shutdown", "Cleanly"),
+                            ("Restart", "False")]])
+            time.sleep(0.05)
+            for s in list(self.sessions):
+                s.close()
+        self.down_until = time.time() + down_s
+        time.sleep(down_s)
+        self.pbx.reboot()
+        return live
 
     def serve_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="ami-sim-server", daemon=True)

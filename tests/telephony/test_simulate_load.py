@@ -1,0 +1,84 @@
+"""The simulator at scale: its event-type mix per call stays within ±10 % of the real load run
+(trace 07), and every event type it sends has the field set the real traces show."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from telephony.connection import AmiClient, AmiEndpoint
+from telephony.frames import Message, parse_all
+from telephony.simulator.pbx import SimulatedPbx
+from telephony.simulator.server import AmiServer
+
+
+def test_load_mix_matches_trace_07(traces: Path, tmp_path: Path) -> None:
+    calls = 60
+    pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=10.0, seed=11, wrap_up_s=0.0)  # the lab: wrapuptime=0
+    pbx.start()
+    server = AmiServer(("127.0.0.1", 0), pbx)
+    server.serve_in_thread()
+    got: list[Message] = []
+    client = AmiClient(AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline"), got.append)
+    client.start()
+    assert client.connected.wait(5)
+    try:
+        for _ in range(calls):  # one call every 2 s of PBX time, as in trace 07
+            pbx.start_load_call(talk_s=4.8)
+            time.sleep(2.0 / pbx.time_scale)
+        deadline = time.time() + 60
+        while (pbx.calls or pbx.pending()) and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+    finally:
+        client.stop()
+        server.shutdown_all()
+        pbx.stop()
+    ours = Counter(m.event for m in got if m.event not in ("FullyBooted",))
+    ours["SuccessfulAuth"] -= 1  # our own AMI login
+    real = json.loads((traces / "07-load-service-hotline.analysis.json").read_text())["event mix"]
+    real_calls = real["AgentConnect"]
+    assert ours["AgentConnect"] == calls
+    off = {}
+    for event, count in real.items():
+        if event == "FullyBooted":
+            continue
+        per_call_real = count / real_calls
+        per_call_ours = ours.get(event, 0) / calls
+        off[event] = per_call_ours / per_call_real - 1
+    assert set(ours) - set(real) <= {"QueueCallerAbandon"} and ours["QueueCallerAbandon"] == 0
+    bad = {e: f"{d:+.0%}" for e, d in off.items() if abs(d) > 0.10}
+    assert not bad, bad
+
+
+def test_every_event_type_has_the_real_field_set(traces: Path, tmp_path: Path) -> None:
+    real_keys: dict[str, set[tuple[str, ...]]] = {}
+    for f in sorted(traces.glob("0[1-6]*.ami")):
+        for m in parse_all(f.read_bytes()):
+            if m.event:
+                real_keys.setdefault(m.event, set()).add(tuple(sorted(set(m.keys_in_order()) - {"ActionID"})))
+    pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=20.0, seed=2)
+    pbx.start()
+    server = AmiServer(("127.0.0.1", 0), pbx)
+    server.serve_in_thread()
+    got: list[Message] = []
+    client = AmiClient(AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline"), got.append)
+    client.start()
+    assert client.connected.wait(5)
+    try:
+        for scenario in ("service_answered", "claims_ringall_agent_hangs_up", "complaints_abandoned",
+                         "service_ring_no_answer"):
+            pbx.start_call(scenario)
+            while pbx.calls:
+                time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        client.stop()
+        server.shutdown_all()
+        pbx.stop()
+    for m in got:
+        assert m.event in real_keys, m.event
+        keys = tuple(sorted(set(m.keys_in_order()) - {"ActionID"}))
+        assert keys in real_keys[m.event], (m.event, keys)
