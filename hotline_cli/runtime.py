@@ -23,10 +23,9 @@ from cases.db import Database
 from cases.errors import CasesError
 from cases.services import DEMO_WAYBILLS, attach_transcript, record_call, seed_demo
 from hotline_cli.config import Settings
-from telephony.calls import CallTracker
-from telephony.connection import AmiClient, AmiEndpoint
-from telephony.events import CallEnded, DomainEvent, EventBus, PbxConnection
-from telephony.resync import resync
+from telephony.connection import AmiEndpoint
+from telephony.events import CallEnded, DomainEvent, EventBus
+from telephony.pbxlink import CombinedLive, PbxLink, make_links
 from telephony.simulator.scenario import CallScript
 from transcripts.engine import VoskEngine, default_model_dir
 from transcripts.errors import TranscriptsError
@@ -227,52 +226,46 @@ class Process:
     settings: Settings
     db: Database
     bus: EventBus
-    tracker: CallTracker
-    client: AmiClient
+    links: list[PbxLink]
+    live: CombinedLive
     pipeline: CallPipeline
     transcriber: TranscriptionQueue
 
     def status(self) -> Mapping[str, Any]:
-        st = self.client.stats
-        ep = self.client.endpoint
         return {
-            "ami": [{
-                "name": ep.name, "host": ep.host, "port": ep.port, "connected": self.client.connected.is_set(),
-                "connected_since": st.connected_since, "last_event_at": st.last_event_at,
-                "connects": st.connects, "reconnects": st.reconnects, "events": st.events,
-                "resyncs": self.tracker.resyncs,
-                "last_error": st.last_error,
-            }],
-            "live_calls": len(self.tracker.live_call_ids()),
+            "ami": [link.status() for link in self.links],
+            "live_calls": len(self.live.live_call_ids()),
             "calls_stored": self.pipeline.stored,
             "calls_transcribed": self.pipeline.transcribed,
             "transcription_pending": self.transcriber.pending,
             "pipeline_errors": self.pipeline.errors,
         }
 
+    def start(self) -> None:
+        for link in self.links:
+            link.client.start()
+
     def stop(self) -> None:
-        self.client.stop()
+        for link in self.links:
+            link.client.stop()
         self.transcriber.stop(timeout=5)
         self.pipeline.stop()
         self.db.dispose()
 
 
-def build_process(settings: Settings, endpoint: AmiEndpoint, *, seed: bool) -> Process:
+def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: bool) -> Process:
     db = open_database(settings, seed_demo=seed)
     bus = EventBus()
-    tracker = CallTracker(bus.publish)
+    try:
+        links = make_links(endpoints, bus)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
     holder: list[CallPipeline] = []
     transcriber = make_transcriber(settings, holder)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber)
     holder.append(pipeline)
-
-    def on_state(up: bool, detail: str) -> None:
-        bus.publish(PbxConnection(endpoint.name, up, detail, time.time()))
-
-    client = AmiClient(endpoint, tracker.feed, on_state=on_state,
-                       on_connected=lambda conn: resync(conn, tracker))
-    return Process(settings, db, bus, tracker, client, pipeline, transcriber)
+    return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), pipeline, transcriber)
 
 
 def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
@@ -282,7 +275,7 @@ def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
     settings = proc.settings
     config = ConsoleConfig(secret_key=secret_key(settings), demo=demo, message_queue=settings.redis_url or None,
                            recordings_dir=settings.recordings_dir.resolve())
-    app, socketio = create_app(config, proc.db, proc.bus, proc.tracker, status_provider=proc.status)
+    app, socketio = create_app(config, proc.db, proc.bus, proc.live, status_provider=proc.status)
     host, http_port = settings.http_host, port or settings.http_port
     try:
         socketio.run(app, host=host, port=http_port, allow_unsafe_werkzeug=True, use_reloader=False,
@@ -329,10 +322,10 @@ def run_demo(args: argparse.Namespace) -> int:
         raise StartupError(f"the PBX simulator cannot listen on 127.0.0.1:{args.ami_port}: {exc.strerror} "
                            "(choose another with --ami-port)") from None
     endpoint = AmiEndpoint("127.0.0.1", server.port, settings.ami.username, settings.ami.secret, "simulator")
-    proc = build_process(settings, endpoint, seed=True)
+    proc = build_process(settings, [endpoint], seed=True)
     pbx.start()
     server.serve_in_thread()
-    proc.client.start()
+    proc.start()
     stop = threading.Event()
     if args.interval > 0:
         from hotline_cli.commands import _call_stream
@@ -358,11 +351,11 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     _sigterm_as_interrupt()
     settings: Settings = args.settings
-    ami = settings.ami
-    proc = build_process(settings, AmiEndpoint(ami.host, ami.port, ami.username, ami.secret, ami.name), seed=False)
-    proc.client.start()
-    print(f"Hotline: console http://{settings.http_host}:{args.port or settings.http_port}; AMI {ami.host}:{ami.port}",
-          flush=True)
+    endpoints = [AmiEndpoint(a.host, a.port, a.username, a.secret, a.name) for a in settings.pbxs()]
+    proc = build_process(settings, endpoints, seed=False)
+    proc.start()
+    pbxs = ", ".join(f"{e.name} {e.host}:{e.port}" for e in endpoints)
+    print(f"Hotline: console http://{settings.http_host}:{args.port or settings.http_port}; AMI {pbxs}", flush=True)
     try:
         serve_console(proc, args.port, demo=False)
     except KeyboardInterrupt:

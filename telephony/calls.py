@@ -79,6 +79,7 @@ class _Talk:
 @dataclass(slots=True)
 class _Call:
     rec: CallRecord
+    key: str  # Asterisk's Linkedid (rec.linkedid may carry the PBX's prefix)
     channels: dict[str, str] = field(default_factory=dict)  # uniqueid -> channel name (live)
     customer_uid: str = ""  # the customer's leg: the queue caller, else the first channel
     agent_channels: set[str] = field(default_factory=set)
@@ -120,8 +121,12 @@ class CallTracker:
         publish: Callable[[DomainEvent], None],
         hotlines: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        id_prefix: str = "",
     ) -> None:
+        """`id_prefix` (e.g. "pbx2:") keeps the calls of several Asterisks apart in one call store:
+        each Asterisk counts its Uniqueids on its own."""
         self._publish = publish
+        self.id_prefix = id_prefix
         self._hotlines = dict(hotlines or DEFAULT_HOTLINES)
         self._hotline_names = frozenset(self._hotlines.values()) | HOTLINE_NAMES
         self._clock = clock
@@ -259,7 +264,7 @@ class CallTracker:
         if call is None:
             dialed = f.get("Exten", "")
             rec = CallRecord(
-                linkedid=lid,
+                linkedid=self.id_prefix + lid,
                 caller=_clean_number(f.get("CallerIDNum", "")),
                 caller_name=_clean_number(f.get("CallerIDName", "")),
                 dialed=dialed,
@@ -268,11 +273,11 @@ class CallTracker:
             )
             if len(self._calls) >= self.max_live_calls:
                 self._evict(at)
-            call = self._calls[lid] = _Call(rec=rec, customer_uid=uid, last_seen=at)
+            call = self._calls[lid] = _Call(rec=rec, key=lid, customer_uid=uid, last_seen=at)
             hv = _chan_var(msg, "HOTLINE")
             if hv in self._hotline_names:
                 rec.hotline = hv
-            self._publish(CallStarted(lid, rec.caller, rec.caller_name, dialed, rec.hotline or "", at))
+            self._publish(CallStarted(rec.linkedid, rec.caller, rec.caller_name, dialed, rec.hotline or "", at))
         elif uid == lid and not call.rec.dialed:
             # taken up by a resync before its Newchannel came through: fill in what only it says
             call.rec.dialed = f.get("Exten", "")
@@ -491,7 +496,7 @@ class CallTracker:
 
     def _finish(self, call: _Call, at: float, *, interrupted: bool, reconciled: bool = False) -> None:
         rec = call.rec
-        lid = rec.linkedid
+        lid = call.key
         self._calls.pop(lid, None)
         for uid in list(call.channels):
             self._by_uid.pop(uid, None)
@@ -506,7 +511,7 @@ class CallTracker:
             if talk.end is None:
                 talk.end = at
             m = self._members.get(talk.agent)
-            if m is not None and m.linkedid == lid:
+            if m is not None and m.linkedid == rec.linkedid:
                 m.linkedid = None
         rec.ended_at = at
         if call.queued_ever:
@@ -690,18 +695,18 @@ class CallTracker:
         queued = next((c for c in chans if c.uniqueid in entries), None)
         customer = queued or first
         hotline = customer.hotline if customer.hotline in self._hotline_names else None
-        rec = CallRecord(linkedid=lid, caller=_clean_number(customer.caller),
+        rec = CallRecord(linkedid=self.id_prefix + lid, caller=_clean_number(customer.caller),
                          caller_name=_clean_number(customer.caller_name), dialed="", hotline=hotline,
                          started_at=at - _duration_s(first.duration), reconciled=True)
-        call = self._calls[lid] = _Call(rec=rec, customer_uid=customer.uniqueid, last_seen=at)
+        call = self._calls[lid] = _Call(rec=rec, key=lid, customer_uid=customer.uniqueid, last_seen=at)
         for c in chans:
             call.channels[c.uniqueid] = c.channel
             self._by_uid[c.uniqueid] = lid
             self._by_channel[c.channel] = lid
-        self._publish(CallStarted(lid, rec.caller, rec.caller_name, "", rec.hotline or "", at))
+        self._publish(CallStarted(rec.linkedid, rec.caller, rec.caller_name, "", rec.hotline or "", at))
         self._apply_live(call, chans, entries, agent_ifaces, at)
         if call.in_queue and rec.queue:
-            self._publish(CallQueued(lid, rec.queue, entries[customer.uniqueid].position, at))
+            self._publish(CallQueued(rec.linkedid, rec.queue, entries[customer.uniqueid].position, at))
 
     # ------------------------------------------------------------------ reading
     def live_call_ids(self) -> list[str]:

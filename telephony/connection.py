@@ -275,11 +275,22 @@ class AmiClient:
         self._thread: threading.Thread | None = None
         self.conn: AmiConnection | None = None
         self.connected = threading.Event()
+        self._rate_second = 0
+        self._rate_now = 0
+        self._rate_prev = 0
 
     def _count(self, msg: Message) -> None:
         self.stats.events += 1
         self.stats.last_event_at = msg.received_at
+        second = int(time.monotonic())
+        if second != self._rate_second:
+            self._rate_prev, self._rate_now, self._rate_second = self._rate_now, 0, second
+        self._rate_now += 1
         self.on_message(msg)
+
+    def event_rate(self, now: float | None = None) -> float:
+        """Events per second over the last whole second."""
+        return float(self._rate_prev if int(time.monotonic()) - self._rate_second <= 1 else 0)
 
     def _state(self, up: bool, detail: str) -> None:
         if self.on_state is not None:
