@@ -192,6 +192,11 @@ class AmiConnection:
             raise AmiActionError(f"{action}: {pend.response.get('Message', 'error')}")
         return ActionResult(pend.response, pend.events)
 
+    def set_read_tick(self, seconds: float) -> None:
+        """How long one read waits for data before the reader looks at its clock (pings)."""
+        if self._sock is not None:
+            self._sock.settimeout(seconds)
+
     def read_once(self) -> bool:
         """Read what is there (up to 1 s). False when the peer closed."""
         sock = self._sock
@@ -348,6 +353,7 @@ class AmiClient:
             log.exception("AMI on_connected hook failed")
 
     def _read(self, conn: AmiConnection) -> str:
+        conn.set_read_tick(min(1.0, self.ping_interval / 2))
         last_traffic = time.monotonic()
         ping_sent: float | None = None
         ping_result: list[BaseException | None] = []

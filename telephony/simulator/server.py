@@ -15,6 +15,7 @@ import socketserver
 import struct
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -131,6 +132,7 @@ class _Session(socketserver.BaseRequestHandler):
     def _action(self, msg: Message) -> bool:
         """Answer one action; False closes the connection."""
         action = msg.get("Action")
+        self.server.actions[action.lower()] += 1
         aid = msg.get("ActionID")
         base: Fields = [("ActionID", aid)] if "ActionID" in msg else []
         name = action.lower()
@@ -389,6 +391,7 @@ class AmiServer(socketserver.ThreadingTCPServer):
         self.credentials = credentials or Credentials()
         self.sessions: set[_Session] = set()
         self.down_until = 0.0
+        self.actions: Counter[str] = Counter()  # actions received, by lower-case name
         super().__init__(address, _Session)
 
     @property

@@ -69,11 +69,32 @@ def test_reconnects_after_the_pbx_closes_the_link(sim: tuple[SimulatedPbx, AmiSe
     client.stop()
 
 
+def test_a_quiet_line_stays_up_on_answered_pings(sim: tuple[SimulatedPbx, AmiServer]) -> None:
+    """A PBX quiet for many ping intervals (the night): pings are answered, the link stays, and
+    the next call's events arrive (asterisk-ami's reader dies here)."""
+    pbx, server = sim
+    seen: list[str] = []
+    client = AmiClient(AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline"),
+                       lambda m: seen.append(m.event or ""), ping_interval=0.3)
+    client.start()
+    try:
+        assert client.connected.wait(5)
+        time.sleep(3.0)  # ten ping intervals without an event
+        assert server.actions["ping"] >= 3
+        assert client.stats.connects == 1 and client.connected.is_set()
+        pbx.start_call("service_answered", talk_s=1)
+        assert wait_for(lambda: seen.count("Hangup") == 2)
+    finally:
+        client.stop()
+
+
 class SilentPeer:
     """Speaks AMI up to the login, then answers nothing: a half-open link, or a wrong secret."""
 
-    def __init__(self, accept_login: bool) -> None:
+    def __init__(self, accept_login: bool, login_delay: float = 0.0) -> None:
         self.accept_login = accept_login
+        self.login_delay = login_delay
+        self.before_login: list[str] = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen()
@@ -107,6 +128,14 @@ class SilentPeer:
             if not data:
                 return
             for msg in parser.feed(data):
+                if msg.get("Action") != "Login":
+                    continue
+                time.sleep(self.login_delay)
+                try:
+                    more = conn.recv(4096, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    more = b""
+                self.before_login += [m.get("Action") for m in parser.feed(more)]
                 if msg.get("Action") == "Login":
                     if self.accept_login:
                         conn.sendall(b"Response: Success\r\nActionID: " + msg.get("ActionID").encode()
@@ -137,6 +166,18 @@ def test_half_open_link_is_detected_within_two_ping_intervals() -> None:
         # quiet for one interval, then the ping goes unanswered for one more (+ the 1 s read tick)
         assert t_down - t_up <= 2 * 0.5 + 1.1
         assert wait_for(lambda: peer.connections >= 2)
+    finally:
+        client.stop()
+        peer.close()
+
+
+def test_no_ping_before_the_login_is_answered() -> None:
+    peer = SilentPeer(accept_login=True, login_delay=1.5)
+    client = AmiClient(AmiEndpoint("127.0.0.1", peer.port, "hotline", "x"), lambda m: None, ping_interval=0.2)
+    try:
+        client.start()
+        assert client.connected.wait(5)
+        assert peer.before_login == []  # 7 ping intervals passed while the login was pending
     finally:
         client.stop()
         peer.close()
