@@ -25,7 +25,7 @@ from cases.services import DEMO_WAYBILLS, attach_transcript, record_call, seed_d
 from hotline_cli.config import Settings
 from telephony.connection import AmiEndpoint
 from telephony.events import CallEnded, DomainEvent, EventBus
-from telephony.pbxlink import CombinedLive, PbxLink, make_links
+from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
 from telephony.simulator.scenario import CallScript
 from transcripts.engine import VoskEngine, default_model_dir
 from transcripts.errors import TranscriptsError
@@ -228,6 +228,7 @@ class Process:
     bus: EventBus
     links: list[PbxLink]
     live: CombinedLive
+    control: PbxControl
     pipeline: CallPipeline
     transcriber: TranscriptionQueue
 
@@ -265,7 +266,8 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber)
     holder.append(pipeline)
-    return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), pipeline, transcriber)
+    return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), PbxControl(links),
+                   pipeline, transcriber)
 
 
 def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from telephony.actions import Actions
 from telephony.calls import CallTracker
 from telephony.connection import AmiClient, AmiConnection, AmiEndpoint
 from telephony.events import EventBus, PbxConnection
@@ -83,3 +84,34 @@ class CombinedLive:
                                         sum(q.answered for q in parts), sum(q.abandoned for q in parts)))
         agents: tuple[AgentSnapshot, ...] = tuple(a for s in snaps for a in s.agents)
         return LiveSnapshot(at, tuple(merged), agents, sum(s.live_calls for s in snaps))
+
+
+class PbxNotConnected(Exception):
+    """No live AMI connection to that Asterisk right now."""
+
+
+class PbxControl:
+    """Where the console and other consumers send AMI actions: `control.actions("pbx1")`."""
+
+    def __init__(self, links: Sequence[PbxLink]) -> None:
+        self._links = {link.endpoint.name: link for link in links}
+        self._default = links[0].endpoint.name if links else ""
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._links)
+
+    def actions(self, pbx: str | None = None, timeout: float = 10.0) -> Actions:
+        name = pbx or self._default
+        link = self._links.get(name)
+        if link is None:
+            raise PbxNotConnected(f"no Asterisk named {name!r} is configured")
+        conn = link.client.conn
+        if conn is None or not link.client.connected.is_set():
+            raise PbxNotConnected(f"Asterisk {name!r} is not connected")
+        return Actions(conn, timeout=timeout)
+
+    def pbx_of_call(self, linkedid: str) -> str:
+        """The PBX a call id belongs to ("pbx2:…" with several Asterisks)."""
+        head, sep, _ = linkedid.partition(":")
+        return head if sep and head in self._links else self._default
