@@ -21,10 +21,10 @@ from typing import Any
 
 from cases.db import Database
 from cases.errors import CasesError
-from cases.services import DEMO_WAYBILLS, attach_transcript, record_call, seed_demo
+from cases.services import DEMO_WAYBILLS, attach_transcript, link_call, record_call, seed_demo
 from hotline_cli.config import Settings
 from telephony.connection import AmiEndpoint
-from telephony.events import CallEnded, DomainEvent, EventBus
+from telephony.events import CallEnded, CallVariable, DomainEvent, EventBus
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
 from telephony.simulator.scenario import CallScript
 from transcripts.engine import VoskEngine, default_model_dir
@@ -35,6 +35,7 @@ from transcripts.turns import turns_text
 log = logging.getLogger("hotline")
 
 RECORDING_WAIT_S = 20.0
+IVR_JOB = "ivr:"  # transcription jobs of IVR descriptions: "ivr:<case id>:<linkedid>"
 CALLER_LINES = (
     "배송 조회를 하고 싶어요",
     "택배가 아직 안 왔어요",
@@ -105,6 +106,7 @@ class CallPipeline:
         self.recordings_dir = recordings_dir
         self.transcriber = transcriber
         self._q: queue.Queue[CallEnded | None] = queue.Queue()
+        self._ivr_vars: dict[str, dict[str, str]] = {}
         self.stored = 0
         self.transcribed = 0
         self.errors = 0
@@ -115,6 +117,15 @@ class CallPipeline:
     def _on_event(self, event: DomainEvent) -> None:
         if isinstance(event, CallEnded):
             self._q.put(event)
+            self._ivr_vars.pop(event.record.linkedid, None)
+        elif isinstance(event, CallVariable) and event.name in ("CASE_ID", "IVR_RECORDING"):
+            seen = self._ivr_vars.setdefault(event.linkedid, {})
+            seen[event.name] = event.value
+            if "CASE_ID" in seen and "IVR_RECORDING" in seen and self.transcriber is not None:
+                # the caller's own words from the IVR, on the case before an agent answers
+                path = self.local_recording(seen["IVR_RECORDING"])
+                job = f"{IVR_JOB}{seen['CASE_ID']}:{event.linkedid}"
+                threading.Thread(target=self._submit_when_written, args=(job, path), daemon=True).start()
 
     def _work(self) -> None:
         while True:
@@ -160,6 +171,9 @@ class CallPipeline:
             log.warning("transcription of %s not queued: %s", linkedid, exc)
 
     def on_transcribed(self, result: TranscriptionResult) -> None:
+        if result.job_id.startswith(IVR_JOB):
+            self._attach_ivr_description(result)
+            return
         try:
             with self.db.session() as s:
                 for t in result.transcripts:
@@ -178,6 +192,22 @@ class CallPipeline:
         except Exception:
             self.errors += 1
             log.exception("could not attach the transcript of %s", result.job_id)
+
+    def _attach_ivr_description(self, result: TranscriptionResult) -> None:
+        case_id, _, linkedid = result.job_id[len(IVR_JOB):].partition(":")
+        try:
+            with self.db.session() as s:
+                link_call(s, int(case_id), linkedid, "ivr")
+                for t in result.transcripts:
+                    words = json.dumps([{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf}
+                                        for w in t.words], ensure_ascii=False)
+                    attach_transcript(s, linkedid, engine="vosk-ivr", model=t.model, speaker="caller", text=t.text,
+                                      words_json=words, duration_s=t.duration_s)
+            self.transcribed += 1
+            log.info("IVR description of call %s transcribed onto case %s", linkedid, case_id)
+        except Exception:
+            self.errors += 1
+            log.exception("could not attach the IVR description of %s", linkedid)
 
     def on_transcription_error(self, job_id: str, exc: Exception) -> None:
         self.errors += 1
@@ -331,6 +361,10 @@ def run_demo(args: argparse.Namespace) -> int:
                            "(choose another with --ami-port)") from None
     endpoint = AmiEndpoint("127.0.0.1", server.port, settings.ami.username, settings.ami.secret, "simulator")
     proc = build_process(settings, [endpoint], seed=True)
+    from hotline_cli.demo_ivr import DemoIvr
+
+    ivr = DemoIvr(proc.db, settings.data_dir)
+    pbx.ivr_hook = ivr.visit
     pbx.start()
     server.serve_in_thread()
     proc.start()
@@ -341,7 +375,8 @@ def run_demo(args: argparse.Namespace) -> int:
         threading.Thread(target=_call_stream, args=(pbx, args.interval, stop, DEMO_WAYBILLS), daemon=True).start()
     port = args.port or settings.http_port
     print(f"Hotline demo: console http://{settings.http_host}:{port}  (agent1001/agent1002/agent1003/supervisor, "
-          f"password hotline-demo); PBX simulator AMI on 127.0.0.1:{server.port}; database "
+          f"password hotline-demo); PBX simulator AMI on 127.0.0.1:{server.port}; IVR (FastAGI) on "
+          f"127.0.0.1:{ivr.port}; database "
           f"{settings.database_url}; Ctrl-C stops", flush=True)
     try:
         serve_console(proc, port, demo=True)
@@ -349,9 +384,10 @@ def run_demo(args: argparse.Namespace) -> int:
         pass
     finally:
         stop.set()
-        proc.stop()
-        server.shutdown_all()
         pbx.stop()
+        server.shutdown_all()
+        ivr.stop()
+        proc.stop()
         print("Hotline demo stopped", flush=True)
     return 0
 

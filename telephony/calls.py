@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HOTLINES = {"4008001": "service", "4008002": "claims"}
 HOTLINE_NAMES = frozenset(DEFAULT_HOTLINES.values())
 # Channel variables the IVR sets that consumers care about (leading underscores stripped).
-WATCHED_VARIABLES = frozenset({"WAYBILL", "CASE_ID", "IVR_PATH", "CLAIM_NO", "LANG"})
+WATCHED_VARIABLES = frozenset({"WAYBILL", "CASE_ID", "IVR_PATH", "IVR_QUEUE", "IVR_RECORDING", "QUEUE_PRIO",
+                               "CLAIM_NO", "LANG"})
 MEMBER_STATUS = {
     "0": "unknown", "1": "idle", "2": "busy", "3": "busy", "4": "unavailable",
     "5": "unavailable", "6": "ringing", "7": "ringing", "8": "busy",

@@ -59,6 +59,21 @@ Listener = Callable[[list[Fields]], None]
 ScriptHook = Callable[[CallScript], None]
 
 
+@dataclass(frozen=True, slots=True)
+class IvrVisit:
+    """A simulated caller about to meet the IVR: what the IVR hook is told."""
+
+    scenario: str
+    hotline: str
+    caller: str
+    caller_name: str
+    uniqueid: str
+    waybill: str | None
+
+
+IvrHook = Callable[[IvrVisit], dict[str, str]]  # returns the channel variables the IVR set
+
+
 @dataclass(slots=True)
 class SimCall:
     script: CallScript
@@ -106,6 +121,7 @@ class SimulatedPbx:
         self._uid_seq = 0
         self._listeners: list[Listener] = []
         self._script_hooks: list[ScriptHook] = []
+        self.ivr_hook: IvrHook | None = None
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -271,12 +287,21 @@ class SimulatedPbx:
             if len(agents) < need:
                 raise ScenarioError(f"scenario {scenario} needs {need} free agents, {len(agents)} free")
             number, name = caller or self.rng.choice(self.callers)
+            ivr_variables = None
+            if self.ivr_hook is not None:
+                visit = IvrVisit(scenario, "claims" if scenario.startswith("claims") else "service", number, name,
+                                 f"{int(start)}.{self._uid_seq}", waybill)
+                try:
+                    ivr_variables = self.ivr_hook(visit)
+                except Exception:
+                    log.exception("IVR session of a simulated call failed; the call goes on without it")
             params = CallParams(
                 caller=number, caller_name=name, agents=[self.agents[a] for a in agents], start=start,
                 first_uid_seq=self._uid_seq, recordings_dir=self.recordings_dir, extra_wait_s=extra_wait_s,
                 talk_s=talk_s, abandon_after_s=abandon_after_s, waybill=waybill,
                 memberships={peer: [q for q in _QUEUE_ORDER if peer in self._members.get(q, [])]
                              for peer in agents},
+                ivr_variables=ivr_variables,
             )
             script = build_script(scenario, params)
             if self.time_scale != 1.0:

@@ -121,6 +121,7 @@ class CallParams:
     waybill: str | None = None  # typed after key 1 on the service menu
     uniqueid_prefix: int | None = None
     memberships: dict[str, list[str]] | None = None  # peer -> its queues: one QueueMemberStatus per queue
+    ivr_variables: dict[str, str] | None = None  # what the IVR (FastAGI) set on the channel
 
 
 @dataclass(slots=True)
@@ -177,6 +178,8 @@ def build_script(name: str, p: CallParams) -> CallScript:
         if not p.waybill.isdigit():
             raise ScenarioError(f"waybill {p.waybill!r} must be digits")
         msgs = _insert_waybill(msgs, p.waybill)
+    if p.ivr_variables:
+        msgs = _insert_variables(msgs, p.ivr_variables)
     if p.extra_wait_s > 0:
         i = _index(msgs, "AgentCalled")
         if i is not None:
@@ -336,6 +339,21 @@ def _shift_tv(value: str, delta: float) -> str:
         return value
     new = datetime.fromtimestamp(dt.timestamp() + delta, tz=UTC)
     return new.strftime("%Y-%m-%dT%H:%M:%S.") + f"{new.microsecond // 1000:03d}+0000"
+
+
+def _insert_variables(msgs: list[tuple[float, Fields]], variables: dict[str, str]) -> list[tuple[float, Fields]]:
+    """The IVR's SET VARIABLEs, as the VarSet events Asterisk sends for them: on the caller's channel,
+    just before the call goes to its queue."""
+    join = _index(msgs, "QueueCallerJoin")
+    if join is None:
+        return msgs
+    mixmon = next((i for i in range(join) if dict(msgs[i][1]).get("Event") == "Newexten"
+                   and dict(msgs[i][1]).get("Context") == "to-queue"), join)
+    template = next(i for i in range(mixmon, -1, -1) if dict(msgs[i][1]).get("Event") == "VarSet")
+    t = msgs[mixmon][0] - 0.001
+    inserted = [(t, [(k, name if k == "Variable" else value if k == "Value" else v) for k, v in msgs[template][1]])
+                for name, value in variables.items()]
+    return msgs[:mixmon] + inserted + msgs[mixmon:]
 
 
 def _insert_waybill(msgs: list[tuple[float, Fields]], waybill: str) -> list[tuple[float, Fields]]:

@@ -26,7 +26,7 @@ import pytest
 
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD, DEMO_WAYBILLS
-from cases.services import get_call, transcripts_for_call
+from cases.services import cases_for_call, get_call, transcripts_for_call
 from telephony.connection import AmiConnection, AmiEndpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -184,6 +184,16 @@ def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
     assert not errors, errors
 
     db = demo.db
+    deadline = time.time() + 60
+    while True:  # the complaint caller's words, recorded by the IVR, reach its case
+        with db.session() as s:
+            complaint_cases = cases_for_call(s, res2["Linkedid"])
+            ivr_words = [t for t in transcripts_for_call(s, res2["Linkedid"]) if t.engine == "vosk-ivr"]
+        if ivr_words or time.time() > deadline:
+            break
+        time.sleep(1)
+    assert [c.kind for c in complaint_cases] == ["complaint"]  # opened by the IVR (FastAGI)
+    assert ivr_words and ivr_words[0].speaker == "caller" and ivr_words[0].text.strip()
     with db.session() as s:
         call = get_call(s, linkedid)
         assert call is not None and call.outcome == "answered" and call.agent == "agent1001"
