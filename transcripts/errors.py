@@ -37,3 +37,19 @@ class QueueFull(TranscriptsError):
 
 class QueueStopped(TranscriptsError):
     """The transcription queue was stopped; the job was not (or will not be) processed."""
+
+
+class SpoolError(TranscriptsError):
+    """The transcription spool folder cannot be used (not writable, disk full)."""
+
+
+class SpoolLocked(SpoolError):
+    """Another transcription queue is using the spool folder."""
+
+
+class CorruptJobFile(SpoolError):
+    """A job file in the spool cannot be read (not JSON, missing fields, unknown state)."""
+
+
+class JobInterrupted(TranscriptsError):
+    """The process stopped while the job ran, more times than the job may be attempted."""
