@@ -324,7 +324,7 @@ class TranscriptionQueue:
         self._jobs[record.job_id] = record
         self._seq += 1
         heapq.heappush(self._heap, (time.monotonic() + delay_s, self._seq, record.job_id))
-        self._state.notify()
+        self._state.notify_all()  # wait_idle() waits on the same condition: notify() could wake only it
 
     def _load_spool(self) -> None:
         assert self._spool is not None
