@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from transcripts.engine import Transcript, VoskEngine, default_model_dir, recording_parts, stereo_speakers_for
 from transcripts.errors import TranscriptsError
+from transcripts.spool import JobState, scan_spool
 
 PROG = "hotline transcribe"
 EXIT_ERROR = 2
@@ -134,7 +136,8 @@ def _error(message: str, prog: str = PROG) -> int:
 
 
 def register_cli(subparsers: Any) -> None:
-    """`hotline models install PATH.zip|DIR [--sha256 X] [--name N] [--dir D] [--no-dither]`, `hotline models list`."""
+    """`hotline models install PATH.zip|DIR [--sha256 X] [--name N] [--dir D] [--no-dither]`, `hotline models list`,
+    `hotline transcription-jobs SPOOL_DIR [--state S] [--json]`."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "models", help="install and list speech models (offline)", description="Install and list Vosk models."
     )
@@ -152,6 +155,17 @@ def register_cli(subparsers: Any) -> None:
     listing.add_argument("--dir", default=None, help="models folder (default: $HOTLINE_MODELS_DIR or var/models)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_main_models_list)
+
+    jobs: argparse.ArgumentParser = subparsers.add_parser(
+        "transcription-jobs",
+        help="show the transcription spool: counts, pending and failed jobs (read-only)",
+        description="Show the jobs of a transcription spool folder (the running queue is not disturbed).",
+    )
+    jobs.add_argument("spool", metavar="SPOOL_DIR", help="spool folder (hotline serve: DATA_DIR/transcription-spool)")
+    jobs.add_argument("--state", choices=[s.value for s in JobState], action="append", default=None,
+                      help="list only jobs in this state (repeat; default: queued, running and failed)")
+    jobs.add_argument("--json", action="store_true")
+    jobs.set_defaults(func=_main_transcription_jobs)
 
 
 def _main_models_install(args: argparse.Namespace) -> int:
@@ -184,6 +198,35 @@ def _main_models_list(args: argparse.Namespace) -> int:
     else:
         for m in models:
             print(f"{m.name}\t{m.sample_rate} Hz\t{m.size_bytes / 1e6:.0f} MB\t{m.path}")
+    return 0
+
+
+def _main_transcription_jobs(args: argparse.Namespace) -> int:
+    try:
+        snapshot = scan_spool(Path(args.spool))
+    except TranscriptsError as exc:
+        return _error(str(exc), "hotline transcription-jobs")
+    wanted = set(args.state or ("queued", "running", "failed"))
+    listed = [j for j in snapshot.jobs if j.state.value in wanted]
+    counts = {state.value: snapshot.count(state) for state in JobState}
+    if args.json:
+        print(json.dumps({
+            "spool": str(snapshot.directory),
+            "counts": counts | {"unreadable": len(snapshot.unreadable)},
+            "jobs": [json.loads(j.to_json()) for j in listed],
+            "unreadable": [{"file": str(p), "error": reason} for p, reason in snapshot.unreadable],
+        }, ensure_ascii=False))
+        return 0
+    print(" ".join(f"{k}={v}" for k, v in counts.items()) + f" unreadable={len(snapshot.unreadable)}")
+    for j in listed:
+        line = f"{j.state.value}\t{j.job_id}\tattempts={j.attempts}\t{j.recording}"
+        if j.state is JobState.QUEUED and j.next_try_at > time.time():
+            line += f"\tnext try in {j.next_try_at - time.time():.0f} s"
+        if j.last_error and j.state is not JobState.DONE:
+            line += f"\t{j.last_error}"
+        print(line)
+    for path, reason in snapshot.unreadable:
+        print(f"unreadable\t{path}\t{reason}")
     return 0
 
 

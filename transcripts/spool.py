@@ -252,3 +252,37 @@ class JobSpool:
             pass
         finally:
             os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolSnapshot:
+    """A read-only look at a spool folder (safe while a queue uses it): its jobs and unreadable files."""
+
+    directory: Path
+    jobs: tuple[JobRecord, ...]  # oldest first
+    unreadable: tuple[tuple[Path, str], ...]  # job files that cannot be read, with the reason
+
+    def count(self, state: JobState) -> int:
+        return sum(1 for job in self.jobs if job.state is state)
+
+
+def scan_spool(directory: Path) -> SpoolSnapshot:
+    """Read every job file without locking or changing anything; `SpoolError` if there is no such folder."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SpoolError(f"transcription spool {directory} does not exist")
+    reader = JobSpool(directory)
+    jobs: list[JobRecord] = []
+    unreadable: list[tuple[Path, str]] = []
+    for path in sorted(directory.iterdir()):
+        if TMP_MARK in path.name or not path.name.endswith(JOB_SUFFIX) or not path.is_file():
+            continue
+        try:
+            jobs.append(reader.read(path))
+        except FileNotFoundError:
+            continue  # renamed or deleted by the queue meanwhile
+        except CorruptJobFile as exc:
+            if path.exists():
+                unreadable.append((path, str(exc)))
+    jobs.sort(key=lambda j: (j.created_at, j.job_id))
+    return SpoolSnapshot(directory, tuple(jobs), tuple(unreadable))

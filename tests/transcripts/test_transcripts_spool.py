@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -371,3 +373,44 @@ def test_job_file_names_and_records(tmp_path: Path) -> None:
     (tmp_path / "other.json").write_text(record.to_json(), encoding="utf-8")
     with pytest.raises(CorruptJobFile, match="holds job 'j', whose file is j.json"):
         spool.read(tmp_path / "other.json")
+
+
+def hotline(*args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "hotline_cli.main", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_transcription_jobs_cli_shows_the_spool(tmp_path: Path, queues: list[TranscriptionQueue]) -> None:
+    spool = tmp_path / "spool"
+
+    def factory() -> VoskEngine:
+        raise ModelNotFound("Vosk model folder does not exist: /nowhere")
+
+    # A live queue holds the spool: the command reads it anyway and changes nothing.
+    q = TranscriptionQueue(
+        factory, lambda r: None, lambda j, e: None, spool_dir=spool, max_attempts=2, backoff_s=0.01
+    )
+    queues.append(q)
+    q.submit("dead", tmp_path / "dead.wav")
+    assert q.wait_idle(timeout=30)
+    JobSpool(spool).write(JobRecord("waiting", str(tmp_path / "w.wav"), JobState.QUEUED, created_at=time.time()))
+    (spool / "junk.json").write_text("{", encoding="utf-8")
+
+    out = hotline("transcription-jobs", str(spool))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "queued=1 running=0 done=0 failed=1 unreadable=1"
+    assert lines[1].startswith("failed\tdead\tattempts=2\t") and "ModelNotFound: Vosk model folder" in lines[1]
+    assert lines[2].startswith("queued\twaiting\tattempts=0\t")
+    assert lines[3].startswith(f"unreadable\t{spool / 'junk.json'}\t")
+    assert (spool / "junk.json").exists()  # read-only
+
+    out = hotline("transcription-jobs", str(spool), "--json", "--state", "failed")
+    data = json.loads(out.stdout)
+    assert data["counts"] == {"queued": 1, "running": 0, "done": 0, "failed": 1, "unreadable": 1}
+    assert [(j["job_id"], j["attempts"], j["error_type"]) for j in data["jobs"]] == [("dead", 2, "ModelNotFound")]
+
+    out = hotline("transcription-jobs", str(tmp_path / "nope"))
+    assert out.returncode == 2
+    missing = tmp_path / "nope"
+    assert out.stderr.strip() == f"hotline transcription-jobs: error: transcription spool {missing} does not exist"
