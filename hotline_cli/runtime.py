@@ -313,7 +313,8 @@ def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
     settings = proc.settings
     config = ConsoleConfig(secret_key=secret_key(settings), demo=demo, message_queue=settings.redis_url or None,
                            recordings_dir=settings.recordings_dir.resolve())
-    app, socketio = create_app(config, proc.db, proc.bus, proc.live, status_provider=proc.status)
+    app, socketio = create_app(config, proc.db, proc.bus, proc.live, status_provider=proc.status,
+                               control=proc.control)
     host, http_port = settings.http_host, port or settings.http_port
     try:
         socketio.run(app, host=host, port=http_port, allow_unsafe_werkzeug=True, use_reloader=False,
