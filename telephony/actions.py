@@ -23,6 +23,10 @@ class NoSuchQueueMember(AmiActionError):
     """The interface is not a member of that queue, or the queue does not exist."""
 
 
+class AlreadyQueueMember(AmiActionError):
+    """The interface is a member of that queue already."""
+
+
 class ActionSender(Protocol):
     def send_action(self, action: str, fields: dict[str, str] | None = None, *,
                     timeout: float | None = None, is_list: bool = False,
@@ -149,7 +153,9 @@ class Actions:
                                          is_list=is_list, on_response=on_response)
         except AmiActionError as exc:
             text = str(exc).lower()
-            if "no such channel" in text or "channel does not exist" in text:
+            if "already there" in text:
+                raise AlreadyQueueMember(str(exc)) from None
+            if "no such channel" in text or "channel does not exist" in text or "channel specified does not" in text:
                 raise NoSuchChannel(str(exc)) from None
             if "not there" in text or "unable to remove interface" in text or "interface not found" in text \
                     or "no such queue" in text:

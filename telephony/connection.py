@@ -216,8 +216,11 @@ class AmiConnection:
 
     def _dispatch(self, msg: Message) -> None:
         aid = msg.fields.get("ActionID")
-        if aid is not None and aid in self._pending:
-            pend = self._pending[aid]
+        pend_or_none = self._pending.get(aid) if aid is not None else None
+        # an event carrying our ActionID belongs to the action only for list actions; an
+        # OriginateResponse (async Originate) is an event like any other
+        if pend_or_none is not None and (msg.event is None or pend_or_none.is_list):
+            pend = pend_or_none
             if msg.event is None:
                 pend.response = msg
                 if pend.on_response is not None:
