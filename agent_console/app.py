@@ -14,9 +14,11 @@ from agent_console.auth import current_user
 from agent_console.calls import CallMemory
 from agent_console.config import ConsoleConfig
 from agent_console.context import EXTENSION_KEY, ConsoleContext, StatusProvider
+from agent_console.control import ActionsSource, ConsoleControl
 from agent_console.i18n import STRINGS, current_language, other_language, translate
-from agent_console.namespaces import Dispatcher, register_socket_handlers
+from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket_handlers
 from agent_console.pop import PopBuilder
+from agent_console.security import CSRF_FIELD, LoginLimiter, check_csrf, csrf_token
 from cases.db import Database
 from telephony.events import EventBus
 from telephony.live import LiveView
@@ -25,7 +27,6 @@ __all__ = ["ConsoleConfig", "create_app"]
 
 log = logging.getLogger(__name__)
 
-DISPATCHER_KEY = "hotline_console_dispatcher"
 
 _ERROR_KEYS = {403: "error.forbidden", 404: "error.not_found"}
 
@@ -37,10 +38,13 @@ def create_app(
     live: LiveView,
     *,
     status_provider: StatusProvider | None = None,
+    control: ActionsSource | None = None,
 ) -> tuple[Flask, SocketIO]:
     """Build the console. It subscribes to `bus` at once; `dispatcher(app).stop()` unsubscribes.
 
-    `status_provider`, if given, adds its fields to the `/status` JSON.
+    `status_provider`, if given, adds its fields to the `/status` JSON. `control` (a
+    `telephony.pbxlink.PbxControl`) is where agent states, listen-in, re-routing and callbacks are
+    sent; without it those answer 503.
     """
     app = Flask(__name__)
     app.config.update(
@@ -54,7 +58,8 @@ def create_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     calls = CallMemory()
     app.extensions[EXTENSION_KEY] = ConsoleContext(
-        config=config, db=db, bus=bus, live=live, calls=calls, status_provider=status_provider
+        config=config, db=db, bus=bus, live=live, calls=calls, status_provider=status_provider,
+        limiter=LoginLimiter(config.login_max_failures, config.login_lockout_s),
     )
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.pages)
@@ -70,21 +75,26 @@ def create_app(
             "strings": STRINGS[lang],
             "user": current_user(),
             "demo": config.demo,
+            "csrf_token": csrf_token,
+            "csrf_field": CSRF_FIELD,
         }
+
+    @app.before_request
+    def csrf_protect() -> None:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            check_csrf()
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         code = exc.code or 500
-        if request.path.startswith("/api/") or request.path.startswith("/status"):
+        if request.path.startswith("/api/") or request.is_json or request.path.startswith("/status"):
             return {"error": exc.name, "message": exc.description}, code
         key = _ERROR_KEYS.get(code)
         message = translate(current_language(), key) if key else (exc.description or exc.name)
         return render_template("error.html", message=message), code
 
     socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
-    dispatcher = Dispatcher(
-        socketio, bus, live, calls, PopBuilder(db), wallboard_interval_s=config.wallboard_interval_s
-    )
+    dispatcher = Dispatcher(socketio, bus, live, calls, PopBuilder(db), config, ConsoleControl(config, control))
     app.extensions[DISPATCHER_KEY] = dispatcher
     register_socket_handlers(socketio, dispatcher)
     dispatcher.start()

@@ -9,9 +9,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from telephony.events import CallEnded, CallQueued, CallStarted, CallVariable, DomainEvent, IvrDigit
+from telephony.events import (
+    CallAnswered,
+    CallEnded,
+    CallLeftQueue,
+    CallQueued,
+    CallStarted,
+    CallVariable,
+    DomainEvent,
+    IvrDigit,
+)
 from telephony.records import CallRecord
 
 log = logging.getLogger(__name__)
@@ -33,6 +42,9 @@ class CallInfo:
     digits: str = ""
     variables: dict[str, str] = field(default_factory=dict)
     queue: str | None = None
+    in_queue: bool = False
+    agent: str | None = None  # the agent talking (CallAnswered)
+    answered_at: float | None = None
 
     @property
     def waybill(self) -> str | None:
@@ -63,7 +75,16 @@ class CallMemory:
             elif isinstance(event, CallVariable):
                 self._get_or_add(event.linkedid).variables[event.name] = event.value
             elif isinstance(event, CallQueued):
-                self._get_or_add(event.linkedid).queue = event.queue
+                info = self._get_or_add(event.linkedid)
+                info.queue = event.queue
+                info.in_queue = True
+            elif isinstance(event, CallLeftQueue):
+                self._get_or_add(event.linkedid).in_queue = False
+            elif isinstance(event, CallAnswered):
+                info = self._get_or_add(event.linkedid)
+                info.agent = event.agent
+                info.answered_at = event.at
+                info.queue = event.queue or info.queue
             elif isinstance(event, CallEnded):
                 self._calls.pop(event.record.linkedid, None)
                 self._recent.appendleft(event.record)
@@ -71,19 +92,12 @@ class CallMemory:
     def get(self, linkedid: str) -> CallInfo | None:
         with self._lock:
             info = self._calls.get(linkedid)
-            if info is None:
-                return None
-            return CallInfo(
-                linkedid=info.linkedid,
-                caller=info.caller,
-                caller_name=info.caller_name,
-                dialed=info.dialed,
-                hotline=info.hotline,
-                started_at=info.started_at,
-                digits=info.digits,
-                variables=dict(info.variables),
-                queue=info.queue,
-            )
+            return _copy(info) if info is not None else None
+
+    def live(self) -> list[CallInfo]:
+        """Calls in progress, oldest first."""
+        with self._lock:
+            return [_copy(info) for info in self._calls.values()]
 
     def recent(self) -> list[CallRecord]:
         """Ended calls, newest first."""
@@ -103,3 +117,7 @@ class CallMemory:
                 dropped, _ = self._calls.popitem(last=False)
                 log.warning("call memory full (%s calls): forgot the oldest, %s", self._max_calls, dropped)
         return info
+
+
+def _copy(info: CallInfo) -> CallInfo:
+    return replace(info, variables=dict(info.variables))

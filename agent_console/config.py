@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LANGUAGES = ("zh-CN", "en")
+WRAP_UP_REASON = "wrap-up"
+
+
+@dataclass(frozen=True, slots=True)
+class PauseReason:
+    """A pause reason code an agent may choose; `code` is what AMI carries (QueuePause Reason)."""
+
+    code: str
+    label_zh: str
+    label_en: str
+
+
+DEFAULT_PAUSE_REASONS: tuple[PauseReason, ...] = (
+    PauseReason("break", "小休", "Short break"),
+    PauseReason("meal", "用餐", "Meal"),
+    PauseReason("training", "培训", "Training"),
+    PauseReason("meeting", "会议", "Meeting"),
+    PauseReason("callback", "回电处理", "Callbacks"),
+    PauseReason(WRAP_UP_REASON, "后处理", "Wrap-up"),
+)
+
+
+WrapUpCode = PauseReason  # same shape: code, zh-CN label, English label
+
+DEFAULT_WRAP_UP_CODES: tuple[WrapUpCode, ...] = (
+    WrapUpCode("resolved", "已解决", "Resolved"),
+    WrapUpCode("info_given", "已告知", "Information given"),
+    WrapUpCode("follow_up", "需跟进", "Needs follow-up"),
+    WrapUpCode("referred", "已转交", "Referred"),
+    WrapUpCode("complaint", "投诉受理", "Complaint taken"),
+    WrapUpCode("wrong_number", "打错电话", "Wrong number"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,9 +50,44 @@ class ConsoleConfig:
     recordings_dir: Path | None = None  # recordings are served only from below this folder
     wallboard_interval_s: float = 0.2  # at most ~5 wallboard pushes per second
     session_cookie_secure: bool = False  # set True behind HTTPS
+    pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS
+    wrap_up_codes: tuple[WrapUpCode, ...] = DEFAULT_WRAP_UP_CODES
+    wrap_up_s: float = 30.0  # paused with reason "wrap-up" after a call, then unpaused (0: no wrap-up)
+    service_level_s: float = 20.0  # answered within this many seconds counts for the service level
+    service_level_target: float = 0.8  # below this share the wallboard raises an SLA alert
+    long_wait_alert_s: float = 60.0  # a caller waiting longer raises an alert
+    # supervisor username -> the phone (AMI interface) that rings for listen/whisper/barge;
+    # users not listed get "SIP/<username>"
+    supervisor_phones: Mapping[str, str] = field(default_factory=dict)
+    agent_interface: str = "SIP/{agent}"  # the queue member interface of an agent's phone
+    callback_context: str = "hotline-outbound"  # dialplan context that dials a customer number
+    reroute_context: str = "to-queue"  # dialplan context whose extension is the queue name
+    login_max_failures: int = 5  # per username and IP address, then locked out
+    login_lockout_s: float = 300.0
 
     def __post_init__(self) -> None:
         if not self.secret_key:
             raise ValueError("ConsoleConfig.secret_key must not be empty")
         if self.default_language not in LANGUAGES:
             raise ValueError(f"default_language must be one of {LANGUAGES}, not {self.default_language!r}")
+        codes = [r.code for r in self.pause_reasons]
+        if len(set(codes)) != len(codes) or not all(codes):
+            raise ValueError("pause reason codes must be unique and non-empty")
+        if self.wrap_up_s < 0 or self.service_level_s <= 0 or self.long_wait_alert_s <= 0:
+            raise ValueError("wrap_up_s must be >= 0, service_level_s and long_wait_alert_s > 0")
+        if not 0 < self.service_level_target <= 1:
+            raise ValueError("service_level_target must be in (0, 1]")
+        if self.login_max_failures < 1 or self.login_lockout_s <= 0:
+            raise ValueError("login_max_failures must be >= 1 and login_lockout_s > 0")
+
+    def pause_reason(self, code: str) -> PauseReason | None:
+        return next((r for r in self.pause_reasons if r.code == code), None)
+
+    def wrap_up_labels(self) -> dict[str, str]:
+        return {c.code: c.label_zh for c in self.wrap_up_codes}
+
+    def supervisor_phone(self, username: str) -> str:
+        return self.supervisor_phones.get(username) or f"SIP/{username}"
+
+    def interface_of(self, agent: str) -> str:
+        return self.agent_interface.format(agent=agent)

@@ -10,6 +10,7 @@ from flask import current_app
 
 from agent_console.calls import CallMemory
 from agent_console.config import ConsoleConfig
+from agent_console.security import LoginLimiter
 from cases.db import Database
 from telephony.events import EventBus
 from telephony.live import LiveView
@@ -25,6 +26,7 @@ class ConsoleContext:
     bus: EventBus
     live: LiveView
     calls: CallMemory
+    limiter: LoginLimiter
     status_provider: StatusProvider | None = None
 
 

@@ -6,13 +6,17 @@ HTTP handlers stay thin: they call these and turn the named exceptions into stat
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cases import services
+from cases import changes, services
+from cases.changes import ChangeRequestView
 from cases.db import Database
-from cases.errors import CasesError
-from cases.views import CaseInput, CaseView, UserView
+from cases.errors import CaseNotFound, CasesError
+from cases.services import CHINA_TZ
+from cases.views import UNSET, CaseInput, CaseSummaryView, CaseUpdate, CaseView, UserView
 from cases.vocab import CaseKind, CaseStatus, Department
 
 log = logging.getLogger(__name__)
@@ -137,3 +141,137 @@ def status(db: Database) -> tuple[bool, str | None]:
     except CasesError as exc:
         return False, str(exc)
     return True, None
+
+
+# --- case work from the pop -------------------------------------------------------------------
+
+UPDATE_FIELDS = ("status", "note", "department", "follow_up_due", "wrap_up_code")
+CALLBACK_MARKER = "回电请求"  # the IVR's callback cases: subject "IVR: 回电请求 callback request"
+IVR_USER = "ivr"
+
+
+def _parse_due(value: object) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadCaseRequest("case.err.type", "follow_up_due must be an ISO 8601 date-time")
+    try:
+        due = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadCaseRequest("case.err.due", f"follow_up_due {value!r} is not an ISO 8601 date-time") from None
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=CHINA_TZ)  # a browser's datetime-local is the centre's local time
+    return due
+
+
+def parse_case_update(payload: object, wrap_up_labels: dict[str, str]) -> CaseUpdate:
+    """{status?, note?, department? (refers the case), follow_up_due? (ISO), wrap_up_code?}."""
+    if not isinstance(payload, dict):
+        raise BadCaseRequest("case.err.json", "the body must be a JSON object")
+    unknown = sorted(set(payload) - set(UPDATE_FIELDS))
+    if unknown:
+        raise BadCaseRequest("case.err.unknown_field", f"unknown fields: {', '.join(unknown)}")
+    status = _optional_text(payload, "status")
+    note = _optional_text(payload, "note")
+    department = _optional_text(payload, "department")
+    if department is not None and department not in {d.value for d in Department}:
+        raise BadCaseRequest("case.err.department", f"unknown department {department!r}")
+    code = _optional_text(payload, "wrap_up_code")
+    if code is not None:
+        if code not in wrap_up_labels:
+            raise BadCaseRequest("case.err.wrap_up", f"unknown wrap-up code {code!r}")
+        line = f"话后代码 wrap-up: {code} ({wrap_up_labels[code]})"
+        note = f"{line}\n{note}" if note else line
+    due = _parse_due(payload.get("follow_up_due"))
+    if department is not None and status is None:
+        status = CaseStatus.REFERRED.value
+    return CaseUpdate(
+        status=status,
+        note=note,
+        department=department if department is not None else UNSET,
+        follow_up_due=due if "follow_up_due" in payload else UNSET,
+    )
+
+
+def update_case(db: Database, case_id: int, payload: object, by: str, wrap_up_labels: dict[str, str]) -> CaseView:
+    update = parse_case_update(payload, wrap_up_labels)
+    with db.session() as s:
+        case = services.update_case(s, case_id, update, by)
+    log.info("case %s updated by %s", case.number, by)
+    return case
+
+
+def request_change(db: Database, case_id: int, payload: object, by: str) -> ChangeRequestView:
+    """{field: consignee_name|consignee_phone, new_value, reason?} → a change request on the case."""
+    if not isinstance(payload, dict):
+        raise BadCaseRequest("case.err.json", "the body must be a JSON object")
+    unknown = sorted(set(payload) - {"field", "new_value", "reason"})
+    if unknown:
+        raise BadCaseRequest("case.err.unknown_field", f"unknown fields: {', '.join(unknown)}")
+    fld = _optional_text(payload, "field")
+    value = _optional_text(payload, "new_value")
+    if fld is None or value is None:
+        raise BadCaseRequest("change.err.missing", "field and new_value are required")
+    with db.session() as s:
+        return changes.request_change(s, case_id, field=fld, new_value=value,
+                                      reason=_optional_text(payload, "reason") or "", by=by)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackTask:
+    case_id: int
+    number: str  # case number
+    caller: str  # the number to call back
+    subject: str
+    created_at: str
+    status: str
+    assigned_to: str | None
+
+
+def callback_tasks(db: Database, limit: int = 50) -> tuple[CallbackTask, ...]:
+    """Open callback requests the IVR registered (inquiry cases by the IVR with the callback marker)."""
+    out: list[CallbackTask] = []
+    with db.session() as s:
+        for summary in services.list_cases(s, kind=CaseKind.INQUIRY.value, limit=500):
+            if summary.created_by != IVR_USER or CALLBACK_MARKER not in summary.subject:
+                continue
+            if summary.status not in (CaseStatus.OPEN, CaseStatus.IN_PROGRESS):
+                continue
+            case = services.get_case(s, summary.id)
+            caller = next((c.call.caller for c in case.calls if c.call.caller), "")
+            if not caller and case.customer is not None and case.customer.phones:
+                caller = case.customer.phones[0]
+            out.append(CallbackTask(case.id, case.number, caller, case.subject,
+                                    case.created_at.isoformat(timespec="seconds"), str(case.status),
+                                    case.assigned_to))
+            if len(out) >= limit:
+                break
+    return tuple(out)
+
+
+def callback_task(db: Database, case_id: int) -> CallbackTask:
+    for task in callback_tasks(db, limit=500):
+        if task.case_id == case_id:
+            return task
+    raise CaseNotFound(f"case {case_id} is no open callback request")
+
+
+def accept_callback(db: Database, task: CallbackTask, by: str) -> CaseView:
+    with db.session() as s:
+        return services.update_case(s, task.case_id, CaseUpdate(
+            status=CaseStatus.IN_PROGRESS.value if task.status == CaseStatus.OPEN.value else None,
+            note=f"回电 callback: {by} 接受回电任务，呼叫 {task.caller}", assigned_to=by), by)
+
+
+def recording_allowed(db: Database, linkedid: str, agent: str) -> bool | None:
+    """An agent may hear the calls it rang for or talked on; None: no such call."""
+    with db.session() as s:
+        call = services.get_call(s, linkedid)
+    if call is None:
+        return None
+    return call.agent == agent or agent in call.agents or agent in call.rang
+
+
+def recent_cases(db: Database, limit: int = 100) -> tuple[CaseSummaryView, ...]:
+    with db.session() as s:
+        return services.list_cases(s, limit=limit)

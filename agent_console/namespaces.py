@@ -3,20 +3,27 @@
 Rooms: `agent:<username>` (an agent's username is its PBX peer name, e.g. agent1001) and
 `supervisors`. Server → client events:
 
-- `screen_pop`    to `agent:<agent>` on AgentRinging: a `ScreenPop` as JSON (see pop.py)
+- `agent_state`   to a page on connect, and as the ack of `agent_state`: the agent's whole
+                  versioned snapshot (agents.AgentBoard.snapshot)
+- `agent_delta`   to `agent:<agent>`: {agent, version, set: {...changed fields}, at}
+- `screen_pop`    to `agent:<agent>` on AgentRinging (every ringing agent, ringall included)
+- `pop_withdrawn` to `agent:<agent>`: {linkedid, agent, reason: no_answer|cancelled|answered_elsewhere, by}
 - `ring_stopped`  to `agent:<agent>`: {linkedid, agent, reason, at}
 - `call_answered` to `agent:<agent>`: {linkedid, agent, queue, at}
 - `call_ended`    to every agent that rang or talked: {linkedid, summary: {...call summary}}
-                  (a page that connects mid-call gets that call's `screen_pop` and, if answered,
-                  `call_answered` {linkedid, agent, queue} right after `hello`)
 - `agent_status`  to `agent:<agent>`: {agent, queue, status, paused, pause_reason, at}
 - `pbx`           to everyone: {pbx, connected, detail, at}
-- `wallboard`     to `supervisors` (and on connect): see wallboard.wallboard_payload; at most
-                  one per `ConsoleConfig.wallboard_interval_s`, the last change always sent.
+- `wallboard`     to a supervisor on connect and as the ack of `wallboard_request`: the whole
+                  wallboard with its `version`
+- `wallboard_delta` to `supervisors`: {version, ...wallboard.wallboard_delta}; at most one per
+                  `ConsoleConfig.wallboard_interval_s`, the last change always sent.
+
+Client → server: `agent_state` (ack: own snapshot; agent roles) and `wallboard_request` (ack: the
+whole wallboard; supervisor roles). A page that sees a version gap asks again.
 
 Bus handlers run on the AMI reader thread, so `Dispatcher.on_event` only puts the event on a
-queue; one background task (started with socketio.start_background_task) does the work in event
-order: remembering IVR data, the database lookup behind a pop, emitting.
+queue; one background task does the work in event order. AMI actions (wrap-up pause / unpause)
+run on a small pool so a slow PBX never holds up pops.
 """
 
 from __future__ import annotations
@@ -25,16 +32,27 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
 from flask import request
 from flask_socketio import SocketIO, join_room
 
+from agent_console.agents import AgentBoard
 from agent_console.auth import current_user
 from agent_console.calls import CallMemory
+from agent_console.config import WRAP_UP_REASON, ConsoleConfig
+from agent_console.control import ConsoleControl, ControlError
 from agent_console.pop import PopBuilder
-from agent_console.wallboard import WALLBOARD_EVENTS, call_summary, wallboard_payload
+from agent_console.wallboard import (
+    WALLBOARD_EVENTS,
+    QueueStats,
+    WallboardSettings,
+    call_summary,
+    wallboard_delta,
+    wallboard_payload,
+)
 from telephony.events import (
     AgentRinging,
     AgentRingStopped,
@@ -50,7 +68,9 @@ from telephony.live import LiveView
 log = logging.getLogger(__name__)
 
 SUPERVISORS_ROOM = "supervisors"
+DISPATCHER_KEY = "hotline_console_dispatcher"
 QUEUE_LIMIT = 10_000
+WRAP_UP_TICK_S = 0.25
 _STOP = object()
 
 
@@ -68,21 +88,32 @@ class Dispatcher:
         live: LiveView,
         calls: CallMemory,
         pops: PopBuilder,
-        wallboard_interval_s: float,
+        config: ConsoleConfig,
+        control: ConsoleControl,
     ) -> None:
         self._socketio = socketio
         self._bus = bus
         self._live = live
         self._calls = calls
         self._pops = pops
-        self._interval = wallboard_interval_s
+        self._config = config
+        self.control = control
+        self._interval = config.wallboard_interval_s
         self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_LIMIT)
         self._wallboard_due = False
         self._last_wallboard = 0.0
         self._started = False
-        # agent -> (pop payload, answered?): a page opened or reloaded mid-call gets it again
-        self._current: dict[str, tuple[dict[str, Any], bool]] = {}
-        self._current_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self.board = AgentBoard(lambda name, payload, agent: self._emit(name, payload, agent_room(agent)))
+        self.stats = QueueStats(config.service_level_s)
+        self._settings = WallboardSettings(config.service_level_s, config.service_level_target,
+                                           config.long_wait_alert_s)
+        self._pbx_down: set[str] = set()
+        self._wb_lock = threading.Lock()
+        self._wb_version = 0
+        self._wb_sent: dict[str, Any] | None = None
+        self._ami_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-ami")
+        self._seeded = False
 
     # --- the AMI reader thread side -------------------------------------------------------
 
@@ -99,15 +130,19 @@ class Dispatcher:
         if self._started:
             return
         self._started = True
+        self._stopped.clear()
         self._socketio.start_background_task(self._run)
+        self._socketio.start_background_task(self._wrap_up_timer)
         self._bus.subscribe(self.on_event)
 
     def stop(self) -> None:
         """Unsubscribe and let the worker finish what is queued."""
         self._bus.unsubscribe(self.on_event)
+        self._stopped.set()
         if self._started:
             self._queue.put(_STOP)
             self._started = False
+        self._ami_pool.shutdown(wait=False, cancel_futures=True)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """True once every queued event has been handled (for tests and orderly shutdown)."""
@@ -121,6 +156,7 @@ class Dispatcher:
     # --- the worker -------------------------------------------------------------------------
 
     def _run(self) -> None:
+        self._seed()
         while True:
             timeout = None
             if self._wallboard_due:
@@ -140,55 +176,104 @@ class Dispatcher:
             finally:
                 self._queue.task_done()
 
+    def _seed(self) -> None:
+        """Agents' states as the tracker knows them (after its resync), before any event."""
+        try:
+            self.board.seed(self._live.snapshot().agents)
+        except Exception:
+            log.exception("console could not read the live agents")
+
     def _handle(self, event: DomainEvent) -> None:
         self._calls.observe(event)
         if isinstance(event, AgentRinging):
             self._emit_pop(event)
         elif isinstance(event, AgentRingStopped):
-            self._forget(event.agent, event.linkedid)
+            if self.board.withdraw(event.agent, event.linkedid):
+                self._emit("pop_withdrawn", {"linkedid": event.linkedid, "agent": event.agent,
+                                             "reason": event.reason, "by": None}, agent_room(event.agent))
             self._emit("ring_stopped", asdict(event), agent_room(event.agent))
         elif isinstance(event, CallAnswered):
-            with self._current_lock:
-                current = self._current.get(event.agent)
-                if current is not None and current[0]["linkedid"] == event.linkedid:
-                    self._current[event.agent] = (current[0], True)
+            self.board.answered(event.agent, event.linkedid, event.queue, event.at)
             self._emit("call_answered", asdict(event), agent_room(event.agent))
+            for other in self.board.ringing_agents(event.linkedid):
+                if other != event.agent and self.board.withdraw(other, event.linkedid):
+                    self._emit("pop_withdrawn", {"linkedid": event.linkedid, "agent": other,
+                                                 "reason": "answered_elsewhere", "by": event.agent},
+                               agent_room(other))
         elif isinstance(event, CallEnded):
             record = event.record
+            self.stats.observe(record)
             payload = {"linkedid": record.linkedid, "summary": call_summary(record)}
             involved = {*record.rang, *record.agents, *([record.agent] if record.agent else [])}
             for agent in sorted(involved):
-                self._forget(agent, record.linkedid)
+                talked = self.board.ended(agent, record.linkedid)
                 self._emit("call_ended", payload, agent_room(agent))
+                if talked and self._config.wrap_up_s > 0:
+                    self._start_wrap_up(agent)
         elif isinstance(event, AgentStatus):
+            self.board.status(event.agent, event.status, event.paused, event.pause_reason, at=event.at)
             self._emit("agent_status", asdict(event), agent_room(event.agent))
         elif isinstance(event, PbxConnection):
+            if event.connected:
+                self._pbx_down.discard(event.pbx)
+            else:
+                self._pbx_down.add(event.pbx)
             self._emit("pbx", asdict(event), None)
         if isinstance(event, WALLBOARD_EVENTS):
             self._wallboard_due = True
 
     def _emit_pop(self, event: AgentRinging) -> None:
         payload = self._pops.build(event, self._calls.get(event.linkedid)).to_json()
-        with self._current_lock:
-            self._current[event.agent] = (payload, False)
+        self.board.ring(event.agent, payload)
         self._emit("screen_pop", payload, agent_room(event.agent))
 
-    def _forget(self, agent: str, linkedid: str) -> None:
-        with self._current_lock:
-            current = self._current.get(agent)
-            if current is not None and current[0]["linkedid"] == linkedid:
-                del self._current[agent]
+    # --- wrap-up ------------------------------------------------------------------------------
+
+    def _start_wrap_up(self, agent: str) -> None:
+        self.board.set_wrap_up(agent, time.time() + self._config.wrap_up_s)
+        self._ami_pool.submit(self._ami, "wrap-up", self.control.wrap_up, agent)
+
+    def extend_wrap_up(self, agent: str) -> float:
+        """Another `wrap_up_s` seconds; ControlError if the agent is not in wrap-up."""
+        until = self.board.wrap_up_until(agent)
+        if until is None:
+            raise ControlError(f"{agent} is not in wrap-up")
+        new = max(until, time.time()) + self._config.wrap_up_s
+        self.board.set_wrap_up(agent, new)
+        return new
+
+    def _wrap_up_timer(self) -> None:
+        while not self._stopped.wait(WRAP_UP_TICK_S):
+            for agent in self.board.wrap_ups_due():
+                self.board.set_wrap_up(agent, None)
+                snap = self.board.snapshot(agent)
+                if snap["paused"] and snap["pause_reason"] != WRAP_UP_REASON:
+                    continue  # the agent chose another pause meanwhile
+                self._ami_pool.submit(self._ami, "end of wrap-up", self.control.ready, agent)
+
+    @staticmethod
+    def _ami(what: str, fn: Any, agent: str) -> None:
+        try:
+            fn(agent)
+        except ControlError as exc:
+            log.warning("%s for %s not done: %s", what, agent, exc)
+        except Exception:
+            log.exception("%s for %s failed", what, agent)
+
+    # --- on connect -----------------------------------------------------------------------------
 
     def replay_current_call(self, agent: str, sid: str) -> None:
-        """Send a newly connected page the pop of the call its agent is ringing for or talking on."""
-        with self._current_lock:
-            current = self._current.get(agent)
-        if current is None:
-            return
-        pop, answered = current
-        self._emit("screen_pop", pop, sid)
-        if answered:
-            self._emit("call_answered", {"linkedid": pop["linkedid"], "agent": agent, "queue": pop["queue"]}, sid)
+        """A newly connected page: the agent's snapshot, then (for simple clients) the pops again."""
+        snap = self.board.snapshot(agent)
+        self._emit("agent_state", snap, sid)
+        for pop in snap["pops"]:
+            self._emit("screen_pop", pop, sid)
+        call = snap["call"]
+        if call is not None and call.get("pop") is not None:
+            self._emit("screen_pop", call["pop"], sid)
+            self._emit("call_answered", {"linkedid": call["linkedid"], "agent": agent, "queue": call["queue"]}, sid)
+
+    # --- wallboard ------------------------------------------------------------------------------
 
     def _flush_wallboard(self) -> None:
         if not self._wallboard_due:
@@ -198,10 +283,25 @@ class Dispatcher:
             return
         self._wallboard_due = False
         self._last_wallboard = now
-        self._emit("wallboard", self.wallboard(), SUPERVISORS_ROOM)
+        board = self._full_wallboard()
+        with self._wb_lock:
+            delta = wallboard_delta(self._wb_sent, board)
+            self._wb_version += 1
+            self._wb_sent = board
+            delta["version"] = self._wb_version
+        self._emit("wallboard_delta", delta, SUPERVISORS_ROOM)
+
+    def _full_wallboard(self) -> dict[str, Any]:
+        return wallboard_payload(self._live.snapshot(), self._calls.recent(), stats=self.stats,
+                                 live=self._calls.live(), settings=self._settings,
+                                 pbx_down=tuple(sorted(self._pbx_down)))
 
     def wallboard(self) -> dict[str, Any]:
-        return wallboard_payload(self._live.snapshot(), self._calls.recent())
+        """The whole wallboard as last sent (so its version matches the deltas that follow)."""
+        with self._wb_lock:
+            if self._wb_sent is None:
+                self._wb_sent = self._full_wallboard()
+            return self._wb_sent | {"version": self._wb_version}
 
     def _emit(self, name: str, payload: dict[str, Any], room: str | None) -> None:
         self._socketio.emit(name, payload, to=room)
@@ -215,24 +315,34 @@ def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher) -> None
         if user is None:
             log.info("socket connect refused: not logged in")
             return False
-        join_room(agent_room(user.username))
         sid: str = request.sid  # type: ignore[attr-defined]
-        if user.is_supervisor:
+        if user.can("agent_console"):
+            join_room(agent_room(user.username))
+        if user.can("wallboard"):
             join_room(SUPERVISORS_ROOM)
             try:
                 socketio.emit("wallboard", dispatcher.wallboard(), to=sid)
             except Exception:  # the page still works; the next event brings a wallboard
                 log.exception("could not send the first wallboard to %s", user.username)
         socketio.emit("hello", {"username": user.username, "role": user.role}, to=sid)
-        dispatcher.replay_current_call(user.username, sid)
+        if user.can("agent_console"):
+            dispatcher.replay_current_call(user.username, sid)
         return True
 
     def on_wallboard_request() -> dict[str, Any]:
-        """Ack with the current wallboard (supervisors), e.g. after the page was in the background."""
+        """Ack with the whole wallboard (supervisors): after a version gap or the page was hidden."""
         user = current_user()
-        if user is None or not user.is_supervisor:
+        if user is None or not user.can("wallboard"):
             return {"error": "forbidden"}
         return dispatcher.wallboard()
 
+    def on_agent_state(data: object = None) -> dict[str, Any]:
+        """Ack with the caller's own agent snapshot (after a version gap or a reconnect)."""
+        user = current_user()
+        if user is None or not user.can("agent_console"):
+            return {"error": "forbidden"}
+        return dispatcher.board.snapshot(user.username)
+
     socketio.on_event("connect", on_connect)
     socketio.on_event("wallboard_request", on_wallboard_request)
+    socketio.on_event("agent_state", on_agent_state)

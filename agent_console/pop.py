@@ -8,12 +8,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from agent_console.calls import CallInfo
 from cases.db import Database
 from cases.errors import CasesError
-from cases.services import caller_context
+from cases.models import Customer, CustomerPhone
+from cases.services import _customer_view, _suffix_key, caller_context, normalize_phone, phones_match
 from cases.views import CallerContext, CallView, CaseSummaryView, CustomerView, ShipmentView
 from cases.vocab import CaseKind
 from ivr.menus import Choice, menu_for
@@ -142,7 +145,9 @@ class ScreenPop:
     waybill: str | None  # as entered in the IVR (CallVariable WAYBILL)
     waybill_lookup: str  # none | invalid | not_found | found | unavailable
     shipment: PopShipment | None
-    customer: PopCustomer | None
+    customer: PopCustomer | None  # the one customer the caller's number matches, if exactly one
+    # every customer the number or the waybill points to (shipper, consignee): 2+ = a choice list
+    candidates: tuple[PopCustomer, ...]
     previous_calls: tuple[PopCall, ...]  # newest first, this call left out
     open_cases: tuple[PopCase, ...]  # newest first
     recent_shipments: tuple[PopShipment, ...]  # the customer's, when the waybill gave none
@@ -199,11 +204,35 @@ def _case(c: CaseSummaryView) -> PopCase:
     )
 
 
+def customer_candidates(s: Session, phone: str, shipment: ShipmentView | None) -> tuple[CustomerView, ...]:
+    """Customers whose phone matches the caller's number (exactly or by its tail, as
+    `cases.services` matches), and the shipment's shipper and consignee. Read only: an unknown
+    caller creates nothing."""
+    found: dict[int, CustomerView] = {}
+    norm = normalize_phone(phone)
+    phones: list[str] = [norm] if norm else []
+    if shipment is not None and shipment.consignee_phone:
+        phones.append(normalize_phone(shipment.consignee_phone))
+    for number in phones:
+        key = _suffix_key(number)
+        stmt = select(CustomerPhone).where(
+            CustomerPhone.phone == number if key is None else CustomerPhone.phone.like(f"%{key}"))
+        for row in s.scalars(stmt.limit(50)).all():
+            if row.phone == number or phones_match(row.phone, number):
+                found.setdefault(row.customer_id, _customer_view(row.customer))
+    if shipment is not None and shipment.shipper_customer_id is not None and shipment.shipper_customer_id not in found:
+        shipper = s.get(Customer, shipment.shipper_customer_id)
+        if shipper is not None:
+            found[shipper.id] = _customer_view(shipper)
+    return tuple(found.values())
+
+
 def build_screen_pop(
     ringing: AgentRinging,
     info: CallInfo | None,
     context: CallerContext | None,
     lookup_error: str | None = None,
+    candidates: tuple[CustomerView, ...] = (),
 ) -> ScreenPop:
     """Pure: the pop from what the events said and what the database knows (None if it failed)."""
     info = info or CallInfo(linkedid=ringing.linkedid, caller=ringing.caller, queue=ringing.queue)
@@ -228,6 +257,7 @@ def build_screen_pop(
         waybill_lookup=lookup,
         shipment=_shipment(context.shipment) if context and context.shipment else None,
         customer=_customer(context.customer) if context else None,
+        candidates=tuple(c for c in (_customer(x) for x in candidates) if c is not None),
         previous_calls=tuple(
             _call(c) for c in (context.previous_calls if context else ()) if c.linkedid != ringing.linkedid
         ),
@@ -250,8 +280,9 @@ class PopBuilder:
         try:
             with self._db.session() as s:
                 context = caller_context(s, caller, waybill, exclude_linkedid=ringing.linkedid)
+                candidates = customer_candidates(s, caller, context.shipment)
         except (CasesError, SQLAlchemyError) as exc:
             log.warning("screen pop for %s without caller context: %s", ringing.linkedid, exc)
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             return build_screen_pop(ringing, info, None, lookup_error=first_line)
-        return build_screen_pop(ringing, info, context)
+        return build_screen_pop(ringing, info, context, candidates=candidates)

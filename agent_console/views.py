@@ -1,24 +1,39 @@
-"""Pages (agent, supervisor, case, recording) and the JSON API. Thin: the work is in `data`."""
+"""Pages (agent, supervisor, cases, case, recording) and the JSON API. Thin: the work is in `data`
+and `control`. Every route states the capability it needs (security.CAPABILITIES)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
 from agent_console import data
-from agent_console.auth import current_user, login_required, supervisor_required
+from agent_console.auth import current_user, requires
 from agent_console.context import console
+from agent_console.control import ControlError
 from agent_console.i18n import current_language, translate
-from cases.errors import CaseNotFound, DatabaseUnavailable, InvalidInput
-from cases.vocab import CaseKind, Department
+from agent_console.namespaces import DISPATCHER_KEY, Dispatcher
+from cases.errors import CaseNotFound, ChangeRequestNotFound, DatabaseUnavailable, InvalidInput
+from cases.vocab import CaseKind, CaseStatus, ChangeField, Department
 
 log = logging.getLogger(__name__)
 
 pages = Blueprint("pages", __name__)
 api = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _user() -> Any:
+    user = current_user()
+    assert user is not None  # requires() ran first
+    return user
+
+
+def _dispatcher() -> Dispatcher:
+    d: Dispatcher = current_app.extensions[DISPATCHER_KEY]
+    return d
 
 
 @pages.get("/")
@@ -28,19 +43,40 @@ def index() -> ResponseReturnValue:
 
 
 @pages.get("/agent")
-@login_required
+@requires("agent_console")
 def agent() -> ResponseReturnValue:
-    return render_template("agent.html", kinds=[k.value for k in CaseKind], departments=[d.value for d in Department])
+    cfg = console().config
+    return render_template(
+        "agent.html",
+        kinds=[k.value for k in CaseKind],
+        departments=[d.value for d in Department],
+        statuses=[s.value for s in CaseStatus],
+        change_fields=[f.value for f in ChangeField],
+        pause_reasons=[r for r in cfg.pause_reasons if r.code != "wrap-up"],
+        wrap_up_codes=cfg.wrap_up_codes,
+        wrap_up_s=cfg.wrap_up_s,
+        reason_labels={r.code: (r.label_zh if current_language() == "zh-CN" else r.label_en)
+                       for r in cfg.pause_reasons},
+    )
 
 
 @pages.get("/supervisor")
-@supervisor_required
+@requires("wallboard")
 def supervisor() -> ResponseReturnValue:
-    return render_template("supervisor.html")
+    cfg = console().config
+    return render_template("supervisor.html", supervisor_phone=cfg.supervisor_phone(_user().username),
+                           reason_labels={r.code: (r.label_zh if current_language() == "zh-CN" else r.label_en)
+                                          for r in cfg.pause_reasons})
+
+
+@pages.get("/cases")
+@requires("read_cases")
+def cases_list() -> ResponseReturnValue:
+    return render_template("cases.html", cases=data.recent_cases(console().db))
 
 
 @pages.get("/cases/<int:case_id>")
-@login_required
+@requires("read_cases")
 def case_page(case_id: int) -> ResponseReturnValue:
     try:
         case = data.get_case(console().db, case_id)
@@ -50,9 +86,16 @@ def case_page(case_id: int) -> ResponseReturnValue:
 
 
 @pages.get("/recordings/<linkedid>")
-@login_required
+@requires("recordings")
 def recording(linkedid: str) -> ResponseReturnValue:
     ctx = console()
+    user = _user()
+    if user.role == "agent":
+        mine = data.recording_allowed(ctx.db, linkedid, user.username)
+        if mine is None:
+            abort(404)
+        if not mine:
+            abort(403)
     try:
         path = data.recording_file(ctx.db, linkedid, ctx.config.recordings_dir)
     except data.RecordingUnavailable as exc:
@@ -63,6 +106,7 @@ def recording(linkedid: str) -> ResponseReturnValue:
 
 @pages.get("/status")
 def status() -> ResponseReturnValue:
+    """Health for probes (no login): reachability and counts, no caller data."""
     ctx = console()
     db_ok, db_error = data.status(ctx.db)
     body: dict[str, Any] = {"ok": db_ok, "db": {"reachable": db_ok, "error": db_error}}
@@ -82,29 +126,192 @@ def status() -> ResponseReturnValue:
     return body, 200 if body["ok"] else 503
 
 
-@api.post("/cases")
-@login_required
-def create_case() -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None  # login_required
+# --- cases -------------------------------------------------------------------------------------
+
+
+def _case_error(exc: Exception) -> ResponseReturnValue:
     lang = current_language()
-    try:
-        case = data.create_case(console().db, request.get_json(silent=True), user.username)
-    except data.BadCaseRequest as exc:
+    if isinstance(exc, data.BadCaseRequest):
         return {"error": "invalid_case", "message": translate(lang, exc.key), "detail": str(exc)}, 400
-    except InvalidInput as exc:
-        return {
-            "error": "invalid_case",
-            "message": translate(lang, "case.err.invalid"),
-            "detail": str(exc),
-        }, 400
-    except DatabaseUnavailable as exc:
+    if isinstance(exc, InvalidInput):
+        return {"error": "invalid_case", "message": translate(lang, "case.err.invalid"), "detail": str(exc)}, 400
+    if isinstance(exc, (CaseNotFound, ChangeRequestNotFound)):
+        return {"error": "not_found", "message": translate(lang, "error.not_found"), "detail": str(exc)}, 404
+    if isinstance(exc, DatabaseUnavailable):
         log.error("case not saved: %s", exc)
         return {"error": "database_unavailable", "message": str(exc)}, 503
+    raise exc
+
+
+_CASE_ERRORS = (data.BadCaseRequest, InvalidInput, CaseNotFound, ChangeRequestNotFound, DatabaseUnavailable)
+
+
+def _case_json(case: Any) -> dict[str, Any]:
     return {
         "id": case.id,
         "number": case.number,
         "kind": str(case.kind),
         "status": str(case.status),
+        "department": str(case.department) if case.department else None,
+        "follow_up_due": case.follow_up_due.isoformat(timespec="minutes") if case.follow_up_due else None,
         "url": url_for("pages.case_page", case_id=case.id),
-    }, 201
+    }
+
+
+@api.post("/cases")
+@requires("write_cases")
+def create_case() -> ResponseReturnValue:
+    try:
+        case = data.create_case(console().db, request.get_json(silent=True), _user().username)
+    except _CASE_ERRORS as exc:
+        return _case_error(exc)
+    return _case_json(case), 201
+
+
+@api.post("/cases/<int:case_id>/update")
+@requires("write_cases")
+def update_case(case_id: int) -> ResponseReturnValue:
+    ctx = console()
+    try:
+        case = data.update_case(ctx.db, case_id, request.get_json(silent=True), _user().username,
+                                ctx.config.wrap_up_labels())
+    except _CASE_ERRORS as exc:
+        return _case_error(exc)
+    return _case_json(case), 200
+
+
+@api.post("/cases/<int:case_id>/change-request")
+@requires("write_cases")
+def change_request(case_id: int) -> ResponseReturnValue:
+    try:
+        view = data.request_change(console().db, case_id, request.get_json(silent=True), _user().username)
+    except _CASE_ERRORS as exc:
+        return _case_error(exc)
+    return {"id": view.id, "case_id": view.case_id, "field": str(view.field), "old_value": view.old_value,
+            "new_value": view.new_value, "stage": str(view.stage)}, 201
+
+
+# --- the agent's own state, pops and tasks ----------------------------------------------------------
+
+
+def _control_error(exc: ControlError) -> ResponseReturnValue:
+    status = 503 if exc.key == "control.err.pbx" else 400 if exc.key == "control.err.bad" else 502
+    return {"error": exc.key, "message": translate(current_language(), exc.key), "detail": str(exc)}, status
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    return body
+
+
+@api.get("/pops/<linkedid>")
+@requires("agent_console")
+def pop(linkedid: str) -> ResponseReturnValue:
+    """The pop of a call ringing (or talking to) the logged-in agent; another agent's call is 404."""
+    found = _dispatcher().board.pop_of(_user().username, linkedid)
+    if found is None:
+        abort(404)
+    return found
+
+
+@api.get("/agent/state")
+@requires("agent_console")
+def agent_state() -> ResponseReturnValue:
+    return _dispatcher().board.snapshot(_user().username)
+
+
+@api.post("/agent/state")
+@requires("agent_console")
+def set_agent_state() -> ResponseReturnValue:
+    """{state: ready} or {state: paused, reason: <code>}: sent to AMI (QueuePause); the page shows
+    the state when AMI reports it."""
+    body = _json_body()
+    agent = _user().username
+    control = _dispatcher().control
+    try:
+        if body.get("state") == "ready":
+            control.ready(agent)
+        elif body.get("state") == "paused":
+            control.pause(agent, str(body.get("reason", "")))
+        else:
+            abort(400, description="state must be ready or paused")
+    except ControlError as exc:
+        return _control_error(exc)
+    return {"ok": True}, 202
+
+
+@api.post("/agent/wrap-up/extend")
+@requires("agent_console")
+def extend_wrap_up() -> ResponseReturnValue:
+    try:
+        until = _dispatcher().extend_wrap_up(_user().username)
+    except ControlError as exc:
+        return {"error": "not_in_wrap_up", "message": translate(current_language(), "wrap.err.none"),
+                "detail": str(exc)}, 409
+    return {"wrap_up_until": until}, 200
+
+
+@api.get("/callbacks")
+@requires("agent_console")
+def callbacks() -> ResponseReturnValue:
+    return {"tasks": [asdict(t) for t in data.callback_tasks(console().db)]}
+
+
+@api.post("/callbacks/<int:case_id>/accept")
+@requires("agent_console")
+def accept_callback(case_id: int) -> ResponseReturnValue:
+    ctx = console()
+    user = _user()
+    try:
+        task = data.callback_task(ctx.db, case_id)
+    except CaseNotFound:
+        abort(404)
+    try:
+        _dispatcher().control.callback(user.username, task.caller, task.number)
+    except ControlError as exc:
+        return _control_error(exc)
+    try:
+        case = data.accept_callback(ctx.db, task, user.username)
+    except _CASE_ERRORS as exc:
+        return _case_error(exc)
+    return _case_json(case) | {"calling": task.caller}, 202
+
+
+# --- supervisors -------------------------------------------------------------------------------------
+
+
+@api.get("/wallboard")
+@requires("wallboard")
+def wallboard() -> ResponseReturnValue:
+    return _dispatcher().wallboard()
+
+
+@api.post("/supervisor/spy")
+@requires("wallboard")
+def spy() -> ResponseReturnValue:
+    """{agent, mode: listen|whisper|barge}: the supervisor's own phone rings into ChanSpy."""
+    body = _json_body()
+    try:
+        phone = _dispatcher().control.spy(_user().username, str(body.get("agent", "")), str(body.get("mode", "")))
+    except ControlError as exc:
+        return _control_error(exc)
+    return {"ok": True, "phone": phone}, 202
+
+
+@api.post("/supervisor/reroute")
+@requires("wallboard")
+def reroute() -> ResponseReturnValue:
+    """{linkedid, queue}: move a waiting caller to another queue (AMI Redirect)."""
+    body = _json_body()
+    queue = str(body.get("queue", ""))
+    known = {q["queue"] for q in _dispatcher().wallboard()["queues"]}
+    if queue not in known:
+        return {"error": "control.err.bad", "message": translate(current_language(), "control.err.bad"),
+                "detail": f"unknown queue {queue!r}"}, 400
+    try:
+        channel = _dispatcher().control.reroute(str(body.get("linkedid", "")), queue)
+    except ControlError as exc:
+        return _control_error(exc)
+    return {"ok": True, "channel": channel}, 202

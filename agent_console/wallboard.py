@@ -1,10 +1,17 @@
-"""The supervisors' wallboard: the live snapshot plus recent calls, as the JSON the page draws."""
+"""The supervisors' wallboard: queues (waiting, longest wait, answered, abandoned, service level,
+average handle time), agents (state, time in state, current call), live calls, alerts and recent
+calls; sent whole on connect (`wallboard`) and afterwards as versioned deltas (`wallboard_delta`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import threading
+import time
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from agent_console.agents import display_state
+from agent_console.calls import CallInfo
 from telephony.events import (
     AgentRinging,
     AgentRingStopped,
@@ -32,36 +39,144 @@ WALLBOARD_EVENTS = (
     PbxConnection,
 )
 
+SECTIONS = ("queues", "agents", "live_calls", "alerts", "recent_calls")
+_KEYS = {"queues": "queue", "agents": "agent", "live_calls": "linkedid", "alerts": "id", "recent_calls": "linkedid"}
+
 
 def call_summary(record: CallRecord) -> dict[str, Any]:
     """The part of a call record an agent or supervisor reads in a list."""
     full = record.to_json_dict()
     keys = (
-        "linkedid",
-        "caller",
-        "caller_name",
-        "hotline",
-        "digits",
-        "queue",
-        "outcome",
-        "agent",
-        "wait_s",
-        "talk_s",
-        "started_at",
-        "answered_at",
-        "ended_at",
-        "waybill",
+        "linkedid", "caller", "caller_name", "hotline", "digits", "queue", "outcome", "agent", "wait_s",
+        "talk_s", "started_at", "answered_at", "ended_at", "waybill",
     )
     return {key: full[key] for key in keys}
 
 
-def wallboard_payload(snapshot: LiveSnapshot, recent: list[CallRecord]) -> dict[str, Any]:
-    """`wallboard` event body: {at, live_calls, queues[], agents[], recent_calls[]}.
+@dataclass(slots=True)
+class _QueueTotals:
+    answered: int = 0
+    answered_in_sl: int = 0
+    abandoned: int = 0
+    talk_s: float = 0.0
+    talked: int = 0
 
-    Queues carry `longest_wait_s` as of `at`; the page keeps it ticking on its own clock.
+
+class QueueStats:
+    """Service level and average handle time per queue, from the calls that ended since start.
+
+    Service level = answered within the threshold / (answered + abandoned in queue); a queue
+    without such calls has none (null). Handle time is the talk time of answered calls.
     """
-    body = asdict(snapshot)
-    body["queues"] = sorted(body["queues"], key=lambda q: q["queue"])
-    body["agents"] = sorted(body["agents"], key=lambda a: a["agent"])
-    body["recent_calls"] = [call_summary(r) for r in recent]
-    return body
+
+    def __init__(self, threshold_s: float) -> None:
+        self.threshold_s = threshold_s
+        self._totals: dict[str, _QueueTotals] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, record: CallRecord) -> None:
+        if not record.queue:
+            return
+        with self._lock:
+            t = self._totals.setdefault(record.queue, _QueueTotals())
+            if record.outcome == "answered":
+                t.answered += 1
+                if record.wait_s is not None and record.wait_s <= self.threshold_s:
+                    t.answered_in_sl += 1
+                if record.talk_s is not None:
+                    t.talk_s += record.talk_s
+                    t.talked += 1
+            elif record.outcome == "abandoned_in_queue":
+                t.abandoned += 1
+
+    def of(self, queue: str) -> tuple[float | None, float | None]:
+        """(service level 0..1 or None, average handle time s or None)."""
+        with self._lock:
+            t = self._totals.get(queue)
+            if t is None:
+                return None, None
+            offered = t.answered + t.abandoned
+            sl = t.answered_in_sl / offered if offered else None
+            aht = t.talk_s / t.talked if t.talked else None
+            return sl, aht
+
+
+@dataclass(frozen=True, slots=True)
+class WallboardSettings:
+    service_level_s: float
+    service_level_target: float
+    long_wait_alert_s: float
+
+
+def wallboard_payload(
+    snapshot: LiveSnapshot,
+    recent: list[CallRecord],
+    *,
+    stats: QueueStats | None = None,
+    live: list[CallInfo] | None = None,
+    settings: WallboardSettings | None = None,
+    pbx_down: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The whole wallboard: {at, live_calls_count, queues[], agents[], live_calls[], alerts[], recent_calls[],
+    settings}. Times are epoch seconds as of `at`; pages keep waits and times in state ticking."""
+    settings = settings or WallboardSettings(20.0, 0.8, 60.0)
+    at = snapshot.at or time.time()
+    queues = []
+    alerts: list[dict[str, Any]] = []
+    for q in sorted(snapshot.queues, key=lambda q: q.queue):
+        sl, aht = stats.of(q.queue) if stats is not None else (None, None)
+        row = asdict(q)
+        row["waiting_count"] = len(q.waiting)
+        row["service_level"] = round(sl, 3) if sl is not None else None
+        row["aht_s"] = round(aht, 1) if aht is not None else None
+        queues.append(row)
+        for w in q.waiting:
+            if at - w.since >= settings.long_wait_alert_s:
+                alerts.append({"id": f"long_wait:{w.linkedid}", "kind": "long_wait", "queue": q.queue,
+                               "linkedid": w.linkedid, "caller": w.caller, "since": w.since})
+        if sl is not None and sl < settings.service_level_target:
+            alerts.append({"id": f"sla:{q.queue}", "kind": "sla", "queue": q.queue, "service_level": round(sl, 3),
+                           "target": settings.service_level_target})
+    for name in pbx_down:
+        alerts.append({"id": f"pbx:{name}", "kind": "pbx_down", "pbx": name})
+    calls = {c.linkedid: c for c in (live or [])}
+    agents = []
+    for a in sorted(snapshot.agents, key=lambda a: a.agent):
+        row = asdict(a)
+        talking = a.status == "busy"
+        row["state"] = display_state(a.status, a.paused, a.pause_reason, talking, a.status == "ringing")
+        info = calls.get(a.linkedid) if a.linkedid else None
+        row["caller"] = info.caller if info else None
+        agents.append(row)
+    live_calls = [
+        {"linkedid": c.linkedid, "caller": c.caller, "caller_name": c.caller_name, "hotline": c.hotline,
+         "queue": c.queue, "in_queue": c.in_queue, "agent": c.agent, "started_at": c.started_at,
+         "answered_at": c.answered_at}
+        for c in (live or [])
+    ]
+    return {
+        "at": at,
+        "live_calls_count": snapshot.live_calls,
+        "queues": queues,
+        "agents": agents,
+        "live_calls": live_calls,
+        "alerts": alerts,
+        "recent_calls": [call_summary(r) for r in recent],
+        "settings": asdict(settings),
+    }
+
+
+def wallboard_delta(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """What changed from `old` to `new`: per section {upsert: [rows], remove: [keys]} (sections
+    without change are left out), plus the scalars. Applying it to `old` gives `new`."""
+    delta: dict[str, Any] = {"at": new["at"], "live_calls_count": new["live_calls_count"]}
+    for section in SECTIONS:
+        key = _KEYS[section]
+        before = {row[key]: row for row in (old or {}).get(section, [])}
+        after = {row[key]: row for row in new[section]}
+        upsert = [row for k, row in after.items() if before.get(k) != row]
+        remove = [k for k in before if k not in after]
+        order_changed = list(before) != list(after)
+        if upsert or remove or order_changed:
+            delta[section] = {"upsert": upsert, "remove": remove, "order": list(after)}
+    return delta

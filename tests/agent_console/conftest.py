@@ -83,6 +83,24 @@ def sample_snapshot(at: float = 1_764_500_000.0, waiting: int = 1) -> LiveSnapsh
     )
 
 
+class CsrfClient(FlaskClient):
+    """A test client that sends the session's CSRF token with every POST, as the pages do."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        method = kwargs.get("method", "GET")
+        if len(args) > 0 and not isinstance(args[0], str):
+            method = getattr(args[0], "method", method)
+        if method.upper() not in ("GET", "HEAD", "OPTIONS"):
+            with self.session_transaction() as sess:
+                token = sess.get("csrf")
+                if not token:
+                    token = sess["csrf"] = "t" * 40
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRF-Token", token)
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+
 @dataclass
 class Console:
     app: Flask
@@ -95,10 +113,16 @@ class Console:
     sample_snapshot = staticmethod(sample_snapshot)
 
     def client(self) -> FlaskClient:
+        """Sends the CSRF token like the pages do (see raw_client for one that does not)."""
+        self.app.test_client_class = CsrfClient
+        return self.app.test_client()
+
+    def raw_client(self) -> FlaskClient:
+        self.app.test_client_class = FlaskClient
         return self.app.test_client()
 
     def login(self, username: str, password: str = DEMO_PASSWORD) -> FlaskClient:
-        client = self.app.test_client()
+        client = self.client()
         resp = client.post("/login", data={"username": username, "password": password})
         assert resp.status_code == 302, resp.get_data(as_text=True)
         return client

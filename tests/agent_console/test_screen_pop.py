@@ -104,7 +104,7 @@ def test_answer_ring_stop_and_end_reach_the_agent(console: Console) -> None:
     }
     assert other_got["call_ended"]["linkedid"] == linkedid  # it rang, so it hears the end
     assert "call_answered" not in other_got
-    names = [m["name"] for m in mine.get_received()]
+    names = [m["name"] for m in mine.get_received() if m["name"] != "agent_delta"]
     assert names[-3:] == ["screen_pop", "call_answered", "call_ended"]
 
 
@@ -212,11 +212,14 @@ def test_a_page_opened_mid_call_gets_the_current_pop(console: Console) -> None:
     console.bus.publish(CallAnswered("mid.1", "agent1001", "service", T0 + 9))
     console.settle()
     late = console.socket(console.login("agent1001"))
-    names = [m["name"] for m in late.get_received()]
-    assert names == ["hello", "screen_pop", "call_answered"]
+    received = late.get_received()
+    names = [m["name"] for m in received]
+    assert names == ["hello", "agent_state", "screen_pop", "call_answered"]
+    state = received[1]["args"][0]
+    assert state["state"] == "talking" and state["call"]["linkedid"] == "mid.1" and state["pops"] == []
     console.bus.publish(CallEnded(CallRecord(linkedid="mid.1", agent="agent1001", agents=["agent1001"]), T0 + 60))
     console.settle()
     after = console.socket(console.login("agent1001"))
-    assert [m["name"] for m in after.get_received()] == ["hello"]
+    assert [m["name"] for m in after.get_received()] == ["hello", "agent_state"]
     other = console.socket(console.login("agent1002"))
-    assert [m["name"] for m in other.get_received()] == ["hello"]
+    assert [m["name"] for m in other.get_received()] == ["hello", "agent_state"]

@@ -23,16 +23,11 @@ def test_supervisor_gets_a_wallboard_on_connect(console: Console) -> None:
     assert service["longest_wait_s"] == 30.0
     assert len(service["waiting"]) == 1
     assert (service["answered"], service["abandoned"]) == (7, 2)
-    assert board["agents"][1] == {
-        "agent": "agent1002",
-        "name": "本",
-        "status": "idle",
-        "paused": True,
-        "pause_reason": "午休",
-        "linkedid": None,
-        "since": T0 - 300,
-    }
-    assert board["live_calls"] == 2
+    assert {k: board["agents"][1][k] for k in ("agent", "status", "paused", "pause_reason", "since", "state")} == {
+        "agent": "agent1002", "status": "idle", "paused": True, "pause_reason": "午休", "since": T0 - 300,
+        "state": "paused"}
+    assert board["live_calls_count"] == 2
+    assert isinstance(board["version"], int)
     assert board["recent_calls"] == []
 
 
@@ -42,10 +37,11 @@ def test_queue_and_agent_events_push_the_wallboard_to_supervisors_only(console: 
     console.wait_for(sup, "wallboard")  # the one sent on connect
     console.live.current = console.sample_snapshot(waiting=3)
     console.bus.publish(CallQueued("w.1", "service", 3, T0))
-    board = console.wait_for(sup, "wallboard")
-    assert len(board["queues"][1]["waiting"]) == 3
+    delta = console.wait_for(sup, "wallboard_delta")
+    [service] = [q for q in delta["queues"]["upsert"] if q["queue"] == "service"]
+    assert len(service["waiting"]) == 3
     console.settle()
-    assert console.received(agent, "wallboard") == []
+    assert console.received(agent, "wallboard_delta") == []
 
 
 def test_ivr_only_events_do_not_push_the_wallboard(console: Console) -> None:
@@ -55,7 +51,7 @@ def test_ivr_only_events_do_not_push_the_wallboard(console: Console) -> None:
     console.bus.publish(CallVariable("w.2", "WAYBILL", "800012345678", T0))
     console.settle()
     time.sleep(0.1)
-    assert console.received(sup, "wallboard") == []
+    assert console.received(sup, "wallboard_delta") == []
 
 
 def test_wallboard_is_rate_limited_but_the_last_change_arrives(console: Console) -> None:
@@ -68,15 +64,18 @@ def test_wallboard_is_rate_limited_but_the_last_change_arrives(console: Console)
     console.bus.publish(AgentStatus("agent1001", "service", "busy", False, "", T0 + 60))
     console.settle()
     time.sleep(0.2)  # > wallboard_interval_s: the trailing push
-    boards = console.received(sup, "wallboard")
-    assert 1 <= len(boards) < 10  # 51 events, interval 0.05 s
-    assert len(boards[-1]["queues"][1]["waiting"]) == 4
+    deltas = console.received(sup, "wallboard_delta")
+    assert 1 <= len(deltas) < 10  # 51 events, interval 0.05 s
+    assert [d["version"] for d in deltas] == list(range(deltas[0]["version"], deltas[0]["version"] + len(deltas)))
+    whole = sup.emit("wallboard_request", callback=True)
+    assert whole["version"] == deltas[-1]["version"]
+    assert len(whole["queues"][1]["waiting"]) == 4
 
 
 def test_wallboard_request_is_for_supervisors(console: Console) -> None:
     console.live.current = console.sample_snapshot()
     sup = console.socket(console.login("supervisor"))
-    assert sup.emit("wallboard_request", callback=True)["live_calls"] == 2
+    assert sup.emit("wallboard_request", callback=True)["live_calls_count"] == 2
     agent = console.socket(console.login("agent1001"))
     assert agent.emit("wallboard_request", callback=True) == {"error": "forbidden"}
 

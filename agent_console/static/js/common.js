@@ -67,3 +67,45 @@ function connectSocket() {
 }
 
 document.addEventListener("DOMContentLoaded", () => localiseTimes());
+
+// JSON POST with the session's CSRF token; resolves to {ok, status, body}.
+async function postJSON(url, body) {
+  const token = document.querySelector('meta[name="csrf-token"]').content;
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": token },
+    credentials: "same-origin",
+    body: JSON.stringify(body || {}),
+  });
+  const answer = await response.json().catch(() => ({}));
+  return { ok: response.ok, status: response.status, body: answer };
+}
+
+function errorText(answer) {
+  const b = answer.body || {};
+  return (b.message || `HTTP ${answer.status}`) + (b.detail ? ` (${b.detail})` : "");
+}
+
+// Server time minus browser time, from the `at` of the last server message.
+let clockSkew = 0;
+function noteServerTime(at) {
+  if (typeof at === "number" && at > 0) clockSkew = at - Date.now() / 1000;
+}
+function serverNow() {
+  return Date.now() / 1000 + clockSkew;
+}
+
+function fmtDuration(seconds) {
+  const s = Math.max(0, Math.floor(seconds || 0));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n) => String(n).padStart(2, "0");
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
+}
+
+function flash(id, text) {
+  const node = document.getElementById(id);
+  if (!node) return;
+  node.textContent = text;
+  node.hidden = false;
+}

@@ -1,16 +1,52 @@
-// Supervisor wallboard: queues, agents and recent calls, redrawn on every `wallboard` event.
+// Supervisor wallboard: the whole board on connect, then versioned deltas (`wallboard_delta`);
+// a version gap or a reconnect fetches the whole board again. Waits, durations and times in state
+// tick on the page's own clock between pushes. Listen / whisper / barge and re-route go to the API.
 "use strict";
 
 (function () {
+  const CONFIG = JSON.parse(document.getElementById("wb-config").textContent);
+  const KEYS = { queues: "queue", agents: "agent", live_calls: "linkedid", alerts: "id", recent_calls: "linkedid" };
   let board = null;
-  let receivedAt = 0; // performance.now() when `board` arrived: waits keep ticking on our own clock
 
   function cell(text, attrs) {
     return el("td", attrs || {}, text === null || text === undefined ? "–" : String(text));
   }
 
-  function ticking() {
-    return (performance.now() - receivedAt) / 1000;
+  function pct(x) {
+    return x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`;
+  }
+
+  function slClass(x) {
+    if (x === null || x === undefined) return "";
+    return x >= board.settings.service_level_target ? "good" : x >= board.settings.service_level_target - 0.15 ? "warn" : "bad";
+  }
+
+  function longest(q) {
+    if (!q.waiting.length) return 0;
+    return Math.max(...q.waiting.map((w) => serverNow() - w.since));
+  }
+
+  function renderKpis() {
+    const box = document.getElementById("kpis");
+    box.replaceChildren();
+    const waiting = board.queues.reduce((n, q) => n + q.waiting.length, 0);
+    const answered = board.queues.reduce((n, q) => n + q.answered, 0);
+    const abandoned = board.queues.reduce((n, q) => n + q.abandoned, 0);
+    const ready = board.agents.filter((a) => a.state === "ready").length;
+    const talking = board.agents.filter((a) => a.state === "talking").length;
+    const longestAll = Math.max(0, ...board.queues.map(longest));
+    const tiles = [
+      ["waiting", t("wb.waiting"), waiting, waiting > 0 ? "warn" : ""],
+      ["longest", t("wb.longest"), fmtDuration(longestAll), longestAll >= board.settings.long_wait_alert_s ? "bad" : ""],
+      ["answered", t("wb.answered"), answered, ""],
+      ["abandoned", t("wb.abandoned"), abandoned, abandoned > 0 ? "warn" : ""],
+      ["ready", t("astate.ready"), ready, "good"],
+      ["talking", t("astate.talking"), talking, ""],
+    ];
+    for (const [key, label, value, tone] of tiles) {
+      box.append(el("div", { class: `kpi ${tone}`, "data-testid": `kpi-${key}` },
+        el("div", { class: "kpi-value" }, String(value)), el("div", { class: "kpi-label" }, label)));
+    }
   }
 
   function renderQueues() {
@@ -18,29 +54,91 @@
     body.replaceChildren();
     for (const q of board.queues) {
       const waiting = q.waiting.length;
-      const longest = waiting > 0 ? Math.round(q.longest_wait_s + ticking()) : 0;
       body.append(el("tr", { "data-testid": `queue-row-${q.queue}`, class: waiting > 0 ? "busy" : "" },
-        cell(q.queue),
+        el("td", {}, el("strong", {}, t("queue." + q.queue) === "queue." + q.queue ? q.queue : t("queue." + q.queue))),
         cell(waiting, { class: "num", "data-testid": `queue-waiting-${q.queue}` }),
-        cell(longest, { class: "num", "data-testid": `queue-longest-${q.queue}`, "data-base": q.longest_wait_s,
-                        "data-waiting": waiting }),
+        cell(waiting ? fmtDuration(longest(q)) : "–", { class: "num tick-longest", "data-queue": q.queue,
+                                                       "data-testid": `queue-longest-${q.queue}` }),
         cell(q.answered, { class: "num", "data-testid": `queue-answered-${q.queue}` }),
-        cell(q.abandoned, { class: "num", "data-testid": `queue-abandoned-${q.queue}` })));
+        cell(q.abandoned, { class: "num", "data-testid": `queue-abandoned-${q.queue}` }),
+        cell(pct(q.service_level), { class: `num sl ${slClass(q.service_level)}`, "data-testid": `queue-sl-${q.queue}` }),
+        cell(q.aht_s === null ? "–" : fmtDuration(q.aht_s), { class: "num", "data-testid": `queue-aht-${q.queue}` })));
     }
+  }
+
+  async function act(url, body, okText) {
+    document.getElementById("action-error").hidden = true;
+    document.getElementById("action-result").hidden = true;
+    const answer = await postJSON(url, body);
+    if (!answer.ok) { flash("action-error", errorText(answer)); return; }
+    flash("action-result", okText(answer.body));
   }
 
   function renderAgents() {
     const body = document.getElementById("agents-body");
     body.replaceChildren();
     for (const a of board.agents) {
-      const state = el("span", { class: `state state-${a.status}`, "data-testid": `agent-state-${a.agent}` },
-        t("state." + a.status));
-      const paused = a.paused ? `${t("wb.yes")}${a.pause_reason ? " · " + a.pause_reason : ""}` : t("wb.no");
+      const reason = a.paused ? (CONFIG.reasons[a.pause_reason] || a.pause_reason) : "";
+      const state = el("span", { class: `state-pill small`, "data-state": a.state, "data-testid": `agent-state-${a.agent}` },
+        t("astate." + a.state), reason ? ` · ${reason}` : "");
+      const monitor = el("td", { class: "monitor" });
+      if (a.linkedid && a.state === "talking") {
+        for (const mode of ["listen", "whisper", "barge"]) {
+          const b = el("button", { type: "button", class: `small spy-${mode}`, "data-testid": `spy-${mode}-${a.agent}` },
+            t("spy." + mode));
+          b.addEventListener("click", () => act("/api/supervisor/spy", { agent: a.agent, mode },
+            (r) => `${t("spy." + mode)} ${a.agent} · ${t("spy.ringing")} ${r.phone}`));
+          monitor.append(b);
+        }
+      }
       body.append(el("tr", { "data-testid": `agent-row-${a.agent}` },
         el("td", {}, el("strong", {}, a.agent), a.name ? el("span", { class: "muted" }, " " + a.name) : null),
         el("td", {}, state),
-        cell(paused, { "data-testid": `agent-paused-${a.agent}`, class: a.paused ? "paused" : "" }),
-        cell(a.linkedid || "", { class: "mono", "data-testid": `agent-call-${a.agent}` })));
+        cell(fmtDuration(serverNow() - a.since), { class: "num mono tick-since", "data-since": a.since,
+                                                   "data-testid": `agent-since-${a.agent}` }),
+        cell(a.linkedid ? `${a.caller || ""} ${a.linkedid}`.trim() : "–", { class: "mono small", "data-testid": `agent-call-${a.agent}` }),
+        monitor));
+      // kept for older tests and tools: the paused flag with its reason
+      body.lastChild.dataset.paused = a.paused ? "1" : "0";
+    }
+  }
+
+  function renderLive() {
+    const body = document.getElementById("live-body");
+    body.replaceChildren();
+    document.getElementById("live-empty").hidden = board.live_calls.length > 0;
+    const queues = board.queues.map((q) => q.queue);
+    for (const c of board.live_calls) {
+      const reroute = el("td", {});
+      if (c.in_queue) {
+        const select = el("select", { class: "small", "data-testid": `reroute-queue-${c.linkedid}` });
+        for (const q of queues) if (q !== c.queue) select.append(el("option", { value: q }, q));
+        const b = el("button", { type: "button", class: "small", "data-testid": `reroute-${c.linkedid}` }, t("wb.reroute_do"));
+        b.addEventListener("click", () => act("/api/supervisor/reroute", { linkedid: c.linkedid, queue: select.value },
+          () => `${t("wb.rerouted")} ${c.caller} → ${select.value}`));
+        reroute.append(select, " ", b);
+      }
+      const since = c.answered_at || c.started_at || serverNow();
+      body.append(el("tr", { "data-testid": `live-call-${c.linkedid}`, class: c.in_queue ? "busy" : "" },
+        cell(`${c.caller}${c.caller_name ? " " + c.caller_name : ""}`, { class: "mono" }),
+        cell(c.hotline ? t("hotline." + c.hotline) : "–"),
+        cell(c.queue || "–"),
+        cell(c.agent || (c.in_queue ? t("wb.in_queue") : "–")),
+        cell(fmtDuration(serverNow() - since), { class: "num mono tick-since", "data-since": since }),
+        reroute));
+    }
+  }
+
+  function renderAlerts() {
+    const list = document.getElementById("alerts-list");
+    list.replaceChildren();
+    document.getElementById("alerts-empty").hidden = board.alerts.length > 0;
+    for (const a of board.alerts) {
+      let text = "";
+      if (a.kind === "long_wait") text = `${t("alert.long_wait")} · ${a.queue} · ${a.caller} · ${fmtDuration(serverNow() - a.since)}`;
+      else if (a.kind === "sla") text = `${t("alert.sla")} · ${a.queue} · ${pct(a.service_level)} < ${pct(a.target)}`;
+      else if (a.kind === "pbx_down") text = `${t("status.pbx_down")} · ${a.pbx}`;
+      list.append(el("li", { class: `alert-item ${a.kind}`, "data-testid": `alert-${a.id}` }, text));
     }
   }
 
@@ -48,7 +146,7 @@
     const body = document.getElementById("recent-body");
     body.replaceChildren();
     document.getElementById("recent-empty").hidden = board.recent_calls.length > 0;
-    for (const c of board.recent_calls) {
+    for (const c of board.recent_calls.slice(0, 8)) {
       body.append(el("tr", { "data-testid": `recent-call-${c.linkedid}` },
         cell(formatTime(c.started_at)),
         cell(c.caller + (c.caller_name ? ` ${c.caller_name}` : ""), { class: "mono" }),
@@ -60,35 +158,70 @@
     }
   }
 
-  function render(payload) {
-    board = payload;
-    receivedAt = performance.now();
-    setText("wb-live-calls", board.live_calls);
+  function render() {
+    setText("wb-live-calls", board.live_calls_count);
     setText("wb-updated", formatEpoch(board.at));
+    setText("wb-version", board.version);
+    renderKpis();
     renderQueues();
+    renderAlerts();
     renderAgents();
+    renderLive();
     renderRecent();
   }
 
-  // The longest wait ticks every second between pushes.
+  function applyWhole(payload) {
+    if (!payload || !payload.queues) return;
+    noteServerTime(payload.at);
+    board = payload;
+    render();
+  }
+
+  function applyDelta(delta) {
+    if (!board || delta.version !== board.version + 1) {
+      if (!board || delta.version > board.version) requestWhole();
+      return;
+    }
+    noteServerTime(delta.at);
+    for (const section of Object.keys(KEYS)) {
+      const change = delta[section];
+      if (!change) continue;
+      const key = KEYS[section];
+      const rows = new Map(board[section].map((r) => [r[key], r]));
+      for (const k of change.remove) rows.delete(k);
+      for (const r of change.upsert) rows.set(r[key], r);
+      board[section] = change.order.map((k) => rows.get(k)).filter(Boolean);
+    }
+    board.at = delta.at;
+    board.live_calls_count = delta.live_calls_count;
+    board.version = delta.version;
+    render();
+  }
+
+  function requestWhole() {
+    if (socket && socket.connected) socket.emit("wallboard_request", applyWhole);
+  }
+
+  // Waits, durations and times in state tick between pushes.
   setInterval(() => {
     if (!board) return;
+    for (const node of document.querySelectorAll(".tick-since")) {
+      node.textContent = fmtDuration(serverNow() - Number(node.dataset.since));
+    }
     for (const q of board.queues) {
       const node = document.querySelector(`[data-testid="queue-longest-${q.queue}"]`);
-      if (node && q.waiting.length > 0) node.textContent = String(Math.round(q.longest_wait_s + ticking()));
+      if (node && q.waiting.length > 0) node.textContent = fmtDuration(longest(q));
     }
   }, 1000);
 
   const socket = connectSocket();
   if (!socket) return;
-  socket.on("wallboard", render);
+  socket.on("wallboard", applyWhole);
+  socket.on("wallboard_delta", applyDelta);
   socket.on("pbx", (e) => {
     document.getElementById("pbx-state").hidden = e.connected;
   });
-  // Back from the background: ask for a fresh picture rather than wait for the next event.
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && socket.connected) {
-      socket.emit("wallboard_request", (payload) => { if (payload && payload.queues) render(payload); });
-    }
+    if (!document.hidden) requestWhole();
   });
 })();
