@@ -62,6 +62,7 @@ class ConsoleConfig:
     agent_interface: str = "SIP/{agent}"  # the queue member interface of an agent's phone
     callback_context: str = "hotline-outbound"  # dialplan context that dials a customer number
     reroute_context: str = "to-queue"  # dialplan context whose extension is the queue name
+    queues: tuple[str, ...] = ("service", "complaints", "claims")  # where a waiting call may be re-routed
     login_max_failures: int = 5  # per username and IP address, then locked out
     login_lockout_s: float = 300.0
 

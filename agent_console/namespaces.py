@@ -71,6 +71,9 @@ SUPERVISORS_ROOM = "supervisors"
 DISPATCHER_KEY = "hotline_console_dispatcher"
 QUEUE_LIMIT = 10_000
 WRAP_UP_TICK_S = 0.25
+# A ring "cancelled" on one phone is reported just before the answer on another (ringall); the
+# withdrawal waits this long for that answer so it can say who took the call.
+WITHDRAW_HOLD_S = 0.5
 _STOP = object()
 
 
@@ -113,7 +116,7 @@ class Dispatcher:
         self._wb_version = 0
         self._wb_sent: dict[str, Any] | None = None
         self._ami_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-ami")
-        self._seeded = False
+        self._held: dict[str, tuple[list[str], float]] = {}  # linkedid -> (agents, send by)
 
     # --- the AMI reader thread side -------------------------------------------------------
 
@@ -161,15 +164,20 @@ class Dispatcher:
             timeout = None
             if self._wallboard_due:
                 timeout = max(0.0, self._last_wallboard + self._interval - time.monotonic())
+            if self._held:
+                hold = max(0.0, min(by for _, by in self._held.values()) - time.monotonic())
+                timeout = hold if timeout is None else min(timeout, hold)
             try:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
+                self._release_held()
                 self._flush_wallboard()
                 continue
             try:
                 if item is _STOP:
                     return
                 self._handle(item)  # type: ignore[arg-type]
+                self._release_held()
                 self._flush_wallboard()
             except Exception:  # one bad event must not stop the console
                 log.exception("console failed to handle %s", type(item).__name__)
@@ -189,19 +197,26 @@ class Dispatcher:
             self._emit_pop(event)
         elif isinstance(event, AgentRingStopped):
             if self.board.withdraw(event.agent, event.linkedid):
-                self._emit("pop_withdrawn", {"linkedid": event.linkedid, "agent": event.agent,
-                                             "reason": event.reason, "by": None}, agent_room(event.agent))
+                if event.reason == "cancelled":
+                    agents, _ = self._held.setdefault(event.linkedid, ([], time.monotonic() + WITHDRAW_HOLD_S))
+                    agents.append(event.agent)
+                else:
+                    self._withdrawn(event.linkedid, event.agent, event.reason, None)
             self._emit("ring_stopped", asdict(event), agent_room(event.agent))
         elif isinstance(event, CallAnswered):
             self.board.answered(event.agent, event.linkedid, event.queue, event.at)
             self._emit("call_answered", asdict(event), agent_room(event.agent))
+            held, _ = self._held.pop(event.linkedid, ([], 0.0))
+            for other in held:
+                self._withdrawn(event.linkedid, other, "answered_elsewhere", event.agent)
             for other in self.board.ringing_agents(event.linkedid):
                 if other != event.agent and self.board.withdraw(other, event.linkedid):
-                    self._emit("pop_withdrawn", {"linkedid": event.linkedid, "agent": other,
-                                                 "reason": "answered_elsewhere", "by": event.agent},
-                               agent_room(other))
+                    self._withdrawn(event.linkedid, other, "answered_elsewhere", event.agent)
         elif isinstance(event, CallEnded):
             record = event.record
+            held, _ = self._held.pop(record.linkedid, ([], 0.0))
+            for other in held:
+                self._withdrawn(record.linkedid, other, "cancelled", None)
             self.stats.observe(record)
             payload = {"linkedid": record.linkedid, "summary": call_summary(record)}
             involved = {*record.rang, *record.agents, *([record.agent] if record.agent else [])}
@@ -221,6 +236,18 @@ class Dispatcher:
             self._emit("pbx", asdict(event), None)
         if isinstance(event, WALLBOARD_EVENTS):
             self._wallboard_due = True
+
+    def _withdrawn(self, linkedid: str, agent: str, reason: str, by: str | None) -> None:
+        self._emit("pop_withdrawn", {"linkedid": linkedid, "agent": agent, "reason": reason, "by": by},
+                   agent_room(agent))
+
+    def _release_held(self) -> None:
+        now = time.monotonic()
+        for linkedid, (agents, by) in list(self._held.items()):
+            if by <= now:
+                del self._held[linkedid]
+                for agent in agents:
+                    self._withdrawn(linkedid, agent, "cancelled", None)
 
     def _emit_pop(self, event: AgentRinging) -> None:
         payload = self._pops.build(event, self._calls.get(event.linkedid)).to_json()

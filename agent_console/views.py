@@ -306,7 +306,7 @@ def reroute() -> ResponseReturnValue:
     """{linkedid, queue}: move a waiting caller to another queue (AMI Redirect)."""
     body = _json_body()
     queue = str(body.get("queue", ""))
-    known = {q["queue"] for q in _dispatcher().wallboard()["queues"]}
+    known = set(console().config.queues) | {q.queue for q in console().live.snapshot().queues}
     if queue not in known:
         return {"error": "control.err.bad", "message": translate(current_language(), "control.err.bad"),
                 "detail": f"unknown queue {queue!r}"}, 400

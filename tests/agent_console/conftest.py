@@ -176,3 +176,58 @@ def console(db: Database, tmp_path: Path) -> Iterator[Console]:
     app.config["TESTING"] = True
     yield Console(app=app, socketio=socketio, db=db, bus=bus, live=live, config=config)
     dispatcher(app).stop()
+
+
+# --- the console on the PBX simulator: real AMI over TCP, real tracker, real PbxControl -------------
+
+
+@dataclass
+class LivePbx:
+    console: Console
+    pbx: Any  # telephony.simulator.pbx.SimulatedPbx
+    server: Any  # telephony.simulator.server.AmiServer
+
+    def actions(self, name: str) -> int:
+        return int(self.server.actions[name])
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not reached within {timeout} s")
+
+
+@pytest.fixture
+def live_pbx(db: Database, tmp_path: Path) -> Iterator[LivePbx]:
+    from telephony.connection import AmiEndpoint
+    from telephony.pbxlink import CombinedLive, PbxControl, make_links
+    from telephony.simulator.pbx import SimulatedPbx
+    from telephony.simulator.server import AmiServer
+
+    pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=4.0, seed=11, wrap_up_s=0.5)
+    server = AmiServer(("127.0.0.1", 0), pbx)
+    pbx.start()
+    server.serve_in_thread()
+    bus = EventBus()
+    links = make_links([AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline", "sim")], bus)
+    live = CombinedLive([link.tracker for link in links])
+    for link in links:
+        link.client.start()
+    wait_until(lambda: all(link.client.connected.is_set() for link in links), what="AMI login")
+    config = ConsoleConfig(secret_key="test-secret", demo=True, recordings_dir=tmp_path, wallboard_interval_s=0.05,
+                           wrap_up_s=1.5, supervisor_phones={"supervisor": "SIP/sup9000"})
+    app, socketio = create_app(config, db, bus, live, control=PbxControl(links))
+    app.config["TESTING"] = True
+    console = Console(app=app, socketio=socketio, db=db, bus=bus, live=live, config=config)  # type: ignore[arg-type]
+    try:
+        yield LivePbx(console, pbx, server)
+    finally:
+        dispatcher(app).stop()
+        for link in links:
+            link.client.stop()
+        server.shutdown_all()
+        pbx.stop()
