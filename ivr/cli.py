@@ -12,6 +12,7 @@ from typing import Any
 
 from ivr.asterisk_conf import ROUTING_MODES, extensions_conf, manager_conf, queues_conf
 from ivr.config import MenuFileError, MenuStore
+from ivr.probe_cli import register_probe_cli
 from ivr.prompts import PromptBuildError, build_prompts
 from ivr.server import DEFAULT_PORT, AgiServer, AgiServerError
 
@@ -138,3 +139,5 @@ def register_cli(sub: Any) -> None:
     s.add_argument("--database", help="database URL (default: the settings' database_url)")
     s.add_argument("--default", default="service", help="hotline that serves unknown AGI scripts")
     s.set_defaults(func=cmd_ivr_serve)
+
+    register_probe_cli(sub)
