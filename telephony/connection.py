@@ -194,8 +194,12 @@ class AmiConnection:
 
     def set_read_tick(self, seconds: float) -> None:
         """How long one read waits for data before the reader looks at its clock (pings)."""
-        if self._sock is not None:
-            self._sock.settimeout(seconds)
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.settimeout(seconds)
+            except OSError:
+                pass  # closed meanwhile: the next read says so
 
     def read_once(self) -> bool:
         """Read what is there (up to 1 s). False when the peer closed."""
@@ -338,7 +342,10 @@ class AmiClient:
             self._state(True, conn.banner)
             if self.on_connected is not None:
                 threading.Thread(target=self._after_connect, args=(conn,), daemon=True).start()
-            reason = self._read(conn)
+            try:
+                reason = self._read(conn)
+            except OSError as exc:  # the socket went away under us (stop(), a reset)
+                reason = f"connection lost: {exc}"
             self.connected.clear()
             conn.fail_pending(AmiUnreachable(reason))
             conn.close()
