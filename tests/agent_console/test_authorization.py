@@ -1,0 +1,169 @@
+"""Every HTTP route and every Socket.IO event, for every role and for no login; CSRF; session
+cookie flags; login lockout; an agent never sees another agent's pops."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from cases import services
+from cases.demo_data import DEMO_PASSWORD
+from telephony.events import AgentRinging, CallStarted
+
+if TYPE_CHECKING:
+    from conftest import Console
+
+ROLES = ("agent", "supervisor", "claims", "inspector", "admin")
+USERS = {"agent": "agent1001", "supervisor": "supervisor", "claims": "claims1", "inspector": "inspector1",
+         "admin": "admin1"}
+AGENTS = {"agent", "supervisor", "admin"}
+SUPERVISORS = {"supervisor", "admin"}
+EVERYONE = set(ROLES)
+WRITERS = {"agent", "supervisor", "claims", "admin"}
+
+# (method, url, roles allowed); None = no login needed. Every route of the app must be listed.
+MATRIX: list[tuple[str, str, set[str] | None]] = [
+    ("GET", "/", None),
+    ("GET", "/login", None),
+    ("POST", "/login", None),
+    ("POST", "/logout", None),
+    ("GET", "/status", None),
+    ("GET", "/agent", AGENTS),
+    ("GET", "/supervisor", SUPERVISORS),
+    ("GET", "/cases", EVERYONE),
+    ("GET", "/cases/1", EVERYONE),
+    ("GET", "/recordings/no.such", EVERYONE),
+    ("POST", "/api/cases", WRITERS),
+    ("POST", "/api/cases/1/update", WRITERS),
+    ("POST", "/api/cases/1/change-request", WRITERS),
+    ("GET", "/api/pops/no.such", AGENTS),
+    ("GET", "/api/agent/state", AGENTS),
+    ("POST", "/api/agent/state", AGENTS),
+    ("POST", "/api/agent/wrap-up/extend", AGENTS),
+    ("GET", "/api/callbacks", AGENTS),
+    ("POST", "/api/callbacks/1/accept", AGENTS),
+    ("GET", "/api/wallboard", SUPERVISORS),
+    ("POST", "/api/supervisor/spy", SUPERVISORS),
+    ("POST", "/api/supervisor/reroute", SUPERVISORS),
+]
+
+
+@pytest.fixture
+def users(console: Console) -> Console:
+    with console.db.session() as s:
+        for role in ("claims", "inspector", "admin"):
+            services.create_user(s, USERS[role], DEMO_PASSWORD, role, role)
+    return console
+
+
+def _rule_path(rule: str) -> str:
+    return rule.replace("<int:case_id>", "1").replace("<linkedid>", "no.such")
+
+
+def test_every_route_is_in_the_matrix(console: Console) -> None:
+    routes = {(m, _rule_path(r.rule)) for r in console.app.url_map.iter_rules() if r.endpoint != "static"
+              for m in r.methods or () if m in ("GET", "POST")}
+    assert routes == {(m, u) for m, u, _ in MATRIX}
+
+
+@pytest.mark.parametrize(("method", "url", "roles"), [m for m in MATRIX if m[2] is not None])
+def test_route_for_every_role_and_no_login(users: Console, method: str, url: str, roles: set[str]) -> None:
+    anon = users.client()
+    resp = anon.open(url, method=method, json={})
+    if url.startswith("/api/"):
+        assert resp.status_code == 401, (method, url)
+    else:
+        assert resp.status_code == 302 and "/login" in resp.headers["Location"], (method, url)
+    for role in ROLES:
+        resp = users.login(USERS[role]).open(url, method=method, json={})
+        if role in roles:
+            assert resp.status_code not in (401, 403), (role, method, url, resp.status_code)
+        else:
+            assert resp.status_code == 403, (role, method, url, resp.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_socket_events_for_every_role(users: Console, role: str) -> None:
+    sock = users.socket(users.login(USERS[role]))
+    assert sock.is_connected()
+    names = {m["name"] for m in sock.get_received()}
+    board = sock.emit("wallboard_request", callback=True)
+    state = sock.emit("agent_state", {}, callback=True)
+    if role in SUPERVISORS:
+        assert "wallboard" in names and "queues" in board
+    else:
+        assert "wallboard" not in names and board == {"error": "forbidden"}
+    if role in AGENTS:
+        assert "agent_state" in names and state["agent"] == USERS[role]
+    else:
+        assert "agent_state" not in names and state == {"error": "forbidden"}
+
+
+def test_socket_refused_without_login(console: Console) -> None:
+    assert not console.socket(console.client()).is_connected()
+
+
+def test_an_agent_receives_only_its_own_pops(console: Console) -> None:
+    mine, other, sup = (console.socket(console.login(u)) for u in ("agent1001", "agent1002", "supervisor"))
+    for s in (mine, other, sup):
+        s.get_received()
+    console.bus.publish(CallStarted("own.1", "49305551001", "张伟", "4008001", "service", 1.0))
+    console.bus.publish(AgentRinging("own.1", "agent1001", "service", "49305551001", 2.0))
+    console.settle()
+    assert [m["args"][0]["linkedid"] for m in mine.get_received() if m["name"] == "screen_pop"] == ["own.1"]
+    for s in (other, sup):
+        assert [m for m in s.get_received() if m["name"] in ("screen_pop", "agent_delta")] == []
+    assert console.login("agent1002").get("/api/pops/own.1").status_code == 404
+    assert console.login("agent1001").get("/api/pops/own.1").get_json()["customer"]["name"] == "张伟"
+
+
+def test_posts_without_the_csrf_token_are_refused_and_store_nothing(console: Console) -> None:
+    raw = console.raw_client()
+    assert raw.post("/login", data={"username": "agent1001", "password": DEMO_PASSWORD}).status_code == 400
+    agent = console.login("agent1001")
+    with console.db.session() as s:
+        before = len(services.list_cases(s, limit=1000))
+    body = {"kind": "inquiry", "subject": "x"}
+    resp = agent.post("/api/cases", json=body, headers={"X-CSRF-Token": "wrong"})
+    assert resp.status_code == 400 and "CSRF" in resp.get_json()["message"]
+    assert agent.post("/api/cases", json=body).status_code == 201  # with the right token
+    with console.db.session() as s:
+        assert len(services.list_cases(s, limit=1000)) == before + 1
+    # the pages carry the token: in a meta tag and in the login and logout forms
+    page = agent.get("/agent").get_data(as_text=True)
+    assert 'name="csrf-token"' in page and 'name="csrf_token"' in page
+
+
+def test_session_cookie_is_httponly_and_samesite(console: Console) -> None:
+    client = console.client()
+    resp = client.post("/login", data={"username": "agent1001", "password": DEMO_PASSWORD})
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_login_lockout_per_username_and_ip(console: Console) -> None:
+    client = console.client()
+    for _ in range(4):
+        assert client.post("/login", data={"username": "agent1002", "password": "bad"}).status_code == 401
+    resp = client.post("/login", data={"username": "agent1002", "password": "bad"})
+    assert resp.status_code == 429
+    assert "登录失败次数过多" in resp.get_data(as_text=True)
+    # locked even with the right password; other users and other addresses are not
+    assert client.post("/login", data={"username": "agent1002", "password": DEMO_PASSWORD}).status_code == 429
+    assert client.post("/login", data={"username": "agent1003", "password": DEMO_PASSWORD}).status_code == 302
+    other_ip = console.client()
+    resp = other_ip.post("/login", data={"username": "agent1002", "password": DEMO_PASSWORD},
+                         environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert resp.status_code == 302
+
+
+def test_limiter_unlocks_after_the_lockout() -> None:
+    from agent_console.security import LoginLimiter
+
+    limiter = LoginLimiter(max_failures=2, lockout_s=60)
+    assert limiter.failed("a", "1.2.3.4", now=0) is None
+    lock = limiter.failed("a", "1.2.3.4", now=1)
+    assert lock is not None and lock.minutes_left(1) == 1
+    assert limiter.locked("A ", "1.2.3.4", now=30) is not None
+    assert limiter.locked("a", "1.2.3.4", now=62) is None
