@@ -80,6 +80,12 @@ class AgentBoard:
         with self._lock:
             return self._get(agent).snapshot() | {"at": self._clock()}
 
+    def knows(self, agent: str) -> bool:
+        """Whether AMI said anything about the agent yet."""
+        with self._lock:
+            a = self._agents.get(agent)
+            return a is not None and a.status != "unknown"
+
     def pop_of(self, agent: str, linkedid: str) -> dict[str, Any] | None:
         with self._lock:
             a = self._agents.get(agent)
@@ -113,10 +119,10 @@ class AgentBoard:
     # --- changes ---------------------------------------------------------------------------------
 
     def seed(self, agents: tuple[AgentSnapshot, ...]) -> None:
-        """Take the tracker's picture (after a connect / resync) for agents not seen yet."""
+        """Take the tracker's picture (after a connect / resync) for agents without AMI news yet."""
         for snap in agents:
             with self._lock:
-                known = snap.agent in self._agents
+                known = snap.agent in self._agents and self._agents[snap.agent].status != "unknown"
             if not known:
                 self.status(snap.agent, snap.status, snap.paused, snap.pause_reason, at=snap.since or None)
 

@@ -289,9 +289,18 @@ class Dispatcher:
 
     # --- on connect -----------------------------------------------------------------------------
 
+    def agent_snapshot(self, agent: str) -> dict[str, Any]:
+        """The agent's versioned state; an agent AMI has not spoken of yet is read from the tracker."""
+        if not self.board.knows(agent):
+            try:
+                self.board.seed(tuple(a for a in self._live.snapshot().agents if a.agent == agent))
+            except Exception:
+                log.exception("console could not read the live agents")
+        return self.board.snapshot(agent)
+
     def replay_current_call(self, agent: str, sid: str) -> None:
         """A newly connected page: the agent's snapshot, then (for simple clients) the pops again."""
-        snap = self.board.snapshot(agent)
+        snap = self.agent_snapshot(agent)
         self._emit("agent_state", snap, sid)
         for pop in snap["pops"]:
             self._emit("screen_pop", pop, sid)
@@ -368,7 +377,7 @@ def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher) -> None
         user = current_user()
         if user is None or not user.can("agent_console"):
             return {"error": "forbidden"}
-        return dispatcher.board.snapshot(user.username)
+        return dispatcher.agent_snapshot(user.username)
 
     socketio.on_event("connect", on_connect)
     socketio.on_event("wallboard_request", on_wallboard_request)

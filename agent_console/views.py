@@ -219,7 +219,7 @@ def pop(linkedid: str) -> ResponseReturnValue:
 @api.get("/agent/state")
 @requires("agent_console")
 def agent_state() -> ResponseReturnValue:
-    return _dispatcher().board.snapshot(_user().username)
+    return _dispatcher().agent_snapshot(_user().username)
 
 
 @api.post("/agent/state")

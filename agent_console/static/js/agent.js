@@ -55,7 +55,7 @@
     pill.dataset.version = String(state.version);
     pill.textContent = t("astate." + state.state);
     const reason = state.paused ? (CONFIG.reasons[state.pause_reason] || state.pause_reason) : "";
-    setText("agent-reason", reason && state.state === "paused" ? reason : "");
+    document.getElementById("agent-reason").textContent = reason && state.state === "paused" ? reason : "";
     document.getElementById("state-ready").disabled = !state.paused;
     for (const b of document.querySelectorAll(".pause-btn")) {
       b.classList.toggle("active", state.paused && b.dataset.reason === state.pause_reason);

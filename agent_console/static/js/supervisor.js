@@ -12,6 +12,11 @@
     return el("td", attrs || {}, text === null || text === undefined ? "–" : String(text));
   }
 
+  function queueName(q) {
+    const label = t("queue." + q);
+    return label === "queue." + q ? q : label;
+  }
+
   function pct(x) {
     return x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`;
   }
@@ -55,7 +60,7 @@
     for (const q of board.queues) {
       const waiting = q.waiting.length;
       body.append(el("tr", { "data-testid": `queue-row-${q.queue}`, class: waiting > 0 ? "busy" : "" },
-        el("td", {}, el("strong", {}, t("queue." + q.queue) === "queue." + q.queue ? q.queue : t("queue." + q.queue))),
+        el("td", {}, el("strong", {}, queueName(q.queue))),
         cell(waiting, { class: "num", "data-testid": `queue-waiting-${q.queue}` }),
         cell(waiting ? fmtDuration(longest(q)) : "–", { class: "num tick-longest", "data-queue": q.queue,
                                                        "data-testid": `queue-longest-${q.queue}` }),
@@ -94,8 +99,10 @@
       body.append(el("tr", { "data-testid": `agent-row-${a.agent}` },
         el("td", {}, el("strong", {}, a.agent), a.name ? el("span", { class: "muted" }, " " + a.name) : null),
         el("td", {}, state),
-        cell(fmtDuration(serverNow() - a.since), { class: "num mono tick-since", "data-since": a.since,
-                                                   "data-testid": `agent-since-${a.agent}` }),
+        a.since > 0
+          ? cell(fmtDuration(serverNow() - a.since), { class: "num mono tick-since", "data-since": a.since,
+                                                       "data-testid": `agent-since-${a.agent}` })
+          : cell("–", { class: "num", "data-testid": `agent-since-${a.agent}` }),
         cell(a.linkedid ? `${a.caller || ""} ${a.linkedid}`.trim() : "–", { class: "mono small", "data-testid": `agent-call-${a.agent}` }),
         monitor));
       // kept for older tests and tools: the paused flag with its reason
@@ -112,17 +119,17 @@
       const reroute = el("td", {});
       if (c.in_queue) {
         const select = el("select", { class: "small", "data-testid": `reroute-queue-${c.linkedid}` });
-        for (const q of queues) if (q !== c.queue) select.append(el("option", { value: q }, q));
+        for (const q of queues) if (q !== c.queue) select.append(el("option", { value: q }, queueName(q)));
         const b = el("button", { type: "button", class: "small", "data-testid": `reroute-${c.linkedid}` }, t("wb.reroute_do"));
         b.addEventListener("click", () => act("/api/supervisor/reroute", { linkedid: c.linkedid, queue: select.value },
-          () => `${t("wb.rerouted")} ${c.caller} → ${select.value}`));
+          () => `${t("wb.rerouted")} ${c.caller} → ${queueName(select.value)}`));
         reroute.append(select, " ", b);
       }
       const since = c.answered_at || c.started_at || serverNow();
       body.append(el("tr", { "data-testid": `live-call-${c.linkedid}`, class: c.in_queue ? "busy" : "" },
         cell(`${c.caller}${c.caller_name ? " " + c.caller_name : ""}`, { class: "mono" }),
         cell(c.hotline ? t("hotline." + c.hotline) : "–"),
-        cell(c.queue || "–"),
+        cell(c.queue ? queueName(c.queue) : "–"),
         cell(c.agent || (c.in_queue ? t("wb.in_queue") : "–")),
         cell(fmtDuration(serverNow() - since), { class: "num mono tick-since", "data-since": since }),
         reroute));
