@@ -21,6 +21,7 @@ from telephony.events import (
     AgentStatus,
     CallAnswered,
     CallEnded,
+    CallHolding,
     CallLeftQueue,
     CallQueued,
     CallStarted,
@@ -93,6 +94,7 @@ class _Call:
     abandoned: bool = False
     wait: float = 0.0
     hangup_requested: str | None = None
+    rejected: bool = False
 
 
 @dataclass(slots=True)
@@ -123,11 +125,13 @@ class CallTracker:
         hotlines: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
         id_prefix: str = "",
+        hold_context: str = "hotline-hold",
     ) -> None:
         """`id_prefix` (e.g. "pbx2:") keeps the calls of several Asterisks apart in one call store:
         each Asterisk counts its Uniqueids on its own."""
         self._publish = publish
         self.id_prefix = id_prefix
+        self.hold_context = hold_context  # the dialplan's holding step (see `hotline asterisk-config`)
         self._hotlines = dict(hotlines or DEFAULT_HOTLINES)
         self._hotline_names = frozenset(self._hotlines.values()) | HOTLINE_NAMES
         self._clock = clock
@@ -147,6 +151,7 @@ class CallTracker:
         self._buffer: list[Message] | None = None
         self._handlers: dict[str, Callable[[Message, float], None]] = {
             "Newchannel": self._on_newchannel,
+            "Newexten": self._on_newexten,
             "NewCallerid": self._on_newcallerid,
             "VarSet": self._on_varset,
             "DTMFEnd": self._on_dtmf,
@@ -286,6 +291,15 @@ class CallTracker:
         call.channels[uid] = channel
         self._by_uid[uid] = lid
         self._by_channel[channel] = lid
+
+    def _on_newexten(self, msg: Message, at: float) -> None:
+        f = msg.fields
+        if f.get("Context") != self.hold_context or f.get("Priority") != "1":
+            return
+        call = self._call_of(msg)
+        if call is None or not self._customer_leg(call, msg):
+            return
+        self._publish(CallHolding(call.rec.linkedid, f.get("Channel", ""), call.rec.caller, f.get("Exten", ""), at))
 
     def _on_newcallerid(self, msg: Message, at: float) -> None:
         call = self._call_of(msg)
@@ -488,6 +502,8 @@ class CallTracker:
                 m = self._members.get(agent)
                 if m is not None and m.linkedid == call.rec.linkedid:
                     m.linkedid = None
+        if uid == call.customer_uid and f.get("Cause") == "21":
+            call.rejected = True  # Call Rejected: refused by Hotline's routing (block list)
         if uid == call.customer_uid and call.in_queue and call.rec.queue:
             # hung up while waiting without a QueueCallerAbandon seen yet
             call.abandoned = True
@@ -527,6 +543,8 @@ class CallTracker:
             rec.outcome = "internal"
         elif interrupted:
             rec.outcome = "interrupted"
+        elif call.rejected and not call.queued_ever:
+            rec.outcome = "rejected"
         elif call.queued_ever:
             gave_up = call.abandoned or call.hangup_requested == "caller"
             rec.outcome = "abandoned_in_queue" if gave_up else "unanswered"

@@ -26,6 +26,17 @@ class CallStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class CallHolding:
+    """A hotline call waits in the dialplan's holding step for Hotline's routing (a Redirect)."""
+
+    linkedid: str
+    channel: str
+    caller: str
+    hotline: str  # the holding step's extension: the hotline the number belongs to
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class IvrDigit:
     linkedid: str
     digit: str
@@ -114,6 +125,7 @@ class PbxConnection:
 
 DomainEvent = (
     CallStarted
+    | CallHolding
     | IvrDigit
     | CallVariable
     | CallQueued

@@ -15,6 +15,7 @@ OUTCOMES = (
     "unanswered",  # left the queue without an agent (queue timeout, no members) and ended
     "internal",  # a call that did not come in on a hotline (supervisor spy, originate)
     "interrupted",  # the PBX went away (shutdown, lost connection) before the call ended
+    "rejected",  # refused by the routing (block list): hung up with cause 21 before the IVR
 )
 
 

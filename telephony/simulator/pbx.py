@@ -100,6 +100,8 @@ class SimulatedPbx:
         time_scale: float = 1.0,
         seed: int | None = None,
         wrap_up_s: float = WRAP_UP_S,
+        routing: str = "dialplan",
+        hold_s: float = 3.0,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -108,6 +110,10 @@ class SimulatedPbx:
         self.callers = callers
         self.time_scale = time_scale
         self.wrap_up_s = wrap_up_s
+        if routing not in ("dialplan", "ami"):
+            raise ValueError(f"routing must be 'dialplan' or 'ami', not {routing!r}")
+        self.routing = routing  # "ami": calls wait in the holding step for a Redirect (see hold_s)
+        self.hold_s = hold_s
         self.rng = random.Random(seed)
         self._busy_until: dict[str, float] = {a.peer: 0.0 for a in agents}
         self._paused: dict[str, str] = {}
@@ -127,6 +133,8 @@ class SimulatedPbx:
         self._thread: threading.Thread | None = None
         self.calls: dict[str, SimCall] = {}
         self.calls_started = 0
+        self.redirects = 0  # calls released from the holding step by a Redirect
+        self._channel_calls: dict[str, str] = {}  # channel name -> Linkedid of its live call
         self.events_sent = 0
         self.booted_at = time.time()
         self.played_until = 0.0  # every message due by then has been handed to the listeners
@@ -177,6 +185,35 @@ class SimulatedPbx:
                 members.remove(peer)
             return True
 
+    def reject_held(self, linkedid: str, cause: int = 21) -> bool:
+        """An AMI Hangup of a call waiting in the holding step: its channel goes, nothing else
+        of the call is played (built from the captured Hangup events)."""
+        now = time.time()
+        with self._lock:
+            call = self.calls.get(linkedid)
+            if call is None or call.script.hold_until is None or call.script.hold_until <= now:
+                return False
+            msgs = call.script.messages
+            uid = call.script.uniqueids[0]
+            hangup = next(f for _, f in msgs if f[0] == ("Event", "Hangup") and dict(f).get("Uniqueid") == uid)
+            cause_txt = {21: "Call Rejected", 16: "Normal Clearing"}.get(cause, "Unknown")
+            soft = [("Event", "SoftHangupRequest") if kv[0] == "Event" else kv for kv in hangup
+                    if kv[0] != "Cause-txt"]
+            soft = [(k, str(cause) if k == "Cause" else v) for k, v in soft]
+            final = [(k, str(cause) if k == "Cause" else cause_txt if k == "Cause-txt" else v) for k, v in hangup]
+            self._heap = [d for d in self._heap if d.call != linkedid]
+            heapq.heapify(self._heap)
+            first_future = next((i for i, (t, _) in enumerate(msgs) if t > now), len(msgs))
+            msgs[first_future:] = [(now, soft), (now + 0.001, final)]
+            for t, f in msgs[first_future:]:
+                heapq.heappush(self._heap, _Due(t, next(self._seq), f, linkedid))
+            call.script.end = now + 0.001
+            call.script.hold_until = None
+            for peer in call.agents:
+                self._busy_until[peer] = now
+            self._lock.notify_all()
+        return True
+
     def hang_up(self, linkedid: str, *, by_pbx: bool = True) -> bool:
         """End a call now (an AMI Hangup, or Asterisk stopping, while an agent talks): its end events
         are played now. Asterisk itself hangs up: no phone sent BYE, so the template's HangupRequest
@@ -206,6 +243,33 @@ class SimulatedPbx:
             for t, f in tail:
                 heapq.heappush(self._heap, _Due(t, next(self._seq), f, linkedid))
             call.script.end = msgs[-1][0]
+            self._lock.notify_all()
+        return True
+
+    def call_of_channel(self, channel: str) -> str | None:
+        """The Linkedid of the live call a channel belongs to."""
+        with self._lock:
+            return self._channel_calls.get(channel)
+
+    def release_hold(self, linkedid: str) -> bool:
+        """A Redirect out of the holding step: the rest of the call starts now."""
+        now = time.time()
+        with self._lock:
+            call = self.calls.get(linkedid)
+            if call is None or call.script.hold_until is None or call.script.hold_until <= now:
+                return False
+            until = call.script.hold_until
+            delta = until - now
+            msgs = call.script.messages
+            self._heap = [d for d in self._heap if not (d.call == linkedid and d.at >= until)]
+            heapq.heapify(self._heap)
+            for i, (t, f) in enumerate(msgs):
+                if t >= until:
+                    msgs[i] = (t - delta, f)
+                    heapq.heappush(self._heap, _Due(t - delta, next(self._seq), f, linkedid))
+            call.script.end = msgs[-1][0]
+            call.script.hold_until = None
+            self.redirects += 1
             self._lock.notify_all()
         return True
 
@@ -302,16 +366,22 @@ class SimulatedPbx:
                 memberships={peer: [q for q in _QUEUE_ORDER if peer in self._members.get(q, [])]
                              for peer in agents},
                 ivr_variables=ivr_variables,
+                hold_s=self.hold_s if self.routing == "ami" else None,
             )
             script = build_script(scenario, params)
             if self.time_scale != 1.0:
                 for i, (t, f) in enumerate(script.messages):
                     script.messages[i] = (start + (t - start) / self.time_scale, f)
                 script.end = script.messages[-1][0]
+                if script.hold_until is not None:
+                    script.hold_until = start + (script.hold_until - start) / self.time_scale
             self._uid_seq += len(script.uniqueids)
             for peer in script.agents:
                 self._busy_until[peer] = max(self._busy_until[peer], self._agent_free_at(script, peer))
             self.calls[script.linkedid] = SimCall(script, params, script.agents)
+            for _, f in script.messages:
+                if f[0] == ("Event", "Newchannel"):
+                    self._channel_calls[dict(f)["Channel"]] = script.linkedid
             self.calls_started += 1
             for t, f in script.messages:
                 heapq.heappush(self._heap, _Due(t, next(self._seq), f, script.linkedid))
@@ -378,6 +448,9 @@ class SimulatedPbx:
             ended = [lid for lid, c in self.calls.items() if c.script.end <= at]
             for lid in ended:
                 del self.calls[lid]
+            if ended:
+                gone = set(ended)
+                self._channel_calls = {ch: lid for ch, lid in self._channel_calls.items() if lid not in gone}
         if due:
             due = self._device_states(due)
             self.events_sent += len(due)
@@ -480,15 +553,19 @@ class PbxState:
     member_status: dict[str, str]  # peer -> last QueueMemberStatus Status code
 
 
-def state_at(pbx: SimulatedPbx, now: float) -> PbxState:
-    """What Asterisk knows at `now`, as far as its events have been sent (never ahead of them)."""
+def state_at(pbx: SimulatedPbx, now: float, only: str | None = None) -> PbxState:
+    """What Asterisk knows at `now`, as far as its events have been sent (never ahead of them);
+    `only`: just the call with that Linkedid."""
     now = min(now, pbx.played_until)
     channels: dict[str, SimChannel] = {}
     entries: dict[str, SimEntry] = {}
     member: dict[str, str] = {}
     member_at: dict[str, float] = {}
     with pbx._lock:
-        scripts = [c.script for c in pbx.calls.values()]
+        if only is not None:
+            scripts = [pbx.calls[only].script] if only in pbx.calls else []
+        else:
+            scripts = [c.script for c in pbx.calls.values()]
     for script in scripts:
         for t, fields in script.messages:
             if t > now:

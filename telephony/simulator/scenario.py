@@ -122,6 +122,7 @@ class CallParams:
     uniqueid_prefix: int | None = None
     memberships: dict[str, list[str]] | None = None  # peer -> its queues: one QueueMemberStatus per queue
     ivr_variables: dict[str, str] | None = None  # what the IVR (FastAGI) set on the channel
+    hold_s: float | None = None  # routing "ami": wait this long in [hotline-hold] unless Redirected
 
 
 @dataclass(slots=True)
@@ -134,6 +135,7 @@ class CallScript:
     end: float
     uniqueids: list[str] = field(default_factory=list)
     answered_by: str | None = None
+    hold_until: float | None = None  # when the holding step would give up waiting for a Redirect
 
 
 def _index(msgs: list[tuple[float, Fields]], event: str, after: int = 0) -> int | None:
@@ -180,6 +182,9 @@ def build_script(name: str, p: CallParams) -> CallScript:
         msgs = _insert_waybill(msgs, p.waybill)
     if p.ivr_variables:
         msgs = _insert_variables(msgs, p.ivr_variables)
+    hold_end_rel: float | None = None
+    if p.hold_s is not None:
+        msgs, hold_end_rel = _insert_hold(msgs, p.hold_s)
     if p.extra_wait_s > 0:
         i = _index(msgs, "AgentCalled")
         if i is not None:
@@ -293,8 +298,9 @@ def build_script(name: str, p: CallParams) -> CallScript:
     if connect is not None:
         iface = dict(out[connect][1]).get("Interface", "")
         answered_by = iface.split("/", 1)[-1]
+    hold_until = p.start + (hold_end_rel - t0) if hold_end_rel is not None else None
     return CallScript(name, new_uids[0], out, [a.peer for a in p.agents[:need]], recording, out[-1][0],
-                      new_uids, answered_by)
+                      new_uids, answered_by, hold_until)
 
 
 def _expand_member_status(msgs: list[tuple[float, Fields]], memberships: dict[str, list[str]]
@@ -339,6 +345,47 @@ def _shift_tv(value: str, delta: float) -> str:
         return value
     new = datetime.fromtimestamp(dt.timestamp() + delta, tz=UTC)
     return new.strftime("%Y-%m-%dT%H:%M:%S.") + f"{new.microsecond // 1000:03d}+0000"
+
+
+HOLD_CONTEXT = "hotline-hold"
+
+
+def _insert_hold(msgs: list[tuple[float, Fields]], hold_s: float) -> tuple[list[tuple[float, Fields]], float]:
+    """Routing "ami" (see `hotline asterisk-config --routing ami`): the hotline number goes to the
+    holding step, which answers, marks the call with its hotline and waits for Hotline's Redirect
+    into the IVR. These events are built from the captured ones (the lab ran without a holding
+    step); returns the script and the time the holding step gives up."""
+    goto = _index(msgs, "Newexten")
+    varset = next((i for i, (_, f) in enumerate(msgs) if dict(f).get("Variable") == "__HOTLINE"), None)
+    if goto is None or varset is None:
+        return msgs, msgs[0][0]
+    hotline = dict(msgs[varset][1]).get("Value", "")
+    number_var = next((f for _, f in msgs if dict(f).get("Variable") == "__HOTLINE_NUMBER"), None)
+    number = dict(number_var).get("Value", "") if number_var else ""
+    t = msgs[goto][0]
+
+    def exten(priority: int, app: str, data: str) -> Fields:
+        repl = {"Context": HOLD_CONTEXT, "Exten": hotline, "Priority": str(priority), "Application": app,
+                "AppData": data}
+        return [(k, repl.get(k, v)) for k, v in msgs[goto][1]]
+
+    def var(name: str, value: str) -> Fields:
+        repl = {"Context": HOLD_CONTEXT, "Exten": hotline, "Variable": name, "Value": value}
+        return [(k, repl.get(k, v)) for k, v in msgs[varset][1]]
+
+    goto_fields = [(k, f"{HOLD_CONTEXT},{hotline},1" if k == "AppData" else v) for k, v in msgs[goto][1]]
+    hold = [
+        (t + 0.001, exten(1, "NoOp", f"Hotline {hotline}: waiting for routing")),
+        (t + 0.002, exten(2, "Answer", "")),
+        (t + 0.003, exten(3, "Set", f"__HOTLINE={hotline}")),
+        (t + 0.003, var("__HOTLINE", hotline)),
+        (t + 0.004, exten(4, "Set", f"__HOTLINE_NUMBER={number}")),
+        (t + 0.004, var("__HOTLINE_NUMBER", number)),
+        (t + 0.005, exten(5, "Wait", f"{hold_s:g}")),
+    ]
+    end = t + 0.005 + hold_s
+    rest = [(tt + hold_s + 0.01, f) for tt, f in msgs[goto + 1:]]
+    return msgs[:goto] + [(t, goto_fields)] + hold + rest, end
 
 
 def _insert_variables(msgs: list[tuple[float, Fields]], variables: dict[str, str]) -> list[tuple[float, Fields]]:

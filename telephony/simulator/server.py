@@ -212,7 +212,10 @@ class _Session(socketserver.BaseRequestHandler):
                    ("ListItems", str(len(items)))])
 
     def _channel(self, name: str) -> SimChannel | None:
-        state = state_at(self.server.pbx, time.time())
+        linkedid = self.server.pbx.call_of_channel(name)
+        if linkedid is None:
+            return None
+        state = state_at(self.server.pbx, time.time(), only=linkedid)
         return next((c for c in state.channels if c.fields.get("Channel") == name), None)
 
     def _channel_action(self, name: str, msg: Message, base: Fields) -> None:
@@ -231,12 +234,14 @@ class _Session(socketserver.BaseRequestHandler):
                        *[(k, ch.fields.get(k, "")) for k in _CSC_KEYS[:14]], ("ChanVariable", ch.chan_variable),
                        ("Variable", msg.get("Variable")), ("Value", msg.get("Value"))]])
         elif name == "hangup":
-            if pbx.hang_up(ch.fields.get("Linkedid", "")):
+            lid = ch.fields.get("Linkedid", "")
+            if pbx.reject_held(lid, int(msg.get("Cause") or 16)) or pbx.hang_up(lid):
                 self.send([("Response", "Success"), *base, ("Message", "Channel Hungup")])
             else:
                 self.send([("Response", "Error"), *base,
                            ("Message", "The simulator hangs up calls only while an agent talks")])
         elif name == "redirect":
+            pbx.release_hold(ch.fields.get("Linkedid", ""))
             self.send([("Response", "Success"), *base, ("Message", "Redirect successful")])
         elif name == "blindtransfer":
             self.send([("Response", "Success"), *base, ("Message", "Transfer succeeded")])
