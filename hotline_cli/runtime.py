@@ -398,6 +398,13 @@ def run_serve(args: argparse.Namespace) -> int:
     settings: Settings = args.settings
     endpoints = [AmiEndpoint(a.host, a.port, a.username, a.secret, a.name) for a in settings.pbxs()]
     proc = build_process(settings, endpoints, seed=False)
+    router = None
+    if settings.routing == "ami":
+        from ivr.routing import HotlineRouter, RoutingRules
+
+        rules = RoutingRules.build(settings.blocked_callers, settings.key_account_callers)
+        router = HotlineRouter(lambda lid: proc.control.actions(proc.control.pbx_of_call(lid)), rules)
+        proc.bus.subscribe(router.on_event)
     proc.start()
     pbxs = ", ".join(f"{e.name} {e.host}:{e.port}" for e in endpoints)
     print(f"Hotline: console http://{settings.http_host}:{args.port or settings.http_port}; AMI {pbxs}", flush=True)
@@ -406,5 +413,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if router is not None:
+            router.stop()
         proc.stop()
     return 0
