@@ -232,7 +232,9 @@ def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) ->
     def error(job_id: str, exc: Exception) -> None:
         pipeline_holder[0].on_transcription_error(job_id, exc)
 
-    return TranscriptionQueue(lambda: VoskEngine(model_dir), done, error)
+    # jobs are files in a spool: they survive a restart and are retried with back-off
+    return TranscriptionQueue(lambda: VoskEngine(model_dir), done, error,
+                              spool_dir=settings.data_dir / "transcription-spool")
 
 
 def attach_voice(pbx: Any) -> None:
@@ -275,6 +277,7 @@ class Process:
             "calls_stored": self.pipeline.stored,
             "calls_transcribed": self.pipeline.transcribed,
             "transcription_pending": self.transcriber.pending,
+            "transcription": _progress(self.transcriber),
             "pipeline_errors": self.pipeline.errors,
         }
 
@@ -288,6 +291,11 @@ class Process:
         self.transcriber.stop(timeout=5)
         self.pipeline.stop()
         self.db.dispose()
+
+
+def _progress(q: TranscriptionQueue) -> dict[str, int]:
+    p = q.progress()
+    return {"queued": p.queued, "retrying": p.retrying, "running": p.running, "done": p.done, "failed": p.failed}
 
 
 def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: bool) -> Process:
