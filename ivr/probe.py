@@ -35,6 +35,7 @@ import socket
 import struct
 import threading
 import time
+import uuid
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -476,21 +477,31 @@ class _ProbeSIP(_SIP.SIPClient):
         self.out.sendto(ack.encode("utf8"), (self.server, self.port))
 
     def _resend_with_auth(self, response: Any, code: int) -> None:
+        """Answer a 401/407 to the INVITE with digest credentials (MD5, with qop=auth when offered)."""
         st = self.invite_state
         assert st is not None
-        realm = response.authentication.get("realm", "")
-        nonce = response.authentication.get("nonce", "")
+        raw = response.raw.decode("utf8", "replace")
+        name = "Proxy-Authenticate" if code == 407 else "WWW-Authenticate"
+        m = re.search(rf"(?im)^{name}:\s*Digest\s+([^\r\n]*)", raw)
+        params = {k.lower(): v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|[^\s,]+)', m.group(1) if m else "")}
+        realm, nonce = params.get("realm", ""), params.get("nonce", "")
         ha1 = hashlib.md5(f"{self.username}:{realm}:{self.password}".encode()).hexdigest()
         ha2 = hashlib.md5(f"INVITE:{st.uri}".encode()).hexdigest()
-        digest = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()
+        fields = f'username="{self.username}",realm="{realm}",nonce="{nonce}",uri="{st.uri}"'
+        if "auth" in [q.strip() for q in params.get("qop", "").split(",")]:
+            cnonce = uuid.uuid4().hex[:16]
+            digest = hashlib.md5(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}".encode()).hexdigest()
+            fields += f',qop=auth,nc=00000001,cnonce="{cnonce}"'
+        else:
+            digest = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()
+        fields += f',response="{digest}",algorithm=MD5'
+        if "opaque" in params:
+            fields += f',opaque="{params["opaque"]}"'
         header = "Proxy-Authorization" if code == 407 else "Authorization"
-        auth = (f'{header}: Digest username="{self.username}",realm="{realm}",nonce="{nonce}",'
-                f'uri="{st.uri}",response="{digest}",algorithm=MD5\r\n')
         new_branch = self.gen_branch()
         text = st.text.replace(st.branch, new_branch).replace(f"CSeq: {st.cseq} INVITE", f"CSeq: {st.cseq + 1} INVITE")
-        text = text.replace("\r\nContent-Length", f"\r\n{auth}Content-Length", 1)
+        text = text.replace("\r\nContent-Length", f"\r\n{header}: Digest {fields}\r\nContent-Length", 1)
         st.text, st.branch, st.cseq = text, new_branch, st.cseq + 1
-        st.provisional_at = st.provisional_at  # keep the first ring time
         self.out.sendto(text.encode("utf8"), (self.server, self.port))
 
     def cancel(self) -> bool:

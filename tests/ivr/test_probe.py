@@ -439,3 +439,21 @@ def test_cli_bad_pbx_address_exit_2() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["probe", "4008001", "--pbx", "127.0.0.1:notaport"])
     assert exc.value.code == 2
+
+
+# ------------------------------------------------------------------------------------- INVITE auth
+
+
+def test_invite_challenge_is_answered_with_digest_credentials(sipp: Callable[..., Sipp]) -> None:
+    """sipp challenges the INVITE (401, qop=auth, opaque) and verifies the digest (verifyauth)."""
+    pbx = sipp("pbx_auth.xml", dialogs=3, prompt=MENU)
+    result = run_probe(config(pbx.port, password="s3cret"))
+    assert result.up, result.summary()
+    assert pbx.wait() == 0, pbx.log()
+    messages = next(pbx.folder.glob("*_messages.log")).read_text()
+    assert 'Authorization: Digest username="probe",realm="hotline"' in messages
+    assert 'uri="sip:4008001@127.0.0.1",qop=auth,nc=00000001' in messages and 'opaque="op42"' in messages
+    wrong = sipp("pbx_auth.xml", dialogs=3, prompt=MENU)
+    result = run_probe(config(wrong.port, password="wrong"))
+    assert not result.up and result.stage == "invite" and result.sip_status == 403
+    assert wrong.wait() == 0, wrong.log()
