@@ -29,13 +29,15 @@ def test_two_pbxs_feed_one_call_store(tmp_path: Path) -> None:
         for link in proc.links:
             assert link.client.connected.wait(5)
         # both Asterisks count from the same epoch second and sequence 0: the same Linkedid
-        a = pbxs[0].start_call("service_answered", talk_s=2)
-        b = pbxs[1].start_call("claims_ringall_agent_hangs_up", talk_s=2)
+        a = pbxs[0].start_call("service_answered", talk_s=20)
+        b = pbxs[1].start_call("claims_ringall_agent_hangs_up", talk_s=20)
         assert a.linkedid.split(".")[1] == b.linkedid.split(".")[1] == "0"
-        time.sleep(0.4)
+        deadline = time.time() + 10
+        while proc.live.snapshot().live_calls < 2 and time.time() < deadline:
+            time.sleep(0.05)
         snap = proc.live.snapshot()
         assert snap.live_calls == 2 and len(snap.agents) >= 3
-        deadline = time.time() + 20
+        deadline = time.time() + 30
         while proc.pipeline.stored < 2 and time.time() < deadline:
             time.sleep(0.1)
         with proc.db.session() as s:
