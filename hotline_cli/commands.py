@@ -168,6 +168,39 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup_folders(settings: Settings) -> dict[str, Path]:
+    return {"recordings": settings.recordings_dir, "ivr-recordings": settings.data_dir / "ivr-recordings"}
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from cases.backup import backup
+    from cases.errors import CasesError
+    from hotline_cli.runtime import StartupError, open_database
+
+    try:
+        db = open_database(args.settings)
+        summary = backup(db, Path(args.out), _backup_folders(args.settings))
+    except (StartupError, CasesError) as exc:
+        return _fail("backup", str(exc))
+    print(f"backup {summary.path}: {sum(summary.rows.values())} rows in {len(summary.rows)} tables, "
+          f"{summary.files} files, schema {summary.revision}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from cases.backup import restore
+    from cases.errors import CasesError
+    from hotline_cli.runtime import StartupError, open_database
+
+    try:
+        db = open_database(args.settings)
+        summary = restore(db, Path(args.archive), _backup_folders(args.settings))
+    except (StartupError, CasesError) as exc:
+        return _fail("restore", str(exc))
+    print(f"restored {summary.path}: {sum(summary.rows.values())} rows, {summary.files} files")
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("simulator", help="run the PBX simulator: an AMI server playing hotline calls")
     p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 5038),
@@ -207,6 +240,14 @@ def register(sub: Any) -> None:
     p = sub.add_parser("serve", help="run Hotline against a real Asterisk (settings: AMI, database, console)")
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("backup", help="the database and the recordings into one .tar.gz")
+    p.add_argument("out", help="FILE.tar.gz")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="a backup into an empty database (SQLite or PostgreSQL) and its folders")
+    p.add_argument("archive", help="FILE.tar.gz made by hotline backup")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("db", help="create or upgrade the database schema")
     p.add_argument("--seed-demo", action="store_true", help="also seed the demo customers, shipments and users")
