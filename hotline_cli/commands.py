@@ -239,6 +239,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("serve", help="run Hotline against a real Asterisk (settings: AMI, database, console)")
     p.add_argument("--port", type=int, default=None)
+    p.add_argument("--role", choices=("all", "listener", "web", "worker"), default="all",
+                   help="all: one process; listener/web/worker: one job each, sharing events over Redis")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("backup", help="the database and the recordings into one .tar.gz")

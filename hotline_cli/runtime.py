@@ -101,8 +101,9 @@ class CallPipeline:
     """Stores every ended call and has its recording transcribed; never blocks the AMI thread."""
 
     def __init__(self, db: Database, bus: EventBus, recordings_dir: Path,
-                 transcriber: TranscriptionQueue | None) -> None:
+                 transcriber: TranscriptionQueue | None, *, store_calls: bool = True) -> None:
         self.db = db
+        self.store_calls = store_calls  # False in a worker: the listener stores the calls
         self.recordings_dir = recordings_dir
         self.transcriber = transcriber
         self._q: queue.Queue[CallEnded | None] = queue.Queue()
@@ -133,14 +134,15 @@ class CallPipeline:
             if event is None:
                 return
             rec = event.record
-            try:
-                with self.db.session() as s:
-                    record_call(s, rec)
-                self.stored += 1
-            except Exception:
-                self.errors += 1
-                log.exception("could not store call %s", rec.linkedid)
-                continue
+            if self.store_calls:
+                try:
+                    with self.db.session() as s:
+                        record_call(s, rec)
+                    self.stored += 1
+                except Exception:
+                    self.errors += 1
+                    log.exception("could not store call %s", rec.linkedid)
+                    continue
             if self.transcriber is not None and rec.recording and rec.outcome == "answered":
                 path = self.local_recording(rec.recording)
                 threading.Thread(target=self._submit_when_written, args=(rec.linkedid, path), daemon=True).start()
@@ -315,14 +317,19 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
 
 
 def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
+    _serve_console(proc.settings, proc.db, proc.bus, proc.live, port, demo=demo, status=proc.status,
+                   control=proc.control)
+
+
+def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, port: int | None, *, demo: bool,
+                   status: Any = None, control: Any = None) -> None:
     from agent_console.app import create_app
     from agent_console.config import ConsoleConfig
 
-    settings = proc.settings
-    config = ConsoleConfig(secret_key=secret_key(settings), demo=demo, message_queue=settings.redis_url or None,
+    # every web process gets every event from Redis and serves its own consoles: no Socket.IO queue
+    config = ConsoleConfig(secret_key=secret_key(settings), demo=demo, message_queue=None,
                            recordings_dir=settings.recordings_dir.resolve())
-    app, socketio = create_app(config, proc.db, proc.bus, proc.live, status_provider=proc.status,
-                               control=proc.control)
+    app, socketio = create_app(config, db, bus, live, status_provider=status, control=control)
     host, http_port = settings.http_host, port or settings.http_port
     try:
         socketio.run(app, host=host, port=http_port, allow_unsafe_werkzeug=True, use_reloader=False,
@@ -402,6 +409,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    if getattr(args, "role", "all") != "all":
+        return run_role(args)
     _sigterm_as_interrupt()
     settings: Settings = args.settings
     endpoints = [AmiEndpoint(a.host, a.port, a.username, a.secret, a.name) for a in settings.pbxs()]
@@ -424,4 +433,88 @@ def run_serve(args: argparse.Namespace) -> int:
         if router is not None:
             router.stop()
         proc.stop()
+    return 0
+
+
+def _wait_forever() -> None:
+    stop = threading.Event()
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def run_role(args: argparse.Namespace) -> int:
+    """`hotline serve --role listener|web|worker`: one job per process, events shared over Redis.
+
+    listener: the AMI links (one per Asterisk), call store, routing; publishes events and the live
+    picture. web: the console, fed from Redis. worker: transcription of recordings."""
+    from hotline_cli.redisbus import EventPublisher, EventSubscriber, LivePublisher, RedisLive, RedisUnavailable
+
+    _sigterm_as_interrupt()
+    settings: Settings = args.settings
+    role = args.role
+    if not settings.redis_url:
+        raise StartupError(f"--role {role} needs Redis: set redis_url (HOTLINE_REDIS_URL)")
+    db = open_database(settings)
+    bus = EventBus()
+    try:
+        if role == "listener":
+            endpoints = [AmiEndpoint(a.host, a.port, a.username, a.secret, a.name) for a in settings.pbxs()]
+            try:
+                links = make_links(endpoints, bus)
+            except ValueError as exc:
+                raise StartupError(str(exc)) from None
+            live = CombinedLive([link.tracker for link in links])
+            control = PbxControl(links)
+            EventPublisher(settings.redis_url, bus)
+            live_pub = LivePublisher(settings.redis_url, live)
+            pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), None)
+            router = None
+            if settings.routing == "ami":
+                from ivr.routing import HotlineRouter, RoutingRules
+
+                rules = RoutingRules.build(settings.blocked_callers, settings.key_account_callers)
+                router = HotlineRouter(lambda lid: control.actions(control.pbx_of_call(lid)), rules)
+                bus.subscribe(router.on_event)
+            for link in links:
+                link.client.start()
+            print(f"Hotline listener: AMI {', '.join(f'{e.name} {e.host}:{e.port}' for e in endpoints)}; "
+                  f"events to {settings.redis_url}", flush=True)
+            _wait_forever()
+            for link in links:
+                link.client.stop()
+            if router is not None:
+                router.stop()
+            live_pub.stop()
+            pipeline.stop()
+        elif role == "web":
+            sub = EventSubscriber(settings.redis_url, bus)
+            live_view = RedisLive(settings.redis_url)
+            port = args.port or settings.http_port
+            print(f"Hotline web: console http://{settings.http_host}:{port}; events from {settings.redis_url}",
+                  flush=True)
+            try:
+                _serve_console(settings, db, bus, live_view, port, demo=False,
+                               status=lambda: {"role": "web", "events_received": sub.received})
+            except KeyboardInterrupt:
+                pass
+            sub.stop()
+        elif role == "worker":
+            sub = EventSubscriber(settings.redis_url, bus)
+            holder: list[CallPipeline] = []
+            transcriber = make_transcriber(settings, holder)
+            holder.append(CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, store_calls=False))
+            print(f"Hotline worker: transcription; events from {settings.redis_url}", flush=True)
+            _wait_forever()
+            sub.stop()
+            transcriber.stop(timeout=5)
+            holder[0].stop()
+        else:
+            raise StartupError(f"unknown role {role!r}")
+    except RedisUnavailable as exc:
+        raise StartupError(str(exc)) from None
+    finally:
+        db.dispose()
     return 0

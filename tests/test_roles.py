@@ -1,0 +1,155 @@
+"""Processes by role on loopback, with the real PostgreSQL and Redis: one listener (AMI to the PBX
+simulator), two web processes, one worker. Agents logged in to different web processes each get
+their own pops, and the listener stores every call once."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import socketio
+from sqlalchemy import create_engine, text
+
+from cases.db import Database
+from cases.demo_data import DEMO_PASSWORD
+from cases.services import get_call
+from telephony.connection import AmiConnection, AmiEndpoint
+
+PG = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+EXE = [sys.executable, "-m", "hotline_cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    schema = f"roles_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG)
+    with admin.begin() as c:
+        c.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{PG}?options=-csearch_path%3D{schema}"
+    with admin.begin() as c:
+        c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 40) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} never answered")
+
+
+def agent_client(base: str, user: str, pops: list[dict[str, object]]) -> socketio.Client:
+    http = requests.Session()
+    page = http.get(f"{base}/login", timeout=10).text
+    token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    r = http.post(f"{base}/login", data={"username": user, "password": DEMO_PASSWORD, "csrf_token": token},
+                  allow_redirects=False, timeout=10)
+    assert r.status_code == 302, (user, r.status_code)
+    sio = socketio.Client(http_session=http)
+    sio.on("screen_pop", lambda data: pops.append(data))
+    sio.connect(base, transports=["websocket"])
+    return sio
+
+
+def simulate(port: int, **fields: str) -> str:
+    import threading
+
+    conn = AmiConnection(AmiEndpoint("127.0.0.1", port, "hotline", "hotline"), lambda m: None)
+    conn.connect_and_login()
+    t = threading.Thread(target=lambda: [conn.read_once() for _ in range(20)], daemon=True)
+    t.start()
+    try:
+        return conn.send_action("SimulateCall", fields, timeout=10).response["Linkedid"]
+    finally:
+        conn.close()
+
+
+def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) -> None:
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    ami_port = free_port()
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(name: str, *args: str, **env: str) -> subprocess.Popen[str]:
+        log = (tmp_path / f"{name}.log").open("w")
+        p = subprocess.Popen([*EXE, *args], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True,
+                             env={**base_env, "HOTLINE_DATABASE_URL": pg_url, "HOTLINE_REDIS_URL": REDIS,
+                                  "HOTLINE_DATA_DIR": str(tmp_path / name), "HOTLINE_AMI_PORT": str(ami_port),
+                                  "HOTLINE_RECORDINGS_DIR": str(tmp_path / "rec"), **env})
+        procs.append(p)
+        return p
+
+    try:
+        seed = subprocess.run([*EXE, "db", "--seed-demo"], cwd=tmp_path, capture_output=True, text=True,
+                              env={**base_env, "HOTLINE_DATABASE_URL": pg_url}, timeout=120)
+        assert seed.returncode == 0, seed.stderr
+        start("simulator", "simulator", "--listen", f"127.0.0.1:{ami_port}", "--interval", "0", "--speed", "5")
+        start("listener", "serve", "--role", "listener")
+        webs = []
+        for name in ("web1", "web2"):
+            port = free_port()
+            p = start(name, "serve", "--role", "web", "--port", str(port))
+            webs.append((f"http://127.0.0.1:{port}", p))
+        start("worker", "serve", "--role", "worker")
+        for base, p in webs:
+            wait_http(f"{base}/login", p)
+        pops1: list[dict[str, object]] = []
+        pops2: list[dict[str, object]] = []
+        c1 = agent_client(webs[0][0], "agent1001", pops1)
+        c2 = agent_client(webs[1][0], "agent1002", pops2)
+        time.sleep(1.5)  # the listener has logged in to the simulator by now
+        lid1 = simulate(ami_port, Scenario="service_answered", Agents="agent1001", CallerID="49305551001",
+                        CallerName="张伟", TalkSeconds="4")
+        lid2 = simulate(ami_port, Scenario="service_answered", Agents="agent1002", CallerID="49305551002",
+                        CallerName="李娜", TalkSeconds="4")
+        deadline = time.time() + 30
+        while not (pops1 and pops2) and time.time() < deadline:
+            time.sleep(0.1)
+        assert [p["linkedid"] for p in pops1] == [lid1]  # each agent only its own pop, from its own process
+        assert [p["linkedid"] for p in pops2] == [lid2]
+        db = Database(pg_url)
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                with db.session() as s:
+                    calls = [get_call(s, lid) for lid in (lid1, lid2)]
+                if all(calls):
+                    break
+                time.sleep(0.3)
+            assert all(c is not None and c.outcome == "answered" for c in calls)
+        finally:
+            db.dispose()
+        c1.disconnect()
+        c2.disconnect()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    for name in ("listener", "web1", "web2", "worker"):
+        out = (tmp_path / f"{name}.log").read_text()
+        assert "Traceback" not in out, (name, out[-3000:])
