@@ -91,6 +91,8 @@ from telephony.records import CallRecord
 
 __all__ = [
     "DEMO_WAYBILLS",
+    "calls_needing_transcripts",
+    "calls_with_outcome",
     "UNSET",
     "AuditView",
     "CallView",
@@ -592,6 +594,21 @@ def get_call(s: Session, linkedid: str) -> CallView | None:
     """The stored call with this linkedid, or None."""
     call = _call_by_linkedid(s, linkedid)
     return _call_view(call) if call is not None else None
+
+
+def calls_with_outcome(s: Session, outcome: str, *, limit: int = 1000) -> tuple[CallView, ...]:
+    """Calls whose outcome is `outcome` (e.g. the "pending" rows of calls still going on), oldest first."""
+    rows = s.scalars(select(Call).where(Call.outcome == outcome).order_by(Call.id).limit(limit))
+    return tuple(_call_view(c) for c in rows)
+
+
+def calls_needing_transcripts(s: Session, since: datetime, *, limit: int = 200) -> tuple[CallView, ...]:
+    """Answered calls with a recording, ended since `since`, that have no transcript yet."""
+    has_transcript = select(Transcript.id).where(Transcript.call_id == Call.id).exists()
+    rows = s.scalars(select(Call).where(Call.outcome == "answered", Call.recording.is_not(None),
+                                        Call.ended_at >= _aware(since, "since"), ~has_transcript)
+                     .order_by(Call.ended_at).limit(limit))
+    return tuple(_call_view(c) for c in rows)
 
 
 def transcripts_for_call(s: Session, linkedid: str) -> tuple[TranscriptView, ...]:

@@ -36,6 +36,14 @@ class RedisUnavailable(Exception):
     """Redis cannot be reached at the configured URL."""
 
 
+def client(url: str) -> redis.Redis:
+    """A client that (re)connects on use: a Redis that is down now may be up for the next command."""
+    try:
+        return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    except ValueError as exc:
+        raise RedisUnavailable(f"bad Redis URL {url}: {exc}") from None
+
+
 def connect(url: str) -> redis.Redis:
     try:
         client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
@@ -64,7 +72,7 @@ class EventPublisher:
     """Listener side: every event of the local bus goes out on the Redis channel."""
 
     def __init__(self, url: str, bus: EventBus) -> None:
-        self.redis = connect(url)
+        self.redis = client(url)
         self.sent = 0
         self.failed = 0
         bus.subscribe(self._publish)
@@ -121,7 +129,7 @@ class LivePublisher:
     """Listener side: the current wallboard picture under a Redis key, refreshed twice a second."""
 
     def __init__(self, url: str, live: LiveView, interval_s: float = 0.5) -> None:
-        self.redis = connect(url)
+        self.redis = client(url)
         self.live = live
         self.interval_s = interval_s
         self._stop = threading.Event()
@@ -145,7 +153,7 @@ class RedisLive:
     """Web side: the listener's picture (empty, with no live calls, while none is published)."""
 
     def __init__(self, url: str) -> None:
-        self.redis = connect(url)
+        self.redis = client(url)
 
     def live_call_ids(self) -> list[str]:
         return []

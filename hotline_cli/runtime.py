@@ -8,6 +8,7 @@ queues their recordings for transcription; the console subscribes on its own.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import queue
@@ -16,16 +17,27 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cases.db import Database
 from cases.errors import CasesError
-from cases.services import DEMO_WAYBILLS, attach_transcript, link_call, record_call, seed_demo
+from cases.services import (
+    DEMO_WAYBILLS,
+    attach_transcript,
+    calls_needing_transcripts,
+    calls_with_outcome,
+    get_call,
+    link_call,
+    record_call,
+    seed_demo,
+)
 from hotline_cli.config import Settings
 from telephony.connection import AmiEndpoint
-from telephony.events import CallEnded, CallVariable, DomainEvent, EventBus
+from telephony.events import CallAnswered, CallEnded, CallStarted, CallVariable, DomainEvent, EventBus
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
+from telephony.records import CallRecord
 from telephony.simulator.scenario import CallScript
 from transcripts.engine import VoskEngine, default_model_dir
 from transcripts.errors import TranscriptsError
@@ -35,6 +47,8 @@ from transcripts.turns import turns_text
 log = logging.getLogger("hotline")
 
 RECORDING_WAIT_S = 20.0
+CATCH_UP_EVERY_S = 30.0
+PENDING = "pending"  # a call still going on (or whose end no listener saw yet)
 IVR_JOB = "ivr:"  # transcription jobs of IVR descriptions: "ivr:<case id>:<linkedid>"
 CALLER_LINES = (
     "배송 조회를 하고 싶어요",
@@ -98,7 +112,11 @@ class _Job:
 
 
 class CallPipeline:
-    """Stores every ended call and has its recording transcribed; never blocks the AMI thread."""
+    """Stores every call and has its recording transcribed; never blocks the AMI thread.
+
+    A call is stored as "pending" when it starts and again when an agent answers, and for good when
+    it ends: a listener that dies (kill -9) leaves pending rows, and the next one closes those
+    whose calls ended meanwhile (`reconcile_pending`), so no call is ever lost."""
 
     def __init__(self, db: Database, bus: EventBus, recordings_dir: Path,
                  transcriber: TranscriptionQueue | None, *, store_calls: bool = True) -> None:
@@ -106,19 +124,35 @@ class CallPipeline:
         self.store_calls = store_calls  # False in a worker: the listener stores the calls
         self.recordings_dir = recordings_dir
         self.transcriber = transcriber
-        self._q: queue.Queue[CallEnded | None] = queue.Queue()
+        self._q: queue.Queue[CallRecord | CallEnded | None] = queue.Queue()
         self._ivr_vars: dict[str, dict[str, str]] = {}
+        self._live: dict[str, CallRecord] = {}
         self.stored = 0
         self.transcribed = 0
         self.errors = 0
+        self.reconciled = 0
         self._thread = threading.Thread(target=self._work, name="call-pipeline", daemon=True)
         self._thread.start()
         bus.subscribe(self._on_event)
 
     def _on_event(self, event: DomainEvent) -> None:
         if isinstance(event, CallEnded):
+            self._live.pop(event.record.linkedid, None)
             self._q.put(event)
             self._ivr_vars.pop(event.record.linkedid, None)
+        elif isinstance(event, CallStarted) and self.store_calls:
+            rec = CallRecord(linkedid=event.linkedid, caller=event.caller, caller_name=event.caller_name,
+                             dialed=event.dialed, hotline=event.hotline or None, outcome=PENDING,
+                             started_at=event.at)
+            self._live[event.linkedid] = rec
+            self._q.put(dataclasses.replace(rec, agents=list(rec.agents)))
+        elif isinstance(event, CallAnswered) and self.store_calls and event.linkedid in self._live:
+            rec = self._live[event.linkedid]
+            rec.agent, rec.queue = event.agent, event.queue or rec.queue
+            if event.agent not in rec.agents:
+                rec.agents.append(event.agent)
+            rec.answered_at = rec.answered_at or event.at
+            self._q.put(dataclasses.replace(rec, agents=list(rec.agents)))
         elif isinstance(event, CallVariable) and event.name in ("CASE_ID", "IVR_RECORDING"):
             seen = self._ivr_vars.setdefault(event.linkedid, {})
             seen[event.name] = event.value
@@ -130,10 +164,20 @@ class CallPipeline:
 
     def _work(self) -> None:
         while True:
-            event = self._q.get()
-            if event is None:
+            item = self._q.get()
+            if item is None:
                 return
-            rec = event.record
+            if isinstance(item, CallRecord):  # a call going on: its pending row
+                try:
+                    with self.db.session() as s:
+                        current = get_call(s, item.linkedid)
+                        if current is None or current.outcome == PENDING:
+                            record_call(s, item)
+                except Exception:
+                    self.errors += 1
+                    log.exception("could not store the live call %s", item.linkedid)
+                continue
+            rec = item.record
             if self.store_calls:
                 try:
                     with self.db.session() as s:
@@ -146,6 +190,51 @@ class CallPipeline:
             if self.transcriber is not None and rec.recording and rec.outcome == "answered":
                 path = self.local_recording(rec.recording)
                 threading.Thread(target=self._submit_when_written, args=(rec.linkedid, path), daemon=True).start()
+
+    def reconcile_pending(self, live: set[str], prefix: str = "") -> int:
+        """After a (re)connect and resync: close the pending rows of this Asterisk whose calls are
+        not live any more (they ended while no listener was there). Returns how many."""
+        closed = 0
+        now = time.time()
+        with self.db.session() as s:
+            for call in calls_with_outcome(s, PENDING):
+                lid = call.linkedid
+                mine = lid.startswith(prefix) if prefix else ":" not in lid
+                if not mine or lid in live or lid in self._live:
+                    continue
+                rec = CallRecord(
+                    linkedid=lid, caller=call.caller or "", caller_name=call.caller_name or "",
+                    dialed=call.dialed or "", hotline=call.hotline, queue=call.queue, agent=call.agent,
+                    agents=list(call.agents), outcome="answered" if call.answered_at else "interrupted",
+                    started_at=call.started_at.timestamp() if call.started_at else None,
+                    answered_at=call.answered_at.timestamp() if call.answered_at else None,
+                    ended_at=now, reconciled=True)
+                record_call(s, rec)
+                closed += 1
+        if closed:
+            self.reconciled += closed
+            log.warning("%s calls ended while no listener was there: closed as reconciled", closed)
+        return closed
+
+    def catch_up_transcripts(self, since_s: float = 24 * 3600) -> int:
+        """Queue the answered, recorded calls of the last `since_s` that have no transcript (a worker
+        that was down missed their end). Returns how many were queued."""
+        if self.transcriber is None:
+            return 0
+        since = datetime.now(UTC) - timedelta(seconds=since_s)
+        with self.db.session() as s:
+            missing = calls_needing_transcripts(s, since)
+        n = 0
+        for call in missing:
+            if call.recording:
+                try:
+                    if self.transcriber.submit(call.linkedid, self.local_recording(call.recording)):
+                        n += 1
+                except TranscriptsError as exc:
+                    log.warning("catch-up transcription of %s not queued: %s", call.linkedid, exc)
+        if n:
+            log.info("%s recorded calls without a transcript queued", n)
+        return n
 
     def local_recording(self, path: str) -> Path:
         """Asterisk's path, or the same file name below our recordings folder (a shared mount)."""
@@ -303,17 +392,23 @@ def _progress(q: TranscriptionQueue) -> dict[str, int]:
 def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: bool) -> Process:
     db = open_database(settings, seed_demo=seed)
     bus = EventBus()
-    try:
-        links = make_links(endpoints, bus)
-    except ValueError as exc:
-        raise StartupError(str(exc)) from None
     holder: list[CallPipeline] = []
     transcriber = make_transcriber(settings, holder)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber)
     holder.append(pipeline)
+    try:
+        links = make_links(endpoints, bus, after_resync=lambda link: _reconcile(pipeline, link))
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    threading.Thread(target=pipeline.catch_up_transcripts, name="transcript-catch-up", daemon=True).start()
     return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), PbxControl(links),
                    pipeline, transcriber)
+
+
+def _reconcile(pipeline: CallPipeline, link: PbxLink) -> None:
+    live = {lid for lid in link.tracker.live_call_ids()}
+    pipeline.reconcile_pending({link.tracker.id_prefix + lid for lid in live}, link.tracker.id_prefix)
 
 
 def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
@@ -462,15 +557,15 @@ def run_role(args: argparse.Namespace) -> int:
     try:
         if role == "listener":
             endpoints = [AmiEndpoint(a.host, a.port, a.username, a.secret, a.name) for a in settings.pbxs()]
+            pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), None)
             try:
-                links = make_links(endpoints, bus)
+                links = make_links(endpoints, bus, after_resync=lambda link: _reconcile(pipeline, link))
             except ValueError as exc:
                 raise StartupError(str(exc)) from None
             live = CombinedLive([link.tracker for link in links])
             control = PbxControl(links)
             EventPublisher(settings.redis_url, bus)
             live_pub = LivePublisher(settings.redis_url, live)
-            pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), None)
             router = None
             if settings.routing == "ami":
                 from ivr.routing import HotlineRouter, RoutingRules
@@ -507,7 +602,20 @@ def run_role(args: argparse.Namespace) -> int:
             transcriber = make_transcriber(settings, holder)
             holder.append(CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, store_calls=False))
             print(f"Hotline worker: transcription; events from {settings.redis_url}", flush=True)
+            stop_catch_up = threading.Event()
+
+            def catch_up() -> None:  # calls that ended while no worker listened
+                while True:
+                    try:
+                        holder[0].catch_up_transcripts()
+                    except Exception:
+                        log.exception("transcription catch-up failed")
+                    if stop_catch_up.wait(CATCH_UP_EVERY_S):
+                        return
+
+            threading.Thread(target=catch_up, name="transcript-catch-up", daemon=True).start()
             _wait_forever()
+            stop_catch_up.set()
             sub.stop()
             transcriber.stop(timeout=5)
             holder[0].stop()

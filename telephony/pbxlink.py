@@ -3,8 +3,9 @@ publish into one bus, so one call store and one wallboard see them all."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from telephony.connection import AmiClient, AmiConnection, AmiEndpoint
 from telephony.events import EventBus, PbxConnection
 from telephony.live import AgentSnapshot, LiveSnapshot, QueueSnapshot, WaitingCaller
 from telephony.resync import resync
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,8 +39,11 @@ class PbxLink:
         }
 
 
-def make_links(endpoints: Sequence[AmiEndpoint], bus: EventBus) -> list[PbxLink]:
-    """Calls of several Asterisks get their PBX's name in front of their Linkedid ("pbx2:…")."""
+def make_links(endpoints: Sequence[AmiEndpoint], bus: EventBus,
+               after_resync: Callable[[PbxLink], object] | None = None) -> list[PbxLink]:
+    """Calls of several Asterisks get their PBX's name in front of their Linkedid ("pbx2:…").
+    `after_resync(link)` runs after each successful resync of a link (e.g. to close stored calls
+    that ended while nobody listened)."""
     several = len(endpoints) > 1
     names = [ep.name for ep in endpoints]
     if len(set(names)) != len(names):
@@ -49,11 +55,18 @@ def make_links(endpoints: Sequence[AmiEndpoint], bus: EventBus) -> list[PbxLink]
         def on_state(up: bool, detail: str, name: str = ep.name) -> None:
             bus.publish(PbxConnection(name, up, detail, time.time()))
 
-        def on_connected(conn: AmiConnection, t: CallTracker = tracker) -> None:
-            resync(conn, t)
+        holder: list[PbxLink] = []
+
+        def on_connected(conn: AmiConnection, t: CallTracker = tracker, h: list[PbxLink] = holder) -> None:
+            if resync(conn, t) is not None and after_resync is not None and h:
+                try:
+                    after_resync(h[0])
+                except Exception:
+                    log.exception("after-resync hook failed")
 
         client = AmiClient(ep, tracker.feed, on_state=on_state, on_connected=on_connected)
-        links.append(PbxLink(ep, tracker, client))
+        holder.append(PbxLink(ep, tracker, client))
+        links.append(holder[0])
     return links
 
 
