@@ -670,6 +670,21 @@ class CallTracker:
                  len(report.updated))
         return report
 
+    def _hotline_of(self, ch: ChannelInfo) -> tuple[str | None, str]:
+        """(hotline, dialed number) of a channel met in a snapshot: its HOTLINE variable, else where
+        in the dialplan it is (the number dialled, the holding step, a hotline's IVR context)."""
+        if ch.hotline in self._hotline_names:
+            return ch.hotline, ""
+        if ch.exten in self._hotlines:
+            return self._hotlines[ch.exten], ch.exten
+        if ch.context == self.hold_context and ch.exten in self._hotline_names:
+            return ch.exten, ""
+        for prefix in ("hotline-", "ivr-"):
+            name = ch.context[len(prefix):] if ch.context.startswith(prefix) else ""
+            if name in self._hotline_names:
+                return name, ""
+        return None, ""
+
     def _apply_live(self, call: _Call, chans: list[ChannelInfo], entries: dict[str, QueueEntryInfo],
                     agent_ifaces: set[str], at: float) -> bool:
         changed = False
@@ -713,9 +728,11 @@ class CallTracker:
             (c for c in chans if _iface_of(c.channel) not in agent_ifaces), chans[0])
         queued = next((c for c in chans if c.uniqueid in entries), None)
         customer = queued or first
-        hotline = customer.hotline if customer.hotline in self._hotline_names else None
+        hotline, dialed = self._hotline_of(first)
+        if customer.hotline in self._hotline_names:
+            hotline = customer.hotline
         rec = CallRecord(linkedid=self.id_prefix + lid, caller=_clean_number(customer.caller),
-                         caller_name=_clean_number(customer.caller_name), dialed="", hotline=hotline,
+                         caller_name=_clean_number(customer.caller_name), dialed=dialed, hotline=hotline,
                          started_at=at - _duration_s(first.duration), reconciled=True)
         call = self._calls[lid] = _Call(rec=rec, key=lid, customer_uid=customer.uniqueid, last_seen=at)
         for c in chans:

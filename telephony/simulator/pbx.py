@@ -443,14 +443,7 @@ class SimulatedPbx:
             while self._heap and self._heap[0].at <= at:
                 item = heapq.heappop(self._heap)
                 due.append(item.fields)
-            self.played_until = at
             listeners = list(self._listeners)
-            ended = [lid for lid, c in self.calls.items() if c.script.end <= at]
-            for lid in ended:
-                del self.calls[lid]
-            if ended:
-                gone = set(ended)
-                self._channel_calls = {ch: lid for ch, lid in self._channel_calls.items() if lid not in gone}
         if due:
             due = self._device_states(due)
             self.events_sent += len(due)
@@ -459,6 +452,16 @@ class SimulatedPbx:
                     listener(due)
                 except Exception:
                     log.exception("simulator listener failed")
+        with self._lock:
+            # only now is what was due in every session's stream: a snapshot (CoreShowChannels,
+            # QueueStatus) never runs ahead of the events before it, nor forgets a call still ending
+            self.played_until = at
+            ended = [lid for lid, c in self.calls.items() if c.script.end <= at]
+            for lid in ended:
+                del self.calls[lid]
+            if ended:
+                gone = set(ended)
+                self._channel_calls = {ch: lid for ch, lid in self._channel_calls.items() if lid not in gone}
         return len(due)
 
     def _device_states(self, batch: list[Fields]) -> list[Fields]:

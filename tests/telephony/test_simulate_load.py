@@ -36,7 +36,7 @@ def test_load_mix_matches_trace_07(traces: Path, tmp_path: Path) -> None:
         client.stop()
         server.shutdown_all()
         pbx.stop()
-    ours = Counter(m.event for m in got if m.event not in ("FullyBooted",))
+    ours = Counter(m.event for m in got if m.event is not None and m.event != "FullyBooted")
     ours["SuccessfulAuth"] -= 1  # our own AMI login
     real = json.loads((traces / "07-load-service-hotline.analysis.json").read_text())["event mix"]
     real_calls = real["AgentConnect"]
@@ -79,6 +79,8 @@ def test_every_event_type_has_the_real_field_set(traces: Path, tmp_path: Path) -
         server.shutdown_all()
         pbx.stop()
     for m in got:
+        if m.event is None:  # the answer to our Logoff
+            continue
         assert m.event in real_keys, m.event
         keys = tuple(sorted(set(m.keys_in_order()) - {"ActionID"}))
         assert keys in real_keys[m.event], (m.event, keys)

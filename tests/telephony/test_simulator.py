@@ -94,7 +94,7 @@ def _play(pbx: SimulatedPbx, server: AmiServer, scenario: str, agents: list[str]
     time.sleep(0.3)  # the events Asterisk sends after the last Hangup
     client.stop()
     assert records, "the simulated call never ended"
-    events = [m for m in got if m.event != "FullyBooted"
+    events = [m for m in got if m.event is not None and m.event != "FullyBooted"
               and not (m.event == "SuccessfulAuth" and m.get("Service") == "AMI")]
     return script, events, records
 
