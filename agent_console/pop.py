@@ -278,7 +278,7 @@ class PopBuilder:
         caller = info.caller if info is not None and info.caller else ringing.caller
         waybill = info.waybill if info is not None else None
         try:
-            with self._db.session() as s:
+            with self._db.reading() as s:
                 context = caller_context(s, caller, waybill, exclude_linkedid=ringing.linkedid)
                 candidates = customer_candidates(s, caller, context.shipment)
         except (CasesError, SQLAlchemyError) as exc:

@@ -74,7 +74,12 @@ def _on_sqlite_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock up front: concurrent writers then wait (busy_timeout) instead of
     # failing with "database is locked" when a read transaction tries to become a write one.
     # In WAL mode readers outside this process's transactions are never blocked.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A session opened with `reading()` only reads: a plain (deferred) BEGIN, so it never queues
+    # behind a writer.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "hotline_read_only"
 
 
 class Database:
@@ -195,6 +200,23 @@ class Database:
             s.rollback()
             raise
         finally:
+            s.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session: never takes SQLite's write lock (screen pops must not wait behind
+        writes); anything written in it is rolled back."""
+        s = self._sessions()
+        try:
+            try:
+                s.connection(execution_options={READ_ONLY: True})
+            except OperationalError as exc:
+                raise DatabaseUnavailable(
+                    f"database {self.display_url} unavailable: {_one_line(exc.orig or exc)}"
+                ) from None
+            yield s
+        finally:
+            s.rollback()
             s.close()
 
     def dispose(self) -> None:
