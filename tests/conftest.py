@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
+PG = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,3 +31,20 @@ def _traces_dir() -> Path:
 @pytest.fixture(scope="session")
 def traces() -> Path:
     return _traces_dir()
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL schema of the test's own on the real server (127.0.0.1:5432), dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG)
+    try:
+        with admin.begin() as c:
+            c.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:
+        admin.dispose()
+        raise RuntimeError(f"PostgreSQL at {PG} is needed by this test: {exc}") from None
+    yield f"{PG}?options=-csearch_path%3D{schema}"
+    with admin.begin() as c:
+        c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()

@@ -5,32 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from cases.db import Database
 from cases.services import attach_transcript, get_call, record_call, seed_demo, transcripts_for_call
 from telephony.records import CallRecord
 
-PG = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EXE = [sys.executable, "-m", "hotline_cli.main"]
 
 
-@pytest.fixture()
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema of its own (dropped afterwards)."""
-    schema = f"bk_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG)
-    with admin.begin() as c:
-        c.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG}?options=-csearch_path%3D{schema}"
-    with admin.begin() as c:
-        c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 def run(cwd: Path, *args: str, db: str) -> subprocess.CompletedProcess[str]:

@@ -11,18 +11,14 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from cases.db import Database
 from cases.services import get_call, transcripts_for_call
 from telephony.connection import AmiConnection, AmiEndpoint
 
-PG = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EXE = [sys.executable, "-m", "hotline_cli.main"]
 pytestmark = pytest.mark.slow
 
@@ -124,16 +120,6 @@ class Cluster:
                 p.kill()
 
 
-@pytest.fixture()
-def pg_url() -> Iterator[str]:
-    schema = f"faults_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG)
-    with admin.begin() as c:
-        c.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG}?options=-csearch_path%3D{schema}"
-    with admin.begin() as c:
-        c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 def wait_until(cond: object, timeout: float) -> bool:

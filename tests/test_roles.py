@@ -10,21 +10,16 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 import socketio
-from sqlalchemy import create_engine, text
 
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
 from cases.services import get_call
 from telephony.connection import AmiConnection, AmiEndpoint
 
-PG = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 EXE = [sys.executable, "-m", "hotline_cli.main"]
 
@@ -35,16 +30,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture()
-def pg_url() -> Iterator[str]:
-    schema = f"roles_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG)
-    with admin.begin() as c:
-        c.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG}?options=-csearch_path%3D{schema}"
-    with admin.begin() as c:
-        c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 40) -> None:
