@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from cases.errors import ClaimNotFound, EvidenceRejected, InvalidWorkflowInput
-from cases.models import Case, Claim, ClaimEvidence, ClaimLiability, ClaimOffer, utcnow
+from cases.models import Claim, ClaimEvidence, ClaimLiability, ClaimOffer, utcnow
 from cases.money import bp_to_percent, percent_to_bp, split_by_shares, to_fen, yuan, yuan0
 from cases.services import _audit, _aware, _enum, _load_case, _text, _username, create_case
 from cases.views import CaseInput
@@ -36,7 +36,7 @@ from cases.vocab import (
     LiableParty,
     OfferBy,
 )
-from cases.workflow import CLAIM
+from cases.workflow import CLAIM, advance
 
 log = logging.getLogger(__name__)
 
@@ -198,17 +198,7 @@ def _now(at: datetime | None) -> datetime:
 def _step(
     s: Session, c: Claim, action: str, who: str, now: datetime, detail: dict[str, Any], case_status: CaseStatus | None
 ) -> ClaimView:
-    old = c.stage
-    c.stage = CLAIM.step(c.id, c.stage, action)
-    c.updated_at = now
-    case: Case = c.case
-    if case_status is not None and case.status != case_status.value:
-        detail["case_status"] = {"from": case.status, "to": case_status.value}
-        case.status = case_status.value
-    case.updated_at = now
-    s.flush()
-    _audit(s, who, f"claim.{action}", "claim", c.id, {"from": old, "to": c.stage, **detail})
-    s.flush()
+    advance(s, CLAIM, c, action, who, now, detail, case_status)
     return _view(c)
 
 

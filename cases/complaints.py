@@ -17,7 +17,7 @@ from cases.models import Case, Complaint, utcnow
 from cases.services import _audit, _aware, _enum, _iso, _load_case, _text, _username, create_case
 from cases.views import CaseInput
 from cases.vocab import CaseKind, CaseStatus, ComplaintCause, ComplaintStage, ComplaintType, Department
-from cases.workflow import COMPLAINT
+from cases.workflow import COMPLAINT, advance
 
 STALE_AFTER = timedelta(hours=48)
 
@@ -144,25 +144,10 @@ def open_complaint(
 
 
 def _step(
-    s: Session,
-    c: Complaint,
-    action: str,
-    who: str,
-    now: datetime,
-    detail: dict[str, Any],
+    s: Session, c: Complaint, action: str, who: str, now: datetime, detail: dict[str, Any],
     case_status: CaseStatus | None,
 ) -> ComplaintView:
-    old = c.stage
-    c.stage = COMPLAINT.step(c.id, c.stage, action)
-    c.updated_at = now
-    case: Case = c.case
-    if case_status is not None and case.status != case_status.value:
-        detail["case_status"] = {"from": case.status, "to": case_status.value}
-        case.status = case_status.value
-    case.updated_at = now
-    s.flush()
-    _audit(s, who, f"complaint.{action}", "complaint", c.id, {"from": old, "to": c.stage, **detail})
-    s.flush()
+    advance(s, COMPLAINT, c, action, who, now, detail, case_status)
     return _view(c)
 
 

@@ -8,9 +8,16 @@ not allow raises `IllegalTransition` naming the workflow, the stage and the allo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cases.errors import IllegalTransition
-from cases.vocab import ChangeStage, ClaimStage, ComplaintStage, FindingStage
+from cases.vocab import CaseStatus, ChangeStage, ClaimStage, ComplaintStage, FindingStage
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cases.models import Case
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,34 @@ class Machine:
             seen.update(dict.fromkeys(sorted(st.sources)))
             seen[st.target] = None
         return tuple(seen)
+
+
+class Staged(Protocol):
+    """A workflow row (complaint, claim): its stage, and the case it belongs to."""
+
+    id: int
+    stage: str
+    updated_at: datetime
+    case: Case
+
+
+def advance(s: Session, machine: Machine, row: Staged, action: str, who: str, now: datetime,
+            detail: dict[str, Any], case_status: CaseStatus | None) -> None:
+    """Take one step: the machine decides the new stage (or raises, changing nothing), the case's
+    own status follows, and the step is audited as `<workflow>.<action>` with from/to."""
+    from cases.services import _audit
+
+    old = row.stage
+    row.stage = machine.step(row.id, row.stage, action)
+    row.updated_at = now
+    case = row.case
+    if case_status is not None and case.status != case_status.value:
+        detail["case_status"] = {"from": case.status, "to": case_status.value}
+        case.status = case_status.value
+    case.updated_at = now
+    s.flush()
+    _audit(s, who, f"{machine.name}.{action}", machine.name, row.id, {"from": old, "to": row.stage, **detail})
+    s.flush()
 
 
 def _s(action: str, sources: tuple[str, ...] | str, target: str) -> Step:
