@@ -6,26 +6,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from telephony.connection import AmiClient, AmiEndpoint
 from telephony.frames import FrameParser, Message
 from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.server import AmiServer
-
-
-@pytest.fixture()
-def sim(tmp_path: Path) -> Iterator[tuple[SimulatedPbx, AmiServer]]:
-    pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=20.0, seed=3)
-    pbx.start()
-    server = AmiServer(("127.0.0.1", 0), pbx)
-    server.serve_in_thread()
-    yield pbx, server
-    server.shutdown_all()
-    pbx.stop()
 
 
 def wait_for(cond: object, timeout: float = 10.0) -> bool:

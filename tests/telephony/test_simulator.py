@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,15 +30,6 @@ SCENARIO_TRACES = {
 UNSTABLE = {"Cdr", "AgentComplete", "Hangup"}
 
 
-@pytest.fixture()
-def sim(tmp_path: Path) -> Iterator[tuple[SimulatedPbx, AmiServer]]:
-    pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=20.0, seed=7)
-    pbx.start()
-    server = AmiServer(("127.0.0.1", 0), pbx)
-    server.serve_in_thread()
-    yield pbx, server
-    server.shutdown_all()
-    pbx.stop()
 
 
 def _real_call_events(path: Path) -> list[Message]:

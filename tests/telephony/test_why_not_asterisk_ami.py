@@ -7,25 +7,11 @@ asterisk-ami passes, these tests fail and tell us to reconsider."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from asterisk.ami import AMIClient
 
 from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.server import AmiServer
-
-
-@pytest.fixture()
-def sim(tmp_path: Path) -> Iterator[tuple[SimulatedPbx, AmiServer]]:
-    pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=20.0, seed=3)
-    pbx.start()
-    server = AmiServer(("127.0.0.1", 0), pbx)
-    server.serve_in_thread()
-    yield pbx, server
-    server.shutdown_all()
-    pbx.stop()
 
 
 def test_asterisk_ami_stops_delivering_after_a_handler_raises(sim: tuple[SimulatedPbx, AmiServer]) -> None:
