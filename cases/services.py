@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import ColumnElement, String, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -128,8 +130,10 @@ __all__ = [
     "link_call",
     "list_cases",
     "normalize_phone",
+    "password_needs_rehash",
     "phones_match",
     "record_call",
+    "scrypt_hash",
     "seed_demo",
     "transcripts_for_call",
     "update_case",
@@ -1039,6 +1043,10 @@ def attach_transcript(
 
 # ---------------------------------------------------------------- users
 
+# New passwords: argon2id (argon2-cffi's defaults, RFC 9106's low-memory profile). Hashes made before
+# argon2 ('scrypt$n$r$p$salt$hash') still verify and are re-hashed with argon2 at the next good login.
+_ARGON2 = PasswordHasher()
+
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -1055,14 +1063,18 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> b
 
 
 def hash_password(password: str) -> str:
-    """'scrypt$n$r$p$salt$hash' (base64) with a random 16-byte salt."""
+    """An argon2id hash ('$argon2id$v=19$m=…,t=…,p=…$salt$hash') with a random salt."""
+    return _ARGON2.hash(password)
+
+
+def scrypt_hash(password: str) -> str:
+    """The former scheme, 'scrypt$n$r$p$salt$hash' (base64), kept to verify (and test) older hashes."""
     salt = secrets.token_bytes(16)
     digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
-def verify_password(password: str, stored: str) -> bool:
-    """Constant-time check of `password` against a `hash_password` string."""
+def _verify_scrypt(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt_b64, digest_b64 = stored.split("$")
         if scheme != "scrypt":
@@ -1076,7 +1088,30 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-_DUMMY_HASH = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(b'0' * 16)}${_b64(b'0' * SCRYPT_DKLEN)}"
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of `password` against an argon2 hash or an older scrypt hash."""
+    if stored.startswith("$argon2"):
+        try:
+            return _ARGON2.verify(stored, password)
+        except VerifyMismatchError:
+            return False
+        except (VerificationError, InvalidHashError):
+            log.warning("unreadable password hash")
+            return False
+    return _verify_scrypt(password, stored)
+
+
+def password_needs_rehash(stored: str) -> bool:
+    """True for hashes not made by today's `hash_password` (scrypt, or argon2 with older parameters)."""
+    if not stored.startswith("$argon2"):
+        return True
+    try:
+        return _ARGON2.check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
+
+
+_DUMMY_HASH = _ARGON2.hash("not a password of anyone")
 
 
 def _user_view(u: User) -> UserView:
@@ -1084,7 +1119,7 @@ def _user_view(u: User) -> UserView:
 
 
 def create_user(s: Session, username: str, password: str, role: str, display_name: str) -> UserView:
-    """A new user; the password is stored as a salted scrypt hash only."""
+    """A new user; the password is stored as a salted argon2id hash only."""
     name = (username or "").strip()
     if not _USERNAME_RE.fullmatch(name):
         raise InvalidUserInput(f"username {username!r} is not valid (1-64 letters, digits, _ . -)")
@@ -1118,6 +1153,10 @@ def authenticate(s: Session, username: str, password: str) -> UserView | None:
         return None
     if not verify_password(password or "", user.password_hash):
         return None
+    if password_needs_rehash(user.password_hash):
+        old_scheme = user.password_hash.split("$")[1] if user.password_hash.startswith("$") else "scrypt"
+        user.password_hash = hash_password(password)
+        log.info("password hash of %s upgraded from %s to argon2id", user.username, old_scheme)
     return _user_view(user)
 
 

@@ -93,3 +93,23 @@ def test_socket_refused_after_logout(console: Console) -> None:
     client = console.login("agent1001")
     client.post("/logout")
     assert not console.socket(client).is_connected()
+
+
+def test_login_with_an_older_scrypt_hash_works_and_upgrades_it_to_argon2(console: Console) -> None:
+    from sqlalchemy import select
+
+    from cases import services
+    from cases.models import User
+
+    with console.db.session() as s:
+        user = s.scalars(select(User).where(User.username == "agent1002")).one()
+        user.password_hash = services.scrypt_hash("hotline-demo")
+    refused = console.client().post("/login", data={"username": "agent1002", "password": "wrong-password"})
+    assert refused.status_code == 401
+    with console.db.session() as s:
+        assert s.scalars(select(User.password_hash).where(User.username == "agent1002")).one().startswith("scrypt$")
+    resp = console.client().post("/login", data={"username": "agent1002", "password": "hotline-demo"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/agent"
+    with console.db.session() as s:
+        stored = s.scalars(select(User.password_hash).where(User.username == "agent1002")).one()
+    assert stored.startswith("$argon2id$") and services.verify_password("hotline-demo", stored)

@@ -1,8 +1,9 @@
-"""Users: scrypt hashes, authentication."""
+"""Users: argon2id hashes (older scrypt hashes verify and are upgraded at login), authentication."""
 
 from __future__ import annotations
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from cases import services as sv
@@ -55,20 +56,65 @@ def test_inactive_user_cannot_log_in(db: Database, anna: int) -> None:
         assert sv.authenticate(s, "agent1001", PASSWORD) is None
 
 
-def test_stored_hash_is_salted_scrypt_not_the_password(db: Database, anna: int) -> None:
+def test_stored_hash_is_salted_argon2id_not_the_password(db: Database, anna: int) -> None:
     with db.session() as s:
         sv.create_user(s, "agent1002", PASSWORD, "agent", "本")
         hashes = {name: h for name, h in s.execute(select(User.username, User.password_hash)).all()}
     first, second = hashes["agent1001"], hashes["agent1002"]
     assert PASSWORD not in first and PASSWORD.encode().hex() not in first
-    scheme, n, r, p, salt, digest = first.split("$")
-    assert (scheme, n, r, p) == ("scrypt", str(2**14), "8", "1")
+    _, scheme, version, params, salt, digest = first.split("$")
+    assert (scheme, version) == ("argon2id", "v=19")
+    assert dict(kv.split("=") for kv in params.split(",")) == {"m": "65536", "t": "3", "p": "4"}
     assert len(salt) >= 20 and len(digest) >= 40
     assert first != second  # random salt: same password, different hashes
     assert sv.verify_password(PASSWORD, first) and sv.verify_password(PASSWORD, second)
     assert not sv.verify_password("nope", first)
     assert not sv.verify_password(PASSWORD, "garbage")
+    assert not sv.verify_password(PASSWORD, "$argon2id$v=19$garbage")
     assert not sv.verify_password(PASSWORD, "md5$1$1$1$AAAA$AAAA")
+    assert not sv.password_needs_rehash(first)
+
+
+def _store_scrypt_hash(db: Database, user_id: int, password: str) -> str:
+    legacy = sv.scrypt_hash(password)
+    with db.session() as s:
+        s.get_one(User, user_id).password_hash = legacy
+    return legacy
+
+
+def test_existing_scrypt_hash_verifies_and_is_rehashed_to_argon2_at_login(db: Database, anna: int) -> None:
+    legacy = _store_scrypt_hash(db, anna, PASSWORD)
+    assert legacy.startswith("scrypt$") and sv.password_needs_rehash(legacy)
+    with db.session() as s:
+        user = sv.authenticate(s, "agent1001", PASSWORD)
+    assert user is not None and user.id == anna
+    with db.session() as s:
+        stored = s.get_one(User, anna).password_hash
+    assert stored.startswith("$argon2id$") and not sv.password_needs_rehash(stored)
+    assert sv.verify_password(PASSWORD, stored) and not sv.verify_password("wrong password", stored)
+    with db.session() as s:  # and the user logs in with the new hash as before
+        assert sv.authenticate(s, "agent1001", PASSWORD) is not None
+        assert sv.authenticate(s, "agent1001", "wrong password") is None
+
+
+def test_wrong_password_against_a_scrypt_hash_changes_nothing(db: Database, anna: int) -> None:
+    legacy = _store_scrypt_hash(db, anna, PASSWORD)
+    with db.session() as s:
+        assert sv.authenticate(s, "agent1001", "wrong password") is None
+    with db.session() as s:
+        assert s.get_one(User, anna).password_hash == legacy
+
+
+def test_argon2_hash_with_older_parameters_is_upgraded_at_login(db: Database, anna: int) -> None:
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    with db.session() as s:
+        s.get_one(User, anna).password_hash = weak
+    assert sv.password_needs_rehash(weak)
+    with db.session() as s:
+        assert sv.authenticate(s, "agent1001", PASSWORD) is not None
+    with db.session() as s:
+        stored = s.get_one(User, anna).password_hash
+    assert stored != weak and not sv.password_needs_rehash(stored)
 
 
 def test_duplicate_username_is_refused(db: Database, anna: int) -> None:
