@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from agent_console.config import DEFAULT_PAUSE_REASONS, WRAP_UP_REASON, PauseReason
 
 
 class ConfigError(Exception):
@@ -37,6 +41,10 @@ class Settings:
     routing: str = "dialplan"  # "ami": the listener Redirects held hotline calls into the IVR
     blocked_callers: tuple[str, ...] = ()
     key_account_callers: tuple[str, ...] = ()
+    # [supervisor_phones] username = "SIP/sup9000": the phone that rings for listen/whisper/barge
+    supervisor_phones: Mapping[str, str] = field(default_factory=dict)
+    # [[pause_reasons]] code, zh, en: the reasons an agent may pause with (QueuePause Reason)
+    pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS
 
     def pbxs(self) -> tuple[AmiSettings, ...]:
         return self.pbx or (self.ami,)
@@ -124,6 +132,10 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ConfigError(f"settings file: {key} must be a list of phone numbers (strings)")
                 updates[key] = tuple(value)
+            elif key == "supervisor_phones":
+                updates[key] = _supervisor_phones(value)
+            elif key == "pause_reasons":
+                updates[key] = _pause_reasons(value)
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path}.get(key, str)
                 updates[key] = _convert(key, value, kind)
@@ -140,3 +152,50 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     if settings.routing not in ("dialplan", "ami"):
         raise ConfigError(f"setting routing: {settings.routing!r} is not 'dialplan' or 'ami'")
     return replace(settings, ami=ami)
+
+
+_INTERFACE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*/[^\s,|&()]+")
+_USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_REASON_CODE_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+def _supervisor_phones(value: Any) -> dict[str, str]:
+    """`[supervisor_phones]`: username = AMI interface (`SIP/sup9000`, `PJSIP/9000`)."""
+    if not isinstance(value, dict):
+        raise ConfigError('settings file: supervisor_phones must be a table ([supervisor_phones] user = "SIP/…")')
+    phones: dict[str, str] = {}
+    for user, phone in value.items():
+        if not _USERNAME_RE.fullmatch(user):
+            raise ConfigError(f"settings file: supervisor_phones: {user!r} is not a username")
+        if not isinstance(phone, str) or not _INTERFACE_RE.fullmatch(phone):
+            raise ConfigError(f"settings file: supervisor_phones.{user}: {phone!r} is not a phone interface "
+                              "like \"SIP/sup9000\" or \"PJSIP/9000\"")
+        phones[user] = phone
+    return phones
+
+
+def _pause_reasons(value: Any) -> tuple[PauseReason, ...]:
+    """`[[pause_reasons]]` tables {code, zh, en}, in the order agents see them. The wrap-up reason the
+    console pauses with after a call is kept (with its default labels) when the file leaves it out."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        raise ConfigError("settings file: pause_reasons must be a non-empty array of tables ([[pause_reasons]] "
+                          "with code, zh, en)")
+    reasons: list[PauseReason] = []
+    for i, table in enumerate(value):
+        unknown = set(table) - {"code", "zh", "en"}
+        if unknown:
+            raise ConfigError(f"settings file: unknown [[pause_reasons]] keys: {', '.join(sorted(unknown))}")
+        code, zh, en = table.get("code"), table.get("zh"), table.get("en")
+        if not isinstance(code, str) or not _REASON_CODE_RE.fullmatch(code):
+            raise ConfigError(f"settings file: pause_reasons[{i}].code: {code!r} is not a reason code "
+                              "(1-32 letters, digits, _ . -)")
+        for lang, label in (("zh", zh), ("en", en)):
+            if not isinstance(label, str) or not label.strip() or len(label) > 40:
+                raise ConfigError(f"settings file: pause_reasons[{i}].{lang}: {label!r} must be a label of "
+                                  "1-40 characters")
+        if any(r.code == code for r in reasons):
+            raise ConfigError(f"settings file: pause reason code {code!r} appears twice")
+        reasons.append(PauseReason(code, str(zh).strip(), str(en).strip()))
+    if not any(r.code == WRAP_UP_REASON for r in reasons):
+        reasons.extend(r for r in DEFAULT_PAUSE_REASONS if r.code == WRAP_UP_REASON)
+    return tuple(reasons)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agent_console.config import ConsoleConfig
 from cases.db import Database
 from cases.errors import CasesError
 from cases.services import (
@@ -419,11 +420,8 @@ def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
 def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, port: int | None, *, demo: bool,
                    status: Any = None, control: Any = None) -> None:
     from agent_console.app import create_app
-    from agent_console.config import ConsoleConfig
 
-    # every web process gets every event from Redis and serves its own consoles: no Socket.IO queue
-    config = ConsoleConfig(secret_key=secret_key(settings), demo=demo, message_queue=None,
-                           recordings_dir=settings.recordings_dir.resolve())
+    config = console_config(settings, demo=demo)
     app, socketio = create_app(config, db, bus, live, status_provider=status, control=control)
     host, http_port = settings.http_host, port or settings.http_port
     try:
@@ -431,6 +429,14 @@ def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, p
                      log_output=False)
     except OSError as exc:
         raise StartupError(f"cannot serve the console on {host}:{http_port}: {exc.strerror}") from None
+
+
+def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
+    """The console's settings from Hotline's (supervisor phones and pause reasons from the TOML file)."""
+    # every web process gets every event from Redis and serves its own consoles: no Socket.IO queue
+    return ConsoleConfig(secret_key=secret_key(settings), demo=demo, message_queue=None,
+                         recordings_dir=settings.recordings_dir.resolve(),
+                         supervisor_phones=dict(settings.supervisor_phones), pause_reasons=settings.pause_reasons)
 
 
 def _sigterm_as_interrupt() -> None:
