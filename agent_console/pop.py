@@ -116,6 +116,7 @@ class PopCall:
     outcome: str
     agent: str | None
     waybill: str | None
+    ivr_path: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ class ScreenPop:
     dialed: str
     ivr_digits: str
     ivr_choices: tuple[IvrChoice, ...]
+    ivr_path: str | None  # the IVR's path (channel variable IVR_PATH), e.g. menu=1:tracking>waybill=…>agent=service
     suggested_kind: str  # a cases.vocab.CaseKind value for the case form
     waybill: str | None  # as entered in the IVR (CallVariable WAYBILL)
     waybill_lookup: str  # none | invalid | not_found | found | unavailable
@@ -188,6 +190,7 @@ def _call(c: CallView) -> PopCall:
         outcome=c.outcome,
         agent=c.agent,
         waybill=c.waybill,
+        ivr_path=c.ivr_path,
     )
 
 
@@ -252,6 +255,7 @@ def build_screen_pop(
         dialed=info.dialed,
         ivr_digits=info.digits,
         ivr_choices=choices,
+        ivr_path=info.variables.get("IVR_PATH") or None,
         suggested_kind=suggested_kind(info.hotline, info.digits),
         waybill=waybill,
         waybill_lookup=lookup,

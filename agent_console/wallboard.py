@@ -48,7 +48,7 @@ def call_summary(record: CallRecord) -> dict[str, Any]:
     full = record.to_json_dict()
     keys = (
         "linkedid", "caller", "caller_name", "hotline", "digits", "queue", "outcome", "agent", "wait_s",
-        "talk_s", "started_at", "answered_at", "ended_at", "waybill",
+        "talk_s", "started_at", "answered_at", "ended_at", "waybill", "ivr_path",
     )
     return {key: full[key] for key in keys}
 

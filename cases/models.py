@@ -97,6 +97,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+PROBE_STAGES = ("register", "invite", "prompt", "key", "queue", "done", "error")  # error: the probe could not run
+
+
 def _in(column: str, allowed: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in allowed)})"
 
@@ -198,6 +201,7 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waybill: Mapped[str | None] = mapped_column(String(32))
     reconciled: Mapped[bool] = mapped_column(Boolean, default=False)
+    ivr_path: Mapped[str | None] = mapped_column(Text)  # the IVR's IVR_PATH: menu nodes and keys, ">"-joined
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -570,3 +574,29 @@ class SelfSettled(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProbeRun(Base):
+    """One `hotline probe` call to a hotline: up or down, where it stopped, its timings."""
+
+    __tablename__ = "probe_runs"
+    __table_args__ = (
+        CheckConstraint(_in("stage", PROBE_STAGES), name="stage"),
+        Index("ix_probe_runs_hotline_started_at", "hotline", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hotline: Mapped[str] = mapped_column(String(32))  # service | claims | the number dialled
+    number: Mapped[str] = mapped_column(String(32))
+    pbx: Mapped[str] = mapped_column(String(200))
+    up: Mapped[bool] = mapped_column(Boolean)
+    stage: Mapped[str] = mapped_column(String(16))  # where it stopped (done when up)
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it is down; empty when up
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_s: Mapped[float] = mapped_column(Float)
+    register_s: Mapped[float | None] = mapped_column(Float)
+    setup_s: Mapped[float | None] = mapped_column(Float)
+    first_audio_s: Mapped[float | None] = mapped_column(Float)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    queue_s: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # the whole ProbeResult

@@ -294,6 +294,7 @@ def _call_view(c: Call) -> CallView:
         ended_at=c.ended_at,
         waybill=c.waybill,
         reconciled=c.reconciled,
+        ivr_path=c.ivr_path,
         customer_id=c.customer_id,
         customer_name=c.customer.name if c.customer is not None else None,
     )
@@ -540,6 +541,7 @@ def record_call(s: Session, rec: CallRecord) -> CallView:
     call.ended_at = ended_at
     call.waybill = rec.waybill
     call.reconciled = rec.reconciled
+    call.ivr_path = rec.ivr_path or None
     call.updated_at = utcnow()
     customer = _match_customer(s, caller_norm)
     call.customer = customer

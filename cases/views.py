@@ -106,6 +106,7 @@ class CallView:
     ended_at: datetime | None
     waybill: str | None
     reconciled: bool
+    ivr_path: str | None  # the IVR's path (IVR_PATH): menu nodes and keys, ">"-joined
     customer_id: int | None
     customer_name: str | None
 

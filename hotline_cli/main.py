@@ -47,7 +47,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         else:
             print(f"{d['started_at']} {rec.linkedid} {rec.caller or '-'} -> {rec.hotline or rec.dialed} "
                   f"keys={rec.digits or '-'} queue={rec.queue or '-'} {rec.outcome} "
-                  f"agent={rec.agent or '-'} wait={rec.wait_s} talk={rec.talk_s}")
+                  f"agent={rec.agent or '-'} wait={rec.wait_s} talk={rec.talk_s}"
+                  + (f" ivr={rec.ivr_path}" if rec.ivr_path else ""))
     return 0
 
 

@@ -154,6 +154,9 @@ class CallPipeline:
                 rec.agents.append(event.agent)
             rec.answered_at = rec.answered_at or event.at
             self._q.put(dataclasses.replace(rec, agents=list(rec.agents)))
+        elif isinstance(event, CallVariable) and event.name == "IVR_PATH" and event.linkedid in self._live:
+            rec = self._live[event.linkedid]  # stored with the call's next pending row and at its end
+            rec.ivr_path = event.value if not rec.ivr_path else f"{rec.ivr_path}>{event.value}"
         elif isinstance(event, CallVariable) and event.name in ("CASE_ID", "IVR_RECORDING"):
             seen = self._ivr_vars.setdefault(event.linkedid, {})
             seen[event.name] = event.value
@@ -209,7 +212,7 @@ class CallPipeline:
                     agents=list(call.agents), outcome="answered" if call.answered_at else "interrupted",
                     started_at=call.started_at.timestamp() if call.started_at else None,
                     answered_at=call.answered_at.timestamp() if call.answered_at else None,
-                    ended_at=now, reconciled=True)
+                    ended_at=now, reconciled=True, ivr_path=call.ivr_path)
                 record_call(s, rec)
                 closed += 1
         if closed:

@@ -329,6 +329,9 @@ class CallTracker:
         elif var in WATCHED_VARIABLES:
             if var == "WAYBILL":
                 rec.waybill = value or None
+            elif var == "IVR_PATH" and value:
+                # each IVR visit (the menu, later a callback offer) sets its own part of the path
+                rec.ivr_path = value if not rec.ivr_path or rec.ivr_path == value else f"{rec.ivr_path}>{value}"
             self._publish(CallVariable(rec.linkedid, var, value, at))
 
     def _on_dtmf(self, msg: Message, at: float) -> None:

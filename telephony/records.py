@@ -16,6 +16,7 @@ OUTCOMES = (
     "internal",  # a call that did not come in on a hotline (supervisor spy, originate)
     "interrupted",  # the PBX went away (shutdown, lost connection) before the call ended
     "rejected",  # refused by the routing (block list): hung up with cause 21 before the IVR
+    "callback_offered",  # waited past its queue's limit, moved to the IVR's callback offer, left without an agent
 )
 
 
@@ -50,6 +51,8 @@ class CallRecord:
     ended_at: float | None = None
     waybill: str | None = None
     reconciled: bool = False
+    # the IVR's path: menu nodes visited and keys (`IVR_PATH`; several IVR visits joined with ">")
+    ivr_path: str | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         d = asdict(self)

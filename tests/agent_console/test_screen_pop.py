@@ -28,6 +28,9 @@ WAYBILL = DEMO_WAYBILLS[0]  # 张伟's shipment 上海 → 郑州, three stages 
 CALLER = "49305551001"  # 张伟
 
 
+IVR_PATH = f"menu=1:tracking>waybill={WAYBILL}>status=到达分拨中心>menu=0:agent>agent=service"
+
+
 def publish_call_until_ringing(console: Console, linkedid: str = "1764500000.11", agent: str = "agent1001") -> None:
     bus = console.bus
     bus.publish(CallStarted(linkedid, CALLER, "ZHANG WEI", "4000100100", "service", T0))
@@ -35,6 +38,7 @@ def publish_call_until_ringing(console: Console, linkedid: str = "1764500000.11"
     for n in range(1, len(WAYBILL) + 1):
         bus.publish(IvrDigit(linkedid, WAYBILL[n - 1], "1" + WAYBILL[:n], T0 + 3 + n * 0.2))
     bus.publish(CallVariable(linkedid, "WAYBILL", WAYBILL, T0 + 6))
+    bus.publish(CallVariable(linkedid, "IVR_PATH", IVR_PATH, T0 + 6))
     bus.publish(CallQueued(linkedid, "service", 1, T0 + 7))
     bus.publish(AgentRinging(linkedid, agent, "service", CALLER, T0 + 8))
 
@@ -60,6 +64,7 @@ def test_agent_ringing_pops_on_the_ringing_agent_only(console: Console) -> None:
     assert [e["status"] for e in pop["shipment"]["events"]] == ["已揽收", "运输中", "到达分拨中心"]
     assert pop["ivr_choices"] == [{"digit": "1", "label_zh": "运单查询", "label_en": "Tracking by waybill"}]
     assert pop["suggested_kind"] == "tracking"
+    assert pop["ivr_path"] == IVR_PATH
     assert any(c["subject"] == "货物延误，客户要求尽快派送" for c in pop["open_cases"])
     assert pop["lookup_error"] is None
 

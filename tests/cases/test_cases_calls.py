@@ -38,6 +38,7 @@ def _record(linkedid: str = "1764490000.11", caller: str = "49305551001", **kw: 
         "ended_at": T0 + 115,
         "waybill": "800012345678",
         "reconciled": False,
+        "ivr_path": "menu=1:tracking>waybill=800012345678>status=运输中>menu=0:agent>agent=service",
     }
     fields.update(kw)
     return CallRecord(linkedid=linkedid, caller=caller, **fields)  # type: ignore[arg-type]
@@ -61,6 +62,7 @@ def test_record_call_stores_every_field(db: Database) -> None:
     assert view.started_at is not None and view.started_at.tzinfo is not None
     assert view.waybill == "800012345678"
     assert view.reconciled is False
+    assert view.ivr_path == "menu=1:tracking>waybill=800012345678>status=运输中>menu=0:agent>agent=service"
     assert view.customer_id is None  # no customers exist
 
 
@@ -76,6 +78,16 @@ def test_replaying_a_call_keeps_one_row_and_updates_it(db: Database) -> None:
     assert first.id == second.id == third.id
     assert (rows[0].outcome, rows[0].talk_s, rows[0].reconciled) == ("answered", 95.0, True)
     assert second.outcome == "answered"
+
+
+def test_a_long_ivr_path_is_stored_whole_and_a_replay_without_one_clears_it(db: Database) -> None:
+    path = ">".join(f"menu:invalid={n % 10}" for n in range(400))  # ~5,600 characters: no length limit
+    with db.session() as s:
+        sv.record_call(s, _record("p.1", ivr_path=path))
+    with db.session() as s:
+        assert s.scalars(select(Call.ivr_path).where(Call.linkedid == "p.1")).one() == path
+        view = sv.record_call(s, _record("p.1", ivr_path=None))
+    assert view.ivr_path is None
 
 
 def test_distinct_linkedids_are_distinct_calls(db: Database) -> None:

@@ -53,7 +53,7 @@ def test_migrate_creates_schema_on_empty_database(empty_db: Database) -> None:
     assert {
         "linkedid", "caller", "caller_name", "dialed", "hotline", "digits", "queue", "outcome", "agent",
         "agents", "rang", "hangup_by", "wait_s", "talk_s", "recording", "started_at", "answered_at",
-        "ended_at", "waybill", "reconciled", "customer_id",
+        "ended_at", "waybill", "reconciled", "customer_id", "ivr_path",
     } <= call_columns  # fmt: skip
 
 

@@ -199,6 +199,7 @@
       const label = LANG === "en" ? c.label_en : c.label_zh;
       ivr.append(el("li", { class: label ? "chip" : "chip invalid" }, el("kbd", {}, c.digit), " ", label || "?"));
     }
+    setText("pop-ivr-path", pop.ivr_path || "–");
     renderShipment(pop);
     fillList("pop-open-cases", pop.open_cases, (c) =>
       el("li", {},
