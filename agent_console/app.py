@@ -20,6 +20,7 @@ from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket
 from agent_console.pop import PopBuilder
 from agent_console.security import CSRF_FIELD, LoginLimiter, check_csrf, csrf_token
 from cases.db import Database
+from cases.shipment_sources import ShipmentSource
 from telephony.events import EventBus
 from telephony.live import LiveView
 
@@ -39,12 +40,14 @@ def create_app(
     *,
     status_provider: StatusProvider | None = None,
     control: ActionsSource | None = None,
+    shipments: ShipmentSource | None = None,
 ) -> tuple[Flask, SocketIO]:
     """Build the console. It subscribes to `bus` at once; `dispatcher(app).stop()` unsubscribes.
 
     `status_provider`, if given, adds its fields to the `/status` JSON. `control` (a
     `telephony.pbxlink.PbxControl`) is where agent states, listen-in, re-routing and callbacks are
-    sent; without it those answer 503.
+    sent; without it those answer 503. `shipments` is where screen pops look waybills up (default:
+    the embedded shipments table).
     """
     app = Flask(__name__)
     app.config.update(
@@ -94,7 +97,8 @@ def create_app(
         return render_template("error.html", message=message), code
 
     socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
-    dispatcher = Dispatcher(socketio, bus, live, calls, PopBuilder(db), config, ConsoleControl(config, control))
+    pops = PopBuilder(db, shipments)
+    dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, ConsoleControl(config, control))
     app.extensions[DISPATCHER_KEY] = dispatcher
     register_socket_handlers(socketio, dispatcher)
     dispatcher.start()

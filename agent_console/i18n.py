@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import current_app, request, session
 
 from agent_console.config import LANGUAGES
+from agent_console.i18n_cases import CASES_EN, CASES_ZH
 
 ZH_CN: dict[str, str] = {
     "app.title": "路港物流 客服中心",
@@ -436,6 +437,9 @@ EN: dict[str, str] = {
     "queue.complaints": "Complaints",
     "queue.claims": "Claims",
 }
+
+ZH_CN.update(CASES_ZH)  # claims, inspection and branch consoles
+EN.update(CASES_EN)
 
 STRINGS: dict[str, dict[str, str]] = {"zh-CN": ZH_CN, "en": EN}
 

@@ -17,6 +17,7 @@ from cases.db import Database
 from cases.errors import CasesError
 from cases.models import Customer, CustomerPhone
 from cases.services import _customer_view, _suffix_key, caller_context, normalize_phone, phones_match
+from cases.shipment_sources import ShipmentSource
 from cases.views import CallerContext, CallView, CaseSummaryView, CustomerView, ShipmentView
 from cases.vocab import CaseKind
 from ivr.menus import Choice, menu_for
@@ -275,15 +276,18 @@ def build_screen_pop(
 class PopBuilder:
     """Looks the caller up in the database and builds the pop; a failed lookup still gives a pop."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, shipments: ShipmentSource | None = None) -> None:
         self._db = db
+        self._shipments = shipments  # None: the embedded shipments table
 
     def build(self, ringing: AgentRinging, info: CallInfo | None) -> ScreenPop:
         caller = info.caller if info is not None and info.caller else ringing.caller
         waybill = info.waybill if info is not None else None
         try:
             with self._db.reading() as s:
-                context = caller_context(s, caller, waybill, exclude_linkedid=ringing.linkedid)
+                context = caller_context(
+                    s, caller, waybill, exclude_linkedid=ringing.linkedid, shipments=self._shipments
+                )
                 candidates = customer_candidates(s, caller, context.shipment)
         except (CasesError, SQLAlchemyError) as exc:
             log.warning("screen pop for %s without caller context: %s", ringing.linkedid, exc)

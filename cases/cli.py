@@ -1,4 +1,6 @@
-"""`hotline report NAME [--from DAY] [--until DAY] [--tz Asia/Shanghai] [--format xlsx|pdf|json] --out FILE`.
+"""`hotline report ...` and `hotline shipments import|export ...`.
+
+`hotline report NAME [--from DAY] [--until DAY] [--tz Asia/Shanghai] [--format xlsx|pdf|json] --out FILE`.
 
 NAME: complaints-weekly, claims-monthly, inspections-monthly, self-settled-monthly, calls. `--from` is
 the first local day, `--until` the day after the last (exclusive); without them the last complete
@@ -49,6 +51,24 @@ def register_cli(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="file to write ('-' for standard output, JSON only)")
     p.set_defaults(func=cmd_report)
 
+    p = subparsers.add_parser("shipments", help="import or export the embedded shipments table (CSV)")
+    ssub = p.add_subparsers(dest="shipments_command", required=True)
+    imp = ssub.add_parser(
+        "import",
+        help="upsert shipments by waybill from a CSV file (docs/shipments.md); a bad file imports nothing",
+    )
+    imp.add_argument("file", type=Path, help="CSV file ('-' for standard input)")
+    imp.add_argument("--encoding", choices=("auto", "utf-8", "gbk"), default="auto",
+                     help="auto: UTF-8 (with or without BOM), else GBK")
+    imp.add_argument("--tz", default="Asia/Shanghai", help="time zone of history times without an offset")
+    imp.add_argument("--by", default="import", help="username recorded in the audit trail")
+    imp.set_defaults(func=cmd_shipments_import)
+    exp = ssub.add_parser("export", help="write every shipment in the import layout (UTF-8 with BOM)")
+    exp.add_argument("--out", type=Path, default=Path("-"), help="file to write (default: standard output)")
+    exp.add_argument("--tz", default="Asia/Shanghai", help="time zone of the history times")
+    exp.add_argument("--no-bom", action="store_true", help="leave out the UTF-8 byte order mark")
+    exp.set_defaults(func=cmd_shipments_export)
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     from cases import reports
@@ -93,4 +113,75 @@ def cmd_report(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write {out}: {exc.strerror}")
     print(f"{args.name} {period.label}: {out} ({len(data)} bytes)")
+    return 0
+
+
+def _shipments_fail(message: str) -> int:
+    print(f"hotline shipments: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _migrated_db(url: str) -> Any:
+    from alembic.script import ScriptDirectory
+
+    from cases.db import MIGRATIONS_DIR, Database
+
+    db = Database(url)
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    if db.current_revision() != head:
+        db.dispose()
+        raise _NotMigrated(f"database {db.display_url} is not at schema {head}: run `hotline db` first")
+    return db
+
+
+class _NotMigrated(CasesError):
+    pass
+
+
+def cmd_shipments_import(args: argparse.Namespace) -> int:
+    from cases.shipments import import_csv
+
+    try:
+        data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+    except OSError as exc:
+        return _shipments_fail(f"cannot read {args.file}: {exc.strerror}")
+    try:
+        db = _migrated_db(args.settings.database_url)
+        try:
+            with db.session() as s:
+                summary = import_csv(s, data, by=args.by, encoding=args.encoding, tz=args.tz)
+        finally:
+            db.dispose()
+    except CasesError as exc:
+        return _shipments_fail(f"{args.file}: {exc}")
+    print(f"{args.file} ({summary.encoding}): {summary.rows} rows, {summary.created} new, "
+          f"{summary.updated} updated, {summary.events} history events")
+    return 0
+
+
+def cmd_shipments_export(args: argparse.Namespace) -> int:
+    from cases.shipments import export_csv
+
+    try:
+        db = _migrated_db(args.settings.database_url)
+        try:
+            with db.reading() as s:
+                data = export_csv(s, tz=args.tz, bom=not args.no_bom)
+        finally:
+            db.dispose()
+    except CasesError as exc:
+        return _shipments_fail(str(exc))
+    if str(args.out) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    out: Path = args.out
+    try:
+        fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, out)
+    except OSError as exc:
+        return _shipments_fail(f"cannot write {out}: {exc.strerror}")
+    print(f"shipments: {out} ({len(data)} bytes)")
     return 0

@@ -102,3 +102,20 @@ class ReportRenderError(CasesError):
 
 class ShipmentImportError(InvalidInput):
     """A shipments CSV file is unreadable or has a bad row; nothing was imported."""
+
+
+class UnknownWaybill(NotFound):
+    """The shipment source has no shipment with that waybill."""
+
+
+class ShipmentSourceError(CasesError):
+    """A shipment source (a transport-management system) could not answer a lookup."""
+
+
+class ShipmentSourceUnreachable(ShipmentSourceError):
+    """The transport-management system cannot be reached (refused, timed out, connection dropped)."""
+
+
+class ShipmentSourceBadAnswer(ShipmentSourceError):
+    """The transport-management system answered, but not with the contract's JSON (HTTP 5xx, not
+    JSON, fields missing or of the wrong type)."""

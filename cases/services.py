@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -41,6 +41,8 @@ from cases.errors import (
     InvalidTranscriptInput,
     InvalidUserInput,
     InvalidWaybill,
+    ShipmentSourceError,
+    UnknownWaybill,
     UserExists,
 )
 from cases.models import (
@@ -90,6 +92,9 @@ from cases.vocab import (
     Speaker,
 )
 from telephony.records import CallRecord
+
+if TYPE_CHECKING:
+    from cases.shipment_sources import ShipmentSource
 
 __all__ = [
     "DEMO_WAYBILLS",
@@ -653,17 +658,24 @@ def _calls_of_phone(
 
 
 def caller_context(
-    s: Session, phone: str, waybill: str | None = None, *, exclude_linkedid: str | None = None
+    s: Session,
+    phone: str,
+    waybill: str | None = None,
+    *,
+    exclude_linkedid: str | None = None,
+    shipments: ShipmentSource | None = None,
 ) -> CallerContext:
     """Everything the screen pop shows for a caller: who, which shipment, history, open cases.
 
-    An ill-formed waybill does not raise: it is reported as `WaybillLookup.INVALID`.
-    `exclude_linkedid` leaves the ringing call itself out of the previous calls.
+    An ill-formed waybill does not raise: it is reported as `WaybillLookup.INVALID`; a shipment
+    source (`cases.shipment_sources`, default the embedded table) that cannot answer gives
+    `WaybillLookup.UNAVAILABLE`. `exclude_linkedid` leaves the ringing call itself out of the
+    previous calls.
     """
     norm = normalize_phone(phone)
     customer = _match_customer(s, norm)
 
-    shipment: Shipment | None = None
+    shipment: ShipmentView | None = None
     wb = (waybill or "").strip()
     if not wb:
         lookup = WaybillLookup.NONE
@@ -673,8 +685,19 @@ def caller_context(
         except InvalidWaybill:
             lookup = WaybillLookup.INVALID
         else:
-            shipment = _shipment_by_waybill(s, wb)
-            lookup = WaybillLookup.FOUND if shipment is not None else WaybillLookup.NOT_FOUND
+            if shipments is None:
+                row = _shipment_by_waybill(s, wb)
+                shipment = _shipment_view(row) if row is not None else None
+                lookup = WaybillLookup.FOUND if shipment is not None else WaybillLookup.NOT_FOUND
+            else:
+                try:
+                    shipment = shipments.lookup(s, wb)
+                    lookup = WaybillLookup.FOUND
+                except UnknownWaybill:
+                    lookup = WaybillLookup.NOT_FOUND
+                except ShipmentSourceError as exc:
+                    log.warning("screen pop: waybill %s not looked up: %s", wb, exc)
+                    lookup = WaybillLookup.UNAVAILABLE
     recent: list[Shipment] = []
     if shipment is None and customer is not None:
         recent = _customer_shipments(s, customer, RECENT_SHIPMENTS_LIMIT)
@@ -706,7 +729,7 @@ def caller_context(
         customer=_customer_view(customer) if customer is not None else None,
         waybill=waybill,
         waybill_lookup=lookup,
-        shipment=_shipment_view(shipment) if shipment is not None else None,
+        shipment=shipment,
         recent_shipments=tuple(_shipment_view(sh) for sh in recent),
         previous_calls=tuple(_call_view(c) for c in previous),
         open_cases=tuple(_case_summary(c) for c in open_cases),

@@ -28,6 +28,7 @@ class WaybillLookup(StrEnum):
     INVALID = "invalid"  # not 10-14 digits
     NOT_FOUND = "not_found"  # well-formed, but no such shipment
     FOUND = "found"
+    UNAVAILABLE = "unavailable"  # the shipment source (TMS) could not answer
 
 
 # ---------------------------------------------------------------- views

@@ -8,9 +8,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_console.config import DEFAULT_PAUSE_REASONS, WRAP_UP_REASON, PauseReason
+
+if TYPE_CHECKING:
+    from cases.shipment_sources import ShipmentSource
 
 
 class ConfigError(Exception):
@@ -24,6 +27,17 @@ class AmiSettings:
     username: str = "hotline"
     secret: str = "hotline"
     name: str = "pbx1"
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentsSettings:
+    """[shipments]: where waybills are looked up (docs/shipments.md)."""
+
+    source: str = "embedded"  # "embedded" (the shipments table) or "http" (a transport-management system)
+    base_url: str = ""  # http: the TMS's base URL; GET {base_url}/shipments/{waybill}
+    timeout_s: float = 2.0
+    token: str = ""  # http: sent as "Authorization: Bearer <token>" when set
+    fallback: bool = False  # http: TMS unreachable or answering badly -> look in the embedded table
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +59,7 @@ class Settings:
     supervisor_phones: Mapping[str, str] = field(default_factory=dict)
     # [[pause_reasons]] code, zh, en: the reasons an agent may pause with (QueuePause Reason)
     pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS
+    shipments: ShipmentsSettings = field(default_factory=ShipmentsSettings)
 
     def pbxs(self) -> tuple[AmiSettings, ...]:
         return self.pbx or (self.ami,)
@@ -83,6 +98,39 @@ def _convert(name: str, value: Any, kind: type[Any]) -> Any:
         return value
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name}: {value!r} is not valid ({exc})") from None
+
+
+def _shipments(value: Any) -> ShipmentsSettings:
+    if not isinstance(value, dict):
+        raise ConfigError("settings file: [shipments] must be a table")
+    known = {f.name for f in fields(ShipmentsSettings)}
+    unknown = set(value) - known
+    if unknown:
+        raise ConfigError(f"settings file: unknown [shipments] keys: {', '.join(sorted(unknown))}")
+    for key in ("source", "base_url", "token"):
+        if key in value and not isinstance(value[key], str):
+            raise ConfigError(f"setting shipments.{key}: {value[key]!r} is not text")
+    if "fallback" in value and not isinstance(value["fallback"], bool):
+        raise ConfigError(f"setting shipments.fallback: {value['fallback']!r} is not true or false")
+    timeout = value.get("timeout_s", 2.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise ConfigError(f"setting shipments.timeout_s: {timeout!r} is not a number of seconds")
+    result = ShipmentsSettings(**{**value, "timeout_s": float(timeout)})
+    try:
+        shipment_source(result)
+    except ValueError as exc:
+        raise ConfigError(f"setting shipments: {exc}") from None
+    return result
+
+
+def shipment_source(shipments: ShipmentsSettings) -> ShipmentSource:
+    """The `cases.shipment_sources` source the [shipments] table names; ValueError if unusable."""
+    from cases.shipment_sources import HttpSourceSettings, make_source
+
+    http = None
+    if shipments.source == "http":
+        http = HttpSourceSettings(shipments.base_url, shipments.timeout_s, shipments.token, shipments.fallback)
+    return make_source(shipments.source, http)
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -128,6 +176,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                 if len(set(names)) != len(names):
                     raise ConfigError(f"settings file: [[pbx]] names must be unique, got {', '.join(names)}")
                 updates["pbx"] = tuple(pbxs)
+            elif key == "shipments":
+                updates["shipments"] = _shipments(value)
             elif key in ("blocked_callers", "key_account_callers"):
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ConfigError(f"settings file: {key} must be a list of phone numbers (strings)")

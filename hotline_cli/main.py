@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hotline_cli.config import ConfigError, load_settings
+from hotline_cli.config import ConfigError, load_settings, shipment_source
 from telephony.replay import ReplayError, replay_files
 
 log = logging.getLogger("hotline")
@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         args.settings = load_settings(args.config)
-    except ConfigError as exc:
+        args.shipment_source = shipment_source(args.settings.shipments)  # where waybills are looked up
+    except (ConfigError, ValueError) as exc:
         return fail(args.command, str(exc))
     try:
         code: int = args.func(args)

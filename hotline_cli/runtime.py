@@ -34,7 +34,7 @@ from cases.services import (
     record_call,
     seed_demo,
 )
-from hotline_cli.config import Settings
+from hotline_cli.config import Settings, shipment_source
 from telephony.connection import AmiEndpoint
 from telephony.events import CallAnswered, CallEnded, CallStarted, CallVariable, DomainEvent, EventBus
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
@@ -425,7 +425,8 @@ def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, p
     from agent_console.app import create_app
 
     config = console_config(settings, demo=demo)
-    app, socketio = create_app(config, db, bus, live, status_provider=status, control=control)
+    app, socketio = create_app(config, db, bus, live, status_provider=status, control=control,
+                               shipments=shipment_source(settings.shipments))
     host, http_port = settings.http_host, port or settings.http_port
     try:
         socketio.run(app, host=host, port=http_port, allow_unsafe_werkzeug=True, use_reloader=False,

@@ -87,7 +87,7 @@ def cmd_ivr_serve(args: argparse.Namespace) -> int:
         db.check()
     except CasesError as exc:
         return _fail("ivr", str(exc))
-    flow = IvrFlow(store, db)
+    flow = IvrFlow(store, db, shipments=getattr(args, "shipment_source", None))
     host, port = args.listen
     try:
         server = AgiServer(flow.handlers(), host=host, port=port, allowed_peers=args.allow or ["127.0.0.1"],

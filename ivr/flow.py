@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cases.db import Database
 from cases.errors import CasesError
-from cases.services import create_case, find_customer_by_phone, find_shipment, list_cases
+from cases.services import create_case, find_customer_by_phone, list_cases
+from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
 from cases.vocab import CaseKind, CustomerKind
 from ivr.agi import AgiSession
@@ -78,9 +79,11 @@ class IvrFlow:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_outcome: Callable[[IvrOutcome], None] | None = None,
+        shipments: ShipmentSource | None = None,
     ) -> None:
         self.store = store
         self.db = db
+        self.shipments = shipments if shipments is not None else EMBEDDED  # where waybills are looked up
         self.clock = clock
         self.on_outcome = on_outcome
         self._announcements: dict[str, str] = {}
@@ -255,7 +258,7 @@ class IvrFlow:
     # ------------------------------------------------------------------ actions
     def _find_shipment(self, waybill: str) -> ShipmentView | None:
         with self.db.session() as db:
-            return find_shipment(db, waybill)
+            return find_via(self.shipments, db, waybill)
 
     def _waybill(self, s: AgiSession, st: CallState, menu: HotlineMenu) -> ShipmentView | None:
         found: dict[str, ShipmentView] = {}

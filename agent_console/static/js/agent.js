@@ -131,7 +131,8 @@
       setText("pop-route", `${shipment.origin} → ${shipment.destination}`);
       setText("pop-consignee", `${shipment.consignee_name} ${shipment.consignee_phone || ""}`);
     } else {
-      status.textContent = pop.waybill ? t("pop.shipment_unknown") : "–";
+      const missing = pop.waybill_lookup === "unavailable" ? "pop.shipment_unavailable" : "pop.shipment_unknown";
+      status.textContent = pop.waybill ? t(missing) : "–";
       status.dataset.state = pop.waybill_lookup;
       setText("pop-route", "");
       setText("pop-consignee", "");
