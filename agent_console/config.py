@@ -65,6 +65,7 @@ class ConsoleConfig:
     queues: tuple[str, ...] = ("service", "complaints", "claims")  # where a waiting call may be re-routed
     login_max_failures: int = 5  # per username and IP address, then locked out
     login_lockout_s: float = 300.0
+    metrics_token: str = ""  # /metrics with "Authorization: Bearer <token>" (also: loopback, admin login)
 
     def __post_init__(self) -> None:
         if not self.secret_key:

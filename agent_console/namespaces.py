@@ -39,6 +39,7 @@ from typing import Any
 from flask import request
 from flask_socketio import SocketIO, join_room
 
+from agent_console import metrics
 from agent_console.agents import AgentBoard
 from agent_console.auth import current_user
 from agent_console.calls import CallMemory
@@ -253,6 +254,7 @@ class Dispatcher:
         payload = self._pops.build(event, self._calls.get(event.linkedid)).to_json()
         self.board.ring(event.agent, payload)
         self._emit("screen_pop", payload, agent_room(event.agent))
+        metrics.pop_delivered(event.at)
 
     # --- wrap-up ------------------------------------------------------------------------------
 

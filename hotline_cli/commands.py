@@ -241,6 +241,8 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--role", choices=("all", "listener", "web", "worker"), default="all",
                    help="all: one process; listener/web/worker: one job each, sharing events over Redis")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="listener/worker: serve Prometheus /metrics on 127.0.0.1:PORT (web: /metrics on --port)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("backup", help="the database and the recordings into one .tar.gz")

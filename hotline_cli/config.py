@@ -60,6 +60,9 @@ class Settings:
     # [[pause_reasons]] code, zh, en: the reasons an agent may pause with (QueuePause Reason)
     pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS
     shipments: ShipmentsSettings = field(default_factory=ShipmentsSettings)
+    job_queue: str = "hotline-transcription"  # the RQ queue of transcription jobs (processes by role)
+    job_retry_s: str = "10,30,60,120,300"  # seconds before each retry of a failed job
+    metrics_token: str = ""  # bearer token for /metrics from elsewhere than loopback (empty: admin login only)
 
     def pbxs(self) -> tuple[AmiSettings, ...]:
         return self.pbx or (self.ami,)
@@ -75,6 +78,9 @@ ENV = {
     "HOTLINE_REDIS_URL": ("redis_url", str),
     "HOTLINE_VOSK_MODEL": ("vosk_model", str),
     "HOTLINE_ROUTING": ("routing", str),
+    "HOTLINE_JOB_QUEUE": ("job_queue", str),
+    "HOTLINE_JOB_RETRY_S": ("job_retry_s", str),
+    "HOTLINE_METRICS_TOKEN": ("metrics_token", str),
 }
 AMI_ENV = {
     "HOTLINE_AMI_HOST": ("host", str),

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agent_console import metrics
 from agent_console.config import ConsoleConfig
 from cases.db import Database
 from cases.errors import CasesError
@@ -34,7 +35,9 @@ from cases.services import (
     record_call,
     seed_demo,
 )
+from hotline_cli import jobqueue
 from hotline_cli.config import Settings, shipment_source
+from hotline_cli.jobqueue import JobQueueError, RqTranscriber
 from telephony.connection import AmiEndpoint
 from telephony.events import CallAnswered, CallEnded, CallStarted, CallVariable, DomainEvent, EventBus
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
@@ -120,7 +123,7 @@ class CallPipeline:
     whose calls ended meanwhile (`reconcile_pending`), so no call is ever lost."""
 
     def __init__(self, db: Database, bus: EventBus, recordings_dir: Path,
-                 transcriber: TranscriptionQueue | None, *, store_calls: bool = True) -> None:
+                 transcriber: TranscriptionQueue | RqTranscriber | None, *, store_calls: bool = True) -> None:
         self.db = db
         self.store_calls = store_calls  # False in a worker: the listener stores the calls
         self.recordings_dir = recordings_dir
@@ -164,7 +167,7 @@ class CallPipeline:
                 # the caller's own words from the IVR, on the case before an agent answers
                 path = self.local_recording(seen["IVR_RECORDING"])
                 job = f"{IVR_JOB}{seen['CASE_ID']}:{event.linkedid}"
-                threading.Thread(target=self._submit_when_written, args=(job, path), daemon=True).start()
+                self._submit(job, path)
 
     def _work(self) -> None:
         while True:
@@ -193,7 +196,7 @@ class CallPipeline:
                     continue
             if self.transcriber is not None and rec.recording and rec.outcome == "answered":
                 path = self.local_recording(rec.recording)
-                threading.Thread(target=self._submit_when_written, args=(rec.linkedid, path), daemon=True).start()
+                self._submit(rec.linkedid, path)
 
     def reconcile_pending(self, live: set[str], prefix: str = "") -> int:
         """After a (re)connect and resync: close the pending rows of this Asterisk whose calls are
@@ -234,7 +237,7 @@ class CallPipeline:
                 try:
                     if self.transcriber.submit(call.linkedid, self.local_recording(call.recording)):
                         n += 1
-                except TranscriptsError as exc:
+                except (TranscriptsError, JobQueueError) as exc:
                     log.warning("catch-up transcription of %s not queued: %s", call.linkedid, exc)
         if n:
             log.info("%s recorded calls without a transcript queued", n)
@@ -246,6 +249,16 @@ class CallPipeline:
         if p.exists():
             return p
         return self.recordings_dir / p.name
+
+    def _submit(self, job_id: str, path: Path) -> None:
+        if isinstance(self.transcriber, RqTranscriber):  # the job waits for the file itself
+            try:
+                self.transcriber.submit(job_id, path)
+            except JobQueueError as exc:
+                self.errors += 1
+                log.warning("%s", exc)
+            return
+        threading.Thread(target=self._submit_when_written, args=(job_id, path), daemon=True).start()
 
     def _submit_when_written(self, linkedid: str, path: Path) -> None:
         deadline = time.monotonic() + RECORDING_WAIT_S
@@ -266,43 +279,13 @@ class CallPipeline:
             log.warning("transcription of %s not queued: %s", linkedid, exc)
 
     def on_transcribed(self, result: TranscriptionResult) -> None:
-        if result.job_id.startswith(IVR_JOB):
-            self._attach_ivr_description(result)
-            return
         try:
-            with self.db.session() as s:
-                for t in result.transcripts:
-                    words = json.dumps([{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf}
-                                        for w in t.words], ensure_ascii=False)
-                    attach_transcript(s, result.job_id, engine=t.engine, model=t.model, speaker=t.speaker,
-                                      text=t.text, words_json=words, duration_s=t.duration_s)
-                if result.transcripts and result.turns:
-                    # the conversation as speaker turns in time order (customer / agent)
-                    attach_transcript(s, result.job_id, engine="vosk-turns", model=result.transcripts[0].model,
-                                      speaker="mixed", text=turns_text(result.turns), words_json=result.turns_json(),
-                                      duration_s=max(t.duration_s for t in result.transcripts))
+            store_transcription(self.db, result)
             self.transcribed += 1
-            log.info("call %s transcribed (%s)", result.job_id,
-                     "; ".join(f"{t.speaker}: {t.text[:40]}" for t in result.transcripts))
+            metrics.transcription_stored(call_ended_at(self.db, result.job_id))
         except Exception:
             self.errors += 1
             log.exception("could not attach the transcript of %s", result.job_id)
-
-    def _attach_ivr_description(self, result: TranscriptionResult) -> None:
-        case_id, _, linkedid = result.job_id[len(IVR_JOB):].partition(":")
-        try:
-            with self.db.session() as s:
-                link_call(s, int(case_id), linkedid, "ivr")
-                for t in result.transcripts:
-                    words = json.dumps([{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf}
-                                        for w in t.words], ensure_ascii=False)
-                    attach_transcript(s, linkedid, engine="vosk-ivr", model=t.model, speaker="caller", text=t.text,
-                                      words_json=words, duration_s=t.duration_s)
-            self.transcribed += 1
-            log.info("IVR description of call %s transcribed onto case %s", linkedid, case_id)
-        except Exception:
-            self.errors += 1
-            log.exception("could not attach the IVR description of %s", linkedid)
 
     def on_transcription_error(self, job_id: str, exc: Exception) -> None:
         self.errors += 1
@@ -311,6 +294,86 @@ class CallPipeline:
     def stop(self) -> None:
         self._q.put(None)
         self._thread.join(timeout=10)
+
+
+def store_transcription(db: Database, result: TranscriptionResult) -> None:
+    """Attach a finished transcription to its call (or, for an IVR description, to its case too).
+    Raises what the database raises: the caller decides whether to retry."""
+    if result.job_id.startswith(IVR_JOB):
+        case_id, _, linkedid = result.job_id[len(IVR_JOB):].partition(":")
+        with db.session() as s:
+            link_call(s, int(case_id), linkedid, "ivr")
+            for t in result.transcripts:
+                words = json.dumps([{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf}
+                                    for w in t.words], ensure_ascii=False)
+                attach_transcript(s, linkedid, engine="vosk-ivr", model=t.model, speaker="caller", text=t.text,
+                                  words_json=words, duration_s=t.duration_s)
+        log.info("IVR description of call %s transcribed onto case %s", linkedid, case_id)
+        return
+    with db.session() as s:
+        for t in result.transcripts:
+            words = json.dumps([{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf}
+                                for w in t.words], ensure_ascii=False)
+            attach_transcript(s, result.job_id, engine=t.engine, model=t.model, speaker=t.speaker,
+                              text=t.text, words_json=words, duration_s=t.duration_s)
+        if result.transcripts and result.turns:
+            # the conversation as speaker turns in time order (customer / agent)
+            attach_transcript(s, result.job_id, engine="vosk-turns", model=result.transcripts[0].model,
+                              speaker="mixed", text=turns_text(result.turns), words_json=result.turns_json(),
+                              duration_s=max(t.duration_s for t in result.transcripts))
+    log.info("call %s transcribed (%s)", result.job_id,
+             "; ".join(f"{t.speaker}: {t.text[:40]}" for t in result.transcripts))
+
+
+def call_ended_at(db: Database, job_id: str) -> float | None:
+    """When the call of a transcription job ended (epoch seconds), None if unknown."""
+    linkedid = job_id[len(IVR_JOB):].partition(":")[2] if job_id.startswith(IVR_JOB) else job_id
+    try:
+        with db.session() as s:
+            call = get_call(s, linkedid)
+            return call.ended_at.timestamp() if call is not None and call.ended_at is not None else None
+    except CasesError:
+        return None
+
+
+def record_metrics(bus: EventBus, links: list[PbxLink]) -> None:
+    """Calls and queue waits from the bus, AMI counters from the links, into this process's metrics."""
+
+    def on_event(event: DomainEvent) -> None:
+        if isinstance(event, CallEnded):
+            rec = event.record
+            metrics.call_ended(rec.outcome, rec.hotline, rec.wait_s)
+
+    bus.subscribe(on_event)
+    if links:
+        metrics.set_ami_source(lambda: [(link.endpoint.name, link.client.stats.events, link.client.connected.is_set())
+                                        for link in links])
+
+
+def serve_metrics(port: int | None) -> None:
+    """Listener and worker: this process's metrics on http://127.0.0.1:PORT/metrics (loopback only)."""
+    if not port:
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr="127.0.0.1", registry=metrics.REGISTRY)
+    except OSError as exc:
+        raise StartupError(f"cannot serve metrics on 127.0.0.1:{port}: {exc.strerror}") from None
+
+
+def rq_backlog(redis_url: str, queue_name: str) -> metrics.BacklogSource:
+    conn = jobqueue.connect(redis_url)
+
+    def read() -> tuple[int, int]:
+        try:
+            c = jobqueue.counts(conn, queue_name)
+        except Exception as exc:  # Redis down: no figure rather than a failed scrape
+            log.warning("transcription backlog unknown: %s", exc)
+            return (-1, -1)
+        return (c.backlog, c.failed)
+
+    return read
 
 
 def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) -> TranscriptionQueue:
@@ -406,6 +469,13 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     except ValueError as exc:
         raise StartupError(str(exc)) from None
     threading.Thread(target=pipeline.catch_up_transcripts, name="transcript-catch-up", daemon=True).start()
+    record_metrics(bus, links)
+
+    def backlog() -> tuple[int, int]:
+        p = transcriber.progress()
+        return (p.queued + p.running, p.failed)
+
+    metrics.set_backlog_source(backlog)
     return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), PbxControl(links),
                    pipeline, transcriber)
 
@@ -440,7 +510,8 @@ def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
     # every web process gets every event from Redis and serves its own consoles: no Socket.IO queue
     return ConsoleConfig(secret_key=secret_key(settings), demo=demo, message_queue=None,
                          recordings_dir=settings.recordings_dir.resolve(),
-                         supervisor_phones=dict(settings.supervisor_phones), pause_reasons=settings.pause_reasons)
+                         supervisor_phones=dict(settings.supervisor_phones), pause_reasons=settings.pause_reasons,
+                         metrics_token=settings.metrics_token)
 
 
 def _sigterm_as_interrupt() -> None:
@@ -554,7 +625,8 @@ def run_role(args: argparse.Namespace) -> int:
     """`hotline serve --role listener|web|worker`: one job per process, events shared over Redis.
 
     listener: the AMI links (one per Asterisk), call store, routing; publishes events and the live
-    picture. web: the console, fed from Redis. worker: transcription of recordings."""
+    picture; enqueues transcription jobs (RQ). web: the console, fed from Redis. worker: an RQ
+    worker transcribing recordings."""
     from hotline_cli.redisbus import EventPublisher, EventSubscriber, LivePublisher, RedisLive, RedisUnavailable
 
     _sigterm_as_interrupt()
@@ -562,12 +634,17 @@ def run_role(args: argparse.Namespace) -> int:
     role = args.role
     if not settings.redis_url:
         raise StartupError(f"--role {role} needs Redis: set redis_url (HOTLINE_REDIS_URL)")
+    try:
+        retry = jobqueue.parse_retry(settings.job_retry_s)
+    except JobQueueError as exc:
+        raise StartupError(str(exc)) from None
     db = open_database(settings)
     bus = EventBus()
     try:
         if role == "listener":
             endpoints = [AmiEndpoint(a.host, a.port, a.username, a.secret, a.name) for a in settings.pbxs()]
-            pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), None)
+            jobs = RqTranscriber(settings.redis_url, settings.job_queue, retry)
+            pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), jobs)
             try:
                 links = make_links(endpoints, bus, after_resync=lambda link: _reconcile(pipeline, link))
             except ValueError as exc:
@@ -576,6 +653,9 @@ def run_role(args: argparse.Namespace) -> int:
             control = PbxControl(links)
             EventPublisher(settings.redis_url, bus)
             live_pub = LivePublisher(settings.redis_url, live)
+            record_metrics(bus, links)
+            metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
+            serve_metrics(args.metrics_port)
             router = None
             if settings.routing == "ami":
                 from ivr.routing import HotlineRouter, RoutingRules
@@ -586,7 +666,7 @@ def run_role(args: argparse.Namespace) -> int:
             for link in links:
                 link.client.start()
             print(f"Hotline listener: AMI {', '.join(f'{e.name} {e.host}:{e.port}' for e in endpoints)}; "
-                  f"events to {settings.redis_url}", flush=True)
+                  f"events to {settings.redis_url}; transcription jobs to RQ queue {settings.job_queue}", flush=True)
             _wait_forever()
             for link in links:
                 link.client.stop()
@@ -597,38 +677,27 @@ def run_role(args: argparse.Namespace) -> int:
         elif role == "web":
             sub = EventSubscriber(settings.redis_url, bus)
             live_view = RedisLive(settings.redis_url)
+            jobs_conn = jobqueue.connect(settings.redis_url)
+            metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
             port = args.port or settings.http_port
             print(f"Hotline web: console http://{settings.http_host}:{port}; events from {settings.redis_url}",
                   flush=True)
+
+            def web_status() -> dict[str, Any]:
+                body: dict[str, Any] = {"role": "web", "events_received": sub.received}
+                try:
+                    body["transcription_jobs"] = jobqueue.counts_json(jobqueue.counts(jobs_conn, settings.job_queue))
+                except Exception as exc:  # Redis down: say so, the console still answers
+                    body["transcription_jobs"] = {"error": str(exc)}
+                return body
+
             try:
-                _serve_console(settings, db, bus, live_view, port, demo=False,
-                               status=lambda: {"role": "web", "events_received": sub.received})
+                _serve_console(settings, db, bus, live_view, port, demo=False, status=web_status)
             except KeyboardInterrupt:
                 pass
             sub.stop()
         elif role == "worker":
-            sub = EventSubscriber(settings.redis_url, bus)
-            holder: list[CallPipeline] = []
-            transcriber = make_transcriber(settings, holder)
-            holder.append(CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, store_calls=False))
-            print(f"Hotline worker: transcription; events from {settings.redis_url}", flush=True)
-            stop_catch_up = threading.Event()
-
-            def catch_up() -> None:  # calls that ended while no worker listened
-                while True:
-                    try:
-                        holder[0].catch_up_transcripts()
-                    except Exception:
-                        log.exception("transcription catch-up failed")
-                    if stop_catch_up.wait(CATCH_UP_EVERY_S):
-                        return
-
-            threading.Thread(target=catch_up, name="transcript-catch-up", daemon=True).start()
-            _wait_forever()
-            stop_catch_up.set()
-            sub.stop()
-            transcriber.stop(timeout=5)
-            holder[0].stop()
+            run_rq_worker(settings, db, retry, args.metrics_port)
         else:
             raise StartupError(f"unknown role {role!r}")
     except RedisUnavailable as exc:
@@ -636,3 +705,52 @@ def run_role(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     return 0
+
+
+def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metrics_port: int | None) -> None:
+    """An RQ worker (in this process, the Vosk model kept between jobs) with RQ's scheduler for
+    retries, plus a catch-up every 30 s: recorded calls without a transcript (their job never made
+    it: a listener killed before enqueueing, Redis down) and jobs of dead workers on this machine."""
+    try:
+        model_dir = Path(settings.vosk_model) if settings.vosk_model else default_model_dir()
+    except TranscriptsError as exc:
+        raise StartupError(str(exc)) from None
+    if not model_dir.is_dir():
+        raise StartupError(f"Vosk model folder {model_dir} does not exist (set HOTLINE_VOSK_MODEL)")
+    recordings = settings.recordings_dir.resolve()
+    jobqueue.set_context(jobqueue.WorkerContext(db, model_dir, recordings))
+    conn = jobqueue.connect(settings.redis_url)
+    jobs = RqTranscriber(settings.redis_url, settings.job_queue, retry)
+    metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
+    serve_metrics(metrics_port)
+    stop = threading.Event()
+
+    def catch_up() -> None:
+        while True:
+            try:
+                jobqueue.requeue_jobs_of_dead_workers(conn, settings.job_queue)
+                since = datetime.now(UTC) - timedelta(days=1)
+                with db.session() as s:
+                    missing = calls_needing_transcripts(s, since)
+                queued = 0
+                for call in missing:
+                    if call.recording and jobs.submit(call.linkedid, Path(call.recording)):
+                        queued += 1
+                if queued:
+                    log.info("%s recorded calls without a transcript queued", queued)
+            except Exception as exc:  # Redis or the database down: next round
+                log.warning("transcription catch-up failed: %s", exc)
+            if stop.wait(CATCH_UP_EVERY_S):
+                return
+
+    threading.Thread(target=catch_up, name="transcript-catch-up", daemon=True).start()
+    worker = jobqueue.make_worker(conn, settings.job_queue)
+    print(f"Hotline worker: transcription jobs from RQ queue {settings.job_queue} at {settings.redis_url} "
+          f"(worker {worker.name})", flush=True)
+    try:
+        worker.work(with_scheduler=True, logging_level="WARNING")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        jobqueue.set_context(None)

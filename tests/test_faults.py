@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
+from rq import Queue
+from rq.registry import StartedJobRegistry
 
 from cases.db import Database
 from cases.services import get_call, transcripts_for_call
@@ -39,7 +42,7 @@ class Cluster:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
         self.env |= {"HOTLINE_DATABASE_URL": pg_url, "HOTLINE_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
                      "HOTLINE_AMI_PORT": str(self.ami_port), "HOTLINE_RECORDINGS_DIR": str(tmp / "rec"),
-                     "HOTLINE_VOICE_CACHE": str(tmp / "voice")}
+                     "HOTLINE_VOICE_CACHE": str(tmp / "voice"), "HOTLINE_JOB_RETRY_S": "3,10,30"}
         self.start_redis()
         seed = subprocess.run([*EXE, "db", "--seed-demo"], cwd=tmp, capture_output=True, text=True, env=self.env,
                               timeout=120)
@@ -181,9 +184,10 @@ def test_kill_9_of_the_worker_with_transcriptions_pending(tmp_path: Path, pg_url
         cl.wait_log("worker", "Hotline worker:")
         lids = [cl.call(Scenario="service_answered", TalkSeconds="4") for _ in range(3)]
         assert wait_until(lambda: list(cl.stored(lids).values()).count("answered") >= 1, 60)
-        # the worker is transcribing (or about to): kill it mid-way
-        spool = tmp_path / "worker" / "transcription-spool"
-        assert wait_until(lambda: spool.exists() and any(spool.glob("*.json")), 60)
+        # the worker is transcribing: kill it mid-job (RQ's started registry holds the job)
+        rq = redis.Redis(port=cl.redis_port)
+        running = StartedJobRegistry("hotline-transcription", connection=rq)
+        assert wait_until(lambda: running.count > 0, 60)
         cl.kill9("worker")
         time.sleep(3)  # calls keep ending while no worker listens
         cl.start("worker#2", "serve", "--role", "worker")
@@ -197,6 +201,11 @@ def test_kill_9_of_the_worker_with_transcriptions_pending(tmp_path: Path, pg_url
                 db.dispose()
 
         assert wait_until(lambda: transcribed() == 3, 180), transcribed()
-        print(f"\nkill -9 worker: {transcribed()}/3 calls transcribed after the restart")
+        q = Queue("hotline-transcription", connection=rq)
+        left = (q.count, running.count, q.scheduled_job_registry.count, q.failed_job_registry.count)
+        print(f"\nkill -9 worker: {transcribed()}/3 calls transcribed after the restart; "
+              f"jobs queued/running/retrying/failed afterwards: {left}")
+        assert left == (0, 0, 0, 0)
+        assert "handed back to the queue" in (tmp_path / "worker#2.log").read_text()  # the killed worker's job
     finally:
         cl.close()

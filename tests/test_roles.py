@@ -74,6 +74,7 @@ def simulate(port: int, **fields: str) -> str:
 def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     ami_port = free_port()
+    job_queue = f"test-roles-{os.getpid()}-{ami_port}"  # a queue of the test's own on the shared Redis
     procs: list[subprocess.Popen[str]] = []
 
     def start(name: str, *args: str, **env: str) -> subprocess.Popen[str]:
@@ -81,7 +82,8 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
         p = subprocess.Popen([*EXE, *args], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True,
                              env={**base_env, "HOTLINE_DATABASE_URL": pg_url, "HOTLINE_REDIS_URL": REDIS,
                                   "HOTLINE_DATA_DIR": str(tmp_path / name), "HOTLINE_AMI_PORT": str(ami_port),
-                                  "HOTLINE_RECORDINGS_DIR": str(tmp_path / "rec"), **env})
+                                  "HOTLINE_RECORDINGS_DIR": str(tmp_path / "rec"), "HOTLINE_JOB_QUEUE": job_queue,
+                                  **env})
         procs.append(p)
         return p
 
@@ -127,6 +129,11 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
             db.dispose()
         c1.disconnect()
         c2.disconnect()
+        # the transcription jobs (RQ) as the web process sees them: the worker took them
+        status = requests.get(f"{webs[0][0]}/status", timeout=10).json()
+        jobs = status["transcription_jobs"]
+        assert jobs["queue"] == job_queue and jobs["workers"] == 1, jobs
+        assert {"queued", "running", "retrying", "failed", "failed_jobs"} <= set(jobs)
     finally:
         for p in procs:
             p.terminate()

@@ -29,6 +29,7 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/login", None),
     ("POST", "/logout", None),
     ("GET", "/status", None),
+    ("GET", "/metrics", None),  # loopback, bearer token or admin: tests/test_metrics.py
     ("GET", "/agent", AGENTS),
     ("GET", "/supervisor", SUPERVISORS),
     ("GET", "/cases", EVERYONE),

@@ -1,0 +1,141 @@
+"""Prometheus metrics of this process and `GET /metrics` (text exposition format).
+
+Every Hotline process keeps its own registry (prometheus-client): the embedded process has them all;
+with processes by role the listener has calls, queue waits and AMI events, each web process its
+pops, the worker the transcriptions; listener and worker serve theirs with `--metrics-port`
+(loopback). Prometheus scrapes each process (docs/operations.md) — no state is shared between
+processes, so nothing needs prometheus-client's multiprocess mode.
+
+Access to `/metrics`: from loopback without proxy headers (a Prometheus on the same machine), with
+`Authorization: Bearer <metrics_token>` when that setting is set, or logged in as admin. Anything
+else gets 403: behind nginx every request comes from loopback, so a proxied request (X-Forwarded-For,
+X-Real-IP, Forwarded) never counts as local.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from flask import Blueprint, Response, abort, request
+from flask.typing import ResponseReturnValue
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+CALLS = Counter("hotline_calls", "Calls ended, by outcome and hotline", ["outcome", "hotline"], registry=REGISTRY)
+QUEUE_WAIT = Histogram("hotline_queue_wait_seconds", "Time callers waited in queues (calls that queued)",
+                       ["hotline"], buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600), registry=REGISTRY)
+POPS = Counter("hotline_pops", "Screen pops delivered to agent consoles", registry=REGISTRY)
+POP_LATENCY = Histogram("hotline_pop_latency_seconds", "AgentCalled at the PBX to the pop sent to the agent",
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=REGISTRY)
+TRANSCRIBED = Counter("hotline_transcriptions", "Recordings transcribed and stored", registry=REGISTRY)
+TRANSCRIPTION_LAG = Histogram("hotline_transcription_lag_seconds", "End of the call to its transcript stored",
+                              buckets=(5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600), registry=REGISTRY)
+
+AmiSource = Callable[[], Iterable[tuple[str, int, bool]]]  # (pbx name, events read, connected)
+BacklogSource = Callable[[], tuple[int, int]]  # (jobs waiting or running, jobs failed for good)
+
+
+class _Sources(Collector):
+    """Values read when scraped: AMI links' counters, the transcription queue."""
+
+    def __init__(self) -> None:
+        self.ami: AmiSource | None = None
+        self.backlog: BacklogSource | None = None
+        self._lock = threading.Lock()
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            ami, backlog = self.ami, self.backlog
+        if ami is not None:
+            events = CounterMetricFamily("hotline_ami_events", "AMI events read, by PBX", labels=["pbx"])
+            up = GaugeMetricFamily("hotline_ami_connected", "1 when the AMI link is logged in", labels=["pbx"])
+            for name, count, connected in ami():
+                events.add_metric([name], count)
+                up.add_metric([name], 1 if connected else 0)
+            yield events
+            yield up
+        if backlog is not None:
+            waiting, failed = backlog()
+            if waiting >= 0:
+                yield GaugeMetricFamily("hotline_transcription_backlog", "Transcription jobs waiting or running",
+                                        value=waiting)
+                yield GaugeMetricFamily("hotline_transcription_failed", "Transcription jobs failed for good",
+                                        value=failed)
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+
+SOURCES = _Sources()
+REGISTRY.register(SOURCES)
+
+
+def set_ami_source(source: AmiSource | None) -> None:
+    SOURCES.ami = source
+
+
+def set_backlog_source(source: BacklogSource | None) -> None:
+    SOURCES.backlog = source
+
+
+def call_ended(outcome: str, hotline: str | None, wait_s: float | None) -> None:
+    CALLS.labels(outcome, hotline or "none").inc()
+    if wait_s is not None:
+        QUEUE_WAIT.labels(hotline or "none").observe(wait_s)
+
+
+def pop_delivered(rang_at: float, now: float | None = None) -> None:
+    POPS.inc()
+    delay = (time.time() if now is None else now) - rang_at
+    if 0 <= delay < 3600:  # a clock far off (replays, a PBX in another zone) is not a latency
+        POP_LATENCY.observe(delay)
+
+
+def transcription_stored(ended_at: float | None, now: float | None = None) -> None:
+    TRANSCRIBED.inc()
+    if ended_at is not None:
+        TRANSCRIPTION_LAG.observe(max(0.0, (time.time() if now is None else now) - ended_at))
+
+
+def exposition() -> bytes:
+    return generate_latest(REGISTRY)
+
+
+# --- the route ------------------------------------------------------------------------------------
+
+bp = Blueprint("metrics", __name__)
+PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def may_read_metrics(token: str) -> bool:
+    """Loopback without proxy headers, the bearer token, or an admin session."""
+    from agent_console.auth import current_user
+
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    user = current_user()
+    if user is not None and user.role == "admin":
+        return True
+    if any(h in request.headers for h in PROXY_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+@bp.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    from agent_console.context import console
+
+    if not may_read_metrics(console().config.metrics_token):
+        abort(403)
+    return Response(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)

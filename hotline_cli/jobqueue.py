@@ -1,0 +1,330 @@
+"""Transcription jobs over Redis with RQ, for processes by role.
+
+The listener enqueues one job per recorded, answered call (and per IVR description); `hotline serve
+--role worker` runs an RQ worker (`SimpleWorker`: the Vosk model is loaded once and kept) with
+RQ's scheduler for retries. A job that fails (the recording not written yet, the database down)
+is retried with back-off (`RETRY_INTERVALS_S`); after the last try it stays in RQ's failed-job
+registry, which `/status` lists. A worker killed mid-job leaves its job in RQ's started registry:
+the next worker on the same machine sees that the dead worker's process is gone and hands the job
+back to RQ (retried like any failure); on other machines RQ itself does so when the job's
+heartbeat expires. Storing a transcript is idempotent (a call that has one is not transcribed
+again), so at-least-once delivery never doubles a transcript.
+
+The embedded single process (`hotline demo`, `hotline serve`) keeps `transcripts.jobs`' spool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from rq import Queue, Retry, SimpleWorker
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.worker import WorkerStatus
+
+from agent_console import metrics
+from cases.db import Database
+from cases.services import transcripts_for_call
+from transcripts.engine import VoskEngine, recording_parts, stereo_speakers_for
+from transcripts.errors import TranscriptsError
+from transcripts.jobs import TranscriptionResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE = "hotline-transcription"
+RETRY_INTERVALS_S: tuple[int, ...] = (10, 30, 60, 120, 300)
+JOB_TIMEOUT_S = 600
+RECORDING_WAIT_S = 20.0
+FAILED_SHOWN = 10
+WORKER_PREFIX = "hotline-worker"
+
+
+class JobQueueError(Exception):
+    """The job queue cannot be used (bad settings, Redis unreachable)."""
+
+
+class RecordingNotReady(JobQueueError):
+    """The recording is not (completely) written yet: the job is retried later."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailedJob:
+    job_id: str  # the call's linkedid (or "ivr:<case>:<linkedid>")
+    rq_id: str
+    error: str  # the last line of the last failure
+    ended_at: str  # ISO 8601 UTC, "" if unknown
+
+
+@dataclass(frozen=True, slots=True)
+class JobCounts:
+    """What the queue holds: for /status and /metrics."""
+
+    queue: str
+    queued: int
+    started: int
+    scheduled: int  # waiting for a retry
+    failed: int
+    workers: int
+    failed_jobs: tuple[FailedJob, ...]
+
+    @property
+    def backlog(self) -> int:
+        return self.queued + self.started + self.scheduled
+
+
+def parse_retry(text: str) -> tuple[int, ...]:
+    """"10,30,60" -> (10, 30, 60): seconds before each retry."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise JobQueueError(f"job retry intervals must be whole seconds separated by commas, not {text!r}") from None
+    if not values or any(v < 0 for v in values):
+        raise JobQueueError(f"job retry intervals must be non-negative and not empty, not {text!r}")
+    return values
+
+
+def rq_job_id(job_id: str) -> str:
+    """RQ ids allow [A-Za-z0-9_-]; ours hold '.' and ':' — a stable digest, the real id in the args."""
+    return "tr-" + hashlib.sha256(job_id.encode("utf-8")).hexdigest()[:32]
+
+
+def connect(url: str) -> redis.Redis:
+    try:
+        conn = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    except ValueError as exc:
+        raise JobQueueError(f"bad Redis URL {url}: {exc}") from None
+    return conn
+
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
+class RqTranscriber:
+    """The enqueuing side (listener, and the worker's catch-up): `submit` as TranscriptionQueue's."""
+
+    waits_for_recording = True  # the job waits for the file itself: submit at once
+
+    def __init__(self, redis_url: str, queue_name: str = DEFAULT_QUEUE,
+                 retry_intervals: Sequence[int] = RETRY_INTERVALS_S) -> None:
+        self.redis = connect(redis_url)
+        self.queue = Queue(queue_name, connection=self.redis)
+        self.retry_intervals = tuple(retry_intervals)
+        self.enqueued = 0
+
+    def submit(self, job_id: str, recording: Path) -> bool:
+        """Enqueue unless a job for this id is waiting, running, scheduled for a retry or failed for
+        good (failed jobs are requeued by hand: `rq requeue`). Returns whether it was enqueued."""
+        rid = rq_job_id(job_id)
+        try:
+            existing = Job.fetch(rid, connection=self.redis)
+        except Exception:  # rq raises NoSuchJobError, or a decoding error for a half-expired hash
+            existing = None
+        try:
+            if existing is not None:
+                status = existing.get_status(refresh=False)
+                if status in ACTIVE or status == JobStatus.FAILED:
+                    return False
+            self.queue.enqueue(transcribe_job, job_id, str(recording), job_id=rid, job_timeout=JOB_TIMEOUT_S,
+                               retry=Retry(max=len(self.retry_intervals), interval=list(self.retry_intervals)),
+                               result_ttl=3600, failure_ttl=30 * 86400, description=f"transcribe {job_id}")
+        except redis.RedisError as exc:
+            raise JobQueueError(f"transcription of {job_id} not queued: Redis: {exc}") from None
+        self.enqueued += 1
+        return True
+
+    @property
+    def pending(self) -> int:
+        try:
+            return counts(self.redis, self.queue.name).backlog
+        except redis.RedisError:
+            return -1
+
+    def stop(self, timeout: float | None = None) -> None:
+        self.redis.close()
+
+
+def counts(conn: redis.Redis, queue_name: str) -> JobCounts:
+    """The queue's counts and its latest failed jobs (raises redis.RedisError when Redis is down)."""
+    q = Queue(queue_name, connection=conn)
+    failed_reg = FailedJobRegistry(queue=q)
+    failed_ids = failed_reg.get_job_ids(0, FAILED_SHOWN - 1, desc=True)
+    shown = []
+    for job in Job.fetch_many(failed_ids, connection=conn):
+        if job is None:
+            continue
+        exc = job.latest_result()
+        error = (exc.exc_string or "").strip().splitlines()[-1] if exc is not None and exc.exc_string else ""
+        ended = job.ended_at.isoformat() if job.ended_at else ""
+        shown.append(FailedJob(str(job.args[0]) if job.args else job.id, job.id, error[:300], ended))
+    from rq import Worker
+
+    scheduled = ScheduledJobRegistry(queue=q)  # type: ignore[no-untyped-call]
+    return JobCounts(queue_name, q.count, StartedJobRegistry(queue=q).count, scheduled.count,
+                     failed_reg.count, Worker.count(queue=q), tuple(shown))
+
+
+def counts_json(c: JobCounts) -> dict[str, object]:
+    return {"queue": c.queue, "queued": c.queued, "running": c.started, "retrying": c.scheduled,
+            "failed": c.failed, "workers": c.workers,
+            "failed_jobs": [{"job": f.job_id, "error": f.error, "ended_at": f.ended_at} for f in c.failed_jobs]}
+
+
+# --- the worker side ----------------------------------------------------------------------------
+
+
+@dataclass
+class WorkerContext:
+    """What a job needs in the worker process (set once by `run_worker`)."""
+
+    db: Database
+    model_dir: Path
+    recordings_dir: Path
+    recorded_on: str = "caller"
+    engine: VoskEngine | None = None
+    done: int = 0
+
+    def vosk(self) -> VoskEngine:
+        if self.engine is None:
+            self.engine = VoskEngine(self.model_dir)
+        return self.engine
+
+
+_context: WorkerContext | None = None
+
+
+def set_context(ctx: WorkerContext | None) -> None:
+    global _context
+    _context = ctx
+
+
+def _wait_written(path: Path, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    last = -1
+    while time.monotonic() < deadline:
+        size = path.stat().st_size if path.exists() else -1
+        if size > 44 and size == last:
+            return
+        last = size
+        time.sleep(0.5)
+    raise RecordingNotReady(f"recording {path} not written (size {last})")
+
+
+def already_transcribed(db: Database, job_id: str) -> bool:
+    from hotline_cli.runtime import IVR_JOB
+
+    if job_id.startswith(IVR_JOB):
+        linkedid, engine = job_id[len(IVR_JOB):].partition(":")[2], "vosk-ivr"
+    else:
+        linkedid, engine = job_id, "vosk"
+    with db.session() as s:
+        return any(t.engine == engine for t in transcripts_for_call(s, linkedid))
+
+
+def transcribe_job(job_id: str, recording: str) -> int:
+    """The RQ job: transcribe a call's recording and attach the transcripts. Returns how many
+    transcripts were stored (0 when the call had them already). Raises to have RQ retry it."""
+    from hotline_cli.runtime import call_ended_at, store_transcription
+
+    ctx = _context
+    if ctx is None:
+        raise JobQueueError("transcribe_job runs only in `hotline serve --role worker`")
+    if already_transcribed(ctx.db, job_id):
+        log.info("call %s has its transcript already", job_id)
+        return 0
+    path = Path(recording)
+    if not path.exists():
+        path = ctx.recordings_dir / path.name
+    _wait_written(path, RECORDING_WAIT_S)
+    started = time.monotonic()
+    try:
+        parts = recording_parts(path, recorded_on=ctx.recorded_on)
+        transcripts = ctx.vosk().transcribe_call(parts, None, stereo_speakers=stereo_speakers_for(ctx.recorded_on))
+    except TranscriptsError as exc:
+        raise JobQueueError(f"transcription of {job_id} failed: {exc}") from exc
+    result = TranscriptionResult(job_id=job_id, recording=path, transcripts=transcripts,
+                                 elapsed_s=time.monotonic() - started)
+    store_transcription(ctx.db, result)
+    ctx.done += 1
+    metrics.transcription_stored(call_ended_at(ctx.db, job_id))
+    log.info("call %s transcribed in %.1f s", job_id, result.elapsed_s)
+    return len(transcripts)
+
+
+def worker_name() -> str:
+    return f"{WORKER_PREFIX}.{socket.gethostname()}.{os.getpid()}"
+
+
+def requeue_jobs_of_dead_workers(conn: redis.Redis, queue_name: str) -> int:
+    """Jobs in the started registry whose worker ran on this machine and whose process is gone
+    (kill -9, a crash) are handed back to RQ as abandoned: retried if they have retries left."""
+    q = Queue(queue_name, connection=conn)
+    reg = StartedJobRegistry(queue=q)
+    host = socket.gethostname()
+    dead = []
+    for raw in conn.zrange(reg.key, 0, -1):
+        member = raw.decode() if isinstance(raw, bytes) else str(raw)
+        job_id = member.split(":", 1)[0]
+        try:
+            job = Job.fetch(job_id, connection=conn)
+        except Exception:
+            continue
+        name = job.worker_name or ""
+        parts = name.split(".")
+        if len(parts) < 3 or parts[0] != WORKER_PREFIX or ".".join(parts[1:-1]) != host:
+            continue
+        try:
+            pid = int(parts[-1])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            dead.append(member)
+    if dead:
+        conn.zadd(reg.key, dict.fromkeys(dead, 1), xx=True)  # expired: cleanup() retries or fails them
+        reg.cleanup(timestamp=2)
+        log.warning("%s transcription jobs of a dead worker handed back to the queue", len(dead))
+    return len(dead)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie or a recycled pid of something else is not our worker
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"hotline" in cmdline
+
+
+class TranscriptionWorker(SimpleWorker):
+    """RQ's in-process worker; an expected failure (JobQueueError: a recording not written yet, a
+    failed transcription) is one warning line instead of a traceback, and is retried as any."""
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        if exc_info and isinstance(exc_info[0], type) and issubclass(exc_info[0], JobQueueError):
+            log.warning("transcription job %s failed (retries left: %s): %s",
+                        job.args[0] if job.args else job.id, job.retries_left, exc_info[1])
+            return
+        super().handle_exception(job, *exc_info)
+
+
+def make_worker(conn: redis.Redis, queue_name: str) -> SimpleWorker:
+    w = TranscriptionWorker([Queue(queue_name, connection=conn)], connection=conn, name=worker_name(),
+                     maintenance_interval=60)
+    return w
+
+
+def is_busy(worker: SimpleWorker) -> bool:
+    return bool(worker.get_state() == WorkerStatus.BUSY)

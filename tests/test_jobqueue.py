@@ -1,0 +1,156 @@
+"""Transcription jobs on RQ (processes by role): real Redis (a queue name of the test's own), real
+PostgreSQL, real Vosk, real espeak-ng recordings. A burst worker runs the jobs in this process."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from rq import Queue
+from rq.job import Job
+
+from cases.db import Database
+from cases.services import record_call, transcripts_for_call
+from hotline_cli import jobqueue
+from hotline_cli.jobqueue import JobQueueError, RqTranscriber, WorkerContext
+from telephony.records import CallRecord
+from telephony.simulator.voice import make_call_recording
+from transcripts.engine import default_model_dir
+
+REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def queue_name() -> Iterator[str]:
+    name = f"test-transcription-{uuid.uuid4().hex[:10]}"
+    yield name
+    conn = redis.Redis.from_url(REDIS)
+    q = Queue(name, connection=conn)
+    for reg in (q.failed_job_registry, q.finished_job_registry, q.scheduled_job_registry, q.started_job_registry):
+        for jid in reg.get_job_ids():
+            reg.remove(jid, delete_job=True)
+    q.delete(delete_jobs=True)
+    conn.close()
+
+
+@pytest.fixture
+def db(pg_url: str) -> Iterator[Database]:
+    database = Database(pg_url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def context(db: Database, tmp_path: Path) -> Iterator[WorkerContext]:
+    ctx = WorkerContext(db, default_model_dir(), tmp_path)
+    jobqueue.set_context(ctx)
+    yield ctx
+    jobqueue.set_context(None)
+
+
+def store_call(db: Database, linkedid: str, recording: Path) -> None:
+    now = time.time()
+    with db.session() as s:
+        record_call(s, CallRecord(linkedid=linkedid, caller="49305551001", hotline="service", outcome="answered",
+                                  agent="agent1001", agents=["agent1001"], recording=str(recording),
+                                  started_at=now - 20, answered_at=now - 15, ended_at=now - 1))
+
+
+def run_burst(queue_name: str, rounds: int = 1, pause_s: float = 0.0) -> None:
+    conn = redis.Redis.from_url(REDIS)
+    try:
+        for _ in range(rounds):
+            worker = jobqueue.make_worker(conn, queue_name)
+            worker.work(burst=True, with_scheduler=True, logging_level="ERROR")
+            time.sleep(pause_s)
+    finally:
+        conn.close()
+
+
+def engines(db: Database, linkedid: str) -> list[str]:
+    with db.session() as s:
+        return sorted(t.engine for t in transcripts_for_call(s, linkedid))
+
+
+def test_a_job_transcribes_the_call_once_even_when_enqueued_twice(
+        queue_name: str, db: Database, context: WorkerContext, tmp_path: Path) -> None:
+    rec = make_call_recording(tmp_path / "service-1700000000.1", "택배가 아직 안 왔어요", "네 확인해 드리겠습니다")
+    store_call(db, "1700000000.1", rec)
+    jobs = RqTranscriber(REDIS, queue_name, (1,))
+    assert jobs.submit("1700000000.1", rec) is True
+    assert jobs.submit("1700000000.1", rec) is False  # already queued: not twice
+    assert jobqueue.counts(jobs.redis, queue_name).queued == 1
+    run_burst(queue_name)
+    first = engines(db, "1700000000.1")
+    assert "vosk" in first and "vosk-turns" in first
+    with db.session() as s:
+        caller = [t for t in transcripts_for_call(s, "1700000000.1") if t.speaker == "caller" and t.engine == "vosk"]
+    assert caller and caller[0].text  # real words from the real recording
+    # delivered again (at least once): the job sees the transcript and stores nothing more
+    assert jobs.submit("1700000000.1", rec) is True
+    run_burst(queue_name)
+    assert engines(db, "1700000000.1") == first
+    c = jobqueue.counts(jobs.redis, queue_name)
+    assert (c.queued, c.started, c.scheduled, c.failed) == (0, 0, 0, 0)
+
+
+def test_a_failing_job_is_retried_with_backoff_then_succeeds(
+        queue_name: str, db: Database, context: WorkerContext, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobqueue, "RECORDING_WAIT_S", 0.6)
+    later = tmp_path / "service-1700000000.2"
+    wav = tmp_path / "service-1700000000.2.wav"
+    store_call(db, "1700000000.2", wav)
+    jobs = RqTranscriber(REDIS, queue_name, (2, 2, 2))
+    assert jobs.submit("1700000000.2", wav)
+    run_burst(queue_name)  # the recording is not there yet: the job fails and waits for its retry
+    c = jobqueue.counts(jobs.redis, queue_name)
+    assert (c.scheduled, c.failed) == (1, 0), c
+    job = Job.fetch(jobqueue.rq_job_id("1700000000.2"), connection=jobs.redis)
+    assert job.retries_left == 2
+    make_call_recording(later, "배송 조회를 하고 싶어요", "안녕하세요 상담원입니다")
+    deadline = time.time() + 30
+    while "vosk" not in engines(db, "1700000000.2") and time.time() < deadline:
+        run_burst(queue_name, pause_s=0.5)  # the scheduler moves the job back when its retry is due
+    assert "vosk" in engines(db, "1700000000.2")
+    c = jobqueue.counts(jobs.redis, queue_name)
+    assert (c.scheduled, c.failed) == (0, 0)
+
+
+def test_a_job_out_of_retries_is_in_the_failed_registry_and_not_requeued(
+        queue_name: str, db: Database, context: WorkerContext, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobqueue, "RECORDING_WAIT_S", 0.3)
+    missing = tmp_path / "never-written.wav"
+    store_call(db, "1700000000.3", missing)
+    jobs = RqTranscriber(REDIS, queue_name, (0,))  # one immediate retry
+    assert jobs.submit("1700000000.3", missing)
+    run_burst(queue_name, rounds=2)
+    c = jobqueue.counts(jobs.redis, queue_name)
+    assert c.failed == 1 and c.scheduled == 0
+    (failed,) = c.failed_jobs
+    assert failed.job_id == "1700000000.3" and "RecordingNotReady" in failed.error
+    shown = jobqueue.counts_json(c)
+    assert shown["failed"] == 1 and shown["failed_jobs"] == [
+        {"job": "1700000000.3", "error": failed.error, "ended_at": failed.ended_at}]
+    assert jobs.submit("1700000000.3", missing) is False  # a failed job waits for a person: `rq requeue`
+    assert engines(db, "1700000000.3") == []
+
+
+def test_a_job_outside_a_worker_and_bad_settings_are_clear_errors(queue_name: str, tmp_path: Path) -> None:
+    jobqueue.set_context(None)
+    with pytest.raises(JobQueueError, match="only in `hotline serve --role worker`"):
+        jobqueue.transcribe_job("x", str(tmp_path / "x.wav"))
+    with pytest.raises(JobQueueError, match="whole seconds"):
+        jobqueue.parse_retry("10,soon")
+    with pytest.raises(JobQueueError, match="not empty"):
+        jobqueue.parse_retry("")
+    assert jobqueue.parse_retry("10, 30,60") == (10, 30, 60)
+    assert jobqueue.rq_job_id("pbx2:1700000000.4") == jobqueue.rq_job_id("pbx2:1700000000.4")
+    assert jobqueue.rq_job_id("pbx2:1700000000.4") != jobqueue.rq_job_id("pbx1:1700000000.4")
