@@ -19,6 +19,7 @@ from agent_console.i18n import STRINGS, current_language, other_language, transl
 from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket_handlers
 from agent_console.pop import PopBuilder
 from agent_console.security import CSRF_FIELD, LoginLimiter, check_csrf, csrf_token
+from agent_console.wallboard import read_probes
 from cases.db import Database
 from cases.shipment_sources import ShipmentSource
 from telephony.events import EventBus
@@ -99,7 +100,8 @@ def create_app(
 
     socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
     pops = PopBuilder(db, shipments)
-    dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, ConsoleControl(config, control))
+    dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, ConsoleControl(config, control),
+                            probes=lambda: read_probes(db))
     app.extensions[DISPATCHER_KEY] = dispatcher
     register_socket_handlers(socketio, dispatcher)
     dispatcher.start()

@@ -56,6 +56,8 @@ class ConsoleConfig:
     service_level_s: float = 20.0  # answered within this many seconds counts for the service level
     service_level_target: float = 0.8  # below this share the wallboard raises an SLA alert
     long_wait_alert_s: float = 60.0  # a caller waiting longer raises an alert
+    probe_stale_s: float = 900.0  # a hotline whose last `hotline probe` result is older raises an alert
+    probe_poll_s: float = 10.0  # how often the wallboard reads the probe results from the database
     # supervisor username -> the phone (AMI interface) that rings for listen/whisper/barge;
     # users not listed get "SIP/<username>"
     supervisor_phones: Mapping[str, str] = field(default_factory=dict)
@@ -77,6 +79,8 @@ class ConsoleConfig:
             raise ValueError("pause reason codes must be unique and non-empty")
         if self.wrap_up_s < 0 or self.service_level_s <= 0 or self.long_wait_alert_s <= 0:
             raise ValueError("wrap_up_s must be >= 0, service_level_s and long_wait_alert_s > 0")
+        if self.probe_stale_s <= 0 or self.probe_poll_s <= 0:
+            raise ValueError("probe_stale_s and probe_poll_s must be > 0")
         if not 0 < self.service_level_target <= 1:
             raise ValueError("service_level_target must be in (0, 1]")
         if self.login_max_failures < 1 or self.login_lockout_s <= 0:

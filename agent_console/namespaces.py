@@ -32,6 +32,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
@@ -51,9 +52,11 @@ from agent_console.wallboard import (
     QueueStats,
     WallboardSettings,
     call_summary,
+    probe_stale,
     wallboard_delta,
     wallboard_payload,
 )
+from cases.probes import ProbeView
 from telephony.events import (
     AgentRinging,
     AgentRingStopped,
@@ -76,6 +79,7 @@ WRAP_UP_TICK_S = 0.25
 # withdrawal waits this long for that answer so it can say who took the call.
 WITHDRAW_HOLD_S = 0.5
 _STOP = object()
+_PROBES = object()  # the probe results changed: the wallboard is due
 
 
 def agent_room(agent: str) -> str:
@@ -94,7 +98,10 @@ class Dispatcher:
         pops: PopBuilder,
         config: ConsoleConfig,
         control: ConsoleControl,
+        probes: Callable[[], tuple[ProbeView, ...]] | None = None,
     ) -> None:
+        """`probes` reads the last probe result per hotline (from the database); polled every
+        `config.probe_poll_s`."""
         self._socketio = socketio
         self._bus = bus
         self._live = live
@@ -111,7 +118,10 @@ class Dispatcher:
         self.board = AgentBoard(lambda name, payload, agent: self._emit(name, payload, agent_room(agent)))
         self.stats = QueueStats(config.service_level_s)
         self._settings = WallboardSettings(config.service_level_s, config.service_level_target,
-                                           config.long_wait_alert_s)
+                                           config.long_wait_alert_s, config.probe_stale_s)
+        self._read_probes = probes
+        self._probes: tuple[ProbeView, ...] = ()
+        self._probe_mark: tuple[tuple[str, int, bool], ...] = ()
         self._pbx_down: set[str] = set()
         self._wb_lock = threading.Lock()
         self._wb_version = 0
@@ -137,6 +147,9 @@ class Dispatcher:
         self._stopped.clear()
         self._socketio.start_background_task(self._run)
         self._socketio.start_background_task(self._wrap_up_timer)
+        if self._read_probes is not None:
+            self.refresh_probes()
+            self._socketio.start_background_task(self._probe_timer)
         self._bus.subscribe(self.on_event)
 
     def stop(self) -> None:
@@ -177,7 +190,10 @@ class Dispatcher:
             try:
                 if item is _STOP:
                     return
-                self._handle(item)  # type: ignore[arg-type]
+                if item is _PROBES:
+                    self._wallboard_due = True
+                else:
+                    self._handle(item)  # type: ignore[arg-type]
                 self._release_held()
                 self._flush_wallboard()
             except Exception:  # one bad event must not stop the console
@@ -313,6 +329,31 @@ class Dispatcher:
 
     # --- wallboard ------------------------------------------------------------------------------
 
+    def refresh_probes(self) -> bool:
+        """Read the probe results; True (and the wallboard due) when a result or its staleness changed."""
+        if self._read_probes is None:
+            return False
+        try:
+            probes = self._read_probes()
+        except Exception:  # the database may be away for a moment: the board keeps the last results
+            log.exception("could not read the probe results")
+            return False
+        now = time.time()
+        mark = tuple((p.hotline, p.id, probe_stale(p, now, self._settings.probe_stale_s)) for p in probes)
+        if mark == self._probe_mark:
+            return False
+        self._probes, self._probe_mark = probes, mark
+        try:
+            self._queue.put_nowait(_PROBES)
+        except queue.Full:
+            log.warning("console event queue full: probe update deferred")
+            self._probe_mark = ()
+        return True
+
+    def _probe_timer(self) -> None:
+        while not self._stopped.wait(self._config.probe_poll_s):
+            self.refresh_probes()
+
     def _flush_wallboard(self) -> None:
         if not self._wallboard_due:
             return
@@ -332,7 +373,7 @@ class Dispatcher:
     def _full_wallboard(self) -> dict[str, Any]:
         return wallboard_payload(self._live.snapshot(), self._calls.recent(), stats=self.stats,
                                  live=self._calls.live(), settings=self._settings,
-                                 pbx_down=tuple(sorted(self._pbx_down)))
+                                 pbx_down=tuple(sorted(self._pbx_down)), probes=self._probes)
 
     def wallboard(self) -> dict[str, Any]:
         """The whole wallboard as last sent (so its version matches the deltas that follow)."""

@@ -1,6 +1,7 @@
 """The supervisors' wallboard: queues (waiting, longest wait, answered, abandoned, service level,
-average handle time), agents (state, time in state, current call), live calls, alerts and recent
-calls; sent whole on connect (`wallboard`) and afterwards as versioned deltas (`wallboard_delta`).
+average handle time), agents (state, time in state, current call), live calls, alerts, recent
+calls and the last `hotline probe` result per hotline; sent whole on connect (`wallboard`) and
+afterwards as versioned deltas (`wallboard_delta`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from agent_console.agents import display_state
 from agent_console.calls import CallInfo
+from cases.db import Database
+from cases.probes import ProbeView, latest_probes
 from telephony.events import (
     AgentRinging,
     AgentRingStopped,
@@ -39,8 +42,9 @@ WALLBOARD_EVENTS = (
     PbxConnection,
 )
 
-SECTIONS = ("queues", "agents", "live_calls", "alerts", "recent_calls")
-_KEYS = {"queues": "queue", "agents": "agent", "live_calls": "linkedid", "alerts": "id", "recent_calls": "linkedid"}
+SECTIONS = ("queues", "agents", "live_calls", "alerts", "recent_calls", "probes")
+_KEYS = {"queues": "queue", "agents": "agent", "live_calls": "linkedid", "alerts": "id", "recent_calls": "linkedid",
+         "probes": "hotline"}
 
 
 def call_summary(record: CallRecord) -> dict[str, Any]:
@@ -106,6 +110,26 @@ class WallboardSettings:
     service_level_s: float
     service_level_target: float
     long_wait_alert_s: float
+    probe_stale_s: float = 900.0  # a hotline whose last probe is older raises an alert
+
+
+def read_probes(db: Database) -> tuple[ProbeView, ...]:
+    """The last probe result of every hotline (read-only session)."""
+    with db.reading() as s:
+        return latest_probes(s)
+
+
+def probe_stale(p: ProbeView, at: float, stale_s: float) -> bool:
+    return at - p.started_at.timestamp() - p.duration_s > stale_s
+
+
+def probe_rows(probes: tuple[ProbeView, ...], at: float, stale_s: float) -> list[dict[str, Any]]:
+    return [
+        {"hotline": p.hotline, "number": p.number, "up": p.up, "stage": p.stage, "reason": p.reason,
+         "started_at": p.started_at.timestamp(), "duration_s": p.duration_s, "setup_s": p.setup_s,
+         "first_audio_s": p.first_audio_s, "queue_s": p.queue_s, "stale": probe_stale(p, at, stale_s)}
+        for p in sorted(probes, key=lambda p: p.hotline)
+    ]
 
 
 def wallboard_payload(
@@ -116,9 +140,12 @@ def wallboard_payload(
     live: list[CallInfo] | None = None,
     settings: WallboardSettings | None = None,
     pbx_down: tuple[str, ...] = (),
+    probes: tuple[ProbeView, ...] = (),
 ) -> dict[str, Any]:
     """The whole wallboard: {at, live_calls_count, queues[], agents[], live_calls[], alerts[], recent_calls[],
-    settings}. Times are epoch seconds as of `at`; pages keep waits and times in state ticking."""
+    probes[], settings}. Times are epoch seconds as of `at`; pages keep waits and times in state ticking.
+    A hotline whose last probe failed (`probe_down`) or is older than `probe_stale_s` (`probe_stale`)
+    raises an alert."""
     settings = settings or WallboardSettings(20.0, 0.8, 60.0)
     at = snapshot.at or time.time()
     queues = []
@@ -139,6 +166,14 @@ def wallboard_payload(
                            "target": settings.service_level_target})
     for name in pbx_down:
         alerts.append({"id": f"pbx:{name}", "kind": "pbx_down", "pbx": name})
+    probe_list = probe_rows(probes, at, settings.probe_stale_s)
+    for row in probe_list:
+        if not row["up"]:
+            alerts.append({"id": f"probe_down:{row['hotline']}", "kind": "probe_down", "hotline": row["hotline"],
+                           "stage": row["stage"], "reason": row["reason"], "since": row["started_at"]})
+        if row["stale"]:
+            alerts.append({"id": f"probe_stale:{row['hotline']}", "kind": "probe_stale", "hotline": row["hotline"],
+                           "since": row["started_at"]})
     calls = {c.linkedid: c for c in (live or [])}
     agents = []
     for a in sorted(snapshot.agents, key=lambda a: a.agent):
@@ -162,6 +197,7 @@ def wallboard_payload(
         "live_calls": live_calls,
         "alerts": alerts,
         "recent_calls": [call_summary(r) for r in recent],
+        "probes": probe_list,
         "settings": asdict(settings),
     }
 

@@ -6,12 +6,15 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
 from werkzeug.serving import make_server
 
+from agent_console.app import dispatcher
 from cases.demo_data import DEMO_PASSWORD, DEMO_WAYBILLS
+from cases.probes import ProbeInput, record_probe
 from telephony.events import AgentRinging, CallAnswered, CallQueued, CallStarted, CallVariable, IvrDigit
 
 if TYPE_CHECKING:
@@ -64,12 +67,15 @@ def test_agent_and_supervisor_pages_in_chromium(console: Console, base_url: str)
             console.bus.publish(CallStarted(lid, "49305551001", "ZHANG WEI", "4008001", "service", t0))
             console.bus.publish(IvrDigit(lid, "1", "1", t0))
             console.bus.publish(CallVariable(lid, "WAYBILL", waybill, t0))
+            console.bus.publish(CallVariable(lid, "IVR_PATH", f"menu=1:tracking>waybill={waybill}>agent=service", t0))
             console.bus.publish(CallQueued(lid, "service", 1, t0))
             console.bus.publish(AgentRinging(lid, "agent1001", "service", "49305551001", t0))
             page.wait_for_selector('[data-testid="pop-shipment-status"]:has-text("到达分拨中心")')
             assert page.text_content('[data-testid="pop-caller"]') == "49305551001"
             assert "张伟" in (page.text_content('[data-testid="pop-customer"]') or "")
             assert page.text_content('[data-testid="pop-waybill"]') == waybill
+            path = page.text_content('[data-testid="pop-ivr-path"]')
+            assert path == f"menu=1:tracking>waybill={waybill}>agent=service"
             assert page.input_value('[data-testid="case-kind"]') == "tracking"
             console.bus.publish(CallAnswered(lid, "agent1001", "service", t0 + 2))
             page.wait_for_selector('[data-testid="call-state"][data-state="talking"]')
@@ -83,6 +89,11 @@ def test_agent_and_supervisor_pages_in_chromium(console: Console, base_url: str)
             page.wait_for_selector(f'[data-testid="case-page-number"]:has-text("{number}")')
             assert "张伟" in (page.text_content('[data-testid="case-page-customer"]') or "")
 
+            with console.db.session() as s:  # as `hotline probe` in another process stores it
+                record_probe(s, ProbeInput(hotline="service", number="4008001", pbx="pbx:5060", up=False,
+                                           stage="prompt", reason="no prompt audio", started_at=datetime.now(UTC),
+                                           duration_s=9.0))
+            dispatcher(console.app).refresh_probes()
             sup = browser.new_page()
             sup.on("pageerror", lambda e: page_errors.append(str(e)))
             sup.goto(f"{base_url}/login?lang=en")
@@ -92,6 +103,8 @@ def test_agent_and_supervisor_pages_in_chromium(console: Console, base_url: str)
             sup.wait_for_url("**/supervisor")
             sup.wait_for_selector('[data-testid="queue-waiting-service"]:has-text("2")')
             assert sup.text_content('[data-testid="agent-state-agent1001"]') == "On a call"
+            sup.wait_for_selector('[data-testid="probe-service"][data-state="down"]')
+            assert "no prompt audio" in (sup.text_content('[data-testid="alert-probe_down:service"]') or "")
             console.live.current = console.sample_snapshot(at=time.time(), waiting=3)
             console.bus.publish(CallQueued("other", "service", 3, time.time()))
             sup.wait_for_selector('[data-testid="queue-waiting-service"]:has-text("3")')

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cases.db import Database
+from cases.probes import ProbeView, latest_probes, probe_history
 from hotline_cli.main import main
 from ivr.probe import (
     ALAW_TO_LINEAR,
@@ -402,6 +404,23 @@ def test_busy_local_sip_port_is_bad_input() -> None:
 # ------------------------------------------------------------------------------------- CLI
 
 
+@pytest.fixture(autouse=True)
+def _probe_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the CLI stores its results in these tests (never the working folder's var/)."""
+    path = tmp_path / "probes.db"
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", f"sqlite:///{path}")
+    return path
+
+
+def stored_probes(url: str) -> list[ProbeView]:
+    db = Database(url)
+    try:
+        with db.session() as s:
+            return list(probe_history(s, "service", limit=100))
+    finally:
+        db.dispose()
+
+
 def test_cli_up_json_exit_0(sipp: Callable[..., Sipp], capsys: pytest.CaptureFixture[str]) -> None:
     pbx = sipp("pbx_answer.xml", dialogs=3, prompt=MENU)
     code = main(["probe", "4008001", "--pbx", f"127.0.0.1:{pbx.port}", "--keys", "1", "--json",
@@ -424,15 +443,60 @@ def test_cli_down_exit_1(sipp: Callable[..., Sipp], capsys: pytest.CaptureFixtur
     assert pbx.wait() == 0, pbx.log()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_cli_stores_each_result_for_the_wallboard(sipp: Callable[..., Sipp], backend: str, tmp_path: Path,
+                                                  request: pytest.FixtureRequest) -> None:
+    url = f"sqlite:///{tmp_path / 'wb.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    up = sipp("pbx_answer.xml", dialogs=3, prompt=MENU)
+    assert main(["probe", "4008001", "--pbx", f"127.0.0.1:{up.port}", "--keys", "1", "--database", url,
+                 "--register-timeout", "2", "--rtp-ports", "31000-31999"]) == 0
+    assert up.wait() == 0, up.log()
+    busy = sipp("pbx_busy.xml", dialogs=3)
+    assert main(["probe", "4008001", "--pbx", f"127.0.0.1:{busy.port}", "--database", url,
+                 "--register-timeout", "2"]) == 1
+    assert busy.wait() == 0, busy.log()
+    down, first = stored_probes(url)  # newest first
+    assert (first.hotline, first.number, first.up, first.stage) == ("service", "4008001", True, "done")
+    assert first.reason == ""
+    assert first.setup_s is not None and first.first_audio_s is not None and first.register_s is not None
+    assert (down.up, down.stage) == (False, "invite")
+    assert down.reason.startswith("the PBX refused the call: 486 Busy")
+    assert down.started_at > first.started_at and down.started_at.tzinfo is not None
+    db = Database(url)
+    with db.session() as s:
+        assert [(p.hotline, p.up) for p in latest_probes(s)] == [("service", False)]
+    db.dispose()
+
+
+def test_cli_every_repeats_and_stores_runs_that_cannot_be_made(capsys: pytest.CaptureFixture[str],
+                                                               _probe_database: Path) -> None:
+    port = free_udp_port()
+    argv = ["probe", "4008001", "--pbx", f"127.0.0.1:{port}", "--register-timeout", "0.5", "--every", "0.1",
+            "--count", "2"]
+    assert main(argv) == 1
+    # AMI unreachable: a monitor stores the run as down (stage error) and keeps going
+    assert main([*argv, "--queue", "service", "--ami", "127.0.0.1:1", "--count", "1"]) == 1
+    runs = stored_probes(f"sqlite:///{_probe_database}")
+    assert [(r.stage, r.up) for r in runs] == [("error", False), ("register", False), ("register", False)]
+    assert "127.0.0.1:1" in runs[0].reason
+    out = capsys.readouterr().out
+    assert out.count("DOWN at register") == 2 and out.count("DOWN at error") == 1
+
+
 @pytest.mark.parametrize("argv", [
+    ["probe", "4008001", "--pbx", "127.0.0.1:5060", "--every", "0"],
+    ["probe", "4008001", "--pbx", "127.0.0.1:5060", "--every", "5", "--count", "0"],
+    ["probe", "4008001", "--pbx", "127.0.0.1:5060", "--database", "mysql://x/y"],
     ["probe", "4008001", "--pbx", "127.0.0.1:5060", "--keys", "1,x"],
     ["probe", "4008001", "--pbx", "127.0.0.1:5060", "--queue", "service", "--ami", "127.0.0.1:1"],
     ["probe", "4008001", "--pbx", "127.0.0.1:0"],
 ])
-def test_cli_bad_input_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_input_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str], _probe_database: Path) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("hotline probe: error: ") and err.count("\n") == 1
+    if _probe_database.exists():  # a single run with bad input stores nothing
+        assert stored_probes(f"sqlite:///{_probe_database}") == []
 
 
 def test_cli_bad_pbx_address_exit_2() -> None:

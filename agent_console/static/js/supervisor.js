@@ -5,7 +5,8 @@
 
 (function () {
   const CONFIG = JSON.parse(document.getElementById("wb-config").textContent);
-  const KEYS = { queues: "queue", agents: "agent", live_calls: "linkedid", alerts: "id", recent_calls: "linkedid" };
+  const KEYS = { queues: "queue", agents: "agent", live_calls: "linkedid", alerts: "id", recent_calls: "linkedid",
+    probes: "hotline" };
   let board = null;
 
   function cell(text, attrs) {
@@ -145,7 +146,35 @@
       if (a.kind === "long_wait") text = `${t("alert.long_wait")} · ${a.queue} · ${a.caller} · ${fmtDuration(serverNow() - a.since)}`;
       else if (a.kind === "sla") text = `${t("alert.sla")} · ${a.queue} · ${pct(a.service_level)} < ${pct(a.target)}`;
       else if (a.kind === "pbx_down") text = `${t("status.pbx_down")} · ${a.pbx}`;
+      else if (a.kind === "probe_down") text = `${t("alert.probe_down")} · ${hotlineName(a.hotline)} · ${a.reason}`;
+      else if (a.kind === "probe_stale") text = `${t("alert.probe_stale")} · ${hotlineName(a.hotline)} · ${formatEpoch(a.since)}`;
       list.append(el("li", { class: `alert-item ${a.kind}`, "data-testid": `alert-${a.id}` }, text));
+    }
+  }
+
+  function hotlineName(h) {
+    const label = t("hotline." + h);
+    return label === "hotline." + h ? h : label;
+  }
+
+  function ms(x) {
+    return x === null || x === undefined ? "–" : Math.round(x * 1000);
+  }
+
+  function renderProbes() {
+    const body = document.getElementById("probes-body");
+    body.replaceChildren();
+    const probes = board.probes || [];
+    document.getElementById("probes-empty").hidden = probes.length > 0;
+    for (const p of probes) {
+      const state = !p.up ? "down" : p.stale ? "stale" : "up";
+      body.append(el("tr", { "data-testid": `probe-${p.hotline}`, "data-state": state },
+        cell(hotlineName(p.hotline)),
+        el("td", {}, el("span", { class: `badge probe-${state}` }, t("wb.probe_" + state))),
+        cell(formatEpoch(p.started_at)),
+        cell(ms(p.setup_s), { class: "num" }),
+        cell(ms(p.first_audio_s), { class: "num" }),
+        cell(p.up ? "–" : `${p.stage}: ${p.reason}`)));
     }
   }
 
@@ -175,6 +204,7 @@
     renderAgents();
     renderLive();
     renderRecent();
+    renderProbes();
   }
 
   function applyWhole(payload) {
