@@ -24,6 +24,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
+from cases import search as _search  # noqa: F401  (registers the transcript index listeners)
+from cases.call_checks import check_view, entity_views
 from cases.demo_data import (
     DEMO_CASES,
     DEMO_CUSTOMERS,
@@ -49,6 +51,8 @@ from cases.models import (
     AuditEntry,
     Base,
     Call,
+    CallCheckResult,
+    CallEntity,
     Case,
     CaseCounter,
     Customer,
@@ -360,6 +364,8 @@ def _case_view(c: Case) -> CaseView:
             CaseCallView(
                 call=_call_view(call),
                 transcripts=tuple(_transcript_view(t, call.linkedid) for t in call.transcripts),
+                check=check_view(call.quality_check) if call.quality_check is not None else None,
+                entities=entity_views(call.entities),
             )
             for call in c.calls
         ),
@@ -857,6 +863,8 @@ def _load_case(s: Session, case_id: int, *, for_update: bool = False) -> Case:
             selectinload(Case.shipment).selectinload(Shipment.shipper),
             selectinload(Case.calls).selectinload(Call.transcripts),
             selectinload(Case.calls).selectinload(Call.customer),
+            selectinload(Case.calls).selectinload(Call.quality_check).selectinload(CallCheckResult.findings),
+            selectinload(Case.calls).selectinload(Call.entities).selectinload(CallEntity.shipment),
         ],
         with_for_update=for_update,
     )

@@ -113,9 +113,39 @@ class CallView:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckFindingView:
+    rule: str  # greeting, closing, taboo:<category>, silence, talk_over, escalation
+    message: str
+    at_s: float | None
+    speaker: str | None
+    phrase: str | None
+    deduction: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallCheckView:
+    """The service-standard check of a call: score out of 100 and what failed."""
+
+    score: int
+    checked_at: datetime
+    findings: tuple[CheckFindingView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallEntityView:
+    kind: str  # waybill | phone | amount
+    value: str  # digits; an amount in yuan ("350", "3.5")
+    speaker: str | None
+    at_s: float | None
+    shipment_waybill: str | None = None  # a waybill of a shipment we know (the console links it)
+
+
+@dataclass(frozen=True, slots=True)
 class CaseCallView:
     call: CallView
     transcripts: tuple[TranscriptView, ...]
+    check: CallCheckView | None = None
+    entities: tuple[CallEntityView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from cases.db import MIGRATIONS_DIR, Database
 from cases.errors import DatabaseUnavailable
-from cases.models import Base, Case, Customer, CustomerPhone
+from cases.models import Base, Case, Customer, CustomerPhone, include_name
 
 EXPECTED_TABLES = {
     "customers",
@@ -30,6 +30,10 @@ EXPECTED_TABLES = {
     "transcripts",
     "users",
     "audit_log",
+    "transcript_segments",
+    "call_checks",
+    "call_check_findings",
+    "call_entities",
 }
 
 
@@ -69,7 +73,7 @@ def test_migrate_twice_is_a_no_op(empty_db: Database) -> None:
 
 def test_models_match_migrations(migrated_db: Database) -> None:
     with migrated_db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         assert compare_metadata(ctx, Base.metadata) == []
 
 
