@@ -29,6 +29,9 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "read_cases": frozenset(ALL_ROLES),
     "write_cases": frozenset({"agent", "supervisor", "claims", "admin"}),
     "recordings": frozenset(ALL_ROLES),  # agents: only calls they rang for or took (ownership)
+    # transcript search: agents only over calls they talked on (enforced in agent_console.search)
+    "search_transcripts": frozenset({"agent", "supervisor", "inspector", "admin"}),
+    "search_all_transcripts": frozenset({"supervisor", "inspector", "admin"}),
 }
 
 

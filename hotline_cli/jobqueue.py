@@ -37,6 +37,7 @@ from cases.services import transcripts_for_call
 from transcripts.engine import VoskEngine, recording_parts, stereo_speakers_for
 from transcripts.errors import TranscriptsError
 from transcripts.jobs import TranscriptionResult
+from transcripts.standard import Rules
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ class WorkerContext:
     recorded_on: str = "caller"
     engine: VoskEngine | None = None
     done: int = 0
+    rules: Rules | None = None  # service-standard rules (None: the built-in ones)
 
     def vosk(self) -> VoskEngine:
         if self.engine is None:
@@ -252,7 +254,7 @@ def transcribe_job(job_id: str, recording: str) -> int:
         raise JobQueueError(f"transcription of {job_id} failed: {exc}") from exc
     result = TranscriptionResult(job_id=job_id, recording=path, transcripts=transcripts,
                                  elapsed_s=time.monotonic() - started)
-    store_transcription(ctx.db, result)
+    store_transcription(ctx.db, result, ctx.rules)
     ctx.done += 1
     metrics.transcription_stored(call_ended_at(ctx.db, job_id))
     log.info("call %s transcribed in %.1f s", job_id, result.elapsed_s)

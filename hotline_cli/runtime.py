@@ -23,6 +23,7 @@ from typing import Any
 
 from agent_console import metrics
 from agent_console.config import ConsoleConfig
+from cases.call_checks import record_call_analysis
 from cases.db import Database
 from cases.errors import CasesError
 from cases.services import (
@@ -36,6 +37,7 @@ from cases.services import (
     seed_demo,
 )
 from hotline_cli import jobqueue
+from hotline_cli.call_analysis import analyse_call, standard_rules
 from hotline_cli.config import Settings, shipment_source
 from hotline_cli.jobqueue import JobQueueError, RqTranscriber
 from telephony.connection import AmiEndpoint
@@ -46,6 +48,7 @@ from telephony.simulator.scenario import CallScript
 from transcripts.engine import VoskEngine, default_model_dir
 from transcripts.errors import TranscriptsError
 from transcripts.jobs import TranscriptionQueue, TranscriptionResult
+from transcripts.standard import Rules, load_rules
 from transcripts.turns import turns_text
 
 log = logging.getLogger("hotline")
@@ -123,8 +126,10 @@ class CallPipeline:
     whose calls ended meanwhile (`reconcile_pending`), so no call is ever lost."""
 
     def __init__(self, db: Database, bus: EventBus, recordings_dir: Path,
-                 transcriber: TranscriptionQueue | RqTranscriber | None, *, store_calls: bool = True) -> None:
+                 transcriber: TranscriptionQueue | RqTranscriber | None, *, store_calls: bool = True,
+                 rules: Rules | None = None) -> None:
         self.db = db
+        self.rules = rules if rules is not None else load_rules()  # service-standard check of each call
         self.store_calls = store_calls  # False in a worker: the listener stores the calls
         self.recordings_dir = recordings_dir
         self.transcriber = transcriber
@@ -280,7 +285,7 @@ class CallPipeline:
 
     def on_transcribed(self, result: TranscriptionResult) -> None:
         try:
-            store_transcription(self.db, result)
+            store_transcription(self.db, result, self.rules)
             self.transcribed += 1
             metrics.transcription_stored(call_ended_at(self.db, result.job_id))
         except Exception:
@@ -296,9 +301,10 @@ class CallPipeline:
         self._thread.join(timeout=10)
 
 
-def store_transcription(db: Database, result: TranscriptionResult) -> None:
-    """Attach a finished transcription to its call (or, for an IVR description, to its case too).
-    Raises what the database raises: the caller decides whether to retry."""
+def store_transcription(db: Database, result: TranscriptionResult, rules: Rules | None = None) -> None:
+    """Attach a finished transcription to its call (or, for an IVR description, to its case too), then
+    store the call's service-standard check (`rules`, default the built-in ones) and entities.
+    Raises what the database raises for the transcripts: the caller decides whether to retry."""
     if result.job_id.startswith(IVR_JOB):
         case_id, _, linkedid = result.job_id[len(IVR_JOB):].partition(":")
         with db.session() as s:
@@ -323,6 +329,18 @@ def store_transcription(db: Database, result: TranscriptionResult) -> None:
                               duration_s=max(t.duration_s for t in result.transcripts))
     log.info("call %s transcribed (%s)", result.job_id,
              "; ".join(f"{t.speaker}: {t.text[:40]}" for t in result.transcripts))
+    if result.transcripts:
+        store_call_analysis(db, result, rules if rules is not None else load_rules())
+
+
+def store_call_analysis(db: Database, result: TranscriptionResult, rules: Rules) -> None:
+    """The check and the waybills/phones/amounts of a transcribed call, stored on the call. A failure is
+    logged, not raised: the transcripts are stored already and a retry would not change the check."""
+    try:
+        with db.session() as s:
+            record_call_analysis(s, result.job_id, analyse_call(result.turns, rules))
+    except (CasesError, TranscriptsError) as exc:
+        log.error("service check of call %s not stored: %s", result.job_id, exc)
 
 
 def call_ended_at(db: Database, job_id: str) -> float | None:
@@ -374,6 +392,13 @@ def rq_backlog(redis_url: str, queue_name: str) -> metrics.BacklogSource:
         return (c.backlog, c.failed)
 
     return read
+
+
+def _rules(settings: Settings) -> Rules:
+    try:
+        return standard_rules(settings)
+    except TranscriptsError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) -> TranscriptionQueue:
@@ -462,7 +487,7 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     holder: list[CallPipeline] = []
     transcriber = make_transcriber(settings, holder)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
-    pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber)
+    pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, rules=_rules(settings))
     holder.append(pipeline)
     try:
         links = make_links(endpoints, bus, after_resync=lambda link: _reconcile(pipeline, link))
@@ -718,7 +743,7 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
     if not model_dir.is_dir():
         raise StartupError(f"Vosk model folder {model_dir} does not exist (set HOTLINE_VOSK_MODEL)")
     recordings = settings.recordings_dir.resolve()
-    jobqueue.set_context(jobqueue.WorkerContext(db, model_dir, recordings))
+    jobqueue.set_context(jobqueue.WorkerContext(db, model_dir, recordings, rules=_rules(settings)))
     conn = jobqueue.connect(settings.redis_url)
     jobs = RqTranscriber(settings.redis_url, settings.job_queue, retry)
     metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))

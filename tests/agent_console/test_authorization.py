@@ -21,6 +21,7 @@ AGENTS = {"agent", "supervisor", "admin"}
 SUPERVISORS = {"supervisor", "admin"}
 EVERYONE = set(ROLES)
 WRITERS = {"agent", "supervisor", "claims", "admin"}
+SEARCHERS = {"agent", "supervisor", "inspector", "admin"}  # agents: their own calls only (test_search.py)
 
 # (method, url, roles allowed); None = no login needed. Every route of the app must be listed.
 MATRIX: list[tuple[str, str, set[str] | None]] = [
@@ -47,6 +48,9 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/api/wallboard", SUPERVISORS),
     ("POST", "/api/supervisor/spy", SUPERVISORS),
     ("POST", "/api/supervisor/reroute", SUPERVISORS),
+    ("GET", "/search", SEARCHERS),
+    ("GET", "/api/search", SEARCHERS),
+    ("GET", "/shipments/no.such", EVERYONE),
 ]
 
 
@@ -59,7 +63,7 @@ def users(console: Console) -> Console:
 
 
 def _rule_path(rule: str) -> str:
-    return rule.replace("<int:case_id>", "1").replace("<linkedid>", "no.such")
+    return rule.replace("<int:case_id>", "1").replace("<linkedid>", "no.such").replace("<waybill>", "no.such")
 
 
 def test_every_route_is_in_the_matrix(console: Console) -> None:
