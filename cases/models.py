@@ -608,7 +608,8 @@ class ProbeRun(Base):
 
 SEGMENT_SPEAKERS = ("customer", "agent", "unknown")
 FTS_TABLE = "transcript_fts"  # SQLite's FTS5 table (and its shadow tables): made by migration 0005, not a model
-FTS_INDEX = "ix_transcript_segments_tokens_fts"  # PostgreSQL's GIN index on to_tsvector('simple', tokens)
+FTS_INDEX = "ix_transcript_segments_tokens_fts"  # PostgreSQL's GIN index on tokens_tsv
+FTS_COLUMN = "tokens_tsv"  # PostgreSQL only: to_tsvector('simple', tokens), generated and stored (migration 0006)
 
 
 def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
@@ -616,7 +617,8 @@ def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
     must leave them alone)."""
     if name is None:
         return True
-    return not ((type_ == "table" and name.startswith(FTS_TABLE)) or (type_ == "index" and name == FTS_INDEX))
+    return not ((type_ == "table" and name.startswith(FTS_TABLE)) or (type_ == "index" and name == FTS_INDEX)
+                or (type_ == "column" and name == FTS_COLUMN))
 ENTITY_KINDS = ("waybill", "phone", "amount")
 
 
@@ -625,7 +627,7 @@ class TranscriptSegment(Base):
     transcript is stored or changed (never by hand); `tokens` is the text segmented by jieba.
 
     SQLite indexes `tokens` in the FTS5 table `transcript_fts` (external content, kept in step by
-    triggers); PostgreSQL by a GIN index on `to_tsvector('simple', tokens)`."""
+    triggers); PostgreSQL by a GIN index on the generated column `tokens_tsv` = to_tsvector('simple', tokens)."""
 
     __tablename__ = "transcript_segments"
     __table_args__ = (CheckConstraint(_in("speaker", SEGMENT_SPEAKERS), name="speaker"),)

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Mapper, Session
 
 from cases import segment
 from cases.errors import InvalidInput
-from cases.models import FTS_TABLE, Call, Case, Transcript, TranscriptSegment, case_calls
+from cases.models import FTS_COLUMN, FTS_TABLE, Call, Case, Transcript, TranscriptSegment, case_calls
 
 log = logging.getLogger(__name__)
 
@@ -418,6 +418,18 @@ def _filters(dialect: str, f: SearchFilters) -> list[ColumnElement[bool]]:
     return conds
 
 
+_HIT_SELECT = (  # statements are immutable: each search adds its own WHERE / ORDER BY / LIMIT
+    select(TranscriptSegment.id, TranscriptSegment.call_id, TranscriptSegment.speaker, TranscriptSegment.start_s,
+           TranscriptSegment.end_s, TranscriptSegment.text, Call.linkedid, Call.started_at, Call.hotline,
+           Call.agent, Call.caller)
+    .join(Call, Call.id == TranscriptSegment.call_id)
+)
+
+
+_HIT_ORDER = (Call.started_at.desc().nulls_last(), TranscriptSegment.call_id.desc(), TranscriptSegment.start_s,
+              TranscriptSegment.id)
+
+
 def _cases_of(s: Session, call_ids: Iterable[int]) -> dict[int, tuple[CaseRef, ...]]:
     ids = sorted(set(call_ids))
     if not ids:
@@ -443,26 +455,19 @@ def search_transcripts(
     if offset < 0 or offset > 100_000:
         raise InvalidSearchQuery("offset must be 0-100000")
     dialect = s.get_bind().dialect.name
-    stmt = (
-        select(TranscriptSegment.id, TranscriptSegment.call_id, TranscriptSegment.speaker, TranscriptSegment.start_s,
-               TranscriptSegment.end_s, TranscriptSegment.text, Call.linkedid, Call.started_at, Call.hotline,
-               Call.agent, Call.caller)
-        .join(Call, Call.id == TranscriptSegment.call_id)
-    )
+    stmt = _HIT_SELECT
     if dialect == "sqlite":
         stmt = stmt.join(_fts, _fts.c.rowid == TranscriptSegment.id).where(
             text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=fts5_expression(q)))
     elif dialect == "postgresql":
-        stmt = stmt.where(
-            func.to_tsvector(literal_column("'simple'"), TranscriptSegment.tokens)
-            .op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery_expression(q))))
+        stmt = stmt.where(literal_column(f"transcript_segments.{FTS_COLUMN}")
+                          .op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery_expression(q))))
     else:
         raise InvalidSearchQuery(f"full-text search is not available on {dialect}")
     conds = _filters(dialect, f)
     if conds:
         stmt = stmt.where(and_(*conds))
-    stmt = stmt.order_by(Call.started_at.desc().nulls_last(), TranscriptSegment.call_id.desc(),
-                         TranscriptSegment.start_s, TranscriptSegment.id).limit(limit + 1).offset(offset)
+    stmt = stmt.order_by(*_HIT_ORDER).limit(limit + 1).offset(offset)
     rows = list(s.execute(stmt).all())
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -482,10 +487,8 @@ def search_transcripts(
 
 
 def like_scan(s: Session, needle: str, *, limit: int = 50) -> list[int]:
-    """The plain LIKE scan over segment texts (the benchmark's reference), segment ids newest call first."""
+    """The benchmark's reference: the same hit rows, found by a plain LIKE over the turns' text instead of the
+    index (segment ids, in the same order)."""
     pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    stmt = (select(TranscriptSegment.id).join(Call, Call.id == TranscriptSegment.call_id)
-            .where(TranscriptSegment.text.like(pattern, escape="\\"))
-            .order_by(Call.started_at.desc().nulls_last(), TranscriptSegment.start_s).limit(limit))
-    return list(s.scalars(stmt).all())
-
+    stmt = _HIT_SELECT.where(TranscriptSegment.text.like(pattern, escape="\\")).order_by(*_HIT_ORDER).limit(limit)
+    return [r.id for r in s.execute(stmt).all()]
