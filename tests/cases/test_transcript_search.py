@@ -251,3 +251,23 @@ def test_segmenter_is_jieba_and_loads_once() -> None:
     assert "13800" in segment.index_tokens("幺 三 八 零 零").split()
     assert search.fts5_expression(parse_query('运单号 "快递" -丢 SF12*')) == (
         '((("运单" + "号")) AND ("快递") AND ("sf12" *)) NOT "丢"')
+
+
+QUERY_ALPHABET = list("投诉运单号快递员 \"'-*():^&|!<>\\%_.#+,，。OR") + ["OR", "NEAR", "AND", "NOT", "SF12", "1380"]
+
+
+def test_any_query_gives_hits_or_a_clear_error(calls: Database) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.sampled_from(QUERY_ALPHABET), max_size=12).map("".join))
+    def check(query: str) -> None:
+        try:
+            hits = _find(calls, query)
+        except InvalidSearchQuery as exc:
+            assert str(exc)
+        else:
+            assert all(h[0] in ("A.1", "B.1") for h in hits)
+
+    check()
