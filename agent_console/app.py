@@ -70,6 +70,7 @@ def create_app(
     app.register_blueprint(views.api)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(search.bp)
+    app.extensions[search.SHIPMENTS_KEY] = shipments
 
     @app.context_processor
     def inject_language() -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from agent_console.auth import current_user, requires
@@ -23,13 +23,15 @@ from agent_console.i18n import current_language, translate
 from agent_console.security import allowed
 from cases import search as case_search
 from cases import segment, services
-from cases.errors import DatabaseUnavailable, InvalidWaybill
+from cases.errors import DatabaseUnavailable, InvalidWaybill, ShipmentSourceError
 from cases.search import InvalidSearchQuery, SearchFilters, SearchResult
 from cases.services import CHINA_TZ
+from cases.shipment_sources import ShipmentSource, find_via
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("search", __name__)
+SHIPMENTS_KEY = "hotline.shipments"  # app.extensions: the ShipmentSource of create_app (None: the embedded table)
 # load jieba's dictionary (≈ 1 s, ≈ 85 MB) when the app starts, not on the first search
 bp.record_once(lambda _state: threading.Thread(target=segment.warm_up, name="jieba-warm-up", daemon=True).start())
 PAGE_SIZE = 50
@@ -140,14 +142,31 @@ def api() -> ResponseReturnValue:
     }, 200
 
 
+def _shipment_source() -> ShipmentSource | None:
+    source: ShipmentSource | None = current_app.extensions.get(SHIPMENTS_KEY)
+    return source
+
+
+@bp.app_context_processor
+def _waybill_links() -> dict[str, Any]:
+    """Case pages link every heard waybill when shipments come from a transport-management system
+    (we cannot tell from here whether it knows one); with the embedded table only known ones."""
+    source = _shipment_source()
+    return {"link_every_waybill": source is not None and source.name != "embedded"}
+
+
 @bp.get("/shipments/<waybill>")
 @requires("read_cases")
 def shipment(waybill: str) -> ResponseReturnValue:
+    source = _shipment_source()
     try:
         with console().db.reading() as s:
-            view = services.find_shipment(s, waybill)
+            view = find_via(source, s, waybill) if source is not None else services.find_shipment(s, waybill)
     except InvalidWaybill:
         abort(404)
+    except ShipmentSourceError as exc:
+        log.warning("shipment %s not looked up: %s", waybill, exc)
+        abort(503)
     if view is None:
         abort(404)
     return render_template("shipment.html", shipment=view)

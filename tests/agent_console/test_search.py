@@ -129,3 +129,27 @@ def test_case_page_shows_the_check_and_links_a_heard_waybill_to_its_shipment(cal
     assert shipment.status_code == 200 and DEMO_WAYBILLS[0] in shipment.get_data(as_text=True)
     assert calls.login("agent1001").get("/shipments/12345").status_code == 404
     assert calls.login("agent1001").get("/shipments/1234567890").status_code == 404
+
+
+
+def test_with_a_transport_management_system_every_heard_waybill_opens_it(console: Console) -> None:
+    from agent_console.search import SHIPMENTS_KEY
+    from cases.shipment_sources import HttpShipmentSource, HttpSourceSettings
+    from tests.fake_tms import TMS_SHIPMENT, serve_tms
+
+    with serve_tms() as (tms, base):
+        tms.json("800099998888", {**TMS_SHIPMENT, "waybill": "800099998888"})  # not in the embedded table
+        # what create_app(shipments=...) stores for `hotline serve` with [shipments] source = "http"
+        console.app.extensions[SHIPMENTS_KEY] = HttpShipmentSource(HttpSourceSettings(base, 2.0, "", False))
+        _call(console, "T.1", "agent1001", [{"speaker": "customer", "start": 1.0, "end": 3.0,
+                                             "text": "运单 号 800099998888"}])
+        with console.db.session() as s:
+            case = services.create_case(s, CaseInput(kind="inquiry", subject="查询", linkedid="T.1"), "agent1001")
+            record_call_analysis(s, "T.1", CallAnalysisInput(score=90, entities=(
+                EntityInput("waybill", "800099998888", "customer", 1.0),)))
+        agent = console.login("agent1001")
+        page = agent.get(f"/cases/{case.id}").get_data(as_text=True)
+        assert 'href="/shipments/800099998888" data-testid="entity-shipment-800099998888"' in page
+        shipment = agent.get("/shipments/800099998888").get_data(as_text=True)
+        assert "派送中" in shipment and "郑州分拨中心" in shipment
+        assert agent.get("/shipments/800012345699").status_code == 404  # the TMS does not know it
