@@ -24,6 +24,7 @@ from cases.db import Database
 from cases.shipment_sources import ShipmentSource
 from telephony.events import EventBus
 from telephony.live import LiveView
+from transcripts.live_events import LiveBus
 
 __all__ = ["ConsoleConfig", "create_app"]
 
@@ -42,13 +43,15 @@ def create_app(
     status_provider: StatusProvider | None = None,
     control: ActionsSource | None = None,
     shipments: ShipmentSource | None = None,
+    live_bus: LiveBus | None = None,
 ) -> tuple[Flask, SocketIO]:
     """Build the console. It subscribes to `bus` at once; `dispatcher(app).stop()` unsubscribes.
 
     `status_provider`, if given, adds its fields to the `/status` JSON. `control` (a
     `telephony.pbxlink.PbxControl`) is where agent states, listen-in, re-routing and callbacks are
     sent; without it those answer 503. `shipments` is where screen pops look waybills up (default:
-    the embedded shipments table).
+    the embedded shipments table). `live_bus` (transcripts.live_events.LiveBus) brings live
+    transcript lines and alerts to the agent on the call and to supervisors.
     """
     app = Flask(__name__)
     app.config.update(
@@ -103,7 +106,7 @@ def create_app(
     socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
     pops = PopBuilder(db, shipments)
     dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, ConsoleControl(config, control),
-                            probes=lambda: read_probes(db))
+                            probes=lambda: read_probes(db), live_bus=live_bus)
     app.extensions[DISPATCHER_KEY] = dispatcher
     register_socket_handlers(socketio, dispatcher)
     dispatcher.start()

@@ -17,6 +17,12 @@ Rooms: `agent:<username>` (an agent's username is its PBX peer name, e.g. agent1
                   wallboard with its `version`
 - `wallboard_delta` to `supervisors`: {version, ...wallboard.wallboard_delta}; at most one per
                   `ConsoleConfig.wallboard_interval_s`, the last change always sent.
+- `live_transcript` to `agent:<agent on the call>` and `supervisors`: a live partial or final line
+                  {linkedid, agent, speaker: customer|agent, stream, seq, final, text, audio_s, at};
+                  a page that (re)connects gets the call's finals so far
+- `live_alert`    to `supervisors`: an escalation word (customer) or taboo phrase (agent) heard live
+                  {linkedid, agent, speaker, rule: escalation|taboo:<category>, phrase, text, at}
+- `live_call_ended` to the same rooms as the call's lines: {linkedid}
 
 Client → server: `agent_state` (ack: own snapshot; agent roles) and `wallboard_request` (ack: the
 whole wallboard; supervisor roles). A page that sees a version gap asks again.
@@ -68,6 +74,7 @@ from telephony.events import (
     PbxConnection,
 )
 from telephony.live import LiveView
+from transcripts.live_events import LiveAlert, LiveBus, LiveEvent, LiveLine
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,7 @@ WRAP_UP_TICK_S = 0.25
 # A ring "cancelled" on one phone is reported just before the answer on another (ringall); the
 # withdrawal waits this long for that answer so it can say who took the call.
 WITHDRAW_HOLD_S = 0.5
+LIVE_LINES_KEPT = 200  # finals per live call replayed to a page that (re)connects
 _STOP = object()
 _PROBES = object()  # the probe results changed: the wallboard is due
 
@@ -99,11 +107,14 @@ class Dispatcher:
         config: ConsoleConfig,
         control: ConsoleControl,
         probes: Callable[[], tuple[ProbeView, ...]] | None = None,
+        live_bus: LiveBus | None = None,
     ) -> None:
         """`probes` reads the last probe result per hotline (from the database); polled every
         `config.probe_poll_s`."""
         self._socketio = socketio
         self._bus = bus
+        self._live_bus = live_bus
+        self._live_calls: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # linkedid -> (agent, finals)
         self._live = live
         self._calls = calls
         self._pops = pops
@@ -131,8 +142,8 @@ class Dispatcher:
 
     # --- the AMI reader thread side -------------------------------------------------------
 
-    def on_event(self, event: DomainEvent) -> None:
-        """Bus handler: never blocks, never raises."""
+    def on_event(self, event: DomainEvent | LiveEvent) -> None:
+        """Bus handler (also of the live transcript bus): never blocks, never raises."""
         try:
             self._queue.put_nowait(event)
         except queue.Full:
@@ -151,10 +162,14 @@ class Dispatcher:
             self.refresh_probes()
             self._socketio.start_background_task(self._probe_timer)
         self._bus.subscribe(self.on_event)
+        if self._live_bus is not None:
+            self._live_bus.subscribe(self.on_event)
 
     def stop(self) -> None:
         """Unsubscribe and let the worker finish what is queued."""
         self._bus.unsubscribe(self.on_event)
+        if self._live_bus is not None:
+            self._live_bus.unsubscribe(self.on_event)
         self._stopped.set()
         if self._started:
             self._queue.put(_STOP)
@@ -208,7 +223,10 @@ class Dispatcher:
         except Exception:
             log.exception("console could not read the live agents")
 
-    def _handle(self, event: DomainEvent) -> None:
+    def _handle(self, event: DomainEvent | LiveEvent) -> None:
+        if isinstance(event, LiveLine | LiveAlert):
+            self._handle_live(event)
+            return
         self._calls.observe(event)
         if isinstance(event, AgentRinging):
             self._emit_pop(event)
@@ -231,6 +249,7 @@ class Dispatcher:
                     self._withdrawn(event.linkedid, other, "answered_elsewhere", event.agent)
         elif isinstance(event, CallEnded):
             record = event.record
+            self._live_ended(record.linkedid)
             held, _ = self._held.pop(record.linkedid, ([], 0.0))
             for other in held:
                 self._withdrawn(record.linkedid, other, "cancelled", None)
@@ -253,6 +272,33 @@ class Dispatcher:
             self._emit("pbx", asdict(event), None)
         if isinstance(event, WALLBOARD_EVENTS):
             self._wallboard_due = True
+
+    # --- live transcripts ----------------------------------------------------------------------
+
+    def _handle_live(self, event: LiveLine | LiveAlert) -> None:
+        payload = asdict(event)
+        if isinstance(event, LiveAlert):
+            self._emit("live_alert", payload, SUPERVISORS_ROOM)
+            return
+        agent, finals = self._live_calls.setdefault(event.linkedid, (event.agent, []))
+        if event.final:
+            finals.append(payload)
+            del finals[:-LIVE_LINES_KEPT]
+        # only the agent on the call and the supervisors: never another agent
+        self._emit("live_transcript", payload, [agent_room(event.agent), SUPERVISORS_ROOM])
+
+    def _live_ended(self, linkedid: str) -> None:
+        kept = self._live_calls.pop(linkedid, None)
+        if kept is not None:
+            self._emit("live_call_ended", {"linkedid": linkedid}, [agent_room(kept[0]), SUPERVISORS_ROOM])
+
+    def replay_live(self, sid: str, agent: str | None) -> None:
+        """A page that (re)connects: the finals so far of the live calls it may see (its own call's
+        for an agent, every call's for a supervisor: agent None)."""
+        for _, (owner, finals) in list(self._live_calls.items()):
+            if agent is None or owner == agent:
+                for line in list(finals):
+                    self._emit("live_transcript", line, sid)
 
     def _withdrawn(self, linkedid: str, agent: str, reason: str, by: str | None) -> None:
         self._emit("pop_withdrawn", {"linkedid": linkedid, "agent": agent, "reason": reason, "by": by},
@@ -382,7 +428,7 @@ class Dispatcher:
                 self._wb_sent = self._full_wallboard()
             return self._wb_sent | {"version": self._wb_version}
 
-    def _emit(self, name: str, payload: dict[str, Any], room: str | None) -> None:
+    def _emit(self, name: str, payload: dict[str, Any], room: str | list[str] | None) -> None:
         self._socketio.emit(name, payload, to=room)
 
 
@@ -406,6 +452,8 @@ def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher) -> None
         socketio.emit("hello", {"username": user.username, "role": user.role}, to=sid)
         if user.can("agent_console"):
             dispatcher.replay_current_call(user.username, sid)
+        dispatcher.replay_live(sid, None if user.can("wallboard") else user.username if user.can("agent_console")
+                               else "")
         return True
 
     def on_wallboard_request() -> dict[str, Any]:

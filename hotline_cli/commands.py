@@ -235,6 +235,7 @@ def register(sub: Any) -> None:
     p.add_argument("--interval", type=float, default=20.0, help="mean seconds between simulated calls; 0: none")
     p.add_argument("--fresh", action="store_true", help="start from an empty demo database")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--no-live", action="store_true", help="no live transcripts (AudioSocket taps of answered calls)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("serve", help="run Hotline against a real Asterisk (settings: AMI, database, console)")

@@ -64,6 +64,13 @@ class Settings:
     job_queue: str = "hotline-transcription"  # the RQ queue of transcription jobs (processes by role)
     job_retry_s: str = "10,30,60,120,300"  # seconds before each retry of a failed job
     metrics_token: str = ""  # bearer token for /metrics from elsewhere than loopback (empty: admin login only)
+    # live transcripts: on CallAnswered one AudioSocket/ChanSpy Originate per speaker to our server
+    live_transcripts: bool = False
+    audiosocket_host: str = "127.0.0.1"  # where our AudioSocket server listens
+    audiosocket_port: int = 9092
+    audiosocket_address: str = ""  # the host Asterisk dials (AudioSocket/HOST:PORT); empty: audiosocket_host
+    audiosocket_peers: tuple[str, ...] = ("127.0.0.1", "::1")  # Asterisk addresses allowed to connect
+    live_max_streams: int = 16  # live recognisers at once (two per call)
 
     def pbxs(self) -> tuple[AmiSettings, ...]:
         return self.pbx or (self.ami,)
@@ -83,6 +90,10 @@ ENV = {
     "HOTLINE_JOB_QUEUE": ("job_queue", str),
     "HOTLINE_JOB_RETRY_S": ("job_retry_s", str),
     "HOTLINE_METRICS_TOKEN": ("metrics_token", str),
+    "HOTLINE_LIVE_TRANSCRIPTS": ("live_transcripts", bool),
+    "HOTLINE_AUDIOSOCKET_HOST": ("audiosocket_host", str),
+    "HOTLINE_AUDIOSOCKET_PORT": ("audiosocket_port", int),
+    "HOTLINE_AUDIOSOCKET_ADDRESS": ("audiosocket_address", str),
 }
 AMI_ENV = {
     "HOTLINE_AMI_HOST": ("host", str),
@@ -94,7 +105,18 @@ AMI_ENV = {
 
 def _convert(name: str, value: Any, kind: type[Any]) -> Any:
     try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("not true or false")
         if kind is int:
+            if isinstance(value, bool):
+                raise ValueError("not a number")
             result = int(value)
             if not 0 < result < 65536 and name.lower().endswith("port"):
                 raise ValueError("not a port number")
@@ -186,7 +208,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                 updates["pbx"] = tuple(pbxs)
             elif key == "shipments":
                 updates["shipments"] = _shipments(value)
-            elif key in ("blocked_callers", "key_account_callers"):
+            elif key in ("blocked_callers", "key_account_callers", "audiosocket_peers"):
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ConfigError(f"settings file: {key} must be a list of phone numbers (strings)")
                 updates[key] = tuple(value)
@@ -195,7 +217,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
             elif key == "pause_reasons":
                 updates[key] = _pause_reasons(value)
             elif key in known:
-                kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path}.get(key, str)
+                kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path, "live_transcripts": bool,
+                        "audiosocket_port": int, "live_max_streams": int}.get(key, str)
                 updates[key] = _convert(key, value, kind)
             else:
                 raise ConfigError(f"settings file: unknown key {key!r}")

@@ -48,6 +48,7 @@ from telephony.simulator.scenario import CallScript
 from transcripts.engine import VoskEngine, default_model_dir
 from transcripts.errors import TranscriptsError
 from transcripts.jobs import TranscriptionQueue, TranscriptionResult
+from transcripts.live_events import LiveBus
 from transcripts.standard import Rules, load_rules
 from transcripts.turns import turns_text
 
@@ -452,9 +453,12 @@ class Process:
     control: PbxControl
     pipeline: CallPipeline
     transcriber: TranscriptionQueue
+    live_bus: LiveBus | None = None
+    livetap: Any = None  # hotline_cli.livetap.LiveTap when live transcripts are on
 
     def status(self) -> Mapping[str, Any]:
-        return {
+        live = {"live_transcripts": self.livetap.status()} if self.livetap is not None else {}
+        return live | {
             "ami": [link.status() for link in self.links],
             "live_calls": len(self.live.live_call_ids()),
             "calls_stored": self.pipeline.stored,
@@ -465,12 +469,16 @@ class Process:
         }
 
     def start(self) -> None:
+        if self.livetap is not None:
+            self.livetap.start()
         for link in self.links:
             link.client.start()
 
     def stop(self) -> None:
         for link in self.links:
             link.client.stop()
+        if self.livetap is not None:
+            self.livetap.stop()
         self.transcriber.stop(timeout=5)
         self.pipeline.stop()
         self.db.dispose()
@@ -501,8 +509,26 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
         return (p.queued + p.running, p.failed)
 
     metrics.set_backlog_source(backlog)
-    return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), PbxControl(links),
-                   pipeline, transcriber)
+    control = PbxControl(links)
+    live_bus, livetap = (make_livetap(settings, control, bus, transcriber.engine) if settings.live_transcripts
+                         else (None, None))
+    return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), control,
+                   pipeline, transcriber, live_bus, livetap)
+
+
+def make_livetap(settings: Settings, control: PbxControl, bus: EventBus, engine: Any) -> tuple[LiveBus, Any]:
+    """Live transcripts: taps answered calls (telephony bus) and publishes lines on a new LiveBus."""
+    from hotline_cli.livetap import LiveTap, LiveTapError, LiveTapSettings
+
+    live_bus = LiveBus()
+    try:
+        tap = LiveTap(LiveTapSettings(settings.audiosocket_host, settings.audiosocket_port,
+                                      settings.audiosocket_address, settings.audiosocket_peers,
+                                      settings.live_max_streams), control, engine, live_bus)
+    except LiveTapError as exc:
+        raise StartupError(str(exc)) from None
+    bus.subscribe(tap.on_event)
+    return live_bus, tap
 
 
 def _reconcile(pipeline: CallPipeline, link: PbxLink) -> None:
@@ -512,16 +538,16 @@ def _reconcile(pipeline: CallPipeline, link: PbxLink) -> None:
 
 def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
     _serve_console(proc.settings, proc.db, proc.bus, proc.live, port, demo=demo, status=proc.status,
-                   control=proc.control)
+                   control=proc.control, live_bus=proc.live_bus)
 
 
 def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, port: int | None, *, demo: bool,
-                   status: Any = None, control: Any = None) -> None:
+                   status: Any = None, control: Any = None, live_bus: LiveBus | None = None) -> None:
     from agent_console.app import create_app
 
     config = console_config(settings, demo=demo)
     app, socketio = create_app(config, db, bus, live, status_provider=status, control=control,
-                               shipments=shipment_source(settings.shipments))
+                               shipments=shipment_source(settings.shipments), live_bus=live_bus)
     host, http_port = settings.http_host, port or settings.http_port
     try:
         socketio.run(app, host=host, port=http_port, allow_unsafe_werkzeug=True, use_reloader=False,
@@ -566,6 +592,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     _sigterm_as_interrupt()
     settings: Settings = args.settings
+    if not getattr(args, "no_live", False):  # the demo shows live transcripts, on a free port
+        settings = dataclasses.replace(settings, live_transcripts=True, audiosocket_port=0)
     if args.fresh and settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url[len("sqlite:///"):]).unlink(missing_ok=True)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)

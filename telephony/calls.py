@@ -45,6 +45,8 @@ MEMBER_STATUS = {
     "5": "unavailable", "6": "ringing", "7": "ringing", "8": "busy",
 }
 RECENTLY_ENDED = 4096
+# Channels Hotline originates itself to tap a call's audio (live transcripts): not calls.
+TAP_CHANNEL_PREFIX = "AudioSocket/"
 MAX_LIVE_CALLS = 50_000  # beyond this, the longest-silent calls are closed (a corrupt stream must not eat memory)
 
 
@@ -263,9 +265,9 @@ class CallTracker:
         f = msg.fields
         lid = f.get("Linkedid", "")
         uid = f.get("Uniqueid", "")
-        if not lid or not uid or lid in self._ended:
-            return
         channel = f.get("Channel", "")
+        if not lid or not uid or lid in self._ended or channel.startswith(TAP_CHANNEL_PREFIX):
+            return
         call = self._calls.get(lid)
         if call is None:
             dialed = f.get("Exten", "")
@@ -460,7 +462,7 @@ class CallTracker:
         self._queue(queue).answered += 1
         m = self._member(agent)
         m.linkedid = rec.linkedid
-        self._publish(CallAnswered(rec.linkedid, agent, queue, at))
+        self._publish(CallAnswered(rec.linkedid, agent, queue, at, f.get("Uniqueid", ""), f.get("DestUniqueid", "")))
 
     def _on_bridge_leave(self, msg: Message, at: float) -> None:
         call = self._call_of(msg)
@@ -633,7 +635,8 @@ class CallTracker:
         entries = {e.uniqueid: e for e in status.entries}
         by_linked: dict[str, list[ChannelInfo]] = {}
         for c in channels:
-            by_linked.setdefault(c.linkedid, []).append(c)
+            if not c.channel.startswith(TAP_CHANNEL_PREFIX):
+                by_linked.setdefault(c.linkedid, []).append(c)
         with self._lock:
             for lid, call in list(self._calls.items()):
                 if call.last_seen > asked_at or (call.rec.started_at or 0) > asked_at:

@@ -93,6 +93,8 @@ class CallAnswered:
     agent: str
     queue: str
     at: float
+    customer_uniqueid: str = ""  # AgentConnect's Uniqueid (the caller's channel); "" after a resync
+    agent_uniqueid: str = ""  # AgentConnect's DestUniqueid (the agent's channel)
 
 
 @dataclass(frozen=True, slots=True)

@@ -246,6 +246,13 @@ class SimulatedPbx:
             self._lock.notify_all()
         return True
 
+    def next_uniqueid(self) -> str:
+        """A Uniqueid for a channel outside any call script (an originated AudioSocket tap)."""
+        with self._lock:
+            seq = self._uid_seq
+            self._uid_seq += 1
+        return f"{int(time.time())}.{seq}"
+
     def call_of_channel(self, channel: str) -> str | None:
         """The Linkedid of the live call a channel belongs to."""
         with self._lock:

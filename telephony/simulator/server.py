@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from telephony.frames import FrameParser, Message
+from telephony.simulator.audiosocket_tap import AudioSocketTaps
 from telephony.simulator.pbx import SimChannel, SimulatedPbx, state_at
 from telephony.simulator.scenario import Fields
 
@@ -249,6 +250,8 @@ class _Session(socketserver.BaseRequestHandler):
             self.send([("Response", "Success"), *base])
 
     def _originate(self, msg: Message, base: Fields) -> None:
+        if self.server.taps.originate(msg, base, self.send):
+            return  # AudioSocket/HOST:PORT/<uuid> running ChanSpy on a live call: streamed (audiosocket_tap)
         self.send([("Response", "Success"), *base, ("Message", "Originate successfully queued")])
         self.server.pbx.emit([[("Event", "OriginateResponse"), ("Privilege", "call,all"), *base,
                                ("Response", "Success"), ("Channel", msg.get("Channel")),
@@ -397,6 +400,7 @@ class AmiServer(socketserver.ThreadingTCPServer):
         self.sessions: set[_Session] = set()
         self.down_until = 0.0
         self.actions: Counter[str] = Counter()  # actions received, by lower-case name
+        self.taps = AudioSocketTaps(pbx)  # live taps (Originate of AudioSocket/... running ChanSpy)
         super().__init__(address, _Session)
 
     @property
@@ -455,6 +459,7 @@ class AmiServer(socketserver.ThreadingTCPServer):
         return thread
 
     def shutdown_all(self) -> None:
+        self.taps.stop()
         for s in list(self.sessions):
             s.close()
         self.shutdown()

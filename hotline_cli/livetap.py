@@ -1,0 +1,166 @@
+"""Live transcripts of answered calls: the wiring between telephony, the AudioSocket server and the bus.
+
+On `CallAnswered` (AMI AgentConnect: `Uniqueid` the caller's channel, `DestUniqueid` the agent's)
+two AMI Originates go to the call's Asterisk, `Channel: AudioSocket/HOST:PORT/<uuid>`,
+`Application: ChanSpy`, `Data: <Uniqueid>,qEuo`, `Async: true` (verified on Asterisk 20:
+../shared/asterisk-traces/audiosocket/), one per speaker. Asterisk connects to our
+`AudioSocketServer`; each stream's UUID maps it to (call, speaker); results are published as
+`LiveLine`s and `LiveAlert`s on the `LiveBus`. Telephony knows nothing of this: it only publishes
+its events and takes actions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from telephony.connection import AmiError
+from telephony.events import CallAnswered, DomainEvent
+from telephony.pbxlink import PbxControl, PbxNotConnected
+from transcripts.audiosocket import AudioSocketError, AudioSocketServer, RecognizerPool, StreamSummary
+from transcripts.engine import SpeechEngine
+from transcripts.errors import TranscriptsError
+from transcripts.live import DEFAULT_TIMEOUT_MS, TapStream, tap_call
+from transcripts.live_events import LiveBus, LiveTranscriber, LiveWatcher
+from transcripts.standard import load_rules
+
+log = logging.getLogger("hotline.live")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTapSettings:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9092  # 0: a free port (the demo)
+    address: str = ""  # the host Asterisk dials; empty: listen_host
+    allowed_peers: tuple[str, ...] = ("127.0.0.1", "::1")
+    max_streams: int = 16
+    rules: Path | None = None  # service-standard rules (None: the shipped standard_rules.toml)
+
+
+class LiveTapError(Exception):
+    """Live transcription cannot start (port in use, model missing); the message says why."""
+
+
+class LiveTap:
+    """Subscribe `on_event` to the telephony bus and `start()`; `stop()` at the end.
+
+    `engine` gives the process's one speech engine (shared with post-call transcription); it is
+    called once, on a background thread at `start()`, so the model loads while the process comes up.
+    Originates are sent from a small thread pool, never on the AMI reader thread."""
+
+    def __init__(self, settings: LiveTapSettings, control: PbxControl, engine: Callable[[], SpeechEngine],
+                 live_bus: LiveBus) -> None:
+        self.settings = settings
+        self.control = control
+        self.engine = engine
+        self.live_bus = live_bus
+        try:
+            rules = load_rules(settings.rules)
+        except TranscriptsError as exc:
+            raise LiveTapError(str(exc)) from None
+        self.transcriber = LiveTranscriber(live_bus, LiveWatcher(rules))
+        self.server: AudioSocketServer | None = None
+        self.ready = threading.Event()
+        self.failed: str | None = None
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="live-tap")
+        self.calls_tapped = 0
+        self.originates_sent = 0
+        self.originates_failed = 0
+        self.streams_ended = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, *, wait: bool = False, timeout: float = 60.0) -> None:
+        thread = threading.Thread(target=self._start, name="live-tap-start", daemon=True)
+        thread.start()
+        if wait:
+            thread.join(timeout)
+            if self.failed:
+                raise LiveTapError(self.failed)
+
+    def _start(self) -> None:
+        s = self.settings
+        try:
+            engine = self.engine()
+            server = AudioSocketServer(
+                RecognizerPool(engine, max_streams=s.max_streams), self.transcriber.on_result,
+                host=s.listen_host, port=s.listen_port, allowed_peers=s.allowed_peers,
+                on_stream_end=self._stream_ended)
+            server.start()
+        except (AudioSocketError, TranscriptsError, OSError) as exc:
+            self.failed = f"live transcripts off: {exc}"
+            log.error("%s", self.failed)
+            return
+        self.server = server
+        self.ready.set()
+        log.info("live transcripts: AudioSocket server on %s:%s, Asterisk dials %s", s.listen_host, server.port,
+                 self.address)
+
+    @property
+    def address(self) -> str:
+        return self.settings.address or self.settings.listen_host
+
+    @property
+    def port(self) -> int:
+        return self.server.port if self.server is not None else self.settings.listen_port
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.server is not None:
+            self.server.stop()
+
+    def status(self) -> dict[str, Any]:
+        return {"ready": self.ready.is_set(), "error": self.failed, "port": self.port,
+                "active_streams": self.server.active_streams if self.server else 0,
+                "calls_tapped": self.calls_tapped, "originates_sent": self.originates_sent,
+                "originates_failed": self.originates_failed, "streams_ended": self.streams_ended,
+                "lines": self.transcriber.lines, "alerts": self.transcriber.alerts}
+
+    # ------------------------------------------------------------------ the bus
+    def on_event(self, event: DomainEvent) -> None:
+        """Telephony bus handler: never blocks the AMI thread."""
+        if not isinstance(event, CallAnswered):
+            return
+        if not event.customer_uniqueid or not event.agent_uniqueid:
+            return  # taken up by a resync: the channels are not known from AgentConnect
+        if not self.ready.is_set():
+            log.warning("live transcripts not ready: call %s not tapped", event.linkedid)
+            return
+        try:
+            self._pool.submit(self._tap, event)
+        except RuntimeError:  # stopping
+            pass
+
+    def _tap(self, event: CallAnswered) -> None:
+        try:
+            streams = tap_call(event.linkedid, event.customer_uniqueid, event.agent_uniqueid)
+        except TranscriptsError as exc:
+            log.warning("call %s not tapped: %s", event.linkedid, exc)
+            return
+        self.calls_tapped += 1
+        for stream in streams:
+            self.transcriber.register(stream, event.agent)
+            self._originate(stream)
+
+    def _originate(self, stream: TapStream) -> None:
+        fields = dict(stream.originate_fields(self.address, self.port))
+        try:
+            actions = self.control.actions(self.control.pbx_of_call(stream.linkedid))
+            actions.originate(fields["Channel"], application=fields["Application"], data=fields["Data"],
+                              caller_id=fields["CallerID"], timeout_ms=DEFAULT_TIMEOUT_MS)
+            self.originates_sent += 1
+        except (PbxNotConnected, AmiError, OSError) as exc:
+            self._originate_failed(stream, f"{type(exc).__name__}: {exc}")
+
+    def _originate_failed(self, stream: TapStream, why: str) -> None:
+        self.originates_failed += 1
+        self.transcriber.unregister(stream.stream_uuid)
+        log.warning("live tap of call %s (%s) not started: %s", stream.linkedid, stream.speaker, why)
+
+    def _stream_ended(self, summary: StreamSummary) -> None:
+        self.streams_ended += 1
+        self.transcriber.on_stream_end(summary)

@@ -1,0 +1,261 @@
+"""Live taps end to end: a simulated call is answered, our listener sends one AudioSocket/ChanSpy
+Originate per speaker over AMI, the PBX simulator connects to our AudioSocket server like Asterisk
+does and streams each speaker's voice in real time, the real Vosk model transcribes, and the lines
+reach the live bus mapped to (call, speaker). The transcript equals what Vosk itself returns for the
+very bytes that arrived; the tap channel's AMI events have the field sets of the real capture."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import wave
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import vosk
+
+from hotline_cli.livetap import LiveTap, LiveTapSettings
+from telephony.connection import AmiEndpoint
+from telephony.events import CallAnswered, CallEnded, CallStarted, DomainEvent, EventBus
+from telephony.frames import FrameParser
+from telephony.pbxlink import PbxControl, make_links
+from telephony.simulator.pbx import SimulatedPbx
+from telephony.simulator.scenario import CallScript, Fields
+from telephony.simulator.server import AmiServer, Credentials
+from telephony.simulator.voice import make_call_recording
+from transcripts.engine import VoskEngine
+from transcripts.live_events import LiveAlert, LiveBus, LiveEvent, LiveLine, LiveWatcher
+from transcripts.standard import load_rules
+
+FIX = Path(__file__).parent / "fixtures" / "audiosocket"
+CAPTURE_UUID = "6deb6439-bfda-46cf-84d6-f026d9c346e7"  # as-tap-1-caller-only-chanspy-o
+CAPTURE_UID = "1796029404.31"  # its AudioSocket channel's Uniqueid
+
+
+def vosk_reference(model: vosk.Model, pcm: bytes, chunk: int = 320) -> list[tuple[bool, str]]:
+    """What Vosk itself returns for `pcm` fed in 20 ms pieces: new non-empty partials, finals."""
+    rec = vosk.KaldiRecognizer(model, 8000.0)
+    rec.SetWords(True)
+    out: list[tuple[bool, str]] = []
+    last = ""
+    for i in range(0, len(pcm), chunk):
+        if rec.AcceptWaveform(pcm[i : i + chunk]):
+            last = ""
+            text = json.loads(rec.Result())["text"].strip()
+            if text:
+                out.append((True, text))
+        else:
+            text = json.loads(rec.PartialResult())["partial"].strip()
+            if text and text != last:
+                last = text
+                out.append((False, text))
+    text = json.loads(rec.FinalResult())["text"].strip()
+    if text:
+        out.append((True, text))
+    return out
+
+
+def capture_field_sets() -> dict[str, list[str]]:
+    """Field names, in order, of every AMI event real Asterisk sent for one AudioSocket tap channel."""
+    parser = FrameParser(max_frame=1 << 20)
+    out: dict[str, list[str]] = {}
+    for msg in parser.feed((FIX / "as-tap-queue-call.ami.ami").read_bytes()):
+        text = "\n".join(f"{k}: {v}" for k, v in msg.fields.items())
+        if "Event" not in msg.fields or (CAPTURE_UUID not in text and f"Uniqueid: {CAPTURE_UID}" not in text
+                                          and "AudioSocket/127.0.0.1:9092-6deb6439-bfda-46cf-84d6\n" not in text + "\n"):
+            continue
+        name = msg.fields["Event"]
+        if name == "DeviceStateChange":
+            name += ":" + msg.fields["State"]
+        keys = [k.replace(f"AudioSocket/127.0.0.1:9092-{CAPTURE_UUID}", "CHANNEL") for k in msg.fields]
+        out.setdefault(name, keys)
+    return out
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.events: list[DomainEvent] = []
+        self.live: list[LiveEvent] = []
+        self.audio: dict[str, bytearray] = defaultdict(bytearray)
+        self.ami: list[Fields] = []
+
+    def on_event(self, e: DomainEvent) -> None:
+        with self.lock:
+            self.events.append(e)
+
+    def on_live(self, e: LiveEvent) -> None:
+        with self.lock:
+            self.live.append(e)
+
+    def on_audio(self, stream: str, rate: int, pcm: bytes) -> None:
+        with self.lock:
+            self.audio[stream] += pcm
+
+    def on_ami(self, batch: list[Fields]) -> None:
+        with self.lock:
+            self.ami.extend(batch)
+
+
+def wav_pcm(path: Path) -> bytes:
+    with wave.open(str(path), "rb") as w:
+        return w.readframes(w.getnframes())
+
+
+@pytest.fixture
+def rig(tmp_path: Path, steady_engine: VoskEngine, voice_cache: Path) -> Iterator[tuple[SimulatedPbx, LiveTap,
+                                                                                       Recorder]]:
+    pbx = SimulatedPbx(recordings_dir=str(tmp_path / "rec"), seed=1)
+    (tmp_path / "rec").mkdir()
+
+    def voice(script: CallScript) -> None:  # the caller and the agent say different things
+        if script.recording:
+            make_call_recording(Path(script.recording), "택배가 아직 안 왔어요", "안녕하세요 상담원입니다 무엇을 도와드릴까요",
+                                cache_dir=voice_cache)
+
+    pbx.on_script(voice)
+    server = AmiServer(("127.0.0.1", 0), pbx, Credentials("hotline", "hotline"))
+    rec = Recorder()
+    pbx.add_listener(rec.on_ami)
+    pbx.start()
+    server.serve_in_thread()
+    bus = EventBus()
+    bus.subscribe(rec.on_event)
+    links = make_links([AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline", "pbx1")], bus)
+    live_bus = LiveBus()
+    live_bus.subscribe(rec.on_live)
+    tap = LiveTap(LiveTapSettings(listen_port=0), PbxControl(links), lambda: steady_engine, live_bus)
+    bus.subscribe(tap.on_event)
+    tap.start(wait=True)
+    assert tap.server is not None
+    tap.server.on_audio = rec.on_audio
+    for link in links:
+        link.client.start()
+    deadline = time.time() + 10
+    while not links[0].client.connected.is_set() and time.time() < deadline:
+        time.sleep(0.05)
+    yield pbx, tap, rec
+    for link in links:
+        link.client.stop()
+    tap.stop()
+    pbx.stop()
+    server.shutdown_all()
+
+
+def test_simulated_call_is_tapped_per_speaker_and_transcribed_like_vosk(
+    rig: tuple[SimulatedPbx, LiveTap, Recorder], steady_engine: VoskEngine
+) -> None:
+    pbx, tap, rec = rig
+    script = pbx.start_call("service_answered", agents=["agent1001"], talk_s=12)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (tap.streams_ended >= 2 and any(isinstance(e, CallEnded)
+                                                                          for e in rec.events)):
+        time.sleep(0.2)
+    assert tap.streams_ended == 2, tap.status()
+    answered = [e for e in rec.events if isinstance(e, CallAnswered)]
+    assert len(answered) == 1 and answered[0].customer_uniqueid == script.uniqueids[0]
+    assert answered[0].agent_uniqueid and answered[0].agent_uniqueid != answered[0].customer_uniqueid
+    # the tap channels are not calls: one call started and ended, no phantom "internal" call
+    assert [e.linkedid for e in rec.events if isinstance(e, CallStarted)] == [script.linkedid]
+    assert [e.record.outcome for e in rec.events if isinstance(e, CallEnded)] == ["answered"]
+    assert tap.originates_sent == 2 and tap.originates_failed == 0
+
+    lines = [e for e in rec.live if isinstance(e, LiveLine)]
+    streams = {e.speaker: e.stream for e in lines}
+    assert set(streams) == {"customer", "agent"}, lines
+    assert all(e.linkedid == script.linkedid and e.agent == "agent1001" for e in lines)
+    # each stream carried exactly that speaker's recorded voice (the MixMonitor rx / tx file)
+    assert script.recording
+    base = Path(script.recording)
+    rx, tx = (wav_pcm(base.with_name(f"{base.stem}-{p}.wav")) for p in ("rx", "tx"))
+    got_customer, got_agent = bytes(rec.audio[streams["customer"]]), bytes(rec.audio[streams["agent"]])
+    assert rx in got_customer and tx in got_agent
+    assert tx.strip(b"\0") not in got_customer and rx.strip(b"\0") not in got_agent
+    # partials and finals equal what Vosk itself returns for the same bytes in the same 20 ms pieces
+    model = vosk.Model(str(steady_engine.model_dir))
+    for speaker, stream in streams.items():
+        got = [(e.final, e.text) for e in lines if e.stream == stream]
+        assert got == vosk_reference(model, bytes(rec.audio[stream])), speaker
+        assert any(final for final, _ in got) and any(not final for final, _ in got), speaker
+        seqs = [e.seq for e in lines if e.stream == stream]
+        assert seqs == list(range(1, len(seqs) + 1))
+    assert tap.server is not None and tap.server.pool.in_use == 0  # recognisers released at hang-up
+
+
+def test_tap_channel_events_have_the_field_sets_of_real_asterisk(rig: tuple[SimulatedPbx, LiveTap, Recorder]) -> None:
+    pbx, tap, rec = rig
+    pbx.start_call("service_answered", agents=["agent1002"], talk_s=3)
+    deadline = time.time() + 30
+    while time.time() < deadline and tap.streams_ended < 2:
+        time.sleep(0.1)
+    assert tap.streams_ended == 2
+    time.sleep(0.3)
+    expected = capture_field_sets()
+    assert set(expected) >= {"Newchannel", "VarSet", "OriginateResponse", "ChanSpyStart", "ChanSpyStop", "Cdr",
+                             "Hangup", "DeviceStateChange:INUSE"}
+    seen: dict[str, list[list[str]]] = defaultdict(list)
+    order: list[str] = []
+    stream = tap.status()
+    assert stream["originates_sent"] == 2
+    with rec.lock:
+        ami = list(rec.ami)
+    taps = {dict(f).get("Channel", "") for f in ami if dict(f).get("Event") == "Newchannel"
+            and dict(f).get("Channel", "").startswith("AudioSocket/")}
+    assert len(taps) == 2
+    one = sorted(taps)[0]
+    uid = next(dict(f)["Uniqueid"] for f in ami if dict(f).get("Event") == "Newchannel" and dict(f)["Channel"] == one)
+    for f in ami:
+        text = "\n".join(f"{k}: {v}" for k, v in f)
+        if one not in text and f"Uniqueid: {uid}" not in text and one.rsplit("-", 1)[0] not in text:
+            continue
+        d = dict(f)
+        name = d["Event"] + (":" + d["State"] if d["Event"] == "DeviceStateChange" else "")
+        order.append(name)
+        seen[name].append([k.replace(one, "CHANNEL") for k, _ in f])
+    assert set(seen) == set(expected), (sorted(seen), sorted(expected))
+    for name, keys in seen.items():
+        for k in keys:
+            assert k == expected[name], name
+    assert order[0] == "Newchannel" and order[-1] == "DeviceStateChange:UNKNOWN"
+    assert order.index("OriginateResponse") < order.index("ChanSpyStart") < order.index("ChanSpyStop") \
+        < order.index("Hangup")
+    response = next(dict(f) for f in ami if dict(f).get("Event") == "OriginateResponse" and dict(f)["Channel"] == one)
+    assert response["Response"] == "Success" and response["Reason"] == "4" and response["Data"].endswith(",qEuo")
+
+
+def test_originate_for_a_channel_that_is_not_live_gets_the_plain_answer(
+    rig: tuple[SimulatedPbx, LiveTap, Recorder]
+) -> None:
+    pbx, tap, rec = rig
+    from transcripts.live import tap_call
+
+    cust, _agent = tap_call("1.1", "1796000000.1", "1796000000.2")
+    tap.transcriber.register(cust, "agent1001")
+    tap._originate(cust)
+    time.sleep(0.5)
+    assert tap.server is not None and tap.server.counters.accepted == 0
+    responses = [dict(f) for f in rec.ami if dict(f).get("Event") == "OriginateResponse"]
+    assert responses and responses[-1]["Channel"].startswith("AudioSocket/")
+
+
+def test_live_watcher_alerts_once_per_call_speaker_and_phrase() -> None:
+    rules = load_rules()
+    watcher = LiveWatcher(rules)
+
+    def line(speaker: str, text: str, linkedid: str = "c.1", final: bool = False) -> LiveLine:
+        return LiveLine(linkedid, "agent1001", speaker, "s", 1, final, text, 1.0, 0.0)
+
+    [alert] = watcher.check(line("customer", "我 要 投诉 你们"))
+    assert (alert.rule, alert.phrase, alert.speaker) == ("escalation", "投诉", "customer")
+    assert watcher.check(line("customer", "我要投诉你们", final=True)) == []  # once per call and phrase
+    assert watcher.check(line("agent", "投诉")) == []  # escalation words count when the customer says them
+    assert [a.phrase for a in watcher.check(line("customer", "打 一 二 三 一 五"))] == ["12315"]
+    [taboo] = watcher.check(line("agent", "这个 不归我管"))
+    assert taboo.rule == "taboo:bad_attitude" and isinstance(taboo, LiveAlert)
+    assert watcher.check(line("customer", "不归我管")) == []
+    assert len(watcher.check(line("customer", "投诉", linkedid="c.2"))) == 1
+    watcher.forget("c.1")
+    assert len(watcher.check(line("customer", "投诉"))) == 1
