@@ -11,6 +11,7 @@ from flask import current_app, request, session
 
 from agent_console.config import LANGUAGES
 from agent_console.i18n_cases import CASES_EN, CASES_ZH
+from agent_console.i18n_live import LIVE_EN, LIVE_ZH_CN
 
 ZH_CN: dict[str, str] = {
     "app.title": "路港物流 客服中心",
@@ -549,6 +550,8 @@ EN: dict[str, str] = {
 
 ZH_CN.update(CASES_ZH)  # claims, inspection and branch consoles
 EN.update(CASES_EN)
+ZH_CN.update(LIVE_ZH_CN)  # the live transcript pane and live-call view
+EN.update(LIVE_EN)
 
 STRINGS: dict[str, dict[str, str]] = {"zh-CN": ZH_CN, "en": EN}
 

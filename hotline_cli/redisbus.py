@@ -20,11 +20,14 @@ from telephony import events as ev
 from telephony.events import DomainEvent, EventBus
 from telephony.live import AgentSnapshot, LiveSnapshot, LiveView, QueueSnapshot, WaitingCaller
 from telephony.records import CallRecord
+from transcripts.live_events import LiveAlert, LiveBus, LiveEvent, LiveLine
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "hotline:events"
 LIVE_KEY = "hotline:live"
+LIVE_TRANSCRIPTS_CHANNEL = "hotline:live-transcripts"
+_LIVE_TYPES: dict[str, type[LiveLine] | type[LiveAlert]] = {"LiveLine": LiveLine, "LiveAlert": LiveAlert}
 _EVENT_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls for cls in (ev.CallStarted, ev.CallHolding, ev.IvrDigit, ev.CallVariable, ev.CallQueued,
                                   ev.CallLeftQueue, ev.AgentRinging, ev.AgentRingStopped, ev.CallAnswered,
@@ -171,3 +174,72 @@ class RedisLive:
                                      q["longest_wait_s"], q["answered"], q["abandoned"]) for q in d["queues"])
         agents = tuple(AgentSnapshot(**a) for a in d["agents"])
         return LiveSnapshot(d["at"], queues, agents, d["live_calls"])
+
+
+def encode_live(event: LiveEvent) -> str:
+    return json.dumps({"type": type(event).__name__, "body": dataclasses.asdict(event)}, ensure_ascii=False)
+
+
+def decode_live(text: str | bytes) -> LiveEvent:
+    data = json.loads(text)
+    event: LiveEvent = _LIVE_TYPES[data["type"]](**data["body"])
+    return event
+
+
+class LiveEventPublisher:
+    """Listener side: live transcript lines and alerts of the local LiveBus out on a Redis channel."""
+
+    def __init__(self, url: str, live_bus: LiveBus, channel: str = LIVE_TRANSCRIPTS_CHANNEL) -> None:
+        self.redis = client(url)
+        self.channel = channel
+        self.sent = 0
+        self.failed = 0
+        live_bus.subscribe(self._publish)
+
+    def _publish(self, event: LiveEvent) -> None:
+        try:
+            self.redis.publish(self.channel, encode_live(event))
+            self.sent += 1
+        except redis.RedisError as exc:
+            self.failed += 1
+            log.warning("live transcript event not published to Redis: %s", exc)
+
+
+class LiveEventSubscriber:
+    """Web side: live transcript events from the Redis channel into the local LiveBus."""
+
+    def __init__(self, url: str, live_bus: LiveBus, channel: str = LIVE_TRANSCRIPTS_CHANNEL) -> None:
+        self.url = url
+        self.live_bus = live_bus
+        self.channel = channel
+        self.received = 0
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="redis-live-transcripts", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pubsub = connect(self.url).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub.subscribe(self.channel)
+                self.ready.set()
+                while not self._stop.is_set():
+                    msg = pubsub.get_message(timeout=0.5)
+                    if msg is None or msg.get("type") != "message":
+                        continue
+                    try:
+                        event = decode_live(msg["data"])
+                    except (KeyError, ValueError, TypeError) as exc:
+                        log.warning("unreadable live transcript event on %s dropped: %s", self.channel, exc)
+                        continue
+                    self.received += 1
+                    self.live_bus.publish(event)
+            except (redis.RedisError, RedisUnavailable) as exc:
+                self.ready.clear()
+                log.warning("Redis live transcripts lost (%s); resubscribing", exc)
+                self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

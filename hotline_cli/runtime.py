@@ -402,13 +402,18 @@ def _rules(settings: Settings) -> Rules:
         raise StartupError(str(exc)) from None
 
 
-def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) -> TranscriptionQueue:
+def model_folder(settings: Settings) -> Path:
     try:
         model_dir = Path(settings.vosk_model) if settings.vosk_model else default_model_dir()
     except TranscriptsError as exc:
         raise StartupError(str(exc)) from None
     if not model_dir.is_dir():
         raise StartupError(f"Vosk model folder {model_dir} does not exist (set HOTLINE_VOSK_MODEL)")
+    return model_dir
+
+
+def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) -> TranscriptionQueue:
+    model_dir = model_folder(settings)
 
     def done(result: TranscriptionResult) -> None:
         pipeline_holder[0].on_transcribed(result)
@@ -709,6 +714,14 @@ def run_role(args: argparse.Namespace) -> int:
             record_metrics(bus, links)
             metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
             serve_metrics(args.metrics_port)
+            livetap = None
+            if settings.live_transcripts:  # the taps need the AMI link: this process loads the model
+                from hotline_cli.redisbus import LiveEventPublisher
+
+                model_dir = model_folder(settings)
+                live_bus, livetap = make_livetap(settings, control, bus, lambda: VoskEngine(model_dir))
+                LiveEventPublisher(settings.redis_url, live_bus)
+                livetap.start()
             router = None
             if settings.routing == "ami":
                 from ivr.routing import HotlineRouter, RoutingRules
@@ -723,12 +736,18 @@ def run_role(args: argparse.Namespace) -> int:
             _wait_forever()
             for link in links:
                 link.client.stop()
+            if livetap is not None:
+                livetap.stop()
             if router is not None:
                 router.stop()
             live_pub.stop()
             pipeline.stop()
         elif role == "web":
+            from hotline_cli.redisbus import LiveEventSubscriber
+
             sub = EventSubscriber(settings.redis_url, bus)
+            web_live_bus = LiveBus()
+            live_sub = LiveEventSubscriber(settings.redis_url, web_live_bus)
             live_view = RedisLive(settings.redis_url)
             jobs_conn = jobqueue.connect(settings.redis_url)
             metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
@@ -745,9 +764,12 @@ def run_role(args: argparse.Namespace) -> int:
                 return body
 
             try:
-                _serve_console(settings, db, bus, live_view, port, demo=False, status=web_status)
+                _serve_console(settings, db, bus, live_view, port, demo=False,
+                               status=lambda: web_status() | {"live_transcript_events_received": live_sub.received},
+                               live_bus=web_live_bus)
             except KeyboardInterrupt:
                 pass
+            live_sub.stop()
             sub.stop()
         elif role == "worker":
             run_rq_worker(settings, db, retry, args.metrics_port)

@@ -21,6 +21,7 @@ from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
 from telephony.events import EventBus
 from telephony.live import AgentSnapshot, LiveSnapshot, QueueSnapshot, WaitingCaller
+from transcripts.live_events import LiveBus
 
 
 @dataclass
@@ -109,6 +110,7 @@ class Console:
     bus: EventBus
     live: FakeLiveView
     config: ConsoleConfig
+    live_bus: LiveBus | None = None  # live transcript lines and alerts (transcripts.live_events)
 
     sample_snapshot = staticmethod(sample_snapshot)
 
@@ -172,9 +174,10 @@ def console(db: Database, tmp_path: Path) -> Iterator[Console]:
     config = ConsoleConfig(secret_key="test-secret", demo=True, recordings_dir=recordings, wallboard_interval_s=0.05)
     bus = EventBus()
     live = FakeLiveView()
-    app, socketio = create_app(config, db, bus, live)
+    live_bus = LiveBus()
+    app, socketio = create_app(config, db, bus, live, live_bus=live_bus)
     app.config["TESTING"] = True
-    yield Console(app=app, socketio=socketio, db=db, bus=bus, live=live, config=config)
+    yield Console(app=app, socketio=socketio, db=db, bus=bus, live=live, config=config, live_bus=live_bus)
     dispatcher(app).stop()
 
 

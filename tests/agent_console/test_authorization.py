@@ -172,3 +172,49 @@ def test_limiter_unlocks_after_the_lockout() -> None:
     assert lock is not None and lock.minutes_left(1) == 1
     assert limiter.locked("A ", "1.2.3.4", now=30) is not None
     assert limiter.locked("a", "1.2.3.4", now=62) is None
+
+
+def test_live_transcripts_reach_only_the_agent_on_the_call_and_supervisors(users: Console) -> None:
+    """`live_transcript` and `live_call_ended` go to the agent on the call and to supervisors;
+    `live_alert` to supervisors only; another agent and the other roles get none of them, also not
+    the finals replayed to a page that connects during the call."""
+    from telephony.events import CallEnded
+    from telephony.records import CallRecord
+    from transcripts.live_events import LiveAlert, LiveLine
+
+    assert users.live_bus is not None
+    socks = {role: users.socket(users.login(USERS[role])) for role in ROLES}
+    other = users.socket(users.login("agent1002"))
+    for s in [*socks.values(), other]:
+        s.get_received()
+    users.live_bus.publish(LiveLine("live.1", "agent1001", "customer", "s1", 1, False, "택배가", 0.5, 1.0))
+    users.live_bus.publish(LiveLine("live.1", "agent1001", "customer", "s1", 2, True, "택배가 아직", 1.2, 2.0))
+    users.live_bus.publish(LiveAlert("live.1", "agent1001", "customer", "escalation", "投诉", "我要投诉", 2.5))
+    users.settle()
+    msgs = {role: s.get_received() for role, s in socks.items()}
+    got = {role: [m["args"][0] for m in ms if m["name"] == "live_transcript"] for role, ms in msgs.items()}
+    alerts = {role: [m["args"][0] for m in ms if m["name"] == "live_alert"] for role, ms in msgs.items()}
+    assert [(x["seq"], x["final"], x["text"]) for x in got["agent"]] == [(1, False, "택배가"), (2, True, "택배가 아직")]
+    assert got["agent"][0]["speaker"] == "customer" and got["agent"][0]["linkedid"] == "live.1"
+    for role in ROLES:
+        if role in SUPERVISORS:
+            assert len(got[role]) == 2 and [a["phrase"] for a in alerts[role]] == ["投诉"], role
+        elif role != "agent":
+            assert got[role] == [] and alerts[role] == [], role
+    assert alerts["agent"] == []  # the alert is for supervisors
+    assert [m for m in other.get_received() if m["name"].startswith("live_")] == []
+
+    # a page that connects during the call gets the finals so far, if it may see them
+    late = {u: users.socket(users.login(u)) for u in ("agent1001", "agent1002", "supervisor")}
+    replayed = {u: users.received(s, "live_transcript") for u, s in late.items()}
+    assert [x["text"] for x in replayed["agent1001"]] == ["택배가 아직"]
+    assert [x["text"] for x in replayed["supervisor"]] == ["택배가 아직"]
+    assert replayed["agent1002"] == []
+
+    users.bus.publish(CallEnded(CallRecord(linkedid="live.1", caller="1", agent="agent1001", agents=["agent1001"],
+                                           outcome="answered"), 3.0))
+    users.settle()
+    ended = {role: users.received(s, "live_call_ended") for role, s in socks.items()}
+    assert ended["agent"] == [{"linkedid": "live.1"}] and ended["supervisor"] == [{"linkedid": "live.1"}]
+    assert ended["claims"] == [] and ended["inspector"] == []
+    assert [m for m in other.get_received() if m["name"].startswith("live_")] == []

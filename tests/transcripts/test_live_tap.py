@@ -64,8 +64,9 @@ def capture_field_sets() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for msg in parser.feed((FIX / "as-tap-queue-call.ami.ami").read_bytes()):
         text = "\n".join(f"{k}: {v}" for k, v in msg.fields.items())
-        if "Event" not in msg.fields or (CAPTURE_UUID not in text and f"Uniqueid: {CAPTURE_UID}" not in text
-                                          and "AudioSocket/127.0.0.1:9092-6deb6439-bfda-46cf-84d6\n" not in text + "\n"):
+        device = "Device: AudioSocket/127.0.0.1:9092-6deb6439-bfda-46cf-84d6\n"
+        mine = CAPTURE_UUID in text or f"Uniqueid: {CAPTURE_UID}" in text or device in text + "\n"
+        if "Event" not in msg.fields or not mine:
             continue
         name = msg.fields["Event"]
         if name == "DeviceStateChange":
@@ -113,8 +114,8 @@ def rig(tmp_path: Path, steady_engine: VoskEngine, voice_cache: Path) -> Iterato
 
     def voice(script: CallScript) -> None:  # the caller and the agent say different things
         if script.recording:
-            make_call_recording(Path(script.recording), "택배가 아직 안 왔어요", "안녕하세요 상담원입니다 무엇을 도와드릴까요",
-                                cache_dir=voice_cache)
+            make_call_recording(Path(script.recording), "택배가 아직 안 왔어요",
+                                "안녕하세요 상담원입니다 무엇을 도와드릴까요", cache_dir=voice_cache)
 
     pbx.on_script(voice)
     server = AmiServer(("127.0.0.1", 0), pbx, Credentials("hotline", "hotline"))

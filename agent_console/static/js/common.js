@@ -63,6 +63,7 @@ function connectSocket() {
   socket.on("connect", () => setConnection(true));
   socket.on("disconnect", () => setConnection(false));
   socket.on("connect_error", () => setConnection(false));
+  window.hotlineSocket = socket; // for the page's other scripts (live.js)
   return socket;
 }
 

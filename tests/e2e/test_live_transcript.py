@@ -1,0 +1,65 @@
+"""Live transcripts as a user meets them: `hotline demo` in its own process (live transcripts on:
+the listener taps each answered call per speaker over AMI, the PBX simulator streams the voices
+to the AudioSocket server like Asterisk, the real Vosk model transcribes), driven in real Chromium.
+
+During a demo call agent1001's pane shows partial lines as they are heard, then final lines of
+both speakers; the supervisor's live-call view shows the call; agent1002 sees nothing of it; at
+hang-up the pane says the call ended. The Korean model hears espeak speech badly: the test checks
+that lines arrive and are not empty, not which words they hold.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from test_demo import ARGS, CHROMIUM, Demo, _login, demo  # noqa: F401  (the demo fixture, one process)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_live_partials_on_the_agents_pane_during_a_demo_call(demo: Demo) -> None:  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pages = {}
+        for user in ("agent1001", "agent1002", "supervisor"):
+            page = browser.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            _login(page, demo.base_url, user)
+            pages[user] = page
+        agent, other, sup = pages["agent1001"], pages["agent1002"], pages["supervisor"]
+        assert agent.get_attribute('[data-testid="live-pane"]', "data-state") == "idle"
+
+        res = demo.simulate(Scenario="service_answered", Agents="agent1001", CallerID="49305551001",
+                            CallerName="张伟", TalkSeconds="16")
+        assert res["Response"] == "Success", res
+        linkedid = res["Linkedid"]
+        started = time.monotonic()
+        # a partial line appears while the speaker is still talking, with words in it
+        partial = agent.wait_for_selector('[data-testid="live-partial"]', timeout=20000)
+        assert partial is not None
+        first_partial_s = time.monotonic() - started
+        assert (partial.text_content() or "").strip()
+        assert agent.text_content('[data-testid="live-linkedid"]') == linkedid
+        # then final lines of both speakers (the agent answers first, then the customer speaks)
+        agent.wait_for_selector('[data-testid="live-final"][data-speaker="agent"]', timeout=20000)
+        agent.wait_for_selector('[data-testid="live-final"][data-speaker="customer"]', timeout=20000)
+        finals = agent.query_selector_all('[data-testid="live-final"] [data-testid="live-text"]')
+        assert finals and all((f.text_content() or "").strip() for f in finals)
+        assert int(agent.get_attribute('[data-testid="live-lines"]', "data-partials") or 0) >= 1
+        # the supervisor's live-call view shows the same call
+        sup.wait_for_selector(f'[data-testid="lt-call-{linkedid}"] [data-testid="live-final"]', timeout=10000)
+        assert sup.text_content(f'[data-testid="lt-call-{linkedid}"] [data-testid="lt-call-agent"]') == "agent1001"
+        # another agent never sees it
+        assert other.query_selector('[data-testid="live-partial"], [data-testid="live-final"]') is None
+        # at hang-up the pane says so and the supervisor's view drops the call
+        agent.wait_for_selector('[data-testid="live-ended"]', timeout=30000)
+        sup.wait_for_selector(f'[data-testid="lt-call-{linkedid}"]', state="detached", timeout=10000)
+        agent.screenshot(path=str(demo.workdir / "live-pane.png"), full_page=True)
+        assert other.query_selector('[data-testid="live-partial"], [data-testid="live-final"]') is None
+        browser.close()
+    assert not errors, errors
+    print(f"first live partial on the agent's pane {first_partial_s:.1f} s after the call was placed")
