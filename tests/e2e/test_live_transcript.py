@@ -51,7 +51,11 @@ def test_live_partials_on_the_agents_pane_during_a_demo_call(demo: Demo) -> None
         assert finals and all((f.text_content() or "").strip() for f in finals)
         assert int(agent.get_attribute('[data-testid="live-lines"]', "data-partials") or 0) >= 1
         # the supervisor's live-call view shows the same call
-        sup.wait_for_selector(f'[data-testid="lt-call-{linkedid}"] [data-testid="live-final"]', timeout=10000)
+        try:
+            sup.wait_for_selector(f'[data-testid="lt-call-{linkedid}"] [data-testid="live-final"]', timeout=10000)
+        except Exception:
+            sup.screenshot(path=str(demo.workdir / "live-supervisor.png"), full_page=True)
+            pytest.fail(f"supervisor view: {sup.inner_html('#lt-calls')[:1500]!r}; errors {errors}")
         assert sup.text_content(f'[data-testid="lt-call-{linkedid}"] [data-testid="lt-call-agent"]') == "agent1001"
         # another agent never sees it
         assert other.query_selector('[data-testid="live-partial"], [data-testid="live-final"]') is None
