@@ -529,7 +529,9 @@ def make_livetap(settings: Settings, control: PbxControl, bus: EventBus, engine:
     try:
         tap = LiveTap(LiveTapSettings(settings.audiosocket_host, settings.audiosocket_port,
                                       settings.audiosocket_address, settings.audiosocket_peers,
-                                      settings.live_max_streams), control, engine, live_bus)
+                                      settings.live_max_streams,
+                                      Path(settings.standard_rules) if settings.standard_rules else None),
+                      control, engine, live_bus)
     except LiveTapError as exc:
         raise StartupError(str(exc)) from None
     bus.subscribe(tap.on_event)
