@@ -72,6 +72,9 @@ class Settings:
     audiosocket_peers: tuple[str, ...] = ("127.0.0.1", "::1")  # Asterisk addresses allowed to connect
     live_max_streams: int = 16  # live recognisers at once (two per call)
 
+    # [queue_wait_limits] queue = seconds: a caller waiting longer is moved to the IVR's callback offer
+    queue_wait_limits: Mapping[str, float] = field(default_factory=dict)
+
     def pbxs(self) -> tuple[AmiSettings, ...]:
         return self.pbx or (self.ami,)
 
@@ -212,6 +215,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ConfigError(f"settings file: {key} must be a list of phone numbers (strings)")
                 updates[key] = tuple(value)
+            elif key == "queue_wait_limits":
+                updates[key] = _wait_limits(value)
             elif key == "supervisor_phones":
                 updates[key] = _supervisor_phones(value)
             elif key == "pause_reasons":
@@ -238,6 +243,18 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
 _INTERFACE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*/[^\s,|&()]+")
 _USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _REASON_CODE_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+def _wait_limits(value: Any) -> dict[str, float]:
+    """`[queue_wait_limits]`: queue = seconds (1 to 86400) before a waiting caller is offered a callback."""
+    from ivr.overflow import WaitLimitError, check_limits
+
+    if not isinstance(value, dict):
+        raise ConfigError("settings file: queue_wait_limits must be a table ([queue_wait_limits] service = 120)")
+    try:
+        return check_limits(value)
+    except WaitLimitError as exc:
+        raise ConfigError(f"settings file: queue_wait_limits: {exc}") from None
 
 
 def _supervisor_phones(value: Any) -> dict[str, str]:

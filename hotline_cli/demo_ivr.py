@@ -67,6 +67,13 @@ class DemoIvr:
 
     def visit(self, v: IvrVisit) -> dict[str, str]:
         """One FastAGI session as Asterisk would run it for this caller; the variables it set."""
+        if v.script:  # the callback offer of a caller moved out of a queue past its wait limit
+            result = AgiCaller("127.0.0.1", self.port, f"{v.script}?queue={v.queue}&hotline={v.hotline}",
+                               inputs=list(v.inputs), callerid=v.caller, calleridname=v.caller_name,
+                               uniqueid=v.uniqueid, timeout=10.0).run()
+            self.visits += 1
+            offer_keep = ("CASE_ID", "IVR_PATH", "IVR_QUEUE", "QUEUE_PRIO", "IVR_NEXT")
+            return {k: v2 for k, v2 in result.variables.items() if k in offer_keep and v2}
         inputs = [i.format(waybill=v.waybill or "") for i in INPUTS.get(v.scenario, ["0"])]
         if v.scenario == "service_answered" and not v.waybill:
             inputs = ["0"]

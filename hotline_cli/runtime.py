@@ -617,6 +617,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     ivr = DemoIvr(proc.db, settings.data_dir)
     pbx.ivr_hook = ivr.visit
+    limits = start_wait_limits(settings, proc.bus, lambda lid: proc.control.actions(proc.control.pbx_of_call(lid)))
     pbx.start()
     server.serve_in_thread()
     proc.start()
@@ -636,12 +637,27 @@ def run_demo(args: argparse.Namespace) -> int:
         pass
     finally:
         stop.set()
+        if limits is not None:
+            limits.stop()
         pbx.stop()
         server.shutdown_all()
         ivr.stop()
         proc.stop()
         print("Hotline demo stopped", flush=True)
     return 0
+
+
+def start_wait_limits(settings: Settings, bus: EventBus, actions_for: Any) -> Any:
+    """The queue wait limits (`[queue_wait_limits]`): callers waiting longer are moved to the IVR's
+    callback offer. None when no queue has a limit."""
+    if not settings.queue_wait_limits:
+        return None
+    from ivr.overflow import WaitLimitWatcher
+
+    watcher = WaitLimitWatcher(actions_for, settings.queue_wait_limits)
+    bus.subscribe(watcher.on_event)
+    log.info("queue wait limits: %s", ", ".join(f"{q} {s:g} s" for q, s in settings.queue_wait_limits.items()))
+    return watcher
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -658,6 +674,7 @@ def run_serve(args: argparse.Namespace) -> int:
         rules = RoutingRules.build(settings.blocked_callers, settings.key_account_callers)
         router = HotlineRouter(lambda lid: proc.control.actions(proc.control.pbx_of_call(lid)), rules)
         proc.bus.subscribe(router.on_event)
+    limits = start_wait_limits(settings, proc.bus, lambda lid: proc.control.actions(proc.control.pbx_of_call(lid)))
     proc.start()
     pbxs = ", ".join(f"{e.name} {e.host}:{e.port}" for e in endpoints)
     print(f"Hotline: console http://{settings.http_host}:{args.port or settings.http_port}; AMI {pbxs}", flush=True)
@@ -668,6 +685,8 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         if router is not None:
             router.stop()
+        if limits is not None:
+            limits.stop()
         proc.stop()
     return 0
 
@@ -731,6 +750,7 @@ def run_role(args: argparse.Namespace) -> int:
                 rules = RoutingRules.build(settings.blocked_callers, settings.key_account_callers)
                 router = HotlineRouter(lambda lid: control.actions(control.pbx_of_call(lid)), rules)
                 bus.subscribe(router.on_event)
+            limits = start_wait_limits(settings, bus, lambda lid: control.actions(control.pbx_of_call(lid)))
             for link in links:
                 link.client.start()
             print(f"Hotline listener: AMI {', '.join(f'{e.name} {e.host}:{e.port}' for e in endpoints)}; "
@@ -742,6 +762,8 @@ def run_role(args: argparse.Namespace) -> int:
                 livetap.stop()
             if router is not None:
                 router.stop()
+            if limits is not None:
+                limits.stop()
             live_pub.stop()
             pipeline.stop()
         elif role == "web":

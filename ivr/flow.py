@@ -29,6 +29,8 @@ from ivr.config import Collect, HotlineMenu, MenuStore, Option
 log = logging.getLogger(__name__)
 
 IVR_USER = "ivr"
+CALLBACK_SCRIPT = "callback-offer"  # the FastAGI script of the dialplan's [callback-offer] (queue wait limits)
+CALLBACK_SUBJECT = "IVR: 回电请求 callback request"  # the console lists these as callback tasks
 KEY_ACCOUNT_PRIORITY = "10"
 PROMPT_DIR = "hotline"  # below Asterisk's sounds folder: hotline/<lang>/<name>
 
@@ -112,7 +114,46 @@ class IvrFlow:
         return run
 
     def handlers(self) -> dict[str, Callable[[AgiSession], None]]:
-        return {h: self.handler(h) for h in self.store.hotlines()}
+        out = {h: self.handler(h) for h in self.store.hotlines()}
+        out[CALLBACK_SCRIPT] = self.callback_offer
+        return out
+
+    def callback_offer(self, s: AgiSession) -> None:
+        """A caller the listener took out of a queue whose wait limit passed
+        (`agi://…/callback-offer?queue=Q&hotline=H`): key 1 → a callback request (a case the console
+        lists as a callback task) and a goodbye; anything else → back to queue Q."""
+        env = s.env
+        assert env is not None, "read_environment first"
+        queue = env.query.get("queue", "")
+        if not queue or not all(ch.isalnum() or ch in "_-" for ch in queue):
+            raise ValueError(f"callback offer without a queue (query {env.query!r})")
+        menus = self.store.all()
+        menu = self.store.get(env.query.get("hotline", "")) or (menus[0] if menus else None)
+        if menu is None:
+            raise LookupError("no menus loaded")
+        lang = env.query.get("lang", menu.language)
+        if lang not in self.store.prompts.texts:
+            lang = menu.language
+        st = CallState(menu.hotline, env.uniqueid, env.callerid, lang)
+        st.step(f"wait_limit={queue}")
+        self._play(s, st, "wait-limit")
+        digits, _ = s.get_data(self._prompt(st, "callback-offer"), menu.key_timeout_ms, 1)
+        if digits == "1":
+            try:
+                self._new_case(st, CaseKind.INQUIRY, CALLBACK_SUBJECT,
+                               f"来电 {st.caller} 在{menu.name_zh}的 {queue} 队列等候超过上限，请求回电。", None)
+            except (CasesError, SQLAlchemyError) as exc:
+                log.error("IVR %s: callback request not stored (%s): back to queue %s", st.uniqueid, exc, queue)
+                st.step("error")
+                self._to_agent(s, st, queue)
+            else:
+                st.step("callback")
+                self._play(s, st, "callback-registered")
+                self._goodbye(s, st)
+        else:
+            st.step("menu:timeout" if not digits else f"menu={digits}")
+            self._to_agent(s, st, queue)
+        self._finish(s, st)
 
     def run(self, s: AgiSession, hotline: str) -> None:
         menu = self.store.get(hotline)
@@ -384,7 +425,7 @@ class IvrFlow:
         digits, _ = s.get_data(self._prompt(st, "callback-offer"), menu.key_timeout_ms, 1)
         if digits == "1":
             try:
-                self._new_case(st, CaseKind.INQUIRY, "IVR: 回电请求 callback request",
+                self._new_case(st, CaseKind.INQUIRY, CALLBACK_SUBJECT,
                                f"来电 {st.caller} 在非工作时间致电{menu.name_zh}，请求回电。", None)
             except (CasesError, SQLAlchemyError) as exc:
                 log.error("IVR %s: callback request not stored (%s)", st.uniqueid, exc)

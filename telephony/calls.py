@@ -39,7 +39,7 @@ DEFAULT_HOTLINES = {"4008001": "service", "4008002": "claims"}
 HOTLINE_NAMES = frozenset(DEFAULT_HOTLINES.values())
 # Channel variables the IVR sets that consumers care about (leading underscores stripped).
 WATCHED_VARIABLES = frozenset({"WAYBILL", "CASE_ID", "IVR_PATH", "IVR_QUEUE", "IVR_RECORDING", "QUEUE_PRIO",
-                               "CLAIM_NO", "LANG"})
+                               "CLAIM_NO", "LANG", "CALLBACK_OFFER"})
 MEMBER_STATUS = {
     "0": "unknown", "1": "idle", "2": "busy", "3": "busy", "4": "unavailable",
     "5": "unavailable", "6": "ringing", "7": "ringing", "8": "busy",
@@ -97,6 +97,7 @@ class _Call:
     wait: float = 0.0
     hangup_requested: str | None = None
     rejected: bool = False
+    offered: bool = False  # moved to the callback offer (CALLBACK_OFFER) and not queued again since
 
 
 @dataclass(slots=True)
@@ -331,6 +332,8 @@ class CallTracker:
         elif var in WATCHED_VARIABLES:
             if var == "WAYBILL":
                 rec.waybill = value or None
+            elif var == "CALLBACK_OFFER" and value and self._customer_leg(call, msg):
+                call.offered = True  # the dialplan's [callback-offer] marks the caller it took out of a queue
             elif var == "IVR_PATH" and value:
                 # each IVR visit (the menu, later a callback offer) sets its own part of the path
                 rec.ivr_path = value if not rec.ivr_path or rec.ivr_path == value else f"{rec.ivr_path}>{value}"
@@ -366,12 +369,13 @@ class CallTracker:
         call.rec.queue = queue
         call.in_queue = True
         call.queued_ever = True
+        call.offered = False
         call.queue_since = at
         position = _int(f.get("Position", "0"))
         self._queue(queue).waiting[call.rec.linkedid] = WaitingCaller(
             call.rec.linkedid, call.rec.caller, call.rec.caller_name, call.rec.hotline or "", position, at
         )
-        self._publish(CallQueued(call.rec.linkedid, queue, position, at))
+        self._publish(CallQueued(call.rec.linkedid, queue, position, at, f.get("Channel", "")))
 
     def _leave_queue(self, call: _Call, queue: str, reason: str, at: float) -> None:
         if call.in_queue and call.queue_since is not None:
@@ -550,6 +554,8 @@ class CallTracker:
             rec.outcome = "interrupted"
         elif call.rejected and not call.queued_ever:
             rec.outcome = "rejected"
+        elif call.offered:
+            rec.outcome = "callback_offered"
         elif call.queued_ever:
             gave_up = call.abandoned or call.hangup_requested == "caller"
             rec.outcome = "abandoned_in_queue" if gave_up else "unanswered"
@@ -748,7 +754,8 @@ class CallTracker:
         self._publish(CallStarted(rec.linkedid, rec.caller, rec.caller_name, "", rec.hotline or "", at))
         self._apply_live(call, chans, entries, agent_ifaces, at)
         if call.in_queue and rec.queue:
-            self._publish(CallQueued(rec.linkedid, rec.queue, entries[customer.uniqueid].position, at))
+            self._publish(CallQueued(rec.linkedid, rec.queue, entries[customer.uniqueid].position, at,
+                                     customer.channel))
 
     # ------------------------------------------------------------------ reading
     def live_call_ids(self) -> list[str]:

@@ -60,6 +60,7 @@ class CallQueued:
     queue: str
     position: int
     at: float
+    channel: str = ""  # the waiting caller's channel (what a Redirect moves)
 
 
 @dataclass(frozen=True, slots=True)

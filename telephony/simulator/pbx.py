@@ -61,7 +61,8 @@ ScriptHook = Callable[[CallScript], None]
 
 @dataclass(frozen=True, slots=True)
 class IvrVisit:
-    """A simulated caller about to meet the IVR: what the IVR hook is told."""
+    """A simulated caller about to meet the IVR: what the IVR hook is told. `script` is the FastAGI
+    script when it is not the hotline's menu (`callback-offer`, with `queue` and the caller's `inputs`)."""
 
     scenario: str
     hotline: str
@@ -69,9 +70,17 @@ class IvrVisit:
     caller_name: str
     uniqueid: str
     waybill: str | None
+    script: str = ""
+    queue: str = ""
+    inputs: tuple[str, ...] = ()
 
 
 IvrHook = Callable[[IvrVisit], dict[str, str]]  # returns the channel variables the IVR set
+
+
+CALLBACK_CONTEXT = "callback-offer"  # `hotline asterisk-config`'s [callback-offer] (queue wait limits)
+REROUTE_CONTEXT = "to-queue"  # a supervisor's re-route: Redirect to to-queue,<queue>,1
+OFFER_S = 6.0  # a callback offer in the IVR: the apology, the offer, the key (simulated seconds)
 
 
 @dataclass(slots=True)
@@ -79,6 +88,7 @@ class SimCall:
     script: CallScript
     params: CallParams
     agents: list[str]
+    offer_key: str = "1"  # what this caller presses at a callback offer ("" = nothing: back to the queue)
 
 
 @dataclass(order=True, slots=True)
@@ -134,6 +144,8 @@ class SimulatedPbx:
         self.calls: dict[str, SimCall] = {}
         self.calls_started = 0
         self.redirects = 0  # calls released from the holding step by a Redirect
+        self.queue_redirects = 0  # callers Redirected out of a queue (callback offer, re-route)
+        self.offer_threads: list[threading.Thread] = []
         self._channel_calls: dict[str, str] = {}  # channel name -> Linkedid of its live call
         self.events_sent = 0
         self.booted_at = time.time()
@@ -280,6 +292,178 @@ class SimulatedPbx:
             self._lock.notify_all()
         return True
 
+    # ------------------------------------------------------------------ Redirect of a queued caller
+    def redirect(self, linkedid: str, channel: str, context: str, exten: str) -> bool:
+        """An AMI Redirect: out of the holding step (`release_hold`), or a caller waiting in a queue
+        moved to the callback offer (`[callback-offer]`, extension = the queue) or re-routed by a
+        supervisor (`[to-queue]`, extension = the new queue). A queued caller leaves its queue as
+        Asterisk reports it (MusicOnHoldStop, QueueCallerLeave, then Newexten in the new context);
+        False when nothing of that applies (the PBX then changes nothing)."""
+        if self.release_hold(linkedid):
+            return True
+        if context not in (CALLBACK_CONTEXT, REROUTE_CONTEXT) or not exten:
+            return False
+        now = time.time()
+        with self._lock:
+            call = self.calls.get(linkedid)
+            if call is None:
+                return False
+            msgs = call.script.messages
+            uid = call.script.uniqueids[0]
+            past = [f for t, f in msgs if t <= now]
+            caller = [f for f in past if _field(f, "Uniqueid") == uid]
+            if not caller or _field(caller[0], "Channel") != channel:
+                return False
+            joins = [f for f in caller if _field(f, "Event") == "QueueCallerJoin"]
+            left = [f for f in caller if _field(f, "Event") in ("QueueCallerLeave", "QueueCallerAbandon")]
+            if not joins or len(left) >= len(joins) or any(_field(f, "Event") == "AgentConnect" for f in caller):
+                return False  # not waiting in a queue (or already talking)
+            join = joins[-1]
+            old_queue = _field(join, "Queue")
+            future = [(t, f) for t, f in msgs if t > now]
+            self._heap = [d for d in self._heap if not (d.call == linkedid and d.at > now)]
+            heapq.heapify(self._heap)
+            del msgs[len(msgs) - len(future):]
+            chan = [(k, v) for k, v in join if k in _CHANNEL_KEYS or k == "ChanVariable"]
+            leave = self._leaving(call, now, join, past, future)
+            at = now
+            out: list[tuple[float, Fields]] = []
+
+            def add(fields: Fields) -> None:
+                nonlocal at
+                at += 0.001
+                out.append((at, fields))
+
+            for f in leave:
+                add(f)
+            self.queue_redirects += 1
+            if context == REROUTE_CONTEXT:
+                for f in _queue_entry(chan, join, exten, call.script.recording, from_priority=1):
+                    add(f)
+                rest = [(t, _requeued(f, old_queue, exten)) for t, f in future]
+                self._splice(call, out + [(max(t, at + 0.001), f) for t, f in rest])
+                self._lock.notify_all()
+                return True
+            add(_newexten(chan, CALLBACK_CONTEXT, exten, 1, "NoOp", f"Wait limit passed in queue {exten}: callback "
+                                                                 "offer"))
+            add(_newexten(chan, CALLBACK_CONTEXT, exten, 2, "Set", f"CALLBACK_OFFER={exten}"))
+            add(_varset(chan, CALLBACK_CONTEXT, exten, 2, "CALLBACK_OFFER", exten))
+            hotline = _field(join, "ChanVariable").partition("=")[2] or "service"
+            add(_newexten(chan, CALLBACK_CONTEXT, exten, 3, "AGI",
+                          f"agi://127.0.0.1:4573/callback-offer?queue={exten}&hotline={hotline}"))
+            self._splice(call, out, end_after=OFFER_S / self.time_scale + 30.0)
+            visit = IvrVisit("callback_offer", hotline, _field(join, "CallerIDNum"), _field(join, "CallerIDName"),
+                             uid, None, script="callback-offer", queue=exten, inputs=(call.offer_key,))
+            thread = threading.Thread(target=self._offer, args=(call, visit, chan, join, old_queue, future, at),
+                                      name="sim-callback-offer", daemon=True)
+            self.offer_threads.append(thread)
+            self._lock.notify_all()
+        thread.start()
+        return True
+
+    def _leaving(self, call: SimCall, now: float, join: Fields, past: list[Fields],
+                 future: list[tuple[float, Fields]]) -> list[Fields]:
+        """What Asterisk sends when a queued caller is taken out of Queue(): the hold music stops, it
+        leaves the queue; a ring still going on for it is cancelled (the agent's leg hangs up)."""
+        uid = call.script.uniqueids[0]
+        out: list[Fields] = []
+        moh = next((f for _, f in future if _field(f, "Event") == "MusicOnHoldStop" and _field(f, "Uniqueid") == uid),
+                   None)
+        if moh is None:
+            start = next((f for f in reversed(past) if _field(f, "Event") == "MusicOnHoldStart"
+                          and _field(f, "Uniqueid") == uid), None)
+            if start is not None:
+                moh = [("Event", "MusicOnHoldStop") if k == "Event" else (k, v) for k, v in start if k != "Class"]
+        if moh is not None:
+            out.append(moh)
+        leave = next((f for _, f in future if _field(f, "Event") == "QueueCallerLeave"
+                      and _field(f, "Uniqueid") == uid), None)
+        if leave is None:
+            leave = [("Event", "QueueCallerLeave") if k == "Event" else (k, v) for k, v in join]
+        out.append([(k, _field(join, "Queue") if k == "Queue" else "0" if k == "Count" else v) for k, v in leave])
+        # agent legs ringing for this caller are hung up
+        live = {_field(f, "Uniqueid") for f in past if _field(f, "Event") == "Newchannel"} - {
+            _field(f, "Uniqueid") for f in past if _field(f, "Event") == "Hangup"} - {uid}
+        for leg in sorted(live):
+            hangup = next((f for _, f in future if _field(f, "Event") == "Hangup" and _field(f, "Uniqueid") == leg),
+                          None)
+            if hangup is not None:
+                out.append(hangup)
+        now_free = time.time()
+        for peer in call.agents:
+            self._busy_until[peer] = min(self._busy_until.get(peer, now_free), now_free)
+        return out
+
+    def _splice(self, call: SimCall, events: list[tuple[float, Fields]], end_after: float = 0.0) -> None:
+        """Append events (in time order, all after what was already played) to a call's script."""
+        for t, f in events:
+            call.script.messages.append((t, f))
+            heapq.heappush(self._heap, _Due(t, next(self._seq), f, call.script.linkedid))
+        last = call.script.messages[-1][0]
+        call.script.end = last + end_after
+        if end_after == 0.0:
+            call.script.end = last
+
+    def _offer(self, call: SimCall, visit: IvrVisit, chan: Fields, join: Fields, queue: str,
+               future: list[tuple[float, Fields]], since: float) -> None:
+        """The caller's visit to the IVR's callback offer (FastAGI, through `ivr_hook`), then its end:
+        a goodbye and the hang-up, or back into the same queue where its call goes on as scripted."""
+        variables: dict[str, str] = {}
+        if self.ivr_hook is not None:
+            try:
+                variables = self.ivr_hook(visit)
+            except Exception:
+                log.exception("callback offer of simulated call %s failed", visit.uniqueid)
+        if "IVR_NEXT" not in variables:  # no IVR (or it failed): the dialplan's own choice
+            accepted = visit.inputs[:1] == ("1",) and self.ivr_hook is None
+            variables.setdefault("IVR_NEXT", "hangup" if accepted else "queue")
+        uid = call.script.uniqueids[0]
+        exten = visit.queue
+        with self._lock:
+            if self.calls.get(call.script.linkedid) is not call:
+                return
+            at = max(since + OFFER_S / self.time_scale, time.time())
+            out: list[tuple[float, Fields]] = []
+
+            def add(fields: Fields) -> None:
+                nonlocal at
+                at += 0.001
+                out.append((at, fields))
+
+            for name, value in variables.items():
+                add(_varset(chan, CALLBACK_CONTEXT, exten, 3, name, value))
+            next_step = variables["IVR_NEXT"]
+            add(_newexten(chan, CALLBACK_CONTEXT, exten, 4, "GotoIf", f'$["{next_step}" = "hangup"]?done'))
+            if variables["IVR_NEXT"] == "hangup":
+                add(_newexten(chan, CALLBACK_CONTEXT, exten, 7, "Hangup", ""))
+                hangup = next((f for _, f in future if _field(f, "Event") == "Hangup"
+                               and _field(f, "Uniqueid") == uid), None)
+                if hangup is not None:
+                    final = [(k, "16" if k == "Cause" else "Normal Clearing" if k == "Cause-txt" else
+                              CALLBACK_CONTEXT if k == "Context" else exten if k == "Exten" else
+                              "7" if k == "Priority" else v) for k, v in hangup]
+                    add([("Event", "SoftHangupRequest") if k == "Event" else (k, v) for k, v in final
+                         if k != "Cause-txt"])
+                    cdr = next((f for _, f in future if _field(f, "Event") == "Cdr"
+                                and _field(f, "Channel") == _field(join, "Channel")), None)
+                    if cdr is not None:
+                        add(cdr)
+                    add(final)
+                for _, f in future:  # the trunk goes back to not in use
+                    if _field(f, "Event") == "DeviceStateChange" and _field(f, "Device")[4:] not in self.agents:
+                        add(f)
+                call.script.end = 0.0
+                self._splice(call, out)
+            else:
+                add(_newexten(chan, CALLBACK_CONTEXT, exten, 5, "GotoIf", "$[\"0\" = \"HANGUP\"]?done"))
+                add(_newexten(chan, CALLBACK_CONTEXT, exten, 6, "Goto", f"to-queue,{exten},queue"))
+                for f in _queue_entry(chan, join, exten, call.script.recording, from_priority=3):
+                    add(f)
+                delta = max(0.0, at + 0.001 - future[0][0]) if future else 0.0
+                rest = [(t + delta, _requeued(f, queue, exten)) for t, f in future]
+                self._splice(call, out + rest)
+            self._lock.notify_all()
+
     def stop_calls(self, *, crash: bool) -> list[str]:
         """Asterisk going away. `core stop now` (crash=False): calls with an agent are hung up with
         their normal end events, as in trace 06; the others vanish. A crash (kill -9): every call
@@ -342,6 +526,7 @@ class SimulatedPbx:
         extra_wait_s: float = 0.0,
         abandon_after_s: float | None = None,
         delay_s: float = 0.0,
+        offer_key: str = "1",
     ) -> CallScript:
         if scenario not in SCENARIOS:
             raise ScenarioError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -385,7 +570,7 @@ class SimulatedPbx:
             self._uid_seq += len(script.uniqueids)
             for peer in script.agents:
                 self._busy_until[peer] = max(self._busy_until[peer], self._agent_free_at(script, peer))
-            self.calls[script.linkedid] = SimCall(script, params, script.agents)
+            self.calls[script.linkedid] = SimCall(script, params, script.agents, offer_key)
             for _, f in script.messages:
                 if f[0] == ("Event", "Newchannel"):
                     self._channel_calls[dict(f)["Channel"]] = script.linkedid
@@ -526,6 +711,58 @@ class SimulatedPbx:
             self._lock.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _field(fields: Fields, name: str) -> str:
+    for k, v in fields:
+        if k == name:
+            return v
+    return ""
+
+
+def _at(chan: Fields, context: str, exten: str, priority: int) -> Fields:
+    repl = {"Context": context, "Exten": exten, "Priority": str(priority)}
+    return [(k, repl.get(k, v)) for k, v in chan]
+
+
+def _newexten(chan: Fields, context: str, exten: str, priority: int, app: str, data: str) -> Fields:
+    """A Newexten as Asterisk sends it for a channel entering a dialplan step."""
+    return [("Event", "Newexten"), ("Privilege", "dialplan,all"), *_at(chan, context, exten, priority),
+            ("Extension", exten), ("Application", app), ("AppData", data)]
+
+
+def _varset(chan: Fields, context: str, exten: str, priority: int, name: str, value: str) -> Fields:
+    return [("Event", "VarSet"), ("Privilege", "dialplan,all"), *_at(chan, context, exten, priority),
+            ("Variable", name), ("Value", value)]
+
+
+def _queue_entry(chan: Fields, join: Fields, queue: str, recording: str | None, from_priority: int) -> list[Fields]:
+    """`[to-queue]` from priority 1 (a re-route) or 3 (back from the callback offer): the caller
+    joins `queue` and hears its hold music. The recording goes on in the file it had."""
+    out: list[Fields] = []
+    if from_priority <= 1:
+        caller = _field(join, "CallerIDNum")
+        out.append(_newexten(chan, "to-queue", queue, 1, "NoOp", f"Queueing {caller} into {queue}"))
+    if from_priority <= 2 and recording:
+        out.append(_newexten(chan, "to-queue", queue, 2, "MixMonitor", f"{recording},b"))
+        out.append(_varset(chan, "to-queue", queue, 2, "MIXMONITOR_FILENAME", recording))
+    out.append(_newexten(chan, "to-queue", queue, 3, "Queue", f"{queue},,,,300"))
+    repl = {"Context": "to-queue", "Exten": queue, "Priority": "3", "Queue": queue, "Position": "1", "Count": "1"}
+    out.append([(k, repl.get(k, v)) for k, v in join])
+    moh = [(k, v) for k, v in chan]
+    out.append([("Event", "MusicOnHoldStart"), ("Privilege", "call,all"), *_at(moh, "to-queue", queue, 3),
+                ("Class", "default")])
+    return out
+
+
+_QUEUE_FIELDS = ("Queue", "Exten", "DestExten", "Extension")
+
+
+def _requeued(fields: Fields, old: str, new: str) -> Fields:
+    """An event of the call's script after it moved from queue `old` to `new`."""
+    if old == new:
+        return fields
+    return [(k, new if k in _QUEUE_FIELDS and v == old else v) for k, v in fields]
 
 
 _CHANNEL_KEYS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",

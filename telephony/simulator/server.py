@@ -242,7 +242,8 @@ class _Session(socketserver.BaseRequestHandler):
                 self.send([("Response", "Error"), *base,
                            ("Message", "The simulator hangs up calls only while an agent talks")])
         elif name == "redirect":
-            pbx.release_hold(ch.fields.get("Linkedid", ""))
+            # out of the holding step, or a queued caller to the callback offer / another queue
+            pbx.redirect(ch.fields.get("Linkedid", ""), channel, msg.get("Context"), msg.get("Exten"))
             self.send([("Response", "Success"), *base, ("Message", "Redirect successful")])
         elif name == "blindtransfer":
             self.send([("Response", "Success"), *base, ("Message", "Transfer succeeded")])
@@ -348,7 +349,7 @@ class _Session(socketserver.BaseRequestHandler):
         """Simulator-only control action (not Asterisk's): play one call now.
 
         Fields: Scenario, CallerID (number), CallerName, Agents (comma list), Waybill, TalkSeconds,
-        AbandonAfter, ExtraWait."""
+        AbandonAfter, ExtraWait, OfferKey (the key pressed at a callback offer; empty: none)."""
         from telephony.simulator.scenario import ScenarioError
 
         try:
@@ -360,6 +361,7 @@ class _Session(socketserver.BaseRequestHandler):
                 talk_s=float(msg.get("TalkSeconds")) if msg.get("TalkSeconds") else None,
                 abandon_after_s=float(msg.get("AbandonAfter")) if msg.get("AbandonAfter") else None,
                 extra_wait_s=float(msg.get("ExtraWait") or 0),
+                offer_key=msg.get("OfferKey", "1") if "OfferKey" in msg else "1",
             )
         except (ScenarioError, ValueError) as exc:
             self.send([("Response", "Error"), *base, ("Message", str(exc))])

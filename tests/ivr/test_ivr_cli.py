@@ -33,6 +33,11 @@ def test_asterisk_config_matches_the_menus(capsys: pytest.CaptureFixture[str]) -
     assert "MixMonitor(${RECDIR}/${HOTLINE}-${EXTEN}-${UNIQUEID}.wav,b)" in out
     assert re.search(r"\[complaints\]\(hotline-queue\)\nstrategy = rrmemory", out)
     assert "channelvars = HOTLINE" in out
+    # queue wait limits: the listener Redirects to [callback-offer],<queue>,1; back into the same queue
+    offer = out[out.index("[callback-offer]"):out.index("[to-queue]")]
+    assert "exten => _[a-z].,1,NoOp(" in offer and " same => n,Set(CALLBACK_OFFER=${EXTEN})" in offer
+    assert " same => n,AGI(${HOTLINE_AGI}/callback-offer?queue=${EXTEN}&hotline=${HOTLINE})" in offer
+    assert " same => n,Goto(to-queue,${EXTEN},queue)" in offer and " same => n(queue),Queue(${EXTEN},,,,300)" in out
     assert main(["asterisk-config", "--routing", "dialplan", "--section", "extensions",
                  "--agi-url", "agi://10.0.0.5:4573"]) == 0
     out = capsys.readouterr().out

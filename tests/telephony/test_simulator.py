@@ -229,3 +229,87 @@ def test_custom_credentials(tmp_path: Path) -> None:
             check_login(AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline"))
     finally:
         server.shutdown_all()
+
+
+def _real_field_sets(traces: Path) -> dict[str, set[tuple[str, ...]]]:
+    real: dict[str, set[tuple[str, ...]]] = {}
+    for f in sorted(traces.glob("0[1-6]*.ami")):
+        for m in parse_all(f.read_bytes()):
+            if m.event:
+                real.setdefault(m.event, set()).add(tuple(sorted(set(m.keys_in_order()) - {"ActionID"})))
+    return real
+
+
+def test_redirect_of_a_queued_caller_leaves_the_queue_as_asterisk_reports_it(
+        sim: tuple[SimulatedPbx, AmiServer], traces: Path) -> None:
+    """A queued caller Redirected to the callback offer (no IVR attached: the dialplan's own path)
+    leaves its queue (MusicOnHoldStop, QueueCallerLeave), runs [callback-offer] and hangs up; the rest
+    of its script (it would have abandoned later) is never played. A caller re-routed by a supervisor
+    (Redirect to to-queue,<queue>) leaves the old queue, joins the new one and is answered there.
+    Every event has a field set of the real traces."""
+    pbx, server = sim
+    got: list[Message] = []
+    records: list[CallRecord] = []
+    tracker = CallTracker(lambda e: records.append(e.record) if isinstance(e, CallEnded) else None)
+
+    def on_message(m: Message) -> None:
+        got.append(m)
+        tracker.feed(m)
+
+    client = AmiClient(AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline"), on_message)
+    client.start()
+    assert client.connected.wait(5)
+    from telephony.actions import Actions
+
+    assert client.conn is not None
+    actions = Actions(client.conn, timeout=5)
+    offered = pbx.start_call("complaints_abandoned", abandon_after_s=60)  # 3 s at 20x
+    moved = pbx.start_call("service_answered", extra_wait_s=40, talk_s=2)  # rings 2 s in
+    offered_chan = next(m["Channel"] for m in _wait_for(got, "QueueCallerJoin", offered.linkedid))
+    moved_chan = next(m["Channel"] for m in _wait_for(got, "QueueCallerJoin", moved.linkedid))
+    actions.redirect(offered_chan, "callback-offer", "complaints")
+    actions.redirect(moved_chan, "to-queue", "claims")
+    deadline = time.time() + 20
+    while len(records) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    client.stop()
+    assert pbx.queue_redirects == 2
+    by_id = {r.linkedid: r for r in records}
+
+    first = [m for m in got if m.get("Linkedid") == offered.linkedid]
+    names = [m.event for m in first]
+    leave = names.index("QueueCallerLeave")
+    assert names[leave - 1] == "MusicOnHoldStop"
+    assert [(m["Context"], m["Priority"], m["Application"]) for m in first[leave:] if m.event == "Newexten"][:3] == [
+        ("callback-offer", "1", "NoOp"), ("callback-offer", "2", "Set"), ("callback-offer", "3", "AGI")]
+    assert "QueueCallerAbandon" not in names and "HangupRequest" not in names  # the scripted abandon is gone
+    assert names[-1] == "Hangup" or "Hangup" in names[leave:]
+    rec = by_id[offered.linkedid]
+    assert (rec.outcome, rec.queue) == ("callback_offered", "complaints")
+    assert rec.wait_s is not None and rec.wait_s < 2.0
+
+    second = [m for m in got if m.get("Linkedid") == moved.linkedid]
+    joins = [m["Queue"] for m in second if m.event == "QueueCallerJoin"]
+    assert joins == ["service", "claims"]
+    assert [m["Queue"] for m in second if m.event == "QueueCallerLeave"] == ["service", "claims"]
+    assert {m["Queue"] for m in second if m.event in ("AgentCalled", "AgentConnect")} == {"claims"}
+    rec2 = by_id[moved.linkedid]
+    assert (rec2.outcome, rec2.queue, rec2.agent) == ("answered", "claims", moved.agents[0])
+
+    real = _real_field_sets(traces)
+    for m in got:
+        if m.event is None:
+            continue
+        keys = tuple(sorted(set(m.keys_in_order()) - {"ActionID"}))
+        assert m.event in real and keys in real[m.event], (m.event, keys)
+
+
+def _wait_for(got: list[Message], event: str, linkedid: str, timeout: float = 10) -> list[Message]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = [m for m in list(got) if m.event == event and m.get("Linkedid") == linkedid]
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"no {event} for {linkedid}")
