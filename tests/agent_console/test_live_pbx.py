@@ -142,6 +142,14 @@ def test_supervisor_reroutes_a_waiting_caller(live_pbx: LivePbx) -> None:
     assert resp.status_code == 202, resp.get_json()
     assert resp.get_json()["channel"]
     assert live_pbx.actions("redirect") == before + 1
+    assert live_pbx.pbx.queue_redirects == 1
+
+    def waiting_in(queue: str) -> bool:
+        return any(w.linkedid == script.linkedid for q in c.live.snapshot().queues if q.queue == queue
+                   for w in q.waiting)
+
+    # the caller left complaints and waits in service now (the wallboard's live picture says so)
+    wait_until(lambda: waiting_in("service") and not waiting_in("complaints"), timeout=10, what="caller moved")
     assert sup.post("/api/supervisor/reroute", json={"linkedid": "no.such", "queue": "service"}).status_code == 400
 
 
