@@ -99,3 +99,20 @@ def test_consignee_phone_change_request_from_the_pop(console: Console) -> None:
     bad = http.post(f"/api/cases/{other['id']}/change-request",
                     json={"field": "consignee_phone", "new_value": "13912345678"})
     assert bad.status_code == 400 and "change request" in bad.get_json()["detail"]
+
+
+def test_the_case_page_shows_each_calls_ivr_path(console: Console) -> None:
+    from cases.views import CaseInput
+    from telephony.records import CallRecord
+
+    path = "menu=2:complaint>waybill:skipped>recorded=5.3s>case=C20261130-0001>agent=complaints"
+    with console.db.session() as s:
+        services.record_call(s, CallRecord(linkedid="ivr.page.1", caller="49305551001", hotline="service",
+                                           outcome="answered", ivr_path=path))
+        services.record_call(s, CallRecord(linkedid="ivr.page.2", caller="49305551001", hotline="service",
+                                           outcome="abandoned_in_ivr"))
+        case = services.create_case(s, CaseInput(kind="complaint", subject="投诉", linkedid="ivr.page.1"), "ivr")
+        services.link_call(s, case.id, "ivr.page.2", "ivr")
+    html = console.login("agent1001").get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'data-testid="case-call-ivr-path-ivr.page.1">' + path.replace(">", "&gt;") + "<" in html
+    assert "case-call-ivr-path-ivr.page.2" not in html  # a call without an IVR path shows none
