@@ -34,6 +34,7 @@ class SessionUser:
     username: str  # for agents this is also the PBX peer name (agent1001)
     display_name: str
     role: str
+    branch: str = ""  # role branch: the branch or market area the user belongs to
 
     @property
     def is_supervisor(self) -> bool:
@@ -47,7 +48,8 @@ class SessionUser:
             return url_for("pages.supervisor")
         if self.can("agent_console"):
             return url_for("pages.agent")
-        return url_for("pages.cases_list")
+        work = {"claims": "work.claims", "inspector": "work.inspections", "branch": "work.branch"}.get(self.role)
+        return url_for(work) if work else url_for("pages.cases_list")
 
 
 def current_user() -> SessionUser | None:
@@ -55,7 +57,8 @@ def current_user() -> SessionUser | None:
     if not isinstance(raw, dict):
         return None
     try:
-        return SessionUser(username=str(raw["username"]), display_name=str(raw["name"]), role=str(raw["role"]))
+        return SessionUser(username=str(raw["username"]), display_name=str(raw["name"]), role=str(raw["role"]),
+                           branch=str(raw.get("branch", "")))
     except KeyError:
         return None
 
@@ -145,8 +148,10 @@ def login_post() -> ResponseReturnValue:
         return render_template("login.html", error=message, username=username, next=nxt), 401
     limiter.succeeded(username, ip)
     session.clear()
-    user = SessionUser(username=found.username, display_name=found.display_name, role=str(found.role))
-    session[_SESSION_USER] = {"username": user.username, "name": user.display_name, "role": user.role}
+    user = SessionUser(username=found.username, display_name=found.display_name, role=str(found.role),
+                       branch=found.branch)
+    session[_SESSION_USER] = {"username": user.username, "name": user.display_name, "role": user.role,
+                              "branch": user.branch}
     session["lang"] = lang
     log.info("console login: %s (%s)", user.username, user.role)
     return redirect(_safe_next(nxt) or user.home())

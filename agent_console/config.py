@@ -48,6 +48,8 @@ class ConsoleConfig:
     message_queue: str | None = None  # e.g. "redis://127.0.0.1:6379/0"; None = single process
     default_language: str = "zh-CN"
     recordings_dir: Path | None = None  # recordings are served only from below this folder
+    evidence_dir: Path | None = None  # claim evidence uploads (None: uploads refused)
+    evidence_max_bytes: int = 20 * 1024 * 1024  # per evidence file
     wallboard_interval_s: float = 0.2  # at most ~5 wallboard pushes per second
     session_cookie_secure: bool = False  # set True behind HTTPS
     pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS

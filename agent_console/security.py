@@ -1,6 +1,6 @@
 """Who may do what: roles per capability, CSRF tokens, and login rate limiting.
 
-Roles (cases.vocab.Role): agent, supervisor, claims, inspector, admin. Every HTTP route declares
+Roles (cases.vocab.Role): agent, supervisor, claims, inspector, admin, branch. Every HTTP route declares
 the capability it needs (`requires("...")`), every Socket.IO event checks it the same way, and
 `tests/agent_console/test_authorization.py` walks the whole matrix.
 """
@@ -20,18 +20,27 @@ CSRF_SESSION_KEY = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 
-ALL_ROLES = ("agent", "supervisor", "claims", "inspector", "admin")
+ALL_ROLES = ("agent", "supervisor", "claims", "inspector", "admin", "branch")
+CENTRE_ROLES = frozenset(ALL_ROLES) - {"branch"}  # the centre's own staff; branch staff see only their branch's work
 
 # capability -> roles that have it
 CAPABILITIES: Mapping[str, frozenset[str]] = {
     "agent_console": frozenset({"agent", "supervisor", "admin"}),  # take calls: pops, states, callbacks
     "wallboard": frozenset({"supervisor", "admin"}),  # watch queues, listen in, re-route
-    "read_cases": frozenset(ALL_ROLES),
+    "read_cases": CENTRE_ROLES,
     "write_cases": frozenset({"agent", "supervisor", "claims", "admin"}),
-    "recordings": frozenset(ALL_ROLES),  # agents: only calls they rang for or took (ownership)
+    "recordings": CENTRE_ROLES,  # agents: only calls they rang for or took (ownership)
     # transcript search: agents only over calls they talked on (enforced in agent_console.search)
     "search_transcripts": frozenset({"agent", "supervisor", "inspector", "admin"}),
     "search_all_transcripts": frozenset({"supervisor", "inspector", "admin"}),
+    # the claims console: claims through their workflow (agents and supervisors may follow them too)
+    "claims_work": frozenset({"claims", "supervisor", "admin"}),
+    # the inspection console: inspections, findings, rectification verification, rewards and penalties
+    "inspections_work": frozenset({"inspector", "supervisor", "admin"}),
+    # the branch console: a branch's referrals, rectifications and claims (only its own: ownership)
+    "branch_work": frozenset({"branch"}),
+    # a claim's evidence files: claims staff, and the branch the claim belongs to (ownership)
+    "claim_evidence": frozenset({"claims", "supervisor", "admin", "branch"}),
 }
 
 

@@ -58,6 +58,7 @@ class DemoUser:
     username: str
     display_name: str
     role: Role
+    branch: str = ""  # role branch: its branch
 
 
 DEMO_CUSTOMERS: tuple[DemoCustomer, ...] = (
@@ -128,4 +129,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("agent1002", "本", Role.AGENT),
     DemoUser("agent1003", "陈", Role.AGENT),
     DemoUser("supervisor", "主管", Role.SUPERVISOR),
+    DemoUser("claims", "王芳", Role.CLAIMS),
+    DemoUser("inspector", "刘强", Role.INSPECTOR),
+    DemoUser("branch_zz", "赵敏", Role.BRANCH, "郑州分公司"),
 )

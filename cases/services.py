@@ -1148,11 +1148,15 @@ _DUMMY_HASH = _ARGON2.hash("not a password of anyone")
 
 
 def _user_view(u: User) -> UserView:
-    return UserView(id=u.id, username=u.username, display_name=u.display_name, role=Role(u.role), active=u.active)
+    return UserView(id=u.id, username=u.username, display_name=u.display_name, role=Role(u.role), active=u.active,
+                    branch=u.branch)
 
 
-def create_user(s: Session, username: str, password: str, role: str, display_name: str) -> UserView:
-    """A new user; the password is stored as a salted argon2id hash only."""
+def create_user(
+    s: Session, username: str, password: str, role: str, display_name: str, *, branch: str = ""
+) -> UserView:
+    """A new user; the password is stored as a salted argon2id hash only. Users of role branch
+    belong to a branch (or market area), whose referrals, rectifications and claims they see."""
     name = (username or "").strip()
     if not _USERNAME_RE.fullmatch(name):
         raise InvalidUserInput(f"username {username!r} is not valid (1-64 letters, digits, _ . -)")
@@ -1162,12 +1166,18 @@ def create_user(s: Session, username: str, password: str, role: str, display_nam
     shown = (display_name or "").strip() or name
     if len(shown) > 100:
         raise InvalidUserInput("display name is longer than 100 characters")
+    branch_name = (branch or "").strip()
+    if len(branch_name) > 100:
+        raise InvalidUserInput("branch is longer than 100 characters")
+    if role_value is Role.BRANCH and not branch_name:
+        raise InvalidUserInput("a user of role branch needs the branch it belongs to")
     if s.scalars(select(User.id).where(User.username == name)).first() is not None:
         raise UserExists(f"user {name!r} already exists")
     user = User(
         username=name,
         display_name=shown,
         role=role_value.value,
+        branch=branch_name,
         password_hash=hash_password(password),
         active=True,
         created_at=utcnow(),
@@ -1271,7 +1281,7 @@ def seed_demo(s: Session, *, now: datetime | None = None) -> SeedSummary:
     for du in DEMO_USERS:
         if s.scalars(select(User.id).where(User.username == du.username)).first() is not None:
             continue
-        create_user(s, du.username, DEMO_PASSWORD, du.role, du.display_name)
+        create_user(s, du.username, DEMO_PASSWORD, du.role, du.display_name, branch=du.branch)
         created["users"] += 1
 
     s.flush()

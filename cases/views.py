@@ -209,6 +209,7 @@ class UserView:
     display_name: str
     role: Role
     active: bool
+    branch: str = ""  # role branch: the branch (or market area) whose work the user sees
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ class Role(_Labelled):
     CLAIMS = "claims"
     INSPECTOR = "inspector"
     ADMIN = "admin"
+    BRANCH = "branch"  # branch / market-area staff: answer referrals, rectifications, claims of their branch
 
 
 OPEN_STATUSES: frozenset[CaseStatus] = frozenset({CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED})
@@ -126,6 +127,7 @@ _LABELS_ZH: dict[type[StrEnum], dict[str, str]] = {
         "claims": "理赔",
         "inspector": "监察主管",
         "admin": "管理员",
+        "branch": "分公司/市场人员",
     },
 }
 

@@ -568,6 +568,7 @@ def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
     # every web process gets every event from Redis and serves its own consoles: no Socket.IO queue
     return ConsoleConfig(secret_key=secret_key(settings), demo=demo, message_queue=None,
                          recordings_dir=settings.recordings_dir.resolve(),
+                         evidence_dir=(settings.data_dir / "evidence").resolve(),
                          supervisor_phones=dict(settings.supervisor_phones), pause_reasons=settings.pause_reasons,
                          metrics_token=settings.metrics_token)
 

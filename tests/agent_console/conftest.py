@@ -171,7 +171,8 @@ def db(tmp_path: Path) -> Iterator[Database]:
 def console(db: Database, tmp_path: Path) -> Iterator[Console]:
     recordings = tmp_path / "recordings"
     recordings.mkdir()
-    config = ConsoleConfig(secret_key="test-secret", demo=True, recordings_dir=recordings, wallboard_interval_s=0.05)
+    config = ConsoleConfig(secret_key="test-secret", demo=True, recordings_dir=recordings, wallboard_interval_s=0.05,
+                           evidence_dir=tmp_path / "evidence", evidence_max_bytes=64 * 1024)
     bus = EventBus()
     live = FakeLiveView()
     live_bus = LiveBus()

@@ -14,14 +14,17 @@ from telephony.events import AgentRinging, CallStarted
 if TYPE_CHECKING:
     from conftest import Console
 
-ROLES = ("agent", "supervisor", "claims", "inspector", "admin")
+ROLES = ("agent", "supervisor", "claims", "inspector", "admin", "branch")
 USERS = {"agent": "agent1001", "supervisor": "supervisor", "claims": "claims1", "inspector": "inspector1",
-         "admin": "admin1"}
+         "admin": "admin1", "branch": "branch1"}
 AGENTS = {"agent", "supervisor", "admin"}
 SUPERVISORS = {"supervisor", "admin"}
-EVERYONE = set(ROLES)
+EVERYONE = set(ROLES) - {"branch"}  # the centre's staff; branch staff see only their branch's work
 WRITERS = {"agent", "supervisor", "claims", "admin"}
 SEARCHERS = {"agent", "supervisor", "inspector", "admin"}  # agents: their own calls only (test_search.py)
+CLAIMS_DESK = {"claims", "supervisor", "admin"}
+INSPECTION_DESK = {"inspector", "supervisor", "admin"}
+BRANCH = {"branch"}
 
 # (method, url, roles allowed); None = no login needed. Every route of the app must be listed.
 MATRIX: list[tuple[str, str, set[str] | None]] = [
@@ -51,19 +54,37 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/search", SEARCHERS),
     ("GET", "/api/search", SEARCHERS),
     ("GET", "/shipments/no.such", EVERYONE),
+    # the claims, inspection and branch consoles (agent_console/casework.py)
+    ("GET", "/claims", CLAIMS_DESK),
+    ("POST", "/claims", CLAIMS_DESK),
+    ("GET", "/claims/1", CLAIMS_DESK),
+    ("POST", "/claims/1/close", CLAIMS_DESK),
+    ("GET", "/claims/1/evidence/1", CLAIMS_DESK | BRANCH),
+    ("GET", "/inspections", INSPECTION_DESK),
+    ("POST", "/inspections", INSPECTION_DESK),
+    ("GET", "/inspections/1", INSPECTION_DESK),
+    ("POST", "/inspections/1/close", INSPECTION_DESK),
+    ("GET", "/branch", BRANCH),
+    ("POST", "/branch/complaints/1/answer", BRANCH),
+    ("POST", "/branch/findings/1/rectify", BRANCH),
+    ("POST", "/branch/claims/1/evidence", BRANCH),
 ]
 
 
 @pytest.fixture
 def users(console: Console) -> Console:
     with console.db.session() as s:
-        for role in ("claims", "inspector", "admin"):
-            services.create_user(s, USERS[role], DEMO_PASSWORD, role, role)
+        for role in ("claims", "inspector", "admin", "branch"):
+            branch = "郑州分公司" if role == "branch" else ""
+            services.create_user(s, USERS[role], DEMO_PASSWORD, role, role, branch=branch)
     return console
 
 
 def _rule_path(rule: str) -> str:
-    return rule.replace("<int:case_id>", "1").replace("<linkedid>", "no.such").replace("<waybill>", "no.such")
+    for placeholder in ("<int:case_id>", "<int:claim_id>", "<int:evidence_id>", "<int:inspection_id>",
+                        "<int:complaint_id>", "<int:finding_id>"):
+        rule = rule.replace(placeholder, "1")
+    return rule.replace("<linkedid>", "no.such").replace("<waybill>", "no.such").replace("<action>", "close")
 
 
 def test_every_route_is_in_the_matrix(console: Console) -> None:

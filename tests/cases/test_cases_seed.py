@@ -23,7 +23,7 @@ def test_seed_demo_is_idempotent(db: Database) -> None:
     after_first = _counts(db)
     with db.session() as s:
         second = sv.seed_demo(s)
-    assert first == sv.SeedSummary(customers=8, shipments=10, cases=3, users=4)
+    assert first == sv.SeedSummary(customers=8, shipments=10, cases=3, users=7)
     assert second == sv.SeedSummary(customers=0, shipments=0, cases=0, users=0)
     assert _counts(db) == after_first
     assert after_first["customers"] == 8 and after_first["shipments"] == 10
@@ -76,7 +76,7 @@ def test_seed_keeps_existing_data(db: Database) -> None:
         sv.create_user(s, "agent1001", "my own password", "supervisor", "Anna")
     with db.session() as s:
         summary = sv.seed_demo(s)
-    assert summary.customers == 7 and summary.users == 3
+    assert summary.customers == 7 and summary.users == 6
     with db.session() as s:
         assert sv.find_customer_by_phone(s, "49305551001") == mine
         assert sv.authenticate(s, "agent1001", "my own password") is not None
