@@ -118,13 +118,19 @@ def money(value: Decimal | None) -> str:
     return "–" if value is None else f"¥{value:,.2f}"
 
 
+def percent(value: Decimal) -> str:
+    """33.33 -> "33.33", 70.00 -> "70" (no exponent)."""
+    text = f"{value.normalize():f}"
+    return text
+
+
 def local(value: datetime | None) -> str:
     return "–" if value is None else value.astimezone(CENTRE_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 @work.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"label": label, "action_label": action_label, "money": money, "local": local}
+    return {"label": label, "action_label": action_label, "money": money, "local": local, "percent": percent}
 
 
 # --- form parsing ----------------------------------------------------------------------------------
