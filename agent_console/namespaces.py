@@ -22,7 +22,8 @@ Rooms: `agent:<username>` (an agent's username is its PBX peer name, e.g. agent1
                   a page that (re)connects gets the call's finals so far
 - `live_alert`    to `supervisors`: an escalation word (customer) or taboo phrase (agent) heard live
                   {linkedid, agent, speaker, rule: escalation|taboo:<category>, phrase, text, at}
-- `live_call_ended` to the same rooms as the call's lines: {linkedid}
+- `live_call_ended` to the same rooms as the call's lines: {linkedid}; the last lines (Vosk
+                  finishing a stream after the hang-up) may still follow it
 
 Client → server: `agent_state` (ack: own snapshot; agent roles) and `wallboard_request` (ack: the
 whole wallboard; supervisor roles). A page that sees a version gap asks again.
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import queue
+from collections import OrderedDict
 import threading
 import time
 from collections.abc import Callable
@@ -86,6 +88,7 @@ WRAP_UP_TICK_S = 0.25
 # withdrawal waits this long for that answer so it can say who took the call.
 WITHDRAW_HOLD_S = 0.5
 LIVE_LINES_KEPT = 200  # finals per live call replayed to a page that (re)connects
+LIVE_ENDED_KEPT = 4096  # ended calls remembered so that their late lines are not kept again
 _STOP = object()
 _PROBES = object()  # the probe results changed: the wallboard is due
 
@@ -115,6 +118,9 @@ class Dispatcher:
         self._bus = bus
         self._live_bus = live_bus
         self._live_calls: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # linkedid -> (agent, finals)
+        # calls whose end was sent: their last lines (Vosk finishing after the hang-up) are still
+        # delivered, but not kept for pages that connect later
+        self._live_done: OrderedDict[str, None] = OrderedDict()
         self._live = live
         self._calls = calls
         self._pops = pops
@@ -280,6 +286,9 @@ class Dispatcher:
         if isinstance(event, LiveAlert):
             self._emit("live_alert", payload, SUPERVISORS_ROOM)
             return
+        if event.linkedid in self._live_done:
+            self._emit("live_transcript", payload, [agent_room(event.agent), SUPERVISORS_ROOM])
+            return
         agent, finals = self._live_calls.setdefault(event.linkedid, (event.agent, []))
         if event.final:
             finals.append(payload)
@@ -290,6 +299,9 @@ class Dispatcher:
     def _live_ended(self, linkedid: str) -> None:
         kept = self._live_calls.pop(linkedid, None)
         if kept is not None:
+            self._live_done[linkedid] = None
+            while len(self._live_done) > LIVE_ENDED_KEPT:
+                self._live_done.popitem(last=False)
             self._emit("live_call_ended", {"linkedid": linkedid}, [agent_room(kept[0]), SUPERVISORS_ROOM])
 
     def replay_live(self, sid: str, agent: str | None) -> None:

@@ -239,3 +239,13 @@ def test_live_transcripts_reach_only_the_agent_on_the_call_and_supervisors(users
     assert ended["agent"] == [{"linkedid": "live.1"}] and ended["supervisor"] == [{"linkedid": "live.1"}]
     assert ended["claims"] == [] and ended["inspector"] == []
     assert [m for m in other.get_received() if m["name"].startswith("live_")] == []
+
+    # the last words, recognised after the hang-up, still reach the agent and supervisors only
+    users.live_bus.publish(LiveLine("live.1", "agent1001", "agent", "s2", 1, True, "네 감사합니다", 3.0, 3.5))
+    users.settle()
+    late = {role: users.received(s, "live_transcript") for role, s in socks.items()}
+    assert [x["text"] for x in late["agent"]] == ["네 감사합니다"] and len(late["supervisor"]) == 1
+    assert late["claims"] == [] and late["inspector"] == []
+    assert [m for m in other.get_received() if m["name"].startswith("live_")] == []
+    # and an ended call is not replayed to a page that connects afterwards
+    assert users.received(users.socket(users.login("supervisor")), "live_transcript") == []

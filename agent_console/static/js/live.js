@@ -78,7 +78,7 @@
         lines = lineList(ol, MAX_FINALS_SHOWN);
         setText("lt-linkedid", call);
       }
-      pane.dataset.state = "live";
+      if (pane.dataset.state !== "ended") pane.dataset.state = "live";
       document.getElementById("lt-empty").hidden = true;
       lines.apply(e);
       ol.scrollTop = ol.scrollHeight;
@@ -95,6 +95,7 @@
   const calls = document.getElementById("lt-calls");
   if (calls) {
     const views = new Map(); // linkedid -> {article, lines}
+    const ended = new Set(); // calls closed here: their late last lines are not shown again
     function view(e) {
       let v = views.get(e.linkedid);
       if (!v) {
@@ -111,8 +112,11 @@
       document.getElementById("lt-calls-empty").hidden = true;
       return v;
     }
-    socket.on("live_transcript", (e) => view(e).lines.apply(e));
+    socket.on("live_transcript", (e) => {
+      if (!ended.has(e.linkedid)) view(e).lines.apply(e);
+    });
     socket.on("live_call_ended", (e) => {
+      ended.add(e.linkedid);
       const v = views.get(e.linkedid);
       if (!v) return;
       views.delete(e.linkedid);
