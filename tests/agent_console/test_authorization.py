@@ -68,6 +68,8 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/branch/complaints/1/answer", BRANCH),
     ("POST", "/branch/findings/1/rectify", BRANCH),
     ("POST", "/branch/claims/1/evidence", BRANCH),
+    ("GET", "/reports", EVERYONE),
+    ("GET", "/reports/no.such/pdf", EVERYONE),
 ]
 
 
@@ -84,7 +86,8 @@ def _rule_path(rule: str) -> str:
     for placeholder in ("<int:case_id>", "<int:claim_id>", "<int:evidence_id>", "<int:inspection_id>",
                         "<int:complaint_id>", "<int:finding_id>"):
         rule = rule.replace(placeholder, "1")
-    return rule.replace("<linkedid>", "no.such").replace("<waybill>", "no.such").replace("<action>", "close")
+    return rule.replace("<linkedid>", "no.such").replace("<waybill>", "no.such").replace("<action>", "close").replace(
+        "<name>", "no.such").replace("<fmt>", "pdf")
 
 
 def test_every_route_is_in_the_matrix(console: Console) -> None:

@@ -233,6 +233,12 @@ def test_a_claim_from_report_to_payment_in_chromium(console: Console, base_url: 
             assert [o.amount for o in view.offers] == [Decimal("2000.00"), Decimal("2600.50"), Decimal("2400.00")]
             assert len(view.evidence) == 1 and view.evidence[0].size == photo.stat().st_size
 
+            # the monthly claims report on the page, with the files to download
+            page.goto(f"{base_url}/reports?name=claims-monthly&from=2026-11-01&until=2026-12-01")
+            assert "每月理赔报表及事故原因分析" in (page.text_content('[data-testid="report-title"]') or "")
+            assert page.get_attribute('[data-testid="download-pdf"]', "href").startswith("/reports/claims-monthly/pdf")
+            _shot(page, tmp_path, "reports")
+
             # the inspection and branch desks
             insp = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN").new_page()
             insp.on("pageerror", lambda e: errors.append(str(e)))
