@@ -52,6 +52,12 @@ class _Session(socketserver.BaseRequestHandler):
     server: AmiServer
 
     def setup(self) -> None:
+        # as Asterisk's manager.c does for every AMI session: no Nagle delay on small writes (without
+        # it a response written right after a burst of events waits ~40 ms for the client's ACK)
+        try:
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         self.reset_requested = False
         self.out: queue.Queue[bytes | None] = queue.Queue(maxsize=100_000)
         self.logged_in = False
@@ -242,9 +248,10 @@ class _Session(socketserver.BaseRequestHandler):
                 self.send([("Response", "Error"), *base,
                            ("Message", "The simulator hangs up calls only while an agent talks")])
         elif name == "redirect":
-            # out of the holding step, or a queued caller to the callback offer / another queue
-            pbx.redirect(ch.fields.get("Linkedid", ""), channel, msg.get("Context"), msg.get("Exten"))
+            # as in trace 05, the answer comes first and the channel's events after it; out of the
+            # holding step, or a queued caller to the callback offer / another queue
             self.send([("Response", "Success"), *base, ("Message", "Redirect successful")])
+            pbx.redirect(ch.fields.get("Linkedid", ""), channel, msg.get("Context"), msg.get("Exten"))
         elif name == "blindtransfer":
             self.send([("Response", "Success"), *base, ("Message", "Transfer succeeded")])
         elif name == "mixmonitor":
