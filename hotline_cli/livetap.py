@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from telephony.connection import AmiError
-from telephony.events import CallAnswered, DomainEvent
+from telephony.events import CallAnswered, CallEnded, DomainEvent
 from telephony.pbxlink import PbxControl, PbxNotConnected
 from transcripts.audiosocket import AudioSocketError, AudioSocketServer, RecognizerPool, StreamSummary
 from transcripts.engine import SpeechEngine
@@ -30,6 +30,8 @@ from transcripts.live_events import LiveBus, LiveTranscriber, LiveWatcher
 from transcripts.standard import load_rules
 
 log = logging.getLogger("hotline.live")
+
+FORGET_AFTER_S = 300.0  # after a call ends, registrations of streams that never came are dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,13 @@ class LiveTap:
     # ------------------------------------------------------------------ the bus
     def on_event(self, event: DomainEvent) -> None:
         """Telephony bus handler: never blocks the AMI thread."""
+        if isinstance(event, CallEnded):
+            # streams end with the call (ChanSpy `E`); an Originate Asterisk could not carry out never
+            # connects: its registration is dropped a while after the call
+            timer = threading.Timer(FORGET_AFTER_S, self._forget, args=(event.record.linkedid,))
+            timer.daemon = True
+            timer.start()
+            return
         if not isinstance(event, CallAnswered):
             return
         if not event.customer_uniqueid or not event.agent_uniqueid:
@@ -142,24 +151,35 @@ class LiveTap:
             log.warning("call %s not tapped: %s", event.linkedid, exc)
             return
         self.calls_tapped += 1
+        # a call answered again (a transfer to another agent): the channels already tapped keep their
+        # stream, now shown to the new agent; only the new channel gets an Originate
+        tapped = {t.spied_uniqueid for t in self.transcriber.streams_of(event.linkedid)}
+        if tapped:
+            self.transcriber.reassign(event.linkedid, event.agent)
         for stream in streams:
+            if stream.spied_uniqueid in tapped:
+                continue
             self.transcriber.register(stream, event.agent)
             self._originate(stream)
 
     def _originate(self, stream: TapStream) -> None:
-        fields = dict(stream.originate_fields(self.address, self.port))
         try:
+            fields = dict(stream.originate_fields(self.address, self.port))
             actions = self.control.actions(self.control.pbx_of_call(stream.linkedid))
             actions.originate(fields["Channel"], application=fields["Application"], data=fields["Data"],
                               caller_id=fields["CallerID"], timeout_ms=DEFAULT_TIMEOUT_MS)
             self.originates_sent += 1
-        except (PbxNotConnected, AmiError, OSError) as exc:
+        except (PbxNotConnected, AmiError, OSError, TranscriptsError) as exc:
             self._originate_failed(stream, f"{type(exc).__name__}: {exc}")
 
     def _originate_failed(self, stream: TapStream, why: str) -> None:
         self.originates_failed += 1
         self.transcriber.unregister(stream.stream_uuid)
         log.warning("live tap of call %s (%s) not started: %s", stream.linkedid, stream.speaker, why)
+
+    def _forget(self, linkedid: str) -> None:
+        for stream in self.transcriber.streams_of(linkedid):
+            self.transcriber.unregister(stream.stream_uuid)
 
     def _stream_ended(self, summary: StreamSummary) -> None:
         self.streams_ended += 1

@@ -155,6 +155,20 @@ class LiveTranscriber:
             self._streams.pop(stream.lower(), None)
             self._seq.pop(stream.lower(), None)
 
+    def reassign(self, linkedid: str, agent: str) -> int:
+        """The call went to another agent (a transfer): its streams' lines go to that agent from now on.
+        Returns how many streams were reassigned."""
+        with self._lock:
+            mine = {k: r for k, r in self._streams.items() if r.tap.linkedid == linkedid}
+            for key, reg in mine.items():
+                self._streams[key] = _Registered(reg.tap, agent)
+        return len(mine)
+
+    def agent_of(self, stream: str) -> str | None:
+        with self._lock:
+            reg = self._streams.get(stream.lower())
+        return reg.agent if reg is not None else None
+
     def streams_of(self, linkedid: str) -> list[TapStream]:
         with self._lock:
             return [r.tap for r in self._streams.values() if r.tap.linkedid == linkedid]

@@ -260,3 +260,30 @@ def test_live_watcher_alerts_once_per_call_speaker_and_phrase() -> None:
     assert len(watcher.check(line("customer", "投诉", linkedid="c.2"))) == 1
     watcher.forget("c.1")
     assert len(watcher.check(line("customer", "投诉"))) == 1
+
+
+def test_a_call_answered_again_keeps_its_customer_stream_for_the_new_agent(
+    rig: tuple[SimulatedPbx, LiveTap, Recorder]
+) -> None:
+    """A second AgentConnect on the same call (a transfer): the customer's channel is not tapped twice;
+    its stream's lines go to the new agent; the new agent's channel gets its own Originate."""
+    pbx, tap, rec = rig
+    script = pbx.start_call("service_answered", agents=["agent1003"], talk_s=8)
+    deadline = time.time() + 20
+    while time.time() < deadline and tap.originates_sent < 2:
+        time.sleep(0.05)
+    assert tap.originates_sent == 2
+    customer_uid = script.uniqueids[0]
+    [customer] = [t for t in tap.transcriber.streams_of(script.linkedid) if t.spied_uniqueid == customer_uid]
+    assert tap.transcriber.agent_of(customer.stream_uuid) == "agent1003"
+    tap._tap(CallAnswered(script.linkedid, "agent1002", "service", time.time(), customer_uid, "1796000099.99"))
+    assert tap.originates_sent + tap.originates_failed == 3  # only the new agent's channel
+    assert tap.transcriber.agent_of(customer.stream_uuid) == "agent1002"
+    spied = [t.spied_uniqueid for t in tap.transcriber.streams_of(script.linkedid)]
+    assert spied.count(customer_uid) == 1 and "1796000099.99" in spied
+    deadline = time.time() + 30
+    while time.time() < deadline and tap.streams_ended < 2:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    late = [e for e in rec.live if isinstance(e, LiveLine) and e.stream == customer.stream_uuid]
+    assert late and late[-1].agent == "agent1002"
