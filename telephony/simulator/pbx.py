@@ -389,9 +389,6 @@ class SimulatedPbx:
                           None)
             if hangup is not None:
                 out.append(hangup)
-        now_free = time.time()
-        for peer in call.agents:
-            self._busy_until[peer] = min(self._busy_until.get(peer, now_free), now_free)
         return out
 
     def _splice(self, call: SimCall, events: list[tuple[float, Fields]], end_after: float = 0.0) -> None:
@@ -452,8 +449,9 @@ class SimulatedPbx:
                 for _, f in future:  # the trunk goes back to not in use
                     if _field(f, "Event") == "DeviceStateChange" and _field(f, "Device")[4:] not in self.agents:
                         add(f)
-                call.script.end = 0.0
                 self._splice(call, out)
+                for peer in call.agents:  # the agents its script had booked are free again
+                    self._busy_until[peer] = min(self._busy_until.get(peer, at), at)
             else:
                 add(_newexten(chan, CALLBACK_CONTEXT, exten, 5, "GotoIf", "$[\"0\" = \"HANGUP\"]?done"))
                 add(_newexten(chan, CALLBACK_CONTEXT, exten, 6, "Goto", f"to-queue,{exten},queue"))
@@ -462,6 +460,8 @@ class SimulatedPbx:
                 delta = max(0.0, at + 0.001 - future[0][0]) if future else 0.0
                 rest = [(t + delta, _requeued(f, queue, exten)) for t, f in future]
                 self._splice(call, out + rest)
+                for peer in call.agents:  # its agents ring that much later
+                    self._busy_until[peer] = self._busy_until.get(peer, 0.0) + delta
             self._lock.notify_all()
 
     def stop_calls(self, *, crash: bool) -> list[str]:

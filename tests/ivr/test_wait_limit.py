@@ -104,6 +104,7 @@ def test_a_caller_waiting_too_long_is_moved_once_and_ends_as_a_callback_task(rig
     # the rest of its script is never played: nobody rings for it after the move
     own = [m for m in rig.messages if m.get("Linkedid") == script.linkedid]
     assert not [m for m in own if m.event in ("AgentCalled", "AgentConnect")]
+    assert "agent1002" in rig.pbx.free_agents(time.time() + 2.0 / 20)  # no longer booked for it (wrap-up aside)
     assert rec.ivr_path is not None
     menu, _, offer = rec.ivr_path.partition(">wait_limit=")
     assert menu == "menu=0:agent>agent=service"  # the demo caller's first IVR visit
