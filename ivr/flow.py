@@ -151,7 +151,7 @@ class IvrFlow:
                 self._play(s, st, "callback-registered")
                 self._goodbye(s, st)
         else:
-            st.step("menu:timeout" if not digits else f"menu={digits}")
+            st.step("offer:timeout" if not digits else f"offer={digits}")
             self._to_agent(s, st, queue)
         self._finish(s, st)
 

@@ -177,3 +177,34 @@ def test_garbage_closes_the_session_and_the_server_keeps_serving(ivr_server: Ivr
 def test_missing_prompt_does_not_stop_the_menu(ivr_server: IvrServer) -> None:
     r = call(ivr_server, "service", ["0"], missing_prompts=["hotline/zh/service-welcome"])
     assert r.variables["IVR_NEXT"] == "queue"
+
+
+def test_callback_offer_after_the_wait_limit_registers_a_callback(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "callback-offer?queue=complaints&hotline=service", ["1"], callerid="13700000001")
+    assert r.prompts == ("hotline/zh/wait-limit", "hotline/zh/callback-offer", "hotline/zh/callback-registered",
+                         "hotline/zh/goodbye")
+    assert r.variables["IVR_NEXT"] == "hangup" and "IVR_QUEUE" not in r.variables
+    path = r.variables["IVR_PATH"]
+    assert path.startswith("wait_limit=complaints>case=C") and path.endswith(">callback>goodbye")
+    with ivr_server.world.db.session() as s:
+        case = get_case(s, int(r.variables["CASE_ID"]))
+    assert case.kind == "inquiry" and case.subject == "IVR: 回电请求 callback request"
+    assert "13700000001" in case.description and "complaints" in case.description
+
+
+def test_callback_offer_declined_goes_back_to_the_same_queue(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "callback-offer?queue=service&hotline=service&lang=en", [""], callerid=KEY_ACCOUNT_PHONE)
+    assert r.prompts[:2] == ("hotline/en/wait-limit", "hotline/en/callback-offer")
+    assert r.variables["IVR_PATH"] == "wait_limit=service>offer:timeout>agent=service"
+    assert (r.variables["IVR_NEXT"], r.variables["IVR_QUEUE"], r.variables["QUEUE_PRIO"]) == ("queue", "service", "10")
+    r = call(ivr_server, "callback-offer?queue=claims&hotline=claims", ["7"])
+    assert r.variables["IVR_PATH"] == "wait_limit=claims>offer=7>agent=claims" and "CASE_ID" not in r.variables
+
+
+def test_callback_offer_without_a_queue_or_with_a_caller_hanging_up_stores_nothing(ivr_server: IvrServer) -> None:
+    before = ivr_server.server.stats().handler_errors
+    r = call(ivr_server, "callback-offer?hotline=service", ["1"])
+    assert r.server_closed and "IVR_NEXT" not in r.variables  # the dialplan sends the caller back to its queue
+    assert ivr_server.server.stats().handler_errors == before + 1
+    r = call(ivr_server, "callback-offer?queue=service", ["!"])
+    assert r.hung_up and "CASE_ID" not in r.variables and "IVR_PATH" not in r.variables

@@ -126,7 +126,7 @@ def test_a_caller_who_declines_goes_back_to_the_same_queue_and_is_not_moved_agai
     own = [m for m in rig.messages if m.get("Linkedid") == script.linkedid]
     assert [m["Queue"] for m in own if m.event == "QueueCallerJoin"] == ["complaints", "complaints"]
     assert rec.ivr_path is not None and rec.ivr_path.endswith(
-        ">wait_limit=complaints>menu:timeout>agent=complaints")
+        ">wait_limit=complaints>offer:timeout>agent=complaints")
     assert not [t for t in callback_tasks(rig.db) if t.caller == "49305551003"]
 
 
