@@ -1,7 +1,9 @@
 """Queue wait limits (the AMI listener's side): a caller waiting in a queue longer than that
 queue's limit is Redirected into the dialplan's `[callback-offer]` (see `hotline asterisk-config`),
 where the IVR offers a callback (key 1: a callback request, recorded as a callback task, and a
-goodbye; anything else: back to the same queue). Each call is moved at most once.
+goodbye; anything else: back to the same queue). Each call is moved at most once: the watcher
+remembers whom it moved, and asks the channel's CALLBACK_OFFER (set by the dialplan) first, so a
+restarted listener does not move a caller a second time either.
 
 Subscribe `watcher.on_event` to the bus; the watcher's own thread sends the Redirects.
 """
@@ -23,6 +25,7 @@ from telephony.pbxlink import PbxNotConnected
 log = logging.getLogger(__name__)
 
 CALLBACK_CONTEXT = "callback-offer"
+OFFERED_VARIABLE = "CALLBACK_OFFER"  # set on the channel by [callback-offer]: offered once, never moved again
 _FORGET_AFTER = 10_000  # moved calls remembered (a call is moved at most once)
 
 
@@ -143,7 +146,15 @@ class WaitLimitWatcher:
     def _move(self, w: _Waiting, due_at: float) -> None:
         start = self.clock()
         try:
-            self.actions_for(w.linkedid).redirect(w.channel, self.context, w.queue, 1)
+            actions = self.actions_for(w.linkedid)
+            if actions.getvar(w.channel, OFFERED_VARIABLE):
+                # offered before (e.g. by a listener that has restarted since): never twice
+                move = WaitLimitMove(w.linkedid, w.queue, w.channel, round(start - w.since, 3), due_at, self.clock(),
+                                     False, f"{OFFERED_VARIABLE} already set: offered before")
+                log.info("call %s past the wait limit of %s again: already offered a callback", w.linkedid, w.queue)
+                self._record(move)
+                return
+            actions.redirect(w.channel, self.context, w.queue, 1)
             move = WaitLimitMove(w.linkedid, w.queue, w.channel, round(start - w.since, 3), due_at, self.clock(), True)
             log.info("call %s waited %.0f s in %s (limit %.0f s): moved to the callback offer", w.linkedid,
                      start - w.since, w.queue, self.limits[w.queue])
@@ -151,6 +162,9 @@ class WaitLimitWatcher:
             move = WaitLimitMove(w.linkedid, w.queue, w.channel, round(start - w.since, 3), due_at, self.clock(),
                                  False, str(exc))
             log.warning("call %s not moved to the callback offer: %s", w.linkedid, exc)
+        self._record(move)
+
+    def _record(self, move: WaitLimitMove) -> None:
         self.moves.append(move)
         if self.on_move is not None:
             try:

@@ -20,7 +20,7 @@ from hotline_cli.demo_ivr import DemoIvr
 from hotline_cli.runtime import CallPipeline
 from ivr.overflow import WaitLimitError, WaitLimitWatcher, check_limits
 from telephony.connection import AmiEndpoint
-from telephony.events import CallEnded, DomainEvent, EventBus
+from telephony.events import CallEnded, CallQueued, DomainEvent, EventBus
 from telephony.frames import Message
 from telephony.pbxlink import PbxControl, make_links
 from telephony.records import CallRecord
@@ -128,6 +128,31 @@ def test_a_caller_who_declines_goes_back_to_the_same_queue_and_is_not_moved_agai
     assert rec.ivr_path is not None and rec.ivr_path.endswith(
         ">wait_limit=complaints>offer:timeout>agent=complaints")
     assert not [t for t in callback_tasks(rig.db) if t.caller == "49305551003"]
+
+
+
+def test_a_restarted_listener_does_not_offer_a_callback_twice(rig: Rig) -> None:
+    """A listener that restarted after the move knows nothing of it; the channel's CALLBACK_OFFER does."""
+    script = rig.pbx.start_call("complaints_abandoned", caller=("49305551004", "刘洋"), abandon_after_s=120,
+                                offer_key="")
+    deadline = time.time() + 20
+    joins: list[Message] = []
+    while len(joins) < 2 and time.time() < deadline:  # moved, declined, back in the queue
+        joins = [m for m in list(rig.messages) if m.event == "QueueCallerJoin" and m.get("Linkedid") == script.linkedid]
+        time.sleep(0.05)
+    assert len(joins) == 2 and rig.pbx.queue_redirects == 1
+    control = PbxControl(rig.links)
+    fresh = WaitLimitWatcher(lambda lid: control.actions(), {"complaints": LIMIT_S})
+    try:
+        fresh.on_event(CallQueued(script.linkedid, "complaints", 1, time.time() - 10, joins[-1]["Channel"]))
+        deadline = time.time() + 5
+        while not fresh.moves and time.time() < deadline:
+            time.sleep(0.02)
+        [move] = fresh.moves
+        assert not move.ok and "CALLBACK_OFFER already set" in move.detail
+        assert rig.pbx.queue_redirects == 1 and rig.server.actions["redirect"] == 1
+    finally:
+        fresh.stop()
 
 
 def test_wait_limits_are_checked_with_clear_errors(tmp_path: Path) -> None:
