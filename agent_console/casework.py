@@ -429,11 +429,14 @@ def evidence_file(claim_id: int, evidence_id: int) -> ResponseReturnValue:
             abort(404)
         if user.role == "branch" and ev.claim.branch != user.branch:
             abort(403)
-        path, ctype, name = Path(ev.stored_path), ev.content_type, ev.filename
+        stored, ctype, name = Path(ev.stored_path), ev.content_type, ev.filename
     cfg = console().config
-    root = Path(cfg.evidence_dir).resolve() if cfg.evidence_dir is not None else None
-    resolved = path.resolve()
-    if root is None or not resolved.is_relative_to(root) or not resolved.is_file():
+    if cfg.evidence_dir is None:
+        abort(404)
+    # <evidence_dir>/<claim id>/<sha256><ext>: found there even after a restore into another data_dir
+    root = Path(cfg.evidence_dir).resolve()
+    resolved = (root / str(claim_id) / stored.name).resolve()
+    if not resolved.is_relative_to(root) or not resolved.is_file():
         abort(404)
     return send_file(resolved, mimetype=ctype, download_name=name, conditional=True)
 

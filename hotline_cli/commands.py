@@ -169,7 +169,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def _backup_folders(settings: Settings) -> dict[str, Path]:
-    return {"recordings": settings.recordings_dir, "ivr-recordings": settings.data_dir / "ivr-recordings"}
+    return {"recordings": settings.recordings_dir, "ivr-recordings": settings.data_dir / "ivr-recordings",
+            "evidence": settings.data_dir / "evidence"}  # claim evidence uploaded in the claims console
 
 
 def cmd_backup(args: argparse.Namespace) -> int:

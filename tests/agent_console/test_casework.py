@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ from cases import complaints as co
 from cases import inspections as ins
 from cases import services
 from cases.demo_data import DEMO_PASSWORD
-from cases.models import AuditEntry, Claim
+from cases.models import AuditEntry, Claim, ClaimEvidence
 from cases.views import CaseInput
 
 if TYPE_CHECKING:
@@ -289,3 +290,21 @@ def test_pages_in_english(console: Console) -> None:
     assert "Record an inspection" in page and "Freight rate" in page
     page = console.login("branch_zz").get("/branch?lang=en").get_data(as_text=True)
     assert "Complaints referred to this branch" in page
+
+
+def test_evidence_is_in_the_backup_folders_and_served_after_a_move(console: Console, tmp_path: Path) -> None:
+    from hotline_cli.commands import _backup_folders
+    from hotline_cli.config import load_settings
+
+    settings = load_settings(None, environ={"HOTLINE_DATA_DIR": str(tmp_path / "data")})
+    assert _backup_folders(settings)["evidence"] == tmp_path / "data" / "evidence"
+    claims = console.login("claims")
+    cid = _report(claims)
+    claims.post(f"/claims/{cid}/start_investigation")
+    _upload(claims, f"/claims/{cid}/add_evidence", "p.png", PNG, "image/png")
+    with console.db.session() as s:  # as if restored from a backup made under another data folder
+        ev = s.scalars(select(ClaimEvidence).where(ClaimEvidence.claim_id == cid)).one()
+        ev.stored_path = "/elsewhere/evidence/" + str(cid) + "/" + Path(ev.stored_path).name
+        ev_id = ev.id
+    resp = claims.get(f"/claims/{cid}/evidence/{ev_id}")
+    assert resp.status_code == 200 and resp.data == PNG
