@@ -9,7 +9,7 @@ from flask import Flask, render_template, request
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
-from agent_console import auth, casework, metrics, reports_page, search, views
+from agent_console import auth, casework, complaints_desk, metrics, reports_page, search, views
 from agent_console.auth import current_user
 from agent_console.calls import CallMemory
 from agent_console.config import ConsoleConfig
@@ -76,6 +76,7 @@ def create_app(
     app.extensions[search.SHIPMENTS_KEY] = shipments
     app.register_blueprint(casework.work)
     app.register_blueprint(reports_page.bp)
+    app.register_blueprint(complaints_desk.bp)
 
     @app.context_processor
     def inject_language() -> dict[str, Any]:

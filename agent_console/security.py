@@ -41,6 +41,8 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "branch_work": frozenset({"branch"}),
     # a claim's evidence files: claims staff, and the branch the claim belongs to (ownership)
     "claim_evidence": frozenset({"claims", "supervisor", "admin", "branch"}),
+    # the complaints desk: analyse, refer, confirm rectification, tell the customer, close
+    "complaints_work": frozenset({"agent", "supervisor", "admin"}),
     # the standard's reports on the page and as XLSX / PDF / JSON downloads
     "reports": CENTRE_ROLES,
 }

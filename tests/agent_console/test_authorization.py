@@ -69,6 +69,10 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/branch/findings/1/rectify", BRANCH),
     ("POST", "/branch/claims/1/evidence", BRANCH),
     ("GET", "/reports", EVERYONE),
+    ("GET", "/complaints", AGENTS),
+    ("POST", "/complaints", AGENTS),
+    ("GET", "/complaints/1", AGENTS),
+    ("POST", "/complaints/1/close", AGENTS),
     ("GET", "/reports/no.such/pdf", EVERYONE),
 ]
 

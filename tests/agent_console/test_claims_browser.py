@@ -283,6 +283,14 @@ def test_a_claim_from_report_to_payment_in_chromium(console: Console, base_url: 
             sanctions = insp.text_content('[data-testid="sanctions"]') or ""
             assert "处罚" in sanctions and "¥100.00" in sanctions and "车容车貌不合格" in sanctions
             _shot(insp, tmp_path, "inspection")
+
+            # the complaints desk: the branch's referral, answered, is waiting for the customer to be told
+            agent = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN").new_page()
+            agent.on("pageerror", lambda e: errors.append(str(e)))
+            _login(agent, base_url, "supervisor")
+            agent.goto(f"{base_url}/complaints")
+            assert agent.is_visible('[data-testid="loose-ends"]')
+            _shot(agent, tmp_path, "complaints")
         finally:
             browser.close()
     assert errors == []

@@ -1,0 +1,136 @@
+"""The complaints desk (`/complaints`): the centre works a complaint (投诉) through its workflow —
+recorded → analysed (cause, responsible department) → referred (department, deadline) → the
+rectification confirmed (整改; a branch answers it on its desk) → the customer told → closed — and
+sees the loose ends (留有尾巴): overdue referrals, complaints without follow-up, customers not told.
+Refused steps re-render the page with a clear message and change nothing (as on the claims desk)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
+
+from agent_console.auth import requires
+from agent_console.casework import (
+    _REFUSED,
+    CENTRE_TZ,
+    Notice,
+    _choice,
+    _done_notice,
+    _field,
+    _user,
+    _when,
+    notice_for,
+)
+from agent_console.context import console
+from cases import complaints as co
+from cases.errors import ComplaintNotFound
+from cases.models import Complaint
+from cases.services import audit_for
+from cases.views import CaseInput
+from cases.vocab import ComplaintCause, ComplaintStage, ComplaintType, Department
+from cases.workflow import COMPLAINT
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("complaints", __name__)
+
+
+def _list_page(notice: Notice | None = None, status: int = 200) -> ResponseReturnValue:
+    stage = request.args.get("stage") or None
+    if stage is not None and stage not in {m.value for m in ComplaintStage}:
+        stage = None
+    with console().db.reading() as s:
+        rows = co.list_complaints(s, stage=stage, limit=200)
+        loose = co.loose_ends(s)
+    return render_template(
+        "complaints.html", complaints=rows, loose=loose, stage=stage, stages=list(ComplaintStage),
+        types=list(ComplaintType), notice=notice or _done_notice(), form=request.form,
+    ), status
+
+
+@bp.get("/complaints")
+@requires("complaints_work")
+def complaints() -> ResponseReturnValue:
+    return _list_page()
+
+
+@bp.post("/complaints")
+@requires("complaints_work")
+def record() -> ResponseReturnValue:
+    user = _user()
+    try:
+        with console().db.session() as s:
+            view = co.open_complaint(
+                s,
+                CaseInput(kind="complaint", subject=_field("subject", required=True, max_len=200),
+                          description=_field("description"), waybill=_field("waybill") or None),
+                complaint_type=_choice("complaint_type", ComplaintType),
+                branch=_field("branch", max_len=100),
+                by=user.username,
+            )
+    except _REFUSED as exc:
+        notice, status = notice_for(exc)
+        return _list_page(notice, status)
+    return redirect(url_for("complaints.page", complaint_id=view.id, done="complaint.record"), 303)
+
+
+def _page(complaint_id: int, notice: Notice | None = None, status: int = 200) -> ResponseReturnValue:
+    with console().db.reading() as s:
+        try:
+            view = co.get_complaint(s, complaint_id)
+        except ComplaintNotFound:
+            abort(404)
+        audit = audit_for(s, "complaint", complaint_id)
+    return render_template(
+        "complaint.html", c=view, audit=audit, stages=list(ComplaintStage), causes=list(ComplaintCause),
+        departments=list(Department), notice=notice or _done_notice(), form=request.form,
+        default_deadline=(datetime.now(CENTRE_TZ) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+    ), status
+
+
+@bp.get("/complaints/<int:complaint_id>")
+@requires("complaints_work")
+def page(complaint_id: int) -> ResponseReturnValue:
+    return _page(complaint_id)
+
+
+def _step(s: Session, complaint_id: int, action: str, who: str) -> None:
+    if action == "analyse":
+        co.analyse(s, complaint_id, cause=_choice("cause", ComplaintCause),
+                   responsible_department=_choice("responsible_department", Department),
+                   analysis=_field("analysis"), by=who)
+    elif action == "refer":
+        deadline = _when("deadline")
+        assert deadline is not None
+        co.refer(s, complaint_id, department=_choice("department", Department), deadline=deadline,
+                 note=_field("note"), by=who)
+    elif action == "confirm_rectification":
+        co.confirm_rectification(s, complaint_id, rectification=_field("rectification", required=True), by=who)
+    elif action == "tell_customer":
+        co.tell_customer(s, complaint_id, reply=_field("reply", required=True), by=who)
+    elif action == "close":
+        co.close(s, complaint_id, by=who)
+    else:
+        abort(404)
+
+
+@bp.post("/complaints/<int:complaint_id>/<action>")
+@requires("complaints_work")
+def step(complaint_id: int, action: str) -> ResponseReturnValue:
+    if action not in COMPLAINT.actions():
+        abort(404)
+    user = _user()
+    try:
+        with console().db.session() as s:
+            if s.get(Complaint, complaint_id) is None:
+                abort(404)
+            _step(s, complaint_id, action, user.username)
+    except _REFUSED as exc:
+        notice, status = notice_for(exc)
+        log.info("complaint %s: %s by %s refused: %s", complaint_id, action, user.username, exc)
+        return _page(complaint_id, notice, status)
+    return redirect(url_for("complaints.page", complaint_id=complaint_id, done=f"complaint.{action}"), 303)
