@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
