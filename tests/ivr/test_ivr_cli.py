@@ -70,7 +70,10 @@ def test_prompts_build_cli_unknown_language(tmp_path: Path, capsys: pytest.Captu
     assert "no prompt texts in language 'fr'" in capsys.readouterr().err
 
 
-def test_ivr_serve_answers_a_call_and_stops_on_sigterm(ivr_world: IvrWorld) -> None:
+def test_ivr_serve_answers_a_call_and_stops_on_sigterm(ivr_world: IvrWorld, tmp_path: Path) -> None:
+    from hotline_cli.demo_ivr import demo_menus
+
+    menus = demo_menus(tmp_path / "menus", tmp_path / "rec")  # open round the clock: the test runs at any hour
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -78,7 +81,7 @@ def test_ivr_serve_answers_a_call_and_stops_on_sigterm(ivr_world: IvrWorld) -> N
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
         [sys.executable, "-m", "hotline_cli.main", "ivr", "serve", "--listen", f"127.0.0.1:{port}",
-         "--menus", str(ivr_world.menus), "--database", str(ivr_world.db.engine.url)],
+         "--menus", str(menus), "--database", str(ivr_world.db.engine.url)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
     try:
         assert proc.stdout is not None
