@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from cases.call_checks import call_analysis
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD, DEMO_WAYBILLS
+from cases.search import search_transcripts
 from cases.services import cases_for_call, get_call, transcripts_for_call
 from telephony.connection import AmiConnection, AmiEndpoint
 
@@ -179,6 +181,12 @@ def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
         else:
             pytest.fail("no transcript on the case page:\n" + (demo.workdir / "demo.log").read_text()[-3000:])
         shown = agent.text_content('[data-testid^="transcript-"]') or ""
+        # the service-standard check of the call, stored after its transcripts, on the call's section
+        deadline = time.time() + 30
+        while not agent.query_selector('[data-testid^="call-score-"]') and time.time() < deadline:
+            time.sleep(1)
+            agent.reload()
+        assert "/ 100" in (agent.text_content('[data-testid^="call-score-"]') or "")
         agent.screenshot(path=str(demo.workdir / "case.png"), full_page=True)
         browser.close()
     assert not errors, errors
@@ -210,4 +218,13 @@ def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
     spoken = json.loads(turns.words_json)
     assert [x["speaker"] for x in spoken][:1] == ["agent"] and "customer" in [x["speaker"] for x in spoken]
     assert any(t.text.strip()[:10] in shown for t in per_speaker)
+    # the turns are searchable, and the call carries its check
+    word = next(w for x in spoken for w in x["text"].split() if len(w) >= 2)
+    db = demo.db
+    with db.session() as s:
+        check, _ = call_analysis(s, linkedid)
+        hits = search_transcripts(s, f'"{word}"').hits
+    db.dispose()
+    assert check is not None and 0 <= check.score <= 100
+    assert linkedid in {h.linkedid for h in hits}, (word, hits)
     assert Path(call.recording).exists()
