@@ -30,9 +30,11 @@ from rq import Queue, Retry, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.worker import WorkerStatus
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent_console import metrics
 from cases.db import Database
+from cases.errors import CasesError
 from cases.services import transcripts_for_call
 from transcripts.engine import VoskEngine, recording_parts, stereo_speakers_for
 from transcripts.errors import TranscriptsError
@@ -239,9 +241,12 @@ def transcribe_job(job_id: str, recording: str) -> int:
     ctx = _context
     if ctx is None:
         raise JobQueueError("transcribe_job runs only in `hotline serve --role worker`")
-    if already_transcribed(ctx.db, job_id):
-        log.info("call %s has its transcript already", job_id)
-        return 0
+    try:
+        if already_transcribed(ctx.db, job_id):
+            log.info("call %s has its transcript already", job_id)
+            return 0
+    except (CasesError, SQLAlchemyError) as exc:
+        raise JobQueueError(f"database: {str(exc).splitlines()[0]}") from exc
     path = Path(recording)
     if not path.exists():
         path = ctx.recordings_dir / path.name
@@ -254,7 +259,10 @@ def transcribe_job(job_id: str, recording: str) -> int:
         raise JobQueueError(f"transcription of {job_id} failed: {exc}") from exc
     result = TranscriptionResult(job_id=job_id, recording=path, transcripts=transcripts,
                                  elapsed_s=time.monotonic() - started)
-    store_transcription(ctx.db, result, ctx.rules)
+    try:
+        store_transcription(ctx.db, result, ctx.rules)
+    except (CasesError, SQLAlchemyError) as exc:
+        raise JobQueueError(f"transcript of {job_id} not stored: {str(exc).splitlines()[0]}") from exc
     ctx.done += 1
     metrics.transcription_stored(call_ended_at(ctx.db, job_id))
     log.info("call %s transcribed in %.1f s", job_id, result.elapsed_s)

@@ -21,11 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from agent_console import metrics
 from agent_console.config import ConsoleConfig
 from cases.call_checks import record_call_analysis
 from cases.db import Database
-from cases.errors import CasesError
+from cases.errors import CasesError, DatabaseUnavailable
 from cases.services import (
     DEMO_WAYBILLS,
     attach_transcript,
@@ -141,6 +143,7 @@ class CallPipeline:
         self.transcribed = 0
         self.errors = 0
         self.reconciled = 0
+        self._stopping = False
         self._thread = threading.Thread(target=self._work, name="call-pipeline", daemon=True)
         self._thread.start()
         bus.subscribe(self._on_event)
@@ -181,28 +184,49 @@ class CallPipeline:
             if item is None:
                 return
             if isinstance(item, CallRecord):  # a call going on: its pending row
-                try:
-                    with self.db.session() as s:
-                        current = get_call(s, item.linkedid)
-                        if current is None or current.outcome == PENDING:
-                            record_call(s, item)
-                except Exception:
-                    self.errors += 1
-                    log.exception("could not store the live call %s", item.linkedid)
+                self._store_retrying(item, pending=True)
                 continue
             rec = item.record
-            if self.store_calls:
-                try:
-                    with self.db.session() as s:
-                        record_call(s, rec)
-                    self.stored += 1
-                except Exception:
-                    self.errors += 1
-                    log.exception("could not store call %s", rec.linkedid)
-                    continue
+            if self.store_calls and not self._store_retrying(rec, pending=False):
+                continue
             if self.transcriber is not None and rec.recording and rec.outcome == "answered":
                 path = self.local_recording(rec.recording)
                 self._submit(rec.linkedid, path)
+
+    def _store_retrying(self, rec: CallRecord, *, pending: bool) -> bool:
+        """Store a call; while the database is unreachable (a PostgreSQL restart) wait and try again,
+        keeping the calls behind it queued in order. Other errors are logged and the call skipped."""
+        delay = 0.5
+        outage_since: float | None = None
+        while True:
+            try:
+                with self.db.session() as s:
+                    if pending:
+                        current = get_call(s, rec.linkedid)
+                        if current is None or current.outcome == PENDING:
+                            record_call(s, rec)
+                    else:
+                        record_call(s, rec)
+                if outage_since is not None:
+                    log.warning("database back after %.1f s: storing calls again (%s waiting)",
+                                time.monotonic() - outage_since, self._q.qsize())
+                if not pending:
+                    self.stored += 1
+                return True
+            except (DatabaseUnavailable, OperationalError, InterfaceError) as exc:
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    log.warning("database unreachable, call %s kept to store later: %s", rec.linkedid,
+                                str(exc).splitlines()[0])
+                if self._stopping:
+                    self.errors += 1
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:
+                self.errors += 1
+                log.exception("could not store call %s", rec.linkedid)
+                return False
 
     def reconcile_pending(self, live: set[str], prefix: str = "") -> int:
         """After a (re)connect and resync: close the pending rows of this Asterisk whose calls are
@@ -300,6 +324,7 @@ class CallPipeline:
     def stop(self) -> None:
         self._q.put(None)
         self._thread.join(timeout=10)
+        self._stopping = True
 
 
 def store_transcription(db: Database, result: TranscriptionResult, rules: Rules | None = None) -> None:
