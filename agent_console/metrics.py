@@ -48,11 +48,15 @@ class _Sources(Collector):
     def __init__(self) -> None:
         self.ami: AmiSource | None = None
         self.backlog: BacklogSource | None = None
+        self.store_backlog: Callable[[], int] | None = None
         self._lock = threading.Lock()
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            ami, backlog = self.ami, self.backlog
+            ami, backlog, store = self.ami, self.backlog, self.store_backlog
+        if store is not None:
+            yield GaugeMetricFamily("hotline_store_backlog", "Calls waiting to be written to the database",
+                                    value=store())
         if ami is not None:
             events = CounterMetricFamily("hotline_ami_events", "AMI events read, by PBX", labels=["pbx"])
             up = GaugeMetricFamily("hotline_ami_connected", "1 when the AMI link is logged in", labels=["pbx"])
@@ -83,6 +87,10 @@ def set_ami_source(source: AmiSource | None) -> None:
 
 def set_backlog_source(source: BacklogSource | None) -> None:
     SOURCES.backlog = source
+
+
+def set_store_backlog_source(source: Callable[[], int] | None) -> None:
+    SOURCES.store_backlog = source
 
 
 def call_ended(outcome: str, hotline: str | None, wait_s: float | None) -> None:

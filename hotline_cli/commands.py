@@ -61,7 +61,8 @@ def cmd_simulator(args: argparse.Namespace) -> int:
 
         attach_voice(pbx)
     try:
-        server = AmiServer(args.listen, pbx, Credentials(args.user, args.secret))
+        server = AmiServer(args.listen, pbx, Credentials(args.user, args.secret),
+                           allowed_peers=tuple(args.allow or ["127.0.0.1"]))
     except OSError as exc:
         return _fail("simulator", f"cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror}")
     pbx.start()
@@ -208,6 +209,8 @@ def register(sub: Any) -> None:
                    help="HOST:PORT (default 127.0.0.1:5038)")
     p.add_argument("--user", default="hotline")
     p.add_argument("--secret", default="hotline")
+    p.add_argument("--allow", action="append", metavar="IP",
+                   help="address allowed to connect (repeat; default 127.0.0.1), as manager.conf's permit")
     p.add_argument("--interval", type=float, default=15.0, help="mean seconds between calls; 0: none")
     p.add_argument("--scenarios", default="", help="comma list of scenarios to play at start")
     p.add_argument("--calls", type=int, default=0, help="with --rate: how many calls in all (0: until stopped)")

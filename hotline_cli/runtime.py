@@ -228,6 +228,11 @@ class CallPipeline:
                 log.exception("could not store call %s", rec.linkedid)
                 return False
 
+    @property
+    def backlog(self) -> int:
+        """Calls (and live-call rows) waiting to be written to the database."""
+        return self._q.qsize()
+
     def reconcile_pending(self, live: set[str], prefix: str = "") -> int:
         """After a (re)connect and resync: close the pending rows of this Asterisk whose calls are
         not live any more (they ended while no listener was there). Returns how many."""
@@ -539,6 +544,7 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
         return (p.queued + p.running, p.failed)
 
     metrics.set_backlog_source(backlog)
+    metrics.set_store_backlog_source(lambda: pipeline.backlog)
     control = PbxControl(links)
     live_bus, livetap = (make_livetap(settings, control, bus, transcriber.engine) if settings.live_transcripts
                          else (None, None))
@@ -760,6 +766,7 @@ def run_role(args: argparse.Namespace) -> int:
             live_pub = LivePublisher(settings.redis_url, live)
             record_metrics(bus, links)
             metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
+            metrics.set_store_backlog_source(lambda: pipeline.backlog)
             serve_metrics(args.metrics_port)
             livetap = None
             if settings.live_transcripts:  # the taps need the AMI link: this process loads the model

@@ -46,6 +46,7 @@ def app_bus(tmp_path: Path) -> Iterator[tuple[FlaskClient, EventBus, Database]]:
     dispatcher(app).stop()
     metrics.set_ami_source(None)
     metrics.set_backlog_source(None)
+    metrics.set_store_backlog_source(None)
     db.dispose()
 
 
@@ -82,6 +83,7 @@ def test_metrics_count_calls_waits_pops_ami_events_and_the_backlog(
 
     record_metrics(bus, [Link()])  # type: ignore[list-item]
     metrics.set_backlog_source(lambda: (7, 2))
+    metrics.set_store_backlog_source(lambda: 3)
     before = scrape(client)
     now = time.time()
     bus.publish(CallEnded(CallRecord("m.1", hotline="claims", outcome="answered", wait_s=12.5), now))
@@ -107,6 +109,7 @@ def test_metrics_count_calls_waits_pops_ami_events_and_the_backlog(
     assert sample(after, "hotline_ami_connected", pbx="pbx-test") == 1
     assert sample(after, "hotline_transcription_backlog") == 7
     assert sample(after, "hotline_transcription_failed") == 2
+    assert sample(after, "hotline_store_backlog") == 3
 
 
 def test_transcription_lag_is_the_time_from_the_call_end() -> None:

@@ -403,9 +403,14 @@ class AmiServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], pbx: SimulatedPbx, credentials: Credentials | None = None) -> None:
+    def __init__(self, address: tuple[str, int], pbx: SimulatedPbx, credentials: Credentials | None = None,
+                 allowed_peers: tuple[str, ...] = ("127.0.0.1",)) -> None:
+        """Like Asterisk's manager.conf `permit`: connections from other addresses than
+        `allowed_peers` are closed at once, before the banner (and counted in `refused`)."""
         self.pbx = pbx
         self.credentials = credentials or Credentials()
+        self.allowed_peers = frozenset(allowed_peers)
+        self.refused = 0
         self.sessions: set[_Session] = set()
         self.down_until = 0.0
         self.actions: Counter[str] = Counter()  # actions received, by lower-case name
@@ -415,6 +420,15 @@ class AmiServer(socketserver.ThreadingTCPServer):
     @property
     def port(self) -> int:
         return int(self.server_address[1])
+
+    def verify_request(self, request: socket.socket | tuple[bytes, socket.socket],
+                       client_address: tuple[str, int] | str) -> bool:
+        peer = client_address[0] if isinstance(client_address, tuple) else str(client_address)
+        if peer in self.allowed_peers:
+            return True
+        self.refused += 1
+        log.warning("AMI connection from %s refused: not a permitted peer", peer)
+        return False
 
     def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
         sock = request if isinstance(request, socket.socket) else request[1]
