@@ -1,0 +1,112 @@
+"""Secrets never reach the logs, at the most verbose level (-v): the AMI secret (a good login and a
+refused one), the database password, the session key, users' passwords (right and wrong) and the
+session cookie. Real processes: the PBX simulator, `hotline serve` on PostgreSQL, `hotline ami-check`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from cases import services
+from cases.db import Database
+from telephony.connection import AmiConnection, AmiEndpoint
+
+EXE = [sys.executable, "-m", "hotline_cli.main", "-v"]
+AMI_SECRET = "Ami-Secret-7f3c91"
+WRONG_AMI_SECRET = "Wrong-Ami-Secret-55d2"
+DB_PASSWORD = "Db-Passw0rd-a81e"
+SESSION_KEY = "Session-Key-0d9b4c7e6f"
+USER_PASSWORD = "User-Passw0rd-c42a"
+WRONG_PASSWORD = "Wrong-Passw0rd-9b17"
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_no_secret_in_any_log(tmp_path: Path, pg_url: str) -> None:
+    # trust authentication ignores the password, so the URL may carry one: it must not be logged
+    url = pg_url.replace("postgres@", f"postgres:{DB_PASSWORD}@", 1)
+    assert DB_PASSWORD in url
+    db = Database(pg_url)
+    db.migrate()
+    with db.session() as s:
+        services.seed_demo(s)
+        services.create_user(s, "opsagent", USER_PASSWORD, "agent", "Ops Agent")
+    db.dispose()
+    ami_port, http_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env |= {"HOTLINE_DATABASE_URL": url, "HOTLINE_AMI_PORT": str(ami_port), "HOTLINE_AMI_SECRET": AMI_SECRET,
+            "HOTLINE_SECRET_KEY": SESSION_KEY, "HOTLINE_DATA_DIR": str(tmp_path / "var"),
+            "HOTLINE_RECORDINGS_DIR": str(tmp_path / "rec")}
+    logs = {name: (tmp_path / f"{name}.log").open("w") for name in ("simulator", "serve")}
+    procs = [subprocess.Popen([*EXE, "simulator", "--listen", f"127.0.0.1:{ami_port}", "--secret", AMI_SECRET,
+                               "--interval", "0", "--speed", "5"], cwd=tmp_path, env=env, text=True,
+                              stdout=logs["simulator"], stderr=subprocess.STDOUT)]
+    cookie = ""
+    try:
+        time.sleep(1.0)
+        procs.append(subprocess.Popen([*EXE, "serve", "--port", str(http_port)], cwd=tmp_path, env=env, text=True,
+                                      stdout=logs["serve"], stderr=subprocess.STDOUT))
+        base = f"http://127.0.0.1:{http_port}"
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{base}/login", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.3)
+        http = requests.Session()
+        for password, expected in ((WRONG_PASSWORD, 401), (USER_PASSWORD, 302)):
+            page = http.get(f"{base}/login", timeout=10).text
+            token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+            r = http.post(f"{base}/login", data={"username": "opsagent", "password": password, "csrf_token": token},
+                          allow_redirects=False, timeout=10)
+            assert r.status_code == expected
+        cookie = http.cookies.get("session") or ""
+        assert cookie and http.get(f"{base}/agent", timeout=10).status_code == 200
+        # some traffic through the AMI link, and an AMI login refused for a wrong secret
+        conn = AmiConnection(AmiEndpoint("127.0.0.1", ami_port, "hotline", AMI_SECRET), lambda m: None)
+        conn.connect_and_login()
+        threading.Thread(target=lambda: [conn.read_once() for _ in range(20)], daemon=True).start()
+        conn.send_action("SimulateCall", {"Scenario": "service_answered", "TalkSeconds": "2"}, timeout=10)
+        conn.close()
+        check = subprocess.run([*EXE, "ami-check", "--ami", f"127.0.0.1:{ami_port}"], cwd=tmp_path, text=True,
+                               capture_output=True, timeout=60,
+                               env=env | {"HOTLINE_AMI_SECRET": WRONG_AMI_SECRET})
+        assert check.returncode == 2
+        time.sleep(3)
+        status = requests.get(f"{base}/status", timeout=10)
+        assert status.status_code in (200, 503)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for f in logs.values():
+            f.close()
+    texts = {name: (tmp_path / f"{name}.log").read_text() for name in logs}
+    texts["ami-check"] = check.stdout + check.stderr
+    texts["status"] = status.text
+    assert "AMI pbx1 connected" in texts["serve"]  # verbose logs of a working process
+    assert "opsagent" in texts["serve"]  # the logins were logged (without what was typed)
+    for name, text in texts.items():
+        for secret in (AMI_SECRET, WRONG_AMI_SECRET, DB_PASSWORD, SESSION_KEY, USER_PASSWORD, WRONG_PASSWORD,
+                       cookie):
+            assert secret not in text, f"{secret!r} in the {name} log"
+    print(f"\nsecrets in logs: none in {sum(len(t) for t in texts.values())} characters of "
+          f"{', '.join(texts)} (verbose)")
