@@ -102,7 +102,7 @@ def rq_job_id(job_id: str) -> str:
 
 def connect(url: str) -> redis.Redis:
     try:
-        conn = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+        conn = redis.Redis.from_url(url, socket_connect_timeout=10, health_check_interval=30)
     except ValueError as exc:
         raise JobQueueError(f"bad Redis URL {url}: {exc}") from None
     return conn

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from agent_console import metrics
@@ -876,11 +877,20 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
                 return
 
     threading.Thread(target=catch_up, name="transcript-catch-up", daemon=True).start()
-    worker = jobqueue.make_worker(conn, settings.job_queue)
     print(f"Hotline worker: transcription jobs from RQ queue {settings.job_queue} at {settings.redis_url} "
-          f"(worker {worker.name})", flush=True)
+          f"(worker {jobqueue.worker_name()})", flush=True)
     try:
-        worker.work(with_scheduler=True, logging_level="WARNING")
+        while True:
+            worker = jobqueue.make_worker(conn, settings.job_queue)
+            try:
+                worker.work(with_scheduler=True, logging_level="WARNING")
+            except (redis.RedisError, ValueError) as exc:  # Redis away at start; a name still registered
+                log.warning("RQ worker could not start: %s", exc)
+            if worker._shutdown_requested_date is not None:  # SIGTERM/SIGINT: RQ's warm shutdown
+                break
+            # RQ's loop quits on a Redis timeout or an unexpected error: start again, do not die
+            log.warning("RQ worker stopped (Redis slow or away?); starting again in 2 s")
+            time.sleep(2)
     except KeyboardInterrupt:
         pass
     finally:
