@@ -1,10 +1,12 @@
 """Hostile input on the console, on SQLite and on PostgreSQL: script in case notes, subjects,
-transcripts and search queries comes back escaped; SQL in notes, search queries and the login is
-stored or searched as text and never runs; paths that climb out of the recordings folder or
-name other files are refused."""
+transcripts, search queries and upload names comes back escaped; SQL in notes, search queries and
+the login is stored or searched as text and never runs; paths that climb out of the recordings or
+evidence folder or name other files are refused; uploads of other types, with content that is not
+what they claim, or over the size limit are refused and store nothing."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +18,10 @@ from sqlalchemy import inspect
 
 from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
-from cases import services
+from cases import claims, services
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
+from cases.views import CaseInput
 from telephony.events import EventBus
 from telephony.live import LiveSnapshot
 from telephony.records import CallRecord
@@ -36,11 +39,19 @@ class EmptyLive:
         return LiveSnapshot(time.time(), (), (), 0)
 
 
+EVIDENCE_MAX = 64 * 1024
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
+
+
 @dataclass
 class Site:
     app: object
     db: Database
     recordings: Path
+
+    @property
+    def evidence(self) -> Path:
+        return self.recordings.parent / "evidence"
 
     def login(self, user: str, password: str = DEMO_PASSWORD) -> tuple[FlaskClient, str]:
         client = self.app.test_client()  # type: ignore[attr-defined]
@@ -61,8 +72,10 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
         services.seed_demo(s)
     recordings = tmp_path / "rec"
     recordings.mkdir()
-    app, _ = create_app(ConsoleConfig(secret_key="k", demo=True, recordings_dir=recordings), db, EventBus(),
-                        EmptyLive())
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    app, _ = create_app(ConsoleConfig(secret_key="k", demo=True, recordings_dir=recordings, evidence_dir=evidence,
+                                      evidence_max_bytes=EVIDENCE_MAX), db, EventBus(), EmptyLive())
     app.config["TESTING"] = True
     yield Site(app, db, recordings)
     dispatcher(app).stop()
@@ -155,3 +168,42 @@ def test_paths_out_of_the_recordings_folder_are_refused(site: Site, tmp_path: Pa
         r = client.get(url)
         assert r.status_code == 404, (url, r.status_code)
         assert b"root:" not in r.data and b"import" not in r.data
+
+
+def test_uploads_refuse_wrong_types_oversize_and_climbing_names(site: Site, tmp_path: Path) -> None:
+    with site.db.session() as s:
+        claim = claims.open_claim(s, CaseInput(kind="claim", subject="upload"), channel="hotline",
+                                  accident_cause="handling_damage", claimed="100", by="supervisor")
+        claims.start_investigation(s, claim.id, by="supervisor")
+    client, token = site.login("supervisor")
+
+    def upload(name: str, data: bytes, ctype: str) -> int:
+        r = client.post(f"/claims/{claim.id}/add_evidence", headers={"X-CSRF-Token": token},
+                        data={"file": (io.BytesIO(data), name, ctype)}, content_type="multipart/form-data")
+        return int(r.status_code)
+
+    refused = [
+        ("evil.html", b"<script>alert(1)</script>", "text/html"),  # type not accepted
+        ("photo.png", b"<script>alert(1)</script>", "image/png"),  # says PNG, is not
+        ("photo.exe", PNG, "image/png"),  # PNG bytes, wrong extension
+        ("big.png", PNG + b"\0" * EVIDENCE_MAX, "image/png"),  # over the size limit
+        ("empty.png", b"", "image/png"),
+    ]
+    for name, data, ctype in refused:
+        assert upload(name, data, ctype) in (400, 409, 413, 422), name
+    with site.db.session() as s:
+        assert claims.get_claim(s, claim.id).evidence == ()
+    # a name that climbs out and carries script: stored under a generated name inside the folder,
+    # shown as text
+    assert upload('../../../etc/<img src=x onerror=alert(1)>.png', PNG, "image/png") == 303
+    with site.db.session() as s:
+        (ev,) = claims.get_claim(s, claim.id).evidence
+    stored = Path(ev.stored_path).resolve()
+    assert stored.is_relative_to(site.evidence.resolve()) and stored.read_bytes() == PNG
+    assert "/" not in ev.filename and ".." not in ev.filename  # only the last part of the name is kept
+    assert not (tmp_path.parent / "etc").exists()
+    page = client.get(f"/claims/{claim.id}").get_data(as_text=True)
+    assert "<img src=x onerror" not in page
+    served = client.get(f"/claims/{claim.id}/evidence/{ev.id}")
+    assert served.status_code == 200 and served.data == PNG and served.mimetype == "image/png"
+    assert client.get(f"/claims/{claim.id}/evidence/{ev.id + 1}").status_code == 404
