@@ -41,6 +41,7 @@ from sqlalchemy import (
     table,
     text,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapper, Session
 
 from cases import segment
@@ -57,6 +58,7 @@ SNIPPET_CHARS = 80
 SPEAKER_OF_LABEL = {"caller": "customer", "customer": "customer", "agent": "agent"}
 SPEAKERS = ("customer", "agent", "unknown")
 _fts = table(FTS_TABLE, column("rowid"))
+_QUERY_SYNTAX_ERROR = re.compile(r"fts5: syntax error|syntax error in tsquery", re.IGNORECASE)
 
 
 class InvalidSearchQuery(InvalidInput):
@@ -468,7 +470,13 @@ def search_transcripts(
     if conds:
         stmt = stmt.where(and_(*conds))
     stmt = stmt.order_by(*_HIT_ORDER).limit(limit + 1).offset(offset)
-    rows = list(s.execute(stmt).all())
+    try:
+        rows = list(s.execute(stmt).all())
+    except DBAPIError as exc:  # a query the quoting above should never let through: say so, not a 500
+        if not _QUERY_SYNTAX_ERROR.search(str(exc.orig)):
+            raise
+        log.warning("search %r rejected by the database: %s", q.text, exc.orig)
+        raise InvalidSearchQuery(f"the database cannot run this query: {str(exc.orig).splitlines()[0]}") from None
     has_more = len(rows) > limit
     rows = rows[:limit]
     cases = _cases_of(s, (r.call_id for r in rows))

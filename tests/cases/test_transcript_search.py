@@ -254,6 +254,7 @@ def test_segmenter_is_jieba_and_loads_once() -> None:
 
 
 QUERY_ALPHABET = list("投诉运单号快递员 \"'-*():^&|!<>\\%_.#+,，。OR") + ["OR", "NEAR", "AND", "NOT", "SF12", "1380"]
+QUERY_ALPHABET += ["\x00", "\t", "\u200b", "é", "Ａ", "١٢"]
 
 
 def test_any_query_gives_hits_or_a_clear_error(calls: Database) -> None:
