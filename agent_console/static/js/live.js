@@ -10,6 +10,7 @@
   const MAX_FINALS_SHOWN = 200;
   const MAX_FINALS_PER_CALL_SUPERVISOR = 8;
   const MAX_ALERTS = 50;
+  const ENDED_KEPT_MS = 60000; // an ended call stays in the supervisor's view this long (late last lines)
 
   // One call's lines in an <ol>: a partial per stream (updated in place) and the finals in order.
   function lineList(ol, maxFinals) {
@@ -40,7 +41,7 @@
           } else {
             const li = node(e, "partial");
             partials.set(e.stream, li);
-            ol.append(li);
+            ol.insertBefore(li, ol.querySelector(".lt-ended"));
           }
           ol.dataset.partials = String(Number(ol.dataset.partials || 0) + 1);
           return;
@@ -51,14 +52,16 @@
           current.replaceWith(li);
           partials.delete(e.stream);
         } else {
-          ol.append(li);
+          ol.insertBefore(li, ol.querySelector(".lt-ended"));
         }
         ol.dataset.finals = String(Number(ol.dataset.finals || 0) + 1);
         trim();
       },
       end() {
-        for (const li of partials.values()) li.remove();
-        partials.clear();
+        // recognition may still be finishing the last words: they come as late lines
+        if (!ol.querySelector(".lt-ended")) {
+          ol.append(el("li", { class: "lt-ended muted small", "data-testid": "live-ended" }, t("live.ended")));
+        }
       },
     };
   }
@@ -87,7 +90,6 @@
       if (e.linkedid !== call || !lines) return;
       lines.end();
       pane.dataset.state = "ended";
-      ol.append(el("li", { class: "lt-ended muted small", "data-testid": "live-ended" }, t("live.ended")));
     });
   }
 
@@ -95,12 +97,13 @@
   const calls = document.getElementById("lt-calls");
   if (calls) {
     const views = new Map(); // linkedid -> {article, lines}
-    const ended = new Set(); // calls closed here: their late last lines are not shown again
+    const ended = new Set(); // calls removed from the view: lines still coming for them are not shown
     function view(e) {
       let v = views.get(e.linkedid);
       if (!v) {
         const ol = el("ol", { class: "lt-lines", "data-testid": "lt-call-lines" });
-        const article = el("article", { class: "lt-call", "data-testid": `lt-call-${e.linkedid}`, "data-linkedid": e.linkedid },
+        const article = el("article", { class: "lt-call", "data-testid": `lt-call-${e.linkedid}`, "data-linkedid": e.linkedid,
+          "data-state": "live" },
           el("header", { class: "lt-call-head" },
             el("span", { class: "mono small" }, e.linkedid), " · ",
             el("strong", { "data-testid": "lt-call-agent" }, e.agent)),
@@ -116,12 +119,16 @@
       if (!ended.has(e.linkedid)) view(e).lines.apply(e);
     });
     socket.on("live_call_ended", (e) => {
-      ended.add(e.linkedid);
       const v = views.get(e.linkedid);
       if (!v) return;
-      views.delete(e.linkedid);
-      v.article.remove();
-      document.getElementById("lt-calls-empty").hidden = views.size > 0;
+      v.article.dataset.state = "ended";
+      v.lines.end();
+      setTimeout(() => {
+        ended.add(e.linkedid);
+        views.delete(e.linkedid);
+        v.article.remove();
+        document.getElementById("lt-calls-empty").hidden = views.size > 0;
+      }, ENDED_KEPT_MS);
     });
     const alerts = document.getElementById("lt-alerts");
     socket.on("live_alert", (a) => {
