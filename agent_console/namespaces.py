@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections import OrderedDict
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
