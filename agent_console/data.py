@@ -41,8 +41,14 @@ class RecordingUnavailable(ConsoleError):
 
 
 def authenticate(db: Database, username: str, password: str) -> UserView | None:
-    with db.session() as s:
-        return services.authenticate(s, username, password)
+    """Verify in a read-only session (no write lock while argon2 works); an older hash is upgraded
+    to argon2id afterwards in a short write."""
+    with db.reading() as s:
+        check = services.check_login(s, username, password)
+    if check.new_hash is not None:
+        with db.session() as s:
+            services.upgrade_password_hash(s, check)
+    return check.user
 
 
 def _optional_text(payload: dict[str, Any], field: str) -> str | None:

@@ -75,6 +75,7 @@ from cases.views import (
     CaseUpdate,
     CaseView,
     CustomerView,
+    LoginCheck,
     SeedSummary,
     ShipmentEventInput,
     ShipmentEventView,
@@ -125,6 +126,7 @@ __all__ = [
     "attach_transcript",
     "audit_for",
     "authenticate",
+    "check_login",
     "caller_context",
     "cases_for_call",
     "create_case",
@@ -146,6 +148,7 @@ __all__ = [
     "seed_demo",
     "transcripts_for_call",
     "update_case",
+    "upgrade_password_hash",
     "validate_waybill",
     "verify_password",
 ]
@@ -1188,19 +1191,39 @@ def create_user(
     return _user_view(user)
 
 
-def authenticate(s: Session, username: str, password: str) -> UserView | None:
-    """The active user with this username and password, else None (same work either way)."""
+def check_login(s: Session, username: str, password: str) -> LoginCheck:
+    """Reads only, so a caller can verify in a read-only session and write an upgrade afterwards in a
+    short one (argon2 takes a while; no write lock is held meanwhile). Same work for unknown users."""
     user = s.scalars(select(User).where(User.username == (username or "").strip())).one_or_none()
     if user is None or not user.active:
         verify_password(password or "", _DUMMY_HASH)
-        return None
+        return LoginCheck(None)
     if not verify_password(password or "", user.password_hash):
-        return None
+        return LoginCheck(None)
     if password_needs_rehash(user.password_hash):
-        old_scheme = user.password_hash.split("$")[1] if user.password_hash.startswith("$") else "scrypt"
-        user.password_hash = hash_password(password)
-        log.info("password hash of %s upgraded from %s to argon2id", user.username, old_scheme)
-    return _user_view(user)
+        return LoginCheck(_user_view(user), hash_password(password), user.password_hash)
+    return LoginCheck(_user_view(user))
+
+
+def upgrade_password_hash(s: Session, check: LoginCheck) -> bool:
+    """Store `check.new_hash` unless the password was changed meanwhile; True if stored."""
+    if check.user is None or check.new_hash is None:
+        return False
+    user = s.get(User, check.user.id)
+    if user is None or user.password_hash != check.old_hash:
+        return False
+    old_scheme = user.password_hash.split("$")[1] if user.password_hash.startswith("$") else "scrypt"
+    user.password_hash = check.new_hash
+    log.info("password hash of %s upgraded from %s to argon2id", user.username, old_scheme)
+    return True
+
+
+def authenticate(s: Session, username: str, password: str) -> UserView | None:
+    """The active user with this username and password, else None (same work either way). A hash of
+    an older scheme (scrypt) is replaced by an argon2id one in the same session."""
+    check = check_login(s, username, password)
+    upgrade_password_hash(s, check)
+    return check.user
 
 
 # ---------------------------------------------------------------- demo data

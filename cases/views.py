@@ -213,6 +213,16 @@ class UserView:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginCheck:
+    """The outcome of `check_login`: the user (None: refused) and, for a hash of an older scheme, the
+    argon2id hash to store instead (`upgrade_password_hash`) with the hash it replaces."""
+
+    user: UserView | None
+    new_hash: str | None = None
+    old_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditView:
     id: int
     who: str
