@@ -31,6 +31,13 @@ whole wallboard; supervisor roles). A page that sees a version gap asks again.
 Bus handlers run on the AMI reader thread, so `Dispatcher.on_event` only puts the event on a
 queue; one background task does the work in event order. AMI actions (wrap-up pause / unpause)
 run on a small pool so a slow PBX never holds up pops.
+
+Pop latency: the database lookup of a pop (caller context, customer candidates) is made once per
+call, not per ringing phone, and already when the caller joins a queue (`CallQueued`), on a small
+pool, so the ring itself usually only assembles and sends. A prefetched lookup is used while it is
+younger than `POP_CONTEXT_TTL_S` and made for the same caller and waybill, and is dropped when the
+console writes a case (`contexts_changed`); otherwise the ring looks up afresh. The wallboard is
+recomputed when no event is waiting (or once it is overdue), so pops never queue behind it.
 """
 
 from __future__ import annotations
@@ -41,8 +48,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask import request
@@ -51,10 +58,10 @@ from flask_socketio import SocketIO, join_room
 from agent_console import metrics
 from agent_console.agents import AgentBoard
 from agent_console.auth import current_user
-from agent_console.calls import CallMemory
+from agent_console.calls import CallInfo, CallMemory
 from agent_console.config import WRAP_UP_REASON, ConsoleConfig
 from agent_console.control import ConsoleControl, ControlError
-from agent_console.pop import PopBuilder
+from agent_console.pop import PopBuilder, PopLookup
 from agent_console.wallboard import (
     WALLBOARD_EVENTS,
     QueueStats,
@@ -71,6 +78,7 @@ from telephony.events import (
     AgentStatus,
     CallAnswered,
     CallEnded,
+    CallQueued,
     DomainEvent,
     EventBus,
     PbxConnection,
@@ -89,8 +97,18 @@ WRAP_UP_TICK_S = 0.25
 WITHDRAW_HOLD_S = 0.5
 LIVE_LINES_KEPT = 200  # finals per live call replayed to a page that (re)connects
 LIVE_ENDED_KEPT = 4096  # ended calls remembered so that their late lines are not kept again
+POP_CONTEXT_TTL_S = 5.0
+MAX_POP_CONTEXTS = 2000
 _STOP = object()
 _PROBES = object()  # the probe results changed: the wallboard is due
+
+
+@dataclass(slots=True)
+class _PopContext:
+    key: tuple[str, str | None]  # (caller, waybill) it was looked up for
+    made: float  # time.monotonic() when the lookup started
+    generation: int  # Dispatcher._generation then
+    result: Future[PopLookup]
 
 
 def agent_room(agent: str) -> str:
@@ -145,6 +163,10 @@ class Dispatcher:
         self._wb_sent: dict[str, Any] | None = None
         self._ami_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-ami")
         self._held: dict[str, tuple[list[str], float]] = {}  # linkedid -> (agents, send by)
+        self._pop_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-pop")
+        self._contexts: dict[str, _PopContext] = {}  # linkedid -> its pop lookup (dispatcher thread only)
+        self._generation = 0  # bumped when cases change: older lookups are not used
+        self._also_stop: list[Callable[[], None]] = []
 
     # --- the AMI reader thread side -------------------------------------------------------
 
@@ -181,6 +203,17 @@ class Dispatcher:
             self._queue.put(_STOP)
             self._started = False
         self._ami_pool.shutdown(wait=False, cancel_futures=True)
+        self._pop_pool.shutdown(wait=False, cancel_futures=True)
+        for fn in self._also_stop:
+            fn()
+
+    def also_stop(self, fn: Callable[[], None]) -> None:
+        """Call `fn` when the dispatcher stops (the app's other background tasks)."""
+        self._also_stop.append(fn)
+
+    def contexts_changed(self) -> None:
+        """Cases changed: pops from now on look the caller up again (any thread)."""
+        self._generation += 1
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """True once every queued event has been handled (for tests and orderly shutdown)."""
@@ -216,7 +249,8 @@ class Dispatcher:
                 else:
                     self._handle(item)  # type: ignore[arg-type]
                 self._release_held()
-                self._flush_wallboard()
+                if self._queue.qsize() == 0 or time.monotonic() - self._last_wallboard > 2 * self._interval:
+                    self._flush_wallboard()  # events first: pops never wait behind a wallboard
             except Exception:  # one bad event must not stop the console
                 log.exception("console failed to handle %s", type(item).__name__)
             finally:
@@ -234,7 +268,9 @@ class Dispatcher:
             self._handle_live(event)
             return
         self._calls.observe(event)
-        if isinstance(event, AgentRinging):
+        if isinstance(event, CallQueued):
+            self._prefetch(event.linkedid)
+        elif isinstance(event, AgentRinging):
             self._emit_pop(event)
         elif isinstance(event, AgentRingStopped):
             if self.board.withdraw(event.agent, event.linkedid):
@@ -256,6 +292,7 @@ class Dispatcher:
         elif isinstance(event, CallEnded):
             record = event.record
             self._live_ended(record.linkedid)
+            self._contexts.pop(record.linkedid, None)
             held, _ = self._held.pop(record.linkedid, ([], 0.0))
             for other in held:
                 self._withdrawn(record.linkedid, other, "cancelled", None)
@@ -324,8 +361,43 @@ class Dispatcher:
                 for agent in agents:
                     self._withdrawn(linkedid, agent, "cancelled", None)
 
+    def _prefetch(self, linkedid: str) -> None:
+        """Start the pop's database lookup as the caller joins a queue (before any phone rings)."""
+        info = self._calls.get(linkedid)
+        if info is None or not info.caller:
+            return
+        key = (info.caller, info.waybill)
+        known = self._contexts.get(linkedid)
+        if known is not None and known.key == key and self._fresh(known):
+            return
+        self._remember(linkedid, key, self._pop_pool.submit(self._pops.lookup, key[0], key[1], linkedid))
+
+    def _remember(self, linkedid: str, key: tuple[str, str | None], result: Future[PopLookup]) -> None:
+        self._contexts.pop(linkedid, None)
+        self._contexts[linkedid] = _PopContext(key, time.monotonic(), self._generation, result)
+        while len(self._contexts) > MAX_POP_CONTEXTS:  # calls whose CallEnded never came
+            del self._contexts[next(iter(self._contexts))]
+
+    def _fresh(self, ctx: _PopContext) -> bool:
+        return ctx.generation == self._generation and time.monotonic() - ctx.made < POP_CONTEXT_TTL_S
+
+    def _lookup(self, event: AgentRinging, info: CallInfo | None) -> PopLookup:
+        """The call's lookup: prefetched or made for an earlier ring of this call, else made now."""
+        key = self._pops.lookup_key(event, info)
+        known = self._contexts.get(event.linkedid)
+        if known is not None and known.key == key and self._fresh(known):
+            try:
+                return known.result.result()
+            except Exception:  # the pool was shut down or the lookup raised: look up here
+                log.exception("prefetched pop lookup for %s failed", event.linkedid)
+        done: Future[PopLookup] = Future()
+        done.set_result(self._pops.lookup(key[0], key[1], event.linkedid))
+        self._remember(event.linkedid, key, done)
+        return done.result()
+
     def _emit_pop(self, event: AgentRinging) -> None:
-        payload = self._pops.build(event, self._calls.get(event.linkedid)).to_json()
+        info = self._calls.get(event.linkedid)
+        payload = self._pops.from_lookup(event, info, self._lookup(event, info)).to_json()
         self.board.ring(event.agent, payload)
         self._emit("screen_pop", payload, agent_room(event.agent))
         metrics.pop_delivered(event.at)

@@ -273,6 +273,18 @@ def build_screen_pop(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PopLookup:
+    """What the database says about a caller (and the IVR's waybill): one per call, shared by every
+    phone it rings. `error` is set (and `context` None) when the database could not be asked."""
+
+    caller: str
+    waybill: str | None
+    context: CallerContext | None
+    candidates: tuple[CustomerView, ...] = ()
+    error: str | None = None
+
+
 class PopBuilder:
     """Looks the caller up in the database and builds the pop; a failed lookup still gives a pop."""
 
@@ -280,17 +292,29 @@ class PopBuilder:
         self._db = db
         self._shipments = shipments  # None: the embedded shipments table
 
-    def build(self, ringing: AgentRinging, info: CallInfo | None) -> ScreenPop:
-        caller = info.caller if info is not None and info.caller else ringing.caller
-        waybill = info.waybill if info is not None else None
+    def lookup(self, caller: str, waybill: str | None, linkedid: str) -> PopLookup:
         try:
             with self._db.reading() as s:
-                context = caller_context(
-                    s, caller, waybill, exclude_linkedid=ringing.linkedid, shipments=self._shipments
-                )
+                context = caller_context(s, caller, waybill, exclude_linkedid=linkedid, shipments=self._shipments)
                 candidates = customer_candidates(s, caller, context.shipment)
         except (CasesError, SQLAlchemyError) as exc:
-            log.warning("screen pop for %s without caller context: %s", ringing.linkedid, exc)
+            log.warning("screen pop for %s without caller context: %s", linkedid, exc)
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            return build_screen_pop(ringing, info, None, lookup_error=first_line)
-        return build_screen_pop(ringing, info, context, candidates=candidates)
+            return PopLookup(caller, waybill, None, error=first_line)
+        return PopLookup(caller, waybill, context, candidates)
+
+    @staticmethod
+    def lookup_key(ringing: AgentRinging, info: CallInfo | None) -> tuple[str, str | None]:
+        """(caller, waybill) the lookup for this ring must be made with."""
+        caller = info.caller if info is not None and info.caller else ringing.caller
+        return caller, (info.waybill if info is not None else None)
+
+    @staticmethod
+    def from_lookup(ringing: AgentRinging, info: CallInfo | None, found: PopLookup) -> ScreenPop:
+        if found.context is None:
+            return build_screen_pop(ringing, info, None, lookup_error=found.error)
+        return build_screen_pop(ringing, info, found.context, candidates=found.candidates)
+
+    def build(self, ringing: AgentRinging, info: CallInfo | None) -> ScreenPop:
+        caller, waybill = self.lookup_key(ringing, info)
+        return self.from_lookup(ringing, info, self.lookup(caller, waybill, ringing.linkedid))
