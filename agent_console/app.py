@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
-from agent_console import auth, casework, complaints_desk, metrics, reports_page, search, views
+from agent_console import auth, casework, complaints_desk, metrics, reminders, reports_page, search, views
 from agent_console.auth import current_user
 from agent_console.calls import CallMemory
 from agent_console.config import ConsoleConfig
@@ -77,6 +77,7 @@ def create_app(
     app.register_blueprint(casework.work)
     app.register_blueprint(reports_page.bp)
     app.register_blueprint(complaints_desk.bp)
+    app.register_blueprint(reminders.bp)
 
     @app.context_processor
     def inject_language() -> dict[str, Any]:
@@ -111,13 +112,25 @@ def create_app(
     dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, ConsoleControl(config, control),
                             probes=lambda: read_probes(db), live_bus=live_bus)
     app.extensions[DISPATCHER_KEY] = dispatcher
+
+    @app.after_request
+    def cases_written(response: Response) -> Response:
+        """A case written here: screen pops prefetched before it look the caller up again."""
+        if request.method == "POST" and response.status_code < 400 and "/cases" in request.path:
+            dispatcher.contexts_changed()
+        return response
     register_socket_handlers(socketio, dispatcher)
     dispatcher.start()
+    checker = reminders.ReminderChecker(socketio, db, config.reminder_interval_s, config.reminder_lead_s)
+    app.extensions[reminders.REMINDERS_KEY] = checker
+    dispatcher.also_stop(checker.stop)
+    checker.start()
     log.info("agent console ready (demo=%s, message queue=%s)", config.demo, bool(config.message_queue))
     return app, socketio
 
 
 def dispatcher(app: Flask) -> Dispatcher:
-    """The app's bus-to-Socket.IO dispatcher (`stop()` it when the app goes away)."""
+    """The app's bus-to-Socket.IO dispatcher (`stop()` it when the app goes away; that also stops the
+    follow-up reminder checker)."""
     d: Dispatcher = app.extensions[DISPATCHER_KEY]
     return d

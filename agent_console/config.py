@@ -67,6 +67,8 @@ class ConsoleConfig:
     callback_context: str = "hotline-outbound"  # dialplan context that dials a customer number
     reroute_context: str = "to-queue"  # dialplan context whose extension is the queue name
     queues: tuple[str, ...] = ("service", "complaints", "claims")  # where a waiting call may be re-routed
+    reminder_interval_s: float = 30.0  # how often follow-up reminders are checked (0: never)
+    reminder_lead_s: float = 7200.0  # a follow-up deadline this close raises a reminder
     login_max_failures: int = 5  # per username and IP address, then locked out
     login_lockout_s: float = 300.0
     metrics_token: str = ""  # /metrics with "Authorization: Bearer <token>" (also: loopback, admin login)

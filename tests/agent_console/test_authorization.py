@@ -1,5 +1,6 @@
 """Every HTTP route and every Socket.IO event, for every role and for no login; CSRF; session
-cookie flags; login lockout; an agent never sees another agent's pops."""
+cookie flags; login lockout; an agent never sees another agent's pops. Server-pushed `reminder` and
+`reminder_cleared` go only to the case's assignee and supervisors (tests/agent_console/test_reminders.py)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/complaints/1", AGENTS),
     ("POST", "/complaints/1/close", AGENTS),
     ("GET", "/reports/no.such/pdf", EVERYONE),
+    ("GET", "/api/reminders", EVERYONE),  # own cases' reminders; supervisors: all
+    ("POST", "/api/reminders/ack", WRITERS),  # own cases' reminders; supervisors: any (test_reminders.py)
 ]
 
 

@@ -343,6 +343,7 @@
   // --- socket -------------------------------------------------------------------------------
 
   const socket = connectSocket();
+  if (typeof startReminders === "function") startReminders(socket);
   if (!socket) return;
   socket.on("agent_state", applySnapshot);
   socket.on("agent_delta", applyDelta);

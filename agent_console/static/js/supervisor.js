@@ -252,6 +252,7 @@
   }, 1000);
 
   const socket = connectSocket();
+  if (typeof startReminders === "function") startReminders(socket);
   if (!socket) return;
   socket.on("wallboard", applyWhole);
   socket.on("wallboard_delta", applyDelta);
