@@ -59,6 +59,7 @@ log = logging.getLogger("hotline")
 
 RECORDING_WAIT_S = 20.0
 CATCH_UP_EVERY_S = 30.0
+STORE_BATCH = 100  # calls written in one transaction when they queue up
 PENDING = "pending"  # a call still going on (or whose end no listener saw yet)
 IVR_JOB = "ivr:"  # transcription jobs of IVR descriptions: "ivr:<case id>:<linkedid>"
 CALLER_LINES = (
@@ -181,53 +182,74 @@ class CallPipeline:
 
     def _work(self) -> None:
         while True:
-            item = self._q.get()
-            if item is None:
+            first = self._q.get()
+            if first is None:
                 return
-            if isinstance(item, CallRecord):  # a call going on: its pending row
-                self._store_retrying(item, pending=True)
-                continue
-            rec = item.record
-            if self.store_calls and not self._store_retrying(rec, pending=False):
-                continue
-            if self.transcriber is not None and rec.recording and rec.outcome == "answered":
-                path = self.local_recording(rec.recording)
-                self._submit(rec.linkedid, path)
+            batch: list[CallRecord | CallEnded] = [first]
+            stop = False
+            while len(batch) < STORE_BATCH:  # what queued up meanwhile goes in the same transaction
+                try:
+                    nxt = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            ended = [item.record for item in batch if isinstance(item, CallEnded)]
+            if self.store_calls and not self._store_retrying(batch):
+                ended = []
+            for rec in ended:
+                if self.transcriber is not None and rec.recording and rec.outcome == "answered":
+                    self._submit(rec.linkedid, self.local_recording(rec.recording))
+            if stop:
+                return
 
-    def _store_retrying(self, rec: CallRecord, *, pending: bool) -> bool:
-        """Store a call; while the database is unreachable (a PostgreSQL restart) wait and try again,
-        keeping the calls behind it queued in order. Other errors are logged and the call skipped."""
+    @staticmethod
+    def _store_one(s: Any, item: CallRecord | CallEnded) -> None:
+        if isinstance(item, CallRecord):  # a call going on: its pending row, unless it ended already
+            current = get_call(s, item.linkedid)
+            if current is None or current.outcome == PENDING:
+                record_call(s, item)
+        else:
+            record_call(s, item.record)
+
+    def _store_retrying(self, batch: list[CallRecord | CallEnded]) -> bool:
+        """Store calls in one transaction; while the database is unreachable (a PostgreSQL restart)
+        wait and try again, keeping the calls behind them queued in order. Any other error: each
+        call on its own, so one bad call does not cost the others (it is logged and skipped)."""
         delay = 0.5
         outage_since: float | None = None
         while True:
             try:
                 with self.db.session() as s:
-                    if pending:
-                        current = get_call(s, rec.linkedid)
-                        if current is None or current.outcome == PENDING:
-                            record_call(s, rec)
-                    else:
-                        record_call(s, rec)
+                    for item in batch:
+                        self._store_one(s, item)
                 if outage_since is not None:
                     log.warning("database back after %.1f s: storing calls again (%s waiting)",
                                 time.monotonic() - outage_since, self._q.qsize())
-                if not pending:
-                    self.stored += 1
+                self.stored += sum(1 for item in batch if isinstance(item, CallEnded))
                 return True
             except (DatabaseUnavailable, OperationalError, InterfaceError) as exc:
                 if outage_since is None:
                     outage_since = time.monotonic()
-                    log.warning("database unreachable, call %s kept to store later: %s", rec.linkedid,
+                    log.warning("database unreachable, %s calls kept to store later: %s", len(batch),
                                 str(exc).splitlines()[0])
                 if self._stopping:
-                    self.errors += 1
+                    self.errors += len(batch)
                     return False
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
             except Exception:
-                self.errors += 1
-                log.exception("could not store call %s", rec.linkedid)
-                return False
+                if len(batch) == 1:
+                    self.errors += 1
+                    item = batch[0]
+                    log.exception("could not store call %s",
+                                  item.linkedid if isinstance(item, CallRecord) else item.record.linkedid)
+                    return False
+                for item in batch:
+                    self._store_retrying([item])
+                return True
 
     @property
     def backlog(self) -> int:
