@@ -46,19 +46,22 @@ from cases.errors import (
     InvalidInput,
     NotFound,
 )
-from cases.models import Claim, ClaimEvidence, Complaint, Inspection, InspectionFinding
+from cases.models import Claim, ClaimEvidence, Complaint, Inspection, InspectionFinding, SelfSettled
+from cases.money import yuan0
 from cases.views import CaseInput
 from cases.vocab import (
     AccidentCause,
     ClaimChannel,
     ClaimStage,
     ComplaintStage,
+    ComplaintType,
     FindingStage,
     InspectionKind,
     InsurerStatus,
     LiableParty,
     OfferBy,
     SanctionKind,
+    SettledBy,
 )
 from cases.workflow import CLAIM
 
@@ -574,6 +577,7 @@ class BranchWork:
     answered: tuple[co.ComplaintView, ...]  # answered, being followed up by the centre
     rectifications: tuple[tuple[ins.InspectionView, ins.FindingView], ...]  # open findings of the branch
     claims: tuple[cl.ClaimView, ...]  # the branch's claims not closed
+    settled: tuple[ins.SelfSettledView, ...]  # business the branch reported settling itself, newest first
 
 
 def branch_work(s: Session, branch: str) -> BranchWork:
@@ -596,11 +600,20 @@ def branch_work(s: Session, branch: str) -> BranchWork:
         inspections[inspection_id] = view
         pairs.append((view, next(f for f in view.findings if f.id == finding_id)))
     claim_rows = [c for c in cl.list_claims(s, branch=branch, limit=200) if c.stage is not ClaimStage.CLOSED]
+    settled = s.scalars(
+        select(SelfSettled).where(SelfSettled.branch == branch)
+        .order_by(SelfSettled.settled_at.desc(), SelfSettled.id.desc()).limit(10)
+    ).all()
     return BranchWork(
         referrals=tuple(v for v in views if v.stage is ComplaintStage.REFERRED),
         answered=tuple(v for v in views if v.stage is ComplaintStage.RECTIFIED),
         rectifications=tuple(pairs),
         claims=tuple(claim_rows),
+        settled=tuple(
+            ins.SelfSettledView(x.id, SettledBy(x.settled_by), x.branch, x.person, x.waybill, ComplaintType(x.issue),
+                                yuan0(x.amount_fen), x.settled_at, x.note, x.recorded_by)
+            for x in settled
+        ),
     )
 
 
@@ -610,7 +623,8 @@ def _branch_page(notice: Notice | None = None, status: int = 200) -> ResponseRet
         found = branch_work(s, user.branch)
     return render_template("branch.html", work=found, branch=user.branch, notice=notice or _done_notice(),
                            max_mb=console().config.evidence_max_bytes // (1024 * 1024),
-                           now=datetime.now(UTC)), status
+                           now=datetime.now(UTC), settled_by=list(SettledBy), issues=list(ComplaintType),
+                           now_local=datetime.now(CENTRE_TZ).strftime("%Y-%m-%dT%H:%M"), form=request.form), status
 
 
 @work.get("/branch")
@@ -666,6 +680,26 @@ def branch_rectify(finding_id: int) -> ResponseReturnValue:
                                            by=who),
         "finding.rectify",
     )
+
+
+@work.post("/branch/self-settled")
+@requires("branch_work")
+def branch_self_settled() -> ResponseReturnValue:
+    """Business the branch (its market staff, drivers, loaders) settled with a customer itself
+    (自行解决业务), for the supervisor's monthly statistics; always recorded for the user's branch."""
+    branch_name = _user().branch
+    if not branch_name:
+        abort(403)
+
+    def record(s: Session, who: str) -> object:
+        settled_at = _when("settled_at")
+        assert settled_at is not None
+        return ins.record_self_settled(
+            s, settled_by=_choice("settled_by", SettledBy), branch=branch_name, issue=_choice("issue", ComplaintType),
+            settled_at=settled_at, amount=_amount("amount", required=False) or Decimal(0),
+            person=_field("person", max_len=100), waybill=_field("waybill") or None, note=_field("note"), by=who)
+
+    return _branch_step(record, "branch.self_settled")
 
 
 @work.post("/branch/claims/<int:claim_id>/evidence")

@@ -178,6 +178,11 @@ CASES_ZH: dict[str, str] = {
     "branch.claims": "本分公司的理赔",
     "branch.no_claims": "没有进行中的理赔",
     "branch.upload": "上传证据",
+    "branch.self_settled": "自行解决业务登记",
+    "branch.no_self_settled": "本分公司尚未登记自行解决的业务",
+    "branch.settled_by": "解决方",
+    "branch.self_settled_submit": "登记",
+    "action.branch.self_settled": "自行解决业务登记",
 }
 
 CASES_EN: dict[str, str] = {
@@ -354,4 +359,9 @@ CASES_EN: dict[str, str] = {
     "branch.claims": "This branch's claims",
     "branch.no_claims": "No open claims",
     "branch.upload": "Upload evidence",
+    "branch.self_settled": "Business settled by the branch itself",
+    "branch.no_self_settled": "Nothing recorded yet",
+    "branch.settled_by": "Settled by",
+    "branch.self_settled_submit": "Record",
+    "action.branch.self_settled": "Self-settled business recorded",
 }

@@ -69,6 +69,7 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/branch/complaints/1/answer", BRANCH),
     ("POST", "/branch/findings/1/rectify", BRANCH),
     ("POST", "/branch/claims/1/evidence", BRANCH),
+    ("POST", "/branch/self-settled", BRANCH),
     ("GET", "/reports", EVERYONE),
     ("GET", "/complaints", AGENTS),
     ("POST", "/complaints", AGENTS),

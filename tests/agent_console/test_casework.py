@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -308,3 +308,26 @@ def test_evidence_is_in_the_backup_folders_and_served_after_a_move(console: Cons
         ev_id = ev.id
     resp = claims.get(f"/claims/{cid}/evidence/{ev_id}")
     assert resp.status_code == 200 and resp.data == PNG
+
+
+def test_branch_records_self_settled_business_for_its_own_branch(console: Console) -> None:
+    from cases import reports
+
+    branch = console.login("branch_zz")
+    resp = branch.post("/branch/self-settled", data={"settled_by": "driver", "issue": "damage", "amount": "150.50",
+                                                     "settled_at": "2026-11-20T15:00", "person": "张师傅",
+                                                     "note": "外箱破损，司机当场赔付", "branch": "上海分公司"})
+    assert resp.status_code == 303
+    page = branch.get("/branch").get_data(as_text=True)
+    assert "外箱破损，司机当场赔付" in page and "¥150.50" in page and "司机" in page
+    bad = branch.post("/branch/self-settled", data={"settled_by": "driver", "issue": "bribery", "amount": "1",
+                                                    "settled_at": "2026-11-20T15:00"})
+    assert bad.status_code == 400 and "选项无效" in bad.get_data(as_text=True)
+    bad = branch.post("/branch/self-settled", data={"settled_by": "driver", "issue": "damage", "amount": "-5",
+                                                    "settled_at": "2026-11-20T15:00"})
+    assert bad.status_code == 400 and "is negative" in bad.get_data(as_text=True)
+    with console.db.reading() as s:
+        report = reports.build(s, "self-settled-monthly", reports.make_period(date(2026, 11, 1), date(2026, 12, 1)))
+    assert report.total == 1 and report.amount == Decimal("150.50")
+    # the branch comes from the user, never from the form
+    assert [b.label for b in report.by_branch] == ["郑州分公司"]
