@@ -30,8 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from cases.errors import InvalidWaybill, ShipmentImportError
-from cases.models import Shipment, ShipmentEvent, utcnow
-from cases.services import _audit, _match_customer, normalize_phone, validate_waybill
+from cases.models import CustomerPhone, Shipment, ShipmentEvent, utcnow
+from cases.services import _audit, _match_customer, _suffix_key, normalize_phone, phones_match, validate_waybill
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ ENCODINGS: tuple[str, ...] = ("auto", "utf-8", "gbk")
 DEFAULT_TZ = "Asia/Shanghai"
 MAX_ERRORS_SHOWN = 20
 MAX_ROWS = 1_000_000
+BULK_TAIL_MATCH = 20  # more unmatched shipper phones than this: one pass over the customers' phones
 _LIMITS = {"consignee_name": 100, "origin": 100, "destination": 100, "status": 50}
 _PHONE_MAX = 32
 _EVENT_SPLIT = re.compile(r"[\n;]")
@@ -267,6 +268,45 @@ def parse_csv(text: str, *, tz: str = DEFAULT_TZ) -> tuple[ImportedRow, ...]:
     return tuple(rows)
 
 
+def _shippers(s: Session, phones: set[str]) -> dict[str, int | None]:
+    """Each shipper phone's customer (as `cases.services` matches phones): exact matches in one
+    query per 500 phones, the tail match only for the others."""
+    found: dict[str, int | None] = {}
+    wanted = sorted(phones)
+    with s.no_autoflush:
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            stmt = select(CustomerPhone.phone, CustomerPhone.customer_id).where(CustomerPhone.phone.in_(chunk))
+            found.update({phone: cid for phone, cid in s.execute(stmt)})
+        rest = [phone for phone in wanted if phone not in found]
+        if len(rest) <= BULK_TAIL_MATCH:
+            for phone in rest:
+                customer = _match_customer(s, phone)
+                found[phone] = customer.id if customer is not None else None
+            return found
+        # many phones: one pass over the customers' phones, grouped by the 8-digit tail they share
+        by_tail: dict[str, list[tuple[str, int]]] = {}
+        for phone, cid in s.execute(select(CustomerPhone.phone, CustomerPhone.customer_id)):
+            tail = _suffix_key(phone)
+            if tail is not None:
+                by_tail.setdefault(tail, []).append((phone, cid))
+        for phone in rest:
+            tail = _suffix_key(phone)
+            found[phone] = _closest(phone, by_tail.get(tail, [])) if tail is not None else None
+    return found
+
+
+def _closest(norm: str, candidates: list[tuple[str, int]]) -> int | None:
+    """`cases.services._match_customer`'s rule: the longest shared tail wins; a tie links nobody."""
+    digits = len(norm.lstrip("0"))
+    scored = [(min(len(p.lstrip("0")), digits), cid) for p, cid in candidates if phones_match(p, norm)]
+    if not scored:
+        return None
+    best = max(score for score, _ in scored)
+    top = {cid for score, cid in scored if score == best}
+    return top.pop() if len(top) == 1 else None
+
+
 def import_rows(s: Session, rows: Sequence[ImportedRow], *, by: str, encoding: str = "utf-8") -> ImportSummary:
     """Upsert the checked rows by waybill in the caller's transaction (flushes, never commits)."""
     wanted = [r.waybill for r in rows]
@@ -277,6 +317,7 @@ def import_rows(s: Session, rows: Sequence[ImportedRow], *, by: str, encoding: s
         existing.update({sh.waybill: sh for sh in s.scalars(stmt).all()})
     created = updated = events = 0
     now = utcnow()
+    shippers = _shippers(s, {r.shipper_phone for r in rows if r.shipper_phone})
     for r in rows:
         sh = existing.get(r.waybill)
         if sh is None:
@@ -287,8 +328,7 @@ def import_rows(s: Session, rows: Sequence[ImportedRow], *, by: str, encoding: s
         else:
             updated += 1
         sh.shipper_phone = r.shipper_phone
-        shipper = _match_customer(s, r.shipper_phone) if r.shipper_phone else None
-        sh.shipper_customer_id = shipper.id if shipper is not None else None
+        sh.shipper_customer_id = shippers.get(r.shipper_phone)
         sh.consignee_name = r.consignee_name
         sh.consignee_phone = r.consignee_phone
         sh.origin, sh.destination, sh.status = r.origin, r.destination, r.status

@@ -185,3 +185,22 @@ def test_cli_import_export_and_one_line_error(db: Database, tmp_path: Path) -> N
     lines = out.read_bytes().decode("utf-8-sig").splitlines()
     assert lines[0] == HEADER.strip()
     assert lines[1].startswith("800012345601,8613800138001,李娜,13900139002,上海,郑州,运输中")
+
+
+@pytest.mark.parametrize("rows", [3, 40])  # few phones: one lookup each; many: one pass over the customers
+def test_shipper_phones_link_customers_like_the_screen_pop(db: Database, rows: int) -> None:
+    with db.session() as s:
+        zhang = sv.create_customer(s, "张伟", "shipper", ["13800138001"])
+        sv.create_customer(s, "甲", "shipper", ["01055551001"])
+        sv.create_customer(s, "乙", "shipper", ["02155551001"])  # same 8-digit tail as 甲: ambiguous
+    lines = [HEADER, "800012345601,+86 138-0013-8001,,,上海,郑州,,\n",  # tail match -> 张伟
+             "800012345602,55551001,,,上海,郑州,,\n",  # 8 digits matching two customers -> nobody
+             "800012345603,13900000000,,,上海,郑州,,\n"]  # unknown
+    lines += [f"8000123457{i:02d},1370000{i:04d},,,上海,郑州,,\n" for i in range(rows - 3)]
+    with db.session() as s:
+        import_csv(s, "".join(lines).encode(), by="ops")
+        got = [sv.find_shipment(s, w) for w in ("800012345601", "800012345602", "800012345603")]
+    assert [g.shipper_customer_id if g else "missing" for g in got] == [zhang.id, None, None]
+    with db.session() as s:
+        assert sv.find_customer_by_phone(s, "+86 138-0013-8001") is not None
+        assert sv.find_customer_by_phone(s, "55551001") is None  # the screen pop's rule agrees
