@@ -70,8 +70,10 @@ def register_cli(subparsers: Any) -> None:
     exp.set_defaults(func=cmd_shipments_export)
 
     from cases.search_cli import register_search_cli
+    from cases.users_cli import register_users_cli
 
     register_search_cli(subparsers)
+    register_users_cli(subparsers)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -125,23 +127,6 @@ def _shipments_fail(message: str) -> int:
     return EXIT_ERROR
 
 
-def _migrated_db(url: str) -> Any:
-    from alembic.script import ScriptDirectory
-
-    from cases.db import MIGRATIONS_DIR, Database
-
-    db = Database(url)
-    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-    if db.current_revision() != head:
-        db.dispose()
-        raise _NotMigrated(f"database {db.display_url} is not at schema {head}: run `hotline db` first")
-    return db
-
-
-class _NotMigrated(CasesError):
-    pass
-
-
 def cmd_shipments_import(args: argparse.Namespace) -> int:
     from cases.shipments import import_csv
 
@@ -149,8 +134,10 @@ def cmd_shipments_import(args: argparse.Namespace) -> int:
         data = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
     except OSError as exc:
         return _shipments_fail(f"cannot read {args.file}: {exc.strerror}")
+    from cases.db import open_migrated
+
     try:
-        db = _migrated_db(args.settings.database_url)
+        db = open_migrated(args.settings.database_url)
         try:
             with db.session() as s:
                 summary = import_csv(s, data, by=args.by, encoding=args.encoding, tz=args.tz)
@@ -164,10 +151,11 @@ def cmd_shipments_import(args: argparse.Namespace) -> int:
 
 
 def cmd_shipments_export(args: argparse.Namespace) -> int:
+    from cases.db import open_migrated
     from cases.shipments import export_csv
 
     try:
-        db = _migrated_db(args.settings.database_url)
+        db = open_migrated(args.settings.database_url)
         try:
             with db.reading() as s:
                 data = export_csv(s, tz=args.tz, bom=not args.no_bom)

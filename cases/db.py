@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cases.errors import DatabaseUnavailable
+from cases.errors import DatabaseUnavailable, SchemaNotCurrent
 
 log = logging.getLogger(__name__)
 
@@ -224,3 +224,16 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.display_url!r})"
+
+
+def open_migrated(url: str) -> Database:
+    """The database at `url`, refused with `SchemaNotCurrent` unless it is at the newest schema (for
+    commands that must not migrate by themselves)."""
+    from alembic.script import ScriptDirectory
+
+    db = Database(url)
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    if db.current_revision() != head:
+        db.dispose()
+        raise SchemaNotCurrent(f"database {db.display_url} is not at schema {head}: run `hotline db` first")
+    return db

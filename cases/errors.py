@@ -11,6 +11,10 @@ class DatabaseUnavailable(CasesError):
     """The database URL is unusable or the server cannot be reached."""
 
 
+class SchemaNotCurrent(CasesError):
+    """The database is not at the newest schema: `hotline db` has not been run since an upgrade."""
+
+
 class InvalidInput(CasesError):
     """Input rejected before anything was written."""
 
@@ -44,6 +48,10 @@ class CaseNotFound(NotFound):
 
 
 class CallNotFound(NotFound):
+    pass
+
+
+class UserNotFound(NotFound):
     pass
 
 

@@ -49,23 +49,6 @@ def register_search_cli(subparsers: Any) -> None:
     r.set_defaults(func=cmd_reindex)
 
 
-def _open(args: argparse.Namespace) -> Any:
-    from alembic.script import ScriptDirectory
-
-    from cases.db import MIGRATIONS_DIR, Database
-
-    db = Database(args.settings.database_url)
-    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-    if db.current_revision() != head:
-        db.dispose()
-        raise _NotMigrated(f"database {db.display_url} is not at schema {head}: run `hotline db` first")
-    return db
-
-
-class _NotMigrated(CasesError):
-    """The database is not at the newest schema."""
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     from cases.search import SearchFilters, search_transcripts
     from cases.services import CHINA_TZ
@@ -73,8 +56,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     def at(day: date | None, plus: int = 0) -> datetime | None:
         return datetime.combine(day + timedelta(days=plus), datetime.min.time(), CHINA_TZ) if day else None
 
+    from cases.db import open_migrated
+
     try:
-        db = _open(args)
+        db = open_migrated(args.settings.database_url)
         try:
             filters = SearchFilters(since=at(args.since), until=at(args.until, 1), hotline=args.hotline,
                                     agent=args.agent, speaker=args.speaker)
@@ -100,10 +85,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
+    from cases.db import open_migrated
     from cases.search import reindex_all
 
     try:
-        db = _open(args)
+        db = open_migrated(args.settings.database_url)
         try:
             with db.engine.begin() as conn:
                 total = reindex_all(conn)

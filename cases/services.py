@@ -46,6 +46,7 @@ from cases.errors import (
     ShipmentSourceError,
     UnknownWaybill,
     UserExists,
+    UserNotFound,
 )
 from cases.models import (
     AuditEntry,
@@ -133,6 +134,9 @@ __all__ = [
     "create_customer",
     "create_shipment",
     "create_user",
+    "list_users",
+    "set_active",
+    "set_password",
     "find_customer_by_phone",
     "find_shipment",
     "get_call",
@@ -1188,6 +1192,36 @@ def create_user(
     s.add(user)
     s.flush()
     log.info("user %s (%s) created", name, role_value.value)
+    return _user_view(user)
+
+
+def list_users(s: Session) -> list[UserView]:
+    """Every user, active or not, by username."""
+    return [_user_view(u) for u in s.scalars(select(User).order_by(User.username))]
+
+
+def _user_by_name(s: Session, username: str) -> User:
+    user = s.scalars(select(User).where(User.username == (username or "").strip())).one_or_none()
+    if user is None:
+        raise UserNotFound(f"no user {username!r}")
+    return user
+
+
+def set_password(s: Session, username: str, password: str) -> UserView:
+    """A new password (argon2id); the old one stops working at once."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise InvalidUserInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    user = _user_by_name(s, username)
+    user.password_hash = hash_password(password)
+    log.info("password of %s changed", user.username)
+    return _user_view(user)
+
+
+def set_active(s: Session, username: str, active: bool) -> UserView:
+    """Disable (no more logins; the user's history stays) or enable a user again."""
+    user = _user_by_name(s, username)
+    user.active = active
+    log.info("user %s %s", user.username, "enabled" if active else "disabled")
     return _user_view(user)
 
 

@@ -1,0 +1,136 @@
+"""`hotline users add|list|passwd|disable|enable`: the console's accounts, kept by an administrator.
+
+Passwords are never taken from the command line (they would show in `ps` and the shell history):
+they are asked for at the terminal, or read as the first line of standard input with
+`--password-stdin`. Errors: one line on standard error, exit code 2, nothing changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from cases.errors import CasesError, InvalidUserInput
+from cases.views import UserView
+from cases.vocab import Role
+
+EXIT_ERROR = 2
+
+
+def _fail(message: str) -> int:
+    print(f"hotline users: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def register_users_cli(subparsers: Any) -> None:
+    p = subparsers.add_parser("users", help="console accounts: add, list, change password, disable, enable",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="users_command", required=True)
+    add = sub.add_parser("add", help="a new account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--name", default="", help="display name (default: the username)")
+    add.add_argument("--branch", default="", help="role branch: the branch or market area the user works for")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(func=cmd_add)
+    ls = sub.add_parser("list", help="every account with its role and whether it may log in")
+    ls.set_defaults(func=cmd_list)
+    pw = sub.add_parser("passwd", help="set a new password")
+    pw.add_argument("username")
+    pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    pw.set_defaults(func=cmd_passwd)
+    for verb, active in (("disable", False), ("enable", True)):
+        sp = sub.add_parser(verb, help=("no more logins; the history stays" if not active else "allow logins again"))
+        sp.add_argument("username")
+        sp.set_defaults(func=cmd_set_active, active=active)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise InvalidUserInput("no terminal to ask for the password: use --password-stdin")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise InvalidUserInput("the two passwords differ")
+    return first
+
+
+def _show(user: UserView) -> str:
+    state = "active" if user.active else "disabled"
+    branch = f" ({user.branch})" if user.branch else ""
+    return f"{user.username}\t{user.role.value}{branch}\t{state}\t{user.display_name}"
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from cases.db import open_migrated
+    from cases.services import create_user
+
+    try:
+        password = _password(args)
+        db = open_migrated(args.settings.database_url)
+        try:
+            with db.session() as s:
+                user = create_user(s, args.username, password, args.role, args.name, branch=args.branch)
+        finally:
+            db.dispose()
+    except CasesError as exc:
+        return _fail(str(exc))
+    print(f"added {_show(user)}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from cases.db import open_migrated
+    from cases.services import list_users
+
+    try:
+        db = open_migrated(args.settings.database_url)
+        try:
+            with db.reading() as s:
+                users = list_users(s)
+        finally:
+            db.dispose()
+    except CasesError as exc:
+        return _fail(str(exc))
+    for user in users:
+        print(_show(user))
+    return 0
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    from cases.db import open_migrated
+    from cases.services import set_password
+
+    try:
+        password = _password(args)
+        db = open_migrated(args.settings.database_url)
+        try:
+            with db.session() as s:
+                user = set_password(s, args.username, password)
+        finally:
+            db.dispose()
+    except CasesError as exc:
+        return _fail(str(exc))
+    print(f"password changed: {user.username}")
+    return 0
+
+
+def cmd_set_active(args: argparse.Namespace) -> int:
+    from cases.db import open_migrated
+    from cases.services import set_active
+
+    try:
+        db = open_migrated(args.settings.database_url)
+        try:
+            with db.session() as s:
+                user = set_active(s, args.username, args.active)
+        finally:
+            db.dispose()
+    except CasesError as exc:
+        return _fail(str(exc))
+    print(_show(user))
+    return 0
