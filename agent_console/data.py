@@ -14,8 +14,9 @@ from typing import Any
 from cases import changes, services
 from cases.changes import ChangeRequestView
 from cases.db import Database
-from cases.errors import CaseNotFound, CasesError
+from cases.errors import CaseNotFound, CasesError, InvalidCaseInput, ShipmentSourceError
 from cases.services import CHINA_TZ
+from cases.shipment_sources import ShipmentSource, copy_into_table
 from cases.views import UNSET, CaseInput, CaseSummaryView, CaseUpdate, CaseView, UserView
 from cases.vocab import CaseKind, CaseStatus, Department
 
@@ -96,10 +97,18 @@ def parse_case_input(payload: object) -> CaseInput:
     )
 
 
-def create_case(db: Database, payload: object, by: str) -> CaseView:
-    """Create a case from the form's JSON; `BadCaseRequest` or a `cases.errors.InvalidInput`."""
+def create_case(db: Database, payload: object, by: str, shipments: ShipmentSource | None = None) -> CaseView:
+    """Create a case from the form's JSON; `BadCaseRequest` or a `cases.errors.InvalidInput`. With a
+    transport-management system as the shipment source, a waybill only it knows is copied into the
+    table first (an unreachable system is an `InvalidCaseInput`, and nothing is stored)."""
     case_input = parse_case_input(payload)
     with db.session() as s:
+        if shipments is not None and case_input.waybill:
+            try:
+                copy_into_table(s, shipments, case_input.waybill)
+            except ShipmentSourceError as exc:
+                raise InvalidCaseInput(
+                    f"waybill {case_input.waybill}: the shipment cannot be looked up now ({exc})") from None
         case = services.create_case(s, case_input, by)
     log.info("case %s created by %s (call %s)", case.number, by, case_input.linkedid)
     return case

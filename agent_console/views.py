@@ -16,6 +16,7 @@ from agent_console.context import console
 from agent_console.control import ControlError
 from agent_console.i18n import current_language, translate
 from agent_console.namespaces import DISPATCHER_KEY, Dispatcher
+from agent_console.search import SHIPMENTS_KEY
 from cases.errors import CaseNotFound, ChangeRequestNotFound, DatabaseUnavailable, InvalidInput
 from cases.vocab import CaseKind, CaseStatus, ChangeField, Department
 
@@ -162,7 +163,8 @@ def _case_json(case: Any) -> dict[str, Any]:
 @requires("write_cases")
 def create_case() -> ResponseReturnValue:
     try:
-        case = data.create_case(console().db, request.get_json(silent=True), _user().username)
+        case = data.create_case(console().db, request.get_json(silent=True), _user().username,
+                                current_app.extensions.get(SHIPMENTS_KEY))
     except _CASE_ERRORS as exc:
         return _case_error(exc)
     return _case_json(case), 201

@@ -27,8 +27,8 @@ from cases.errors import (
     ShipmentSourceUnreachable,
     UnknownWaybill,
 )
-from cases.services import find_shipment, normalize_phone, validate_waybill
-from cases.views import ShipmentEventView, ShipmentView
+from cases.services import create_shipment, find_shipment, normalize_phone, validate_waybill
+from cases.views import ShipmentEventInput, ShipmentEventView, ShipmentInput, ShipmentView
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,26 @@ class EmbeddedShipmentSource:
 
 
 EMBEDDED = EmbeddedShipmentSource()
+
+
+def copy_into_table(s: Session, source: ShipmentSource, waybill: str) -> bool:
+    """A case is opened on a shipment of the table; a waybill that only the transport-management
+    system knows is copied in first, as the system gives it (history too), so the case keeps it even
+    when the system later forgets it. True if a copy was made; a waybill the table has, or that no one
+    knows, is left alone (the case then gets its usual clear error). `ShipmentSourceError` when the
+    system cannot say."""
+    wb = validate_waybill(waybill)
+    if source.name == EMBEDDED.name or find_shipment(s, wb) is not None:
+        return False
+    view = find_via(source, s, wb)
+    if view is None or view.id:  # unknown, or the source's fallback found it in the table
+        return False
+    create_shipment(s, ShipmentInput(
+        waybill=view.waybill, origin=view.origin, destination=view.destination, shipper_phone=view.shipper_phone,
+        consignee_name=view.consignee_name, consignee_phone=view.consignee_phone,
+        events=tuple(ShipmentEventInput(at=e.at, status=e.status, place=e.place, note=e.note) for e in view.events)))
+    log.info("shipment %s copied from the %s source for a case", wb, source.name)
+    return True
 
 
 @dataclass(frozen=True, slots=True)

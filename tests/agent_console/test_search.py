@@ -153,3 +153,36 @@ def test_with_a_transport_management_system_every_heard_waybill_opens_it(console
         shipment = agent.get("/shipments/800099998888").get_data(as_text=True)
         assert "派送中" in shipment and "郑州分拨中心" in shipment
         assert agent.get("/shipments/800012345699").status_code == 404  # the TMS does not know it
+
+
+def test_a_case_on_a_waybill_only_the_tms_knows_keeps_a_copy_of_the_shipment(console: Console) -> None:
+    from agent_console.search import SHIPMENTS_KEY
+    from cases.shipment_sources import HttpShipmentSource, HttpSourceSettings
+    from tests.fake_tms import TMS_SHIPMENT, serve_tms
+
+    with serve_tms() as (tms, base):
+        tms.json("800077776666", {**TMS_SHIPMENT, "waybill": "800077776666"})  # not in the embedded table
+        console.app.extensions[SHIPMENTS_KEY] = HttpShipmentSource(HttpSourceSettings(base, 0.5, "", False))
+        agent = console.login("agent1001")
+        resp = agent.post("/api/cases", json={"kind": "complaint", "subject": "派送延误", "waybill": "800077776666"})
+        assert resp.status_code == 201, resp.get_json()
+        with console.db.session() as s:
+            case = services.get_case(s, resp.get_json()["id"])
+            assert case.shipment is not None and case.shipment.waybill == "800077776666"
+            assert [e.place for e in case.shipment.events] == ["上海营业部", "郑州分拨中心"]
+        # a second case on it uses the copy; the TMS is not asked to copy it again
+        asked = len(tms.requests)
+        assert agent.post("/api/cases", json={"kind": "inquiry", "subject": "再查",
+                                              "waybill": "800077776666"}).status_code == 201
+        assert len(tms.requests) == asked
+        # unknown to the TMS: the usual clear error; TMS down: a clear error, nothing stored
+        with console.db.session() as s:
+            before = len(services.list_cases(s, limit=1000))
+        resp = agent.post("/api/cases", json={"kind": "inquiry", "subject": "x", "waybill": "800011112222"})
+        assert resp.status_code == 400 and "no shipment with waybill 800011112222" in resp.get_json()["detail"]
+        tms.json("800033334444", {**TMS_SHIPMENT, "waybill": "800033334444"}, delay=2.0)
+        resp = agent.post("/api/cases", json={"kind": "inquiry", "subject": "x", "waybill": "800033334444"})
+        assert resp.status_code == 400 and "cannot be looked up now" in resp.get_json()["detail"]
+        with console.db.session() as s:
+            assert len(services.list_cases(s, limit=1000)) == before
+            assert services.find_shipment(s, "800033334444") is None
