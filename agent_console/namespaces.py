@@ -33,10 +33,12 @@ queue; one background task does the work in event order. AMI actions (wrap-up pa
 run on a small pool so a slow PBX never holds up pops.
 
 Pop latency: the database lookup of a pop (caller context, customer candidates) is made once per
-call, not per ringing phone, and already when the caller joins a queue (`CallQueued`), on a small
-pool, so the ring itself usually only assembles and sends. A prefetched lookup is used while it is
-younger than `POP_CONTEXT_TTL_S` and made for the same caller and waybill, and is dropped when the
-console writes a case (`contexts_changed`); otherwise the ring looks up afresh. The wallboard is
+call, not per ringing phone, and ahead of the ring on a small pool: when the call starts (the caller
+is known), when the IVR sets WAYBILL, and again as the caller joins a queue if the last lookup is
+older than `POP_REFRESH_AT_QUEUE_S`; so the ring itself usually only assembles and sends. A
+prefetched lookup is used while it is younger than `POP_CONTEXT_TTL_S` and made for the same caller
+and waybill, and is dropped when the console writes a case (`contexts_changed`); otherwise the ring
+looks up afresh. The wallboard is
 recomputed when no event is waiting (or once it is overdue), so pops never queue behind it.
 """
 
@@ -79,6 +81,8 @@ from telephony.events import (
     CallAnswered,
     CallEnded,
     CallQueued,
+    CallStarted,
+    CallVariable,
     DomainEvent,
     EventBus,
     PbxConnection,
@@ -97,7 +101,8 @@ WRAP_UP_TICK_S = 0.25
 WITHDRAW_HOLD_S = 0.5
 LIVE_LINES_KEPT = 200  # finals per live call replayed to a page that (re)connects
 LIVE_ENDED_KEPT = 4096  # ended calls remembered so that their late lines are not kept again
-POP_CONTEXT_TTL_S = 5.0
+POP_CONTEXT_TTL_S = 30.0
+POP_REFRESH_AT_QUEUE_S = 5.0
 MAX_POP_CONTEXTS = 2000
 _STOP = object()
 _PROBES = object()  # the probe results changed: the wallboard is due
@@ -268,8 +273,10 @@ class Dispatcher:
             self._handle_live(event)
             return
         self._calls.observe(event)
-        if isinstance(event, CallQueued):
-            self._prefetch(event.linkedid)
+        if isinstance(event, CallStarted) or (isinstance(event, CallVariable) and event.name == "WAYBILL"):
+            self._prefetch(event.linkedid, POP_CONTEXT_TTL_S)
+        elif isinstance(event, CallQueued):
+            self._prefetch(event.linkedid, POP_REFRESH_AT_QUEUE_S)
         elif isinstance(event, AgentRinging):
             self._emit_pop(event)
         elif isinstance(event, AgentRingStopped):
@@ -361,14 +368,15 @@ class Dispatcher:
                 for agent in agents:
                     self._withdrawn(linkedid, agent, "cancelled", None)
 
-    def _prefetch(self, linkedid: str) -> None:
-        """Start the pop's database lookup as the caller joins a queue (before any phone rings)."""
+    def _prefetch(self, linkedid: str, max_age: float) -> None:
+        """Start the pop's database lookup before any phone rings, unless one for the same caller and
+        waybill younger than `max_age` is there."""
         info = self._calls.get(linkedid)
         if info is None or not info.caller:
             return
         key = (info.caller, info.waybill)
         known = self._contexts.get(linkedid)
-        if known is not None and known.key == key and self._fresh(known):
+        if known is not None and known.key == key and self._fresh(known, max_age):
             return
         self._remember(linkedid, key, self._pop_pool.submit(self._pops.lookup, key[0], key[1], linkedid))
 
@@ -378,8 +386,8 @@ class Dispatcher:
         while len(self._contexts) > MAX_POP_CONTEXTS:  # calls whose CallEnded never came
             del self._contexts[next(iter(self._contexts))]
 
-    def _fresh(self, ctx: _PopContext) -> bool:
-        return ctx.generation == self._generation and time.monotonic() - ctx.made < POP_CONTEXT_TTL_S
+    def _fresh(self, ctx: _PopContext, max_age: float = POP_CONTEXT_TTL_S) -> bool:
+        return ctx.generation == self._generation and time.monotonic() - ctx.made < max_age
 
     def _lookup(self, event: AgentRinging, info: CallInfo | None) -> PopLookup:
         """The call's lookup: prefetched or made for an earlier ring of this call, else made now."""

@@ -1,5 +1,5 @@
-"""The pop's database lookup is made once per call (when the caller joins the queue), shared by every
-ringing phone, and made again after the console writes a case or when the waybill changed."""
+"""The pop's database lookup is made ahead of the ring (call start, the IVR's WAYBILL), once per caller and
+waybill, shared by every ringing phone, and made again after the console writes a case."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def eventually(check: Any, timeout: float = 5.0) -> bool:
     return False
 
 
-def test_ringall_pops_share_one_lookup_made_at_queue_join(console: Console) -> None:
+def test_ringall_pops_share_one_lookup_made_before_the_ring(console: Console) -> None:
     made = count_lookups(console)
     socks = {a: console.socket(console.login(a)) for a in ("agent1001", "agent1002", "agent1003")}
     bus = console.bus
@@ -49,11 +49,12 @@ def test_ringall_pops_share_one_lookup_made_at_queue_join(console: Console) -> N
     bus.publish(CallVariable("pf.1", "WAYBILL", DEMO_WAYBILLS[0], T0 + 1))
     bus.publish(CallQueued("pf.1", "service", 1, T0 + 2))
     console.settle()
-    assert eventually(lambda: made == [(CALLER, DEMO_WAYBILLS[0])])  # before any phone rings
+    expected = [(CALLER, None), (CALLER, DEMO_WAYBILLS[0])]  # at the start, with the IVR's waybill
+    assert eventually(lambda: made == expected)  # before any phone rings; the queue join adds none
     for agent in socks:
         bus.publish(AgentRinging("pf.1", agent, "service", CALLER, T0 + 3))
     pops = {a: console.wait_for(s, "screen_pop") for a, s in socks.items()}
-    assert made == [(CALLER, DEMO_WAYBILLS[0])]  # still one lookup for three pops
+    assert made == expected  # no more lookups for three pops
     assert {a: p["agent"] for a, p in pops.items()} == {a: a for a in socks}
     assert {p["customer"]["name"] for p in pops.values()} == {"张伟"}
     assert {p["shipment"]["waybill"] for p in pops.values()} == {DEMO_WAYBILLS[0]}
@@ -80,7 +81,7 @@ def test_a_case_written_meanwhile_is_in_the_pop(console: Console) -> None:
     assert "排队时新建的工单" in [c["subject"] for c in pop["open_cases"]]
 
 
-def test_a_waybill_learned_after_queue_join_is_looked_up_at_the_ring(console: Console) -> None:
+def test_a_waybill_learned_after_queue_join_is_looked_up_again(console: Console) -> None:
     made = count_lookups(console)
     sock = console.socket(console.login("agent1001"))
     bus = console.bus
