@@ -12,7 +12,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from telephony.simulator.scenario import (
@@ -139,6 +140,9 @@ class SimulatedPbx:
         self._script_hooks: list[ScriptHook] = []
         self.ivr_hook: IvrHook | None = None
         self._lock = threading.Condition()
+        # held by `step` from taking the due events off the heap until `played_until` says so: a
+        # listener joins, and a session takes a snapshot, only between two steps (see `between_steps`)
+        self._play = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.calls: dict[str, SimCall] = {}
@@ -153,12 +157,22 @@ class SimulatedPbx:
 
     # ------------------------------------------------------------------ listeners
     def add_listener(self, listener: Listener) -> None:
-        with self._lock:
+        """From the next step on, `listener` is handed every event. Never in the middle of a step: the
+        events of a step it missed are then in `played_until`, so in its first snapshot."""
+        with self._play, self._lock:
             self._listeners.append(listener)
 
     def remove_listener(self, listener: Listener) -> None:
-        with self._lock:
+        with self._play, self._lock:
             self._listeners = [x for x in self._listeners if x is not listener]
+
+    @contextmanager
+    def between_steps(self) -> Iterator[None]:
+        """Hold the event stream still. A session takes its snapshot (`state_at`) and queues the
+        response in here, as Asterisk answers CoreShowChannels at one point of a session's stream:
+        every event the session was handed before is in the snapshot, every later one comes after."""
+        with self._play:
+            yield
 
     def on_script(self, hook: ScriptHook) -> None:
         """Called with each new call script (e.g. to make its recording)."""
@@ -631,29 +645,32 @@ class SimulatedPbx:
         """Send every message due by `now`; returns how many."""
         at = time.time() if now is None else now
         due: list[Fields] = []
-        with self._lock:
-            while self._heap and self._heap[0].at <= at:
-                item = heapq.heappop(self._heap)
-                due.append(item.fields)
-            listeners = list(self._listeners)
-        if due:
-            due = self._device_states(due)
-            self.events_sent += len(due)
-            for listener in listeners:
-                try:
-                    listener(due)
-                except Exception:
-                    log.exception("simulator listener failed")
-        with self._lock:
-            # only now is what was due in every session's stream: a snapshot (CoreShowChannels,
-            # QueueStatus) never runs ahead of the events before it, nor forgets a call still ending
-            self.played_until = at
-            ended = [lid for lid, c in self.calls.items() if c.script.end <= at]
-            for lid in ended:
-                del self.calls[lid]
-            if ended:
-                gone = set(ended)
-                self._channel_calls = {ch: lid for ch, lid in self._channel_calls.items() if lid not in gone}
+        # one step is one instant of the PBX: no listener joins and no snapshot is taken halfway through
+        # it (a session logging in meanwhile would get neither these events nor them in its snapshot)
+        with self._play:
+            with self._lock:
+                while self._heap and self._heap[0].at <= at:
+                    item = heapq.heappop(self._heap)
+                    due.append(item.fields)
+                listeners = list(self._listeners)
+            if due:
+                due = self._device_states(due)
+                self.events_sent += len(due)
+                for listener in listeners:
+                    try:
+                        listener(due)
+                    except Exception:
+                        log.exception("simulator listener failed")
+            with self._lock:
+                # only now is what was due in every session's stream: a snapshot (CoreShowChannels,
+                # QueueStatus) never runs ahead of the events before it, nor forgets a call still ending
+                self.played_until = at
+                ended = [lid for lid, c in self.calls.items() if c.script.end <= at]
+                for lid in ended:
+                    del self.calls[lid]
+                if ended:
+                    gone = set(ended)
+                    self._channel_calls = {ch: lid for ch, lid in self._channel_calls.items() if lid not in gone}
         return len(due)
 
     def _device_states(self, batch: list[Fields]) -> list[Fields]:

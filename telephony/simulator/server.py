@@ -201,6 +201,11 @@ class _Session(socketserver.BaseRequestHandler):
         return True
 
     def _core_show_channels(self, base: Fields) -> None:
+        # the snapshot and its place in this session's stream are one instant: no step plays between
+        with self.server.pbx.between_steps():
+            self._core_show_channels_now(base)
+
+    def _core_show_channels_now(self, base: Fields) -> None:
         now = time.time()
         state = state_at(self.server.pbx, now)
         items: list[Fields] = []
@@ -304,6 +309,10 @@ class _Session(socketserver.BaseRequestHandler):
         return [wanted] if wanted else list(QUEUES)
 
     def _queue_summary(self, msg: Message, base: Fields) -> None:
+        with self.server.pbx.between_steps():
+            self._queue_summary_now(msg, base)
+
+    def _queue_summary_now(self, msg: Message, base: Fields) -> None:
         pbx = self.server.pbx
         now = time.time()
         state = state_at(pbx, now)
@@ -321,6 +330,10 @@ class _Session(socketserver.BaseRequestHandler):
                    ("ListItems", str(len(names)))])
 
     def _queue_status(self, msg: Message, base: Fields) -> None:
+        with self.server.pbx.between_steps():
+            self._queue_status_now(msg, base)
+
+    def _queue_status_now(self, msg: Message, base: Fields) -> None:
         pbx = self.server.pbx
         now = time.time()
         state = state_at(pbx, now)

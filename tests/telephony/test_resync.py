@@ -1,5 +1,12 @@
 """Resync after every connect: cut the AMI link 20 times at random points during 1,000 simulated
-calls; every call is recorded exactly once, with the right outcome wherever it is knowable."""
+calls; every call is recorded exactly once, with the right outcome wherever it is knowable.
+
+What no AMI client can know is kept out by the test's own waiting, on conditions (never a fixed
+sleep: on a loaded machine the stream, the reconnect and the resync all run late): a cut comes when
+the link is resynced and has taken in every event due so far, so no call is lost with the bytes in
+flight, and no call of the stream starts while the link is down (one that also ended before the
+next snapshot would leave no trace at all). Each gap gets one call of its own instead, which the
+resync must take up, while the calls in progress end, get answered or go on during the gap."""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from telephony.calls import CallTracker
@@ -18,12 +26,30 @@ from telephony.simulator.pbx import SimulatedPbx, make_agents
 from telephony.simulator.scenario import CallScript
 from telephony.simulator.server import AmiServer
 
+WAIT_S = 60.0  # generous: each wait ends as soon as its condition holds
+
 EXPECTED = {
     "service_answered": "answered",
     "claims_ringall_agent_hangs_up": "answered",
     "service_ring_no_answer": "answered",
     "complaints_abandoned": "abandoned_in_queue",
 }
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        time.sleep(0.005)
+
+
+def _caught_up(client: AmiClient, pbx: SimulatedPbx) -> None:
+    """Every event due by now has been handed to the AMI session and fed to the tracker: the PBX
+    has played up to now, and a Ping sent after that is answered after those events."""
+    now = time.time()
+    _wait_for(lambda: pbx.played_until >= now, "the simulator plays what is due")
+    assert client.conn is not None
+    client.conn.send_action("Ping", timeout=WAIT_S)
 
 
 def test_twenty_cuts_during_a_thousand_calls(tmp_path: Path) -> None:
@@ -46,29 +72,41 @@ def test_twenty_cuts_during_a_thousand_calls(tmp_path: Path) -> None:
                        on_connected=lambda conn: resync(conn, tracker), backoff_initial=0.05, ping_interval=5)
     client.start()
     assert client.connected.wait(5)
+    _wait_for(lambda: tracker.resyncs == 1, "the first resync")
     scripts: dict[str, CallScript] = {}
-    # random points, at least 10 calls apart so that every cut meets a live, resynced link
+    # random points, at least 10 calls apart
     slots = sorted(rng.sample(range((calls - 60) // 10), cuts))
     cut_at = [30 + 10 * s + rng.randrange(10) for s in slots]
+    done = 0
     try:
         for i in range(calls):
             script = pbx.start_random_call()
             scripts[script.linkedid] = script
             if cut_at and i == cut_at[0]:
                 cut_at.pop(0)
-                deadline = time.time() + 5
-                while not (client.connected.is_set() and server.sessions) and time.time() < deadline:
-                    time.sleep(0.01)
-                for session in list(server.sessions):
-                    session.reset() if rng.random() < 0.5 else session.close()
+                _caught_up(client, pbx)
+                (session,) = server.sessions
+                session.reset() if rng.random() < 0.5 else session.close()
+                done += 1
+                # a call that starts while the link is down: only the resync can tell of it (it lasts
+                # longer than any reconnect and resync, even on a loaded machine)
+                if pbx.free_agents(time.time()):
+                    gap_call = pbx.start_call("service_answered", talk_s=200.0)
+                else:
+                    gap_call = pbx.start_call("complaints_abandoned", abandon_after_s=200.0)
+                scripts[gap_call.linkedid] = gap_call
+
+                def resynced(n: int = done + 1) -> bool:
+                    return client.stats.connects == n and tracker.resyncs == n and len(server.sessions) == 1
+
+                _wait_for(resynced, f"reconnect and resync after cut {done}")
             time.sleep(1 / rate)
-        deadline = time.time() + 60
-        while (pbx.calls or pbx.pending()) and time.time() < deadline:
-            time.sleep(0.2)
-        time.sleep(0.5)
-        # a last resync closes what ended during the last gap, as the next connect would
+        _wait_for(lambda: not (pbx.calls or pbx.pending()), "the last calls end", timeout=WAIT_S + 60)
+        _caught_up(client, pbx)
+        # a last resync closes nothing: every call ended in the stream or at a resync
         assert client.conn is not None and client.connected.is_set()
-        resync(client.conn, tracker)
+        final = resync(client.conn, tracker)
+        assert final is not None and not final.closed and not final.taken_up, final
     finally:
         client.stop()
         server.shutdown_all()
