@@ -10,6 +10,7 @@ resync must take up, while the calls in progress end, get answered or go on duri
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -17,7 +18,9 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from telephony.calls import CallTracker
+import pytest
+
+from telephony.calls import CallTracker, ReconcileReport
 from telephony.connection import AmiClient, AmiEndpoint
 from telephony.events import CallEnded, DomainEvent
 from telephony.records import CallRecord
@@ -132,3 +135,37 @@ def test_twenty_cuts_during_a_thousand_calls(tmp_path: Path) -> None:
     assert wrong == 0
     assert reconciled > 0  # the cuts did cut through calls
     print(f"\n{calls} calls, {cuts} cuts: {reconciled} reconciled, {unknowable} with an unknowable outcome")
+
+
+def test_a_snapshot_answered_late_is_asked_for_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """On a loaded machine a snapshot can come after the resync's timeout: it is asked for again, and
+    the calls that ended while the link was down are closed now, not at some later reconnect."""
+    pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=10.0, seed=1)
+    pbx.start()
+    server = AmiServer(("127.0.0.1", 0), pbx)
+    server.serve_in_thread()
+    tracker = CallTracker(lambda e: None)
+    client = AmiClient(AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline"), tracker.feed)
+    client.start()
+    reports: list[ReconcileReport | None] = []
+    try:
+        assert client.connected.wait(10)
+        conn = client.conn
+        assert conn is not None
+        script = pbx.start_call("service_answered", talk_s=200.0)
+        _wait_for(lambda: script.linkedid in tracker.live_call_ids(), "the call is seen")
+        asker = threading.Thread(target=lambda: reports.append(resync(conn, tracker, timeout=0.5)))
+        with caplog.at_level(logging.WARNING, logger="telephony.resync"), pbx.between_steps():
+            # the PBX is busy: the first CoreShowChannels waits past the timeout
+            asker.start()
+            _wait_for(lambda: any("asking again" in r.getMessage() for r in caplog.records),
+                      "the resync asks again", timeout=20)
+        asker.join(WAIT_S)
+        assert reports and reports[0] is not None
+        assert server.actions["coreshowchannels"] == 2
+        assert tracker.resyncs == 1
+        assert script.linkedid in tracker.live_call_ids()  # the live call is in the snapshot asked again
+    finally:
+        client.stop()
+        server.shutdown_all()
+        pbx.stop()
