@@ -10,12 +10,30 @@ that lines arrive and are not empty, not which words they hold.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 
 import pytest
 from test_demo import ARGS, CHROMIUM, Demo, _login, demo  # noqa: F401  (the demo fixture, one process)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _wait_live_ready(demo: Demo, timeout: float = 180.0) -> None:  # noqa: F811
+    """The demo is up once its AMI link is; the speech model of its live taps loads in the background
+    meanwhile (slowly on a loaded machine), and a call answered before it is ready is not tapped."""
+    deadline = time.monotonic() + timeout
+    status: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{demo.base_url}/status", timeout=10) as r:
+            status = json.loads(r.read())
+        live = status.get("live_transcripts")
+        if isinstance(live, dict) and live.get("ready"):
+            return
+        assert not (isinstance(live, dict) and live.get("error")), live
+        time.sleep(0.2)
+    pytest.fail(f"live transcripts not ready within {timeout:.0f} s: {status.get('live_transcripts')}")
 
 
 def test_live_partials_on_the_agents_pane_during_a_demo_call(demo: Demo) -> None:  # noqa: F811
@@ -35,6 +53,7 @@ def test_live_partials_on_the_agents_pane_during_a_demo_call(demo: Demo) -> None
             page.evaluate("window.__ev = []; window.hotlineSocket.onAny((n) => window.__ev.push(n));"
                           "window.hotlineSocket.on('disconnect', (r) => window.__ev.push('DISCONNECT ' + r))")
         assert agent.get_attribute('[data-testid="live-pane"]', "data-state") == "idle"
+        _wait_live_ready(demo)
 
         res = demo.simulate(Scenario="service_answered", Agents="agent1001", CallerID="49305551001",
                             CallerName="张伟", TalkSeconds="16")
