@@ -157,14 +157,25 @@ class Console:
         raise AssertionError(f"no {name!r} event within {timeout} s")
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'cases.db'}")
+def _seeded(url: str) -> Iterator[Database]:
+    database = Database(url)
     database.migrate()
     with database.session() as s:
         services.seed_demo(s)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    yield from _seeded(f"sqlite:///{tmp_path / 'cases.db'}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_both(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The console's database on SQLite and on the real PostgreSQL: a module overrides `db` with it."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    yield from _seeded(url)
 
 
 @pytest.fixture

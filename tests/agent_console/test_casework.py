@@ -20,12 +20,19 @@ from cases import claims as cl
 from cases import complaints as co
 from cases import inspections as ins
 from cases import services
+from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
 from cases.models import AuditEntry, Claim, ClaimEvidence
 from cases.views import CaseInput
 
 if TYPE_CHECKING:
     from conftest import Console
+
+
+@pytest.fixture
+def db(db_both: Database) -> Database:
+    """The desks' tests run on SQLite and on PostgreSQL."""
+    return db_both
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n%test\n"

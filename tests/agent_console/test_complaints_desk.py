@@ -8,10 +8,19 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import pytest
+
 from cases import complaints as co
+from cases.db import Database
 
 if TYPE_CHECKING:
     from conftest import Console
+
+
+@pytest.fixture
+def db(db_both: Database) -> Database:
+    """The desks' tests run on SQLite and on PostgreSQL."""
+    return db_both
 
 
 def _local(delta: timedelta) -> str:
