@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from agent_console import metrics
 from agent_console.config import ConsoleConfig
@@ -30,6 +32,7 @@ from cases.call_checks import record_call_analysis
 from cases.db import Database
 from cases.errors import CasesError, DatabaseUnavailable
 from cases.services import (
+    CHINA_TZ,
     DEMO_WAYBILLS,
     attach_transcript,
     calls_needing_transcripts,
@@ -91,6 +94,8 @@ def open_database(settings: Settings, *, seed_demo: bool = False) -> Database:
         if seed_demo:
             with db.session() as s:
                 seed_demo_data(s)
+            with db.session() as s:
+                seed_demo_workflows(s, (settings.data_dir / "evidence").resolve())
     except CasesError as exc:
         raise StartupError(str(exc)) from None
     return db
@@ -99,6 +104,21 @@ def open_database(settings: Settings, *, seed_demo: bool = False) -> Database:
 def seed_demo_data(s: Any) -> None:
     summary = seed_demo(s)
     log.info("demo data: %s", summary)
+
+
+def seed_demo_workflows(s: Session, evidence_root: Path) -> bool:
+    """Last month's complaints, claims, inspections and self-settled business, so the desks and the
+    reports of a new demo have work to show; once per database (nothing if any claim exists)."""
+    from cases.demo_workflows import seed_month
+    from cases.models import Claim
+
+    if s.scalars(select(Claim.id).limit(1)).first() is not None:
+        return False
+    first_of_this_month = datetime.now(CHINA_TZ).date().replace(day=1)
+    last_month = (first_of_this_month - timedelta(days=1)).replace(day=1)
+    seed_month(s, last_month, evidence_root=evidence_root)
+    log.info("demo data: workflows of %s seeded", last_month.strftime("%Y-%m"))
+    return True
 
 
 def secret_key(settings: Settings) -> str:

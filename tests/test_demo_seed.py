@@ -1,0 +1,38 @@
+"""A new demo database has work on every desk: last month's complaints, claims, inspections and
+self-settled business, seeded once (real SQLite, the demo's own settings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from cases.models import Claim, Complaint, Inspection, SelfSettled
+from cases.services import CHINA_TZ
+from hotline_cli.config import load_settings
+from hotline_cli.runtime import open_database
+
+
+def test_demo_database_gets_last_months_workflows_once(tmp_path: Path) -> None:
+    settings = load_settings(None, {"HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+                                    "HOTLINE_DATA_DIR": str(tmp_path / "var")})
+    db = open_database(settings, seed_demo=True)
+    try:
+        with db.reading() as s:
+            counts = {m.__name__: s.scalar(select(func.count()).select_from(m))
+                      for m in (Complaint, Claim, Inspection, SelfSettled)}
+            first = s.scalar(select(func.min(Claim.reported_at)))
+        assert all(n and n > 0 for n in counts.values()), counts
+        assert first is not None
+        this_month = datetime.now(CHINA_TZ).date().replace(day=1)
+        assert first.astimezone(CHINA_TZ).date() < this_month  # last month's: nothing dated in the future
+        assert any((tmp_path / "var" / "evidence").rglob("*")), "claim evidence files are stored"
+    finally:
+        db.dispose()
+    db = open_database(settings, seed_demo=True)  # a restart of the demo adds nothing
+    try:
+        with db.reading() as s:
+            assert s.scalar(select(func.count()).select_from(Claim)) == counts["Claim"]
+    finally:
+        db.dispose()
