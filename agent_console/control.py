@@ -5,10 +5,11 @@ customer. The state the pages show is never set here: it comes back from AMI as 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Protocol
 
 from agent_console.config import WRAP_UP_REASON, ConsoleConfig
-from telephony.actions import SPY_OPTIONS, Actions
+from telephony.actions import SPY_OPTIONS, ChannelInfo
 from telephony.connection import AmiActionError, AmiError
 from telephony.pbxlink import PbxNotConnected
 
@@ -39,8 +40,29 @@ class PbxRefused(ControlError):
     key = "control.err.refused"
 
 
+class PbxActions(Protocol):
+    """The `telephony.actions.Actions` methods the console uses (the listener's, in a web process)."""
+
+    def queue_pause(self, interface: str, paused: bool, *, queue: str = "", reason: str = "") -> None: ...
+
+    def queue_add(self, queue: str, interface: str, *, member_name: str = "") -> None: ...
+
+    def queue_remove(self, queue: str, interface: str) -> None: ...
+
+    def spy(self, supervisor_interface: str, target_channel: str, mode: str = "listen") -> str: ...
+
+    def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None: ...
+
+    def originate(self, channel: str, *, context: str = "", exten: str = "", caller_id: str = "",
+                  variables: Mapping[str, str] | None = None) -> str: ...
+
+    def core_show_channels(self) -> tuple[ChannelInfo, ...]: ...
+
+
 class ActionsSource(Protocol):
-    def actions(self, pbx: str | None = None, timeout: float = 10.0) -> Actions: ...
+    """`telephony.pbxlink.PbxControl` in the process with the AMI links; a remote one in web processes."""
+
+    def actions(self, pbx: str | None = None, timeout: float = 10.0) -> PbxActions: ...
 
     def pbx_of_call(self, linkedid: str) -> str: ...
 
@@ -56,7 +78,7 @@ class ConsoleControl:
         self.pbx = pbx
         self.timeout = timeout
 
-    def _actions(self, linkedid: str | None = None) -> Actions:
+    def _actions(self, linkedid: str | None = None) -> PbxActions:
         if self.pbx is None:
             raise PbxUnavailable("this console has no PBX control")
         try:
@@ -68,6 +90,9 @@ class ConsoleControl:
     def _run(self, what: str, fn: object) -> None:
         try:
             fn()  # type: ignore[operator]
+        except PbxNotConnected as exc:  # a web process: the listener holding the AMI link did not answer
+            log.warning("PBX control unavailable for %s: %s", what, exc)
+            raise PbxUnavailable(str(exc)) from None
         except (AmiActionError, AmiError) as exc:
             log.warning("PBX refused %s: %s", what, exc)
             raise PbxRefused(f"{what}: {exc}") from None
@@ -119,6 +144,8 @@ class ConsoleControl:
         local = _local_id(linkedid)
         try:
             channels = actions.core_show_channels()
+        except PbxNotConnected as exc:
+            raise PbxUnavailable(str(exc)) from None
         except (AmiActionError, AmiError) as exc:
             raise PbxRefused(f"channel list: {exc}") from None
         mine = [c for c in channels if c.linkedid == local]

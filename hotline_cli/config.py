@@ -63,6 +63,7 @@ class Settings:
     shipments: ShipmentsSettings = field(default_factory=ShipmentsSettings)
     job_queue: str = "hotline-transcription"  # the RQ queue of transcription jobs (processes by role)
     job_retry_s: str = "10,30,60,120,300"  # seconds before each retry of a failed job
+    pbx_control_key: str = "hotline:pbx-control"  # Redis list: PBX actions from web processes to the listener
     metrics_token: str = ""  # bearer token for /metrics from elsewhere than loopback (empty: admin login only)
     # live transcripts: on CallAnswered one AudioSocket/ChanSpy Originate per speaker to our server
     live_transcripts: bool = False
@@ -92,6 +93,7 @@ ENV = {
     "HOTLINE_ROUTING": ("routing", str),
     "HOTLINE_JOB_QUEUE": ("job_queue", str),
     "HOTLINE_JOB_RETRY_S": ("job_retry_s", str),
+    "HOTLINE_PBX_CONTROL_KEY": ("pbx_control_key", str),
     "HOTLINE_METRICS_TOKEN": ("metrics_token", str),
     "HOTLINE_LIVE_TRANSCRIPTS": ("live_transcripts", bool),
     "HOTLINE_AUDIOSOCKET_HOST": ("audiosocket_host", str),

@@ -781,6 +781,7 @@ def run_role(args: argparse.Namespace) -> int:
     listener: the AMI links (one per Asterisk), call store, routing; publishes events and the live
     picture; enqueues transcription jobs (RQ). web: the console, fed from Redis. worker: an RQ
     worker transcribing recordings."""
+    from hotline_cli.pbxrpc import ControlServer, RemotePbx
     from hotline_cli.redisbus import EventPublisher, EventSubscriber, LivePublisher, RedisLive, RedisUnavailable
 
     _sigterm_as_interrupt()
@@ -806,6 +807,7 @@ def run_role(args: argparse.Namespace) -> int:
             live = CombinedLive([link.tracker for link in links])
             control = PbxControl(links)
             EventPublisher(settings.redis_url, bus)
+            control_server = ControlServer(settings.redis_url, control, settings.pbx_control_key)
             live_pub = LivePublisher(settings.redis_url, live)
             record_metrics(bus, links)
             metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
@@ -841,6 +843,7 @@ def run_role(args: argparse.Namespace) -> int:
             if limits is not None:
                 limits.stop()
             live_pub.stop()
+            control_server.stop()
             pipeline.stop()
         elif role == "web":
             from hotline_cli.redisbus import LiveEventSubscriber
@@ -866,7 +869,8 @@ def run_role(args: argparse.Namespace) -> int:
             try:
                 _serve_console(settings, db, bus, live_view, port, demo=False,
                                status=lambda: web_status() | {"live_transcript_events_received": live_sub.received},
-                               live_bus=web_live_bus)
+                               live_bus=web_live_bus,
+                               control=RemotePbx(settings.redis_url, settings.pbx_control_key))
             except KeyboardInterrupt:
                 pass
             live_sub.stop()

@@ -1,0 +1,333 @@
+"""PBX control across processes: web processes (no AMI link) ask the listener to act on the PBX.
+
+A web process's console gets `RemotePbx` as its `control=`: the same `actions()` / `pbx_of_call()`
+as the listener's `PbxControl`, but each action is a typed request (one dataclass per action, as
+JSON) pushed on a Redis list. The listener's `ControlServer` takes them off the list, runs them
+through its own `PbxControl` / `Actions` and pushes the answer on the request's own reply key: done,
+or the named error (NoSuchChannel, NoSuchQueueMember, AlreadyQueueMember, AmiActionError, AmiTimeout,
+PbxNotConnected), raised again in the web process as the same exception type, so the console shows
+the same messages as in one process. No answer within the action's timeout (listener down, Redis
+down) raises `PbxNotConnected` ("PBX control unavailable"), and the request is taken back off the list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from telephony.actions import Actions, AlreadyQueueMember, ChannelInfo, NoSuchChannel, NoSuchQueueMember
+from telephony.connection import AmiActionError, AmiError, AmiTimeout
+from telephony.pbxlink import PbxControl, PbxNotConnected
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KEY = "hotline:pbx-control"
+_REPLY_TTL_S = 30
+
+
+class BadControlMessage(Exception):
+    """A request or reply on the control list that cannot be read."""
+
+
+# --- the requests: one dataclass per action the console sends ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePause:
+    interface: str
+    paused: bool
+    queue: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueAdd:
+    queue: str
+    interface: str
+    member_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRemove:
+    queue: str
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
+class Spy:
+    supervisor_interface: str
+    target_channel: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    channel: str
+    context: str
+    exten: str
+    priority: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Originate:
+    channel: str
+    context: str = ""
+    exten: str = ""
+    caller_id: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CoreShowChannels:
+    pass
+
+
+ControlAction = QueuePause | QueueAdd | QueueRemove | Spy | Redirect | Originate | CoreShowChannels
+_ACTIONS: dict[str, type[ControlAction]] = {
+    cls.__name__: cls for cls in (QueuePause, QueueAdd, QueueRemove, Spy, Redirect, Originate, CoreShowChannels)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRequest:
+    id: str
+    reply_key: str
+    pbx: str  # "" for the listener's first Asterisk
+    timeout_s: float  # the AMI action's own timeout
+    expires_at: float  # wall clock: the listener drops a request nobody waits for any more
+    action: ControlAction
+
+
+@dataclass(frozen=True, slots=True)
+class ControlReply:
+    id: str
+    ok: bool
+    error: str = ""  # exception type name when not ok
+    message: str = ""
+    text: str = ""  # Originate / Spy: Asterisk's response message
+    channels: tuple[ChannelInfo, ...] = ()
+
+
+def encode_request(req: ControlRequest) -> str:
+    body = {"id": req.id, "reply_key": req.reply_key, "pbx": req.pbx, "timeout_s": req.timeout_s,
+            "expires_at": req.expires_at, "type": type(req.action).__name__, "action": dataclasses.asdict(req.action)}
+    return json.dumps(body, ensure_ascii=False)
+
+
+def decode_request(text: str | bytes) -> ControlRequest:
+    try:
+        d = json.loads(text)
+        cls = _ACTIONS[d["type"]]
+        action = cls(**d["action"])
+        return ControlRequest(str(d["id"]), str(d["reply_key"]), str(d["pbx"]), float(d["timeout_s"]),
+                              float(d["expires_at"]), action)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise BadControlMessage(f"unreadable PBX control request: {exc!r}") from None
+
+
+def encode_reply(reply: ControlReply) -> str:
+    return json.dumps(dataclasses.asdict(reply), ensure_ascii=False)
+
+
+def decode_reply(text: str | bytes) -> ControlReply:
+    try:
+        d = json.loads(text)
+        return ControlReply(str(d["id"]), bool(d["ok"]), str(d["error"]), str(d["message"]), str(d["text"]),
+                            tuple(ChannelInfo(**c) for c in d["channels"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise BadControlMessage(f"unreadable PBX control reply: {exc!r}") from None
+
+
+# exceptions that travel by name; the most precise first (they are subclasses of one another)
+_ERRORS: tuple[type[Exception], ...] = (NoSuchChannel, NoSuchQueueMember, AlreadyQueueMember, AmiTimeout,
+                                        AmiActionError, AmiError, PbxNotConnected)
+_ERRORS_BY_NAME: dict[str, type[Exception]] = {cls.__name__: cls for cls in _ERRORS}
+
+
+# --- web side ------------------------------------------------------------------------------------
+
+
+class RemoteActions:
+    """The `Actions` methods the console uses, run by the listener."""
+
+    def __init__(self, pbx: RemotePbx, name: str, timeout: float) -> None:
+        self._pbx = pbx
+        self._name = name
+        self._timeout = timeout
+
+    def _call(self, action: ControlAction) -> ControlReply:
+        return self._pbx.call(self._name, action, self._timeout)
+
+    def queue_pause(self, interface: str, paused: bool, *, queue: str = "", reason: str = "") -> None:
+        self._call(QueuePause(interface, paused, queue, reason))
+
+    def queue_add(self, queue: str, interface: str, *, member_name: str = "") -> None:
+        self._call(QueueAdd(queue, interface, member_name))
+
+    def queue_remove(self, queue: str, interface: str) -> None:
+        self._call(QueueRemove(queue, interface))
+
+    def spy(self, supervisor_interface: str, target_channel: str, mode: str = "listen") -> str:
+        return self._call(Spy(supervisor_interface, target_channel, mode)).text
+
+    def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None:
+        self._call(Redirect(channel, context, exten, priority))
+
+    def originate(self, channel: str, *, context: str = "", exten: str = "", caller_id: str = "",
+                  variables: Mapping[str, str] | None = None) -> str:
+        return self._call(Originate(channel, context, exten, caller_id, dict(variables or {}))).text
+
+    def core_show_channels(self) -> tuple[ChannelInfo, ...]:
+        return self._call(CoreShowChannels()).channels
+
+
+class RemotePbx:
+    """A web process's PBX control: requests over Redis to the listener (see the module text)."""
+
+    def __init__(self, url: str, key: str = DEFAULT_KEY, margin_s: float = 1.0) -> None:
+        self.key = key
+        self.margin_s = margin_s
+        try:
+            # blocking pops wait up to the action's timeout: no socket timeout shorter than that
+            self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=60)
+        except ValueError as exc:
+            raise PbxNotConnected(f"PBX control unavailable: bad Redis URL {url}: {exc}") from None
+
+    def actions(self, pbx: str | None = None, timeout: float = 10.0) -> RemoteActions:
+        return RemoteActions(self, pbx or "", timeout)
+
+    def pbx_of_call(self, linkedid: str) -> str:
+        """"pbx2" of "pbx2:…"; "" (the listener's first Asterisk) otherwise: the listener knows the names."""
+        head, sep, _ = linkedid.partition(":")
+        return head if sep else ""
+
+    def call(self, pbx: str, action: ControlAction, timeout: float) -> ControlReply:
+        wait_s = timeout + self.margin_s
+        rid = uuid.uuid4().hex
+        req = ControlRequest(rid, f"{self.key}:reply:{rid}", pbx, timeout, time.time() + wait_s, action)
+        payload = encode_request(req)
+        try:
+            self.redis.rpush(self.key, payload)
+            got = self.redis.blpop([req.reply_key], timeout=wait_s)
+        except redis.RedisError as exc:
+            raise PbxNotConnected(f"PBX control unavailable: Redis: {exc}") from None
+        if got is None:
+            try:
+                self.redis.lrem(self.key, 1, payload)  # not picked up: nobody should run it later
+            except redis.RedisError:
+                pass
+            raise PbxNotConnected(f"PBX control unavailable: no listener answered within {wait_s:.1f} s")
+        reply = decode_reply(got[1])
+        if reply.ok:
+            return reply
+        cls = _ERRORS_BY_NAME.get(reply.error, AmiError)
+        raise cls(reply.message)
+
+
+# --- listener side -------------------------------------------------------------------------------
+
+
+def execute(actions: Actions, action: ControlAction) -> ControlReply:
+    """Run one request's action; the reply without its id."""
+    if isinstance(action, QueuePause):
+        actions.queue_pause(action.interface, action.paused, queue=action.queue, reason=action.reason)
+    elif isinstance(action, QueueAdd):
+        actions.queue_add(action.queue, action.interface, member_name=action.member_name)
+    elif isinstance(action, QueueRemove):
+        actions.queue_remove(action.queue, action.interface)
+    elif isinstance(action, Spy):
+        return ControlReply("", True, text=actions.spy(action.supervisor_interface, action.target_channel,
+                                                         action.mode) or "")
+    elif isinstance(action, Redirect):
+        actions.redirect(action.channel, action.context, action.exten, action.priority)
+    elif isinstance(action, Originate):
+        return ControlReply("", True, text=actions.originate(
+            action.channel, context=action.context, exten=action.exten, caller_id=action.caller_id,
+            variables=action.variables) or "")
+    else:
+        return ControlReply("", True, channels=actions.core_show_channels())
+    return ControlReply("", True)
+
+
+class ControlServer:
+    """Listener side: takes requests off the list, runs them on the AMI link, answers each."""
+
+    def __init__(self, url: str, control: PbxControl, key: str = DEFAULT_KEY, workers: int = 4,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.url = url
+        self.control = control
+        self.key = key
+        self.clock = clock
+        self.handled = 0
+        self.failed = 0
+        self.expired = 0
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pbx-control")
+        self._thread = threading.Thread(target=self._run, name="pbx-control", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn: Any = None
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=10)
+                    conn.ping()
+                    self.ready.set()
+                got = conn.blpop([self.key], timeout=0.5)
+            except redis.RedisError as exc:
+                self.ready.clear()
+                conn = None
+                log.warning("PBX control requests not read from Redis (%s); retrying", exc)
+                self._stop.wait(1.0)
+                continue
+            if got is None:
+                continue
+            try:
+                req = decode_request(got[1])
+            except BadControlMessage as exc:
+                log.warning("%s", exc)
+                continue
+            if req.expires_at < self.clock():
+                self.expired += 1
+                log.warning("PBX control request %s (%s) came too late: dropped", req.id, type(req.action).__name__)
+                continue
+            self._pool.submit(self._handle, conn, req)
+
+    def _handle(self, conn: redis.Redis, req: ControlRequest) -> None:
+        what = type(req.action).__name__
+        try:
+            name = req.pbx if req.pbx in self.control.names else None
+            reply = dataclasses.replace(execute(self.control.actions(name, timeout=req.timeout_s), req.action),
+                                        id=req.id)
+            self.handled += 1
+        except _ERRORS as exc:
+            self.failed += 1
+            log.info("PBX control %s for a web process failed: %s: %s", what, type(exc).__name__, exc)
+            reply = ControlReply(req.id, False, type(exc).__name__, str(exc))
+        except ValueError as exc:  # a spy mode Actions does not know
+            self.failed += 1
+            reply = ControlReply(req.id, False, AmiActionError.__name__, str(exc))
+        try:
+            pipe = conn.pipeline()
+            pipe.rpush(req.reply_key, encode_reply(reply))
+            pipe.expire(req.reply_key, _REPLY_TTL_S)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("PBX control answer to %s not sent: %s", req.id, exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,188 @@
+"""PBX control from a web process: requests over the real Redis to a listener-side `ControlServer`
+running on a real AMI link to the PBX simulator. The console's own `ConsoleControl` (and the whole
+console app) is given the remote control object and behaves as in one process."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from agent_console.app import create_app, dispatcher
+from agent_console.config import ConsoleConfig
+from agent_console.control import BadControlRequest, ConsoleControl, PbxRefused, PbxUnavailable
+from cases.db import Database
+from hotline_cli.pbxrpc import (
+    ControlRequest,
+    ControlServer,
+    QueuePause,
+    RemotePbx,
+    decode_reply,
+    encode_request,
+)
+from telephony.actions import AlreadyQueueMember, NoSuchChannel, NoSuchQueueMember
+from telephony.connection import AmiEndpoint
+from telephony.events import EventBus
+from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
+from telephony.simulator.pbx import SimulatedPbx
+from telephony.simulator.server import AmiServer
+
+REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def wait_until(check: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not reached within {timeout} s")
+
+
+@dataclass
+class Listener:
+    key: str
+    pbx: SimulatedPbx
+    server: AmiServer
+    links: list[PbxLink]
+    bus: EventBus
+    control_server: ControlServer
+
+    def count(self, action: str) -> int:
+        return int(self.server.actions[action])
+
+
+@pytest.fixture
+def listener(tmp_path: Path) -> Iterator[Listener]:
+    key = f"test-pbxctl-{uuid.uuid4().hex}"
+    pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=4.0, seed=11, wrap_up_s=0.5)
+    server = AmiServer(("127.0.0.1", 0), pbx)
+    pbx.start()
+    server.serve_in_thread()
+    bus = EventBus()
+    links = make_links([AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline", "sim")], bus)
+    for link in links:
+        link.client.start()
+    wait_until(lambda: all(link.client.connected.is_set() for link in links), what="AMI login")
+    control_server = ControlServer(REDIS, PbxControl(links), key)
+    wait_until(control_server.ready.is_set, what="control server on Redis")
+    try:
+        yield Listener(key, pbx, server, links, bus, control_server)
+    finally:
+        control_server.stop()
+        for link in links:
+            link.client.stop()
+        server.shutdown_all()
+        pbx.stop()
+        redis.Redis.from_url(REDIS).delete(key)
+
+
+def config(tmp_path: Path) -> ConsoleConfig:
+    return ConsoleConfig(secret_key="test-secret", demo=True, recordings_dir=tmp_path, wrap_up_s=1.5,
+                         supervisor_phones={"supervisor": "SIP/sup9000"})
+
+
+def test_pause_and_ready_from_a_web_process_reach_the_pbx(listener: Listener, tmp_path: Path) -> None:
+    control = ConsoleControl(config(tmp_path), RemotePbx(REDIS, listener.key), timeout=3.0)
+    tracker = listener.links[0].tracker
+    before = listener.count("queuepause")
+    control.pause("agent1001", "meal")
+    assert listener.count("queuepause") == before + 1
+    agent = wait_until(lambda: next((a for a in tracker.snapshot().agents
+                                     if a.agent == "agent1001" and a.paused), None), what="paused on the PBX")
+    assert agent.pause_reason == "meal"
+    control.ready("agent1001")
+    wait_until(lambda: any(a.agent == "agent1001" and not a.paused for a in tracker.snapshot().agents),
+               what="ready on the PBX")
+    assert listener.count("queuepause") == before + 2
+    control.join_queue("agent1001", "complaints")
+    assert "agent1001" in listener.pbx.members_of("complaints")
+    control.leave_queue("agent1001", "complaints")
+    assert "agent1001" not in listener.pbx.members_of("complaints")
+    control.callback("agent1001", "030 555 1234", "C-1")  # Originate through the listener
+    assert listener.count("originate") == 1
+    assert listener.control_server.handled == 5
+
+
+def test_named_errors_come_back_as_the_same_exception_types(listener: Listener, tmp_path: Path) -> None:
+    actions = RemotePbx(REDIS, listener.key).actions(timeout=3.0)
+    with pytest.raises(AlreadyQueueMember):
+        actions.queue_add("service", "SIP/agent1001", member_name="agent1001")
+    with pytest.raises(NoSuchQueueMember):
+        actions.queue_remove("complaints", "SIP/agent1001")
+    with pytest.raises(NoSuchChannel):
+        actions.redirect("SIP/nobody-00000001", "hotline-reroute", "claims")
+    # the console says the same as with a local link: the PBX refused; a call not waiting is a bad request
+    control = ConsoleControl(config(tmp_path), RemotePbx(REDIS, listener.key), timeout=3.0)
+    with pytest.raises(PbxRefused):
+        control.leave_queue("agent1001", "complaints")
+    with pytest.raises(BadControlRequest):
+        control.reroute("1764500000.99", "claims")  # CoreShowChannels ran remotely: no such call waiting
+    assert listener.count("coreshowchannels") >= 1
+    assert listener.control_server.failed == 4
+
+
+def test_listener_down_is_a_clear_error_within_the_timeout_and_nothing_runs_later(listener: Listener,
+                                                                                  tmp_path: Path) -> None:
+    nobody = f"test-pbxctl-nobody-{uuid.uuid4().hex}"
+    control = ConsoleControl(config(tmp_path), RemotePbx(REDIS, nobody, margin_s=0.2), timeout=0.5)
+    with pytest.raises(PbxUnavailable, match="PBX control unavailable"):
+        control.pause("agent1001", "meal")
+    assert redis.Redis.from_url(REDIS).llen(nobody) == 0  # taken back: a listener starting later won't run it
+
+
+def test_a_request_nobody_waits_for_any_more_is_dropped(listener: Listener) -> None:
+    r = redis.Redis.from_url(REDIS)
+    before = listener.count("queuepause")
+    stale = ControlRequest("old", f"{listener.key}:reply:old", "", 3.0, time.time() - 1,
+                           QueuePause("SIP/agent1001", True, reason="meal"))
+    fresh = ControlRequest("new", f"{listener.key}:reply:new", "", 3.0, time.time() + 10,
+                           QueuePause("SIP/agent1001", True, reason="training"))
+    r.rpush(listener.key, encode_request(stale), encode_request(fresh), "not json")
+    got = r.blpop([fresh.reply_key], timeout=5)
+    assert got is not None and decode_reply(got[1]).ok
+    assert listener.count("queuepause") == before + 1
+    assert listener.control_server.expired == 1
+    assert r.exists(stale.reply_key) == 0
+
+
+def test_the_console_app_with_the_remote_control_pauses_the_agent(listener: Listener, tmp_path: Path,
+                                                                  db: Database) -> None:
+    from conftest import Console
+
+    live = CombinedLive([link.tracker for link in listener.links])
+    cfg = config(tmp_path)
+    app, socketio = create_app(cfg, db, listener.bus, live, control=RemotePbx(REDIS, listener.key))
+    app.config["TESTING"] = True
+    console = Console(app=app, socketio=socketio, db=db, bus=listener.bus, live=live, config=cfg)  # type: ignore[arg-type]
+    try:
+        http = console.login("agent1001")
+        before = listener.count("queuepause")
+        resp = http.post("/api/agent/state", json={"state": "paused", "reason": "meal"})
+        assert resp.status_code == 202, resp.get_json()
+        wait_until(lambda: listener.count("queuepause") == before + 1, what="QueuePause from the console")
+        http.post("/api/agent/state", json={"state": "ready"})
+        wait_until(lambda: listener.count("queuepause") == before + 2, what="unpause from the console")
+        # after a call the console's wrap-up pause goes the same way (no "no PBX control" warning)
+        sock = console.socket(http)
+        listener.pbx.start_call("service_answered", caller=("49305551001", "张伟"), agents=["agent1001"],
+                                talk_s=2.0)
+        snap = wait_until(lambda: (s := sock.emit("agent_state", {}, callback=True))["state"] == "wrap_up" and s,
+                          timeout=20, what="wrap-up")
+        assert snap["pause_reason"] == "wrap-up"
+        tracker = listener.links[0].tracker
+        wait_until(lambda: any(a.agent == "agent1001" and a.paused and a.pause_reason == "wrap-up"
+                               for a in tracker.snapshot().agents), what="wrap-up pause on the PBX")
+        wait_until(lambda: sock.emit("agent_state", {}, callback=True)["state"] == "ready",
+                   timeout=10, what="ready after wrap-up")
+        assert listener.count("queuepause") >= before + 4
+    finally:
+        dispatcher(app).stop()
