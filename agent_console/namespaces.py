@@ -298,7 +298,7 @@ class Dispatcher:
                     self._withdrawn(event.linkedid, other, "answered_elsewhere", event.agent)
         elif isinstance(event, CallEnded):
             record = event.record
-            self._live_ended(record.linkedid)
+            self._live_ended(record.linkedid, record.agent)
             self._contexts.pop(record.linkedid, None)
             held, _ = self._held.pop(record.linkedid, ([], 0.0))
             for other in held:
@@ -340,13 +340,18 @@ class Dispatcher:
         # only the agent on the call and the supervisors: never another agent
         self._emit("live_transcript", payload, [agent_room(event.agent), SUPERVISORS_ROOM])
 
-    def _live_ended(self, linkedid: str) -> None:
+    def _live_ended(self, linkedid: str, agent: str | None) -> None:
         kept = self._live_calls.pop(linkedid, None)
         if kept is not None:
-            self._live_done[linkedid] = None
-            while len(self._live_done) > LIVE_ENDED_KEPT:
-                self._live_done.popitem(last=False)
-            self._emit("live_call_ended", {"linkedid": linkedid}, [agent_room(kept[0]), SUPERVISORS_ROOM])
+            agent = kept[0]
+        elif self._live_bus is None or agent is None:
+            return  # no live transcripts here, or nobody answered: no line came and none will
+        # an answered call without a line yet still ends: on a loaded machine recognition can run so
+        # far behind that its first lines come after the hang-up (the pages then show them as ended)
+        self._live_done[linkedid] = None
+        while len(self._live_done) > LIVE_ENDED_KEPT:
+            self._live_done.popitem(last=False)
+        self._emit("live_call_ended", {"linkedid": linkedid}, [agent_room(agent), SUPERVISORS_ROOM])
 
     def replay_live(self, sid: str, agent: str | None) -> None:
         """A page that (re)connects: the finals so far of the live calls it may see (its own call's

@@ -260,3 +260,36 @@ def test_live_transcripts_reach_only_the_agent_on_the_call_and_supervisors(users
     assert [m for m in other.get_received() if m["name"].startswith("live_")] == []
     # and an ended call is not replayed to a page that connects afterwards
     assert users.received(users.socket(users.login("supervisor")), "live_transcript") == []
+
+
+def test_a_call_that_ends_before_its_first_live_line_still_ends_on_the_pages(users: Console) -> None:
+    """On a loaded machine recognition can run so far behind that an answered call hangs up before
+    its first live line: `live_call_ended` still goes to the agent on the call and to supervisors
+    (only), and the lines that come afterwards reach the same people and are not kept for replay."""
+    from telephony.events import CallEnded
+    from telephony.records import CallRecord
+    from transcripts.live_events import LiveLine
+
+    assert users.live_bus is not None
+    socks = {role: users.socket(users.login(USERS[role])) for role in ROLES}
+    other = users.socket(users.login("agent1002"))
+    for s in [*socks.values(), other]:
+        s.get_received()
+    users.bus.publish(CallEnded(CallRecord(linkedid="late.1", caller="1", agent="agent1001", agents=["agent1001"],
+                                           outcome="answered"), 3.0))
+    users.settle()
+    ended = {role: users.received(s, "live_call_ended") for role, s in socks.items()}
+    for role in ROLES:
+        want = [{"linkedid": "late.1"}] if role == "agent" or role in SUPERVISORS else []
+        assert ended[role] == want, role
+    users.live_bus.publish(LiveLine("late.1", "agent1001", "customer", "s1", 1, True, "택배가", 1.2, 4.0))
+    users.settle()
+    late = {role: users.received(s, "live_transcript") for role, s in socks.items()}
+    assert [x["text"] for x in late["agent"]] == ["택배가"]
+    for role in ROLES:
+        if role in SUPERVISORS:
+            assert len(late[role]) == 1, role
+        elif role != "agent":
+            assert late[role] == [], role
+    assert [m for m in other.get_received() if m["name"].startswith("live_")] == []
+    assert users.received(users.socket(users.login("supervisor")), "live_transcript") == []

@@ -72,6 +72,8 @@
     const ol = document.getElementById("lt-lines");
     let call = null;
     let lines = null;
+    // calls that ended before their first line came (recognition behind real time on a loaded machine)
+    const endedEarly = [];
     socket.on("live_transcript", (e) => {
       if (e.linkedid !== call) {
         call = e.linkedid;
@@ -80,14 +82,22 @@
         delete ol.dataset.finals;
         lines = lineList(ol, MAX_FINALS_SHOWN);
         setText("lt-linkedid", call);
+        pane.dataset.state = "live";
       }
-      if (pane.dataset.state !== "ended") pane.dataset.state = "live";
       document.getElementById("lt-empty").hidden = true;
       lines.apply(e);
+      if (endedEarly.includes(call) && pane.dataset.state !== "ended") {
+        lines.end();
+        pane.dataset.state = "ended";
+      }
       ol.scrollTop = ol.scrollHeight;
     });
     socket.on("live_call_ended", (e) => {
-      if (e.linkedid !== call || !lines) return;
+      if (e.linkedid !== call || !lines) {
+        endedEarly.push(e.linkedid);
+        endedEarly.splice(0, endedEarly.length - 20);
+        return;
+      }
       lines.end();
       pane.dataset.state = "ended";
     });
@@ -115,21 +125,36 @@
       document.getElementById("lt-calls-empty").hidden = true;
       return v;
     }
+    const endedEarly = []; // calls that ended before their first line came (recognition running behind)
     socket.on("live_transcript", (e) => {
-      if (!ended.has(e.linkedid)) view(e).lines.apply(e);
+      if (ended.has(e.linkedid)) return;
+      view(e).lines.apply(e);
+      const early = endedEarly.indexOf(e.linkedid);
+      if (early >= 0) {
+        endedEarly.splice(early, 1);
+        closeView(e.linkedid);
+      }
     });
     socket.on("live_call_ended", (e) => {
-      const v = views.get(e.linkedid);
-      if (!v) return;
+      if (views.has(e.linkedid)) {
+        closeView(e.linkedid);
+      } else if (!ended.has(e.linkedid)) {
+        endedEarly.push(e.linkedid);
+        endedEarly.splice(0, endedEarly.length - 50);
+      }
+    });
+    function closeView(linkedid) {
+      const v = views.get(linkedid);
+      if (v.article.dataset.state === "ended") return;
       v.article.dataset.state = "ended";
       v.lines.end();
       setTimeout(() => {
-        ended.add(e.linkedid);
-        views.delete(e.linkedid);
+        ended.add(linkedid);
+        views.delete(linkedid);
         v.article.remove();
         document.getElementById("lt-calls-empty").hidden = views.size > 0;
       }, ENDED_KEPT_MS);
-    });
+    }
     const alerts = document.getElementById("lt-alerts");
     socket.on("live_alert", (a) => {
       const kind = a.rule.startsWith("taboo") ? "live.alert.taboo" : "live.alert.escalation";
