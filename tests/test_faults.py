@@ -67,12 +67,18 @@ class Cluster:
         self.start("listener", "serve", "--role", "listener")
         self.wait_log("listener", "Hotline listener:")
 
-    def wait_log(self, name: str, text: str, timeout: float = 60) -> None:
+    def wait_log(self, name: str, text: str, timeout: float = 120) -> None:
         path = self.tmp / f"{name}.log"
         deadline = time.time() + timeout
         while time.time() < deadline:
             if path.exists() and text in path.read_text():
-                time.sleep(1.0)  # logged in to the simulator and resynced by then
+                if name.startswith("listener"):  # logged in to the simulator and resynced (a condition:
+                    # on a loaded machine that can take seconds after the start line)
+                    while "resync: " not in path.read_text():
+                        assert time.time() < deadline, f"{name} never resynced: {path.read_text()[-2000:]}"
+                        time.sleep(0.1)
+                else:
+                    time.sleep(1.0)
                 return
             time.sleep(0.2)
         raise AssertionError(f"{name} never said {text!r}: {path.read_text()[-2000:] if path.exists() else ''}")
@@ -81,7 +87,7 @@ class Cluster:
         self.procs["redis"] = subprocess.Popen(
             ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
              "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.redis_port), timeout=1).close()
@@ -129,6 +135,31 @@ class Cluster:
         finally:
             db.dispose()
 
+    def answered(self, linkedids: list[str]) -> int:
+        """How many of these calls the listener has stored as answered by an agent (talking or ended)."""
+        db = Database(self.pg_url)
+        try:
+            with db.session() as s:
+                return sum(1 for lid in linkedids if (c := get_call(s, lid)) is not None and c.answered_at is not None)
+        finally:
+            db.dispose()
+
+    def live_on_pbx(self) -> set[str]:
+        """Linkedids of the calls the simulator still has channels of (CoreShowChannels)."""
+        conn = AmiConnection(AmiEndpoint("127.0.0.1", self.ami_port, "hotline", "hotline"), lambda m: None)
+        conn.connect_and_login()
+
+        def read() -> None:
+            while not conn.closed and conn.read_once():
+                pass
+
+        threading.Thread(target=read, daemon=True).start()
+        try:
+            res = conn.send_action("CoreShowChannels", is_list=True, timeout=10)
+            return {m["Linkedid"] for m in res.events if m.event == "CoreShowChannel"}
+        finally:
+            conn.close()
+
     def rows(self, linkedids: list[str]) -> int:
         """Rows in the calls table for these calls: each call recorded once means len(linkedids)."""
         db = Database(self.pg_url)
@@ -150,7 +181,7 @@ class Cluster:
     def web(self, name: str, port: int) -> str:
         self.start(name, "serve", "--role", "web", "--port", str(port))
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         while time.time() < deadline:
             try:
                 if requests.get(f"{base}/login", timeout=2).status_code == 200:
@@ -184,9 +215,9 @@ def test_kill_9_of_the_listener_mid_traffic(tmp_path: Path, pg_url: str) -> None
     cl = Cluster(tmp_path, pg_url)
     try:
         before = [cl.call(Scenario="service_answered", TalkSeconds="16") for _ in range(3)]
-        time.sleep(1.5)  # all three are talking
+        assert wait_until(lambda: cl.answered(before) == 3, 60), cl.stored(before)  # all three are talking
         cl.kill9("listener")  # the calls end while nobody listens
-        time.sleep(4)
+        assert wait_until(lambda: not set(before) & cl.live_on_pbx(), 60)
         (tmp_path / "listener.log").rename(tmp_path / "listener-killed.log")
         cl.start("listener", "serve", "--role", "listener")
         cl.wait_log("listener", "Hotline listener:")
@@ -422,7 +453,7 @@ def test_postgresql_restart_mid_traffic(tmp_path: Path) -> None:
         case_id = agent.post("/api/cases", {"kind": "inquiry", "subject": "pg restart"}).json()["id"]
         acked, refused = [], 0
         lids = [cl.call(Scenario="service_answered", TalkSeconds="12") for _ in range(2)]
-        time.sleep(1.0)  # talking
+        assert wait_until(lambda: cl.answered(lids) == 2, 60), cl.stored(lids)  # talking
         assert agent.post(f"/api/cases/{case_id}/update", {"note": "before"}).status_code == 200
         acked.append("before")
         pg.stop("fast")  # the two calls end while PostgreSQL is down
@@ -532,7 +563,7 @@ def test_ami_cut_mid_traffic(tmp_path: Path, pg_url: str) -> None:
     try:
         cl = Cluster(tmp_path, pg_url, ami_port=sim_port, listener_ami_port=proxy.port)
         before = [cl.call(Scenario="service_answered", TalkSeconds="16") for _ in range(3)]
-        time.sleep(1.5)  # all three are talking
+        assert wait_until(lambda: cl.answered(before) == 3, 60), cl.stored(before)  # all three are talking
         proxy.cut(6.0)  # they end during the cut
         time.sleep(6.5)
         after = [cl.call(Scenario="service_answered", TalkSeconds="4") for _ in range(3)]

@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 
-def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 40) -> None:
+def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -105,19 +105,23 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
         pops2: list[dict[str, object]] = []
         c1 = agent_client(webs[0][0], "agent1001", pops1)
         c2 = agent_client(webs[1][0], "agent1002", pops2)
-        time.sleep(1.5)  # the listener has logged in to the simulator by now
+        # the listener has logged in to the simulator and resynced (a condition, not a fixed sleep)
+        deadline = time.time() + 60
+        while "resync: " not in (tmp_path / "listener.log").read_text():
+            assert time.time() < deadline, (tmp_path / "listener.log").read_text()[-2000:]
+            time.sleep(0.1)
         lid1 = simulate(ami_port, Scenario="service_answered", Agents="agent1001", CallerID="49305551001",
                         CallerName="张伟", TalkSeconds="4")
         lid2 = simulate(ami_port, Scenario="service_answered", Agents="agent1002", CallerID="49305551002",
                         CallerName="李娜", TalkSeconds="4")
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while not (pops1 and pops2) and time.time() < deadline:
             time.sleep(0.1)
         assert [p["linkedid"] for p in pops1] == [lid1]  # each agent only its own pop, from its own process
         assert [p["linkedid"] for p in pops2] == [lid2]
         db = Database(pg_url)
         try:
-            deadline = time.time() + 30
+            deadline = time.time() + 60
             while time.time() < deadline:
                 with db.session() as s:
                     calls = [get_call(s, lid) for lid in (lid1, lid2)]

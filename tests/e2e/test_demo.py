@@ -96,7 +96,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{http}"
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while True:
         try:
             with urllib.request.urlopen(f"{base}/status", timeout=2) as r:
