@@ -18,6 +18,7 @@ import socketio
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
 from cases.services import get_call
+from telephony.actions import Actions
 from telephony.connection import AmiConnection, AmiEndpoint
 
 REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -45,13 +46,19 @@ def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 120) -> No
     raise AssertionError(f"{url} never answered")
 
 
-def agent_client(base: str, user: str, pops: list[dict[str, object]]) -> socketio.Client:
+def login(base: str, user: str) -> requests.Session:
     http = requests.Session()
     page = http.get(f"{base}/login", timeout=10).text
     token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
     r = http.post(f"{base}/login", data={"username": user, "password": DEMO_PASSWORD, "csrf_token": token},
                   allow_redirects=False, timeout=10)
     assert r.status_code == 302, (user, r.status_code)
+    page = http.get(f"{base}/", timeout=10).text  # the session's token after login
+    http.headers["X-CSRF-Token"] = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    return http
+
+
+def agent_client(base: str, user: str, pops: list[dict[str, object]], http: requests.Session) -> socketio.Client:
     sio = socketio.Client(http_session=http)
     sio.on("screen_pop", lambda data: pops.append(data))
     sio.connect(base, transports=["websocket"])
@@ -71,6 +78,23 @@ def simulate(port: int, **fields: str) -> str:
         conn.close()
 
 
+def pause_reasons(port: int, interface: str) -> set[str]:
+    """The reasons the simulator reports `interface` paused with, in any queue (QueueStatus over AMI)."""
+    import threading
+
+    conn = AmiConnection(AmiEndpoint("127.0.0.1", port, "hotline", "hotline"), lambda m: None)
+    conn.connect_and_login()
+    stop = threading.Event()
+    t = threading.Thread(target=lambda: [conn.read_once() for _ in iter(stop.is_set, True)], daemon=True)
+    t.start()
+    try:
+        status = Actions(conn, timeout=10).queue_status()
+        return {m.paused_reason for m in status.members if m.interface == interface and m.paused}
+    finally:
+        stop.set()
+        conn.close()
+
+
 def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     ami_port = free_port()
@@ -83,6 +107,7 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
                              env={**base_env, "HOTLINE_DATABASE_URL": pg_url, "HOTLINE_REDIS_URL": REDIS,
                                   "HOTLINE_DATA_DIR": str(tmp_path / name), "HOTLINE_AMI_PORT": str(ami_port),
                                   "HOTLINE_RECORDINGS_DIR": str(tmp_path / "rec"), "HOTLINE_JOB_QUEUE": job_queue,
+                                  "HOTLINE_PBX_CONTROL_KEY": f"{job_queue}:pbx-control",
                                   **env})
         procs.append(p)
         return p
@@ -103,8 +128,9 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
             wait_http(f"{base}/login", p)
         pops1: list[dict[str, object]] = []
         pops2: list[dict[str, object]] = []
-        c1 = agent_client(webs[0][0], "agent1001", pops1)
-        c2 = agent_client(webs[1][0], "agent1002", pops2)
+        http1 = login(webs[0][0], "agent1001")
+        c1 = agent_client(webs[0][0], "agent1001", pops1, http1)
+        c2 = agent_client(webs[1][0], "agent1002", pops2, login(webs[1][0], "agent1002"))
         # the listener has logged in to the simulator and resynced (a condition, not a fixed sleep)
         deadline = time.time() + 60
         while "resync: " not in (tmp_path / "listener.log").read_text():
@@ -131,6 +157,13 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
             assert all(c is not None and c.outcome == "answered" for c in calls)
         finally:
             db.dispose()
+        # a pause asked for on a web process (no AMI link there) is carried out by the listener
+        r = http1.post(f"{webs[0][0]}/api/agent/state", json={"state": "paused", "reason": "training"}, timeout=10)
+        assert r.status_code == 202, (r.status_code, r.text)
+        deadline = time.time() + 20
+        while "training" not in pause_reasons(ami_port, "SIP/agent1001") and time.time() < deadline:
+            time.sleep(0.3)
+        assert "training" in pause_reasons(ami_port, "SIP/agent1001")
         c1.disconnect()
         c2.disconnect()
         # the transcription jobs (RQ) as the web process sees them: the worker took them
@@ -149,3 +182,4 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
     for name in ("listener", "web1", "web2", "worker"):
         out = (tmp_path / f"{name}.log").read_text()
         assert "Traceback" not in out, (name, out[-3000:])
+        assert "no PBX control" not in out and "PBX control unavailable" not in out, (name, out[-3000:])
