@@ -149,7 +149,7 @@ def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
                             CallerName="张伟", Waybill=waybill, TalkSeconds="14")
         assert res["Response"] == "Success", res
         linkedid = res["Linkedid"]
-        agent.wait_for_selector(f'[data-testid="pop-linkedid"]:has-text("{linkedid}")', timeout=15000)
+        agent.wait_for_selector(f'[data-testid="pop-linkedid"]:has-text("{linkedid}")', timeout=30000)
         assert agent.text_content('[data-testid="pop-caller"]') == "49305551001"
         assert "张伟" in (agent.text_content('[data-testid="pop-customer"]') or "")
         assert agent.text_content('[data-testid="pop-waybill"]') == waybill
@@ -157,7 +157,7 @@ def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
         assert "运单查询" in (agent.text_content('[data-testid="pop-ivr"]') or "")
         agent.fill('[data-testid="case-subject"]', "查询派送时间")
         agent.click('[data-testid="case-save"]')
-        agent.wait_for_selector('[data-testid="case-number"]:visible', timeout=10000)
+        agent.wait_for_selector('[data-testid="case-number"]:visible', timeout=20000)
         number = (agent.text_content('[data-testid="case-number"]') or "").strip()
         assert number.startswith("C")
 
@@ -165,14 +165,15 @@ def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
         res2 = demo.simulate(Scenario="complaints_abandoned", CallerID="49305551004", CallerName="刘洋",
                              AbandonAfter="6")
         assert res2["Response"] == "Success", res2
-        sup.wait_for_selector('[data-testid="queue-waiting-complaints"]:has-text("1")', timeout=15000)
-        sup.wait_for_selector('[data-testid="queue-abandoned-complaints"]:has-text("1")', timeout=20000)
+        sup.wait_for_selector('[data-testid="queue-waiting-complaints"]:has-text("1")', timeout=30000)
+        sup.wait_for_selector('[data-testid="queue-abandoned-complaints"]:has-text("1")', timeout=40000)
         assert sup.text_content('[data-testid="queue-waiting-complaints"]') == "0"
 
         # after hang-up: the call is stored, its recording transcribed by Vosk, shown on the case
         agent.click('[data-testid="case-number"]')
         agent.wait_for_selector(f'[data-testid="case-page-number"]:has-text("{number}")')
-        deadline = time.time() + 90
+        # (generous: on a loaded machine the model loads in 20+ s and a call's transcription takes 80 s)
+        deadline = time.time() + 240
         while time.time() < deadline:
             agent.reload()
             if agent.query_selector('[data-testid^="transcript-"]'):
@@ -182,7 +183,7 @@ def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
             pytest.fail("no transcript on the case page:\n" + (demo.workdir / "demo.log").read_text()[-3000:])
         shown = agent.text_content('[data-testid^="transcript-"]') or ""
         # the service-standard check of the call, stored after its transcripts, on the call's section
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while not agent.query_selector('[data-testid^="call-score-"]') and time.time() < deadline:
             time.sleep(1)
             agent.reload()
@@ -192,7 +193,7 @@ def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
     assert not errors, errors
 
     db = demo.db
-    deadline = time.time() + 60
+    deadline = time.time() + 180
     while True:  # the complaint caller's words, recorded by the IVR, reach its case
         with db.session() as s:
             complaint_cases = cases_for_call(s, res2["Linkedid"])
