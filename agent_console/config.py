@@ -55,6 +55,8 @@ class ConsoleConfig:
     pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS
     wrap_up_codes: tuple[WrapUpCode, ...] = DEFAULT_WRAP_UP_CODES
     wrap_up_s: float = 30.0  # paused with reason "wrap-up" after a call, then unpaused (0: no wrap-up)
+    # several consoles (web processes) see every agent: each runs the wrap-up only of agents connected to it
+    wrap_up_connected_only: bool = False
     service_level_s: float = 20.0  # answered within this many seconds counts for the service level
     service_level_target: float = 0.8  # below this share the wallboard raises an SLA alert
     long_wait_alert_s: float = 60.0  # a caller waiting longer raises an alert

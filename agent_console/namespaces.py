@@ -417,7 +417,12 @@ class Dispatcher:
 
     # --- wrap-up ------------------------------------------------------------------------------
 
+    def _connected_here(self, agent: str) -> bool:
+        return any(True for _ in self._socketio.server.manager.get_participants("/", agent_room(agent)))
+
     def _start_wrap_up(self, agent: str) -> None:
+        if self._config.wrap_up_connected_only and not self._connected_here(agent):
+            return  # another console (web process) runs it: one wrap-up timer per agent
         self.board.set_wrap_up(agent, time.time() + self._config.wrap_up_s)
         self._ami_pool.submit(self._ami, "wrap-up", self.control.wrap_up, agent)
 

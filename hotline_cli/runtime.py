@@ -623,10 +623,14 @@ def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
 
 
 def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, port: int | None, *, demo: bool,
-                   status: Any = None, control: Any = None, live_bus: LiveBus | None = None) -> None:
+                   status: Any = None, control: Any = None, live_bus: LiveBus | None = None,
+                   shared: bool = False) -> None:
+    """`shared`: one of several web processes (each sees every agent)."""
+    import dataclasses
+
     from agent_console.app import create_app
 
-    config = console_config(settings, demo=demo)
+    config = dataclasses.replace(console_config(settings, demo=demo), wrap_up_connected_only=shared)
     app, socketio = create_app(config, db, bus, live, status_provider=status, control=control,
                                shipments=shipment_source(settings.shipments), live_bus=live_bus)
     host, http_port = settings.http_host, port or settings.http_port
@@ -870,7 +874,7 @@ def run_role(args: argparse.Namespace) -> int:
                 _serve_console(settings, db, bus, live_view, port, demo=False,
                                status=lambda: web_status() | {"live_transcript_events_received": live_sub.received},
                                live_bus=web_live_bus,
-                               control=RemotePbx(settings.redis_url, settings.pbx_control_key))
+                               control=RemotePbx(settings.redis_url, settings.pbx_control_key), shared=True)
             except KeyboardInterrupt:
                 pass
             live_sub.stop()

@@ -183,3 +183,7 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
         out = (tmp_path / f"{name}.log").read_text()
         assert "Traceback" not in out, (name, out[-3000:])
         assert "no PBX control" not in out and "PBX control unavailable" not in out, (name, out[-3000:])
+    # each agent's wrap-up pause is sent once, by the web process the agent is connected to
+    web1, web2 = ((tmp_path / f"{n}.log").read_text() for n in ("web1", "web2"))
+    assert "agent agent1001 paused: wrap-up" in web1 and "agent agent1001 paused: wrap-up" not in web2
+    assert "agent agent1002 paused: wrap-up" in web2 and "agent agent1002 paused: wrap-up" not in web1

@@ -4,6 +4,7 @@ console app) is given the remote control object and behaves as in one process.""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import uuid
@@ -159,9 +160,11 @@ def test_the_console_app_with_the_remote_control_pauses_the_agent(listener: List
     from conftest import Console
 
     live = CombinedLive([link.tracker for link in listener.links])
-    cfg = config(tmp_path)
+    cfg = dataclasses.replace(config(tmp_path), wrap_up_connected_only=True)  # as a web process by role
     app, socketio = create_app(cfg, db, listener.bus, live, control=RemotePbx(REDIS, listener.key))
     app.config["TESTING"] = True
+    # a second web process on the same events, where agent1001 is not connected: not its wrap-up
+    other, _ = create_app(cfg, db, listener.bus, live, control=RemotePbx(REDIS, listener.key))
     console = Console(app=app, socketio=socketio, db=db, bus=listener.bus, live=live, config=cfg)  # type: ignore[arg-type]
     try:
         http = console.login("agent1001")
@@ -178,11 +181,16 @@ def test_the_console_app_with_the_remote_control_pauses_the_agent(listener: List
         snap = wait_until(lambda: (s := sock.emit("agent_state", {}, callback=True))["state"] == "wrap_up" and s,
                           timeout=20, what="wrap-up")
         assert snap["pause_reason"] == "wrap-up"
+        assert dispatcher(other).board.wrap_up_until("agent1001") is None
         tracker = listener.links[0].tracker
         wait_until(lambda: any(a.agent == "agent1001" and a.paused and a.pause_reason == "wrap-up"
                                for a in tracker.snapshot().agents), what="wrap-up pause on the PBX")
         wait_until(lambda: sock.emit("agent_state", {}, callback=True)["state"] == "ready",
                    timeout=10, what="ready after wrap-up")
-        assert listener.count("queuepause") >= before + 4
+        wait_until(lambda: any(a.agent == "agent1001" and not a.paused for a in tracker.snapshot().agents),
+                   what="unpaused on the PBX")
+        time.sleep(0.3)  # a second wrap-up pause / unpause (from the other process) would have come by now
+        assert listener.count("queuepause") == before + 4  # pause, ready, wrap-up, end of wrap-up: once each
     finally:
+        dispatcher(other).stop()
         dispatcher(app).stop()
