@@ -106,3 +106,26 @@ def test_settings_file_and_environment(tmp_path: Path) -> None:
         load_settings(None, environ={"HOTLINE_AMI_PORT": "99999"})
     bad = run("--config", str(tmp_path / "missing.toml"), "replay", "x.ami")
     assert "does not exist" in one_line_error(bad, "replay")
+
+
+def test_logging_follows_stderr_and_never_writes_to_a_closed_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import logging
+
+    from hotline_cli.main import setup_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        first = io.StringIO()
+        monkeypatch.setattr("sys.stderr", first)
+        setup_logging(False)
+        logging.getLogger("hotline.t").info("into the first stream")
+        first.close()  # e.g. a test's captured stderr, while a server thread still logs
+        second = io.StringIO()
+        monkeypatch.setattr("sys.stderr", second)
+        logging.getLogger("hotline.t").info("into the second stream")
+        assert "into the second stream" in second.getvalue()
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
