@@ -110,7 +110,8 @@ def test_answer_ring_stop_and_end_reach_the_agent(console: Console) -> None:
     assert other_got["call_ended"]["linkedid"] == linkedid  # it rang, so it hears the end
     assert "call_answered" not in other_got
     names = [m["name"] for m in mine.get_received() if m["name"] != "agent_delta"]
-    assert names[-3:] == ["screen_pop", "call_answered", "call_ended"]
+    # the live pane hears the end of the answered call too (live_call_ended), before the call's own end
+    assert names[-4:] == ["screen_pop", "call_answered", "live_call_ended", "call_ended"], names
 
 
 def test_call_ended_carries_the_summary_and_forgets_the_call(console: Console) -> None:
