@@ -157,7 +157,8 @@ def test_a_request_nobody_waits_for_any_more_is_dropped(listener: Listener) -> N
 
 def test_the_console_app_with_the_remote_control_pauses_the_agent(listener: Listener, tmp_path: Path,
                                                                   db: Database) -> None:
-    from conftest import Console
+    # by its package path: a bare `conftest` is whichever test folder's conftest pytest imported last
+    from tests.agent_console.conftest import Console
 
     live = CombinedLive([link.tracker for link in listener.links])
     cfg = dataclasses.replace(config(tmp_path), wrap_up_connected_only=True)  # as a web process by role
