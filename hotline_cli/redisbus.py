@@ -12,7 +12,8 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import redis
 
@@ -23,6 +24,7 @@ from telephony.records import CallRecord
 from transcripts.live_events import LiveAlert, LiveBus, LiveEvent, LiveLine
 
 log = logging.getLogger(__name__)
+E = TypeVar("E")
 
 CHANNEL = "hotline:events"
 LIVE_KEY = "hotline:live"
@@ -89,43 +91,56 @@ class EventPublisher:
             log.warning("event not published to Redis: %s", exc)
 
 
-class EventSubscriber:
-    """Web/worker side: events from the Redis channel into the local bus (reconnects by itself)."""
+class _ChannelSubscriber(Generic[E]):
+    """Messages of one Redis pub/sub channel, decoded and handed to `deliver` on a thread of its own;
+    resubscribes by itself after Redis goes away. `ready` is set while subscribed."""
 
-    def __init__(self, url: str, bus: EventBus) -> None:
+    def __init__(self, url: str, channel: str, what: str, decode_one: Callable[[str | bytes], E],
+                 deliver: Callable[[E], None]) -> None:
         self.url = url
-        self.bus = bus
+        self.channel = channel
         self.received = 0
         self.ready = threading.Event()
+        self._what = what
+        self._decode = decode_one
+        self._deliver = deliver
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="redis-events", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"redis-{channel}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 pubsub = connect(self.url).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(self.channel)
                 self.ready.set()
                 while not self._stop.is_set():
                     msg = pubsub.get_message(timeout=0.5)
                     if msg is None or msg.get("type") != "message":
                         continue
                     try:
-                        event = decode(msg["data"])
+                        item = self._decode(msg["data"])
                     except (KeyError, ValueError, TypeError) as exc:
-                        log.warning("unreadable event on %s dropped: %s", CHANNEL, exc)
+                        log.warning("unreadable %s on %s dropped: %s", self._what, self.channel, exc)
                         continue
                     self.received += 1
-                    self.bus.publish(event)
+                    self._deliver(item)
             except (redis.RedisError, RedisUnavailable) as exc:
                 self.ready.clear()
-                log.warning("Redis events lost (%s); resubscribing", exc)
+                log.warning("Redis %s lost (%s); resubscribing", self._what, exc)
                 self._stop.wait(1.0)
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+class EventSubscriber(_ChannelSubscriber[DomainEvent]):
+    """Web/worker side: events from the Redis channel into the local bus (reconnects by itself)."""
+
+    def __init__(self, url: str, bus: EventBus) -> None:
+        self.bus = bus
+        super().__init__(url, CHANNEL, "events", decode, bus.publish)
 
 
 class LivePublisher:
@@ -205,41 +220,9 @@ class LiveEventPublisher:
             log.warning("live transcript event not published to Redis: %s", exc)
 
 
-class LiveEventSubscriber:
+class LiveEventSubscriber(_ChannelSubscriber[LiveEvent]):
     """Web side: live transcript events from the Redis channel into the local LiveBus."""
 
     def __init__(self, url: str, live_bus: LiveBus, channel: str = LIVE_TRANSCRIPTS_CHANNEL) -> None:
-        self.url = url
         self.live_bus = live_bus
-        self.channel = channel
-        self.received = 0
-        self.ready = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="redis-live-transcripts", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                pubsub = connect(self.url).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-                pubsub.subscribe(self.channel)
-                self.ready.set()
-                while not self._stop.is_set():
-                    msg = pubsub.get_message(timeout=0.5)
-                    if msg is None or msg.get("type") != "message":
-                        continue
-                    try:
-                        event = decode_live(msg["data"])
-                    except (KeyError, ValueError, TypeError) as exc:
-                        log.warning("unreadable live transcript event on %s dropped: %s", self.channel, exc)
-                        continue
-                    self.received += 1
-                    self.live_bus.publish(event)
-            except (redis.RedisError, RedisUnavailable) as exc:
-                self.ready.clear()
-                log.warning("Redis live transcripts lost (%s); resubscribing", exc)
-                self._stop.wait(1.0)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        super().__init__(url, channel, "live transcript events", decode_live, live_bus.publish)
