@@ -27,11 +27,20 @@ def _fail(message: str) -> int:
     return EXIT_ERROR
 
 
-def _day(value: str) -> date:
+def day_arg(value: str) -> date:
+    """argparse type of a day given as YYYY-MM-DD."""
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _write_whole(out: Path, data: bytes) -> None:
+    """`data` in `out` whole or not at all: written beside it, then renamed over it (OSError if not)."""
+    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, out)
 
 
 def register_cli(subparsers: Any) -> None:
@@ -44,8 +53,8 @@ def register_cli(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", choices=tuple(REPORTS), help="which report")
-    p.add_argument("--from", dest="from_day", type=_day, default=None, help="first day (local), YYYY-MM-DD")
-    p.add_argument("--until", dest="until_day", type=_day, default=None, help="day after the last (exclusive)")
+    p.add_argument("--from", dest="from_day", type=day_arg, default=None, help="first day (local), YYYY-MM-DD")
+    p.add_argument("--until", dest="until_day", type=day_arg, default=None, help="day after the last (exclusive)")
     p.add_argument("--tz", default="Asia/Shanghai", help="time zone of the days (default Asia/Shanghai)")
     p.add_argument("--format", choices=FORMATS, default=None, help="default: from the --out extension")
     p.add_argument("--out", type=Path, required=True, help="file to write ('-' for standard output, JSON only)")
@@ -78,7 +87,7 @@ def register_cli(subparsers: Any) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from cases import reports
-    from cases.db import Database
+    from cases.db import open_migrated
 
     fmt = args.format or (args.out.suffix.lstrip(".").lower() if str(args.out) != "-" else "json")
     if fmt not in reports.FORMATS:
@@ -92,19 +101,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             return _fail("give both --from and --until, or neither")
         else:
             period = reports.make_period(args.from_day, args.until_day, args.tz)
-        db = Database(args.settings.database_url)
-        try:
-            from alembic.script import ScriptDirectory
-
-            from cases.db import MIGRATIONS_DIR
-
-            head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-            if db.current_revision() != head:
-                return _fail(f"database {db.display_url} is not at schema {head}: run `hotline db` first")
-            with db.session() as s:
-                data = reports.render(s, args.name, period, fmt)
-        finally:
-            db.dispose()
+        with open_migrated(args.settings.database_url) as db, db.session() as s:
+            data = reports.render(s, args.name, period, fmt)
     except CasesError as exc:
         return _fail(str(exc))
     if str(args.out) == "-":
@@ -112,10 +110,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     out: Path = args.out
     try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, out)
+        _write_whole(out, data)
     except OSError as exc:
         return _fail(f"cannot write {out}: {exc.strerror}")
     print(f"{args.name} {period.label}: {out} ({len(data)} bytes)")
@@ -137,12 +132,8 @@ def cmd_shipments_import(args: argparse.Namespace) -> int:
     from cases.db import open_migrated
 
     try:
-        db = open_migrated(args.settings.database_url)
-        try:
-            with db.session() as s:
-                summary = import_csv(s, data, by=args.by, encoding=args.encoding, tz=args.tz)
-        finally:
-            db.dispose()
+        with open_migrated(args.settings.database_url) as db, db.session() as s:
+            summary = import_csv(s, data, by=args.by, encoding=args.encoding, tz=args.tz)
     except CasesError as exc:
         return _shipments_fail(f"{args.file}: {exc}")
     print(f"{args.file} ({summary.encoding}): {summary.rows} rows, {summary.created} new, "
@@ -155,12 +146,8 @@ def cmd_shipments_export(args: argparse.Namespace) -> int:
     from cases.shipments import export_csv
 
     try:
-        db = open_migrated(args.settings.database_url)
-        try:
-            with db.reading() as s:
-                data = export_csv(s, tz=args.tz, bom=not args.no_bom)
-        finally:
-            db.dispose()
+        with open_migrated(args.settings.database_url) as db, db.reading() as s:
+            data = export_csv(s, tz=args.tz, bom=not args.no_bom)
     except CasesError as exc:
         return _shipments_fail(str(exc))
     if str(args.out) == "-":
@@ -169,10 +156,7 @@ def cmd_shipments_export(args: argparse.Namespace) -> int:
         return 0
     out: Path = args.out
     try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, out)
+        _write_whole(out, data)
     except OSError as exc:
         return _shipments_fail(f"cannot write {out}: {exc.strerror}")
     print(f"shipments: {out} ({len(data)} bytes)")

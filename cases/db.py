@@ -222,13 +222,21 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """`with open_migrated(url) as db:` disposes of the engine when the block ends, however it ends."""
+        self.dispose()
+
     def __repr__(self) -> str:
         return f"Database({self.display_url!r})"
 
 
 def open_migrated(url: str) -> Database:
     """The database at `url`, refused with `SchemaNotCurrent` unless it is at the newest schema (for
-    commands that must not migrate by themselves)."""
+    commands that must not migrate by themselves). Use it as `with open_migrated(url) as db:` so the
+    engine is disposed of after the command's work."""
     from alembic.script import ScriptDirectory
 
     db = Database(url)

@@ -13,21 +13,13 @@ import sys
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from cases.cli import EXIT_ERROR, day_arg
 from cases.errors import CasesError
-
-EXIT_ERROR = 2
 
 
 def _fail(message: str) -> int:
     print(f"hotline transcripts: error: {message}", file=sys.stderr)
     return EXIT_ERROR
-
-
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def register_search_cli(subparsers: Any) -> None:
@@ -36,8 +28,8 @@ def register_search_cli(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="transcripts_command", required=True)
     s = sub.add_parser("search", help="full-text search over transcripts (Chinese, English, digits)")
     s.add_argument("query", help='e.g. 投诉 快递员, SF1234*, "态度 差"')
-    s.add_argument("--since", type=_day, default=None, help="first day (China Standard Time), YYYY-MM-DD")
-    s.add_argument("--until", type=_day, default=None, help="last day, inclusive")
+    s.add_argument("--since", type=day_arg, default=None, help="first day (China Standard Time), YYYY-MM-DD")
+    s.add_argument("--until", type=day_arg, default=None, help="last day, inclusive")
     s.add_argument("--hotline", choices=("service", "claims"), default=None)
     s.add_argument("--agent", default=None, help="calls this agent talked on")
     s.add_argument("--speaker", choices=("customer", "agent", "unknown"), default=None)
@@ -59,14 +51,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     from cases.db import open_migrated
 
     try:
-        db = open_migrated(args.settings.database_url)
-        try:
-            filters = SearchFilters(since=at(args.since), until=at(args.until, 1), hotline=args.hotline,
-                                    agent=args.agent, speaker=args.speaker)
-            with db.reading() as s:
-                result = search_transcripts(s, args.query, filters, limit=args.limit, offset=args.offset)
-        finally:
-            db.dispose()
+        filters = SearchFilters(since=at(args.since), until=at(args.until, 1), hotline=args.hotline,
+                                agent=args.agent, speaker=args.speaker)
+        with open_migrated(args.settings.database_url) as db, db.reading() as s:
+            result = search_transcripts(s, args.query, filters, limit=args.limit, offset=args.offset)
     except CasesError as exc:
         return _fail(str(exc))
     for h in result.hits:
@@ -89,12 +77,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     from cases.search import reindex_all
 
     try:
-        db = open_migrated(args.settings.database_url)
-        try:
-            with db.engine.begin() as conn:
-                total = reindex_all(conn)
-        finally:
-            db.dispose()
+        with open_migrated(args.settings.database_url) as db, db.engine.begin() as conn:
+            total = reindex_all(conn)
     except CasesError as exc:
         return _fail(str(exc))
     print(f"{total} transcript turns indexed")

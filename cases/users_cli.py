@@ -71,12 +71,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     try:
         password = _password(args)
-        db = open_migrated(args.settings.database_url)
-        try:
-            with db.session() as s:
-                user = create_user(s, args.username, password, args.role, args.name, branch=args.branch)
-        finally:
-            db.dispose()
+        with open_migrated(args.settings.database_url) as db, db.session() as s:
+            user = create_user(s, args.username, password, args.role, args.name, branch=args.branch)
     except CasesError as exc:
         return _fail(str(exc))
     print(f"added {_show(user)}")
@@ -88,12 +84,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     from cases.services import list_users
 
     try:
-        db = open_migrated(args.settings.database_url)
-        try:
-            with db.reading() as s:
-                users = list_users(s)
-        finally:
-            db.dispose()
+        with open_migrated(args.settings.database_url) as db, db.reading() as s:
+            users = list_users(s)
     except CasesError as exc:
         return _fail(str(exc))
     for user in users:
@@ -107,12 +99,8 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
     try:
         password = _password(args)
-        db = open_migrated(args.settings.database_url)
-        try:
-            with db.session() as s:
-                user = set_password(s, args.username, password)
-        finally:
-            db.dispose()
+        with open_migrated(args.settings.database_url) as db, db.session() as s:
+            user = set_password(s, args.username, password)
     except CasesError as exc:
         return _fail(str(exc))
     print(f"password changed: {user.username}")
@@ -124,12 +112,8 @@ def cmd_set_active(args: argparse.Namespace) -> int:
     from cases.services import set_active
 
     try:
-        db = open_migrated(args.settings.database_url)
-        try:
-            with db.session() as s:
-                user = set_active(s, args.username, args.active)
-        finally:
-            db.dispose()
+        with open_migrated(args.settings.database_url) as db, db.session() as s:
+            user = set_active(s, args.username, args.active)
     except CasesError as exc:
         return _fail(str(exc))
     print(_show(user))

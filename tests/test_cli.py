@@ -129,3 +129,35 @@ def test_logging_follows_stderr_and_never_writes_to_a_closed_stream(monkeypatch:
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
+
+
+@pytest.mark.parametrize("argv, command", [
+    (["report", "calls", "--out", "{tmp}/calls.json"], "report"),
+    (["shipments", "export", "--out", "{tmp}/shipments.csv"], "shipments"),
+    (["shipments", "import", "{tmp}/shipments.csv"], "shipments"),
+    (["transcripts", "search", "投诉"], "transcripts"),
+    (["transcripts", "reindex"], "transcripts"),
+    (["users", "list"], "users"),
+    (["users", "disable", "agent1001"], "users"),
+])
+def test_database_commands_refuse_an_unmigrated_database(argv: list[str], command: str, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from alembic.script import ScriptDirectory
+
+    from cases.db import MIGRATIONS_DIR, Database
+    from hotline_cli.main import main
+
+    config = tmp_path / "hotline.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path / "empty.db"}"\n', encoding="utf-8")
+    (tmp_path / "shipments.csv").write_text("waybill\n", encoding="utf-8")
+    assert main(["--config", str(config), *(a.format(tmp=tmp_path) for a in argv)]) == 2
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    err = capsys.readouterr().err
+    [line] = [ln for ln in err.splitlines() if ln.startswith("hotline ")] or [err]
+    assert line.startswith(f"hotline {command}: error: "), err
+    assert "Traceback" not in err, err
+    assert line.endswith(f"empty.db is not at schema {head}: run `hotline db` first"), line
+    assert not (tmp_path / "calls.json").exists()
+    db = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert db.current_revision() is None  # nothing was migrated or written
+    db.dispose()

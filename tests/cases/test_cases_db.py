@@ -218,3 +218,18 @@ def test_upgrade_from_0001_keeps_data_and_makes_hotline_nullable(empty_db: Datab
     with empty_db.engine.connect() as conn:
         if empty_db.dialect == "sqlite":
             assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+
+
+def test_open_migrated_refuses_an_old_schema_and_disposes_after_the_block(tmp_path: Path) -> None:
+    from cases.db import open_migrated
+    from cases.errors import SchemaNotCurrent
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    with pytest.raises(SchemaNotCurrent, match=r"is not at schema .*: run `hotline db` first"):
+        open_migrated(url)
+    Database(url).migrate()
+    with open_migrated(url) as db:
+        with db.session() as s:
+            assert s.execute(text("SELECT 1")).scalar_one() == 1
+        assert db.engine.pool.checkedin() == 1  # the connection is pooled while the block runs
+    assert db.engine.pool.checkedin() == 0  # and closed when it ends
