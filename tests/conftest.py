@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -31,6 +32,15 @@ def _traces_dir() -> Path:
 @pytest.fixture(scope="session")
 def traces() -> Path:
     return _traces_dir()
+
+
+@pytest.fixture()
+def chromium() -> Iterator[Any]:
+    """Real Chromium (playwright.sync_api.Browser) for one test, closed after it (tests/browser_support.py)."""
+    from browser_support import launch
+
+    with launch() as browser:
+        yield browser
 
 
 @pytest.fixture()

@@ -193,6 +193,15 @@ def console(db: Database, tmp_path: Path) -> Iterator[Console]:
     dispatcher(app).stop()
 
 
+@pytest.fixture
+def base_url(console: Console) -> Iterator[str]:
+    """The console served over real HTTP on loopback, for the browser (tests/browser_support.py)."""
+    from browser_support import serve
+
+    with serve(console.app) as url:
+        yield url
+
+
 # --- the console on the PBX simulator: real AMI over TCP, real tracker, real PbxControl -------------
 
 

@@ -10,23 +10,19 @@ Then an inspector's finding is rectified at the branch desk and verified. zh-CN 
 
 from __future__ import annotations
 
-import os
 import struct
-import threading
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from werkzeug.serving import make_server
+from browser_support import login, new_page, shot
 
 from cases import claims as cl
 from cases import complaints as co
 from cases import inspections as ins
-from cases.demo_data import DEMO_PASSWORD
 from cases.demo_workflows import seed_month
 from cases.views import CaseInput
 
@@ -34,10 +30,6 @@ if TYPE_CHECKING:
     from conftest import Console
 
 pytestmark = [pytest.mark.browser]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _photo(path: Path) -> Path:
@@ -63,8 +55,9 @@ def _photo(path: Path) -> Path:
 
 
 @pytest.fixture
-def base_url(console: Console) -> Iterator[str]:
-    # a month of demo workflows (complaints, claims, inspections) so the lists look like a working centre
+def base_url(console: Console, base_url: str) -> str:
+    """The served console (conftest's base_url) on a month of demo workflows (complaints, claims,
+    inspections), so the lists look like a working centre."""
     assert console.config.evidence_dir is not None
     with console.db.session() as s:
         seed_month(s, date(2026, 11, 1), evidence_root=console.config.evidence_dir)
@@ -73,27 +66,7 @@ def base_url(console: Console) -> Iterator[str]:
         co.analyse(s, c.id, cause="transport_delay", responsible_department="branch",
                    analysis="派送排班不足，当日件积压", by="supervisor")
         co.refer(s, c.id, department="branch", deadline=datetime.now(UTC) + timedelta(hours=20), by="supervisor")
-    server = make_server("127.0.0.1", 0, console.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
-def _login(page: Any, base: str, user: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill('[data-testid="login-username"]', user)
-    page.fill('[data-testid="login-password"]', DEMO_PASSWORD)
-    page.click('[data-testid="login-submit"]')
-    page.wait_for_load_state("load")
-
-
-def _shot(page: Any, tmp: Path, name: str) -> None:
-    target = SHOTS if os.environ.get("HOTLINE_SCREENSHOTS") == "1" else tmp
-    target.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(target / f"{name}.png"))
+    return base_url
 
 
 def _stage(page: Any) -> str:
@@ -113,186 +86,169 @@ def _error(page: Any) -> str:
     return str(page.text_content('[data-testid="notice-error"]') or "")
 
 
-def test_a_claim_from_report_to_payment_in_chromium(console: Console, base_url: str, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup --test (Debian package chromium)")
+def test_a_claim_from_report_to_payment_in_chromium(console: Console, base_url: str, tmp_path: Path,
+                                                    chromium: Any) -> None:
     photo = _photo(tmp_path / "破损照片.png")
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-            page = ctx.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            _login(page, base_url, "claims")
-            assert page.url.endswith("/claims")
-            _shot(page, tmp_path, "claims-list")
+    page = login(new_page(chromium, errors), base_url, "claims", connected=False)
+    assert page.url.endswith("/claims")
+    shot(page, tmp_path, "claims-list")
 
-            # report
-            page.fill('[data-testid="claim-subject"]', "冷链药品外箱压损，三箱受损")
-            page.fill('[data-testid="claim-waybill"]', "800012345679")
-            page.fill('[data-testid="claim-branch"]', "郑州分公司")
-            page.select_option('[data-testid="claim-channel"]', "hotline")
-            page.select_option('[data-testid="claim-cause"]', "handling_damage")
-            page.fill('[data-testid="claim-claimed"]', "3,000.00")
-            page.fill('[data-testid="claim-description"]', "收货人当场拒收，已拍照。")
-            page.click('[data-testid="claim-report-submit"]')
-            page.wait_for_url("**/claims/*")
-            _ok(page, "已完成：报案")
-            assert _stage(page) == "reported"
-            claim_id = int(page.url.split("/claims/")[1].split("?")[0])
-            claim_url = f"{base_url}/claims/{claim_id}"
+    # report
+    page.fill('[data-testid="claim-subject"]', "冷链药品外箱压损，三箱受损")
+    page.fill('[data-testid="claim-waybill"]', "800012345679")
+    page.fill('[data-testid="claim-branch"]', "郑州分公司")
+    page.select_option('[data-testid="claim-channel"]', "hotline")
+    page.select_option('[data-testid="claim-cause"]', "handling_damage")
+    page.fill('[data-testid="claim-claimed"]', "3,000.00")
+    page.fill('[data-testid="claim-description"]', "收货人当场拒收，已拍照。")
+    page.click('[data-testid="claim-report-submit"]')
+    page.wait_for_url("**/claims/*")
+    _ok(page, "已完成：报案")
+    assert _stage(page) == "reported"
+    claim_id = int(page.url.split("/claims/")[1].split("?")[0])
+    claim_url = f"{base_url}/claims/{claim_id}"
 
-            # a second tab of the same worker still shows the claim as reported
-            stale = ctx.new_page()
-            stale.goto(claim_url)
-            assert stale.is_visible('[data-testid="do-start_investigation"]')
+    # a second tab of the same worker still shows the claim as reported
+    stale = page.context.new_page()
+    stale.goto(claim_url)
+    assert stale.is_visible('[data-testid="do-start_investigation"]')
 
-            _do(page, "start_investigation")
-            assert _stage(page) == "investigating"
-            # the stale tab's step is refused with the stage it is in now, and nothing changes
-            _do(stale, "start_investigation")
-            message = _error(stale)
-            assert "当前阶段为「调查中」，不能执行「开始调查」" in message and "上传证据" in message
-            assert _stage(stale) == "investigating"
+    _do(page, "start_investigation")
+    assert _stage(page) == "investigating"
+    # the stale tab's step is refused with the stage it is in now, and nothing changes
+    _do(stale, "start_investigation")
+    message = _error(stale)
+    assert "当前阶段为「调查中」，不能执行「开始调查」" in message and "上传证据" in message
+    assert _stage(stale) == "investigating"
 
-            # investigating: an uploaded photo
-            page.set_input_files('[data-testid="evidence-file"]', str(photo))
-            _do(page, "add_evidence")
-            _ok(page, "上传证据")
-            assert page.is_visible('[data-testid="claim-evidence-list"] img.thumb')
-            assert "破损照片.png" in (page.text_content('[data-testid="claim-evidence-list"]') or "")
-            assert page.evaluate("document.querySelector('img.thumb').naturalWidth") == 96
+    # investigating: an uploaded photo
+    page.set_input_files('[data-testid="evidence-file"]', str(photo))
+    _do(page, "add_evidence")
+    _ok(page, "上传证据")
+    assert page.is_visible('[data-testid="claim-evidence-list"] img.thumb')
+    assert "破损照片.png" in (page.text_content('[data-testid="claim-evidence-list"]') or "")
+    assert page.evaluate("document.querySelector('img.thumb').naturalWidth") == 96
 
-            # liability: 60 + 30 refused, 70 + 30 accepted
-            page.select_option('[data-testid="party-0"]', "branch")
-            page.fill('[data-testid="party-name-0"]', "郑州分公司")
-            page.fill('[data-testid="share-0"]', "60")
-            page.select_option('[data-testid="party-1"]', "trunk_vehicle")
-            page.fill('[data-testid="party-name-1"]', "豫A12345")
-            page.fill('[data-testid="share-1"]', "30")
-            _do(page, "fix_liability")
-            assert "责任比例合计必须为 100%" in _error(page) and _stage(page) == "investigating"
-            assert page.input_value('[data-testid="share-0"]') == "60"  # what was typed is kept
-            page.fill('[data-testid="share-0"]', "70")
-            _do(page, "fix_liability")
-            assert _stage(page) == "liability_fixed"
-            assert "70 %" in (page.text_content('[data-testid="claim-liabilities"]') or "")
+    # liability: 60 + 30 refused, 70 + 30 accepted
+    page.select_option('[data-testid="party-0"]', "branch")
+    page.fill('[data-testid="party-name-0"]', "郑州分公司")
+    page.fill('[data-testid="share-0"]', "60")
+    page.select_option('[data-testid="party-1"]', "trunk_vehicle")
+    page.fill('[data-testid="party-name-1"]', "豫A12345")
+    page.fill('[data-testid="share-1"]', "30")
+    _do(page, "fix_liability")
+    assert "责任比例合计必须为 100%" in _error(page) and _stage(page) == "investigating"
+    assert page.input_value('[data-testid="share-0"]') == "60"  # what was typed is kept
+    page.fill('[data-testid="share-0"]', "70")
+    _do(page, "fix_liability")
+    assert _stage(page) == "liability_fixed"
+    assert "70 %" in (page.text_content('[data-testid="claim-liabilities"]') or "")
 
-            # offers and counter-offers, then the agreed amount
-            for side, amount in (("company", "2000"), ("customer", "2600.50"), ("company", "2400")):
-                page.select_option('[data-testid="offer-side"]', side)
-                page.fill('[data-testid="offer-amount"]', amount)
-                _do(page, "offer")
-            assert _stage(page) == "negotiating"
-            assert "¥2,600.50" in (page.text_content('[data-testid="claim-offers"]') or "")
-            _shot(page, tmp_path, "claim-negotiating")
-            page.select_option('[data-testid="agree-amount"]', "2400.00")
-            _do(page, "agree_amount")
-            assert _stage(page) == "amount_agreed"
-            assert page.text_content('[data-testid="claim-agreed-amount"]') == "¥2,400.00"
-            _do(page, "notify_parties")
-            owed = page.text_content('[data-testid="claim-liabilities"]') or ""
-            assert "¥1,680.00" in owed and "¥720.00" in owed
+    # offers and counter-offers, then the agreed amount
+    for side, amount in (("company", "2000"), ("customer", "2600.50"), ("company", "2400")):
+        page.select_option('[data-testid="offer-side"]', side)
+        page.fill('[data-testid="offer-amount"]', amount)
+        _do(page, "offer")
+    assert _stage(page) == "negotiating"
+    assert "¥2,600.50" in (page.text_content('[data-testid="claim-offers"]') or "")
+    shot(page, tmp_path, "claim-negotiating")
+    page.select_option('[data-testid="agree-amount"]', "2400.00")
+    _do(page, "agree_amount")
+    assert _stage(page) == "amount_agreed"
+    assert page.text_content('[data-testid="claim-agreed-amount"]') == "¥2,400.00"
+    _do(page, "notify_parties")
+    owed = page.text_content('[data-testid="claim-liabilities"]') or ""
+    assert "¥1,680.00" in owed and "¥720.00" in owed
 
-            # insurer
-            page.fill('[data-testid="insurer-name"]', "平安财险")
-            page.fill('[data-testid="insurer-policy"]', "P-2026-0042")
-            page.fill('[data-testid="insurer-claim-no"]', "PA-20261130-778")
-            _do(page, "file_insurer_claim")
-            assert _stage(page) == "insurer_claimed"
-            page.select_option('[data-testid="insurer-status"]', "paid")
-            page.fill('[data-testid="insurer-payout"]', "1800")
-            _do(page, "update_insurer_claim")
-            assert "¥1,800.00" in (page.text_content('[data-testid="claim-insurer"]') or "")
+    # insurer
+    page.fill('[data-testid="insurer-name"]', "平安财险")
+    page.fill('[data-testid="insurer-policy"]', "P-2026-0042")
+    page.fill('[data-testid="insurer-claim-no"]', "PA-20261130-778")
+    _do(page, "file_insurer_claim")
+    assert _stage(page) == "insurer_claimed"
+    page.select_option('[data-testid="insurer-status"]', "paid")
+    page.fill('[data-testid="insurer-payout"]', "1800")
+    _do(page, "update_insurer_claim")
+    assert "¥1,800.00" in (page.text_content('[data-testid="claim-insurer"]') or "")
 
-            # paid: a wrong amount is refused first
-            page.fill('[data-testid="pay-amount"]', "2300")
-            _do(page, "pay")
-            assert "赔付金额必须等于确定的赔偿金额" in _error(page) and _stage(page) == "insurer_claimed"
-            page.fill('[data-testid="pay-amount"]', "2400.00")
-            _do(page, "pay")
-            assert _stage(page) == "paid"
-            assert page.text_content('[data-testid="claim-paid-amount"]') == "¥2,400.00"
-            _do(page, "close")
-            assert _stage(page) == "closed"
-            assert page.is_visible('[data-testid="claim-final"]')
-            _shot(page, tmp_path, "claim-closed")
+    # paid: a wrong amount is refused first
+    page.fill('[data-testid="pay-amount"]', "2300")
+    _do(page, "pay")
+    assert "赔付金额必须等于确定的赔偿金额" in _error(page) and _stage(page) == "insurer_claimed"
+    page.fill('[data-testid="pay-amount"]', "2400.00")
+    _do(page, "pay")
+    assert _stage(page) == "paid"
+    assert page.text_content('[data-testid="claim-paid-amount"]') == "¥2,400.00"
+    _do(page, "close")
+    assert _stage(page) == "closed"
+    assert page.is_visible('[data-testid="claim-final"]')
+    shot(page, tmp_path, "claim-closed")
 
-            # the stale tab again: closing twice is refused
-            stale.goto(claim_url)
-            assert not stale.is_visible('[data-testid="do-close"]')
-            resp = stale.request.post(f"{claim_url}/close", form={"csrf_token": _csrf(stale)})
-            assert resp.status == 409 and "不能执行「结案」" in resp.text() and "无（已是最后阶段）" in resp.text()
+    # the stale tab again: closing twice is refused
+    stale.goto(claim_url)
+    assert not stale.is_visible('[data-testid="do-close"]')
+    resp = stale.request.post(f"{claim_url}/close", form={"csrf_token": _csrf(stale)})
+    assert resp.status == 409 and "不能执行「结案」" in resp.text() and "无（已是最后阶段）" in resp.text()
 
-            with console.db.reading() as s:
-                view = cl.get_claim(s, claim_id)
-            assert view.stage.value == "closed" and view.paid == Decimal("2400.00")
-            assert [o.amount for o in view.offers] == [Decimal("2000.00"), Decimal("2600.50"), Decimal("2400.00")]
-            assert len(view.evidence) == 1 and view.evidence[0].size == photo.stat().st_size
+    with console.db.reading() as s:
+        view = cl.get_claim(s, claim_id)
+    assert view.stage.value == "closed" and view.paid == Decimal("2400.00")
+    assert [o.amount for o in view.offers] == [Decimal("2000.00"), Decimal("2600.50"), Decimal("2400.00")]
+    assert len(view.evidence) == 1 and view.evidence[0].size == photo.stat().st_size
 
-            # the monthly claims report on the page, with the files to download
-            page.goto(f"{base_url}/reports?name=claims-monthly&from=2026-11-01&until=2026-12-01")
-            assert "每月理赔报表及事故原因分析" in (page.text_content('[data-testid="report-title"]') or "")
-            assert page.get_attribute('[data-testid="download-pdf"]', "href").startswith("/reports/claims-monthly/pdf")
-            _shot(page, tmp_path, "reports")
+    # the monthly claims report on the page, with the files to download
+    page.goto(f"{base_url}/reports?name=claims-monthly&from=2026-11-01&until=2026-12-01")
+    assert "每月理赔报表及事故原因分析" in (page.text_content('[data-testid="report-title"]') or "")
+    assert page.get_attribute('[data-testid="download-pdf"]', "href").startswith("/reports/claims-monthly/pdf")
+    shot(page, tmp_path, "reports")
 
-            # the inspection and branch desks
-            insp = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN").new_page()
-            insp.on("pageerror", lambda e: errors.append(str(e)))
-            _login(insp, base_url, "inspector")
-            assert insp.url.endswith("/inspections")
-            _shot(insp, tmp_path, "inspections")
-            insp.select_option('[data-testid="insp-kind"]', "vehicle_appearance")
-            insp.fill('[data-testid="insp-branch"]', "郑州分公司")
-            insp.fill('[data-testid="insp-person"]', "李明")
-            insp.select_option('[data-testid="insp-passed"]', "no")
-            insp.fill('[data-testid="insp-note"]', "车厢未清洁，车身广告破损")
-            insp.click('[data-testid="insp-submit"]')
-            insp.wait_for_url("**/inspections/*")
-            insp.fill('[data-testid="finding-description"]', "车身广告破损，需更换")
-            insp.click('[data-testid="finding-submit"]')
-            insp.wait_for_load_state("load")
-            insp.select_option('[data-testid="sanction-kind"]', "penalty")
-            insp.fill('[data-testid="sanction-amount"]', "100")
-            insp.fill('[data-testid="sanction-reason"]', "车容车貌不合格")
-            insp.click('[data-testid="sanction-submit"]')
-            insp.wait_for_load_state("load")
-            inspection_url = insp.url.split("?")[0]
-            inspection_id = int(inspection_url.rsplit("/", 1)[1])
-            with console.db.reading() as s:
-                finding = ins.get_inspection(s, inspection_id).findings[0]
+    # the inspection and branch desks
+    insp = login(new_page(chromium, errors), base_url, "inspector", connected=False)
+    assert insp.url.endswith("/inspections")
+    shot(insp, tmp_path, "inspections")
+    insp.select_option('[data-testid="insp-kind"]', "vehicle_appearance")
+    insp.fill('[data-testid="insp-branch"]', "郑州分公司")
+    insp.fill('[data-testid="insp-person"]', "李明")
+    insp.select_option('[data-testid="insp-passed"]', "no")
+    insp.fill('[data-testid="insp-note"]', "车厢未清洁，车身广告破损")
+    insp.click('[data-testid="insp-submit"]')
+    insp.wait_for_url("**/inspections/*")
+    insp.fill('[data-testid="finding-description"]', "车身广告破损，需更换")
+    insp.click('[data-testid="finding-submit"]')
+    insp.wait_for_load_state("load")
+    insp.select_option('[data-testid="sanction-kind"]', "penalty")
+    insp.fill('[data-testid="sanction-amount"]', "100")
+    insp.fill('[data-testid="sanction-reason"]', "车容车貌不合格")
+    insp.click('[data-testid="sanction-submit"]')
+    insp.wait_for_load_state("load")
+    inspection_url = insp.url.split("?")[0]
+    inspection_id = int(inspection_url.rsplit("/", 1)[1])
+    with console.db.reading() as s:
+        finding = ins.get_inspection(s, inspection_id).findings[0]
 
-            branch = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN").new_page()
-            branch.on("pageerror", lambda e: errors.append(str(e)))
-            _login(branch, base_url, "branch_zz")
-            assert branch.url.endswith("/branch")
-            assert branch.is_visible(f'[data-testid="rectification-{finding.id}"]')
-            _shot(branch, tmp_path, "branch-desk")
-            branch.fill(f'[data-testid="rectify-text-{finding.id}"]', "已更换车身广告，照片见附件")
-            branch.click(f'[data-testid="rectify-{finding.id}"]')
-            branch.wait_for_load_state("load")
-            assert "已完成：提交整改" in (branch.text_content('[data-testid="notice-ok"]') or "")
+    branch = login(new_page(chromium, errors), base_url, "branch_zz", connected=False)
+    assert branch.url.endswith("/branch")
+    assert branch.is_visible(f'[data-testid="rectification-{finding.id}"]')
+    shot(branch, tmp_path, "branch-desk")
+    branch.fill(f'[data-testid="rectify-text-{finding.id}"]', "已更换车身广告，照片见附件")
+    branch.click(f'[data-testid="rectify-{finding.id}"]')
+    branch.wait_for_load_state("load")
+    assert "已完成：提交整改" in (branch.text_content('[data-testid="notice-ok"]') or "")
 
-            insp.goto(inspection_url)
-            insp.click(f'[data-testid="verify-{finding.id}"]')
-            insp.wait_for_load_state("load")
-            assert insp.text_content(f'[data-testid="finding-stage-{finding.id}"]') == "已验证"
-            sanctions = insp.text_content('[data-testid="sanctions"]') or ""
-            assert "处罚" in sanctions and "¥100.00" in sanctions and "车容车貌不合格" in sanctions
-            _shot(insp, tmp_path, "inspection")
+    insp.goto(inspection_url)
+    insp.click(f'[data-testid="verify-{finding.id}"]')
+    insp.wait_for_load_state("load")
+    assert insp.text_content(f'[data-testid="finding-stage-{finding.id}"]') == "已验证"
+    sanctions = insp.text_content('[data-testid="sanctions"]') or ""
+    assert "处罚" in sanctions and "¥100.00" in sanctions and "车容车貌不合格" in sanctions
+    shot(insp, tmp_path, "inspection")
 
-            # the complaints desk: the branch's referral, answered, is waiting for the customer to be told
-            agent = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN").new_page()
-            agent.on("pageerror", lambda e: errors.append(str(e)))
-            _login(agent, base_url, "supervisor")
-            agent.goto(f"{base_url}/complaints")
-            assert agent.is_visible('[data-testid="loose-ends"]')
-            _shot(agent, tmp_path, "complaints")
-        finally:
-            browser.close()
+    # the complaints desk: the branch's referral, answered, is waiting for the customer to be told
+    agent = login(new_page(chromium, errors), base_url, "supervisor", connected=False)
+    agent.goto(f"{base_url}/complaints")
+    assert agent.is_visible('[data-testid="loose-ends"]')
+    shot(agent, tmp_path, "complaints")
     assert errors == []
 
 

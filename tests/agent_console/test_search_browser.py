@@ -4,46 +4,26 @@ text stays text (no script runs, no dialog), the hit opens the case, the heard w
 from __future__ import annotations
 
 import json
-import shutil
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from werkzeug.serving import make_server
+from browser_support import login, new_page
 
 from cases import services
 from cases.call_checks import CallAnalysisInput, EntityInput, FindingInput, record_call_analysis
-from cases.demo_data import DEMO_PASSWORD, DEMO_WAYBILLS
+from cases.demo_data import DEMO_WAYBILLS
 from cases.views import CaseInput
 from telephony.records import CallRecord
 
 if TYPE_CHECKING:
     from conftest import Console
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 HOSTILE = "<img src=x onerror=alert(1)> <script>alert(2)</script>"
 
 
-@pytest.fixture
-def base_url(console: Console) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, console.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
-def test_search_in_chromium(console: Console, base_url: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup --test (Debian package chromium)")
+def test_search_in_chromium(console: Console, base_url: str, chromium: Any) -> None:
     at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp()
     turns = [{"speaker": "agent", "start": 0.5, "end": 2.0, "text": "您好 请问 有 什么 可以 帮 您"},
              {"speaker": "customer", "start": 65.0, "end": 70.0,
@@ -61,38 +41,29 @@ def test_search_in_chromium(console: Console, base_url: str) -> None:
             entities=(EntityInput("waybill", DEMO_WAYBILLS[0], "customer", 65.0),)))
     dialogs: list[str] = []
     page_errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.on("pageerror", lambda e: page_errors.append(str(e)))
-            page.goto(f"{base_url}/login")
-            page.fill('[data-testid="login-username"]', "supervisor")
-            page.fill('[data-testid="login-password"]', DEMO_PASSWORD)
-            page.click('[data-testid="login-submit"]')
-            page.wait_for_url("**/supervisor")
-            page.click('[data-testid="nav-search"]')
-            page.fill('[data-testid="search-q"]', "态度 投诉")
-            page.click('[data-testid="search-submit"]')
-            page.wait_for_selector('[data-testid="search-hit"]')
-            snippet = page.locator('[data-testid="search-snippet"]').first
-            assert snippet.locator("mark").all_text_contents() == ["态度", "投诉"]
-            assert "<script>alert(2)</script>" in (snippet.text_content() or "")  # shown as text
-            assert snippet.locator("img, script").count() == 0
-            assert page.locator('[data-testid="search-hit"] td.mono').nth(1).text_content() == "1:05"
+    page = new_page(chromium, page_errors)
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    login(page, base_url, "supervisor")
+    page.wait_for_url("**/supervisor")
+    page.click('[data-testid="nav-search"]')
+    page.fill('[data-testid="search-q"]', "态度 投诉")
+    page.click('[data-testid="search-submit"]')
+    page.wait_for_selector('[data-testid="search-hit"]')
+    snippet = page.locator('[data-testid="search-snippet"]').first
+    assert snippet.locator("mark").all_text_contents() == ["态度", "投诉"]
+    assert "<script>alert(2)</script>" in (snippet.text_content() or "")  # shown as text
+    assert snippet.locator("img, script").count() == 0
+    assert page.locator('[data-testid="search-hit"] td.mono').nth(1).text_content() == "1:05"
 
-            page.fill('[data-testid="search-q"]', '"投诉')
-            page.click('[data-testid="search-submit"]')
-            assert "is not closed" in (page.text_content('[data-testid="search-error"]') or "")
+    page.fill('[data-testid="search-q"]', '"投诉')
+    page.click('[data-testid="search-submit"]')
+    assert "is not closed" in (page.text_content('[data-testid="search-error"]') or "")
 
-            page.goto(f"{base_url}/search?q=投诉")
-            page.click(f'[data-testid="search-hit"] a:has-text("{case.number}")')
-            page.wait_for_url(f"**/cases/{case.id}")
-            assert page.text_content('[data-testid="call-score-B.1"]') == "70 / 100"
-            page.click(f'[data-testid="entity-shipment-{DEMO_WAYBILLS[0]}"]')
-            page.wait_for_url(f"**/shipments/{DEMO_WAYBILLS[0]}")
-            assert page.text_content('[data-testid="shipment-waybill"]') == DEMO_WAYBILLS[0]
-        finally:
-            browser.close()
+    page.goto(f"{base_url}/search?q=投诉")
+    page.click(f'[data-testid="search-hit"] a:has-text("{case.number}")')
+    page.wait_for_url(f"**/cases/{case.id}")
+    assert page.text_content('[data-testid="call-score-B.1"]') == "70 / 100"
+    page.click(f'[data-testid="entity-shipment-{DEMO_WAYBILLS[0]}"]')
+    page.wait_for_url(f"**/shipments/{DEMO_WAYBILLS[0]}")
+    assert page.text_content('[data-testid="shipment-waybill"]') == DEMO_WAYBILLS[0]
     assert dialogs == [] and page_errors == []
