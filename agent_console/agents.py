@@ -145,6 +145,20 @@ class AgentBoard:
 
         self._change(agent, change)
 
+    def fill_pop(self, agent: str, linkedid: str, pop: dict[str, Any]) -> bool:
+        """The whole pop of a call that rang the agent (ringing still, or answered) in place of what
+        the board kept; False if the call is not the agent's any more."""
+        def change(a: _Agent) -> dict[str, Any]:
+            if linkedid in a.pops:
+                a.pops[linkedid] = pop
+                return {"pops": list(a.pops.values())}
+            if a.call is not None and a.call["linkedid"] == linkedid:
+                a.call = a.call | {"pop": pop}
+                return {"call": a.call}
+            return {}
+
+        return bool(self._change(agent, change))
+
     def withdraw(self, agent: str, linkedid: str) -> bool:
         """The call stopped ringing this agent; False if it had no pop for it."""
         def change(a: _Agent) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from agent_console.i18n import STRINGS, current_language, other_language, transl
 from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket_handlers
 from agent_console.pop import PopBuilder
 from agent_console.security import CSRF_FIELD, LoginLimiter, check_csrf, csrf_token
-from agent_console.wallboard import read_probes
+from agent_console.wallboard import WallboardRelay, read_probes
 from cases.db import Database
 from cases.shipment_sources import ShipmentSource
 from telephony.events import EventBus
@@ -44,6 +44,7 @@ def create_app(
     control: ActionsSource | None = None,
     shipments: ShipmentSource | None = None,
     live_bus: LiveBus | None = None,
+    wallboard: WallboardRelay | None = None,
 ) -> tuple[Flask, SocketIO]:
     """Build the console. It subscribes to `bus` at once; `dispatcher(app).stop()` unsubscribes.
 
@@ -51,7 +52,8 @@ def create_app(
     `telephony.pbxlink.PbxControl`) is where agent states, listen-in, re-routing and callbacks are
     sent; without it those answer 503. `shipments` is where screen pops look waybills up (default:
     the embedded shipments table). `live_bus` (transcripts.live_events.LiveBus) brings live
-    transcript lines and alerts to the agent on the call and to supervisors.
+    transcript lines and alerts to the agent on the call and to supervisors. `wallboard`: the
+    supervisors' wallboard is computed elsewhere (role mode: by the listener) and relayed from it.
     """
     app = Flask(__name__)
     app.config.update(
@@ -110,7 +112,7 @@ def create_app(
     socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
     pops = PopBuilder(db, shipments)
     dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, ConsoleControl(config, control),
-                            probes=lambda: read_probes(db), live_bus=live_bus)
+                            probes=lambda: read_probes(db), live_bus=live_bus, wallboard=wallboard)
     app.extensions[DISPATCHER_KEY] = dispatcher
 
     @app.after_request

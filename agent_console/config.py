@@ -57,6 +57,9 @@ class ConsoleConfig:
     wrap_up_s: float = 30.0  # paused with reason "wrap-up" after a call, then unpaused (0: no wrap-up)
     # several consoles (web processes) see every agent: each runs the wrap-up only of agents connected to it
     wrap_up_connected_only: bool = False
+    # several consoles (web processes) see every agent: each builds the screen pops only of agents
+    # connected to it (the others' when their page connects while the phone rings)
+    pops_connected_only: bool = False
     service_level_s: float = 20.0  # answered within this many seconds counts for the service level
     service_level_target: float = 0.8  # below this share the wallboard raises an SLA alert
     long_wait_alert_s: float = 60.0  # a caller waiting longer raises an alert

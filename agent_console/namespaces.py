@@ -40,6 +40,12 @@ prefetched lookup is used while it is younger than `POP_CONTEXT_TTL_S` and made 
 and waybill, and is dropped when the console writes a case (`contexts_changed`); otherwise the ring
 looks up afresh. The wallboard is
 recomputed when no event is waiting (or once it is overdue), so pops never queue behind it.
+
+Role mode (several web processes on the same events, `ConsoleConfig.pops_connected_only`): a console
+builds and sends pops (and prefetches lookups) only for agents connected to it; the ring of an agent
+whose page is elsewhere is kept on the agent's board without its lookup and built if the page
+connects here while the call still rings or talks. The wallboard is not computed here then: the
+listener computes it once and the console relays it (`wallboard`, an agent_console.wallboard.WallboardRelay).
 """
 
 from __future__ import annotations
@@ -65,13 +71,10 @@ from agent_console.config import WRAP_UP_REASON, ConsoleConfig
 from agent_console.control import ConsoleControl, ControlError
 from agent_console.pop import PopBuilder, PopLookup
 from agent_console.wallboard import (
-    WALLBOARD_EVENTS,
-    QueueStats,
-    WallboardSettings,
+    WallboardFeed,
+    WallboardRelay,
     call_summary,
-    probe_stale,
-    wallboard_delta,
-    wallboard_payload,
+    wallboard_settings,
 )
 from cases.probes import ProbeView
 from telephony.events import (
@@ -104,6 +107,7 @@ LIVE_ENDED_KEPT = 4096  # ended calls remembered so that their late lines are no
 POP_CONTEXT_TTL_S = 30.0
 POP_REFRESH_AT_QUEUE_S = 5.0
 MAX_POP_CONTEXTS = 2000
+MAX_UNBUILT_PER_AGENT = 50
 _STOP = object()
 _PROBES = object()  # the probe results changed: the wallboard is due
 
@@ -120,6 +124,11 @@ def agent_room(agent: str) -> str:
     return f"agent:{agent}"
 
 
+def unbuilt_pop(event: AgentRinging) -> dict[str, Any]:
+    """What an agent's board keeps of a ring whose pop was not built by this console."""
+    return {"linkedid": event.linkedid, "agent": event.agent, "queue": event.queue, "unbuilt": True}
+
+
 class Dispatcher:
     """Turns domain events into Socket.IO messages, off the AMI reader thread."""
 
@@ -134,9 +143,11 @@ class Dispatcher:
         control: ConsoleControl,
         probes: Callable[[], tuple[ProbeView, ...]] | None = None,
         live_bus: LiveBus | None = None,
+        wallboard: WallboardRelay | None = None,
     ) -> None:
         """`probes` reads the last probe result per hotline (from the database); polled every
-        `config.probe_poll_s`."""
+        `config.probe_poll_s`. `wallboard`: the wallboard is computed elsewhere (role mode: the
+        listener) and only relayed from there; otherwise it is computed here from the events."""
         self._socketio = socketio
         self._bus = bus
         self._live_bus = live_bus
@@ -149,23 +160,20 @@ class Dispatcher:
         self._pops = pops
         self._config = config
         self.control = control
-        self._interval = config.wallboard_interval_s
         self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_LIMIT)
-        self._wallboard_due = False
-        self._last_wallboard = 0.0
         self._started = False
         self._stopped = threading.Event()
         self.board = AgentBoard(lambda name, payload, agent: self._emit(name, payload, agent_room(agent)))
-        self.stats = QueueStats(config.service_level_s)
-        self._settings = WallboardSettings(config.service_level_s, config.service_level_target,
-                                           config.long_wait_alert_s, config.probe_stale_s)
-        self._read_probes = probes
-        self._probes: tuple[ProbeView, ...] = ()
-        self._probe_mark: tuple[tuple[str, int, bool], ...] = ()
-        self._pbx_down: set[str] = set()
-        self._wb_lock = threading.Lock()
-        self._wb_version = 0
-        self._wb_sent: dict[str, Any] | None = None
+        self._relay = wallboard
+        self._feed = None if wallboard is not None else WallboardFeed(
+            live, calls, wallboard_settings(config), config.wallboard_interval_s)
+        self._read_probes = probes if wallboard is None else None  # the listener reads them then
+        # pops only for agents connected here (role mode); the others' rings are kept unbuilt, so a
+        # page that connects while its phone rings gets its pop built then
+        self._pops_here_only = config.pops_connected_only
+        self._unbuilt: dict[str, dict[str, AgentRinging]] = {}  # agent -> linkedid -> its ring
+        self._unbuilt_lock = threading.Lock()
+        self.pops_built = 0
         self._ami_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-ami")
         self._held: dict[str, tuple[list[str], float]] = {}  # linkedid -> (agents, send by)
         self._pop_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-pop")
@@ -194,6 +202,8 @@ class Dispatcher:
         if self._read_probes is not None:
             self.refresh_probes()
             self._socketio.start_background_task(self._probe_timer)
+        if self._relay is not None:
+            self._relay.subscribe(self._relayed)
         self._bus.subscribe(self.on_event)
         if self._live_bus is not None:
             self._live_bus.subscribe(self.on_event)
@@ -203,6 +213,8 @@ class Dispatcher:
         self._bus.unsubscribe(self.on_event)
         if self._live_bus is not None:
             self._live_bus.unsubscribe(self.on_event)
+        if self._relay is not None:
+            self._relay.unsubscribe(self._relayed)
         self._stopped.set()
         if self._started:
             self._queue.put(_STOP)
@@ -234,9 +246,7 @@ class Dispatcher:
     def _run(self) -> None:
         self._seed()
         while True:
-            timeout = None
-            if self._wallboard_due:
-                timeout = max(0.0, self._last_wallboard + self._interval - time.monotonic())
+            timeout = self._feed.wait_s() if self._feed is not None else None
             if self._held:
                 hold = max(0.0, min(by for _, by in self._held.values()) - time.monotonic())
                 timeout = hold if timeout is None else min(timeout, hold)
@@ -250,11 +260,12 @@ class Dispatcher:
                 if item is _STOP:
                     return
                 if item is _PROBES:
-                    self._wallboard_due = True
+                    if self._feed is not None:
+                        self._feed.mark_due()
                 else:
                     self._handle(item)  # type: ignore[arg-type]
                 self._release_held()
-                if self._queue.qsize() == 0 or time.monotonic() - self._last_wallboard > 2 * self._interval:
+                if self._queue.qsize() == 0 or (self._feed is not None and self._feed.overdue()):
                     self._flush_wallboard()  # events first: pops never wait behind a wallboard
             except Exception:  # one bad event must not stop the console
                 log.exception("console failed to handle %s", type(item).__name__)
@@ -273,6 +284,8 @@ class Dispatcher:
             self._handle_live(event)
             return
         self._calls.observe(event)
+        if self._feed is not None:
+            self._feed.observe(event)
         if isinstance(event, CallStarted) or (isinstance(event, CallVariable) and event.name == "WAYBILL"):
             self._prefetch(event.linkedid, POP_CONTEXT_TTL_S)
         elif isinstance(event, CallQueued):
@@ -280,6 +293,7 @@ class Dispatcher:
         elif isinstance(event, AgentRinging):
             self._emit_pop(event)
         elif isinstance(event, AgentRingStopped):
+            self._forget_unbuilt(event.agent, event.linkedid)
             if self.board.withdraw(event.agent, event.linkedid):
                 if event.reason == "cancelled":
                     agents, _ = self._held.setdefault(event.linkedid, ([], time.monotonic() + WITHDRAW_HOLD_S))
@@ -303,10 +317,10 @@ class Dispatcher:
             held, _ = self._held.pop(record.linkedid, ([], 0.0))
             for other in held:
                 self._withdrawn(record.linkedid, other, "cancelled", None)
-            self.stats.observe(record)
             payload = {"linkedid": record.linkedid, "summary": call_summary(record)}
             involved = {*record.rang, *record.agents, *([record.agent] if record.agent else [])}
             for agent in sorted(involved):
+                self._forget_unbuilt(agent, record.linkedid)
                 talked = self.board.ended(agent, record.linkedid)
                 self._emit("call_ended", payload, agent_room(agent))
                 if talked and self._config.wrap_up_s > 0:
@@ -315,13 +329,7 @@ class Dispatcher:
             self.board.status(event.agent, event.status, event.paused, event.pause_reason, at=event.at)
             self._emit("agent_status", asdict(event), agent_room(event.agent))
         elif isinstance(event, PbxConnection):
-            if event.connected:
-                self._pbx_down.discard(event.pbx)
-            else:
-                self._pbx_down.add(event.pbx)
             self._emit("pbx", asdict(event), None)
-        if isinstance(event, WALLBOARD_EVENTS):
-            self._wallboard_due = True
 
     # --- live transcripts ----------------------------------------------------------------------
 
@@ -379,6 +387,8 @@ class Dispatcher:
         info = self._calls.get(linkedid)
         if info is None or not info.caller:
             return
+        if self._pops_here_only and not self._any_agent_here():
+            return  # no pop will be built here
         key = (info.caller, info.waybill)
         known = self._contexts.get(linkedid)
         if known is not None and known.key == key and self._fresh(known, max_age):
@@ -409,16 +419,53 @@ class Dispatcher:
         return done.result()
 
     def _emit_pop(self, event: AgentRinging) -> None:
+        if self._pops_here_only and not self._connected_here(event.agent):
+            # the agent's page is on another web process (or nowhere): its board knows the ring, the
+            # pop itself is built if the page connects here while the phone still rings
+            with self._unbuilt_lock:
+                self._unbuilt.setdefault(event.agent, {})[event.linkedid] = event
+                if len(self._unbuilt[event.agent]) > MAX_UNBUILT_PER_AGENT:  # ends that never came
+                    del self._unbuilt[event.agent][next(iter(self._unbuilt[event.agent]))]
+            self.board.ring(event.agent, unbuilt_pop(event))
+            if self._connected_here(event.agent):  # connected meanwhile, after its snapshot was read
+                self._build_unbuilt(event.agent)
+            return
         info = self._calls.get(event.linkedid)
         payload = self._pops.from_lookup(event, info, self._lookup(event, info)).to_json()
         self.board.ring(event.agent, payload)
         self._emit("screen_pop", payload, agent_room(event.agent))
+        self._count_pop()
         metrics.pop_delivered(event.at)
 
-    # --- wrap-up ------------------------------------------------------------------------------
+    def _count_pop(self) -> None:
+        with self._unbuilt_lock:
+            self.pops_built += 1
+
+    def _forget_unbuilt(self, agent: str, linkedid: str) -> None:
+        with self._unbuilt_lock:
+            rings = self._unbuilt.get(agent)
+            if rings is not None and rings.pop(linkedid, None) is not None and not rings:
+                del self._unbuilt[agent]
+
+    def _build_unbuilt(self, agent: str) -> None:
+        """The pops of the agent's calls that rang (or were answered) while its page was elsewhere."""
+        with self._unbuilt_lock:
+            rings = list(self._unbuilt.pop(agent, {}).values())
+        for event in rings:
+            info = self._calls.get(event.linkedid)
+            key = self._pops.lookup_key(event, info)
+            pop = self._pops.from_lookup(event, info, self._pops.lookup(key[0], key[1], event.linkedid)).to_json()
+            if self.board.fill_pop(agent, event.linkedid, pop):
+                self._count_pop()
 
     def _connected_here(self, agent: str) -> bool:
         return any(True for _ in self._socketio.server.manager.get_participants("/", agent_room(agent)))
+
+    def _any_agent_here(self) -> bool:
+        rooms = self._socketio.server.manager.rooms.get("/", {})
+        return any(name.startswith("agent:") and sids for name, sids in list(rooms.items()) if name)
+
+    # --- wrap-up ------------------------------------------------------------------------------
 
     def _start_wrap_up(self, agent: str) -> None:
         if self._config.wrap_up_connected_only and not self._connected_here(agent):
@@ -456,7 +503,13 @@ class Dispatcher:
     # --- on connect -----------------------------------------------------------------------------
 
     def agent_snapshot(self, agent: str) -> dict[str, Any]:
-        """The agent's versioned state; an agent AMI has not spoken of yet is read from the tracker."""
+        """The agent's versioned state; an agent AMI has not spoken of yet is read from the tracker.
+        Pops of rings this console did not build (the page was elsewhere) are built now."""
+        if self._unbuilt.get(agent):
+            try:
+                self._build_unbuilt(agent)
+            except Exception:
+                log.exception("could not build the pops of %s", agent)
         if not self.board.knows(agent):
             try:
                 self.board.seed(tuple(a for a in self._live.snapshot().agents if a.agent == agent))
@@ -479,23 +532,20 @@ class Dispatcher:
 
     def refresh_probes(self) -> bool:
         """Read the probe results; True (and the wallboard due) when a result or its staleness changed."""
-        if self._read_probes is None:
+        if self._read_probes is None or self._feed is None:
             return False
         try:
             probes = self._read_probes()
         except Exception:  # the database may be away for a moment: the board keeps the last results
             log.exception("could not read the probe results")
             return False
-        now = time.time()
-        mark = tuple((p.hotline, p.id, probe_stale(p, now, self._settings.probe_stale_s)) for p in probes)
-        if mark == self._probe_mark:
+        if not self._feed.set_probes(probes):
             return False
-        self._probes, self._probe_mark = probes, mark
         try:
-            self._queue.put_nowait(_PROBES)
+            self._queue.put_nowait(_PROBES)  # wakes the worker: the board goes out
         except queue.Full:
             log.warning("console event queue full: probe update deferred")
-            self._probe_mark = ()
+            self._feed.forget_probes()
         return True
 
     def _probe_timer(self) -> None:
@@ -503,32 +553,22 @@ class Dispatcher:
             self.refresh_probes()
 
     def _flush_wallboard(self) -> None:
-        if not self._wallboard_due:
+        if self._feed is None:
             return
-        now = time.monotonic()
-        if now - self._last_wallboard < self._interval:
-            return
-        self._wallboard_due = False
-        self._last_wallboard = now
-        board = self._full_wallboard()
-        with self._wb_lock:
-            delta = wallboard_delta(self._wb_sent, board)
-            self._wb_version += 1
-            self._wb_sent = board
-            delta["version"] = self._wb_version
-        self._emit("wallboard_delta", delta, SUPERVISORS_ROOM)
+        delta = self._feed.flush()
+        if delta is not None:
+            self._emit("wallboard_delta", delta, SUPERVISORS_ROOM)
 
-    def _full_wallboard(self) -> dict[str, Any]:
-        return wallboard_payload(self._live.snapshot(), self._calls.recent(), stats=self.stats,
-                                 live=self._calls.live(), settings=self._settings,
-                                 pbx_down=tuple(sorted(self._pbx_down)), probes=self._probes)
+    def _relayed(self, name: str, payload: dict[str, Any]) -> None:
+        """A wallboard update from where it is computed: to this console's supervisors."""
+        self._emit(name, payload, SUPERVISORS_ROOM)
 
     def wallboard(self) -> dict[str, Any]:
         """The whole wallboard as last sent (so its version matches the deltas that follow)."""
-        with self._wb_lock:
-            if self._wb_sent is None:
-                self._wb_sent = self._full_wallboard()
-            return self._wb_sent | {"version": self._wb_version}
+        if self._relay is not None:
+            return self._relay.board()
+        assert self._feed is not None
+        return self._feed.board()
 
     def _emit(self, name: str, payload: dict[str, Any], room: str | list[str] | None) -> None:
         self._socketio.emit(name, payload, to=room)

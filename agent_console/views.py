@@ -118,6 +118,9 @@ def status() -> ResponseReturnValue:
         body["live_calls"] = None
         body["ok"] = False
     body["console_calls_tracked"] = len(ctx.calls)
+    d = current_app.extensions.get(DISPATCHER_KEY)
+    if isinstance(d, Dispatcher):
+        body["pops_built"] = d.pops_built  # screen pops this console built (role mode: its agents' only)
     if ctx.status_provider is not None:
         try:
             body.update(ctx.status_provider())

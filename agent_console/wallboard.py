@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from agent_console.agents import display_state
-from agent_console.calls import CallInfo
+from agent_console.calls import CallInfo, CallMemory
+from agent_console.config import ConsoleConfig
 from cases.db import Database
 from cases.probes import ProbeView, latest_probes
 from telephony.events import (
@@ -24,9 +26,10 @@ from telephony.events import (
     CallLeftQueue,
     CallQueued,
     CallStarted,
+    DomainEvent,
     PbxConnection,
 )
-from telephony.live import LiveSnapshot
+from telephony.live import LiveSnapshot, LiveView
 from telephony.records import CallRecord
 
 # The events that can change what the wallboard shows (IvrDigit and CallVariable cannot).
@@ -111,6 +114,11 @@ class WallboardSettings:
     service_level_target: float
     long_wait_alert_s: float
     probe_stale_s: float = 900.0  # a hotline whose last probe is older raises an alert
+
+
+def wallboard_settings(config: ConsoleConfig) -> WallboardSettings:
+    return WallboardSettings(config.service_level_s, config.service_level_target, config.long_wait_alert_s,
+                             config.probe_stale_s)
 
 
 def read_probes(db: Database) -> tuple[ProbeView, ...]:
@@ -216,3 +224,130 @@ def wallboard_delta(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str
         if upsert or remove or order_changed:
             delta[section] = {"upsert": upsert, "remove": remove, "order": list(after)}
     return delta
+
+
+def apply_wallboard_delta(board: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """`board` with `delta` (of `wallboard_delta`, with its `version`) applied: a new dict, `board` is
+    left as it was. What the supervisor page does with a `wallboard_delta`."""
+    new = dict(board)
+    for section in SECTIONS:
+        change = delta.get(section)
+        if change is None:
+            continue
+        key = _KEYS[section]
+        rows = {row[key]: row for row in board.get(section, [])}
+        for k in change["remove"]:
+            rows.pop(k, None)
+        for row in change["upsert"]:
+            rows[row[key]] = row
+        new[section] = [rows[k] for k in change["order"] if k in rows]
+    new["at"] = delta["at"]
+    new["live_calls_count"] = delta["live_calls_count"]
+    if "version" in delta:
+        new["version"] = delta["version"]
+    return new
+
+
+class WallboardFeed:
+    """One wallboard computed from the domain events: the whole board and versioned deltas, at most
+    one delta per `interval_s` (the last change always goes out by `flush`).
+
+    The event thread calls `observe` (after `calls` saw the event) and `flush`; `board` and
+    `set_probes` may be called from any thread. Used by the single-process console and, in role
+    mode, by the listener, which publishes the board to the web processes."""
+
+    def __init__(self, live: LiveView, calls: CallMemory, settings: WallboardSettings, interval_s: float) -> None:
+        self._live = live
+        self._calls = calls
+        self.settings = settings
+        self.interval_s = interval_s
+        self.stats = QueueStats(settings.service_level_s)
+        self._pbx_down: set[str] = set()
+        self._probes: tuple[ProbeView, ...] = ()
+        self._probe_mark: tuple[tuple[str, int, bool], ...] = ()
+        self._due = False
+        self._last = 0.0
+        self._lock = threading.Lock()
+        self._version = 0
+        self._sent: dict[str, Any] | None = None
+
+    def observe(self, event: DomainEvent) -> None:
+        if isinstance(event, CallEnded):
+            self.stats.observe(event.record)
+        elif isinstance(event, PbxConnection):
+            if event.connected:
+                self._pbx_down.discard(event.pbx)
+            else:
+                self._pbx_down.add(event.pbx)
+        if isinstance(event, WALLBOARD_EVENTS):
+            self._due = True
+
+    def set_probes(self, probes: tuple[ProbeView, ...]) -> bool:
+        """New probe results; True (and the board due) when a result or its staleness changed."""
+        mark = tuple((p.hotline, p.id, probe_stale(p, time.time(), self.settings.probe_stale_s)) for p in probes)
+        if mark == self._probe_mark:
+            return False
+        self._probes, self._probe_mark = probes, mark
+        self._due = True
+        return True
+
+    def forget_probes(self) -> None:
+        """The next `set_probes` counts as a change (its push could not be queued)."""
+        self._probe_mark = ()
+
+    def mark_due(self) -> None:
+        self._due = True
+
+    def wait_s(self, now: float | None = None) -> float | None:
+        """Seconds until a due board may go out (0: now); None when nothing changed."""
+        if not self._due:
+            return None
+        return max(0.0, self._last + self.interval_s - (time.monotonic() if now is None else now))
+
+    def overdue(self) -> bool:
+        """Events have kept coming for two intervals: send even though more are waiting."""
+        return time.monotonic() - self._last > 2 * self.interval_s
+
+    def flush(self) -> dict[str, Any] | None:
+        """The delta since the last board (with its new `version`) if one is due, else None."""
+        if not self._due:
+            return None
+        now = time.monotonic()
+        if now - self._last < self.interval_s:
+            return None
+        self._due = False
+        self._last = now
+        board = self._compute()
+        with self._lock:
+            delta = wallboard_delta(self._sent, board)
+            self._version += 1
+            self._sent = board
+            delta["version"] = self._version
+        return delta
+
+    def board(self) -> dict[str, Any]:
+        """The whole wallboard as last sent (so its version matches the deltas that follow)."""
+        with self._lock:
+            if self._sent is None:
+                self._sent = self._compute()
+            return self._sent | {"version": self._version}
+
+    def _compute(self) -> dict[str, Any]:
+        return wallboard_payload(self._live.snapshot(), self._calls.recent(), stats=self.stats,
+                                 live=self._calls.live(), settings=self.settings,
+                                 pbx_down=tuple(sorted(self._pbx_down)), probes=self._probes)
+
+
+WallboardListener = Callable[[str, dict[str, Any]], None]
+
+
+class WallboardRelay(Protocol):
+    """A wallboard computed elsewhere (role mode: by the listener, over Redis): the last whole board
+    received, and each update as it comes: ("wallboard_delta", delta) or, after a gap, ("wallboard",
+    the whole board)."""
+
+    def board(self) -> dict[str, Any]: ...
+
+    def subscribe(self, fn: WallboardListener) -> None: ...
+
+    def unsubscribe(self, fn: WallboardListener) -> None: ...

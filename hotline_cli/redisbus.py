@@ -3,6 +3,13 @@
 The listener (one per site) publishes every domain event on a Redis channel and keeps the current
 LiveSnapshot under a key; web and worker processes feed those events into their own in-process
 bus and read the snapshot, so the same consumers run unchanged in every role.
+
+The supervisors' wallboard is computed once, in the listener (`WallboardPublisher`, from its own
+tracker, call memory and stats): each change goes out as a versioned delta on a channel and the
+whole board is kept under a key. Web processes (`WallboardSubscriber`) keep the last board, relay
+each delta to their supervisors and answer wallboard requests from it; a delta that does not follow
+the version they have (missed, or a listener restarted: another epoch) makes them read the whole
+board from the key and send that instead.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +26,9 @@ from typing import Any, Generic, TypeVar
 
 import redis
 
+from agent_console.calls import CallMemory
+from agent_console.wallboard import WallboardFeed, WallboardListener, apply_wallboard_delta, wallboard_payload
+from cases.probes import ProbeView
 from telephony import events as ev
 from telephony.events import DomainEvent, EventBus
 from telephony.live import AgentSnapshot, LiveSnapshot, LiveView, QueueSnapshot, WaitingCaller
@@ -29,6 +41,12 @@ E = TypeVar("E")
 CHANNEL = "hotline:events"
 LIVE_KEY = "hotline:live"
 LIVE_TRANSCRIPTS_CHANNEL = "hotline:live-transcripts"
+WALLBOARD_CHANNEL = "hotline:wallboard"
+WALLBOARD_KEY = "hotline:wallboard"
+WALLBOARD_KEY_TTL_S = 60  # a board no listener refreshes any more is not shown for ever
+WALLBOARD_REFRESH_S = 10.0
+_QUEUE_LIMIT = 10_000
+_PROBES = object()
 _LIVE_TYPES: dict[str, type[LiveLine] | type[LiveAlert]] = {"LiveLine": LiveLine, "LiveAlert": LiveAlert}
 _EVENT_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls for cls in (ev.CallStarted, ev.CallHolding, ev.IvrDigit, ev.CallVariable, ev.CallQueued,
@@ -226,3 +244,179 @@ class LiveEventSubscriber(_ChannelSubscriber[LiveEvent]):
     def __init__(self, url: str, live_bus: LiveBus, channel: str = LIVE_TRANSCRIPTS_CHANNEL) -> None:
         self.live_bus = live_bus
         super().__init__(url, channel, "live transcript events", decode_live, live_bus.publish)
+
+
+class WallboardPublisher:
+    """Listener side: the one wallboard of the site, from the listener's own live picture, call
+    memory, stats and probe results (`read_probes`, polled every `probe_poll_s`); each change as a
+    versioned delta on WALLBOARD_CHANNEL (at most one per `feed.interval_s`), the whole board under
+    WALLBOARD_KEY (written before the delta is published, and again every WALLBOARD_REFRESH_S)."""
+
+    def __init__(self, url: str, bus: EventBus, feed: WallboardFeed, calls: CallMemory,
+                 read_probes: Callable[[], tuple[ProbeView, ...]] | None = None, probe_poll_s: float = 10.0) -> None:
+        self.redis = client(url)
+        self.feed = feed
+        self.calls = calls
+        self.epoch = secrets.token_hex(8)  # versions start again with each listener
+        self.published = 0
+        self.failed = 0
+        self._bus = bus
+        self._read_probes = read_probes
+        self._probe_poll_s = probe_poll_s
+        self._q: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_LIMIT)
+        self._stop = threading.Event()
+        self._stored_at = 0.0
+        self._thread = threading.Thread(target=self._run, name="wallboard", daemon=True)
+        bus.subscribe(self._on_event)
+        self._thread.start()
+        self._probe_thread: threading.Thread | None = None
+        if read_probes is not None:
+            self._probe_thread = threading.Thread(target=self._poll_probes, name="wallboard-probes", daemon=True)
+            self._probe_thread.start()
+
+    def _on_event(self, event: DomainEvent) -> None:
+        try:
+            self._q.put_nowait(event)
+        except queue.Full:
+            log.warning("wallboard event queue full: dropped %s", type(event).__name__)
+
+    def _run(self) -> None:
+        self._store(self.feed.board())
+        while not self._stop.is_set():
+            wait = self.feed.wait_s()
+            refresh = max(0.0, self._stored_at + WALLBOARD_REFRESH_S - time.monotonic())
+            try:
+                item = self._q.get(timeout=min(refresh, wait) if wait is not None else refresh)
+            except queue.Empty:
+                item = None
+            try:
+                if item is _PROBES:
+                    self.feed.mark_due()
+                elif item is not None:
+                    self.calls.observe(item)  # type: ignore[arg-type]
+                    self.feed.observe(item)  # type: ignore[arg-type]
+                if self._q.qsize() == 0 or self.feed.overdue():
+                    delta = self.feed.flush()
+                    if delta is not None:
+                        self._store(self.feed.board())
+                        self._send({"epoch": self.epoch, "version": delta["version"], "delta": delta})
+                    elif time.monotonic() - self._stored_at >= WALLBOARD_REFRESH_S:
+                        self._store(self.feed.board())
+            except Exception:  # one bad event must not stop the wallboard
+                log.exception("wallboard failed on %s", type(item).__name__)
+
+    def _store(self, board: dict[str, Any]) -> None:
+        self._stored_at = time.monotonic()
+        try:
+            self.redis.set(WALLBOARD_KEY, json.dumps({"epoch": self.epoch, "version": board["version"],
+                                                      "board": board}, ensure_ascii=False), ex=WALLBOARD_KEY_TTL_S)
+        except redis.RedisError as exc:
+            self.failed += 1
+            log.warning("wallboard not stored in Redis: %s", exc)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        try:
+            self.redis.publish(WALLBOARD_CHANNEL, json.dumps(message, ensure_ascii=False))
+            self.published += 1
+        except redis.RedisError as exc:
+            self.failed += 1
+            log.warning("wallboard delta not published to Redis: %s", exc)
+
+    def _poll_probes(self) -> None:
+        assert self._read_probes is not None
+        while True:
+            try:
+                if self.feed.set_probes(self._read_probes()):
+                    self._q.put_nowait(_PROBES)
+            except queue.Full:
+                self.feed.forget_probes()
+            except Exception:  # the database may be away for a moment: the board keeps the last results
+                log.exception("could not read the probe results")
+            if self._stop.wait(self._probe_poll_s):
+                return
+
+    def stop(self) -> None:
+        self._bus.unsubscribe(self._on_event)
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _empty_wallboard() -> dict[str, Any]:
+    return wallboard_payload(LiveSnapshot(time.time(), (), (), 0), []) | {"version": 0}
+
+
+class WallboardSubscriber(_ChannelSubscriber[dict[str, Any]]):
+    """Web side (an agent_console.wallboard.WallboardRelay): the listener's wallboard. Keeps the last
+    whole board (deltas applied in version order) and hands each delta on; after a gap (a missed
+    delta, a listener of another epoch, this process just started) it reads the whole board from
+    WALLBOARD_KEY and hands that on as "wallboard"."""
+
+    def __init__(self, url: str) -> None:
+        self._redis = client(url)
+        self._lock = threading.Lock()
+        self._epoch: str | None = None
+        self._board: dict[str, Any] | None = None
+        self._listeners: list[WallboardListener] = []
+        self.deltas = 0
+        self.resyncs = 0
+        super().__init__(url, WALLBOARD_CHANNEL, "wallboard", json.loads, self._on_message)
+
+    @property
+    def version(self) -> int:
+        with self._lock:
+            return int(self._board["version"]) if self._board is not None else 0
+
+    def subscribe(self, fn: WallboardListener) -> None:
+        self._listeners.append(fn)
+
+    def unsubscribe(self, fn: WallboardListener) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def board(self) -> dict[str, Any]:
+        with self._lock:
+            if self._board is None:
+                self._load()
+            return self._board if self._board is not None else _empty_wallboard()
+
+    def _load(self) -> bool:
+        """The whole board from Redis (under the lock); False if there is none."""
+        try:
+            raw = self._redis.get(WALLBOARD_KEY)
+        except redis.RedisError as exc:
+            log.warning("wallboard not read from Redis: %s", exc)
+            return False
+        if not raw:
+            return False
+        data = json.loads(raw)
+        if self._epoch == data["epoch"] and self._board is not None and data["version"] < self._board["version"]:
+            return False  # older than what this process has
+        self._epoch, self._board = data["epoch"], dict(data["board"], version=data["version"])
+        return True
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        try:
+            epoch, version, delta = message["epoch"], int(message["version"]), message["delta"]
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("unreadable wallboard delta dropped: %s", exc)
+            return
+        with self._lock:
+            have = int(self._board["version"]) if self._board is not None and epoch == self._epoch else None
+            if have is not None and version <= have:
+                return  # already in the board read from Redis
+            update: tuple[str, dict[str, Any]]
+            if have is not None and version == have + 1:
+                assert self._board is not None
+                self._board = apply_wallboard_delta(self._board, delta)
+                self.deltas += 1
+                update = ("wallboard_delta", delta)
+            else:  # missed deltas, another listener, or the first delta this process sees
+                self.resyncs += 1
+                if not self._load() or self._board is None:
+                    return
+                update = ("wallboard", self._board)
+        for fn in list(self._listeners):
+            try:
+                fn(*update)
+            except Exception:
+                log.exception("wallboard update not relayed")

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from agent_console import metrics
 from agent_console.config import ConsoleConfig
+from agent_console.wallboard import WallboardRelay
 from cases.call_checks import record_call_analysis
 from cases.db import Database
 from cases.errors import CasesError, DatabaseUnavailable
@@ -624,21 +625,37 @@ def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
 
 def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, port: int | None, *, demo: bool,
                    status: Any = None, control: Any = None, live_bus: LiveBus | None = None,
-                   shared: bool = False) -> None:
-    """`shared`: one of several web processes (each sees every agent)."""
+                   shared: bool = False, wallboard: WallboardRelay | None = None) -> None:
+    """`shared`: one of several web processes (each sees every agent; each builds the pops and runs
+    the wrap-up only of the agents connected to it). `wallboard`: relayed from where it is computed."""
     import dataclasses
 
     from agent_console.app import create_app
 
-    config = dataclasses.replace(console_config(settings, demo=demo), wrap_up_connected_only=shared)
+    config = dataclasses.replace(console_config(settings, demo=demo), wrap_up_connected_only=shared,
+                                 pops_connected_only=shared)
     app, socketio = create_app(config, db, bus, live, status_provider=status, control=control,
-                               shipments=shipment_source(settings.shipments), live_bus=live_bus)
+                               shipments=shipment_source(settings.shipments), live_bus=live_bus,
+                               wallboard=wallboard)
     host, http_port = settings.http_host, port or settings.http_port
     try:
         socketio.run(app, host=host, port=http_port, allow_unsafe_werkzeug=True, use_reloader=False,
                      log_output=False)
     except OSError as exc:
         raise StartupError(f"cannot serve the console on {host}:{http_port}: {exc.strerror}") from None
+
+
+def start_wallboard(settings: Settings, db: Database, bus: EventBus, live: Any) -> Any:
+    """Listener: the site's one wallboard, from this process's tracker, published over Redis."""
+    from agent_console.calls import CallMemory
+    from agent_console.wallboard import WallboardFeed, read_probes, wallboard_settings
+    from hotline_cli.redisbus import WallboardPublisher
+
+    # the console's wallboard settings; the key is never used (the listener has no sessions)
+    config = ConsoleConfig(secret_key=secrets.token_hex(16))
+    calls = CallMemory()
+    feed = WallboardFeed(live, calls, wallboard_settings(config), config.wallboard_interval_s)
+    return WallboardPublisher(settings.redis_url, bus, feed, calls, lambda: read_probes(db), config.probe_poll_s)
 
 
 def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
@@ -813,6 +830,7 @@ def run_role(args: argparse.Namespace) -> int:
             EventPublisher(settings.redis_url, bus)
             control_server = ControlServer(settings.redis_url, control, settings.pbx_control_key)
             live_pub = LivePublisher(settings.redis_url, live)
+            board_pub = start_wallboard(settings, db, bus, live)
             record_metrics(bus, links)
             metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
             metrics.set_store_backlog_source(lambda: pipeline.backlog)
@@ -846,13 +864,15 @@ def run_role(args: argparse.Namespace) -> int:
                 router.stop()
             if limits is not None:
                 limits.stop()
+            board_pub.stop()
             live_pub.stop()
             control_server.stop()
             pipeline.stop()
         elif role == "web":
-            from hotline_cli.redisbus import LiveEventSubscriber
+            from hotline_cli.redisbus import LiveEventSubscriber, WallboardSubscriber
 
             sub = EventSubscriber(settings.redis_url, bus)
+            board_sub = WallboardSubscriber(settings.redis_url)
             web_live_bus = LiveBus()
             live_sub = LiveEventSubscriber(settings.redis_url, web_live_bus)
             live_view = RedisLive(settings.redis_url)
@@ -863,7 +883,9 @@ def run_role(args: argparse.Namespace) -> int:
                   flush=True)
 
             def web_status() -> dict[str, Any]:
-                body: dict[str, Any] = {"role": "web", "events_received": sub.received}
+                body: dict[str, Any] = {"role": "web", "events_received": sub.received,
+                                        "wallboard": {"version": board_sub.version, "deltas": board_sub.deltas,
+                                                      "resyncs": board_sub.resyncs}}
                 try:
                     body["transcription_jobs"] = jobqueue.counts_json(jobqueue.counts(jobs_conn, settings.job_queue))
                 except Exception as exc:  # Redis down: say so, the console still answers
@@ -874,9 +896,11 @@ def run_role(args: argparse.Namespace) -> int:
                 _serve_console(settings, db, bus, live_view, port, demo=False,
                                status=lambda: web_status() | {"live_transcript_events_received": live_sub.received},
                                live_bus=web_live_bus,
-                               control=RemotePbx(settings.redis_url, settings.pbx_control_key), shared=True)
+                               control=RemotePbx(settings.redis_url, settings.pbx_control_key), shared=True,
+                               wallboard=board_sub)
             except KeyboardInterrupt:
                 pass
+            board_sub.stop()
             live_sub.stop()
             sub.stop()
         elif role == "worker":
