@@ -21,20 +21,19 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from browser_support import login, new_page, require_chromium
 
 from cases.call_checks import call_analysis
 from cases.db import Database
-from cases.demo_data import DEMO_PASSWORD, DEMO_WAYBILLS
+from cases.demo_data import DEMO_WAYBILLS
 from cases.search import search_transcripts
 from cases.services import cases_for_call, get_call, transcripts_for_call
 from telephony.connection import AmiConnection, AmiEndpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 
 
 def _free_port() -> int:
@@ -83,8 +82,7 @@ class _Reader:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup --test (Debian package chromium)")
+    require_chromium()
     workdir = tmp_path_factory.mktemp("demo")
     http, ami_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
@@ -121,75 +119,58 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     assert "Traceback" not in out, out[-4000:]
 
 
-def _login(page: object, base: str, user: str) -> None:
-    page.goto(f"{base}/login")  # type: ignore[attr-defined]
-    page.fill('[data-testid="login-username"]', user)  # type: ignore[attr-defined]
-    page.fill('[data-testid="login-password"]', DEMO_PASSWORD)  # type: ignore[attr-defined]
-    page.click('[data-testid="login-submit"]')  # type: ignore[attr-defined]
-    page.wait_for_selector('[data-testid="conn-state"][data-state="connected"]')  # type: ignore[attr-defined]
-
-
-def test_demo_pop_case_wallboard_and_transcript(demo: Demo) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_demo_pop_case_wallboard_and_transcript(demo: Demo, chromium: Any) -> None:
     waybill = DEMO_WAYBILLS[0]
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        agent = browser.new_page()
-        agent.on("pageerror", lambda e: errors.append(str(e)))
-        _login(agent, demo.base_url, "agent1001")
-        sup = browser.new_page()
-        sup.on("pageerror", lambda e: errors.append(str(e)))
-        _login(sup, demo.base_url, "supervisor")
-        sup.wait_for_selector('[data-testid="queue-waiting-complaints"], [data-testid="queues-table"]')
+    agent = login(new_page(chromium, errors), demo.base_url, "agent1001")
+    sup = login(new_page(chromium, errors), demo.base_url, "supervisor")
+    sup.wait_for_selector('[data-testid="queue-waiting-complaints"], [data-testid="queues-table"]')
 
-        # a service-hotline caller presses 1, types a waybill, agent1001's phone rings
-        res = demo.simulate(Scenario="service_answered", Agents="agent1001", CallerID="49305551001",
-                            CallerName="张伟", Waybill=waybill, TalkSeconds="14")
-        assert res["Response"] == "Success", res
-        linkedid = res["Linkedid"]
-        agent.wait_for_selector(f'[data-testid="pop-linkedid"]:has-text("{linkedid}")', timeout=30000)
-        assert agent.text_content('[data-testid="pop-caller"]') == "49305551001"
-        assert "张伟" in (agent.text_content('[data-testid="pop-customer"]') or "")
-        assert agent.text_content('[data-testid="pop-waybill"]') == waybill
-        assert (agent.text_content('[data-testid="pop-shipment-status"]') or "").strip()
-        assert "运单查询" in (agent.text_content('[data-testid="pop-ivr"]') or "")
-        agent.fill('[data-testid="case-subject"]', "查询派送时间")
-        agent.click('[data-testid="case-save"]')
-        agent.wait_for_selector('[data-testid="case-number"]:visible', timeout=20000)
-        number = (agent.text_content('[data-testid="case-number"]') or "").strip()
-        assert number.startswith("C")
+    # a service-hotline caller presses 1, types a waybill, agent1001's phone rings
+    res = demo.simulate(Scenario="service_answered", Agents="agent1001", CallerID="49305551001",
+                        CallerName="张伟", Waybill=waybill, TalkSeconds="14")
+    assert res["Response"] == "Success", res
+    linkedid = res["Linkedid"]
+    agent.wait_for_selector(f'[data-testid="pop-linkedid"]:has-text("{linkedid}")', timeout=30000)
+    assert agent.text_content('[data-testid="pop-caller"]') == "49305551001"
+    assert "张伟" in (agent.text_content('[data-testid="pop-customer"]') or "")
+    assert agent.text_content('[data-testid="pop-waybill"]') == waybill
+    assert (agent.text_content('[data-testid="pop-shipment-status"]') or "").strip()
+    assert "运单查询" in (agent.text_content('[data-testid="pop-ivr"]') or "")
+    agent.fill('[data-testid="case-subject"]', "查询派送时间")
+    agent.click('[data-testid="case-save"]')
+    agent.wait_for_selector('[data-testid="case-number"]:visible', timeout=20000)
+    number = (agent.text_content('[data-testid="case-number"]') or "").strip()
+    assert number.startswith("C")
 
-        # a complaint caller waits with nobody free in the complaints queue, then gives up
-        res2 = demo.simulate(Scenario="complaints_abandoned", CallerID="49305551004", CallerName="刘洋",
-                             AbandonAfter="6")
-        assert res2["Response"] == "Success", res2
-        sup.wait_for_selector('[data-testid="queue-waiting-complaints"]:has-text("1")', timeout=30000)
-        sup.wait_for_selector('[data-testid="queue-abandoned-complaints"]:has-text("1")', timeout=40000)
-        assert sup.text_content('[data-testid="queue-waiting-complaints"]') == "0"
+    # a complaint caller waits with nobody free in the complaints queue, then gives up
+    res2 = demo.simulate(Scenario="complaints_abandoned", CallerID="49305551004", CallerName="刘洋",
+                         AbandonAfter="6")
+    assert res2["Response"] == "Success", res2
+    sup.wait_for_selector('[data-testid="queue-waiting-complaints"]:has-text("1")', timeout=30000)
+    sup.wait_for_selector('[data-testid="queue-abandoned-complaints"]:has-text("1")', timeout=40000)
+    assert sup.text_content('[data-testid="queue-waiting-complaints"]') == "0"
 
-        # after hang-up: the call is stored, its recording transcribed by Vosk, shown on the case
-        agent.click('[data-testid="case-number"]')
-        agent.wait_for_selector(f'[data-testid="case-page-number"]:has-text("{number}")')
-        # (generous: on a loaded machine the model loads in 20+ s and a call's transcription takes 80 s)
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            agent.reload()
-            if agent.query_selector('[data-testid^="transcript-"]'):
-                break
-            time.sleep(2)
-        else:
-            pytest.fail("no transcript on the case page:\n" + (demo.workdir / "demo.log").read_text()[-3000:])
-        shown = agent.text_content('[data-testid^="transcript-"]') or ""
-        # the service-standard check of the call, stored after its transcripts, on the call's section
-        deadline = time.time() + 60
-        while not agent.query_selector('[data-testid^="call-score-"]') and time.time() < deadline:
-            time.sleep(1)
-            agent.reload()
-        assert "/ 100" in (agent.text_content('[data-testid^="call-score-"]') or "")
-        agent.screenshot(path=str(demo.workdir / "case.png"), full_page=True)
-        browser.close()
+    # after hang-up: the call is stored, its recording transcribed by Vosk, shown on the case
+    agent.click('[data-testid="case-number"]')
+    agent.wait_for_selector(f'[data-testid="case-page-number"]:has-text("{number}")')
+    # (generous: on a loaded machine the model loads in 20+ s and a call's transcription takes 80 s)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        agent.reload()
+        if agent.query_selector('[data-testid^="transcript-"]'):
+            break
+        time.sleep(2)
+    else:
+        pytest.fail("no transcript on the case page:\n" + (demo.workdir / "demo.log").read_text()[-3000:])
+    shown = agent.text_content('[data-testid^="transcript-"]') or ""
+    # the service-standard check of the call, stored after its transcripts, on the call's section
+    deadline = time.time() + 60
+    while not agent.query_selector('[data-testid^="call-score-"]') and time.time() < deadline:
+        time.sleep(1)
+        agent.reload()
+    assert "/ 100" in (agent.text_content('[data-testid^="call-score-"]') or "")
+    agent.screenshot(path=str(demo.workdir / "case.png"), full_page=True)
     assert not errors, errors
 
     db = demo.db

@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from typing import Any
 
 import pytest
-from test_demo import ARGS, CHROMIUM, Demo, _login, demo  # noqa: F401  (the demo fixture, one process)
+from browser_support import login, new_page
+from test_demo import Demo, demo  # noqa: F401  (the demo fixture, one process)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,60 +38,51 @@ def _wait_live_ready(demo: Demo, timeout: float = 180.0) -> None:  # noqa: F811
     pytest.fail(f"live transcripts not ready within {timeout:.0f} s: {status.get('live_transcripts')}")
 
 
-def test_live_partials_on_the_agents_pane_during_a_demo_call(demo: Demo) -> None:  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
+def test_live_partials_on_the_agents_pane_during_a_demo_call(demo: Demo, chromium: Any) -> None:  # noqa: F811
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pages = {}
-        for user in ("agent1001", "agent1002", "supervisor"):
-            page = browser.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            _login(page, demo.base_url, user)
-            pages[user] = page
-        agent, other, sup = pages["agent1001"], pages["agent1002"], pages["supervisor"]
-        for page in pages.values():  # what each page's socket gets, for the failure message
-            page.evaluate("window.__ev = []; window.hotlineSocket.onAny((n) => window.__ev.push(n));"
-                          "window.hotlineSocket.on('disconnect', (r) => window.__ev.push('DISCONNECT ' + r))")
-        assert agent.get_attribute('[data-testid="live-pane"]', "data-state") == "idle"
-        _wait_live_ready(demo)
+    pages = {user: login(new_page(chromium, errors), demo.base_url, user)
+             for user in ("agent1001", "agent1002", "supervisor")}
+    agent, other, sup = pages["agent1001"], pages["agent1002"], pages["supervisor"]
+    for page in pages.values():  # what each page's socket gets, for the failure message
+        page.evaluate("window.__ev = []; window.hotlineSocket.onAny((n) => window.__ev.push(n));"
+                      "window.hotlineSocket.on('disconnect', (r) => window.__ev.push('DISCONNECT ' + r))")
+    assert agent.get_attribute('[data-testid="live-pane"]', "data-state") == "idle"
+    _wait_live_ready(demo)
 
-        res = demo.simulate(Scenario="service_answered", Agents="agent1001", CallerID="49305551001",
-                            CallerName="张伟", TalkSeconds="16")
-        assert res["Response"] == "Success", res
-        linkedid = res["Linkedid"]
-        started = time.monotonic()
-        # a partial line appears while the speaker is still talking, with words in it
-        partial = agent.wait_for_selector('[data-testid="live-partial"]', timeout=60000)
-        assert partial is not None
-        first_partial_s = time.monotonic() - started
-        assert (partial.text_content() or "").strip()
-        assert agent.text_content('[data-testid="live-linkedid"]') == linkedid
-        # then final lines of both speakers (the agent answers first, then the customer speaks)
-        # (generous timeouts: on a loaded machine recognition runs behind real time, the lines still come)
-        agent.wait_for_selector('[data-testid="live-final"][data-speaker="agent"]', timeout=60000)
-        agent.wait_for_selector('[data-testid="live-final"][data-speaker="customer"]', timeout=60000)
-        finals = agent.query_selector_all('[data-testid="live-final"] [data-testid="live-text"]')
-        assert finals and all((f.text_content() or "").strip() for f in finals)
-        assert int(agent.get_attribute('[data-testid="live-lines"]', "data-partials") or 0) >= 1
-        # the supervisor's live-call view shows the same call
-        try:
-            sup.wait_for_selector(f'[data-testid="lt-call-{linkedid}"] [data-testid="live-final"]', timeout=30000)
-        except Exception:
-            sup.screenshot(path=str(demo.workdir / "live-supervisor.png"), full_page=True)
-            got = sup.evaluate("window.__ev.filter((n) => !n.startsWith('wallboard')).slice(-40)")
-            log = (demo.workdir / "demo.log").read_text()[-3000:]
-            pytest.fail(f"supervisor view: {sup.inner_html('#lt-calls')[:1500]!r}; supervisor socket got {got}; "
-                        f"errors {errors}\n{log}")
-        assert sup.text_content(f'[data-testid="lt-call-{linkedid}"] [data-testid="lt-call-agent"]') == "agent1001"
-        # another agent never sees it
-        assert other.query_selector('[data-testid="live-partial"], [data-testid="live-final"]') is None
-        # at hang-up the pane says so, and so does the supervisor's view (which drops the call a minute later)
-        agent.wait_for_selector('[data-testid="live-ended"]', timeout=40000)
-        sup.wait_for_selector(f'[data-testid="lt-call-{linkedid}"][data-state="ended"]', timeout=10000)
-        agent.screenshot(path=str(demo.workdir / "live-pane.png"), full_page=True)
-        assert other.query_selector('[data-testid="live-partial"], [data-testid="live-final"]') is None
-        browser.close()
+    res = demo.simulate(Scenario="service_answered", Agents="agent1001", CallerID="49305551001",
+                        CallerName="张伟", TalkSeconds="16")
+    assert res["Response"] == "Success", res
+    linkedid = res["Linkedid"]
+    started = time.monotonic()
+    # a partial line appears while the speaker is still talking, with words in it
+    partial = agent.wait_for_selector('[data-testid="live-partial"]', timeout=60000)
+    assert partial is not None
+    first_partial_s = time.monotonic() - started
+    assert (partial.text_content() or "").strip()
+    assert agent.text_content('[data-testid="live-linkedid"]') == linkedid
+    # then final lines of both speakers (the agent answers first, then the customer speaks)
+    # (generous timeouts: on a loaded machine recognition runs behind real time, the lines still come)
+    agent.wait_for_selector('[data-testid="live-final"][data-speaker="agent"]', timeout=60000)
+    agent.wait_for_selector('[data-testid="live-final"][data-speaker="customer"]', timeout=60000)
+    finals = agent.query_selector_all('[data-testid="live-final"] [data-testid="live-text"]')
+    assert finals and all((f.text_content() or "").strip() for f in finals)
+    assert int(agent.get_attribute('[data-testid="live-lines"]', "data-partials") or 0) >= 1
+    # the supervisor's live-call view shows the same call
+    try:
+        sup.wait_for_selector(f'[data-testid="lt-call-{linkedid}"] [data-testid="live-final"]', timeout=30000)
+    except Exception:
+        sup.screenshot(path=str(demo.workdir / "live-supervisor.png"), full_page=True)
+        got = sup.evaluate("window.__ev.filter((n) => !n.startsWith('wallboard')).slice(-40)")
+        log = (demo.workdir / "demo.log").read_text()[-3000:]
+        pytest.fail(f"supervisor view: {sup.inner_html('#lt-calls')[:1500]!r}; supervisor socket got {got}; "
+                    f"errors {errors}\n{log}")
+    assert sup.text_content(f'[data-testid="lt-call-{linkedid}"] [data-testid="lt-call-agent"]') == "agent1001"
+    # another agent never sees it
+    assert other.query_selector('[data-testid="live-partial"], [data-testid="live-final"]') is None
+    # at hang-up the pane says so, and so does the supervisor's view (which drops the call a minute later)
+    agent.wait_for_selector('[data-testid="live-ended"]', timeout=40000)
+    sup.wait_for_selector(f'[data-testid="lt-call-{linkedid}"][data-state="ended"]', timeout=10000)
+    agent.screenshot(path=str(demo.workdir / "live-pane.png"), full_page=True)
+    assert other.query_selector('[data-testid="live-partial"], [data-testid="live-final"]') is None
     assert not errors, errors
     print(f"first live partial on the agent's pane {first_partial_s:.1f} s after the call was placed")
