@@ -459,7 +459,10 @@ class Dispatcher:
                 self._count_pop()
 
     def _connected_here(self, agent: str) -> bool:
-        return any(True for _ in self._socketio.server.manager.get_participants("/", agent_room(agent)))
+        return self._room_here(agent_room(agent))
+
+    def _room_here(self, room: str) -> bool:
+        return any(True for _ in self._socketio.server.manager.get_participants("/", room))
 
     def _any_agent_here(self) -> bool:
         rooms = self._socketio.server.manager.rooms.get("/", {})
@@ -571,6 +574,8 @@ class Dispatcher:
         return self._feed.board()
 
     def _emit(self, name: str, payload: dict[str, Any], room: str | list[str] | None) -> None:
+        if self._pops_here_only and isinstance(room, str) and room.startswith("agent:") and not self._room_here(room):
+            return  # the agent's page is on another web process: not even encoded here
         self._socketio.emit(name, payload, to=room)
 
 

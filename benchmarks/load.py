@@ -1,16 +1,22 @@
 """Load and soak through processes by role: the PBX simulator (in this process, real AMI over TCP)
-plays a steady stream of answered service-hotline calls (~300 at once) to 200 agent phones; one
-listener, two web processes (PostgreSQL schema of its own, a private redis-server); 200 agents and
-20 supervisors as python-socketio clients spread over both web processes.
+keeps `--concurrent` answered service-hotline calls in the system at once (queued + talking; a new
+call starts whenever one ends, at most `--rate` per second while ramping up) for 200 agent phones;
+one listener, two web processes (PostgreSQL schema of its own, a private redis-server); 200 agents
+and 20 supervisors as python-socketio clients spread over both web processes. The issue's target:
 
-Every `--every` seconds it prints: calls made, live calls (the listener's picture), calls stored,
-the listener's store backlog, transcription jobs queued, pops received, pop latency p50/p99 over
-the interval (AgentCalled leaving the simulator → the pop at the agent's client), wallboard
-updates at the supervisors, and the RSS of each process. At the end: calls recorded vs made, pop
-latency over the whole run, and each process's RSS first vs last (flat?).
+    .venv/bin/python benchmarks/load.py --minutes 10 --concurrent 300 --agents 200 --supervisors 20
 
-    .venv/bin/python benchmarks/load.py [--minutes 10] [--agents 200] [--supervisors 20]
-                                        [--rate 10] [--talk 18] [--every 10]
+Every `--every` seconds it prints: calls offered, calls in the system (the simulator's count and the
+listener's live picture), calls stored, the listener's store backlog, transcription jobs queued,
+pops received, pop latency p50/p95/p99 over the interval (AgentCalled leaving the simulator → the
+pop at the agent's client, as benchmarks/screen_pop.py measures), wallboard update latency p50/p95
+(a call starting → the call on a supervisor's board, for every supervisor), and the RSS of each
+process. At the end: calls offered / recorded / duplicates, peak and mean calls in the system, the
+store backlog over time, pop and wallboard latency over the whole run, pops built per web process
+(each builds only its own agents'), and each process's RSS at start / middle / end (flat?).
+
+    .venv/bin/python benchmarks/load.py [--minutes 10] [--concurrent 300] [--agents 200]
+                                        [--supervisors 20] [--rate 30] [--talk 18] [--every 10]
 
 No worker runs: the simulated load calls carry no audio (transcription is measured by
 benchmarks/transcribe.py), so their jobs only queue; the figure is printed as such.
@@ -30,6 +36,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import redis
 import requests
@@ -71,6 +78,15 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def wait_http(url: str, timeout: float = 90) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -95,8 +111,8 @@ class Client:
             raise SystemExit(f"login of {user} failed: {r.status_code}")
         self.sio = socketio.Client(http_session=http, reconnection=True)
         self.sio.on("screen_pop", lambda pop: stats.pop(f"{pop['linkedid']}|{user}"))
-        self.sio.on("wallboard_delta", lambda _d: stats.board())
-        self.sio.on("wallboard", lambda _d: stats.board())
+        self.sio.on("wallboard_delta", lambda d: stats.board(user, d, d.get("live_calls", {}).get("upsert", [])))
+        self.sio.on("wallboard", lambda b: stats.board(user, b, b.get("live_calls", [])))
         self.sio.connect(base, transports=["websocket"], wait_timeout=30)
 
 
@@ -106,6 +122,10 @@ class Stats:
         self.sent: dict[str, float] = {}
         self.arrived: dict[str, float] = {}
         self.boards = 0
+        self.started: dict[str, float] = {}  # linkedid -> when the call was started
+        self.on_board: list[tuple[float, float]] = []  # (arrival, call start → on a supervisor's board)
+        self.board_age: list[tuple[float, float]] = []  # (arrival, board computed → at the supervisor)
+        self._seen: set[str] = set()  # "linkedid|supervisor"
 
     def agent_called(self, key: str, at: float) -> None:
         with self.lock:
@@ -116,9 +136,27 @@ class Stats:
         with self.lock:
             self.arrived.setdefault(key, now)
 
-    def board(self) -> None:
+    def call_started(self, linkedid: str, at: float) -> None:
+        with self.lock:
+            self.started[linkedid] = at
+
+    def board(self, user: str, board: dict[str, Any], live_rows: list[dict[str, Any]]) -> None:
+        now = time.time()
         with self.lock:
             self.boards += 1
+            if "at" in board:
+                self.board_age.append((now, now - float(board["at"])))
+            for row in live_rows:
+                key = f"{row['linkedid']}|{user}"
+                started = self.started.get(row["linkedid"])
+                if started is not None and key not in self._seen:
+                    self._seen.add(key)
+                    self.on_board.append((now, now - started))
+
+    def board_latencies(self, since: float, until: float) -> tuple[list[float], list[float]]:
+        with self.lock:
+            return ([v for t, v in self.on_board if since <= t < until],
+                    [v for t, v in self.board_age if since <= t < until])
 
     def latencies(self, since: float, until: float) -> list[float]:
         with self.lock:
@@ -130,7 +168,8 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--agents", type=int, default=200)
     ap.add_argument("--supervisors", type=int, default=20)
-    ap.add_argument("--rate", type=float, default=10.0, help="new calls per second")
+    ap.add_argument("--concurrent", type=int, default=300, help="calls kept in the system (queued + talking)")
+    ap.add_argument("--rate", type=float, default=30.0, help="at most this many new calls per second")
     ap.add_argument("--talk", type=float, default=18.0, help="talk seconds per call")
     ap.add_argument("--every", type=float, default=10.0, help="seconds between printed lines")
     args = ap.parse_args()
@@ -205,26 +244,47 @@ def main() -> int:
                                     enumerate(users)))
         print(f"{len(clients)} clients connected in {time.time() - t0:.0f} s "
               f"({args.agents} agents, {args.supervisors} supervisors over 2 web processes); "
-              f"{args.rate} calls/s, talk {args.talk} s, {args.minutes} min; logs in {tmp}", flush=True)
+              f"{args.concurrent} calls in the system (at most {args.rate} new/s), talk {args.talk} s, "
+              f"{args.minutes} min; logs in {tmp}", flush=True)
         rds = redis.Redis(port=redis_port)
         made: list[str] = []
         stop = threading.Event()
 
-        def caller() -> None:
-            next_at = time.time()
-            while not stop.is_set():
-                try:
-                    made.append(pbx.start_load_call(talk_s=args.talk).linkedid)
-                except Exception as exc:  # the simulator refused a call: count it as not made
-                    print(f"call not started: {exc}", flush=True)
-                next_at += 1 / args.rate
-                stop.wait(max(0.0, next_at - time.time()))
+        in_system: list[int] = []  # the simulator's calls in the system, once a second
 
-        threading.Thread(target=caller, daemon=True).start()
+        def caller() -> None:
+            """Keep `--concurrent` calls in the system: a new one whenever one ended (at most --rate/s)."""
+            next_at = time.time()
+            next_sample = next_at
+            while not stop.is_set():
+                now = time.time()
+                if now >= next_sample:
+                    in_system.append(len(pbx.calls))
+                    next_sample += 1.0
+                if len(pbx.calls) < args.concurrent:
+                    try:
+                        script = pbx.start_load_call(talk_s=args.talk)
+                        stats.call_started(script.linkedid, time.time())
+                        made.append(script.linkedid)
+                    except Exception as exc:  # the simulator refused a call: count it as not made
+                        print(f"call not started: {exc}", flush=True)
+                    next_at = max(next_at + 1 / args.rate, time.time() - 1.0)
+                else:
+                    next_at = time.time() + 0.05
+                stop.wait(max(0.0, min(next_at, next_sample) - time.time()))
+
         names = ["listener", "web1", "web2", "redis"]
         rss: dict[str, list[float]] = {n: [] for n in [*names, "bench"]}
-        print(f"{'t':>5} {'made':>6} {'live':>5} {'stored':>6} {'store-q':>7} {'tr-jobs':>7} {'pops':>6} "
-              f"{'p50ms':>6} {'p99ms':>6} {'boards':>7}  RSS MB " + " ".join(f"{n:>8}" for n in rss), flush=True)
+        for n in names:
+            rss[n].append(rss_mb(procs[n].pid))  # at start, before any call
+        rss["bench"].append(rss_mb(os.getpid()))
+        store_backlog: list[tuple[float, str]] = []
+        pids = {n: procs[n].pid for n in names} | {"bench": os.getpid()}
+        cpu_start = {n: cpu_s(pid) for n, pid in pids.items()}
+        threading.Thread(target=caller, daemon=True).start()
+        print(f"{'t':>5} {'offered':>7} {'in-sys':>6} {'live':>5} {'stored':>6} {'store-q':>7} {'tr-jobs':>7} "
+              f"{'pops':>6} {'p50ms':>6} {'p95ms':>6} {'p99ms':>6} {'wb-p50':>6} {'wb-p95':>6} {'boards':>7}  RSS MB "
+              + " ".join(f"{n:>8}" for n in rss), flush=True)
         start_at = time.time()
         end = start_at + args.minutes * 60
         last = start_at
@@ -251,14 +311,19 @@ def main() -> int:
             except requests.RequestException:
                 store_q = tr_jobs = "?"
             lat = stats.latencies(last, now)
+            on_board, _ = stats.board_latencies(last, now)
+            store_backlog.append((now - start_at, store_q))
             for n in names:
                 rss[n].append(rss_mb(procs[n].pid))
             rss["bench"].append(rss_mb(os.getpid()))
-            print(f"{now - start_at:5.0f} {len(made):6d} {live:5d} {stored:6d} {store_q:>7} {tr_jobs:>7} "
-                  f"{len(lat):6d} {pct(lat, 50):6.1f} {pct(lat, 99):6.1f} {stats.boards:7d}          "
+            print(f"{now - start_at:5.0f} {len(made):7d} {in_system[-1] if in_system else 0:6d} {live:5d} "
+                  f"{stored:6d} {store_q:>7} {tr_jobs:>7} {len(lat):6d} {pct(lat, 50):6.1f} {pct(lat, 95):6.1f} "
+                  f"{pct(lat, 99):6.1f} {pct(on_board, 50):6.0f} {pct(on_board, 95):6.0f} {stats.boards:7d}          "
                   + " ".join(f"{v[-1]:8.0f}" for v in rss.values()), flush=True)
             last = now
         stop.set()
+        cpu_used = {n: cpu_s(pid) - cpu_start[n] for n, pid in pids.items()}
+        wall = time.time() - start_at
         drain_until = time.time() + args.talk + 60  # calls in progress end
         expected = set(made)
         recorded = 0
@@ -273,20 +338,42 @@ def main() -> int:
             dup = c.execute(text("SELECT count(*) - count(DISTINCT linkedid) FROM calls")).scalar_one()
         engine.dispose()
         lat = stats.latencies(0, time.time())
-        print(f"\ncalls made {len(made)}, recorded {recorded} ({recorded / max(1, len(made)):.1%}), duplicates {dup}")
-        print(f"pops {len(lat)} of {len(stats.sent)} rings: p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
-              f"max {max(lat) * 1000 if lat else float('nan'):.0f} ms; wallboard updates at supervisors "
-              f"{stats.boards}")
+        on_board, board_age = stats.board_latencies(0, time.time())
+        print(f"\ncalls offered {len(made)}, recorded {recorded} ({recorded / max(1, len(made)):.1%}), "
+              f"duplicates {dup}")
+        steady = in_system[len(in_system) // 10:] or in_system  # without the first tenth (the ramp-up)
+        print(f"calls in the system (queued + talking, the simulator's count each second): peak {max(in_system)}, "
+              f"mean {sum(steady) / max(1, len(steady)):.0f} after the ramp-up (target {args.concurrent})")
+        print("listener store backlog (calls waiting to be written) over time: "
+              + ", ".join(f"{t:.0f}s {q}" for t, q in store_backlog))
+        print(f"pops {len(lat)} of {len(stats.sent)} rings: p50 {pct(lat, 50):.1f} ms, p95 {pct(lat, 95):.1f} ms, "
+              f"p99 {pct(lat, 99):.1f} ms, max {max(lat) * 1000 if lat else float('nan'):.0f} ms")
+        print(f"wallboard: {stats.boards} updates at {args.supervisors} supervisors; a call starting → on a "
+              f"supervisor's board p50 {pct(on_board, 50):.0f} ms, p95 {pct(on_board, 95):.0f} ms, "
+              f"p99 {pct(on_board, 99):.0f} ms ({len(on_board)} call×supervisor); board computed → at the "
+              f"supervisor p50 {pct(board_age, 50):.0f} ms, p95 {pct(board_age, 95):.0f} ms")
+        for i, b in enumerate(bases):
+            try:
+                st = requests.get(f"{b}/status", timeout=10).json()
+                print(f"web{i + 1}: pops built {st.get('pops_built')} (its {len(users[i::2])} clients' agents only), "
+                      f"wallboard {st.get('wallboard')}")
+            except (requests.RequestException, ValueError) as exc:
+                print(f"web{i + 1}: /status unreadable: {exc}")
+        print(f"CPU during the load ({wall:.0f} s; share of one core): "
+              + ", ".join(f"{n} {c:.0f} s ({c / wall:.0%})" for n, c in cpu_used.items())
+              + f"; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        if cpu_used["bench"] / wall > 0.85:
+            print("  the bench process itself was near one full core: its latency figures include its own queueing")
         for n, v in rss.items():
-            if len(v) >= 2:
+            if len(v) >= 3:
                 half = len(v) // 2
-                print(f"RSS {n:8s} first {v[0]:7.0f} MB  mid {v[half]:7.0f} MB  last {v[-1]:7.0f} MB  "
-                      f"growth second half {v[-1] - v[half]:+6.0f} MB")
+                print(f"RSS {n:8s} start {v[0]:7.0f} MB  after 1st interval {v[1]:7.0f} MB  mid {v[half]:7.0f} MB  "
+                      f"end {v[-1]:7.0f} MB  growth second half {v[-1] - v[half]:+6.0f} MB")
         return 0
     finally:
-        for c in clients:
+        for client in clients:
             try:
-                c.sio.disconnect()
+                client.sio.disconnect()
             except Exception:  # a client already gone
                 pass
         for p in procs.values():

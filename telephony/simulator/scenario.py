@@ -266,8 +266,13 @@ def build_script(name: str, p: CallParams) -> CallScript:
     keys = sorted(mapping, key=len, reverse=True)
     pattern = re.compile("|".join(rf"(?<![0-9A-Za-z]){re.escape(k)}(?![0-9A-Za-z])" for k in keys))
 
+    done: dict[str, str] = {}  # a script repeats most values (channels, ids, names): each is rewritten once
+
     def sub(value: str) -> str:
-        return pattern.sub(lambda m: mapping[m.group(0)], value)
+        new = done.get(value)
+        if new is None:
+            new = done[value] = pattern.sub(lambda m: mapping[m.group(0)], value)
+        return new
 
     t0 = tpl.messages[0][0]
     clock_shift = p.start - (old_epoch + t0)
