@@ -1,0 +1,366 @@
+"""What the console benchmarks (screen_pop.py, wallboard.py) share: a seeded database, the PBX
+simulator behind a real AMI TCP server, the console on a real threaded HTTP server, agents and
+supervisors logged in over HTTP, and their Socket.IO clients.
+
+The clients are python-socketio `AsyncClient`s, many per process on one asyncio loop (as many
+browsers are many machines, not 200 Python processes on the server's two cores): each is its own
+Socket.IO connection with its own login session, but the benchmark no longer spends the server's
+CPU on ~3 client threads per agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from flask import Flask, request
+from flask_socketio import SocketIO, join_room
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent_console.app import create_app, dispatcher  # noqa: E402
+from agent_console.config import ConsoleConfig  # noqa: E402
+from agent_console.namespaces import Dispatcher  # noqa: E402
+from cases import services  # noqa: E402
+from cases.db import Database  # noqa: E402
+from cases.models import User  # noqa: E402
+from telephony.connection import AmiEndpoint  # noqa: E402
+from telephony.events import EventBus  # noqa: E402
+from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links  # noqa: E402
+from telephony.simulator.pbx import SimulatedPbx, make_agents  # noqa: E402
+from telephony.simulator.server import AmiServer  # noqa: E402
+
+PASSWORD = "bench-password"
+Fields = list[tuple[str, str]]
+# (user, event name, receive time, what it carried: the linkedid of a pop, the JSON text of anything else)
+Arrival = tuple[str, str, float, str]
+Frame = tuple[str, str, str, float]
+
+
+def pct(xs: Iterable[float], p: float) -> float:
+    """The p-th percentile of seconds, in ms (nearest rank)."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] * 1000 if s else float("nan")
+
+
+def load_avg() -> str:
+    one, five, fifteen = (float(x) for x in Path("/proc/loadavg").read_text().split()[:3])
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def serve(app: Flask) -> tuple[str, Any]:
+    """`app` on a threaded Werkzeug server on a free loopback port (what `hotline serve` runs)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
+def seed_users(db: Database, agents: int, supervisors: Iterable[str] = ()) -> None:
+    """The demo data, the simulator's agents and the given supervisors, all with PASSWORD (one
+    argon2 hash for all: setup in seconds)."""
+    with db.session() as s:
+        services.seed_demo(s)
+        shared = services.hash_password(PASSWORD)
+        seeded = {u.username: u for u in s.scalars(select(User)).all()}
+        for a in make_agents(agents):
+            if a.peer in seeded:  # the demo's agent1001-1003
+                seeded[a.peer].password_hash = shared
+            else:
+                s.add(User(username=a.peer, display_name=a.member_name, role="agent", password_hash=shared))
+        for name in supervisors:
+            s.add(User(username=name, display_name=name, role="supervisor", password_hash=shared))
+
+
+def login(base: str, user: str) -> str:
+    """Log `user` in through the login form; the session's Cookie header."""
+    http = requests.Session()
+    page = http.get(f"{base}/login", timeout=60).text
+    token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    r = http.post(f"{base}/login", data={"username": user, "password": PASSWORD, "csrf_token": token},
+                  allow_redirects=False, timeout=60)
+    if r.status_code != 302:
+        raise SystemExit(f"login of {user} failed: {r.status_code}")
+    return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
+
+def login_all(base: str, users: list[str]) -> list[str]:
+    """Cookie headers of `users`, logged in a few at a time (argon2 verification is the slow part)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda u: login(base, u), users))
+
+
+# --- the clients -------------------------------------------------------------------------------
+
+
+def _client_process(base: str, users: list[tuple[str, str]], events: list[str], ready: Any, stop: Any,
+                    out: Any) -> None:
+    """One process of AsyncClients on one loop: (user, cookie) each; records every `events` arrival."""
+    import socketio
+
+    arrivals: list[Arrival] = []
+
+    async def run() -> None:
+        clients: list[socketio.AsyncClient] = []
+
+        def recorder(user: str, name: str) -> Callable[[Any], None]:
+            def got(data: Any) -> None:
+                now = time.time()
+                what = str(data.get("linkedid")) if name == "screen_pop" else json.dumps(data, ensure_ascii=False)
+                arrivals.append((user, name, now, what))
+            return got
+
+        async def connect(user: str, cookie: str) -> socketio.AsyncClient:
+            sio = socketio.AsyncClient(reconnection=False)
+            for name in events:
+                sio.on(name, recorder(user, name))
+            for attempt in range(3):  # a loaded machine may time a handshake out
+                try:
+                    await sio.connect(base, transports=["websocket"], headers={"Cookie": cookie} if cookie else {},
+                                      auth={"user": user}, wait_timeout=30)
+                    return sio
+                except socketio.exceptions.ConnectionError:
+                    if attempt == 2:
+                        raise
+                    await asyncio.sleep(1)
+            return sio
+
+        sem = asyncio.Semaphore(10)
+
+        async def limited(user: str, cookie: str) -> socketio.AsyncClient:
+            async with sem:
+                return await connect(user, cookie)
+
+        try:
+            clients = list(await asyncio.gather(*(limited(u, c) for u, c in users)))
+        except Exception as exc:  # say so instead of leaving the benchmark waiting
+            print(f"client process failed: {exc!r}", file=sys.stderr)
+            ready.put(0)
+            out.put([])
+            return
+        ready.put(len(clients))
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        out.put(list(arrivals))
+        await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+
+    asyncio.run(run())
+
+
+@dataclass
+class Fleet:
+    """Socket.IO clients in `procs` processes of their own; `arrivals()` once done."""
+
+    procs: list[Any] = field(default_factory=list)
+    connected: int = 0
+    _ctx: Any = None
+    _stop: Any = None
+    _out: Any = None
+
+    @classmethod
+    def connect(cls, base: str, users: list[tuple[str, str]], events: list[str], procs: int = 1) -> Fleet:
+        ctx = mp.get_context("spawn")
+        fleet = cls(_ctx=ctx, _stop=ctx.Event(), _out=ctx.Queue())
+        ready = ctx.Queue()
+        procs = max(1, min(procs, len(users)))
+        for i in range(procs):
+            p = ctx.Process(target=_client_process, args=(base, users[i::procs], events, ready, fleet._stop,
+                                                          fleet._out), daemon=True)
+            p.start()
+            fleet.procs.append(p)
+        fleet.connected = sum(ready.get(timeout=600) for _ in fleet.procs)
+        if fleet.connected < len(users):
+            fleet.close()
+            raise SystemExit(f"only {fleet.connected} of {len(users)} clients connected")
+        return fleet
+
+    def arrivals(self) -> list[Arrival]:
+        """Stop the clients and collect what they received."""
+        self._stop.set()
+        got: list[Arrival] = []
+        for _ in self.procs:
+            got.extend(self._out.get(timeout=120))
+        self.close()
+        return got
+
+    def close(self) -> None:
+        self._stop.set()
+        for p in self.procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+
+
+def first_arrivals(arrivals: list[Arrival], event: str) -> dict[str, float]:
+    """'linkedid|user' -> first arrival of `event` (a pop) at that user's client."""
+    first: dict[str, float] = {}
+    for user, name, at, what in arrivals:
+        if name == event:
+            key = f"{what}|{user}"
+            first[key] = min(at, first.get(key, at))
+    return first
+
+
+# --- the system under test ---------------------------------------------------------------------
+
+
+def _pbx_process(agents: int, seed: int, watch: tuple[str, ...], conn: Any) -> None:
+    """The PBX simulator and its AMI server in a process of their own, as Asterisk is: its call
+    scripting and frame writing never hold the console's GIL. Records when each frame whose Event is
+    in `watch` is handed to the AMI sessions; obeys ("calls", rate, seconds), ("frames",), ("stop",)."""
+    tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-pbx-"))
+    pbx = SimulatedPbx(recordings_dir=str(tmp), agents=make_agents(agents), time_scale=10.0, seed=seed,
+                       wrap_up_s=0.2)
+    frames: list[Frame] = []
+
+    def on_batch(batch: list[Fields]) -> None:
+        now = time.time()
+        for fields in batch:
+            if fields and fields[0][0] == "Event" and fields[0][1] in watch:
+                d = dict(fields)
+                frames.append((d["Event"], d.get("Linkedid", ""), d.get("Interface", "").split("/")[-1], now))
+
+    pbx.add_listener(on_batch)  # before the AMI sessions' listeners: the time the bytes are handed over
+    ami = AmiServer(("127.0.0.1", 0), pbx)
+    pbx.start()
+    ami.serve_in_thread()
+    conn.send(ami.port)
+    while True:
+        cmd = conn.recv()
+        if cmd[0] == "calls":
+            conn.send(_calls(pbx, cmd[1], cmd[2]))
+        elif cmd[0] == "frames":
+            conn.send(list(frames))
+        else:
+            ami.shutdown_all()
+            pbx.stop()
+            conn.send(None)
+            return
+
+
+def _calls(pbx: SimulatedPbx, rate: float, seconds: float) -> int:
+    start = time.monotonic()
+    calls = n = 0
+    while (due := start + n / rate) < start + seconds:
+        time.sleep(max(0.0, due - time.monotonic()))
+        n += 1
+        try:
+            pbx.start_load_call(talk_s=3.0)
+            calls += 1
+        except Exception as exc:  # e.g. no agent free: the run goes on
+            print(f"call not started: {exc!r}", file=sys.stderr)
+    return calls
+
+
+@dataclass
+class Rig:
+    """Simulator (own process), AMI link, bus and console of one benchmark run."""
+
+    db: Database
+    pbx: Any  # the simulator process
+    pbx_conn: Any
+    bus: EventBus
+    links: list[PbxLink]
+    app: Flask
+    socketio: SocketIO
+    base: str
+    web: Any
+
+    @classmethod
+    def start(cls, agents: int, *, seed: int, supervisors: Iterable[str] = (), watch: tuple[str, ...] = (),
+              on_bus: Callable[[Any], None] | None = None) -> Rig:
+        """`watch`: AMI events whose hand-over the simulator times (`frames()`); `on_bus(event)`:
+        every domain event, before the console sees it."""
+        import logging
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
+        db = Database(f"sqlite:///{tmp / 'b.db'}")
+        db.migrate()
+        seed_users(db, agents, supervisors)
+        ctx = mp.get_context("spawn")
+        conn, child = ctx.Pipe()
+        pbx = ctx.Process(target=_pbx_process, args=(agents, seed, watch, child), daemon=True)
+        pbx.start()
+        port = conn.recv()
+        bus = EventBus()
+        if on_bus is not None:
+            bus.subscribe(on_bus)
+        links = make_links([AmiEndpoint("127.0.0.1", port, "hotline", "hotline", "sim")], bus)
+        for link in links:
+            link.client.start()
+        app, sock = create_app(ConsoleConfig(secret_key="bench", wrap_up_s=0), db, bus,
+                               CombinedLive([lk.tracker for lk in links]), control=PbxControl(links))
+        base, web = serve(app)
+        return cls(db, pbx, conn, bus, links, app, sock, base, web)
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return dispatcher(self.app)
+
+    @staticmethod
+    def agents(n: int) -> list[str]:
+        return [a.peer for a in make_agents(n)]
+
+    def calls(self, rate: float, seconds: float) -> int:
+        """Load calls at `rate` per second (on a fixed schedule) for `seconds`; how many started."""
+        self.pbx_conn.send(("calls", rate, seconds))
+        n: int = self.pbx_conn.recv()
+        return n
+
+    def frames(self) -> list[Frame]:
+        """(event, linkedid, peer of its Interface, time handed to the AMI sessions) of the watched events."""
+        self.pbx_conn.send(("frames",))
+        got: list[Frame] = self.pbx_conn.recv()
+        return got
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+        for link in self.links:
+            link.client.stop()
+        self.pbx_conn.send(("stop",))
+        self.pbx_conn.recv()
+        self.pbx.join(timeout=30)
+        self.web.shutdown()
+
+
+# --- the reference ---------------------------------------------------------------------------------
+
+
+def reference_emits(clients: int, samples: int, rate: float, procs: int = 1) -> list[float]:
+    """A bare Flask-SocketIO app (threading, the same server) with `clients` connected the same way:
+    latency of one emit to one of them (each to the next client), `samples` at `rate` per second."""
+    app = Flask(__name__)
+    sock = SocketIO(app, async_mode="threading")
+
+    def joined(auth: Any = None) -> None:
+        join_room(str((auth or {}).get("user")), sid=request.sid)  # type: ignore[attr-defined]
+
+    sock.on_event("connect", joined)
+
+    base, server = serve(app)
+    users = [f"ref{i}" for i in range(clients)]
+    fleet = Fleet.connect(base, [(u, "") for u in users], ["screen_pop"], procs)
+    time.sleep(0.5)
+    sent: dict[str, float] = {}
+    start = time.monotonic()
+    for i in range(samples):
+        time.sleep(max(0.0, start + i / rate - time.monotonic()))
+        user = users[i % clients]
+        sent[f"{i}|{user}"] = time.time()
+        sock.emit("screen_pop", {"linkedid": str(i)}, to=user)
+    time.sleep(1.0)
+    got = first_arrivals(fleet.arrivals(), "screen_pop")
+    server.shutdown()
+    return [got[k] - sent[k] for k in got if k in sent]
