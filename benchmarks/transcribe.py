@@ -1,11 +1,23 @@
 """Transcription benchmark: live AudioSocket streams at real time, and post-call throughput.
 
-    .venv/bin/python benchmarks/transcribe.py [--max-streams 12] [--seconds 10]
+    .venv/bin/python benchmarks/transcribe.py [--streams 1 2 4 6 8 10 12 14] [--chunk-ms 20 100] [--no-post-call]
 
-Live: N clients replay the real captured AudioSocket stream (as-tap-1, 8 kHz) over TCP paced at real
-time (one 20 ms message every 20 ms) to one AudioSocketServer; per N it prints the real-time factor
-(decode time / audio time per stream), the time from the first speech frame to the first partial,
-and resident memory per stream. Post-call: audio hours transcribed per CPU hour (one file, serial).
+Live, for each number of streams N, two rounds in the same run:
+- ours: N clients in a child process replay the real captured AudioSocket stream (as-tap-1, 8 kHz)
+  over TCP paced at real time (one 20 ms message every 20 ms) to one AudioSocketServer, whose results
+  go through LiveTranscriber to a LiveBus (the live path up to where Redis or Socket.IO takes over).
+  This process does nothing else, so its CPU time is our pipeline's cost.
+- bare Vosk: N threads of this process, each a KaldiRecognizer at 8 kHz (words on, as ours) fed the
+  same audio in 20 ms pieces at real time, PartialResult after every piece that ends no utterance:
+  what using Vosk directly costs on this machine at this moment.
+`--chunk-ms 20 100 200`: a round of ours per size of the pieces our server hands Vosk (Asterisk
+sends 20 ms). Per N: CPU seconds per audio second of each and their ratio (our overhead), how late the last
+result of a stream came after the end of its audio (kept up with real time: every stream within
+1 s), speech -> first partial (from sending the first 20 ms message with speech to the partial),
+frame -> partial for every partial, and resident memory per stream. The machine's load average is
+printed with every line: other processes' CPU use lowers both figures alike, the ratio much less.
+
+Post-call: audio hours transcribed per CPU hour (one file, serial).
 
 Delivery (`--delivery`): the same streams, but every result goes the whole live path — AudioSocket
 server, LiveTranscriber (stream -> call and speaker), LiveBus, the console's dispatcher, Socket.IO —
@@ -17,22 +29,36 @@ completed the audio it was decoded from to its arrival at the client.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import socket
+import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from transcripts.audiosocket import AudioSocketServer, LiveResult, RecognizerPool, decode_all  # noqa: E402
+from transcripts.audiosocket import (  # noqa: E402
+    DEFAULT_CHUNK_MS,
+    KIND_SLIN,
+    KIND_UUID,
+    AudioSocketServer,
+    LiveResult,
+    RecognizerPool,
+    decode_all,
+    encode_message,
+)
 from transcripts.engine import VoskEngine, default_model_dir  # noqa: E402
 
 CAPTURE = REPO / "tests/transcripts/fixtures/audiosocket/as-tap-1-caller-only-chanspy-o.from-asterisk.bin"
 RECORDING = REPO / "tests/fixtures/asterisk-traces/recordings/mm-1796029431.41-stereo.converted-by-sox.wav"
+FRAME_S = 0.02
+KEPT_UP_S = 1.0  # a stream keeps up with real time when its last result comes within this of its audio's end
 
 
 def rss_mb() -> float:
@@ -42,63 +68,202 @@ def rss_mb() -> float:
     return 0.0
 
 
-def live_round(engine: VoskEngine, n: int) -> tuple[float, float, float]:
+def capture_frames() -> list[bytes]:
     messages, _ = decode_all(CAPTURE.read_bytes())
-    first_speech = next(i for i, m in enumerate(messages) if m.kind == 0x10 and any(m.payload)) - 1
+    return [m.payload for m in messages if m.kind == KIND_SLIN]
+
+
+def first_speech(frames: list[bytes]) -> int:
+    """Index of the first 20 ms frame that is not digital silence (the capture starts with silence)."""
+    return next(i for i, f in enumerate(frames) if any(f))
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f}/{five:.1f} on {os.cpu_count()} cores"
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * q))]
+
+
+def run_clients(port: int, streams: list[str]) -> None:
+    """Child process: one paced AudioSocket client per stream UUID; prints {stream: [send time of each
+    frame]} as JSON (time.monotonic() is the same clock in every process)."""
+    frames = capture_frames()
+    sent: dict[str, list[float]] = {}
+
+    def client(sid: uuid.UUID) -> None:
+        times: list[float] = []
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(encode_message(KIND_UUID, sid.bytes))
+        t0 = time.monotonic()
+        for i, frame in enumerate(frames):
+            sock.sendall(encode_message(KIND_SLIN, frame))
+            times.append(time.monotonic())
+            delay = t0 + (i + 1) * FRAME_S - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        sock.close()
+        sent[str(sid)] = times
+
+    threads = [threading.Thread(target=client, args=(uuid.UUID(s),)) for s in streams]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps(sent))
+
+
+class Peak:
+    """Resident memory sampled every 0.1 s while a round runs."""
+
+    def __init__(self) -> None:
+        self.before = rss_mb()
+        self.peak = self.before
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, rss_mb())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak - self.before
+
+
+def ours_round(engine: VoskEngine, n: int, chunk_ms: int) -> dict[str, float]:
+    from transcripts.live import tap_call
+    from transcripts.live_events import LiveBus, LiveTranscriber
+
+    frames = capture_frames()
+    audio_s = len(frames) * FRAME_S
     lock = threading.Lock()
-    first_partial: dict[str, float] = {}
-    started: dict[str, float] = {}
+    results: dict[str, list[LiveResult]] = {}
+    ended = threading.Semaphore(0)
+    bus = LiveBus()
+    bus.subscribe(lambda e: None)
+    transcriber = LiveTranscriber(bus)
 
     def on_result(r: LiveResult) -> None:
         with lock:
-            first_partial.setdefault(r.stream, time.monotonic())
+            results.setdefault(r.stream, []).append(r)
+        transcriber.on_result(r)
 
-    cpu_before = time.process_time()
-    rss_before = rss_mb()
-    ended = threading.Semaphore(0)
-    pool = RecognizerPool(engine, max_streams=n)
-    server = AudioSocketServer(pool, on_result, on_stream_end=lambda s: ended.release())
+    streams = [str(uuid.uuid4()) for _ in range(n)]
+    for k, stream in enumerate(streams):  # each stream is the customer's side of a call of its own
+        cust, _ = tap_call(f"bench.{k}", f"1796000000.{2 * k}", f"1796000000.{2 * k + 1}",
+                           new_uuid=lambda s=stream: uuid.UUID(s))  # type: ignore[misc]
+        transcriber.register(cust, f"agent{1001 + k}")
+    server = AudioSocketServer(RecognizerPool(engine, max_streams=n), on_result,
+                               on_stream_end=lambda s: ended.release(), chunk_ms=chunk_ms)
     server.start()
-    wall = time.monotonic()
+    peak = Peak()
+    cpu0 = time.process_time()
+    child = subprocess.Popen([sys.executable, __file__, "--clients", str(server.port), *streams],
+                             stdout=subprocess.PIPE, text=True)
+    out, _ = child.communicate()
+    for _ in range(n):
+        ended.acquire(timeout=300)
+    cpu = time.process_time() - cpu0
+    memory = peak.stop()
+    server.stop()
+    sent: dict[str, list[float]] = json.loads(out)
+    assert transcriber.unknown_results == 0 and transcriber.lines == sum(len(v) for v in results.values())
+    speech = first_speech(frames)
+    lags, first, every = [], [], []
+    for stream, times in sent.items():
+        got = results.get(stream, [])
+        audio_end = times[0] + audio_s  # when the last frame's audio ended at the caller
+        lags.append(max((r.monotonic for r in got), default=audio_end) - audio_end)
+        partials = [r for r in got if not r.final]
+        if partials:
+            first.append(partials[0].monotonic - times[speech])
+        for r in partials:
+            frame = max(0, min(len(times) - 1, round(r.audio_s / FRAME_S) - 1))
+            every.append(r.monotonic - times[frame])
+    return {"cpu": cpu / (n * audio_s), "lag": max(lags), "first": pct(first, 0.5), "every50": pct(every, 0.5),
+            "every95": pct(every, 0.95), "memory": memory / n}
 
-    def client(k: int) -> None:
-        import uuid
 
-        sid = uuid.uuid4()
-        sock = socket.create_connection(("127.0.0.1", server.port))
+def bare_round(engine: VoskEngine, n: int) -> dict[str, float]:
+    import vosk
+
+    frames = capture_frames()
+    audio_s = len(frames) * FRAME_S
+    model = engine._model
+    lags: list[float] = []
+    lock = threading.Lock()
+
+    def stream() -> None:
+        rec = vosk.KaldiRecognizer(model, 8000.0)
+        rec.SetWords(True)
         t0 = time.monotonic()
-        for i, m in enumerate(messages):
-            payload = sid.bytes if m.kind == 0x01 else m.payload
-            sock.sendall(bytes([m.kind]) + len(payload).to_bytes(2, "big") + payload)
-            if i == first_speech:
-                with lock:
-                    started[str(sid)] = time.monotonic()
-            if m.kind != 0x01:
-                delay = t0 + i * 0.02 - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-        sock.close()
+        for i, frame in enumerate(frames):
+            if rec.AcceptWaveform(frame):
+                rec.Result()
+            else:
+                rec.PartialResult()
+            delay = t0 + (i + 1) * FRAME_S - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        rec.FinalResult()
+        with lock:
+            lags.append(time.monotonic() - t0 - audio_s)
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(n)]
+    peak = Peak()
+    cpu0 = time.process_time()
+    threads = [threading.Thread(target=stream) for _ in range(n)]
     for t in threads:
         t.start()
-    peak = rss_before
-    while any(t.is_alive() for t in threads):
-        peak = max(peak, rss_mb())
-        time.sleep(0.2)
-    for _ in range(n):
-        ended.acquire(timeout=120)
-    lag = time.monotonic() - wall - len(messages) * 0.02
-    server.stop()
-    cpu = time.process_time() - cpu_before
-    audio_s = n * (len(messages) - 1) * 0.02
-    latencies = [first_partial[s] - started[s] for s in started if s in first_partial]
-    print(
-        f"live streams={n:2d}  cpu/audio={cpu / audio_s:.3f}  finish lag={lag:5.2f} s  "
-        f"speech->first partial median={sorted(latencies)[len(latencies) // 2] if latencies else float('nan'):.2f} s  "
-        f"memory/stream={(peak - rss_before) / n:.0f} MB"
-    )
-    return cpu / audio_s, lag, peak
+    for t in threads:
+        t.join()
+    cpu = time.process_time() - cpu0
+    return {"cpu": cpu / (n * audio_s), "lag": max(lags), "memory": peak.stop() / n}
+
+
+def live_rounds(engine: VoskEngine, counts: list[int], chunks: list[int]) -> None:
+    print(f"live: {len(capture_frames()) * FRAME_S:.1f} s capture per stream, paced at real time; "
+          f"ours feeds Vosk {'/'.join(map(str, chunks))} ms pieces; model {engine.model_name} at "
+          f"{engine.sample_rate} Hz, streams at 8000 Hz (Vosk resamples)")
+    names = ["bare Vosk", *(f"ours {c} ms" for c in chunks)]
+    kept = dict.fromkeys(names, 0)
+    keeping = dict.fromkeys(names, True)
+    cost: dict[str, list[float]] = {name: [] for name in names}
+    for n in counts:
+        if not any(keeping.values()):
+            break
+        bare = bare_round(engine, n)
+        rounds = {"bare Vosk": bare} | {f"ours {c} ms": ours_round(engine, n, c) for c in chunks}
+        for name, r in rounds.items():
+            cost[name].append(r["cpu"] / bare["cpu"] if name != "bare Vosk" else r["cpu"])
+            keeping[name] = keeping[name] and r["lag"] < KEPT_UP_S
+            if keeping[name]:
+                kept[name] = n
+        print(f"streams={n:2d}  bare Vosk: CPU-s per audio-s {bare['cpu']:.3f}, last result {bare['lag']:+.2f} s "
+              f"after audio end, memory/stream {bare['memory']:.0f} MB  |  {load()}", flush=True)
+        for c in chunks:
+            r = rounds[f"ours {c} ms"]
+            print(f"           ours {c:3d} ms: CPU-s per audio-s {r['cpu']:.3f} "
+                  f"(ratio to bare {r['cpu'] / bare['cpu']:.2f}),"
+                  f" last result {r['lag']:+.2f} s after audio end, speech->first partial median {r['first']:.2f} s,"
+                  f" frame->partial median {r['every50']:.2f} s p95 {r['every95']:.2f} s, memory/stream "
+                  f"{r['memory']:.0f} MB  |  {load()}", flush=True)
+    cores = os.cpu_count() or 1
+    print(f"streams sustained at RTF<1 (every result within {KEPT_UP_S:g} s of the end of its audio): "
+          + ", ".join(f"{name} {kept[name]}" for name in names) + f"  ({load()})")
+    bare_cost = sorted(cost["bare Vosk"])[len(cost["bare Vosk"]) // 2]
+    for c in chunks:
+        ratio = sorted(cost[f"ours {c} ms"])[len(cost[f"ours {c} ms"]) // 2]
+        print(f"ours {c} ms: median ratio to bare Vosk {ratio:.2f} (our overhead {100 * (ratio - 1):+.0f} %); "
+              f"at bare Vosk's median {bare_cost:.3f} CPU-s per audio-s, all {cores} cores would carry "
+              f"{cores / (bare_cost * ratio):.1f} streams (bare Vosk {cores / bare_cost:.1f})")
 
 
 def delivery_round(engine: VoskEngine, n: int, workdir: Path) -> None:
@@ -227,13 +392,20 @@ def delivery_round(engine: VoskEngine, n: int, workdir: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--max-streams", type=int, default=12)
+    ap.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 6, 8, 10, 12, 14])
+    ap.add_argument("--chunk-ms", type=int, nargs="+", default=[DEFAULT_CHUNK_MS],
+                    help="audio per Vosk call in our pipeline; several: one round of ours for each")
+    ap.add_argument("--no-post-call", action="store_true", help="skip the post-call throughput")
     ap.add_argument("--delivery", type=int, nargs="*", default=None,
                     help="only the whole-path delivery measurement, with these numbers of streams (e.g. 1 4 8)")
+    ap.add_argument("--clients", nargs="+", metavar="PORT UUID", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.clients:
+        run_clients(int(args.clients[0]), args.clients[1:])
+        return 0
     t = time.monotonic()
     engine = VoskEngine(default_model_dir())
-    print(f"model load {time.monotonic() - t:.2f} s, process RSS {rss_mb():.0f} MB")
+    print(f"model load {time.monotonic() - t:.2f} s, process RSS {rss_mb():.0f} MB; {load()}")
     if args.delivery is not None:
         import tempfile
 
@@ -241,22 +413,14 @@ def main() -> int:
             for n in args.delivery or [1, 4, 8]:
                 delivery_round(engine, n, Path(tmp))
         return 0
-    cpu0 = time.process_time()
-    transcript = engine.transcribe_wav(RECORDING)
-    cpu = time.process_time() - cpu0
-    audio_h = 2 * transcript.duration_s / 3600  # two channels
-    rate = audio_h / (cpu / 3600)
-    print(f"post-call: {audio_h * 3600:.1f} s of speaker audio in {cpu:.2f} CPU s = {rate:.1f} audio h per CPU h")
-    best = 0
-    n = 1
-    while n <= args.max_streams:
-        _, lag, _ = live_round(engine, n)
-        if lag < 1.0:  # every stream finished within 1 s of its audio ending: keeping up with real time
-            best = n
-        else:
-            break
-        n = n * 2 if n < 4 else n + 4
-    print(f"live streams keeping real time (all results within 1 s of the end of audio): {best}")
+    if not args.no_post_call:
+        cpu0 = time.process_time()
+        transcript = engine.transcribe_wav(RECORDING)
+        cpu = time.process_time() - cpu0
+        audio_h = 2 * transcript.duration_s / 3600  # two channels
+        rate = audio_h / (cpu / 3600)
+        print(f"post-call: {audio_h * 3600:.1f} s of speaker audio in {cpu:.2f} CPU s = {rate:.1f} audio h per CPU h")
+    live_rounds(engine, args.streams, args.chunk_ms)
     print(f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
 

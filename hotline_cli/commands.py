@@ -244,8 +244,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("serve", help="run Hotline against a real Asterisk (settings: AMI, database, console)")
     p.add_argument("--port", type=int, default=None)
-    p.add_argument("--role", choices=("all", "listener", "web", "worker"), default="all",
-                   help="all: one process; listener/web/worker: one job each, sharing events over Redis")
+    p.add_argument("--role", choices=("all", "listener", "web", "worker", "live"), default="all",
+                   help="all: one process; listener/web/worker/live: one job each, sharing events over Redis "
+                        "(live: live transcripts, the speech model kept out of the listener)")
     p.add_argument("--metrics-port", type=int, default=None,
                    help="listener/worker: serve Prometheus /metrics on 127.0.0.1:PORT (web: /metrics on --port)")
     p.set_defaults(func=cmd_serve)

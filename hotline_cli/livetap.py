@@ -17,11 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from telephony.connection import AmiError
 from telephony.events import CallAnswered, CallEnded, DomainEvent
-from telephony.pbxlink import PbxControl, PbxNotConnected
+from telephony.pbxlink import PbxNotConnected
 from transcripts.audiosocket import AudioSocketError, AudioSocketServer, RecognizerPool, StreamSummary
 from transcripts.engine import SpeechEngine
 from transcripts.errors import TranscriptsError
@@ -44,6 +44,15 @@ class LiveTapSettings:
     rules: Path | None = None  # service-standard rules (None: the shipped standard_rules.toml)
 
 
+class TapControl(Protocol):
+    """Where the tap Originates go: the listener's own `PbxControl`, or `pbxrpc.RemotePbx` (the listener
+    over Redis) in a live process of its own."""
+
+    def actions(self, pbx: str | None = None, timeout: float = 10.0) -> Any: ...
+
+    def pbx_of_call(self, linkedid: str) -> str: ...
+
+
 class LiveTapError(Exception):
     """Live transcription cannot start (port in use, model missing); the message says why."""
 
@@ -55,7 +64,7 @@ class LiveTap:
     called once, on a background thread at `start()`, so the model loads while the process comes up.
     Originates are sent from a small thread pool, never on the AMI reader thread."""
 
-    def __init__(self, settings: LiveTapSettings, control: PbxControl, engine: Callable[[], SpeechEngine],
+    def __init__(self, settings: LiveTapSettings, control: TapControl, engine: Callable[[], SpeechEngine],
                  live_bus: LiveBus) -> None:
         self.settings = settings
         self.control = control

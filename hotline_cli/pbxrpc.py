@@ -85,6 +85,9 @@ class Originate:
     exten: str = ""
     caller_id: str = ""
     variables: dict[str, str] = field(default_factory=dict)
+    application: str = ""  # instead of context/exten: e.g. ChanSpy for a live tap
+    data: str = ""
+    timeout_ms: int = 30000
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +186,11 @@ class RemoteActions:
     def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None:
         self._call(Redirect(channel, context, exten, priority))
 
-    def originate(self, channel: str, *, context: str = "", exten: str = "", caller_id: str = "",
+    def originate(self, channel: str, *, context: str = "", exten: str = "", application: str = "",
+                  data: str = "", caller_id: str = "", timeout_ms: int = 30000,
                   variables: Mapping[str, str] | None = None) -> str:
-        return self._call(Originate(channel, context, exten, caller_id, dict(variables or {}))).text
+        return self._call(Originate(channel, context, exten, caller_id, dict(variables or {}), application, data,
+                                    timeout_ms)).text
 
     def core_show_channels(self) -> tuple[ChannelInfo, ...]:
         return self._call(CoreShowChannels()).channels
@@ -252,7 +257,8 @@ def execute(actions: Actions, action: ControlAction) -> ControlReply:
         actions.redirect(action.channel, action.context, action.exten, action.priority)
     elif isinstance(action, Originate):
         return ControlReply("", True, text=actions.originate(
-            action.channel, context=action.context, exten=action.exten, caller_id=action.caller_id,
+            action.channel, context=action.context, exten=action.exten, application=action.application,
+            data=action.data, caller_id=action.caller_id, timeout_ms=action.timeout_ms,
             variables=action.variables) or "")
     else:
         return ControlReply("", True, channels=actions.core_show_channels())

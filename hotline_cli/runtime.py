@@ -596,7 +596,7 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
                    pipeline, transcriber, live_bus, livetap)
 
 
-def make_livetap(settings: Settings, control: PbxControl, bus: EventBus, engine: Any) -> tuple[LiveBus, Any]:
+def make_livetap(settings: Settings, control: Any, bus: EventBus, engine: Any) -> tuple[LiveBus, Any]:
     """Live transcripts: taps answered calls (telephony bus) and publishes lines on a new LiveBus."""
     from hotline_cli.livetap import LiveTap, LiveTapError, LiveTapSettings
 
@@ -797,11 +797,12 @@ def _wait_forever() -> None:
 
 
 def run_role(args: argparse.Namespace) -> int:
-    """`hotline serve --role listener|web|worker`: one job per process, events shared over Redis.
+    """`hotline serve --role listener|web|worker|live`: one job per process, events shared over Redis.
 
     listener: the AMI links (one per Asterisk), call store, routing; publishes events and the live
-    picture; enqueues transcription jobs (RQ). web: the console, fed from Redis. worker: an RQ
-    worker transcribing recordings."""
+    picture; enqueues transcription jobs (RQ); runs PBX actions for the others. web: the console, fed
+    from Redis. worker: an RQ worker transcribing recordings. live: live transcripts (the speech
+    model, the AudioSocket server; taps asked of the listener), lines out over Redis."""
     from hotline_cli.pbxrpc import ControlServer, RemotePbx
     from hotline_cli.redisbus import EventPublisher, EventSubscriber, LivePublisher, RedisLive, RedisUnavailable
 
@@ -835,14 +836,8 @@ def run_role(args: argparse.Namespace) -> int:
             metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
             metrics.set_store_backlog_source(lambda: pipeline.backlog)
             serve_metrics(args.metrics_port)
-            livetap = None
-            if settings.live_transcripts:  # the taps need the AMI link: this process loads the model
-                from hotline_cli.redisbus import LiveEventPublisher
-
-                model_dir = model_folder(settings)
-                live_bus, livetap = make_livetap(settings, control, bus, lambda: VoskEngine(model_dir))
-                LiveEventPublisher(settings.redis_url, live_bus)
-                livetap.start()
+            if settings.live_transcripts:  # the model and the recognisers run in `--role live`
+                log.info("live transcripts: taps are asked for by the live process (--role live)")
             router = None
             if settings.routing == "ami":
                 from ivr.routing import HotlineRouter, RoutingRules
@@ -858,8 +853,6 @@ def run_role(args: argparse.Namespace) -> int:
             _wait_forever()
             for link in links:
                 link.client.stop()
-            if livetap is not None:
-                livetap.stop()
             if router is not None:
                 router.stop()
             if limits is not None:
@@ -905,6 +898,10 @@ def run_role(args: argparse.Namespace) -> int:
             sub.stop()
         elif role == "worker":
             run_rq_worker(settings, db, retry, args.metrics_port)
+        elif role == "live":
+            from hotline_cli.liverole import run_live
+
+            run_live(settings)
         else:
             raise StartupError(f"unknown role {role!r}")
     except RedisUnavailable as exc:

@@ -51,6 +51,10 @@ HEADER = struct.Struct(">BH")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_ALLOWED_PEERS = ("127.0.0.1", "::1")
 RECV_SIZE = 65536
+# Audio handed to Vosk per call. Asterisk sends 20 ms; Vosk's cost per audio second is the same for
+# 20-200 ms pieces (benchmarks/transcribe.py), our per-piece Python work is not, and a partial still
+# comes within 0.1 s of the audio it is decoded from.
+DEFAULT_CHUNK_MS = 100
 
 
 class AudioSocketError(TranscriptsError):
@@ -224,16 +228,25 @@ def parse_words(result: dict[str, Any]) -> tuple[Word, ...]:
 class StreamTranscriber:
     """Feeds one stream's audio to a recogniser and reports new partials and finals.
 
-    A partial is reported when its text changes and is not empty; a final when the recogniser ends an
-    utterance, and at `finish()` if anything is left. Used by the server; usable on its own.
+    Audio goes to the recogniser in pieces of `chunk_ms` (Asterisk sends 20 ms messages; a longer
+    piece is collected first, so Vosk and our per-piece work run less often). After each piece: a
+    final when the recogniser ends an utterance, else a partial when its text changed and is not
+    empty; at `finish()` what is left. Used by the server; usable on its own.
     """
 
-    def __init__(self, stream: str, recognizer: StreamRecognizer, on_result: ResultCallback) -> None:
+    def __init__(self, stream: str, recognizer: StreamRecognizer, on_result: ResultCallback,
+                 chunk_ms: int = DEFAULT_CHUNK_MS) -> None:
+        if chunk_ms <= 0:
+            raise ValueError(f"chunk_ms must be positive, not {chunk_ms}")
         self.stream = stream
         self.recognizer = recognizer
         self.on_result = on_result
+        self.chunk_bytes = max(2, recognizer.sample_rate * chunk_ms // 1000 * 2)
         self.samples = 0
         self.results = 0
+        self._pending = bytearray()
+        self._fed = 0  # samples handed to the recogniser
+        self._last_raw = ""
         self._last_partial = ""
 
     @property
@@ -244,23 +257,44 @@ class StreamTranscriber:
         if len(pcm) % 2:
             raise AudioSocketProtocolError(f"stream {self.stream}: audio payload of odd length {len(pcm)}")
         self.samples += len(pcm) // 2
-        if self.recognizer.accept(pcm):
+        if not self._pending and len(pcm) == self.chunk_bytes:
+            self._accept(pcm)
+            return
+        self._pending += pcm
+        while len(self._pending) >= self.chunk_bytes:
+            piece = bytes(self._pending[: self.chunk_bytes])
+            del self._pending[: self.chunk_bytes]
+            self._accept(piece)
+
+    def _accept(self, piece: bytes) -> None:
+        self._fed += len(piece) // 2
+        if self.recognizer.accept(piece):
             self._final(self.recognizer.result())
-        else:
-            text = str(json.loads(self.recognizer.partial()).get("partial", "")).strip()
-            if text and text != self._last_partial:
-                self._last_partial = text
-                self._emit(LiveResult(self.stream, False, text, (), self.audio_s, time.monotonic()))
+            return
+        raw = self.recognizer.partial()
+        if raw == self._last_raw:  # nothing new: no need to parse it
+            return
+        self._last_raw = raw
+        text = str(json.loads(raw).get("partial", "")).strip()
+        if text and text != self._last_partial:
+            self._last_partial = text
+            self._emit(LiveResult(self.stream, False, text, (), self._fed / self.recognizer.sample_rate,
+                                  time.monotonic()))
 
     def finish(self) -> None:
+        if self._pending:  # the last, shorter piece: like any other, then what is left
+            piece = bytes(self._pending)
+            self._pending.clear()
+            self._accept(piece)
         self._final(self.recognizer.final())
 
     def _final(self, raw: str) -> None:
-        self._last_partial = ""
+        self._last_raw = self._last_partial = ""
         result = json.loads(raw)
         text = str(result.get("text", "")).strip()
         if text:
-            self._emit(LiveResult(self.stream, True, text, parse_words(result), self.audio_s, time.monotonic()))
+            self._emit(LiveResult(self.stream, True, text, parse_words(result), self._fed / self.recognizer.sample_rate,
+                                  time.monotonic()))
 
     def _emit(self, result: LiveResult) -> None:
         self.results += 1
@@ -283,7 +317,8 @@ class AudioSocketServer:
     """Threaded AudioSocket TCP server feeding live recognisers. `start()`, then `stop()`.
 
     `port=0` picks a free port (read `.port` after `start()`). Connections from peers not in
-    `allowed_peers` are closed at once. Callbacks run on the connection's thread.
+    `allowed_peers` are closed at once. Callbacks run on the connection's thread. Audio goes to the
+    recogniser `chunk_ms` at a time (see `StreamTranscriber`).
     """
 
     def __init__(
@@ -298,8 +333,12 @@ class AudioSocketServer:
         on_message: MessageCallback | None = None,
         on_audio: AudioCallback | None = None,
         idle_timeout_s: float = 30.0,
+        chunk_ms: int = DEFAULT_CHUNK_MS,
     ) -> None:
+        if chunk_ms <= 0:
+            raise ValueError(f"chunk_ms must be positive, not {chunk_ms}")
         self.pool = pool
+        self.chunk_ms = chunk_ms
         self.on_result = on_result
         self.host = host
         self.port = port
@@ -463,7 +502,7 @@ class AudioSocketServer:
                                 log.warning("AudioSocket stream %s refused: %s", stream, exc)
                                 conn.sendall(encode_message(KIND_HANGUP))
                                 return StreamSummary(stream, peer, decoder.messages, 0.0, rate, "", "refused", str(exc))
-                            transcriber = StreamTranscriber(stream, recognizer, self.on_result)
+                            transcriber = StreamTranscriber(stream, recognizer, self.on_result, self.chunk_ms)
                         elif msg_rate != rate:
                             raise AudioSocketProtocolError(
                                 f"stream {stream}: audio changed from {rate} Hz to {msg_rate} Hz mid-stream"

@@ -17,8 +17,12 @@ agent, `<base>.wav` both), written by the demo's espeak-ng voice while the call 
 interleaved stereo (L the spied channel's voice, R what it hears) in 640-byte kind-0x10 messages.
 Until the file is there, and after it ends, digital silence is sent (both phones send RTP all the
 time, as in the captures). Not simulated (not captured either): a Failure when the AudioSocket server
-cannot be reached (the simulator answers OriginateResponse `Response: Failure`, `Reason: 0`), channel
-options such as `c(slin16)` (refused the same way), and the tap channel in CoreShowChannels.
+cannot be reached (the simulator answers OriginateResponse `Response: Failure`, `Reason: 0`) and
+channel options such as `c(slin16)` (refused the same way).
+
+CoreShowChannels lists a tap's channel like any other from its Newchannel to its Hangup, with what its
+events said of it (Up, CallerID `tap`, `default,s,1`, its own Linkedid, ChanVariable `HOTLINE=`),
+Application `ChanSpy` with the Originate's Data, and no bridge (ChanSpy does not bridge).
 """
 
 from __future__ import annotations
@@ -95,6 +99,13 @@ class _Tap:
         self.stop = threading.Event()
         self.frames_sent = 0
         self.voice_frames = 0
+        self.listed = False  # in CoreShowChannels: from its Newchannel to its Hangup
+
+    def sim_channel(self) -> SimChannel:
+        """The tap's channel as CoreShowChannels reports it while it is up."""
+        fields = dict(self.chan())
+        return SimChannel({k: fields[k] for k in _CHAN_KEYS}, chan_variable=fields["ChanVariable"],
+                          application="ChanSpy", application_data=self.req.data, started=self.started)
 
     # ------------------------------------------------------------------ AMI
     def chan(self, prefix: str = "", state: str = "6", cid: bool = True) -> Fields:
@@ -182,6 +193,7 @@ class _Tap:
             except OSError:
                 pass
             ended = time.time()
+            self.listed = False
             pbx.emit(self.end_events(ended))
             self.taps.finished(self)
 
@@ -288,6 +300,7 @@ class AudioSocketTaps:
             self._taps[str(req.stream)] = tap
             self.started += 1
         self.pbx.emit(tap.up_events())
+        tap.listed = True  # up (Newstate Up is among those events)
         threading.Thread(target=tap.run, name=f"sim-tap-{req.stream}", daemon=True).start()
         return True
 
@@ -366,6 +379,12 @@ class AudioSocketTaps:
     def finished(self, tap: _Tap) -> None:
         with self._lock:
             self._taps.pop(str(tap.req.stream), None)
+
+    def channels(self) -> list[SimChannel]:
+        """The channels of the taps now up, for CoreShowChannels."""
+        with self._lock:
+            taps = list(self._taps.values())
+        return [tap.sim_channel() for tap in taps if tap.listed]
 
     @property
     def active(self) -> int:

@@ -209,7 +209,7 @@ class _Session(socketserver.BaseRequestHandler):
         now = time.time()
         state = state_at(self.server.pbx, now)
         items: list[Fields] = []
-        for ch in state.channels:
+        for ch in [*state.channels, *self.server.taps.channels()]:  # a live tap's channel is a channel too
             dur = max(0, int(now - ch.started))
             items.append([("Event", "CoreShowChannel"), *base,
                           *[(k, ch.fields.get(k, "")) for k in _CSC_KEYS[:14]],

@@ -84,3 +84,12 @@ def wav_length() -> Callable[[Path], float]:
 @pytest.fixture(scope="session")
 def make_wav() -> Callable[..., Path]:
     return write_wav
+
+
+@pytest.fixture(scope="session")
+def vosk_model(steady_engine: VoskEngine) -> object:
+    """The undithered model folder loaded by Vosk directly, independently of our engine (the reference
+    of `audiosocket_replay.vosk_reference`)."""
+    import vosk
+
+    return vosk.Model(str(steady_engine.model_dir))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import socket
@@ -11,12 +10,13 @@ import threading
 import uuid
 import wave
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import vosk
 
+from tests.transcripts.audiosocket_replay import FIX, replay, vosk_reference
 from transcripts.audiosocket import (
+    DEFAULT_CHUNK_MS,
     KIND_HANGUP,
     KIND_SLIN,
     KIND_UUID,
@@ -27,12 +27,12 @@ from transcripts.audiosocket import (
     PoolExhausted,
     RecognizerPool,
     StreamSummary,
+    StreamTranscriber,
     decode_all,
     encode_message,
 )
-from transcripts.engine import VoskEngine
+from transcripts.engine import StreamRecognizer, VoskEngine
 
-FIX = Path(__file__).parent / "fixtures" / "audiosocket"
 CAPTURES = [
     "as-tap-1-caller-only-chanspy-o",
     "as-tap-2-agent-only-chanspy-o",
@@ -70,35 +70,6 @@ def wav_frames(name: str) -> bytes:
     with wave.open(str(FIX / f"{name}.audio.wav"), "rb") as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 8000)
         return wav.readframes(wav.getnframes())
-
-
-@pytest.fixture(scope="module")
-def vosk_model(steady_engine: VoskEngine) -> vosk.Model:
-    """The same model folder loaded by Vosk directly, independently of our engine."""
-    return vosk.Model(str(steady_engine.model_dir))
-
-
-def vosk_reference(model: vosk.Model, pcm: bytes, chunk: int = 320) -> list[tuple[bool, str]]:
-    """What Vosk itself returns for `pcm` fed in `chunk`-byte pieces: new non-empty partials, finals."""
-    rec = vosk.KaldiRecognizer(model, 8000.0)
-    rec.SetWords(True)
-    out: list[tuple[bool, str]] = []
-    last = ""
-    for i in range(0, len(pcm), chunk):
-        if rec.AcceptWaveform(pcm[i : i + chunk]):
-            last = ""
-            text = json.loads(rec.Result())["text"].strip()
-            if text:
-                out.append((True, text))
-        else:
-            text = json.loads(rec.PartialResult())["partial"].strip()
-            if text and text != last:
-                last = text
-                out.append((False, text))
-    text = json.loads(rec.FinalResult())["text"].strip()
-    if text:
-        out.append((True, text))
-    return out
 
 
 class Collector:
@@ -152,25 +123,6 @@ def server(steady_engine: VoskEngine, collector: Collector) -> Iterator[AudioSoc
     srv.stop()
 
 
-def replay(port: int, data: bytes, *, chunks: list[int] | None = None, close: bool = True) -> socket.socket:
-    """Send captured bytes to the server over TCP (message by message, or in the given chunk sizes)."""
-    sock = socket.create_connection(("127.0.0.1", port))
-    if chunks is None:
-        messages, rest = decode_all(data)
-        assert rest == 0
-        for m in messages:
-            sock.sendall(m.encode())
-    else:
-        i = 0
-        for n in chunks:
-            sock.sendall(data[i : i + n])
-            i += n
-        sock.sendall(data[i:])
-    if close:
-        sock.close()
-    return sock
-
-
 @pytest.mark.parametrize("name", CAPTURES)
 def test_decoder_parses_the_real_captures_as_asterisk_sent_them(name: str) -> None:
     data = (FIX / f"{name}.from-asterisk.bin").read_bytes()
@@ -209,7 +161,7 @@ def test_server_replays_a_real_capture(
     assert summary.truncated_bytes == 0
     assert summary.audio_s == pytest.approx(len(wav_frames(name)) / 2 / 8000)
     assert summary.dtmf == ("3" if name.startswith("as-app-01") else "")
-    # partial and final results equal what Vosk returns for the same audio in the same 20 ms chunks
+    # partial and final results equal what Vosk returns for the same audio in the same pieces
     got = [(r.final, r.text) for r in collector.results.get(stream_id, [])]
     assert got == vosk_reference(vosk_model, wav_frames(name))
     assert got, "Vosk heard nothing at all in the capture"
@@ -349,3 +301,49 @@ def test_server_port_in_use_is_a_named_error(steady_engine: VoskEngine) -> None:
             srv.start()
     finally:
         holder.close()
+
+
+class PieceSizes:
+    """A real recogniser that notes the size of every piece of audio handed to it."""
+
+    def __init__(self, inner: StreamRecognizer) -> None:
+        self.inner = inner
+        self.sample_rate = inner.sample_rate
+        self.sizes: list[int] = []
+
+    def accept(self, pcm: bytes) -> bool:
+        self.sizes.append(len(pcm))
+        return self.inner.accept(pcm)
+
+    def partial(self) -> str:
+        return self.inner.partial()
+
+    def result(self) -> str:
+        return self.inner.result()
+
+    def final(self) -> str:
+        return self.inner.final()
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+
+@pytest.mark.parametrize("chunk_ms", [20, DEFAULT_CHUNK_MS, 200])
+def test_audio_goes_to_vosk_in_pieces_of_chunk_ms(steady_engine: VoskEngine, vosk_model: vosk.Model,
+                                                   chunk_ms: int) -> None:
+    """Asterisk's 20 ms messages are handed to Vosk `chunk_ms` at a time, the shorter rest at the end;
+    the results are Vosk's own for the same pieces, each partial stamped with the audio fed so far."""
+    pcm = wav_frames("as-tap-1-caller-only-chanspy-o") + bytes(6)  # a rest shorter than any piece
+    rec = PieceSizes(steady_engine.stream_recognizer(8000))
+    results: list[LiveResult] = []
+    transcriber = StreamTranscriber("s", rec, results.append, chunk_ms)
+    for i in range(0, len(pcm), 320):
+        transcriber.feed(pcm[i : i + 320])
+    transcriber.finish()
+    piece = 8000 * chunk_ms // 1000 * 2
+    assert rec.sizes[:-1] == [piece] * (len(rec.sizes) - 1) and 0 < rec.sizes[-1] <= piece
+    assert sum(rec.sizes) == len(pcm)
+    assert [(r.final, r.text) for r in results] == vosk_reference(vosk_model, pcm, chunk_ms=chunk_ms)
+    partials = [r for r in results if not r.final]
+    assert partials and all(round(r.audio_s * 8000 * 2) % piece == 0 for r in partials[:-1])
+    assert results[-1].final and results[-1].audio_s == pytest.approx(len(pcm) / 2 / 8000)

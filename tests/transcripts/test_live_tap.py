@@ -6,10 +6,8 @@ very bytes that arrived; the tap channel's AMI events have the field sets of the
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import wave
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,41 +19,18 @@ from hotline_cli.livetap import LiveTap, LiveTapSettings
 from telephony.connection import AmiEndpoint
 from telephony.events import CallAnswered, CallEnded, CallStarted, DomainEvent, EventBus
 from telephony.frames import FrameParser
-from telephony.pbxlink import PbxControl, make_links
+from telephony.pbxlink import PbxControl, PbxLink, make_links
 from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.scenario import CallScript, Fields
 from telephony.simulator.server import AmiServer, Credentials
 from telephony.simulator.voice import make_call_recording
+from tests.transcripts.audiosocket_replay import FIX, vosk_reference, wav_pcm
 from transcripts.engine import VoskEngine
 from transcripts.live_events import LiveAlert, LiveBus, LiveEvent, LiveLine, LiveWatcher
 from transcripts.standard import load_rules
 
-FIX = Path(__file__).parent / "fixtures" / "audiosocket"
 CAPTURE_UUID = "6deb6439-bfda-46cf-84d6-f026d9c346e7"  # as-tap-1-caller-only-chanspy-o
 CAPTURE_UID = "1796029404.31"  # its AudioSocket channel's Uniqueid
-
-
-def vosk_reference(model: vosk.Model, pcm: bytes, chunk: int = 320) -> list[tuple[bool, str]]:
-    """What Vosk itself returns for `pcm` fed in 20 ms pieces: new non-empty partials, finals."""
-    rec = vosk.KaldiRecognizer(model, 8000.0)
-    rec.SetWords(True)
-    out: list[tuple[bool, str]] = []
-    last = ""
-    for i in range(0, len(pcm), chunk):
-        if rec.AcceptWaveform(pcm[i : i + chunk]):
-            last = ""
-            text = json.loads(rec.Result())["text"].strip()
-            if text:
-                out.append((True, text))
-        else:
-            text = json.loads(rec.PartialResult())["partial"].strip()
-            if text and text != last:
-                last = text
-                out.append((False, text))
-    text = json.loads(rec.FinalResult())["text"].strip()
-    if text:
-        out.append((True, text))
-    return out
 
 
 def capture_field_sets() -> dict[str, list[str]]:
@@ -83,6 +58,7 @@ class Recorder:
         self.live: list[LiveEvent] = []
         self.audio: dict[str, bytearray] = defaultdict(bytearray)
         self.ami: list[Fields] = []
+        self.links: list[PbxLink] = []
 
     def on_event(self, e: DomainEvent) -> None:
         with self.lock:
@@ -99,11 +75,6 @@ class Recorder:
     def on_ami(self, batch: list[Fields]) -> None:
         with self.lock:
             self.ami.extend(batch)
-
-
-def wav_pcm(path: Path) -> bytes:
-    with wave.open(str(path), "rb") as w:
-        return w.readframes(w.getnframes())
 
 
 @pytest.fixture
@@ -126,6 +97,7 @@ def rig(tmp_path: Path, steady_engine: VoskEngine, voice_cache: Path) -> Iterato
     bus = EventBus()
     bus.subscribe(rec.on_event)
     links = make_links([AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline", "pbx1")], bus)
+    rec.links = links
     live_bus = LiveBus()
     live_bus.subscribe(rec.on_live)
     tap = LiveTap(LiveTapSettings(listen_port=0), PbxControl(links), lambda: steady_engine, live_bus)
@@ -147,7 +119,7 @@ def rig(tmp_path: Path, steady_engine: VoskEngine, voice_cache: Path) -> Iterato
 
 
 def test_simulated_call_is_tapped_per_speaker_and_transcribed_like_vosk(
-    rig: tuple[SimulatedPbx, LiveTap, Recorder], steady_engine: VoskEngine
+    rig: tuple[SimulatedPbx, LiveTap, Recorder], vosk_model: vosk.Model
 ) -> None:
     pbx, tap, rec = rig
     script = pbx.start_call("service_answered", agents=["agent1001"], talk_s=12)
@@ -175,11 +147,10 @@ def test_simulated_call_is_tapped_per_speaker_and_transcribed_like_vosk(
     got_customer, got_agent = bytes(rec.audio[streams["customer"]]), bytes(rec.audio[streams["agent"]])
     assert rx in got_customer and tx in got_agent
     assert tx.strip(b"\0") not in got_customer and rx.strip(b"\0") not in got_agent
-    # partials and finals equal what Vosk itself returns for the same bytes in the same 20 ms pieces
-    model = vosk.Model(str(steady_engine.model_dir))
+    # partials and finals equal what Vosk itself returns for the same bytes in the same pieces
     for speaker, stream in streams.items():
         got = [(e.final, e.text) for e in lines if e.stream == stream]
-        assert got == vosk_reference(model, bytes(rec.audio[stream])), speaker
+        assert got == vosk_reference(vosk_model, bytes(rec.audio[stream])), speaker
         assert any(final for final, _ in got) and any(not final for final, _ in got), speaker
         seqs = [e.seq for e in lines if e.stream == stream]
         assert seqs == list(range(1, len(seqs) + 1))
@@ -287,3 +258,53 @@ def test_a_call_answered_again_keeps_its_customer_stream_for_the_new_agent(
     time.sleep(0.5)
     late = [e for e in rec.live if isinstance(e, LiveLine) and e.stream == customer.stream_uuid]
     assert late and late[-1].agent == "agent1002"
+
+
+def test_a_resync_during_a_tapped_call_sees_the_tap_channels_and_takes_them_for_no_call(
+    rig: tuple[SimulatedPbx, LiveTap, Recorder]
+) -> None:
+    """On real Asterisk a tap is a channel like any other: CoreShowChannels lists it (its own Linkedid,
+    ChanSpy on the spied Uniqueid). A resync while a call is tapped keeps the call as it is, with its
+    caller and agent legs, and starts no call for the tap channels; once the call ends they are gone."""
+    from telephony.resync import resync
+
+    pbx, tap, rec = rig
+    script = pbx.start_call("service_answered", agents=["agent1001"], talk_s=8)
+    deadline = time.time() + 30
+    while time.time() < deadline and not (tap.server is not None and tap.server.active_streams == 2):
+        time.sleep(0.05)
+    assert tap.server is not None and tap.server.active_streams == 2, tap.status()
+    [link] = rec.links
+    actions = PbxControl([link]).actions()
+    channels = actions.core_show_channels()
+    taps = [c for c in channels if c.channel.startswith("AudioSocket/")]
+    legs = [c for c in channels if not c.channel.startswith("AudioSocket/")]
+    streams = {t.stream_uuid: t for t in tap.transcriber.streams_of(script.linkedid)}
+    assert len(taps) == 2
+    for c in taps:
+        stream = next(s for s in streams if c.channel.endswith(s))
+        assert c.channel == f"AudioSocket/127.0.0.1:{tap.port}-{stream}"
+        assert (c.state, c.application, c.application_data) == ("Up", "ChanSpy",
+                                                               f"{streams[stream].spied_uniqueid},qEuo")
+        assert c.linkedid == c.uniqueid and c.uniqueid not in script.uniqueids  # a call of its own
+        assert (c.caller, c.context, c.exten, c.bridge_id, c.hotline) == ("tap", "default", "s", "", "")
+    assert {c.uniqueid for c in legs} >= {streams[s].spied_uniqueid for s in streams}
+    assert {c.linkedid for c in legs} == {script.linkedid}
+
+    before = link.tracker.snapshot()
+    report = resync(link.client.conn, link.tracker)
+    assert (report.closed, report.taken_up) == ([], [])
+    assert link.tracker.live_call_ids() == [script.linkedid]
+    after = link.tracker.snapshot()
+    assert [(a.agent, a.status, a.linkedid) for a in after.agents] == [(a.agent, a.status, a.linkedid)
+                                                                        for a in before.agents]
+    assert any(a.agent == "agent1001" and a.status == "busy" and a.linkedid == script.linkedid
+               for a in after.agents), after.agents
+
+    deadline = time.time() + 60
+    while time.time() < deadline and tap.streams_ended < 2:
+        time.sleep(0.1)
+    assert tap.streams_ended == 2
+    time.sleep(0.3)
+    assert not [c for c in actions.core_show_channels() if c.channel.startswith("AudioSocket/")]
+    assert [e.linkedid for e in rec.events if isinstance(e, CallStarted)] == [script.linkedid]
