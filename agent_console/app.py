@@ -123,7 +123,8 @@ def create_app(
         return response
     register_socket_handlers(socketio, dispatcher)
     dispatcher.start()
-    checker = reminders.ReminderChecker(socketio, db, config.reminder_interval_s, config.reminder_lead_s)
+    checker = reminders.ReminderChecker(socketio, db, config.reminder_interval_s, config.reminder_lead_s,
+                                        config.reminder_repeat_s)
     app.extensions[reminders.REMINDERS_KEY] = checker
     dispatcher.also_stop(checker.stop)
     checker.start()

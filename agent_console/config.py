@@ -74,6 +74,7 @@ class ConsoleConfig:
     queues: tuple[str, ...] = ("service", "complaints", "claims")  # where a waiting call may be re-routed
     reminder_interval_s: float = 30.0  # how often follow-up reminders are checked (0: never)
     reminder_lead_s: float = 7200.0  # a follow-up deadline this close raises a reminder
+    reminder_repeat_s: float = 0.0  # an unacknowledged reminder is pushed again this often (0: once)
     login_max_failures: int = 5  # per username and IP address, then locked out
     login_lockout_s: float = 300.0
     metrics_token: str = ""  # /metrics with "Authorization: Bearer <token>" (also: loopback, admin login)
@@ -92,6 +93,8 @@ class ConsoleConfig:
             raise ValueError("probe_stale_s and probe_poll_s must be > 0")
         if not 0 < self.service_level_target <= 1:
             raise ValueError("service_level_target must be in (0, 1]")
+        if self.reminder_interval_s < 0 or self.reminder_lead_s <= 0 or self.reminder_repeat_s < 0:
+            raise ValueError("reminder_interval_s and reminder_repeat_s must be >= 0, reminder_lead_s > 0")
         if self.login_max_failures < 1 or self.login_lockout_s <= 0:
             raise ValueError("login_max_failures must be >= 1 and login_lockout_s > 0")
 

@@ -1,5 +1,6 @@
 """The follow-up reminder checker of a web process: every `ConsoleConfig.reminder_interval_s` it asks
-`cases.reminders.due_reminders` and pushes what changed over Socket.IO:
+`cases.reminders.due_reminders` (deadlines within `reminder_lead_s`) and pushes what changed over
+Socket.IO, and again every `reminder_repeat_s` what nobody acknowledged (settings file: [reminders]):
 
 - `reminder`         to `agent:<assignee>` and `supervisors`: a reminder that became due (Reminder.to_json)
 - `reminder_cleared` to the same rooms: {key, reason: acknowledged|resolved, by}
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -38,12 +41,19 @@ def _rooms(reminder: Reminder) -> list[str]:
 
 
 class ReminderChecker:
-    def __init__(self, socketio: SocketIO, db: Database, interval_s: float, lead_s: float) -> None:
+    """Every `interval_s`: reminders whose deadline is within `lead_s` are pushed once, and again every
+    `repeat_s` (at the first check after it) while nobody acknowledges them; 0 pushes them once."""
+
+    def __init__(self, socketio: SocketIO, db: Database, interval_s: float, lead_s: float, repeat_s: float = 0.0,
+                 *, clock: Callable[[], float] = time.monotonic) -> None:
         self._socketio = socketio
         self._db = db
         self._interval = interval_s
         self.lead = timedelta(seconds=lead_s)
+        self.repeat_s = repeat_s
+        self._clock = clock
         self._known: dict[str, Reminder] = {}
+        self._pushed: dict[str, float] = {}  # key -> when it was last pushed (clock)
         self._lock = threading.Lock()  # one check at a time (timer thread and acknowledgements)
         self._stopped = threading.Event()
         self._task: Any = None
@@ -76,13 +86,21 @@ class ReminderChecker:
             except (CasesError, SQLAlchemyError) as exc:
                 log.warning("follow-up reminders not checked: %s", exc)
                 return []
+            now = self._clock()
             new = [r for k, r in due.items() if k not in self._known]
+            again = [r for k, r in due.items() if k in self._known and self.repeat_s > 0
+                     and now - self._pushed.get(k, now) >= self.repeat_s]
             gone = [r for k, r in self._known.items() if k not in due]
             self._known = due
+            pushed_now = {r.key for r in (*new, *again)}
+            self._pushed = {k: now if k in pushed_now else self._pushed.get(k, now) for k in due}
         for r in gone:
             self._emit("reminder_cleared", {"key": r.key, "reason": "resolved", "by": None}, r)
         for r in new:
             log.info("follow-up reminder %s for %s", r.key, r.assignee or "-")
+            self._emit("reminder", r.to_json(), r)
+        for r in again:
+            log.info("follow-up reminder %s for %s again (not acknowledged)", r.key, r.assignee or "-")
             self._emit("reminder", r.to_json(), r)
         return new
 
@@ -92,6 +110,7 @@ class ReminderChecker:
             reminder = acknowledge_reminder(s, key, by=by, lead=self.lead)
         with self._lock:
             self._known.pop(key, None)
+            self._pushed.pop(key, None)
         self._emit("reminder_cleared", {"key": key, "reason": "acknowledged", "by": by}, reminder)
         return reminder
 

@@ -41,6 +41,23 @@ class ShipmentsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderSettings:
+    """[reminders]: follow-up reminders of cases (agent_console.reminders)."""
+
+    lead_minutes: float = 120.0  # a follow-up deadline this close raises a reminder
+    repeat_minutes: float = 0.0  # an unacknowledged reminder is pushed again this often (0: once)
+    check_seconds: float = 30.0  # how often the database is asked
+
+
+# [reminders] key -> (lowest, highest, what it is)
+_REMINDER_LIMITS = {
+    "lead_minutes": (1.0, 43200.0, "minutes before a follow-up deadline that its reminder is raised"),
+    "repeat_minutes": (0.0, 1440.0, "minutes between pushes of an unacknowledged reminder (0: once)"),
+    "check_seconds": (5.0, 3600.0, "seconds between checks"),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = "sqlite:///var/hotline.db"
     data_dir: Path = Path("var")
@@ -60,6 +77,8 @@ class Settings:
     supervisor_phones: Mapping[str, str] = field(default_factory=dict)
     # [[pause_reasons]] code, zh, en: the reasons an agent may pause with (QueuePause Reason)
     pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS
+    # [reminders] lead_minutes, repeat_minutes, check_seconds
+    reminders: ReminderSettings = field(default_factory=ReminderSettings)
     shipments: ShipmentsSettings = field(default_factory=ShipmentsSettings)
     job_queue: str = "hotline-transcription"  # the RQ queue of transcription jobs (processes by role)
     job_retry_s: str = "10,30,60,120,300"  # seconds before each retry of a failed job
@@ -223,6 +242,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                 updates[key] = _supervisor_phones(value)
             elif key == "pause_reasons":
                 updates[key] = _pause_reasons(value)
+            elif key == "reminders":
+                updates[key] = _reminders(value)
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path, "live_transcripts": bool,
                         "audiosocket_port": int, "live_max_streams": int}.get(key, str)
@@ -272,6 +293,29 @@ def _supervisor_phones(value: Any) -> dict[str, str]:
                               "like \"SIP/sup9000\" or \"PJSIP/9000\"")
         phones[user] = phone
     return phones
+
+
+def _reminders(value: Any) -> ReminderSettings:
+    """`[reminders]`: lead_minutes, repeat_minutes, check_seconds (numbers within _REMINDER_LIMITS); a
+    repeat shorter than the check interval could not be kept."""
+    if not isinstance(value, dict):
+        raise ConfigError("settings file: reminders must be a table ([reminders] lead_minutes = 120)")
+    unknown = set(value) - set(_REMINDER_LIMITS)
+    if unknown:
+        raise ConfigError(f"settings file: unknown [reminders] keys: {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(_REMINDER_LIMITS)})")
+    got: dict[str, float] = {}
+    for key, number in value.items():
+        low, high, what = _REMINDER_LIMITS[key]
+        if isinstance(number, bool) or not isinstance(number, int | float) or not low <= number <= high:
+            raise ConfigError(f"settings file: reminders.{key}: {number!r} is not a number from {low:g} to "
+                              f"{high:g} ({what})")
+        got[key] = float(number)
+    settings = replace(ReminderSettings(), **got)
+    if 0 < settings.repeat_minutes * 60 < settings.check_seconds:
+        raise ConfigError(f"settings file: reminders.repeat_minutes: {settings.repeat_minutes:g} minutes is shorter "
+                          f"than check_seconds ({settings.check_seconds:g} s): reminders are only pushed when checked")
+    return settings
 
 
 def _pause_reasons(value: Any) -> tuple[PauseReason, ...]:

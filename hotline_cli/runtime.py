@@ -659,13 +659,16 @@ def start_wallboard(settings: Settings, db: Database, bus: EventBus, live: Any) 
 
 
 def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
-    """The console's settings from Hotline's (supervisor phones and pause reasons from the TOML file)."""
+    """The console's settings from Hotline's (supervisor phones, pause reasons and reminders from the TOML file)."""
     # every web process gets every event from Redis and serves its own consoles: no Socket.IO queue
     return ConsoleConfig(secret_key=secret_key(settings), demo=demo, message_queue=None,
                          recordings_dir=settings.recordings_dir.resolve(),
                          evidence_dir=(settings.data_dir / "evidence").resolve(),
                          supervisor_phones=dict(settings.supervisor_phones), pause_reasons=settings.pause_reasons,
-                         metrics_token=settings.metrics_token)
+                         metrics_token=settings.metrics_token,
+                         reminder_lead_s=settings.reminders.lead_minutes * 60,
+                         reminder_repeat_s=settings.reminders.repeat_minutes * 60,
+                         reminder_interval_s=settings.reminders.check_seconds)
 
 
 def _sigterm_as_interrupt() -> None:

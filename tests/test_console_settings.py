@@ -93,3 +93,30 @@ def test_bad_pause_reasons_stop_the_cli_with_one_line(tmp_path: Path) -> None:
     assert res.stderr.strip().splitlines() == [
         "hotline db: error: settings file: pause_reasons[0].en: None must be a label of 1-40 characters"]
     assert not (tmp_path / "var").exists()  # nothing created
+
+
+def test_reminder_lead_repeat_and_check_interval_reach_the_console(tmp_path: Path) -> None:
+    text = 'secret_key = "k"\n[reminders]\nlead_minutes = 240\nrepeat_minutes = 30\ncheck_seconds = 60\n'
+    config = console_config(load_settings(write(tmp_path, text), environ={}), demo=False)
+    assert (config.reminder_lead_s, config.reminder_repeat_s, config.reminder_interval_s) == (14400, 1800, 60)
+    default = console_config(load_settings(write(tmp_path, 'secret_key = "k"\n'), environ={}), demo=False)
+    assert (default.reminder_lead_s, default.reminder_repeat_s, default.reminder_interval_s) == (7200, 0, 30)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("reminders = 5\n", r"reminders must be a table \(\[reminders\] lead_minutes = 120\)"),
+        ("[reminders]\nlead = 5\n", r"unknown \[reminders\] keys: lead \(known: lead_minutes, repeat_minutes"),
+        ("[reminders]\nlead_minutes = 0\n", r"reminders.lead_minutes: 0 is not a number from 1 to 43200 \(minutes"),
+        ('[reminders]\nlead_minutes = "2h"\n', r"reminders.lead_minutes: '2h' is not a number from 1 to 43200"),
+        ("[reminders]\nrepeat_minutes = -5\n", r"reminders.repeat_minutes: -5 is not a number from 0 to 1440"),
+        ("[reminders]\nrepeat_minutes = true\n", r"reminders.repeat_minutes: True is not a number"),
+        ("[reminders]\ncheck_seconds = 1\n", r"reminders.check_seconds: 1 is not a number from 5 to 3600"),
+        ("[reminders]\nrepeat_minutes = 1\ncheck_seconds = 120\n",
+         r"reminders.repeat_minutes: 1 minutes is shorter than check_seconds \(120 s\)"),
+    ],
+)
+def test_bad_reminder_settings_are_refused_with_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text), environ={})

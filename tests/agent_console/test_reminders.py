@@ -121,3 +121,36 @@ def test_complaint_loose_ends_are_reminders(console: Console) -> None:
     checker(console).check()
     got = events(mine, "reminder")
     assert [(e["case_id"], e["kind"]) for e in got] == [(view.case_id, "no_follow_up")]
+
+
+def test_an_unacknowledged_reminder_is_pushed_again_every_repeat_interval(console: Console) -> None:
+    checker(console)  # the app's timer stopped; this one is checked by hand on its own clock
+    clock = [1000.0]
+    repeating = ReminderChecker(console.socketio, console.db, interval_s=0, lead_s=3600, repeat_s=600,
+                                clock=lambda: clock[0])
+    case_id = referred_case(console, due_in=timedelta(minutes=30))
+    mine = console.socket(console.login("agent1001"))
+    mine.get_received()
+    assert [r.case_id for r in repeating.check()] == [case_id]
+    assert [e["case_id"] for e in events(mine, "reminder")] == [case_id]
+    clock[0] += 599
+    repeating.check()
+    assert events(mine, "reminder") == []  # not yet
+    clock[0] += 1
+    assert repeating.check() == []  # nothing new, but pushed again
+    again = events(mine, "reminder")
+    assert [(e["case_id"], e["kind"]) for e in again] == [(case_id, DUE_SOON)]
+    repeating.acknowledge(str(again[0]["key"]), by="agent1001")
+    mine.get_received()
+    clock[0] += 6000
+    repeating.check()
+    assert events(mine, "reminder") == []  # acknowledged: never again
+
+
+def test_the_lead_time_decides_which_deadlines_raise_a_reminder(console: Console) -> None:
+    checker(console)
+    referred_case(console, due_in=timedelta(hours=3))
+    short = ReminderChecker(console.socketio, console.db, interval_s=0, lead_s=2 * 3600)
+    long = ReminderChecker(console.socketio, console.db, interval_s=0, lead_s=4 * 3600)
+    assert short.check() == []
+    assert [r.kind for r in long.check()] == [DUE_SOON]
