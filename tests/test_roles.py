@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 import socketio
+from waits import stop_processes
 
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
@@ -172,13 +173,7 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
         assert jobs["queue"] == job_queue and jobs["workers"] == 1, jobs
         assert {"queued", "running", "retrying", "failed", "failed_jobs"} <= set(jobs)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
     for name in ("listener", "web1", "web2", "worker"):
         out = (tmp_path / f"{name}.log").read_text()
         assert "Traceback" not in out, (name, out[-3000:])

@@ -20,6 +20,7 @@ import pytest
 import redis
 import requests
 import socketio
+from waits import stop_processes, wait_until
 
 from agent_console.wallboard import apply_wallboard_delta
 from cases.db import Database
@@ -83,13 +84,7 @@ class Supervisor:
 
 
 def wait(check: Any, timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"no {what} within {timeout} s")
+    return wait_until(check, timeout, what, every=0.1)
 
 
 def test_one_wallboard_for_all_web_processes_and_pops_where_the_agent_is(tmp_path: Path, pg_url: str,
@@ -178,13 +173,7 @@ def test_one_wallboard_for_all_web_processes_and_pops_where_the_agent_is(tmp_pat
     finally:
         for sio in socks:
             sio.disconnect()
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
     for name in ("listener", "web1", "web2", "web3"):
         out = (tmp_path / f"{name}.log").read_text()
         assert "Traceback" not in out, (name, out[-3000:])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from waits import stop_processes
 
 from cases import services
 from cases.db import Database
@@ -90,13 +91,7 @@ def test_no_secret_in_any_log(tmp_path: Path, pg_url: str) -> None:
         status = requests.get(f"{base}/status", timeout=10)
         assert status.status_code in (200, 503)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs, timeout=20)
         for f in logs.values():
             f.close()
     texts = {name: (tmp_path / f"{name}.log").read_text() for name in logs}

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_socketio import SocketIO, SocketIOTestClient
+from waits import wait_until
 
 from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
@@ -213,16 +214,6 @@ class LivePbx:
 
     def actions(self, name: str) -> int:
         return int(self.server.actions[name])
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not reached within {timeout} s")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from cases.demo_data import DEMO_WAYBILLS
 if TYPE_CHECKING:
     from conftest import LivePbx
 
-from conftest import wait_until
+from waits import wait_until
 
 pytestmark = [pytest.mark.browser]
 

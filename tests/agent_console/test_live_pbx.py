@@ -13,7 +13,7 @@ from cases.views import CaseInput
 if TYPE_CHECKING:
     from conftest import LivePbx
 
-from conftest import wait_until
+from waits import wait_until
 
 
 def _state(sock: Any) -> dict[str, Any]:

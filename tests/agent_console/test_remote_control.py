@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
+from waits import wait_until
 
 from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
@@ -36,16 +36,6 @@ from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.server import AmiServer
 
 REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def wait_until(check: Any, timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not reached within {timeout} s")
 
 
 @dataclass
