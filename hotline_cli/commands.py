@@ -161,11 +161,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     from hotline_cli.runtime import RuntimeErrorWithMessage, open_database
 
     try:
-        db = open_database(args.settings, seed_demo=args.seed_demo)
+        open_database(args.settings, seed_demo=args.seed_demo).dispose()
     except RuntimeErrorWithMessage as exc:
         return _fail("db", str(exc))
     print(f"database {args.settings.database_url}: migrated{' and demo data seeded' if args.seed_demo else ''}")
-    db.engine.dispose()
     return 0
 
 
@@ -180,8 +179,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from hotline_cli.runtime import StartupError, open_database
 
     try:
-        db = open_database(args.settings)
-        summary = backup(db, Path(args.out), _backup_folders(args.settings))
+        with open_database(args.settings) as db:
+            summary = backup(db, Path(args.out), _backup_folders(args.settings))
     except (StartupError, CasesError) as exc:
         return _fail("backup", str(exc))
     print(f"backup {summary.path}: {sum(summary.rows.values())} rows in {len(summary.rows)} tables, "
@@ -195,8 +194,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from hotline_cli.runtime import StartupError, open_database
 
     try:
-        db = open_database(args.settings)
-        summary = restore(db, Path(args.archive), _backup_folders(args.settings))
+        with open_database(args.settings) as db:
+            summary = restore(db, Path(args.archive), _backup_folders(args.settings))
     except (StartupError, CasesError) as exc:
         return _fail("restore", str(exc))
     print(f"restored {summary.path}: {sum(summary.rows.values())} rows, {summary.files} files")
