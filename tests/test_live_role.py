@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import socketio
+from waits import stop_processes
 
 from tests.test_roles import EXE, REDIS, free_port, login, simulate, wait_http
 
@@ -82,13 +83,7 @@ def test_live_process_transcribes_and_the_web_process_shows_it(tmp_path: Path, p
         # (both import the same code, Vosk's library included)
         assert rss_mb(listener.pid) + 300 < rss_mb(live.pid), (rss_mb(listener.pid), rss_mb(live.pid))
     finally:
-        for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs.values())
     listener_log = (tmp_path / "listener.log").read_text()
     assert "vosk model" not in listener_log.lower() and "AudioSocket server" not in listener_log
     for name in ("listener", "web", "live"):
