@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/transcribe.py [--streams 1 2 4 6 8 10 12 14] [--chunk-ms 20 100] [--no-post-call]
 
-Live, for each number of streams N, two rounds in the same run:
+Live, for each number of streams N, rounds in the same run (bare Vosk, then ours per `--chunk-ms`):
 - ours: N clients in a child process replay the real captured AudioSocket stream (as-tap-1, 8 kHz)
   over TCP paced at real time (one 20 ms message every 20 ms) to one AudioSocketServer, whose results
   go through LiveTranscriber to a LiveBus (the live path up to where Redis or Socket.IO takes over).
@@ -11,10 +11,12 @@ Live, for each number of streams N, two rounds in the same run:
   same audio in 20 ms pieces at real time, PartialResult after every piece that ends no utterance:
   what using Vosk directly costs on this machine at this moment.
 `--chunk-ms 20 100 200`: a round of ours per size of the pieces our server hands Vosk (Asterisk
-sends 20 ms). Per N: CPU seconds per audio second of each and their ratio (our overhead), how late the last
-result of a stream came after the end of its audio (kept up with real time: every stream within
+sends 20 ms). Per N: CPU seconds per audio second of each and their ratio (our overhead), how late
+the last result of a stream came after the end of its audio (kept up with real time: every stream within
 1 s), speech -> first partial (from sending the first 20 ms message with speech to the partial),
-frame -> partial for every partial, and resident memory per stream. The machine's load average is
+frame -> partial for every partial, and the clients' own CPU (what an earlier version of this
+benchmark counted as ours: its clients ran in the measuring process). Memory per stream is measured
+once, on fresh recognisers, before the rounds. The machine's load average is
 printed with every line: other processes' CPU use lowers both figures alike, the ratio much less.
 
 Post-call: audio hours transcribed per CPU hour (one file, serial).
@@ -118,24 +120,21 @@ def run_clients(port: int, streams: list[str]) -> None:
     print(json.dumps(sent))
 
 
-class Peak:
-    """Resident memory sampled every 0.1 s while a round runs."""
-
-    def __init__(self) -> None:
-        self.before = rss_mb()
-        self.peak = self.before
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, rss_mb())
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.peak - self.before
+def memory_per_stream(engine: VoskEngine, n: int = 4, seconds: float = 3.0) -> float:
+    """Resident memory of one live recogniser: n fresh ones (first thing after the model loads, before
+    freed memory of other rounds could be reused), each fed `seconds` of the capture's speech."""
+    frames = capture_frames()
+    start = first_speech(frames)
+    pcm = b"".join(frames[start : start + int(seconds / FRAME_S)])
+    before = rss_mb()
+    recognizers = [engine.stream_recognizer(8000) for _ in range(n)]
+    for rec in recognizers:
+        for i in range(0, len(pcm), 3200):
+            rec.accept(pcm[i : i + 3200])
+        rec.partial()
+    used = (rss_mb() - before) / n
+    del recognizers
+    return used
 
 
 def ours_round(engine: VoskEngine, n: int, chunk_ms: int) -> dict[str, float]:
@@ -164,15 +163,16 @@ def ours_round(engine: VoskEngine, n: int, chunk_ms: int) -> dict[str, float]:
     server = AudioSocketServer(RecognizerPool(engine, max_streams=n), on_result,
                                on_stream_end=lambda s: ended.release(), chunk_ms=chunk_ms)
     server.start()
-    peak = Peak()
     cpu0 = time.process_time()
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.Popen([sys.executable, __file__, "--clients", str(server.port), *streams],
                              stdout=subprocess.PIPE, text=True)
     out, _ = child.communicate()
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    clients_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
     for _ in range(n):
         ended.acquire(timeout=300)
     cpu = time.process_time() - cpu0
-    memory = peak.stop()
     server.stop()
     sent: dict[str, list[float]] = json.loads(out)
     assert transcriber.unknown_results == 0 and transcriber.lines == sum(len(v) for v in results.values())
@@ -189,7 +189,7 @@ def ours_round(engine: VoskEngine, n: int, chunk_ms: int) -> dict[str, float]:
             frame = max(0, min(len(times) - 1, round(r.audio_s / FRAME_S) - 1))
             every.append(r.monotonic - times[frame])
     return {"cpu": cpu / (n * audio_s), "lag": max(lags), "first": pct(first, 0.5), "every50": pct(every, 0.5),
-            "every95": pct(every, 0.95), "memory": memory / n}
+            "every95": pct(every, 0.95), "clients": clients_cpu / (n * audio_s)}
 
 
 def bare_round(engine: VoskEngine, n: int) -> dict[str, float]:
@@ -217,7 +217,6 @@ def bare_round(engine: VoskEngine, n: int) -> dict[str, float]:
         with lock:
             lags.append(time.monotonic() - t0 - audio_s)
 
-    peak = Peak()
     cpu0 = time.process_time()
     threads = [threading.Thread(target=stream) for _ in range(n)]
     for t in threads:
@@ -225,7 +224,7 @@ def bare_round(engine: VoskEngine, n: int) -> dict[str, float]:
     for t in threads:
         t.join()
     cpu = time.process_time() - cpu0
-    return {"cpu": cpu / (n * audio_s), "lag": max(lags), "memory": peak.stop() / n}
+    return {"cpu": cpu / (n * audio_s), "lag": max(lags)}
 
 
 def live_rounds(engine: VoskEngine, counts: list[int], chunks: list[int]) -> None:
@@ -247,14 +246,14 @@ def live_rounds(engine: VoskEngine, counts: list[int], chunks: list[int]) -> Non
             if keeping[name]:
                 kept[name] = n
         print(f"streams={n:2d}  bare Vosk: CPU-s per audio-s {bare['cpu']:.3f}, last result {bare['lag']:+.2f} s "
-              f"after audio end, memory/stream {bare['memory']:.0f} MB  |  {load()}", flush=True)
+              f"after audio end  |  {load()}", flush=True)
         for c in chunks:
             r = rounds[f"ours {c} ms"]
             print(f"           ours {c:3d} ms: CPU-s per audio-s {r['cpu']:.3f} "
                   f"(ratio to bare {r['cpu'] / bare['cpu']:.2f}),"
                   f" last result {r['lag']:+.2f} s after audio end, speech->first partial median {r['first']:.2f} s,"
-                  f" frame->partial median {r['every50']:.2f} s p95 {r['every95']:.2f} s, memory/stream "
-                  f"{r['memory']:.0f} MB  |  {load()}", flush=True)
+                  f" frame->partial median {r['every50']:.2f} s p95 {r['every95']:.2f} s; the clients (Asterisk's "
+                  f"part, another process) {r['clients']:.3f}  |  {load()}", flush=True)
     cores = os.cpu_count() or 1
     print(f"streams sustained at RTF<1 (every result within {KEPT_UP_S:g} s of the end of its audio): "
           + ", ".join(f"{name} {kept[name]}" for name in names) + f"  ({load()})")
@@ -406,6 +405,8 @@ def main() -> int:
     t = time.monotonic()
     engine = VoskEngine(default_model_dir())
     print(f"model load {time.monotonic() - t:.2f} s, process RSS {rss_mb():.0f} MB; {load()}")
+    if args.delivery is None:
+        print(f"memory per live stream: {memory_per_stream(engine):.0f} MB (4 fresh recognisers, 3 s of speech each)")
     if args.delivery is not None:
         import tempfile
 
