@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -170,7 +171,7 @@ def main() -> int:
     ap.add_argument("--supervisors", type=int, default=20)
     ap.add_argument("--concurrent", type=int, default=300, help="calls kept in the system (queued + talking)")
     ap.add_argument("--rate", type=float, default=30.0, help="at most this many new calls per second")
-    ap.add_argument("--talk", type=float, default=18.0, help="talk seconds per call")
+    ap.add_argument("--talk", type=float, default=18.0, help="mean talk seconds per call (±30 %%)")
     ap.add_argument("--every", type=float, default=10.0, help="seconds between printed lines")
     args = ap.parse_args()
 
@@ -252,6 +253,8 @@ def main() -> int:
 
         in_system: list[int] = []  # the simulator's calls in the system, once a second
 
+        talks = random.Random(7)
+
         def caller() -> None:
             """Keep `--concurrent` calls in the system: a new one whenever one ended (at most --rate/s)."""
             next_at = time.time()
@@ -263,7 +266,8 @@ def main() -> int:
                     next_sample += 1.0
                 if len(pbx.calls) < args.concurrent:
                     try:
-                        script = pbx.start_load_call(talk_s=args.talk)
+                        # talk times spread ±30 %: the first 300 calls do not all end at once
+                        script = pbx.start_load_call(talk_s=talks.uniform(0.7, 1.3) * args.talk)
                         stats.call_started(script.linkedid, time.time())
                         made.append(script.linkedid)
                     except Exception as exc:  # the simulator refused a call: count it as not made
