@@ -27,6 +27,7 @@ import socketio
 from rq import Queue
 from rq.registry import StartedJobRegistry
 from sqlalchemy import text as sqltext
+from waits import stop_processes
 
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
@@ -191,13 +192,7 @@ class Cluster:
         raise AssertionError(f"{name} never answered: {(self.tmp / f'{name}.log').read_text()[-2000:]}")
 
     def close(self) -> None:
-        for p in self.procs.values():
-            p.terminate()
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(self.procs.values())
 
 
 
