@@ -151,7 +151,8 @@ def wallboard_payload(
     probes: tuple[ProbeView, ...] = (),
 ) -> dict[str, Any]:
     """The whole wallboard: {at, live_calls_count, queues[], agents[], live_calls[], alerts[], recent_calls[],
-    probes[], settings}. Times are epoch seconds as of `at`; pages keep waits and times in state ticking.
+    probes[], settings}. An agent on a call has `call`: {caller, caller_name, hotline, queue, since}.
+    Times are epoch seconds as of `at`; pages keep waits and times in state ticking.
     A hotline whose last probe failed (`probe_down`) or is older than `probe_stale_s` (`probe_stale`)
     raises an alert."""
     settings = settings or WallboardSettings(20.0, 0.8, 60.0)
@@ -190,6 +191,9 @@ def wallboard_payload(
         row["state"] = display_state(a.status, a.paused, a.pause_reason, talking, a.status == "ringing")
         info = calls.get(a.linkedid) if a.linkedid else None
         row["caller"] = info.caller if info else None
+        # what a supervisor recognises the call by (the linkedid is only a key)
+        row["call"] = ({"caller": info.caller, "caller_name": info.caller_name, "hotline": info.hotline,
+                        "queue": info.queue, "since": info.answered_at or info.started_at} if info else None)
         agents.append(row)
     live_calls = [
         {"linkedid": c.linkedid, "caller": c.caller, "caller_name": c.caller_name, "hotline": c.hotline,

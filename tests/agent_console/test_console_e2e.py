@@ -22,6 +22,21 @@ from waits import wait_until
 pytestmark = [pytest.mark.browser]
 
 
+# cells of a table whose content takes more than one line or sticks out, and whether the table is wider than its card
+WRAPPED = """(testid) => {
+  const table = document.querySelector(`[data-testid="${testid}"]`);
+  const bad = [...table.querySelectorAll("td")].filter((td) => {
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    const tops = [...range.getClientRects()].map((r) => r.top).sort((a, b) => a - b);
+    return (tops.length > 0 && tops[tops.length - 1] - tops[0] > 10) || td.scrollWidth > td.clientWidth + 1;
+  }).map((td) => td.textContent);
+  const right = table.getBoundingClientRect().right, box = table.parentElement.getBoundingClientRect().right;
+  if (right > box + 0.5) bad.push(`overflow ${right} > ${box}`);
+  return bad;
+}"""
+
+
 @pytest.fixture
 def live_url(live_pbx: LivePbx) -> Iterator[str]:
     with serve(live_pbx.console.app) as url:
@@ -66,6 +81,11 @@ def test_agent_and_supervisor_on_the_simulator(live_pbx: LivePbx, live_url: str,
     waiting = pbx.start_call("complaints_abandoned", caller=("49305551006", "陈静"), abandon_after_s=60)
     sup.wait_for_selector('[data-testid="queue-waiting-complaints"]:has-text("1")', timeout=20000)
     sup.wait_for_selector('[data-testid="agent-state-agent1001"][data-state="talking"]')
+    call = sup.text_content('[data-testid="agent-call-agent1001"]') or ""
+    assert "张伟" in call and "49305551001" in call and "客服队列" in call and script.linkedid not in call
+    sup.wait_for_selector(f'[data-testid="live-call-{waiting.linkedid}"]')
+    for table in ("live-calls-table", "agents-table"):  # 1366×768: no cell wraps, no table overflows its card
+        assert sup.evaluate(WRAPPED, table) == [], table
     before = live_pbx.actions("originate")
     sup.click('[data-testid="spy-listen-agent1001"]')
     sup.wait_for_selector('[data-testid="action-result"]:visible')

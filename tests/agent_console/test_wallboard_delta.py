@@ -12,7 +12,7 @@ from agent_console.wallboard import (
     wallboard_delta,
     wallboard_payload,
 )
-from telephony.events import CallEnded, CallQueued, CallStarted, PbxConnection
+from telephony.events import CallAnswered, CallEnded, CallQueued, CallStarted, PbxConnection
 from telephony.records import CallRecord
 from tests.agent_console.conftest import FakeLiveView, sample_snapshot
 
@@ -53,3 +53,17 @@ def test_the_feed_versions_its_deltas_and_folds_events_into_the_board() -> None:
     kept = apply_wallboard_delta(kept, delta)
     assert kept["live_calls"] == [] and [r["linkedid"] for r in kept["recent_calls"]] == ["w.1"]
     assert "sla:service" in {a["id"] for a in kept["alerts"]}  # the abandoned call counts against the SL
+
+
+def test_an_agent_on_a_call_shows_who_calls_on_which_queue_since_when() -> None:
+    snap = sample_snapshot()
+    talking = dataclasses.replace(snap.agents[0], status="busy", linkedid="t.1", since=5.0)
+    calls = CallMemory()
+    for event in (CallStarted("t.1", "49305551001", "张伟", "4008001", "service", 1.0),
+                  CallQueued("t.1", "service", 1, 2.0), CallAnswered("t.1", talking.agent, "service", 4.0)):
+        calls.observe(event)
+    board = wallboard_payload(dataclasses.replace(snap, agents=(talking, *snap.agents[1:])), [], live=calls.live())
+    row = next(a for a in board["agents"] if a["agent"] == talking.agent)
+    assert row["call"] == {"caller": "49305551001", "caller_name": "张伟", "hotline": "service", "queue": "service",
+                           "since": 4.0}
+    assert all(a["call"] is None for a in board["agents"] if a["agent"] != talking.agent)

@@ -80,6 +80,21 @@
     flash("action-result", okText(answer.body));
   }
 
+  // The agent's call as a supervisor knows it: who calls, on which queue (else hotline), for how long.
+  function currentCall(a) {
+    const td = el("td", { class: "call-cell", "data-testid": `agent-call-${a.agent}`, "data-linkedid": a.linkedid || "" });
+    const c = a.call;
+    if (!a.linkedid || !c) { td.textContent = "–"; return td; }
+    const where = c.queue ? queueName(c.queue) : c.hotline ? t("hotline." + c.hotline) : "";
+    td.append(
+      c.caller_name ? el("strong", {}, c.caller_name + " ") : null,
+      el("span", { class: "mono" }, c.caller || t("wb.withheld")),
+      where ? el("span", { class: "muted" }, ` · ${where}`) : null,
+      c.since ? el("span", { class: "muted" }, " · ") : null,
+      c.since ? el("span", { class: "mono tick-since", "data-since": c.since }, fmtDuration(serverNow() - c.since)) : null);
+    return td;
+  }
+
   function renderAgents() {
     const body = document.getElementById("agents-body");
     body.replaceChildren();
@@ -104,7 +119,7 @@
           ? cell(fmtDuration(serverNow() - a.since), { class: "num mono tick-since", "data-since": a.since,
                                                        "data-testid": `agent-since-${a.agent}` })
           : cell("–", { class: "num", "data-testid": `agent-since-${a.agent}` }),
-        cell(a.linkedid ? `${a.caller || ""} ${a.linkedid}`.trim() : "–", { class: "mono small", "data-testid": `agent-call-${a.agent}` }),
+        currentCall(a),
         monitor));
       // kept for older tests and tools: the paused flag with its reason
       body.lastChild.dataset.paused = a.paused ? "1" : "0";
@@ -118,9 +133,10 @@
     const queues = board.queues.map((q) => q.queue);
     for (const c of board.live_calls) {
       const reroute = el("td", {});
-      if (c.in_queue) {
+      const others = queues.filter((q) => q !== c.queue);
+      if (c.in_queue && others.length > 0) {  // re-route to another queue (none known: nothing to offer)
         const select = el("select", { class: "small", "data-testid": `reroute-queue-${c.linkedid}` });
-        for (const q of queues) if (q !== c.queue) select.append(el("option", { value: q }, queueName(q)));
+        for (const q of others) select.append(el("option", { value: q }, queueName(q)));
         const b = el("button", { type: "button", class: "small", "data-testid": `reroute-${c.linkedid}` }, t("wb.reroute_do"));
         b.addEventListener("click", () => act("/api/supervisor/reroute", { linkedid: c.linkedid, queue: select.value },
           () => `${t("wb.rerouted")} ${c.caller} → ${queueName(select.value)}`));
@@ -128,7 +144,7 @@
       }
       const since = c.answered_at || c.started_at || serverNow();
       body.append(el("tr", { "data-testid": `live-call-${c.linkedid}`, class: c.in_queue ? "busy" : "" },
-        cell(`${c.caller}${c.caller_name ? " " + c.caller_name : ""}`, { class: "mono" }),
+        el("td", {}, c.caller_name ? el("strong", {}, c.caller_name + " ") : null, el("span", { class: "mono" }, c.caller)),
         cell(c.hotline ? t("hotline." + c.hotline) : "–"),
         cell(c.queue ? queueName(c.queue) : "–"),
         cell(c.agent || (c.in_queue ? t("wb.in_queue") : "–")),
