@@ -280,9 +280,10 @@ class Rig:
 
     @classmethod
     def start(cls, agents: int, *, seed: int, supervisors: Iterable[str] = (), watch: tuple[str, ...] = (),
-              on_bus: Callable[[Any], None] | None = None) -> Rig:
+              on_bus: Callable[[Any], None] | None = None, pbx_in_process: bool = False) -> Rig:
         """`watch`: AMI events whose hand-over the simulator times (`frames()`); `on_bus(event)`:
-        every domain event, before the console sees it."""
+        every domain event, before the console sees it. `pbx_in_process`: the simulator in a thread
+        of this process instead (how these benchmarks ran before: it competes for the console's GIL)."""
         import logging
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
@@ -291,7 +292,8 @@ class Rig:
         seed_users(db, agents, supervisors)
         ctx = mp.get_context("spawn")
         conn, child = ctx.Pipe()
-        pbx = ctx.Process(target=_pbx_process, args=(agents, seed, watch, child), daemon=True)
+        pbx: Any = (threading.Thread if pbx_in_process else ctx.Process)(
+            target=_pbx_process, args=(agents, seed, watch, child), daemon=True)
         pbx.start()
         port = conn.recv()
         bus = EventBus()

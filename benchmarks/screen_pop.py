@@ -51,6 +51,7 @@ class Marks:
 
     def __init__(self) -> None:
         self.at: dict[str, dict[str, float]] = {}
+        self.flushes: list[float] = []  # seconds each wallboard recompute took
 
     def mark(self, key: str, hop: str, t: float) -> None:
         self.at.setdefault(key, {}).setdefault(hop, t)
@@ -85,6 +86,18 @@ class Marks:
             self.mark(key, "emit1", time.time())
 
         d._handle, d._emit = timed_handle, timed_emit
+        feed = getattr(d, "_feed", None)
+        if feed is not None:  # the wallboard: recomputed on the same thread, holding the GIL meanwhile
+            flush = feed.flush
+
+            def timed_flush() -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return flush()
+                finally:
+                    self.flushes.append(time.perf_counter() - t0)
+
+            feed.flush = timed_flush
 
 
 def report_hops(marks: Marks, arrived: dict[str, float]) -> list[float]:
@@ -107,12 +120,15 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--supervisors", type=int, default=0, help="also connected: supervisors getting the wallboard")
+    ap.add_argument("--pbx-in-process", action="store_true",
+                    help="the simulator in the console's process (as before: competes for its GIL)")
     ap.add_argument("--client-procs", type=int, default=1, help="processes for the agents' AsyncClients")
     ap.add_argument("--no-reference", action="store_true")
     args = ap.parse_args()
     marks = Marks()
     bosses = [f"boss{i}" for i in range(args.supervisors)]
-    rig = Rig.start(args.agents, seed=3, supervisors=bosses, watch=("AgentCalled",), on_bus=marks.on_bus)
+    rig = Rig.start(args.agents, seed=3, supervisors=bosses, watch=("AgentCalled",), on_bus=marks.on_bus,
+                    pbx_in_process=args.pbx_in_process)
     marks.instrument(rig)
     users = rig.agents(args.agents) + bosses
     fleet = Fleet.connect(rig.base, list(zip(users, login_all(rig.base, users), strict=True)),
@@ -129,6 +145,9 @@ def main() -> int:
     lat = [arrived[k] - sent[k] for k in arrived if k in sent]
     print(f"calls {calls}, pops matched {len(lat)}; {load_during}")
     report_hops(marks, arrived)
+    if marks.flushes:
+        print(f"wallboard recomputes {len(marks.flushes)}: p50 {pct(marks.flushes, 50):.2f} ms  "
+              f"p99 {pct(marks.flushes, 99):.2f} ms  max {pct(marks.flushes, 100):.2f} ms (on the dispatcher's thread)")
     print(f"screen pop  p50 {pct(lat, 50):.2f} ms  p99 {pct(lat, 99):.2f} ms  max {pct(lat, 100):.2f} ms  "
           f"mean {statistics.mean(lat) * 1000:.2f} ms  (goal p99 <= 50 ms)")
     if not args.no_reference:

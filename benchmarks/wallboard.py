@@ -36,10 +36,13 @@ def main() -> int:
     ap.add_argument("--supervisors", type=int, default=5)
     ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--pbx-in-process", action="store_true",
+                    help="the simulator in the console's process (as before: competes for its GIL)")
     ap.add_argument("--client-procs", type=int, default=1)
     args = ap.parse_args()
     bosses = [f"boss{i}" for i in range(args.supervisors)]
-    rig = Rig.start(args.agents, seed=4, supervisors=bosses, watch=("QueueCallerJoin",))
+    rig = Rig.start(args.agents, seed=4, supervisors=bosses, watch=("QueueCallerJoin",),
+                    pbx_in_process=args.pbx_in_process)
     users = bosses + rig.agents(args.agents)
     fleet = Fleet.connect(rig.base, list(zip(users, login_all(rig.base, users), strict=True)),
                           ["screen_pop", "wallboard", "wallboard_delta"], args.client_procs)
