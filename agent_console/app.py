@@ -20,6 +20,7 @@ from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket
 from agent_console.pop import PopBuilder
 from agent_console.security import CSRF_FIELD, LoginLimiter, check_csrf, csrf_token
 from agent_console.wallboard import WallboardRelay, read_probes
+from agent_console.wrapup import WrapUps, WrapUpService
 from cases.db import Database
 from cases.shipment_sources import ShipmentSource
 from telephony.events import EventBus
@@ -45,6 +46,7 @@ def create_app(
     shipments: ShipmentSource | None = None,
     live_bus: LiveBus | None = None,
     wallboard: WallboardRelay | None = None,
+    wrap_ups: WrapUpService | None = None,
 ) -> tuple[Flask, SocketIO]:
     """Build the console. It subscribes to `bus` at once; `dispatcher(app).stop()` unsubscribes.
 
@@ -54,6 +56,8 @@ def create_app(
     the embedded shipments table). `live_bus` (transcripts.live_events.LiveBus) brings live
     transcript lines and alerts to the agent on the call and to supervisors. `wallboard`: the
     supervisors' wallboard is computed elsewhere (role mode: by the listener) and relayed from it.
+    `wrap_ups`: the site's wrap-up keeper elsewhere (a web process by role: the listener's, over
+    Redis); None runs one here when `config.wrap_up_s` > 0 (agent_console.wrapup).
     """
     app = Flask(__name__)
     app.config.update(
@@ -111,8 +115,13 @@ def create_app(
 
     socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
     pops = PopBuilder(db, shipments)
-    dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, ConsoleControl(config, control),
-                            probes=lambda: read_probes(db), live_bus=live_bus, wallboard=wallboard)
+    console_control = ConsoleControl(config, control)
+    keeper: WrapUps | None = None
+    if wrap_ups is None and config.wrap_up_s > 0:
+        keeper = wrap_ups = WrapUps(bus, console_control, config.wrap_up_s)
+    dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, console_control,
+                            probes=lambda: read_probes(db), live_bus=live_bus, wallboard=wallboard,
+                            wrap_ups=wrap_ups)
     app.extensions[DISPATCHER_KEY] = dispatcher
 
     @app.after_request
@@ -123,6 +132,9 @@ def create_app(
         return response
     register_socket_handlers(socketio, dispatcher)
     dispatcher.start()
+    if keeper is not None:
+        keeper.start()
+        dispatcher.also_stop(keeper.stop)
     checker = reminders.ReminderChecker(socketio, db, config.reminder_interval_s, config.reminder_lead_s,
                                         config.reminder_repeat_s)
     app.extensions[reminders.REMINDERS_KEY] = checker

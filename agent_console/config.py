@@ -55,8 +55,6 @@ class ConsoleConfig:
     pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS
     wrap_up_codes: tuple[WrapUpCode, ...] = DEFAULT_WRAP_UP_CODES
     wrap_up_s: float = 30.0  # paused with reason "wrap-up" after a call, then unpaused (0: no wrap-up)
-    # several consoles (web processes) see every agent: each runs the wrap-up only of agents connected to it
-    wrap_up_connected_only: bool = False
     # several consoles (web processes) see every agent: each builds the screen pops only of agents
     # connected to it (the others' when their page connects while the phone rings)
     pops_connected_only: bool = False

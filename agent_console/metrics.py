@@ -37,6 +37,13 @@ POP_LATENCY = Histogram("hotline_pop_latency_seconds", "AgentCalled at the PBX t
 TRANSCRIBED = Counter("hotline_transcriptions", "Recordings transcribed and stored", registry=REGISTRY)
 TRANSCRIPTION_LAG = Histogram("hotline_transcription_lag_seconds", "End of the call to its transcript stored",
                               buckets=(5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600), registry=REGISTRY)
+PBX_CONTROL = Counter("hotline_pbx_control_requests", "PBX control requests from web processes served by the "
+                      "listener, by action and outcome (ok, error, expired)", ["action", "outcome"],
+                      registry=REGISTRY)
+PBX_CONTROL_LATENCY = Histogram("hotline_pbx_control_seconds", "A PBX control request taken off Redis to its "
+                                "answer ready (the AMI action's round trip included)", ["action"],
+                                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                                registry=REGISTRY)
 
 AmiSource = Callable[[], Iterable[tuple[str, int, bool]]]  # (pbx name, events read, connected)
 BacklogSource = Callable[[], tuple[int, int]]  # (jobs waiting or running, jobs failed for good)
@@ -110,6 +117,12 @@ def transcription_stored(ended_at: float | None, now: float | None = None) -> No
     TRANSCRIBED.inc()
     if ended_at is not None:
         TRANSCRIPTION_LAG.observe(max(0.0, (time.time() if now is None else now) - ended_at))
+
+
+def pbx_control_served(action: str, outcome: str, seconds: float | None) -> None:
+    PBX_CONTROL.labels(action, outcome).inc()
+    if seconds is not None:
+        PBX_CONTROL_LATENCY.labels(action).observe(seconds)
 
 
 def exposition() -> bytes:

@@ -29,8 +29,9 @@ Client → server: `agent_state` (ack: own snapshot; agent roles) and `wallboard
 whole wallboard; supervisor roles). A page that sees a version gap asks again.
 
 Bus handlers run on the AMI reader thread, so `Dispatcher.on_event` only puts the event on a
-queue; one background task does the work in event order. AMI actions (wrap-up pause / unpause)
-run on a small pool so a slow PBX never holds up pops.
+queue; one background task does the work in event order. Wrap-up (pause, timer, unpause) is the
+site's one keeper's (agent_console.wrapup): the dispatcher shows its `AgentWrapUp` deadlines and
+passes "extend" to it (`wrap_ups`: the keeper itself, or the listener's over Redis).
 
 Pop latency: the database lookup of a pop (caller context, customer candidates) is made once per
 call, not per ringing phone, and ahead of the ring on a small pool: when the call starts (the caller
@@ -67,8 +68,8 @@ from agent_console import metrics
 from agent_console.agents import AgentBoard
 from agent_console.auth import current_user
 from agent_console.calls import CallInfo, CallMemory
-from agent_console.config import WRAP_UP_REASON, ConsoleConfig
-from agent_console.control import ConsoleControl, ControlError
+from agent_console.config import ConsoleConfig
+from agent_console.control import ConsoleControl
 from agent_console.pop import PopBuilder, PopLookup
 from agent_console.wallboard import (
     WallboardFeed,
@@ -76,11 +77,13 @@ from agent_console.wallboard import (
     call_summary,
     wallboard_settings,
 )
+from agent_console.wrapup import NotInWrapUp, WrapUpService
 from cases.probes import ProbeView
 from telephony.events import (
     AgentRinging,
     AgentRingStopped,
     AgentStatus,
+    AgentWrapUp,
     CallAnswered,
     CallEnded,
     CallQueued,
@@ -98,7 +101,6 @@ log = logging.getLogger(__name__)
 SUPERVISORS_ROOM = "supervisors"
 DISPATCHER_KEY = "hotline_console_dispatcher"
 QUEUE_LIMIT = 10_000
-WRAP_UP_TICK_S = 0.25
 # A ring "cancelled" on one phone is reported just before the answer on another (ringall); the
 # withdrawal waits this long for that answer so it can say who took the call.
 WITHDRAW_HOLD_S = 0.5
@@ -144,10 +146,12 @@ class Dispatcher:
         probes: Callable[[], tuple[ProbeView, ...]] | None = None,
         live_bus: LiveBus | None = None,
         wallboard: WallboardRelay | None = None,
+        wrap_ups: WrapUpService | None = None,
     ) -> None:
         """`probes` reads the last probe result per hotline (from the database); polled every
         `config.probe_poll_s`. `wallboard`: the wallboard is computed elsewhere (role mode: the
-        listener) and only relayed from there; otherwise it is computed here from the events."""
+        listener) and only relayed from there; otherwise it is computed here from the events.
+        `wrap_ups` extends wrap-ups (None: no wrap-up here)."""
         self._socketio = socketio
         self._bus = bus
         self._live_bus = live_bus
@@ -160,6 +164,7 @@ class Dispatcher:
         self._pops = pops
         self._config = config
         self.control = control
+        self.wrap_ups = wrap_ups
         self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_LIMIT)
         self._started = False
         self._stopped = threading.Event()
@@ -174,7 +179,6 @@ class Dispatcher:
         self._unbuilt: dict[str, dict[str, AgentRinging]] = {}  # agent -> linkedid -> its ring
         self._unbuilt_lock = threading.Lock()
         self.pops_built = 0
-        self._ami_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-ami")
         self._held: dict[str, tuple[list[str], float]] = {}  # linkedid -> (agents, send by)
         self._pop_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-pop")
         self._contexts: dict[str, _PopContext] = {}  # linkedid -> its pop lookup (dispatcher thread only)
@@ -198,7 +202,6 @@ class Dispatcher:
         self._started = True
         self._stopped.clear()
         self._socketio.start_background_task(self._run)
-        self._socketio.start_background_task(self._wrap_up_timer)
         if self._read_probes is not None:
             self.refresh_probes()
             self._socketio.start_background_task(self._probe_timer)
@@ -219,7 +222,6 @@ class Dispatcher:
         if self._started:
             self._queue.put(_STOP)
             self._started = False
-        self._ami_pool.shutdown(wait=False, cancel_futures=True)
         self._pop_pool.shutdown(wait=False, cancel_futures=True)
         for fn in self._also_stop:
             fn()
@@ -321,13 +323,13 @@ class Dispatcher:
             involved = {*record.rang, *record.agents, *([record.agent] if record.agent else [])}
             for agent in sorted(involved):
                 self._forget_unbuilt(agent, record.linkedid)
-                talked = self.board.ended(agent, record.linkedid)
+                self.board.ended(agent, record.linkedid)
                 self._emit("call_ended", payload, agent_room(agent))
-                if talked and self._config.wrap_up_s > 0:
-                    self._start_wrap_up(agent)
         elif isinstance(event, AgentStatus):
             self.board.status(event.agent, event.status, event.paused, event.pause_reason, at=event.at)
             self._emit("agent_status", asdict(event), agent_room(event.agent))
+        elif isinstance(event, AgentWrapUp):
+            self.board.set_wrap_up(event.agent, event.until)
         elif isinstance(event, PbxConnection):
             self._emit("pbx", asdict(event), None)
 
@@ -470,38 +472,11 @@ class Dispatcher:
 
     # --- wrap-up ------------------------------------------------------------------------------
 
-    def _start_wrap_up(self, agent: str) -> None:
-        if self._config.wrap_up_connected_only and not self._connected_here(agent):
-            return  # another console (web process) runs it: one wrap-up timer per agent
-        self.board.set_wrap_up(agent, time.time() + self._config.wrap_up_s)
-        self._ami_pool.submit(self._ami, "wrap-up", self.control.wrap_up, agent)
-
     def extend_wrap_up(self, agent: str) -> float:
-        """Another `wrap_up_s` seconds; ControlError if the agent is not in wrap-up."""
-        until = self.board.wrap_up_until(agent)
-        if until is None:
-            raise ControlError(f"{agent} is not in wrap-up")
-        new = max(until, time.time()) + self._config.wrap_up_s
-        self.board.set_wrap_up(agent, new)
-        return new
-
-    def _wrap_up_timer(self) -> None:
-        while not self._stopped.wait(WRAP_UP_TICK_S):
-            for agent in self.board.wrap_ups_due():
-                self.board.set_wrap_up(agent, None)
-                snap = self.board.snapshot(agent)
-                if snap["paused"] and snap["pause_reason"] != WRAP_UP_REASON:
-                    continue  # the agent chose another pause meanwhile
-                self._ami_pool.submit(self._ami, "end of wrap-up", self.control.ready, agent)
-
-    @staticmethod
-    def _ami(what: str, fn: Any, agent: str) -> None:
-        try:
-            fn(agent)
-        except ControlError as exc:
-            log.warning("%s for %s not done: %s", what, agent, exc)
-        except Exception:
-            log.exception("%s for %s failed", what, agent)
+        """Another `wrap_up_s` seconds from the site's keeper; NotInWrapUp if none is running."""
+        if self.wrap_ups is None:
+            raise NotInWrapUp("no wrap-up after calls here")
+        return self.wrap_ups.extend(agent)
 
     # --- on connect -----------------------------------------------------------------------------
 

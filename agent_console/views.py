@@ -17,6 +17,7 @@ from agent_console.control import ControlError
 from agent_console.i18n import current_language, translate
 from agent_console.namespaces import DISPATCHER_KEY, Dispatcher
 from agent_console.search import SHIPMENTS_KEY
+from agent_console.wrapup import NotInWrapUp
 from cases.errors import CaseNotFound, ChangeRequestNotFound, DatabaseUnavailable, InvalidInput
 from cases.vocab import CaseKind, CaseStatus, ChangeField, Department
 
@@ -252,9 +253,11 @@ def set_agent_state() -> ResponseReturnValue:
 def extend_wrap_up() -> ResponseReturnValue:
     try:
         until = _dispatcher().extend_wrap_up(_user().username)
-    except ControlError as exc:
+    except NotInWrapUp as exc:
         return {"error": "not_in_wrap_up", "message": translate(current_language(), "wrap.err.none"),
                 "detail": str(exc)}, 409
+    except ControlError as exc:  # by role: the listener that keeps the wrap-ups did not answer
+        return _control_error(exc)
     return {"wrap_up_until": until}, 200
 
 

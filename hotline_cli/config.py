@@ -91,6 +91,7 @@ class Settings:
     audiosocket_address: str = ""  # the host Asterisk dials (AudioSocket/HOST:PORT); empty: audiosocket_host
     audiosocket_peers: tuple[str, ...] = ("127.0.0.1", "::1")  # Asterisk addresses allowed to connect
     live_max_streams: int = 16  # live recognisers at once (two per call)
+    wrap_up_s: float = 30.0  # paused with reason "wrap-up" after a call, then unpaused (0: no wrap-up)
 
     # [queue_wait_limits] queue = seconds: a caller waiting longer is moved to the IVR's callback offer
     queue_wait_limits: Mapping[str, float] = field(default_factory=dict)
@@ -118,6 +119,7 @@ ENV = {
     "HOTLINE_AUDIOSOCKET_HOST": ("audiosocket_host", str),
     "HOTLINE_AUDIOSOCKET_PORT": ("audiosocket_port", int),
     "HOTLINE_AUDIOSOCKET_ADDRESS": ("audiosocket_address", str),
+    "HOTLINE_WRAP_UP_S": ("wrap_up_s", float),
 }
 AMI_ENV = {
     "HOTLINE_AMI_HOST": ("host", str),
@@ -147,6 +149,13 @@ def _convert(name: str, value: Any, kind: type[Any]) -> Any:
             return result
         if kind is Path:
             return Path(str(value))
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError("not a number")
+            number = float(value)
+            if not 0 <= number < 86400:
+                raise ValueError("not a number of seconds from 0 to 86400")
+            return number
         if not isinstance(value, str):
             raise ValueError("expected text")
         return value
@@ -246,7 +255,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                 updates[key] = _reminders(value)
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path, "live_transcripts": bool,
-                        "audiosocket_port": int, "live_max_streams": int}.get(key, str)
+                        "audiosocket_port": int, "live_max_streams": int, "wrap_up_s": float}.get(key, str)
                 updates[key] = _convert(key, value, kind)
             else:
                 raise ConfigError(f"settings file: unknown key {key!r}")

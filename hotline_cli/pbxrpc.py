@@ -5,9 +5,11 @@ as the listener's `PbxControl`, but each action is a typed request (one dataclas
 JSON) pushed on a Redis list. The listener's `ControlServer` takes them off the list, runs them
 through its own `PbxControl` / `Actions` and pushes the answer on the request's own reply key: done,
 or the named error (NoSuchChannel, NoSuchQueueMember, AlreadyQueueMember, AmiActionError, AmiTimeout,
-PbxNotConnected), raised again in the web process as the same exception type, so the console shows
-the same messages as in one process. No answer within the action's timeout (listener down, Redis
-down) raises `PbxNotConnected` ("PBX control unavailable"), and the request is taken back off the list.
+PbxNotConnected, and the console's NotInWrapUp), raised again in the web process as the same exception
+type, so the console shows the same messages as in one process. Besides AMI actions the listener
+runs one console request: extending a wrap-up (`ExtendWrapUp`), kept by its wrap-up keeper. No
+answer within the action's timeout (listener down, Redis down) raises `PbxNotConnected` ("PBX control
+unavailable"), and the request is taken back off the list.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from typing import Any
 
 import redis
 
+from agent_console import metrics
+from agent_console.control import PbxUnavailable
+from agent_console.wrapup import NotInWrapUp, WrapUpService
 from telephony.actions import Actions, AlreadyQueueMember, ChannelInfo, NoSuchChannel, NoSuchQueueMember
 from telephony.connection import AmiActionError, AmiError, AmiTimeout
 from telephony.pbxlink import PbxControl, PbxNotConnected
@@ -95,9 +100,17 @@ class CoreShowChannels:
     pass
 
 
-ControlAction = QueuePause | QueueAdd | QueueRemove | Spy | Redirect | Originate | CoreShowChannels
+@dataclass(frozen=True, slots=True)
+class ExtendWrapUp:
+    """Not an AMI action: the listener's wrap-up keeper gives the agent another wrap_up_s seconds."""
+
+    agent: str
+
+
+ControlAction = QueuePause | QueueAdd | QueueRemove | Spy | Redirect | Originate | CoreShowChannels | ExtendWrapUp
 _ACTIONS: dict[str, type[ControlAction]] = {
-    cls.__name__: cls for cls in (QueuePause, QueueAdd, QueueRemove, Spy, Redirect, Originate, CoreShowChannels)
+    cls.__name__: cls for cls in (QueuePause, QueueAdd, QueueRemove, Spy, Redirect, Originate, CoreShowChannels,
+                                  ExtendWrapUp)
 }
 
 
@@ -119,6 +132,7 @@ class ControlReply:
     message: str = ""
     text: str = ""  # Originate / Spy: Asterisk's response message
     channels: tuple[ChannelInfo, ...] = ()
+    until: float | None = None  # ExtendWrapUp: the new deadline
 
 
 def encode_request(req: ControlRequest) -> str:
@@ -145,15 +159,16 @@ def encode_reply(reply: ControlReply) -> str:
 def decode_reply(text: str | bytes) -> ControlReply:
     try:
         d = json.loads(text)
+        until = d.get("until")
         return ControlReply(str(d["id"]), bool(d["ok"]), str(d["error"]), str(d["message"]), str(d["text"]),
-                            tuple(ChannelInfo(**c) for c in d["channels"]))
+                            tuple(ChannelInfo(**c) for c in d["channels"]), None if until is None else float(until))
     except (KeyError, ValueError, TypeError) as exc:
         raise BadControlMessage(f"unreadable PBX control reply: {exc!r}") from None
 
 
 # exceptions that travel by name; the most precise first (they are subclasses of one another)
 _ERRORS: tuple[type[Exception], ...] = (NoSuchChannel, NoSuchQueueMember, AlreadyQueueMember, AmiTimeout,
-                                        AmiActionError, AmiError, PbxNotConnected)
+                                        AmiActionError, AmiError, PbxNotConnected, NotInWrapUp)
 _ERRORS_BY_NAME: dict[str, type[Exception]] = {cls.__name__: cls for cls in _ERRORS}
 
 
@@ -194,6 +209,24 @@ class RemoteActions:
 
     def core_show_channels(self) -> tuple[ChannelInfo, ...]:
         return self._call(CoreShowChannels()).channels
+
+
+class RemoteWrapUps:
+    """A web process's way to the listener's wrap-up keeper (agent_console.wrapup.WrapUpService)."""
+
+    def __init__(self, pbx: RemotePbx, timeout: float = 5.0) -> None:
+        self._pbx = pbx
+        self._timeout = timeout
+
+    def extend(self, agent: str) -> float:
+        """The new deadline; NotInWrapUp from the listener, PbxUnavailable when it does not answer."""
+        try:
+            reply = self._pbx.call("", ExtendWrapUp(agent), self._timeout)
+        except PbxNotConnected as exc:
+            raise PbxUnavailable(str(exc)) from None
+        if reply.until is None:
+            raise NotInWrapUp(f"{agent} is not in wrap-up")
+        return reply.until
 
 
 class RemotePbx:
@@ -260,8 +293,10 @@ def execute(actions: Actions, action: ControlAction) -> ControlReply:
             action.channel, context=action.context, exten=action.exten, application=action.application,
             data=action.data, caller_id=action.caller_id, timeout_ms=action.timeout_ms,
             variables=action.variables) or "")
-    else:
+    elif isinstance(action, CoreShowChannels):
         return ControlReply("", True, channels=actions.core_show_channels())
+    else:
+        raise ValueError(f"{type(action).__name__} is not a PBX action")
     return ControlReply("", True)
 
 
@@ -269,14 +304,17 @@ class ControlServer:
     """Listener side: takes requests off the list, runs them on the AMI link, answers each."""
 
     def __init__(self, url: str, control: PbxControl, key: str = DEFAULT_KEY, workers: int = 4,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, wrap_ups: WrapUpService | None = None) -> None:
         self.url = url
         self.control = control
+        self.wrap_ups = wrap_ups
         self.key = key
         self.clock = clock
         self.handled = 0
         self.failed = 0
         self.expired = 0
+        self.last_latency_s: float | None = None  # the last request's time from Redis to its answer
+        self.max_latency_s = 0.0
         self.ready = threading.Event()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pbx-control")
@@ -307,17 +345,25 @@ class ControlServer:
                 continue
             if req.expires_at < self.clock():
                 self.expired += 1
+                metrics.pbx_control_served(type(req.action).__name__, "expired", None)
                 log.warning("PBX control request %s (%s) came too late: dropped", req.id, type(req.action).__name__)
                 continue
-            self._pool.submit(self._handle, conn, req)
+            self._pool.submit(self._handle, conn, req, time.monotonic())
 
-    def _handle(self, conn: redis.Redis, req: ControlRequest) -> None:
+    def _handle(self, conn: redis.Redis, req: ControlRequest, taken: float) -> None:
         what = type(req.action).__name__
+        outcome = "error"
         try:
-            name = req.pbx if req.pbx in self.control.names else None
-            reply = dataclasses.replace(execute(self.control.actions(name, timeout=req.timeout_s), req.action),
-                                        id=req.id)
+            if isinstance(req.action, ExtendWrapUp):
+                if self.wrap_ups is None:
+                    raise NotInWrapUp("no wrap-up after calls on this site")
+                reply = ControlReply(req.id, True, until=self.wrap_ups.extend(req.action.agent))
+            else:
+                name = req.pbx if req.pbx in self.control.names else None
+                reply = dataclasses.replace(execute(self.control.actions(name, timeout=req.timeout_s), req.action),
+                                            id=req.id)
             self.handled += 1
+            outcome = "ok"
         except _ERRORS as exc:
             self.failed += 1
             log.info("PBX control %s for a web process failed: %s: %s", what, type(exc).__name__, exc)
@@ -325,6 +371,10 @@ class ControlServer:
         except ValueError as exc:  # a spy mode Actions does not know
             self.failed += 1
             reply = ControlReply(req.id, False, AmiActionError.__name__, str(exc))
+        took = time.monotonic() - taken  # counted before the answer goes: whoever reads it sees the counts
+        self.last_latency_s = took
+        self.max_latency_s = max(self.max_latency_s, took)
+        metrics.pbx_control_served(what, outcome, took)
         try:
             pipe = conn.pipeline()
             pipe.rpush(req.reply_key, encode_reply(reply))
@@ -332,6 +382,13 @@ class ControlServer:
             pipe.execute()
         except redis.RedisError as exc:
             log.warning("PBX control answer to %s not sent: %s", req.id, exc)
+
+    def status(self) -> dict[str, Any]:
+        """For the listener's /status: requests served, failed, dropped as too late, and latencies."""
+        return {"connected": self.ready.is_set(), "served": self.handled, "errors": self.failed,
+                "expired": self.expired,
+                "last_latency_ms": None if self.last_latency_s is None else round(self.last_latency_s * 1000, 1),
+                "max_latency_ms": round(self.max_latency_s * 1000, 1)}
 
     def stop(self) -> None:
         self._stop.set()

@@ -51,7 +51,7 @@ _LIVE_TYPES: dict[str, type[LiveLine] | type[LiveAlert]] = {"LiveLine": LiveLine
 _EVENT_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls for cls in (ev.CallStarted, ev.CallHolding, ev.IvrDigit, ev.CallVariable, ev.CallQueued,
                                   ev.CallLeftQueue, ev.AgentRinging, ev.AgentRingStopped, ev.CallAnswered,
-                                  ev.CallEnded, ev.AgentStatus, ev.PbxConnection)
+                                  ev.CallEnded, ev.AgentStatus, ev.PbxConnection, ev.AgentWrapUp)
 }
 
 

@@ -443,16 +443,44 @@ def record_metrics(bus: EventBus, links: list[PbxLink]) -> None:
                                         for link in links])
 
 
-def serve_metrics(port: int | None) -> None:
-    """Listener and worker: this process's metrics on http://127.0.0.1:PORT/metrics (loopback only)."""
+def serve_metrics(port: int | None, status: Any = None) -> None:
+    """Listener and worker: this process's metrics on http://127.0.0.1:PORT/metrics and, given
+    `status` (a callable returning a JSON-able mapping), its health on /status (loopback only)."""
     if not port:
         return
-    from prometheus_client import start_http_server
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                body, ctype, code = metrics.exposition(), CONTENT_TYPE_LATEST, 200
+            elif path == "/status" and status is not None:
+                try:
+                    body, code = json.dumps(dict(status()), ensure_ascii=False, default=str).encode(), 200
+                except Exception as exc:  # a part that cannot say how it is: the others still answer
+                    log.exception("status failed")
+                    body, code = json.dumps({"error": str(exc)}).encode(), 500
+                ctype = "application/json"
+            else:
+                body, ctype, code = b"not found\n", "text/plain", 404
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
 
     try:
-        start_http_server(port, addr="127.0.0.1", registry=metrics.REGISTRY)
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     except OSError as exc:
         raise StartupError(f"cannot serve metrics on 127.0.0.1:{port}: {exc.strerror}") from None
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
 
 
 def rq_backlog(redis_url: str, queue_name: str) -> metrics.BacklogSource:
@@ -625,18 +653,19 @@ def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
 
 def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, port: int | None, *, demo: bool,
                    status: Any = None, control: Any = None, live_bus: LiveBus | None = None,
-                   shared: bool = False, wallboard: WallboardRelay | None = None) -> None:
-    """`shared`: one of several web processes (each sees every agent; each builds the pops and runs
-    the wrap-up only of the agents connected to it). `wallboard`: relayed from where it is computed."""
+                   wallboard: WallboardRelay | None = None, wrap_ups: Any = None,
+                   shared: bool = False) -> None:
+    """`shared`: one of several web processes (each sees every agent; each builds the pops only of
+    the agents connected to it). `wallboard`: relayed from where it is computed. `wrap_ups`: the
+    site's wrap-up keeper elsewhere (a web process: the listener's, over Redis)."""
     import dataclasses
 
     from agent_console.app import create_app
 
-    config = dataclasses.replace(console_config(settings, demo=demo), wrap_up_connected_only=shared,
-                                 pops_connected_only=shared)
+    config = dataclasses.replace(console_config(settings, demo=demo), pops_connected_only=shared)
     app, socketio = create_app(config, db, bus, live, status_provider=status, control=control,
                                shipments=shipment_source(settings.shipments), live_bus=live_bus,
-                               wallboard=wallboard)
+                               wallboard=wallboard, wrap_ups=wrap_ups)
     host, http_port = settings.http_host, port or settings.http_port
     try:
         socketio.run(app, host=host, port=http_port, allow_unsafe_werkzeug=True, use_reloader=False,
@@ -665,10 +694,27 @@ def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
                          recordings_dir=settings.recordings_dir.resolve(),
                          evidence_dir=(settings.data_dir / "evidence").resolve(),
                          supervisor_phones=dict(settings.supervisor_phones), pause_reasons=settings.pause_reasons,
-                         metrics_token=settings.metrics_token,
+                         metrics_token=settings.metrics_token, wrap_up_s=settings.wrap_up_s,
                          reminder_lead_s=settings.reminders.lead_minutes * 60,
                          reminder_repeat_s=settings.reminders.repeat_minutes * 60,
                          reminder_interval_s=settings.reminders.check_seconds)
+
+
+def start_wrap_ups(settings: Settings, bus: EventBus, control: PbxControl) -> Any:
+    """The listener's wrap-up keeper (agent_console.wrapup.WrapUps) for every agent of the site;
+    None when `wrap_up_s` is 0."""
+    from agent_console.control import ConsoleControl
+    from agent_console.wrapup import WrapUps
+
+    if settings.wrap_up_s <= 0:
+        return None
+    # the console's PBX commands (reasons, agent interfaces); the listener serves no pages or sessions
+    config = ConsoleConfig(secret_key="unused-by-the-listener", pause_reasons=settings.pause_reasons,
+                           wrap_up_s=settings.wrap_up_s)
+    keeper = WrapUps(bus, ConsoleControl(config, control), settings.wrap_up_s)
+    keeper.start()
+    log.info("wrap-up: %g s after each call, for every agent", settings.wrap_up_s)
+    return keeper
 
 
 def _sigterm_as_interrupt() -> None:
@@ -803,10 +849,11 @@ def run_role(args: argparse.Namespace) -> int:
     """`hotline serve --role listener|web|worker|live`: one job per process, events shared over Redis.
 
     listener: the AMI links (one per Asterisk), call store, routing; publishes events and the live
-    picture; enqueues transcription jobs (RQ); runs PBX actions for the others. web: the console, fed
-    from Redis. worker: an RQ worker transcribing recordings. live: live transcripts (the speech
-    model, the AudioSocket server; taps asked of the listener), lines out over Redis."""
-    from hotline_cli.pbxrpc import ControlServer, RemotePbx
+    picture; enqueues transcription jobs (RQ); runs PBX actions for the others and every agent's
+    wrap-up. web: the console, fed from Redis. worker: an RQ worker transcribing recordings. live:
+    live transcripts (the speech model, the AudioSocket server; taps asked of the listener), lines
+    out over Redis."""
+    from hotline_cli.pbxrpc import ControlServer, RemotePbx, RemoteWrapUps
     from hotline_cli.redisbus import EventPublisher, EventSubscriber, LivePublisher, RedisLive, RedisUnavailable
 
     _sigterm_as_interrupt()
@@ -831,14 +878,24 @@ def run_role(args: argparse.Namespace) -> int:
                 raise StartupError(str(exc)) from None
             live = CombinedLive([link.tracker for link in links])
             control = PbxControl(links)
-            EventPublisher(settings.redis_url, bus)
-            control_server = ControlServer(settings.redis_url, control, settings.pbx_control_key)
+            publisher = EventPublisher(settings.redis_url, bus)
+            wrap_ups = start_wrap_ups(settings, bus, control)  # every agent's, console open or not
+            control_server = ControlServer(settings.redis_url, control, settings.pbx_control_key, wrap_ups=wrap_ups)
             live_pub = LivePublisher(settings.redis_url, live)
             board_pub = start_wallboard(settings, db, bus, live)
             record_metrics(bus, links)
             metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
             metrics.set_store_backlog_source(lambda: pipeline.backlog)
-            serve_metrics(args.metrics_port)
+
+            def listener_status() -> dict[str, Any]:
+                return {"role": "listener", "ami": [link.status() for link in links],
+                        "live_calls": len(live.live_call_ids()), "calls_stored": pipeline.stored,
+                        "store_backlog": pipeline.backlog, "pipeline_errors": pipeline.errors,
+                        "events_published": publisher.sent, "events_not_published": publisher.failed,
+                        "pbx_control": control_server.status(),
+                        "wrap_up": wrap_ups.status() if wrap_ups is not None else None}
+
+            serve_metrics(args.metrics_port, listener_status)
             if settings.live_transcripts:  # the model and the recognisers run in `--role live`
                 log.info("live transcripts: taps are asked for by the live process (--role live)")
             router = None
@@ -863,6 +920,8 @@ def run_role(args: argparse.Namespace) -> int:
             board_pub.stop()
             live_pub.stop()
             control_server.stop()
+            if wrap_ups is not None:
+                wrap_ups.stop()
             pipeline.stop()
         elif role == "web":
             from hotline_cli.redisbus import LiveEventSubscriber, WallboardSubscriber
@@ -888,12 +947,12 @@ def run_role(args: argparse.Namespace) -> int:
                     body["transcription_jobs"] = {"error": str(exc)}
                 return body
 
+            remote = RemotePbx(settings.redis_url, settings.pbx_control_key)
             try:
                 _serve_console(settings, db, bus, live_view, port, demo=False,
                                status=lambda: web_status() | {"live_transcript_events_received": live_sub.received},
-                               live_bus=web_live_bus,
-                               control=RemotePbx(settings.redis_url, settings.pbx_control_key), shared=True,
-                               wallboard=board_sub)
+                               live_bus=web_live_bus, control=remote, wrap_ups=RemoteWrapUps(remote),
+                               shared=True, wallboard=board_sub)
             except KeyboardInterrupt:
                 pass
             board_sub.stop()

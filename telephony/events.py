@@ -126,6 +126,17 @@ class PbxConnection:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class AgentWrapUp:
+    """The agent's after-call work: paused with the wrap-up reason until `until` (epoch seconds), or
+    over (`until` None). Not from AMI: published by the one wrap-up keeper of the site
+    (agent_console.wrapup), so every console shows the same timer."""
+
+    agent: str
+    until: float | None
+    at: float
+
+
 DomainEvent = (
     CallStarted
     | CallHolding
@@ -139,6 +150,7 @@ DomainEvent = (
     | CallEnded
     | AgentStatus
     | PbxConnection
+    | AgentWrapUp
 )
 
 Handler = Callable[[DomainEvent], None]

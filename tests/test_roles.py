@@ -1,9 +1,11 @@
 """Processes by role on loopback, with the real PostgreSQL and Redis: one listener (AMI to the PBX
 simulator), two web processes, one worker. Agents logged in to different web processes each get
-their own pops, and the listener stores every call once."""
+their own pops, and the listener stores every call once. The listener runs every agent's wrap-up,
+console open or not: one wrap-up pause per call."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -99,6 +101,8 @@ def pause_reasons(port: int, interface: str) -> set[str]:
 def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     ami_port = free_port()
+    listener_port = free_port()
+    wrap_up_s = 6.0
     job_queue = f"test-roles-{os.getpid()}-{ami_port}"  # a queue of the test's own on the shared Redis
     procs: list[subprocess.Popen[str]] = []
 
@@ -109,7 +113,7 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
                                   "HOTLINE_DATA_DIR": str(tmp_path / name), "HOTLINE_AMI_PORT": str(ami_port),
                                   "HOTLINE_RECORDINGS_DIR": str(tmp_path / "rec"), "HOTLINE_JOB_QUEUE": job_queue,
                                   "HOTLINE_PBX_CONTROL_KEY": f"{job_queue}:pbx-control",
-                                  **env})
+                                  "HOTLINE_WRAP_UP_S": str(wrap_up_s), **env})
         procs.append(p)
         return p
 
@@ -118,7 +122,7 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
                               env={**base_env, "HOTLINE_DATABASE_URL": pg_url}, timeout=120)
         assert seed.returncode == 0, seed.stderr
         start("simulator", "simulator", "--listen", f"127.0.0.1:{ami_port}", "--interval", "0", "--speed", "5")
-        start("listener", "serve", "--role", "listener")
+        listener = start("listener", "serve", "--role", "listener", "--metrics-port", str(listener_port))
         webs = []
         for name in ("web1", "web2"):
             port = free_port()
@@ -141,6 +145,18 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
                         CallerName="张伟", TalkSeconds="4")
         lid2 = simulate(ami_port, Scenario="service_answered", Agents="agent1002", CallerID="49305551002",
                         CallerName="李娜", TalkSeconds="4")
+        # agent1003 has no console open anywhere: the listener still runs its wrap-up
+        simulate(ami_port, Scenario="service_answered", Agents="agent1003", CallerID="49305551003",
+                 CallerName="王芳", TalkSeconds="2")
+        deadline = time.time() + 60
+        while "wrap-up" not in pause_reasons(ami_port, "SIP/agent1003"):
+            assert time.time() < deadline, "agent1003 never paused for wrap-up"
+            time.sleep(0.3)
+        paused_at = time.time()
+        while pause_reasons(ami_port, "SIP/agent1003"):
+            assert time.time() < paused_at + wrap_up_s + 30, "agent1003 never unpaused after its wrap-up"
+            time.sleep(0.3)
+        assert time.time() - paused_at >= wrap_up_s - 1.5  # paused for the wrap-up time, not unpaused at once
         deadline = time.time() + 60
         while not (pops1 and pops2) and time.time() < deadline:
             time.sleep(0.1)
@@ -167,6 +183,15 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
         assert "training" in pause_reasons(ami_port, "SIP/agent1001")
         c1.disconnect()
         c2.disconnect()
+        # the listener's /status: its PBX control server's counts and the wrap-ups it ran
+        wait_http(f"http://127.0.0.1:{listener_port}/status", listener)
+        with urllib.request.urlopen(f"http://127.0.0.1:{listener_port}/status", timeout=10) as resp:
+            lstatus = json.loads(resp.read())
+        assert lstatus["role"] == "listener" and lstatus["pbx_control"]["served"] >= 1, lstatus
+        assert lstatus["pbx_control"]["last_latency_ms"] is not None, lstatus
+        assert lstatus["wrap_up"]["started"] >= 3, lstatus
+        with urllib.request.urlopen(f"http://127.0.0.1:{listener_port}/metrics", timeout=10) as resp:
+            assert 'hotline_pbx_control_requests_total{action="QueuePause",outcome="ok"}' in resp.read().decode()
         # the transcription jobs (RQ) as the web process sees them: the worker took them
         status = requests.get(f"{webs[0][0]}/status", timeout=10).json()
         jobs = status["transcription_jobs"]
@@ -178,7 +203,10 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
         out = (tmp_path / f"{name}.log").read_text()
         assert "Traceback" not in out, (name, out[-3000:])
         assert "no PBX control" not in out and "PBX control unavailable" not in out, (name, out[-3000:])
-    # each agent's wrap-up pause is sent once, by the web process the agent is connected to
-    web1, web2 = ((tmp_path / f"{n}.log").read_text() for n in ("web1", "web2"))
-    assert "agent agent1001 paused: wrap-up" in web1 and "agent agent1001 paused: wrap-up" not in web2
-    assert "agent agent1002 paused: wrap-up" in web2 and "agent agent1002 paused: wrap-up" not in web1
+    # each agent's wrap-up pause is sent once per call, by the listener, whichever web process (if any)
+    # the agent's console is on
+    web1, web2, lis = ((tmp_path / f"{n}.log").read_text() for n in ("web1", "web2", "listener"))
+    for agent in ("agent1001", "agent1002", "agent1003"):
+        line = f"agent {agent} paused: wrap-up"
+        assert lis.count(line) == 1 and line not in web1 and line not in web2, (agent, lis[-3000:])
+    assert lis.count("agent agent1003 ready") == 1

@@ -23,7 +23,7 @@ CALLER = "49305551001"  # 张伟, a seeded customer
 @pytest.fixture
 def shared(db: Database, tmp_path: Path) -> Iterator[Console]:
     config = dataclasses.replace(ConsoleConfig(secret_key="test-secret", demo=True, wallboard_interval_s=0.05),
-                                 wrap_up_connected_only=True, pops_connected_only=True)
+                                 pops_connected_only=True)
     bus = EventBus()
     live = FakeLiveView()
     app, socketio = create_app(config, db, bus, live)

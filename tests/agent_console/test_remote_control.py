@@ -4,7 +4,6 @@ console app) is given the remote control object and behaves as in one process.""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 import uuid
@@ -16,15 +15,18 @@ import pytest
 import redis
 from waits import wait_until
 
+from agent_console import metrics
 from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
 from agent_console.control import BadControlRequest, ConsoleControl, PbxRefused, PbxUnavailable
+from agent_console.wrapup import NotInWrapUp, WrapUps
 from cases.db import Database
 from hotline_cli.pbxrpc import (
     ControlRequest,
     ControlServer,
     QueuePause,
     RemotePbx,
+    RemoteWrapUps,
     decode_reply,
     encode_request,
 )
@@ -46,6 +48,7 @@ class Listener:
     links: list[PbxLink]
     bus: EventBus
     control_server: ControlServer
+    wrap_ups: WrapUps
 
     def count(self, action: str) -> int:
         return int(self.server.actions[action])
@@ -63,11 +66,15 @@ def listener(tmp_path: Path) -> Iterator[Listener]:
     for link in links:
         link.client.start()
     wait_until(lambda: all(link.client.connected.is_set() for link in links), what="AMI login")
-    control_server = ControlServer(REDIS, PbxControl(links), key)
+    # as `hotline serve --role listener`: the site's one wrap-up keeper, extended over the control list
+    wrap_ups = WrapUps(bus, ConsoleControl(config(tmp_path), PbxControl(links)), config(tmp_path).wrap_up_s)
+    wrap_ups.start()
+    control_server = ControlServer(REDIS, PbxControl(links), key, wrap_ups=wrap_ups)
     wait_until(control_server.ready.is_set, what="control server on Redis")
     try:
-        yield Listener(key, pbx, server, links, bus, control_server)
+        yield Listener(key, pbx, server, links, bus, control_server, wrap_ups)
     finally:
+        wrap_ups.stop()
         control_server.stop()
         for link in links:
             link.client.stop()
@@ -101,6 +108,13 @@ def test_pause_and_ready_from_a_web_process_reach_the_pbx(listener: Listener, tm
     control.callback("agent1001", "030 555 1234", "C-1")  # Originate through the listener
     assert listener.count("originate") == 1
     assert listener.control_server.handled == 5
+    # the counts the listener's /status and /metrics show
+    status = listener.control_server.status()
+    assert status["served"] == 5 and status["errors"] == 0 and status["connected"] is True
+    assert status["last_latency_ms"] is not None and 0 < status["last_latency_ms"] <= status["max_latency_ms"]
+    text = metrics.exposition().decode()
+    assert 'hotline_pbx_control_requests_total{action="QueuePause",outcome="ok"}' in text
+    assert 'hotline_pbx_control_seconds_count{action="Originate"}' in text
 
 
 def test_named_errors_come_back_as_the_same_exception_types(listener: Listener, tmp_path: Path) -> None:
@@ -119,6 +133,8 @@ def test_named_errors_come_back_as_the_same_exception_types(listener: Listener, 
         control.reroute("1764500000.99", "claims")  # CoreShowChannels ran remotely: no such call waiting
     assert listener.count("coreshowchannels") >= 1
     assert listener.control_server.failed == 4
+    assert listener.control_server.status()["errors"] == 4
+    assert 'hotline_pbx_control_requests_total{action="QueueRemove",outcome="error"}' in metrics.exposition().decode()
 
 
 def test_listener_down_is_a_clear_error_within_the_timeout_and_nothing_runs_later(listener: Listener,
@@ -151,11 +167,12 @@ def test_the_console_app_with_the_remote_control_pauses_the_agent(listener: List
     from tests.agent_console.conftest import Console
 
     live = CombinedLive([link.tracker for link in listener.links])
-    cfg = dataclasses.replace(config(tmp_path), wrap_up_connected_only=True)  # as a web process by role
-    app, socketio = create_app(cfg, db, listener.bus, live, control=RemotePbx(REDIS, listener.key))
+    cfg = config(tmp_path)
+    remote = RemotePbx(REDIS, listener.key)
+    # two web processes by role: the wrap-ups are the listener's, extended over Redis
+    app, socketio = create_app(cfg, db, listener.bus, live, control=remote, wrap_ups=RemoteWrapUps(remote))
     app.config["TESTING"] = True
-    # a second web process on the same events, where agent1001 is not connected: not its wrap-up
-    other, _ = create_app(cfg, db, listener.bus, live, control=RemotePbx(REDIS, listener.key))
+    other, _ = create_app(cfg, db, listener.bus, live, control=remote, wrap_ups=RemoteWrapUps(remote))
     console = Console(app=app, socketio=socketio, db=db, bus=listener.bus, live=live, config=cfg)  # type: ignore[arg-type]
     try:
         http = console.login("agent1001")
@@ -165,23 +182,49 @@ def test_the_console_app_with_the_remote_control_pauses_the_agent(listener: List
         wait_until(lambda: listener.count("queuepause") == before + 1, what="QueuePause from the console")
         http.post("/api/agent/state", json={"state": "ready"})
         wait_until(lambda: listener.count("queuepause") == before + 2, what="unpause from the console")
-        # after a call the console's wrap-up pause goes the same way (no "no PBX control" warning)
+        assert http.post("/api/agent/wrap-up/extend").status_code == 409  # not in wrap-up: the listener says so
+        # after a call the listener's keeper pauses the agent for wrap-up; both consoles show its deadline
         sock = console.socket(http)
         listener.pbx.start_call("service_answered", caller=("49305551001", "张伟"), agents=["agent1001"],
                                 talk_s=2.0)
         snap = wait_until(lambda: (s := sock.emit("agent_state", {}, callback=True))["state"] == "wrap_up" and s,
                           timeout=20, what="wrap-up")
         assert snap["pause_reason"] == "wrap-up"
-        assert dispatcher(other).board.wrap_up_until("agent1001") is None
+        until = listener.wrap_ups.until("agent1001")
+        assert until is not None and snap["wrap_up_until"] == until
+        wait_until(lambda: dispatcher(other).board.wrap_up_until("agent1001") == until, what="the other console")
+        # extend from the console: over Redis to the listener's keeper; every console gets the new deadline
+        resp = http.post("/api/agent/wrap-up/extend")
+        assert resp.status_code == 200, resp.get_json()
+        new = resp.get_json()["wrap_up_until"]
+        assert new >= until + cfg.wrap_up_s - 0.1 and listener.wrap_ups.until("agent1001") == new
+        wait_until(lambda: dispatcher(other).board.wrap_up_until("agent1001") == new, what="extended elsewhere")
+        wait_until(lambda: sock.emit("agent_state", {}, callback=True)["wrap_up_until"] == new, what="extended here")
         tracker = listener.links[0].tracker
         wait_until(lambda: any(a.agent == "agent1001" and a.paused and a.pause_reason == "wrap-up"
                                for a in tracker.snapshot().agents), what="wrap-up pause on the PBX")
         wait_until(lambda: sock.emit("agent_state", {}, callback=True)["state"] == "ready",
                    timeout=10, what="ready after wrap-up")
+        assert time.time() >= new - 0.3  # the extension held: not unpaused at the first deadline
         wait_until(lambda: any(a.agent == "agent1001" and not a.paused for a in tracker.snapshot().agents),
                    what="unpaused on the PBX")
-        time.sleep(0.3)  # a second wrap-up pause / unpause (from the other process) would have come by now
+        assert dispatcher(other).board.wrap_up_until("agent1001") is None
+        time.sleep(0.3)  # a second wrap-up pause / unpause (from a console) would have come by now
         assert listener.count("queuepause") == before + 4  # pause, ready, wrap-up, end of wrap-up: once each
     finally:
         dispatcher(other).stop()
         dispatcher(app).stop()
+
+
+def test_extending_a_wrap_up_remotely_without_one_is_not_in_wrap_up(listener: Listener) -> None:
+    with pytest.raises(NotInWrapUp):
+        RemoteWrapUps(RemotePbx(REDIS, listener.key)).extend("agent1003")
+    # a listener without a keeper (wrap_up_s = 0) says the same
+    bare = ControlServer(REDIS, PbxControl(listener.links), listener.key + ":bare")
+    try:
+        wait_until(bare.ready.is_set, what="second control server")
+        with pytest.raises(NotInWrapUp):
+            RemoteWrapUps(RemotePbx(REDIS, listener.key + ":bare")).extend("agent1001")
+        assert bare.status()["errors"] == 1 and bare.status()["served"] == 0
+    finally:
+        bare.stop()
