@@ -18,6 +18,7 @@ from agent_console.control import ActionsSource, ConsoleControl
 from agent_console.i18n import STRINGS, current_language, other_language, translate
 from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket_handlers
 from agent_console.pop import PopBuilder
+from agent_console.report_jobs import LocalReportRunner, ReportRunner
 from agent_console.security import CSRF_FIELD, LoginLimiter, check_csrf, csrf_token
 from agent_console.wallboard import WallboardRelay, read_probes
 from agent_console.wrapup import WrapUps, WrapUpService
@@ -47,6 +48,7 @@ def create_app(
     live_bus: LiveBus | None = None,
     wallboard: WallboardRelay | None = None,
     wrap_ups: WrapUpService | None = None,
+    reports: ReportRunner | None = None,
 ) -> tuple[Flask, SocketIO]:
     """Build the console. It subscribes to `bus` at once; `dispatcher(app).stop()` unsubscribes.
 
@@ -57,7 +59,8 @@ def create_app(
     transcript lines and alerts to the agent on the call and to supervisors. `wallboard`: the
     supervisors' wallboard is computed elsewhere (role mode: by the listener) and relayed from it.
     `wrap_ups`: the site's wrap-up keeper elsewhere (a web process by role: the listener's, over
-    Redis); None runs one here when `config.wrap_up_s` > 0 (agent_console.wrapup).
+    Redis); None runs one here when `config.wrap_up_s` > 0 (agent_console.wrapup). `reports`: where
+    report jobs run (a web process by role: RQ, rendered by a worker); None runs them here.
     """
     app = Flask(__name__)
     app.config.update(
@@ -82,6 +85,8 @@ def create_app(
     app.extensions[search.SHIPMENTS_KEY] = shipments
     app.register_blueprint(casework.work)
     app.register_blueprint(reports_page.bp)
+    runner = reports if reports is not None else LocalReportRunner(db, config.job_retry_s)
+    app.extensions[reports_page.RUNNER_KEY] = runner
     app.register_blueprint(complaints_desk.bp)
     app.register_blueprint(reminders.bp)
 
@@ -135,6 +140,7 @@ def create_app(
     if keeper is not None:
         keeper.start()
         dispatcher.also_stop(keeper.stop)
+    dispatcher.also_stop(runner.stop)
     checker = reminders.ReminderChecker(socketio, db, config.reminder_interval_s, config.reminder_lead_s,
                                         config.reminder_repeat_s)
     app.extensions[reminders.REMINDERS_KEY] = checker

@@ -8,6 +8,7 @@ from pathlib import Path
 
 LANGUAGES = ("zh-CN", "en")
 WRAP_UP_REASON = "wrap-up"
+DEFAULT_JOB_RETRY_S: tuple[int, ...] = (10, 30, 60, 120, 300)  # seconds before each retry of a failed job
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,8 @@ class ConsoleConfig:
     login_max_failures: int = 5  # per username and IP address, then locked out
     login_lockout_s: float = 300.0
     metrics_token: str = ""  # /metrics with "Authorization: Bearer <token>" (also: loopback, admin login)
+    report_wait_s: float = 3.0  # a report request waits this long for its job before showing its progress
+    job_retry_s: tuple[int, ...] = DEFAULT_JOB_RETRY_S  # report jobs: seconds before each retry
 
     def __post_init__(self) -> None:
         if not self.secret_key:

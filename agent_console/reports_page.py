@@ -1,26 +1,35 @@
 """The standard's reports in the console (`/reports`): pick a report and a period, see its figures,
 tables and charts on the page, and download it as XLSX, PDF or JSON — the same documents as
-`hotline report` (cases.reports)."""
+`hotline report` (cases.reports).
+
+The page's document and each download are report jobs (agent_console.report_jobs): rendered by a
+worker process with processes by role (RQ), on a thread of the console's own when embedded. A request
+waits up to `report_wait_s` for its job; a job not done by then is shown with its state and progress
+(the page polls `/api/report-jobs/<id>`), and offered (the page shown, the file sent) once done. A job
+failed for good shows its error and a "try again" link (`again=1`)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from agent_console.auth import requires
 from agent_console.context import console
 from agent_console.i18n import current_language, translate
+from agent_console.report_jobs import JobView, ReportJobError, ReportRequest, ReportRunner, wait
 from cases import reports
 from cases.errors import CasesError, InvalidReportRequest
-from cases.reports.document import Chart, ReportDoc, Table
+from cases.reports.document import Chart, Table
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("reports", __name__)
+RUNNER_KEY = "hotline_report_runner"
 
 MIME = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -63,29 +72,58 @@ def _period(name: str) -> reports.Period:
         raise InvalidReportRequest(f"from {raw_from!r} and until {raw_until!r} must be dates (YYYY-MM-DD)") from None
 
 
-@bp.get("/reports")
-@requires("reports")
-def page() -> ResponseReturnValue:
-    name = request.args.get("name") or "complaints-weekly"
-    if name not in reports.REPORTS:
-        abort(404)
-    doc: ReportDoc | None = None
-    error: str | None = None
-    period: reports.Period | None = None
-    status = 200
-    try:
-        period = _period(name)
-        with console().db.reading() as s:
-            doc = reports.REPORTS[name].document(reports.build(s, name, period))
-    except CasesError as exc:
-        error, status = str(exc), 400
+def _runner() -> ReportRunner:
+    runner: ReportRunner = current_app.extensions[RUNNER_KEY]
+    return runner
+
+
+def _job(name: str, fmt: str) -> tuple[reports.Period, JobView]:
+    """Submit (or find) the job of this report, period and format; wait up to `report_wait_s`.
+    Raises CasesError for bad input, ReportJobError when jobs cannot be queued."""
+    period = _period(name)
+    req = ReportRequest(name, period.from_day, period.until_day, period.tz, fmt)
+    runner = _runner()
+    submitted = runner.submit(req, again=request.args.get("again") == "1")
+    return period, wait(runner, submitted.id, console().config.report_wait_s) or submitted
+
+
+def _job_status(job: JobView) -> int:
+    return 200 if job.state == "done" else 502 if job.state == "failed" else 202
+
+
+def _again_url() -> str:
+    return f"{request.path}?" + urlencode(request.args.to_dict() | {"again": "1"})
+
+
+def _render(name: str, *, period: reports.Period | None, job: JobView | None, job_fmt: str,
+            error: str | None, status: int) -> tuple[str, int]:
+    doc = job.result if job is not None and job.state == "done" and job_fmt == reports.PAGE else None
     tables = [b for b in doc.blocks if isinstance(b, Table)] if doc else []
     charts = [c for c in (_bars(b) for b in doc.blocks if isinstance(b, Chart)) if c is not None] if doc else []
     return render_template(
         "reports.html", specs=list(reports.REPORTS.values()), name=name, doc=doc, tables=tables, charts=charts,
         period=period, error=error, error_text=translate(current_language(), "reports.err"),
         tz=request.args.get("tz") or reports.DEFAULT_TZ,
+        job=job if job is not None and (job.state != "done" or job_fmt != reports.PAGE) else None,
+        job_fmt=job_fmt, poll_url=url_for("reports.job_status", job_id=job.id) if job is not None else "",
+        again_url=_again_url(),
     ), status
+
+
+@bp.get("/reports")
+@requires("reports")
+def page() -> ResponseReturnValue:
+    name = request.args.get("name") or "complaints-weekly"
+    if name not in reports.REPORTS:
+        abort(404)
+    try:
+        period, job = _job(name, reports.PAGE)
+    except CasesError as exc:
+        return _render(name, period=None, job=None, job_fmt=reports.PAGE, error=str(exc), status=400)
+    except ReportJobError as exc:
+        log.warning("report page %s: %s", name, exc)
+        return _render(name, period=None, job=None, job_fmt=reports.PAGE, error=str(exc), status=503)
+    return _render(name, period=period, job=job, job_fmt=reports.PAGE, error=None, status=_job_status(job))
 
 
 @bp.get("/reports/<name>/<fmt>")
@@ -94,11 +132,28 @@ def download(name: str, fmt: str) -> ResponseReturnValue:
     if name not in reports.REPORTS or fmt not in reports.FORMATS:
         abort(404)
     try:
-        period = _period(name)
-        with console().db.reading() as s:
-            data = reports.render(s, name, period, fmt)
+        period, job = _job(name, fmt)
     except CasesError as exc:
         return {"error": "invalid_report", "message": str(exc)}, 400
+    except ReportJobError as exc:
+        return {"error": "report_jobs_unavailable", "message": str(exc)}, 503
+    if job.state != "done":  # the page of the job: its progress, then the file
+        body, status = _render(name, period=period, job=job, job_fmt=fmt, error=None, status=_job_status(job))
+        return body, status, {"X-Report-Job": job.id}
     filename = f"{name}-{period.from_day.isoformat()}.{fmt}"
     log.info("report %s %s as %s", name, period.label, fmt)
-    return Response(data, mimetype=MIME[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(job.result, mimetype=MIME[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/api/report-jobs/<job_id>")
+@requires("reports")
+def job_status(job_id: str) -> ResponseReturnValue:
+    """{id, state: queued|running|retrying|done|failed, progress, step, error, attempts}."""
+    try:
+        job = _runner().view(job_id)
+    except ReportJobError as exc:
+        return {"error": "report_jobs_unavailable", "message": str(exc)}, 503
+    if job is None:
+        abort(404)
+    return job.to_json()

@@ -81,7 +81,9 @@ class Settings:
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
     shipments: ShipmentsSettings = field(default_factory=ShipmentsSettings)
     job_queue: str = "hotline-transcription"  # the RQ queue of transcription jobs (processes by role)
-    job_retry_s: str = "10,30,60,120,300"  # seconds before each retry of a failed job
+    job_retry_s: str = "10,30,60,120,300"  # seconds before each retry of a failed job (transcriptions, reports)
+    report_queue: str = "hotline-reports"  # the RQ queue of report jobs (processes by role)
+    report_wait_s: float = 3.0  # a report request waits this long for its job before showing its progress
     pbx_control_key: str = "hotline:pbx-control"  # Redis list: PBX actions from web processes to the listener
     metrics_token: str = ""  # bearer token for /metrics from elsewhere than loopback (empty: admin login only)
     # live transcripts: on CallAnswered one AudioSocket/ChanSpy Originate per speaker to our server
@@ -120,6 +122,8 @@ ENV = {
     "HOTLINE_AUDIOSOCKET_PORT": ("audiosocket_port", int),
     "HOTLINE_AUDIOSOCKET_ADDRESS": ("audiosocket_address", str),
     "HOTLINE_WRAP_UP_S": ("wrap_up_s", float),
+    "HOTLINE_REPORT_QUEUE": ("report_queue", str),
+    "HOTLINE_REPORT_WAIT_S": ("report_wait_s", float),
 }
 AMI_ENV = {
     "HOTLINE_AMI_HOST": ("host", str),
@@ -255,7 +259,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                 updates[key] = _reminders(value)
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path, "live_transcripts": bool,
-                        "audiosocket_port": int, "live_max_streams": int, "wrap_up_s": float}.get(key, str)
+                        "audiosocket_port": int, "live_max_streams": int, "wrap_up_s": float,
+                        "report_wait_s": float}.get(key, str)
                 updates[key] = _convert(key, value, kind)
             else:
                 raise ConfigError(f"settings file: unknown key {key!r}")

@@ -33,6 +33,8 @@ from rq.worker import WorkerStatus
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent_console import metrics
+from agent_console.config import DEFAULT_JOB_RETRY_S
+from agent_console.report_jobs import ReportJobError
 from cases.db import Database
 from cases.errors import CasesError
 from cases.services import transcripts_for_call
@@ -44,7 +46,7 @@ from transcripts.standard import Rules
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "hotline-transcription"
-RETRY_INTERVALS_S: tuple[int, ...] = (10, 30, 60, 120, 300)
+RETRY_INTERVALS_S: tuple[int, ...] = DEFAULT_JOB_RETRY_S
 JOB_TIMEOUT_S = 600
 RECORDING_WAIT_S = 20.0
 FAILED_SHOWN = 10
@@ -210,6 +212,13 @@ def set_context(ctx: WorkerContext | None) -> None:
     _context = ctx
 
 
+def worker_context() -> WorkerContext:
+    """The worker process's context (for report jobs too); JobQueueError outside a worker."""
+    if _context is None:
+        raise JobQueueError("jobs run only in `hotline serve --role worker`")
+    return _context
+
+
 def _wait_written(path: Path, wait_s: float) -> None:
     deadline = time.monotonic() + wait_s
     last = -1
@@ -320,19 +329,21 @@ def _alive(pid: int) -> bool:
 
 class TranscriptionWorker(SimpleWorker):
     """RQ's in-process worker; an expected failure (JobQueueError: a recording not written yet, a
-    failed transcription) is one warning line instead of a traceback, and is retried as any."""
+    failed transcription; ReportJobError: a report that could not be rendered) is one warning line
+    instead of a traceback, and is retried as any."""
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
-        if exc_info and isinstance(exc_info[0], type) and issubclass(exc_info[0], JobQueueError):
-            log.warning("transcription job %s failed (retries left: %s): %s",
-                        job.args[0] if job.args else job.id, job.retries_left, exc_info[1])
+        if exc_info and isinstance(exc_info[0], type) and issubclass(exc_info[0], JobQueueError | ReportJobError):
+            log.warning("job %s failed (retries left: %s): %s", job.description or job.id, job.retries_left,
+                        exc_info[1])
             return
         super().handle_exception(job, *exc_info)
 
 
-def make_worker(conn: redis.Redis, queue_name: str) -> SimpleWorker:
-    w = TranscriptionWorker([Queue(queue_name, connection=conn)], connection=conn, name=worker_name(),
-                     maintenance_interval=60)
+def make_worker(conn: redis.Redis, *queue_names: str) -> SimpleWorker:
+    """A worker taking jobs from `queue_names`, the first first (reports before transcriptions)."""
+    w = TranscriptionWorker([Queue(name, connection=conn) for name in queue_names], connection=conn,
+                            name=worker_name(), maintenance_interval=60)
     return w
 
 

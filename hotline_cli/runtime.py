@@ -653,11 +653,12 @@ def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
 
 def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, port: int | None, *, demo: bool,
                    status: Any = None, control: Any = None, live_bus: LiveBus | None = None,
-                   wallboard: WallboardRelay | None = None, wrap_ups: Any = None,
+                   wallboard: WallboardRelay | None = None, wrap_ups: Any = None, reports: Any = None,
                    shared: bool = False) -> None:
     """`shared`: one of several web processes (each sees every agent; each builds the pops only of
     the agents connected to it). `wallboard`: relayed from where it is computed. `wrap_ups`: the
-    site's wrap-up keeper elsewhere (a web process: the listener's, over Redis)."""
+    site's wrap-up keeper elsewhere (a web process: the listener's, over Redis). `reports`: where report
+    jobs run (a web process: RQ; None: in this process)."""
     import dataclasses
 
     from agent_console.app import create_app
@@ -665,7 +666,7 @@ def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, p
     config = dataclasses.replace(console_config(settings, demo=demo), pops_connected_only=shared)
     app, socketio = create_app(config, db, bus, live, status_provider=status, control=control,
                                shipments=shipment_source(settings.shipments), live_bus=live_bus,
-                               wallboard=wallboard, wrap_ups=wrap_ups)
+                               wallboard=wallboard, wrap_ups=wrap_ups, reports=reports)
     host, http_port = settings.http_host, port or settings.http_port
     try:
         socketio.run(app, host=host, port=http_port, allow_unsafe_werkzeug=True, use_reloader=False,
@@ -697,7 +698,15 @@ def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
                          metrics_token=settings.metrics_token, wrap_up_s=settings.wrap_up_s,
                          reminder_lead_s=settings.reminders.lead_minutes * 60,
                          reminder_repeat_s=settings.reminders.repeat_minutes * 60,
-                         reminder_interval_s=settings.reminders.check_seconds)
+                         reminder_interval_s=settings.reminders.check_seconds,
+                         report_wait_s=settings.report_wait_s, job_retry_s=_retry(settings))
+
+
+def _retry(settings: Settings) -> tuple[int, ...]:
+    try:
+        return jobqueue.parse_retry(settings.job_retry_s)
+    except JobQueueError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def start_wrap_ups(settings: Settings, bus: EventBus, control: PbxControl) -> Any:
@@ -850,11 +859,12 @@ def run_role(args: argparse.Namespace) -> int:
 
     listener: the AMI links (one per Asterisk), call store, routing; publishes events and the live
     picture; enqueues transcription jobs (RQ); runs PBX actions for the others and every agent's
-    wrap-up. web: the console, fed from Redis. worker: an RQ worker transcribing recordings. live:
-    live transcripts (the speech model, the AudioSocket server; taps asked of the listener), lines
-    out over Redis."""
+    wrap-up. web: the console, fed from Redis; its report jobs go to RQ. worker: an RQ worker rendering
+    reports and transcribing recordings. live: live transcripts (the speech model, the AudioSocket
+    server; taps asked of the listener), lines out over Redis."""
     from hotline_cli.pbxrpc import ControlServer, RemotePbx, RemoteWrapUps
     from hotline_cli.redisbus import EventPublisher, EventSubscriber, LivePublisher, RedisLive, RedisUnavailable
+    from hotline_cli.reportqueue import RqReportRunner
 
     _sigterm_as_interrupt()
     settings: Settings = args.settings
@@ -943,6 +953,7 @@ def run_role(args: argparse.Namespace) -> int:
                                                       "resyncs": board_sub.resyncs}}
                 try:
                     body["transcription_jobs"] = jobqueue.counts_json(jobqueue.counts(jobs_conn, settings.job_queue))
+                    body["report_jobs"] = jobqueue.counts_json(jobqueue.counts(jobs_conn, settings.report_queue))
                 except Exception as exc:  # Redis down: say so, the console still answers
                     body["transcription_jobs"] = {"error": str(exc)}
                 return body
@@ -952,7 +963,8 @@ def run_role(args: argparse.Namespace) -> int:
                 _serve_console(settings, db, bus, live_view, port, demo=False,
                                status=lambda: web_status() | {"live_transcript_events_received": live_sub.received},
                                live_bus=web_live_bus, control=remote, wrap_ups=RemoteWrapUps(remote),
-                               shared=True, wallboard=board_sub)
+                               shared=True, wallboard=board_sub,
+                               reports=RqReportRunner(settings.redis_url, settings.report_queue, retry))
             except KeyboardInterrupt:
                 pass
             board_sub.stop()
@@ -995,6 +1007,7 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
         while True:
             try:
                 jobqueue.requeue_jobs_of_dead_workers(conn, settings.job_queue)
+                jobqueue.requeue_jobs_of_dead_workers(conn, settings.report_queue)
                 since = datetime.now(UTC) - timedelta(days=1)
                 with db.session() as s:
                     missing = calls_needing_transcripts(s, since)
@@ -1010,11 +1023,11 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
                 return
 
     threading.Thread(target=catch_up, name="transcript-catch-up", daemon=True).start()
-    print(f"Hotline worker: transcription jobs from RQ queue {settings.job_queue} at {settings.redis_url} "
-          f"(worker {jobqueue.worker_name()})", flush=True)
+    print(f"Hotline worker: report jobs from RQ queue {settings.report_queue}, transcription jobs from "
+          f"{settings.job_queue} at {settings.redis_url} (worker {jobqueue.worker_name()})", flush=True)
     try:
         while True:
-            worker = jobqueue.make_worker(conn, settings.job_queue)
+            worker = jobqueue.make_worker(conn, settings.report_queue, settings.job_queue)  # reports first
             try:
                 worker.work(with_scheduler=True, logging_level="WARNING")
             except (redis.RedisError, ValueError) as exc:  # Redis away at start; a name still registered

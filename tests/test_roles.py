@@ -1,7 +1,8 @@
 """Processes by role on loopback, with the real PostgreSQL and Redis: one listener (AMI to the PBX
 simulator), two web processes, one worker. Agents logged in to different web processes each get
 their own pops, and the listener stores every call once. The listener runs every agent's wrap-up,
-console open or not: one wrap-up pause per call."""
+console open or not: one wrap-up pause per call. Reports are rendered by the worker (RQ jobs): the
+page shows the job's state, then the report; a failing export is retried and then shown failed."""
 
 from __future__ import annotations
 
@@ -98,6 +99,44 @@ def pause_reasons(port: int, interface: str) -> set[str]:
         conn.close()
 
 
+def poll_job(http: requests.Session, base: str, job_id: str, timeout: float = 120) -> dict[str, object]:
+    deadline = time.time() + timeout
+    while True:
+        job: dict[str, object] = http.get(f"{base}/api/report-jobs/{job_id}", timeout=10).json()
+        if job["state"] in ("done", "failed"):
+            return job
+        assert time.time() < deadline, job
+        time.sleep(0.2)
+
+
+def check_report_jobs(base: str) -> None:
+    """The report page and its exports on a web process, rendered by the worker."""
+    http = login(base, "supervisor")
+    period = {"name": "calls", "from": "2026-11-01", "until": "2026-12-01"}
+    first = http.get(f"{base}/reports", params=period, timeout=30)
+    assert first.status_code == 202 and 'data-testid="report-job"' in first.text, first.text[-2000:]
+    job_id = first.text.split('data-job="', 1)[1].split('"', 1)[0]
+    job = poll_job(http, base, job_id)
+    assert job["state"] == "done" and job["progress"] == 100 and job["attempts"] == 1, job
+    shown = http.get(f"{base}/reports", params=period, timeout=30)
+    assert shown.status_code == 200 and "呼叫中心话务统计" in shown.text
+    assert 'data-testid="report-job"' not in shown.text
+    # the worker has no CJK font: the PDF job is retried (1 s, 1 s), then shown failed with the reason
+    pdf = http.get(f"{base}/reports/calls/pdf", params=period, timeout=30)
+    assert pdf.status_code == 202, pdf.status_code
+    job = poll_job(http, base, pdf.headers["X-Report-Job"])
+    assert job["state"] == "failed" and job["attempts"] == 3 and "is not a font file" in str(job["error"]), job
+    failed = http.get(f"{base}/reports/calls/pdf", params=period, timeout=30)
+    assert failed.status_code == 502 and "is not a font file" in failed.text and "again=1" in failed.text
+    xlsx = http.get(f"{base}/reports/calls/xlsx", params=period, timeout=30)
+    assert xlsx.status_code == 202
+    assert poll_job(http, base, xlsx.headers["X-Report-Job"])["state"] == "done"
+    xlsx = http.get(f"{base}/reports/calls/xlsx", params=period, timeout=30)
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+    counts = requests.get(f"{base}/status", timeout=10).json()["report_jobs"]
+    assert counts["workers"] == 1 and counts["failed"] == 1, counts
+
+
 def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     ami_port = free_port()
@@ -113,7 +152,8 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
                                   "HOTLINE_DATA_DIR": str(tmp_path / name), "HOTLINE_AMI_PORT": str(ami_port),
                                   "HOTLINE_RECORDINGS_DIR": str(tmp_path / "rec"), "HOTLINE_JOB_QUEUE": job_queue,
                                   "HOTLINE_PBX_CONTROL_KEY": f"{job_queue}:pbx-control",
-                                  "HOTLINE_WRAP_UP_S": str(wrap_up_s), **env})
+                                  "HOTLINE_WRAP_UP_S": str(wrap_up_s), "HOTLINE_REPORT_QUEUE": f"{job_queue}-reports",
+                                  "HOTLINE_REPORT_WAIT_S": "0", "HOTLINE_JOB_RETRY_S": "1,1", **env})
         procs.append(p)
         return p
 
@@ -128,7 +168,8 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
             port = free_port()
             p = start(name, "serve", "--role", "web", "--port", str(port))
             webs.append((f"http://127.0.0.1:{port}", p))
-        start("worker", "serve", "--role", "worker")
+        # the worker has no CJK font: its PDFs fail (retried, then shown failed); other reports work
+        start("worker", "serve", "--role", "worker", HOTLINE_CJK_FONT=str(tmp_path / "no-such-font.ttc"))
         for base, p in webs:
             wait_http(f"{base}/login", p)
         pops1: list[dict[str, object]] = []
@@ -183,6 +224,7 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
         assert "training" in pause_reasons(ami_port, "SIP/agent1001")
         c1.disconnect()
         c2.disconnect()
+        check_report_jobs(webs[1][0])
         # the listener's /status: its PBX control server's counts and the wrap-ups it ran
         wait_http(f"http://127.0.0.1:{listener_port}/status", listener)
         with urllib.request.urlopen(f"http://127.0.0.1:{listener_port}/status", timeout=10) as resp:

@@ -1,5 +1,6 @@
 """The reports of the service standard: `build(session, name, period)` gives the typed data,
-`render(session, name, period, fmt)` the bytes of an XLSX, PDF or JSON file."""
+`render(session, name, period, fmt)` the bytes of an XLSX, PDF or JSON file, `produce` either of
+those or the page's document (`PAGE`), saying how far it got (for report jobs)."""
 
 from __future__ import annotations
 
@@ -33,12 +34,14 @@ from cases.reports.render import find_cjk_font, to_json, to_pdf, to_xlsx
 __all__ = [
     "DEFAULT_TZ",
     "FORMATS",
+    "PAGE",
     "REPORTS",
     "CallFigures",
     "ClaimsReport",
     "ComplaintSummary",
     "InspectionsReport",
     "Period",
+    "Progress",
     "ReportSpec",
     "SelfSettledReport",
     "build",
@@ -49,11 +52,14 @@ __all__ = [
     "find_cjk_font",
     "inspections_report",
     "make_period",
+    "produce",
     "render",
     "self_settled_report",
 ]
 
 FORMATS = ("xlsx", "pdf", "json")
+PAGE = "page"  # `produce`'s other output: the ReportDoc the console's page shows
+Progress = Callable[[int, str], None]  # (percent done, the step now running)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +108,26 @@ def build(s: Session, name: str, period: Period) -> Any:
 
 
 def render(s: Session, name: str, period: Period, fmt: str) -> bytes:
+    out = produce(s, name, period, fmt)
+    assert isinstance(out, bytes)
+    return out
+
+
+def produce(s: Session, name: str, period: Period, fmt: str, progress: Progress | None = None) -> bytes | d.ReportDoc:
+    """The report as a file's bytes (`fmt` one of FORMATS) or as the page's document (`PAGE`);
+    `progress(percent, step)` is told of each step (steps: data, document, xlsx|pdf|json)."""
     spec = _spec(name)
-    if fmt not in FORMATS:
+    if fmt not in FORMATS and fmt != PAGE:
         raise InvalidReportRequest(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    say = progress or (lambda pct, step: None)
+    say(5, "data")
     data = spec.build(s, period)
     if fmt == "json":
+        say(70, "json")
         return to_json(data)
+    say(50, "document")
     doc = spec.document(data)
+    if fmt == PAGE:
+        return doc
+    say(70, fmt)
     return to_xlsx(doc) if fmt == "xlsx" else to_pdf(doc)

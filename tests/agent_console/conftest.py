@@ -183,8 +183,10 @@ def db_both(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database
 def console(db: Database, tmp_path: Path) -> Iterator[Console]:
     recordings = tmp_path / "recordings"
     recordings.mkdir()
+    # report jobs: a request waits for its job as long as a loaded machine may need (the states on
+    # the way are tested with report_wait_s=0 in test_reports_page.py)
     config = ConsoleConfig(secret_key="test-secret", demo=True, recordings_dir=recordings, wallboard_interval_s=0.05,
-                           evidence_dir=tmp_path / "evidence", evidence_max_bytes=64 * 1024)
+                           evidence_dir=tmp_path / "evidence", evidence_max_bytes=64 * 1024, report_wait_s=120.0)
     bus = EventBus()
     live = FakeLiveView()
     live_bus = LiveBus()

@@ -76,6 +76,7 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/complaints/1", AGENTS),
     ("POST", "/complaints/1/close", AGENTS),
     ("GET", "/reports/no.such/pdf", EVERYONE),
+    ("GET", "/api/report-jobs/no.such", EVERYONE),
     ("GET", "/api/reminders", EVERYONE),  # own cases' reminders; supervisors: all
     ("POST", "/api/reminders/ack", WRITERS),  # own cases' reminders; supervisors: any (test_reminders.py)
 ]
@@ -95,7 +96,7 @@ def _rule_path(rule: str) -> str:
                         "<int:complaint_id>", "<int:finding_id>"):
         rule = rule.replace(placeholder, "1")
     return rule.replace("<linkedid>", "no.such").replace("<waybill>", "no.such").replace("<action>", "close").replace(
-        "<name>", "no.such").replace("<fmt>", "pdf")
+        "<name>", "no.such").replace("<fmt>", "pdf").replace("<job_id>", "no.such")
 
 
 def test_every_route_is_in_the_matrix(console: Console) -> None:

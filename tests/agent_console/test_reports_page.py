@@ -1,17 +1,27 @@
 """The standard's reports in the console: the page shows the figures of the chosen period, the
-downloads are the same documents as `hotline report`, and bad periods get a clear error."""
+downloads are the same documents as `hotline report`, and bad periods get a clear error. Both are
+report jobs (here on the console's own thread): queued, running, done with the result offered, or
+retried with back-off and then shown failed with the reason."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import re
+import time
 from datetime import date
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import pytest
 from openpyxl import load_workbook
 
+from agent_console.app import create_app, dispatcher
 from cases import reports
 from cases.demo_workflows import seed_month
+from cases.reports.render import find_cjk_font
+from telephony.events import EventBus
 
 if TYPE_CHECKING:
     from conftest import Console
@@ -62,3 +72,72 @@ def test_default_period_bad_input_and_roles(console: Console) -> None:
     assert console.login("branch_zz").get("/reports").status_code == 403
     page = client.get("/reports", query_string={"name": "calls", "lang": "en"})
     assert "Until (exclusive)" in page.get_data(as_text=True)
+
+
+def _poll(client: Any, job_id: str, until: tuple[str, ...], timeout: float = 120.0) -> tuple[dict[str, Any], set[str]]:
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = client.get(f"/api/report-jobs/{job_id}")
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        job: dict[str, Any] = resp.get_json()
+        seen.add(job["state"])
+        if job["state"] in until:
+            return job, seen
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+
+
+def _job_id(body: str) -> str:
+    found = re.search(r'data-job="(rp-[0-9a-f]+)"', body)
+    assert found, body[-2000:]
+    return found.group(1)
+
+
+def test_report_jobs_show_their_state_then_the_result_and_failures_are_retried_then_shown(
+        console: Console, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # by its package path: a bare `conftest` is whichever test folder's conftest pytest imported last
+    from tests.agent_console.conftest import Console as ConsoleClass
+    from tests.agent_console.conftest import FakeLiveView
+
+    _seed(console)
+    # the page does not wait for its job: it shows the job's state, and the page polls
+    cfg = dataclasses.replace(console.config, report_wait_s=0.0, job_retry_s=(1, 1))
+    app, socketio = create_app(cfg, console.db, EventBus(), FakeLiveView())
+    app.config["TESTING"] = True
+    jobs = ConsoleClass(app=app, socketio=socketio, db=console.db, bus=EventBus(), live=FakeLiveView(), config=cfg)
+    try:
+        client = jobs.login("supervisor")
+        first = client.get("/reports", query_string={"name": "claims-monthly", **NOV})
+        body = first.get_data(as_text=True)
+        assert first.status_code == 202 and 'data-testid="report-job"' in body and "reports.js" in body
+        job, _ = _poll(client, _job_id(body), ("done", "failed"))
+        assert job["state"] == "done" and job["progress"] == 100 and job["attempts"] == 1 and not job["error"]
+        shown = client.get("/reports", query_string={"name": "claims-monthly", **NOV})
+        text = shown.get_data(as_text=True)
+        assert shown.status_code == 200 and "每月理赔报表及事故原因分析" in text
+        assert 'data-testid="report-job"' not in text
+        # a PDF without a CJK font on the machine: retried twice (1 s, 1 s), then failed with the reason
+        find_cjk_font.cache_clear()
+        monkeypatch.setenv("HOTLINE_CJK_FONT", str(tmp_path / "no-such-font.ttc"))
+        pdf = client.get("/reports/claims-monthly/pdf", query_string=NOV)
+        assert pdf.status_code == 202 and pdf.mimetype == "text/html"
+        job, seen = _poll(client, pdf.headers["X-Report-Job"], ("done", "failed"))
+        assert job["state"] == "failed" and job["attempts"] == 3, job
+        assert "retrying" in seen and "is not a font file" in job["error"], (seen, job)
+        again = client.get("/reports/claims-monthly/pdf", query_string=NOV)
+        text = again.get_data(as_text=True)
+        assert again.status_code == 502 and "is not a font file" in text and "again=1" in text
+        # the font back: "try again" makes it anew, and the file comes
+        monkeypatch.delenv("HOTLINE_CJK_FONT")
+        find_cjk_font.cache_clear()
+        retry = client.get("/reports/claims-monthly/pdf", query_string={**NOV, "again": "1"})
+        assert retry.status_code == 202
+        job, _ = _poll(client, retry.headers["X-Report-Job"], ("done", "failed"))
+        assert job["state"] == "done", job
+        done = client.get("/reports/claims-monthly/pdf", query_string=NOV)
+        assert done.status_code == 200 and done.data.startswith(b"%PDF-")
+        assert client.get("/api/report-jobs/rp-0000").status_code == 404
+    finally:
+        find_cjk_font.cache_clear()
+        dispatcher(app).stop()

@@ -1,0 +1,123 @@
+"""Report jobs on RQ (processes by role): web processes enqueue, `hotline serve --role worker` renders.
+
+`RqReportRunner` is the web side of agent_console.report_jobs.ReportRunner: one RQ job per report,
+period, time zone and format (the job id is the request's), on the report queue (`report_queue`),
+which the worker takes before transcriptions. A failed job is retried with the transcription jobs'
+back-off (`job_retry_s`); the worker writes the job's progress into its meta; the result (a file's
+bytes or the page's document) is kept `RESULT_KEPT_S` in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+
+import redis
+from rq import Queue, Retry, get_current_job
+from rq.job import Job, JobStatus
+
+from agent_console.report_jobs import RESULT_KEPT_S, JobView, ReportJobError, ReportRequest, produce
+from hotline_cli import jobqueue
+from hotline_cli.jobqueue import JobQueueError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE = "hotline-reports"
+JOB_TIMEOUT_S = 600
+_STATES = {
+    JobStatus.QUEUED: "queued", JobStatus.DEFERRED: "queued", JobStatus.STARTED: "running",
+    JobStatus.SCHEDULED: "retrying", JobStatus.FINISHED: "done", JobStatus.FAILED: "failed",
+    JobStatus.STOPPED: "failed", JobStatus.CANCELED: "failed",
+}
+
+
+class ReportQueueError(JobQueueError, ReportJobError):
+    """A report job cannot be queued or read (Redis away), or failed in the worker."""
+
+
+class RqReportRunner:
+    def __init__(self, redis_url: str, queue_name: str = DEFAULT_QUEUE,
+                 retry_intervals: Sequence[int] = jobqueue.RETRY_INTERVALS_S) -> None:
+        self.redis = jobqueue.connect(redis_url)
+        self.queue = Queue(queue_name, connection=self.redis)
+        self.retry_intervals = tuple(retry_intervals)
+
+    def _fetch(self, job_id: str) -> Job | None:
+        try:
+            return Job.fetch(job_id, connection=self.redis)
+        except redis.RedisError as exc:
+            raise ReportQueueError(f"report jobs unavailable: Redis: {exc}") from None
+        except Exception:  # NoSuchJobError, or a half-expired hash
+            return None
+
+    def submit(self, req: ReportRequest, *, again: bool = False) -> JobView:
+        jid = req.job_id
+        job = self._fetch(jid)
+        if job is not None:
+            view = _view(job, with_result=False)
+            if view.state not in ("done", "failed") or not again:
+                return view
+            job.delete()
+        try:
+            job = self.queue.enqueue(
+                report_job, req.name, req.from_day.isoformat(), req.until_day.isoformat(), req.tz, req.fmt,
+                job_id=jid, job_timeout=JOB_TIMEOUT_S, result_ttl=RESULT_KEPT_S, failure_ttl=RESULT_KEPT_S,
+                retry=Retry(max=len(self.retry_intervals), interval=list(self.retry_intervals)),
+                description=f"report {req.name} {req.from_day}..{req.until_day} {req.fmt}")
+        except redis.RedisError as exc:
+            raise ReportQueueError(f"report job not queued: Redis: {exc}") from None
+        log.info("report job %s queued: %s %s", jid, req.name, req.fmt)
+        return _view(job, with_result=False)
+
+    def view(self, job_id: str, *, with_result: bool = False) -> JobView | None:
+        job = self._fetch(job_id)
+        if job is None:
+            return None
+        try:
+            return _view(job, with_result=with_result)
+        except redis.RedisError as exc:
+            raise ReportQueueError(f"report jobs unavailable: Redis: {exc}") from None
+
+    def stop(self) -> None:
+        self.redis.close()
+
+
+def _view(job: Job, *, with_result: bool) -> JobView:
+    status = job.get_status(refresh=True)
+    state = _STATES.get(status, "queued") if status is not None else "queued"
+    meta = job.get_meta(refresh=True)
+    error = str(meta.get("error", ""))
+    if state == "failed" and not error:
+        last = job.latest_result()
+        if last is not None and last.exc_string:
+            error = last.exc_string.strip().splitlines()[-1]
+    result = job.return_value() if with_result and state == "done" else None
+    return JobView(job.id, state, int(meta.get("progress", 100 if state == "done" else 0)),
+                   str(meta.get("step", "")), error if state in ("retrying", "failed") else "",
+                   int(meta.get("attempts", 0)), result)
+
+
+def report_job(name: str, from_day: str, until_day: str, tz: str, fmt: str) -> object:
+    """The RQ job (worker role): render the report; raises ReportJobError to have RQ retry it."""
+    ctx = jobqueue.worker_context()
+    job = get_current_job()
+    req = ReportRequest(name, date.fromisoformat(from_day), date.fromisoformat(until_day), tz, fmt)
+
+    def progress(pct: int, step: str) -> None:
+        if job is not None:
+            job.meta.update(progress=pct, step=step)
+            job.save_meta()  # type: ignore[no-untyped-call]
+
+    if job is not None:
+        job.meta.update(attempts=int(job.meta.get("attempts", 0)) + 1, progress=0, step="", error="")
+        job.save_meta()  # type: ignore[no-untyped-call]
+    try:
+        out = produce(ctx.db, req, progress)
+    except ReportJobError as exc:
+        if job is not None:
+            job.meta["error"] = str(exc)
+            job.save_meta()  # type: ignore[no-untyped-call]
+        raise
+    log.info("report %s (%s) rendered", name, fmt)
+    return out
