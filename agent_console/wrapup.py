@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from agent_console.config import WRAP_UP_REASON
 from agent_console.control import ConsoleControl, ControlError
 from telephony.events import AgentStatus, AgentWrapUp, CallEnded, DomainEvent, EventBus
+from telephony.live import AgentSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,25 @@ class WrapUps:
             self._publish(agent, republish)
         if over:
             self._publish(agent, None)
+
+    def adopt(self, agents: Iterable[AgentSnapshot]) -> list[str]:
+        """After the AMI link's (re)sync: agents the PBX has paused for wrap-up with no deadline here
+        (the keeper before a restart paused them) get a full `wrap_up_s` from now, then ready — instead
+        of staying paused for good. Returns them."""
+        now = self._clock()
+        taken: list[tuple[str, float]] = []
+        with self._lock:
+            for a in agents:
+                if a.paused and a.pause_reason == WRAP_UP_REASON and a.agent not in self._until:
+                    self._until[a.agent] = now + self.wrap_up_s
+                    self._confirmed.add(a.agent)
+                    self._pause[a.agent] = (True, WRAP_UP_REASON)
+                    taken.append((a.agent, now + self.wrap_up_s))
+        for agent, until in taken:
+            log.info("wrap-up of %s taken up (paused for wrap-up, no deadline known): ready in %g s",
+                     agent, self.wrap_up_s)
+            self._publish(agent, until)
+        return [agent for agent, _ in taken]
 
     # --- the console's requests ---------------------------------------------------------------
 

@@ -882,14 +882,22 @@ def run_role(args: argparse.Namespace) -> int:
             endpoints = [AmiEndpoint(a.host, a.port, a.username, a.secret, a.name) for a in settings.pbxs()]
             jobs = RqTranscriber(settings.redis_url, settings.job_queue, retry)
             pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), jobs)
+            keeper: list[Any] = []  # the wrap-up keeper, once made (it needs the links)
+
+            def after_resync(link: PbxLink) -> None:
+                _reconcile(pipeline, link)
+                if keeper and keeper[0] is not None:  # agents left paused for wrap-up by a listener before
+                    keeper[0].adopt(link.tracker.snapshot().agents)
+
             try:
-                links = make_links(endpoints, bus, after_resync=lambda link: _reconcile(pipeline, link))
+                links = make_links(endpoints, bus, after_resync=after_resync)
             except ValueError as exc:
                 raise StartupError(str(exc)) from None
             live = CombinedLive([link.tracker for link in links])
             control = PbxControl(links)
             publisher = EventPublisher(settings.redis_url, bus)
             wrap_ups = start_wrap_ups(settings, bus, control)  # every agent's, console open or not
+            keeper.append(wrap_ups)
             control_server = ControlServer(settings.redis_url, control, settings.pbx_control_key, wrap_ups=wrap_ups)
             live_pub = LivePublisher(settings.redis_url, live)
             board_pub = start_wallboard(settings, db, bus, live)

@@ -32,7 +32,7 @@ from hotline_cli.pbxrpc import (
 )
 from telephony.actions import AlreadyQueueMember, NoSuchChannel, NoSuchQueueMember
 from telephony.connection import AmiEndpoint
-from telephony.events import EventBus
+from telephony.events import AgentWrapUp, EventBus
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
 from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.server import AmiServer
@@ -228,3 +228,26 @@ def test_extending_a_wrap_up_remotely_without_one_is_not_in_wrap_up(listener: Li
         assert bare.status()["errors"] == 1 and bare.status()["served"] == 0
     finally:
         bare.stop()
+
+
+def test_a_keeper_started_later_takes_up_an_agent_left_paused_for_wrap_up(listener: Listener,
+                                                                          tmp_path: Path) -> None:
+    tracker = listener.links[0].tracker
+    # as a listener killed during a wrap-up leaves it: paused for wrap-up, no keeper knows the deadline
+    ConsoleControl(config(tmp_path), PbxControl(listener.links)).wrap_up("agent1002")
+    wait_until(lambda: any(a.agent == "agent1002" and a.paused and a.pause_reason == "wrap-up"
+                           for a in tracker.snapshot().agents), what="wrap-up pause on the PBX")
+    bus = EventBus()  # the new listener's keeper
+    seen: list[AgentWrapUp] = []
+    bus.subscribe(lambda e: seen.append(e) if isinstance(e, AgentWrapUp) else None)
+    fresh = WrapUps(bus, ConsoleControl(config(tmp_path), PbxControl(listener.links)), 1.5)
+    fresh.start()
+    try:
+        assert fresh.adopt(tracker.snapshot().agents) == ["agent1002"]  # after its link's resync
+        assert fresh.adopt(tracker.snapshot().agents) == []  # taken up once
+        assert seen[0].agent == "agent1002" and seen[0].until is not None
+        wait_until(lambda: any(a.agent == "agent1002" and not a.paused for a in tracker.snapshot().agents),
+                   what="ready after the taken-up wrap-up")
+        assert seen[-1].until is None and fresh.status()["ended"] == 1
+    finally:
+        fresh.stop()
