@@ -68,7 +68,7 @@ from agent_console import metrics
 from agent_console.agents import AgentBoard
 from agent_console.auth import current_user
 from agent_console.calls import CallInfo, CallMemory
-from agent_console.config import ConsoleConfig
+from agent_console.config import WRAP_UP_REASON, ConsoleConfig
 from agent_console.control import ConsoleControl
 from agent_console.pop import PopBuilder, PopLookup
 from agent_console.wallboard import (
@@ -493,7 +493,18 @@ class Dispatcher:
                 self.board.seed(tuple(a for a in self._live.snapshot().agents if a.agent == agent))
             except Exception:
                 log.exception("console could not read the live agents")
-        return self.board.snapshot(agent)
+        snap = self.board.snapshot(agent)
+        if (snap["paused"] and snap["pause_reason"] == WRAP_UP_REASON and snap["wrap_up_until"] is None
+                and self.wrap_ups is not None):  # a wrap-up that began before this console: ask its keeper
+            try:
+                until = self.wrap_ups.until(agent)
+            except Exception:
+                log.exception("could not read the wrap-up of %s", agent)
+                until = None
+            if until is not None:
+                self.board.set_wrap_up(agent, until)
+                snap = self.board.snapshot(agent)
+        return snap
 
     def replay_current_call(self, agent: str, sid: str) -> None:
         """A newly connected page: the agent's snapshot, then (for simple clients) the pops again."""

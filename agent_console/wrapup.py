@@ -35,9 +35,12 @@ class NotInWrapUp(ControlError):
 
 
 class WrapUpService(Protocol):
-    """What the console asks of the keeper: another `wrap_up_s` seconds, the new deadline back."""
+    """What the console asks of the keeper: another `wrap_up_s` seconds (the new deadline back), and
+    the deadline of a wrap-up that began before the console did (None: none running)."""
 
     def extend(self, agent: str) -> float: ...
+
+    def until(self, agent: str) -> float | None: ...
 
 
 class WrapUps:

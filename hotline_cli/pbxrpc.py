@@ -32,6 +32,7 @@ from agent_console.control import PbxUnavailable
 from agent_console.wrapup import NotInWrapUp, WrapUpService
 from telephony.actions import Actions, AlreadyQueueMember, ChannelInfo, NoSuchChannel, NoSuchQueueMember
 from telephony.connection import AmiActionError, AmiError, AmiTimeout
+from telephony.events import AgentWrapUp, DomainEvent, EventBus
 from telephony.pbxlink import PbxControl, PbxNotConnected
 
 log = logging.getLogger(__name__)
@@ -211,12 +212,50 @@ class RemoteActions:
         return self._call(CoreShowChannels()).channels
 
 
+def wrap_up_key(control_key: str) -> str:
+    """The Redis hash of the running wrap-ups' deadlines (agent -> epoch seconds), kept by the listener."""
+    return f"{control_key}:wrap-up"
+
+
+class WrapUpMirror:
+    """Listener side: the keeper's deadlines (its AgentWrapUp events) mirrored into a Redis hash, so a
+    web process started during a wrap-up shows its timer."""
+
+    def __init__(self, url: str, bus: EventBus, control_key: str = DEFAULT_KEY) -> None:
+        self.key = wrap_up_key(control_key)
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        try:
+            self.redis.delete(self.key)  # the deadlines of a keeper before this one are not ours
+        except redis.RedisError as exc:
+            log.warning("old wrap-up deadlines not cleared: %s", exc)
+        bus.subscribe(self._on_event)
+
+    def _on_event(self, event: DomainEvent) -> None:
+        if not isinstance(event, AgentWrapUp):
+            return
+        try:
+            if event.until is None:
+                self.redis.hdel(self.key, event.agent)
+            else:
+                self.redis.hset(self.key, event.agent, repr(event.until))
+        except redis.RedisError as exc:
+            log.warning("wrap-up deadline of %s not kept in Redis: %s", event.agent, exc)
+
+
 class RemoteWrapUps:
     """A web process's way to the listener's wrap-up keeper (agent_console.wrapup.WrapUpService)."""
 
     def __init__(self, pbx: RemotePbx, timeout: float = 5.0) -> None:
         self._pbx = pbx
         self._timeout = timeout
+
+    def until(self, agent: str) -> float | None:
+        """The running wrap-up's deadline as the listener keeps it (None: none, or Redis away)."""
+        try:
+            raw = self._pbx.redis.hget(wrap_up_key(self._pbx.key), agent)
+        except redis.RedisError:
+            return None
+        return float(raw) if raw is not None else None
 
     def extend(self, agent: str) -> float:
         """The new deadline; NotInWrapUp from the listener, PbxUnavailable when it does not answer."""

@@ -862,7 +862,7 @@ def run_role(args: argparse.Namespace) -> int:
     wrap-up. web: the console, fed from Redis; its report jobs go to RQ. worker: an RQ worker rendering
     reports and transcribing recordings. live: live transcripts (the speech model, the AudioSocket
     server; taps asked of the listener), lines out over Redis."""
-    from hotline_cli.pbxrpc import ControlServer, RemotePbx, RemoteWrapUps
+    from hotline_cli.pbxrpc import ControlServer, RemotePbx, RemoteWrapUps, WrapUpMirror
     from hotline_cli.redisbus import EventPublisher, EventSubscriber, LivePublisher, RedisLive, RedisUnavailable
     from hotline_cli.reportqueue import RqReportRunner
 
@@ -896,6 +896,7 @@ def run_role(args: argparse.Namespace) -> int:
             live = CombinedLive([link.tracker for link in links])
             control = PbxControl(links)
             publisher = EventPublisher(settings.redis_url, bus)
+            WrapUpMirror(settings.redis_url, bus, settings.pbx_control_key)  # before the keeper's first event
             wrap_ups = start_wrap_ups(settings, bus, control)  # every agent's, console open or not
             keeper.append(wrap_ups)
             control_server = ControlServer(settings.redis_url, control, settings.pbx_control_key, wrap_ups=wrap_ups)

@@ -27,8 +27,10 @@ from hotline_cli.pbxrpc import (
     QueuePause,
     RemotePbx,
     RemoteWrapUps,
+    WrapUpMirror,
     decode_reply,
     encode_request,
+    wrap_up_key,
 )
 from telephony.actions import AlreadyQueueMember, NoSuchChannel, NoSuchQueueMember
 from telephony.connection import AmiEndpoint
@@ -67,6 +69,7 @@ def listener(tmp_path: Path) -> Iterator[Listener]:
         link.client.start()
     wait_until(lambda: all(link.client.connected.is_set() for link in links), what="AMI login")
     # as `hotline serve --role listener`: the site's one wrap-up keeper, extended over the control list
+    WrapUpMirror(REDIS, bus, key)  # its deadlines in Redis, for web processes that start later
     wrap_ups = WrapUps(bus, ConsoleControl(config(tmp_path), PbxControl(links)), config(tmp_path).wrap_up_s)
     wrap_ups.start()
     control_server = ControlServer(REDIS, PbxControl(links), key, wrap_ups=wrap_ups)
@@ -80,7 +83,7 @@ def listener(tmp_path: Path) -> Iterator[Listener]:
             link.client.stop()
         server.shutdown_all()
         pbx.stop()
-        redis.Redis.from_url(REDIS).delete(key)
+        redis.Redis.from_url(REDIS).delete(key, wrap_up_key(key))
 
 
 def config(tmp_path: Path) -> ConsoleConfig:
@@ -203,6 +206,13 @@ def test_the_console_app_with_the_remote_control_pauses_the_agent(listener: List
         tracker = listener.links[0].tracker
         wait_until(lambda: any(a.agent == "agent1001" and a.paused and a.pause_reason == "wrap-up"
                                for a in tracker.snapshot().agents), what="wrap-up pause on the PBX")
+        # a web process started during the wrap-up shows the listener's deadline too (kept in Redis)
+        late, _ = create_app(cfg, db, listener.bus, live, control=remote, wrap_ups=RemoteWrapUps(remote))
+        try:
+            snap = dispatcher(late).agent_snapshot("agent1001")
+            assert snap["state"] == "wrap_up" and snap["wrap_up_until"] == new, snap
+        finally:
+            dispatcher(late).stop()
         wait_until(lambda: sock.emit("agent_state", {}, callback=True)["state"] == "ready",
                    timeout=10, what="ready after wrap-up")
         assert time.time() >= new - 0.3  # the extension held: not unpaused at the first deadline
