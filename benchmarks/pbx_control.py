@@ -73,6 +73,9 @@ def main() -> int:
             timed(ConsoleControl(config, RemotePbx(args.redis, key)), 20)
             web = report("web process (over Redis)", timed(ConsoleControl(config, RemotePbx(args.redis, key)), args.n))
             print(f"{'ratio':>26}: {web / one:.2f}x the one-process round trip ({args.n} actions each)")
+            st = control_server.status()  # what the listener's /status shows of the same requests
+            print(f"{'control server':>26}: {st['served']} served, {st['errors']} errors, {st['expired']} expired; "
+                  f"last {st['last_latency_ms']} ms, max {st['max_latency_ms']} ms taken off Redis to answer ready")
         finally:
             control_server.stop()
             for link in links:

@@ -117,6 +117,12 @@ def test_report_jobs_show_their_state_then_the_result_and_failures_are_retried_t
         text = shown.get_data(as_text=True)
         assert shown.status_code == 200 and "每月理赔报表及事故原因分析" in text
         assert 'data-testid="report-job"' not in text
+        # a finished report is served again for a while; "refresh" (again=1) renders it anew
+        assert 'data-testid="report-again"' in text and "again=1" in text
+        fresh = client.get("/reports", query_string={"name": "claims-monthly", **NOV, "again": "1"})
+        assert fresh.status_code == 202 and _job_id(fresh.get_data(as_text=True)) == _job_id(body)
+        job, _ = _poll(client, _job_id(body), ("done", "failed"))
+        assert job["state"] == "done" and job["attempts"] == 1
         # a PDF without a CJK font on the machine: retried twice (1 s, 1 s), then failed with the reason
         find_cjk_font.cache_clear()
         monkeypatch.setenv("HOTLINE_CJK_FONT", str(tmp_path / "no-such-font.ttc"))
