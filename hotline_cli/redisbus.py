@@ -46,6 +46,7 @@ WALLBOARD_KEY = "hotline:wallboard"
 WALLBOARD_KEY_TTL_S = 60  # a board no listener refreshes any more is not shown for ever
 WALLBOARD_REFRESH_S = 10.0
 _QUEUE_LIMIT = 10_000
+_DRAIN_MAX = 2_000  # events folded in at most before a due board goes out
 _PROBES = object()
 _LIVE_TYPES: dict[str, type[LiveLine] | type[LiveAlert]] = {"LiveLine": LiveLine, "LiveAlert": LiveAlert}
 _EVENT_TYPES: dict[str, type[Any]] = {
@@ -282,26 +283,39 @@ class WallboardPublisher:
 
     def _run(self) -> None:
         self._store(self.feed.board())
+        carry: object = None  # an event taken from the queue but not folded in yet
         while not self._stop.is_set():
-            wait = self.feed.wait_s()
-            refresh = max(0.0, self._stored_at + WALLBOARD_REFRESH_S - time.monotonic())
+            item: object
+            if carry is not None:
+                item, carry = carry, None
+            else:
+                wait = self.feed.wait_s()
+                refresh = max(0.0, self._stored_at + WALLBOARD_REFRESH_S - time.monotonic())
+                try:
+                    item = self._q.get(timeout=min(refresh, wait) if wait is not None else refresh)
+                except queue.Empty:
+                    item = None
             try:
-                item = self._q.get(timeout=min(refresh, wait) if wait is not None else refresh)
-            except queue.Empty:
-                item = None
-            try:
-                if item is _PROBES:
-                    self.feed.mark_due()
-                elif item is not None:
-                    self.calls.observe(item)  # type: ignore[arg-type]
-                    self.feed.observe(item)  # type: ignore[arg-type]
-                if self._q.qsize() == 0 or self.feed.overdue():
-                    delta = self.feed.flush()
-                    if delta is not None:
-                        self._store(self.feed.board())
-                        self._send({"epoch": self.epoch, "version": delta["version"], "delta": delta})
-                    elif time.monotonic() - self._stored_at >= WALLBOARD_REFRESH_S:
-                        self._store(self.feed.board())
+                # everything queued by now goes into the next board (no pops to give way to here):
+                # under a steady stream the board goes out every interval, not only when the queue empties
+                for _ in range(_DRAIN_MAX):
+                    if item is _PROBES:
+                        self.feed.mark_due()
+                    elif item is not None:
+                        self.calls.observe(item)  # type: ignore[arg-type]
+                        self.feed.observe(item)  # type: ignore[arg-type]
+                    try:
+                        item = self._q.get_nowait()
+                    except queue.Empty:
+                        break
+                else:
+                    carry = item
+                delta = self.feed.flush()
+                if delta is not None:
+                    self._store(self.feed.board())
+                    self._send({"epoch": self.epoch, "version": delta["version"], "delta": delta})
+                elif time.monotonic() - self._stored_at >= WALLBOARD_REFRESH_S:
+                    self._store(self.feed.board())
             except Exception:  # one bad event must not stop the wallboard
                 log.exception("wallboard failed on %s", type(item).__name__)
 
