@@ -10,7 +10,8 @@ Every `--every` seconds it prints: calls offered, calls in the system (the simul
 listener's live picture), calls stored, the listener's store backlog, transcription jobs queued,
 pops received, pop latency p50/p95/p99 over the interval (AgentCalled leaving the simulator → the
 pop at the agent's client, as benchmarks/screen_pop.py measures), wallboard update latency p50/p95
-(a call starting → the call on a supervisor's board, for every supervisor), and the RSS of each
+(the call's first event, Newchannel, leaving the simulator → the call on a supervisor's board, for
+every supervisor), and the RSS of each
 process. At the end: calls offered / recorded / duplicates, peak and mean calls in the system, the
 store backlog over time, pop and wallboard latency over the whole run, pops built per web process
 (each builds only its own agents'), and each process's RSS at start / middle / end (flat?).
@@ -139,7 +140,7 @@ class Stats:
 
     def call_started(self, linkedid: str, at: float) -> None:
         with self.lock:
-            self.started[linkedid] = at
+            self.started.setdefault(linkedid, at)
 
     def board(self, user: str, board: dict[str, Any], live_rows: list[dict[str, Any]]) -> None:
         now = time.time()
@@ -214,6 +215,8 @@ def main() -> int:
                 if fields and fields[0] == ("Event", "AgentCalled"):
                     d = dict(fields)
                     stats.agent_called(f"{d.get('Linkedid')}|{d.get('Interface', '').split('/')[-1]}", now)
+                elif fields and fields[0] == ("Event", "Newchannel"):  # the call's first event leaving
+                    stats.call_started(dict(fields).get("Linkedid", ""), now)
 
         server = AmiServer(("127.0.0.1", ami_port), pbx)
         pbx.add_listener(on_batch)
@@ -268,7 +271,6 @@ def main() -> int:
                     try:
                         # talk times spread ±30 %: the first 300 calls do not all end at once
                         script = pbx.start_load_call(talk_s=talks.uniform(0.7, 1.3) * args.talk)
-                        stats.call_started(script.linkedid, time.time())
                         made.append(script.linkedid)
                     except Exception as exc:  # the simulator refused a call: count it as not made
                         print(f"call not started: {exc}", flush=True)
@@ -352,8 +354,9 @@ def main() -> int:
               + ", ".join(f"{t:.0f}s {q}" for t, q in store_backlog))
         print(f"pops {len(lat)} of {len(stats.sent)} rings: p50 {pct(lat, 50):.1f} ms, p95 {pct(lat, 95):.1f} ms, "
               f"p99 {pct(lat, 99):.1f} ms, max {max(lat) * 1000 if lat else float('nan'):.0f} ms")
-        print(f"wallboard: {stats.boards} updates at {args.supervisors} supervisors; a call starting → on a "
-              f"supervisor's board p50 {pct(on_board, 50):.0f} ms, p95 {pct(on_board, 95):.0f} ms, "
+        print(f"wallboard: {stats.boards} updates at {args.supervisors} supervisors; a call's Newchannel leaving "
+              f"the simulator → the call on a supervisor's board p50 {pct(on_board, 50):.0f} ms, "
+              f"p95 {pct(on_board, 95):.0f} ms, "
               f"p99 {pct(on_board, 99):.0f} ms ({len(on_board)} call×supervisor); board computed → at the "
               f"supervisor p50 {pct(board_age, 50):.0f} ms, p95 {pct(board_age, 95):.0f} ms")
         for i, b in enumerate(bases):
