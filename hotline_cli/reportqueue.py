@@ -1,7 +1,7 @@
 """Report jobs on RQ (processes by role): web processes enqueue, `hotline serve --role worker` renders.
 
 `RqReportRunner` is the web side of agent_console.report_jobs.ReportRunner: one RQ job per report,
-period, time zone and format (the job id is the request's), on the report queue (`report_queue`),
+period, time zone and format (the job id is the queue's name and the request's), on the report queue (`report_queue`),
 which the worker takes before transcriptions. A failed job is retried with the transcription jobs'
 back-off (`job_retry_s`); the worker writes the job's progress into its meta; the result (a file's
 bytes or the page's document) is kept `RESULT_KEPT_S` in Redis.
@@ -9,6 +9,7 @@ bytes or the page's document) is kept `RESULT_KEPT_S` in Redis.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import date
@@ -42,6 +43,10 @@ class RqReportRunner:
         self.redis = jobqueue.connect(redis_url)
         self.queue = Queue(queue_name, connection=self.redis)
         self.retry_intervals = tuple(retry_intervals)
+        # job ids are global in Redis: the queue's name keeps two sites (or databases) sharing one
+        # Redis from being handed each other's reports
+        # (RQ ids allow letters, digits, _ and -: the name's digest, of one length for every name)
+        self._prefix = hashlib.sha256(queue_name.encode("utf-8")).hexdigest()[:12] + "-"
 
     def _fetch(self, job_id: str) -> Job | None:
         try:
@@ -52,7 +57,7 @@ class RqReportRunner:
             return None
 
     def submit(self, req: ReportRequest, *, again: bool = False) -> JobView:
-        jid = req.job_id
+        jid = self._prefix + req.job_id
         job = self._fetch(jid)
         if job is not None:
             view = _view(job, with_result=False)
@@ -71,6 +76,8 @@ class RqReportRunner:
         return _view(job, with_result=False)
 
     def view(self, job_id: str, *, with_result: bool = False) -> JobView | None:
+        if not job_id.startswith(self._prefix):
+            return None  # not a job of this site's report queue
         job = self._fetch(job_id)
         if job is None:
             return None
