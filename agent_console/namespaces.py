@@ -40,7 +40,9 @@ older than `POP_REFRESH_AT_QUEUE_S`; so the ring itself usually only assembles a
 prefetched lookup is used while it is younger than `POP_CONTEXT_TTL_S` and made for the same caller
 and waybill, and is dropped when the console writes a case (`contexts_changed`); otherwise the ring
 looks up afresh. The wallboard is
-recomputed when no event is waiting (or once it is overdue), so pops never queue behind it.
+recomputed when no event is waiting (or once it is overdue), so pops never queue behind it, and not
+at all while no supervisor's page is connected to this console (a page that connects gets a whole
+board computed then).
 
 Role mode (several web processes on the same events, `ConsoleConfig.pops_connected_only`): a console
 builds and sends pops (and prefetches lookups) only for agents connected to it; the ring of an agent
@@ -543,6 +545,12 @@ class Dispatcher:
 
     def _flush_wallboard(self) -> None:
         if self._feed is None:
+            return
+        if (self._feed.wait_s() == 0 and not self._config.message_queue
+                and not self._room_here(SUPERVISORS_ROOM)):
+            # no supervisor's page on this console: computing the board would only hold the GIL
+            # while pops wait; a page that connects gets a whole board computed then
+            self._feed.skip()
             return
         delta = self._feed.flush()
         if delta is not None:

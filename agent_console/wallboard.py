@@ -225,7 +225,7 @@ def wallboard_delta(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str
         upsert = [row for k, row in after.items() if before.get(k) != row]
         remove = [k for k in before if k not in after]
         order_changed = list(before) != list(after)
-        if upsert or remove or order_changed:
+        if old is None or upsert or remove or order_changed:  # after no board: every section, in full
             delta[section] = {"upsert": upsert, "remove": remove, "order": list(after)}
     return delta
 
@@ -328,6 +328,13 @@ class WallboardFeed:
             self._sent = board
             delta["version"] = self._version
         return delta
+
+    def skip(self) -> None:
+        """Nobody watches: the due board is not computed (nor is a delta sent); the next `board()`
+        computes afresh and the next delta after it names every section in full."""
+        with self._lock:
+            self._due = False
+            self._sent = None
 
     def board(self) -> dict[str, Any]:
         """The whole wallboard as last sent (so its version matches the deltas that follow)."""

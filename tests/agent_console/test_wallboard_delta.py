@@ -26,6 +26,16 @@ def test_applying_each_delta_gives_the_new_board() -> None:
     assert [w["linkedid"] for w in one["queues"][1]["waiting"]] == ["wait-0", "wait-1", "wait-2"]  # left as it was
 
 
+def test_a_delta_after_no_board_replaces_every_section() -> None:
+    """After `WallboardFeed.skip` (nobody watched) a page may hold an older board: rows gone since
+    must go there too, even from sections that are empty now."""
+    old = wallboard_payload(sample_snapshot(waiting=3), []) | {"version": 4}
+    snap = sample_snapshot(at=1_764_500_010.0, waiting=0)
+    new = wallboard_payload(dataclasses.replace(snap, queues=(), agents=()), [])
+    delta = wallboard_delta(None, new) | {"version": 5}
+    assert apply_wallboard_delta(old, delta) == new | {"version": 5}
+
+
 def test_the_feed_versions_its_deltas_and_folds_events_into_the_board() -> None:
     live = FakeLiveView(current=sample_snapshot())
     calls = CallMemory()

@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from agent_console.i18n import EN, ZH_CN
+from agent_console.wallboard import apply_wallboard_delta
 from telephony.events import AgentStatus, CallQueued, CallVariable, IvrDigit
 
 if TYPE_CHECKING:
@@ -42,6 +43,27 @@ def test_queue_and_agent_events_push_the_wallboard_to_supervisors_only(console: 
     assert len(service["waiting"]) == 3
     console.settle()
     assert console.received(agent, "wallboard_delta") == []
+
+
+def test_no_wallboard_is_computed_while_no_supervisor_watches(console: Console) -> None:
+    console.live.current = console.sample_snapshot(waiting=1)
+    agent = console.socket(console.login("agent1001"))
+    for n in range(5):
+        console.bus.publish(CallQueued(f"n.{n}", "service", 1, T0 + n))
+    console.settle()
+    time.sleep(0.1)  # > wallboard_interval_s
+    assert console.received(agent, "wallboard_delta") == []
+    sup = console.socket(console.login("supervisor"))
+    board = console.wait_for(sup, "wallboard")
+    assert board["version"] == 0  # no board was made (each would have taken a version)
+    assert len(board["queues"][1]["waiting"]) == 1  # made now, from the live picture
+    console.live.current = console.sample_snapshot(waiting=3)
+    console.bus.publish(CallQueued("n.9", "service", 3, T0 + 9))
+    delta = console.wait_for(sup, "wallboard_delta")
+    assert delta["version"] == 1
+    whole = sup.emit("wallboard_request", callback=True)
+    assert apply_wallboard_delta(board, delta) == whole
+    assert len(whole["queues"][1]["waiting"]) == 3
 
 
 def test_ivr_only_events_do_not_push_the_wallboard(console: Console) -> None:
