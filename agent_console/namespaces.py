@@ -186,14 +186,19 @@ class Dispatcher:
         self._contexts: dict[str, _PopContext] = {}  # linkedid -> its pop lookup (dispatcher thread only)
         self._generation = 0  # bumped when cases change: older lookups are not used
         self._also_stop: list[Callable[[], None]] = []
+        self._rings_queued: dict[tuple[str, str], float] = {}  # AgentRinging on the queue -> put there at
 
     # --- the AMI reader thread side -------------------------------------------------------
 
     def on_event(self, event: DomainEvent | LiveEvent) -> None:
         """Bus handler (also of the live transcript bus): never blocks, never raises."""
         try:
+            if isinstance(event, AgentRinging):  # its wait on the queue is timed (metrics.POP_HOP)
+                self._rings_queued[(event.linkedid, event.agent)] = time.monotonic()
             self._queue.put_nowait(event)
         except queue.Full:
+            if isinstance(event, AgentRinging):
+                self._rings_queued.pop((event.linkedid, event.agent), None)
             log.warning("console event queue full: dropped %s", type(event).__name__)
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -423,6 +428,8 @@ class Dispatcher:
         return done.result()
 
     def _emit_pop(self, event: AgentRinging) -> None:
+        dequeued = time.monotonic()
+        queued = self._rings_queued.pop((event.linkedid, event.agent), None)
         if self._pops_here_only and not self._connected_here(event.agent):
             # the agent's page is on another web process (or nowhere): its board knows the ring, the
             # pop itself is built if the page connects here while the phone still rings
@@ -437,9 +444,14 @@ class Dispatcher:
         info = self._calls.get(event.linkedid)
         payload = self._pops.from_lookup(event, info, self._lookup(event, info)).to_json()
         self.board.ring(event.agent, payload)
+        built = time.monotonic()
         self._emit("screen_pop", payload, agent_room(event.agent))
         self._count_pop()
         metrics.pop_delivered(event.at)
+        if queued is not None:
+            metrics.pop_hop("queue", dequeued - queued)
+        metrics.pop_hop("build", built - dequeued)
+        metrics.pop_hop("emit", time.monotonic() - built)
 
     def _count_pop(self) -> None:
         with self._unbuilt_lock:

@@ -1,23 +1,37 @@
-"""Load and soak through processes by role: the PBX simulator (in this process, real AMI over TCP)
-keeps `--concurrent` answered service-hotline calls in the system at once (queued + talking; a new
-call starts whenever one ends, at most `--rate` per second while ramping up) for 200 agent phones;
-one listener, two web processes (PostgreSQL schema of its own, a private redis-server); 200 agents
-and 20 supervisors as python-socketio clients spread over both web processes. The issue's target:
+"""Load and soak through processes by role: the PBX simulator (a process of its own, real AMI over
+TCP, as Asterisk is) keeps `--concurrent` answered service-hotline calls in the system at once
+(queued + talking; a new call starts whenever one ends, at most `--rate` per second while ramping
+up) for 200 agent phones; one listener, two web processes (PostgreSQL schema of its own, a private
+redis-server); 200 agents and 20 supervisors as python-socketio AsyncClients in `--client-procs`
+processes of their own (rig.Fleet), each connected to its web process. The issue's target:
 
     .venv/bin/python benchmarks/load.py --minutes 10 --concurrent 300 --agents 200 --supervisors 20
 
 Every `--every` seconds it prints: calls offered, calls in the system (the simulator's count and the
 listener's live picture), calls stored, the listener's store backlog, transcription jobs queued,
 pops received, pop latency p50/p95/p99 over the interval (AgentCalled leaving the simulator → the
-pop at the agent's client, as benchmarks/screen_pop.py measures), wallboard update latency p50/p95
-(the call's first event, Newchannel, leaving the simulator → the call on a supervisor's board, for
-every supervisor), and the RSS of each
-process. At the end: calls offered / recorded / duplicates, peak and mean calls in the system, the
-store backlog over time, pop and wallboard latency over the whole run, pops built per web process
-(each builds only its own agents'), and each process's RSS at start / middle / end (flat?).
+pop at the agent's client, as benchmarks/screen_pop.py measures; one clock: one machine), its p99
+split at the listener's AMI read (each pop carries `rang_at`, when the listener read AgentCalled),
+wallboard update latency p50/p95 (the call's first event, Newchannel, leaving the simulator → the
+call on a supervisor's board, for every supervisor), the load average and the RSS of each process.
+At the end: calls offered / recorded / duplicates, peak and mean calls in the system, the store
+backlog over time, pop latency over the whole run and where it went, hop by hop:
+
+  sim → AMI read        the simulator's write to the listener's read (pop's rang_at − frame sent)
+  listener              AMI read → the event on Redis (listener's hotline_pop_hop_seconds)
+  redis                 published → read by a web process's subscriber (web's histogram)
+  queue                 on the console's event queue (web's)
+  build                 the pop looked up and assembled (web's)
+  emit                  socketio.emit to the agent's room (web's)
+  emit → client         the rest: the socket writers, the network, the client's loop (computed)
+
+(the web hops from the processes' Prometheus histograms: p50/p99 interpolated within buckets),
+wallboard latency, pops built per web process, CPU per process (bench, simulator and client
+processes apart) and each process's RSS at start / middle / end (flat?).
 
     .venv/bin/python benchmarks/load.py [--minutes 10] [--concurrent 300] [--agents 200]
                                         [--supervisors 20] [--rate 30] [--talk 18] [--every 10]
+                                        [--client-procs 4]
 
 No worker runs: the simulated load calls carry no audio (transcription is measured by
 benchmarks/transcribe.py), so their jobs only queue; the figure is printed as such.
@@ -26,48 +40,38 @@ benchmarks/transcribe.py), so their jobs only queue; the figure is printed as su
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import random
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import redis
 import requests
-import socketio
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cases import services  # noqa: E402
+from rig import Arrival, Fleet, PbxProcess, compact_summary, load_avg, login_all, pct, seed_users  # noqa: E402
+
 from cases.db import Database  # noqa: E402
-from cases.demo_data import DEMO_PASSWORD  # noqa: E402
-from cases.models import User  # noqa: E402
-from telephony.simulator.pbx import SimulatedPbx, make_agents  # noqa: E402
-from telephony.simulator.server import AmiServer  # noqa: E402
+from telephony.simulator.pbx import make_agents  # noqa: E402
 
 PG = os.environ.get("HOTLINE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PASSWORD = "bench-password"
 EXE = [sys.executable, "-m", "hotline_cli.main"]
+HOP_METRIC = "hotline_pop_hop_seconds"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] * 1000 if xs else float("nan")
 
 
 def rss_mb(pid: int) -> float:
@@ -101,68 +105,104 @@ def wait_http(url: str, timeout: float = 90) -> None:
     raise SystemExit(f"{url} never answered")
 
 
-class Client:
-    def __init__(self, base: str, user: str, password: str, stats: Stats) -> None:
-        self.user = user
-        http = requests.Session()
-        page = http.get(f"{base}/login", timeout=30).text
-        token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
-        r = http.post(f"{base}/login", data={"username": user, "password": password, "csrf_token": token},
-                      allow_redirects=False, timeout=30)
-        if r.status_code != 302:
-            raise SystemExit(f"login of {user} failed: {r.status_code}")
-        self.sio = socketio.Client(http_session=http, reconnection=True)
-        self.sio.on("screen_pop", lambda pop: stats.pop(f"{pop['linkedid']}|{user}"))
-        self.sio.on("wallboard_delta", lambda d: stats.board(user, d, d.get("live_calls", {}).get("upsert", [])))
-        self.sio.on("wallboard", lambda b: stats.board(user, b, b.get("live_calls", [])))
-        self.sio.connect(base, transports=["websocket"], wait_timeout=30)
+# --- per-hop histograms from the processes' /metrics -------------------------------------------
+
+Buckets = dict[str, dict[float, float]]  # hop -> upper bound -> cumulative count
 
 
-class Stats:
+def hop_buckets(url: str) -> Buckets:
+    """hotline_pop_hop_seconds buckets of one process (empty if unreadable)."""
+    got: Buckets = {}
+    try:
+        body = requests.get(url, timeout=5).text
+    except requests.RequestException:
+        return got
+    for line in body.splitlines():
+        if line.startswith(f"{HOP_METRIC}_bucket{{"):
+            labels, value = line[len(HOP_METRIC) + 8:].rsplit("} ", 1)
+            d = dict(kv.split("=", 1) for kv in labels.split(","))
+            le = d["le"].strip('"')
+            got.setdefault(d["hop"].strip('"'), {})[float("inf") if le == "+Inf" else float(le)] = float(value)
+    return got
+
+
+def add_buckets(*many: Buckets) -> Buckets:
+    total: Buckets = {}
+    for b in many:
+        for hop, counts in b.items():
+            for le, n in counts.items():
+                total.setdefault(hop, {})[le] = total.get(hop, {}).get(le, 0.0) + n
+    return total
+
+
+def sub_buckets(a: Buckets, b: Buckets) -> Buckets:
+    return {hop: {le: n - b.get(hop, {}).get(le, 0.0) for le, n in counts.items()} for hop, counts in a.items()}
+
+
+def bucket_pct(counts: dict[float, float], p: float) -> float:
+    """The p-th percentile in ms, interpolated linearly within its bucket (Prometheus' way)."""
+    bounds = sorted(counts)
+    total = counts[bounds[-1]] if bounds else 0.0
+    if total <= 0:
+        return float("nan")
+    rank, lower, below = p / 100 * total, 0.0, 0.0
+    for le in bounds:
+        if counts[le] >= rank:
+            if le == float("inf"):
+                return lower * 1000
+            inside = counts[le] - below
+            return (lower + (le - lower) * ((rank - below) / inside if inside else 1.0)) * 1000
+        lower, below = le, counts[le]
+    return lower * 1000
+
+
+# --- the clients' arrivals ------------------------------------------------------------------------
+
+
+class Arrivals:
+    """Pops and wallboard rows as the clients saw them, matched to the simulator's frames."""
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.sent: dict[str, float] = {}
-        self.arrived: dict[str, float] = {}
-        self.boards = 0
-        self.started: dict[str, float] = {}  # linkedid -> when the call was started
+        self.sent: dict[str, float] = {}  # "linkedid|agent" -> AgentCalled handed to the AMI sessions
+        self.started: dict[str, float] = {}  # linkedid -> its first Newchannel handed over
+        self.pops: dict[str, tuple[float, float]] = {}  # "linkedid|agent" -> (arrival, rang_at)
         self.on_board: list[tuple[float, float]] = []  # (arrival, call start → on a supervisor's board)
-        self.board_age: list[tuple[float, float]] = []  # (arrival, board computed → at the supervisor)
-        self._seen: set[str] = set()  # "linkedid|supervisor"
+        self._seen: set[str] = set()
+        self.frames_read = 0
+        self.boards = 0
 
-    def agent_called(self, key: str, at: float) -> None:
-        with self.lock:
-            self.sent.setdefault(key, at)
+    def frames(self, frames: list[tuple[str, str, str, float]]) -> None:
+        self.frames_read += len(frames)
+        for event, linkedid, peer, t in frames:
+            if event == "AgentCalled":
+                self.sent.setdefault(f"{linkedid}|{peer}", t)
+            else:
+                self.started.setdefault(linkedid, t)
 
-    def pop(self, key: str) -> None:
-        now = time.time()
-        with self.lock:
-            self.arrived.setdefault(key, now)
+    def arrived(self, arrivals: list[Arrival]) -> None:
+        """Arrivals polled before the frames they follow were read (so every call's start is known)."""
+        for user, name, at, what in arrivals:
+            if name == "screen_pop":
+                linkedid, _, rang = what.partition(" ")
+                self.pops.setdefault(f"{linkedid}|{user}", (at, float(rang)))
+            else:
+                self.boards += 1
+                for linkedid in what.split():
+                    key = f"{linkedid}|{user}"
+                    if key in self._seen:
+                        continue
+                    started = self.started.get(linkedid)
+                    if started is not None:
+                        self._seen.add(key)
+                        self.on_board.append((at, at - started))
 
-    def call_started(self, linkedid: str, at: float) -> None:
-        with self.lock:
-            self.started.setdefault(linkedid, at)
+    def latencies(self, since: float, until: float) -> list[tuple[float, float]]:
+        """(sim → client, sim → AMI read) of the pops that arrived in [since, until)."""
+        return [(at - self.sent[k], rang - self.sent[k]) for k, (at, rang) in self.pops.items()
+                if k in self.sent and since <= at < until]
 
-    def board(self, user: str, board: dict[str, Any], live_rows: list[dict[str, Any]]) -> None:
-        now = time.time()
-        with self.lock:
-            self.boards += 1
-            if "at" in board:
-                self.board_age.append((now, now - float(board["at"])))
-            for row in live_rows:
-                key = f"{row['linkedid']}|{user}"
-                started = self.started.get(row["linkedid"])
-                if started is not None and key not in self._seen:
-                    self._seen.add(key)
-                    self.on_board.append((now, now - started))
-
-    def board_latencies(self, since: float, until: float) -> tuple[list[float], list[float]]:
-        with self.lock:
-            return ([v for t, v in self.on_board if since <= t < until],
-                    [v for t, v in self.board_age if since <= t < until])
-
-    def latencies(self, since: float, until: float) -> list[float]:
-        with self.lock:
-            return [t - self.sent[k] for k, t in self.arrived.items() if k in self.sent and since <= t < until]
+    def board_latencies(self, since: float, until: float) -> list[float]:
+        return [v for t, v in self.on_board if since <= t < until]
 
 
 def main() -> int:
@@ -174,6 +214,7 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=30.0, help="at most this many new calls per second")
     ap.add_argument("--talk", type=float, default=18.0, help="mean talk seconds per call (±30 %%)")
     ap.add_argument("--every", type=float, default=10.0, help="seconds between printed lines")
+    ap.add_argument("--client-procs", type=int, default=4, help="processes for the clients (split over the webs)")
     args = ap.parse_args()
 
     def stop_on_term(signum: int, frame: object) -> None:
@@ -187,44 +228,23 @@ def main() -> int:
         c.execute(text(f"CREATE SCHEMA {schema}"))
     db_url = f"{PG}?options=-csearch_path%3D{schema}"
     procs: dict[str, subprocess.Popen[str]] = {}
-    clients: list[Client] = []
-    pbx = None
-    server = None
+    fleet: Fleet | None = None
+    pbx: PbxProcess | None = None
     try:
         db = Database(db_url)
         db.migrate()
-        agents = make_agents(args.agents)
-        with db.session() as s:
-            services.seed_demo(s)
-            # one password hash (argon2id, deliberately slow) shared by the bench users
-            services.create_user(s, "sup00", PASSWORD, "supervisor", "Supervisor 0")
-            pw_hash = s.scalars(select(User.password_hash).where(User.username == "sup00")).one()
-            s.add_all([User(username=a.peer, display_name=a.member_name, role="agent", password_hash=pw_hash)
-                       for a in agents[3:]])  # the first three are the demo's agent1001-1003 (demo password)
-            s.add_all([User(username=f"sup{i:02d}", display_name=f"Supervisor {i}", role="supervisor",
-                            password_hash=pw_hash) for i in range(1, args.supervisors)])
-        redis_port, ami_port = free_port(), free_port()
+        supervisors = [f"sup{i:02d}" for i in range(args.supervisors)]
+        seed_users(db, args.agents, supervisors)  # one argon2 hash shared by all: setup in seconds
+        db.dispose()
+        redis_port = free_port()
         procs["redis"] = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                                            "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, text=True)
-        stats = Stats()
-        pbx = SimulatedPbx(recordings_dir=str(tmp / "rec"), agents=agents, seed=7, wrap_up_s=0.5)
-
-        def on_batch(batch: list[list[tuple[str, str]]]) -> None:
-            now = time.time()
-            for fields in batch:
-                if fields and fields[0] == ("Event", "AgentCalled"):
-                    d = dict(fields)
-                    stats.agent_called(f"{d.get('Linkedid')}|{d.get('Interface', '').split('/')[-1]}", now)
-                elif fields and fields[0] == ("Event", "Newchannel"):  # the call's first event leaving
-                    stats.call_started(dict(fields).get("Linkedid", ""), now)
-
-        server = AmiServer(("127.0.0.1", ami_port), pbx)
-        pbx.add_listener(on_batch)
-        pbx.start()
-        server.serve_in_thread()
+        # real time (time_scale 1), the listener's wrap-up of 0.5 s as before
+        pbx = PbxProcess.start(args.agents, seed=7, watch=("AgentCalled", "Newchannel"), time_scale=1.0,
+                               wrap_up_s=0.5)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
         env |= {"HOTLINE_DATABASE_URL": db_url, "HOTLINE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-                "HOTLINE_AMI_PORT": str(ami_port), "HOTLINE_SECRET_KEY": "load", "HOTLINE_RECORDINGS_DIR":
+                "HOTLINE_AMI_PORT": str(pbx.port), "HOTLINE_SECRET_KEY": "load", "HOTLINE_RECORDINGS_DIR":
                 str(tmp / "rec"), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         metrics_port = free_port()
         web_ports = [free_port(), free_port()]
@@ -240,68 +260,58 @@ def main() -> int:
         bases = [f"http://127.0.0.1:{p}" for p in web_ports]
         for b in bases:
             wait_http(f"{b}/login")
-        users = [(a.peer, DEMO_PASSWORD if a.peer in ("agent1001", "agent1002", "agent1003") else PASSWORD)
-                 for a in agents] + [(f"sup{i:02d}", PASSWORD) for i in range(args.supervisors)]
+        metric_urls = [f"http://127.0.0.1:{metrics_port}/metrics", *(f"{b}/metrics" for b in bases)]
+        users = [a.peer for a in make_agents(args.agents)] + supervisors
         t0 = time.time()
-        with ThreadPoolExecutor(8) as pool:  # logins verify argon2 hashes: several at once
-            clients.extend(pool.map(lambda iu: Client(bases[iu[0] % 2], iu[1][0], iu[1][1], stats),
-                                    enumerate(users)))
-        print(f"{len(clients)} clients connected in {time.time() - t0:.0f} s "
-              f"({args.agents} agents, {args.supervisors} supervisors over 2 web processes); "
-              f"{args.concurrent} calls in the system (at most {args.rate} new/s), talk {args.talk} s, "
-              f"{args.minutes} min; logs in {tmp}", flush=True)
+        cookies: dict[str, str] = {}
+        for i, b in enumerate(bases):  # each user's session on the web process its client connects to
+            mine = users[i::2]
+            cookies |= dict(zip(mine, login_all(b, mine), strict=True))
+        fleet = Fleet.connect([bases[i % 2] for i in range(len(users))], [(u, cookies[u]) for u in users],
+                              ["screen_pop", "wallboard_delta", "wallboard"], args.client_procs,
+                              summary=compact_summary, stream_s=min(2.0, args.every / 2))
+        print(f"{fleet.connected} clients connected in {time.time() - t0:.0f} s "
+              f"({args.agents} agents, {args.supervisors} supervisors over 2 web processes, clients in "
+              f"{len(fleet.procs)} processes); {args.concurrent} calls in the system (at most {args.rate} new/s), "
+              f"talk {args.talk} s, {args.minutes} min; logs in {tmp}; {load_avg()}", flush=True)
         rds = redis.Redis(port=redis_port)
-        made: list[str] = []
-        stop = threading.Event()
+        seen = Arrivals()
 
-        in_system: list[int] = []  # the simulator's calls in the system, once a second
-
-        talks = random.Random(7)
-
-        def caller() -> None:
-            """Keep `--concurrent` calls in the system: a new one whenever one ended (at most --rate/s)."""
-            next_at = time.time()
-            next_sample = next_at
-            while not stop.is_set():
-                now = time.time()
-                if now >= next_sample:
-                    in_system.append(len(pbx.calls))
-                    next_sample += 1.0
-                if len(pbx.calls) < args.concurrent:
-                    try:
-                        # talk times spread ±30 %: the first 300 calls do not all end at once
-                        script = pbx.start_load_call(talk_s=talks.uniform(0.7, 1.3) * args.talk)
-                        made.append(script.linkedid)
-                    except Exception as exc:  # the simulator refused a call: count it as not made
-                        print(f"call not started: {exc}", flush=True)
-                    next_at = max(next_at + 1 / args.rate, time.time() - 1.0)
-                else:
-                    next_at = time.time() + 0.05
-                stop.wait(max(0.0, min(next_at, next_sample) - time.time()))
+        def catch_up() -> None:
+            arrived = fleet.poll() if fleet is not None else []
+            assert pbx is not None
+            seen.frames(pbx.ask("frames", seen.frames_read))  # after the poll: each arrival's frame is read
+            seen.arrived(arrived)
 
         names = ["listener", "web1", "web2", "redis"]
-        rss: dict[str, list[float]] = {n: [] for n in [*names, "bench"]}
-        for n in names:
-            rss[n].append(rss_mb(procs[n].pid))  # at start, before any call
-        rss["bench"].append(rss_mb(os.getpid()))
+        rss: dict[str, list[float]] = {n: [] for n in [*names, "sim", "clients", "bench"]}
+        pids = {n: [procs[n].pid] for n in names} | {"sim": [pbx.proc.pid], "clients": [p.pid for p in fleet.procs],
+                                                        "bench": [os.getpid()]}
+
+        def sample_rss() -> None:
+            for n, ps in pids.items():
+                rss[n].append(sum(rss_mb(pid) for pid in ps))
+
+        sample_rss()  # at start, before any call
         store_backlog: list[tuple[float, str]] = []
-        pids = {n: procs[n].pid for n in names} | {"bench": os.getpid()}
-        cpu_start = {n: cpu_s(pid) for n, pid in pids.items()}
-        threading.Thread(target=caller, daemon=True).start()
+        cpu_start = {n: sum(cpu_s(pid) for pid in ps) for n, ps in pids.items()}
+        hops_start = add_buckets(*(hop_buckets(u) for u in metric_urls))
+        pbx.ask("keep", args.concurrent, args.rate, args.talk)
         print(f"{'t':>5} {'offered':>7} {'in-sys':>6} {'live':>5} {'stored':>6} {'store-q':>7} {'tr-jobs':>7} "
-              f"{'pops':>6} {'p50ms':>6} {'p95ms':>6} {'p99ms':>6} {'wb-p50':>6} {'wb-p95':>6} {'boards':>7}  RSS MB "
-              + " ".join(f"{n:>8}" for n in rss), flush=True)
+              f"{'pops':>6} {'p50ms':>6} {'p95ms':>6} {'p99ms':>6} {'p99sim':>6} {'wb-p50':>6} {'wb-p95':>6} "
+              f"{'boards':>7} {'load1':>5}  RSS MB " + " ".join(f"{n:>8}" for n in rss), flush=True)
         start_at = time.time()
         end = start_at + args.minutes * 60
         last = start_at
         engine = create_engine(db_url)
+        offered, in_system = 0, [0]
         while time.time() < end:
             time.sleep(max(0.0, min(args.every, end - time.time())))
             now = time.time()
+            catch_up()
+            offered, in_system, _ = pbx.ask("counts")
             live = -1
             try:
-                import json
-
                 raw = rds.get("hotline:live")
                 live = json.loads(raw)["live_calls"] if raw else 0
             except (redis.RedisError, ValueError, KeyError):
@@ -309,56 +319,70 @@ def main() -> int:
             with engine.connect() as c:
                 stored = c.execute(text("SELECT count(*) FROM calls WHERE outcome <> 'pending'")).scalar_one()
             try:
-                m = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+                m = requests.get(metric_urls[0], timeout=5).text
                 store_q = next((ln.split()[-1] for ln in m.splitlines() if ln.startswith("hotline_store_backlog")),
                                "?")
                 tr_jobs = next((ln.split()[-1] for ln in m.splitlines()
                                 if ln.startswith("hotline_transcription_backlog")), "?")
             except requests.RequestException:
                 store_q = tr_jobs = "?"
-            lat = stats.latencies(last, now)
-            on_board, _ = stats.board_latencies(last, now)
+            pairs = seen.latencies(last, now)
+            lat = [a for a, _ in pairs]
+            on_board = seen.board_latencies(last, now)
             store_backlog.append((now - start_at, store_q))
-            for n in names:
-                rss[n].append(rss_mb(procs[n].pid))
-            rss["bench"].append(rss_mb(os.getpid()))
-            print(f"{now - start_at:5.0f} {len(made):7d} {in_system[-1] if in_system else 0:6d} {live:5d} "
+            sample_rss()
+            print(f"{now - start_at:5.0f} {offered:7d} {in_system[-1] if in_system else 0:6d} {live:5d} "
                   f"{stored:6d} {store_q:>7} {tr_jobs:>7} {len(lat):6d} {pct(lat, 50):6.1f} {pct(lat, 95):6.1f} "
-                  f"{pct(lat, 99):6.1f} {pct(on_board, 50):6.0f} {pct(on_board, 95):6.0f} {stats.boards:7d}          "
+                  f"{pct(lat, 99):6.1f} {pct([b for _, b in pairs], 99):6.1f} {pct(on_board, 50):6.0f} "
+                  f"{pct(on_board, 95):6.0f} {seen.boards:7d} {os.getloadavg()[0]:5.1f}          "
                   + " ".join(f"{v[-1]:8.0f}" for v in rss.values()), flush=True)
             last = now
-        stop.set()
-        cpu_used = {n: cpu_s(pid) - cpu_start[n] for n, pid in pids.items()}
+        cpu_used = {n: sum(cpu_s(pid) for pid in ps) - cpu_start[n] for n, ps in pids.items()}
+        hops = sub_buckets(add_buckets(*(hop_buckets(u) for u in metric_urls)), hops_start)
         wall = time.time() - start_at
-        drain_until = time.time() + args.talk + 60  # calls in progress end
-        expected = set(made)
+        load_during = load_avg()
+        expected = set(pbx.ask("halt"))  # no new calls; those in progress end
+        offered = len(expected)
+        drain_until = time.time() + args.talk * 1.3 + 60
         recorded = 0
         while time.time() < drain_until:
             with engine.connect() as c:
                 rows = c.execute(text("SELECT linkedid, outcome FROM calls")).all()
             recorded = sum(1 for lid, outcome in rows if lid in expected and outcome != "pending")
-            if recorded >= len(expected):
+            if recorded >= offered:
                 break
             time.sleep(2)
         with engine.connect() as c:
             dup = c.execute(text("SELECT count(*) - count(DISTINCT linkedid) FROM calls")).scalar_one()
         engine.dispose()
-        lat = stats.latencies(0, time.time())
-        on_board, board_age = stats.board_latencies(0, time.time())
-        print(f"\ncalls offered {len(made)}, recorded {recorded} ({recorded / max(1, len(made)):.1%}), "
+        seen.arrived(fleet.arrivals())
+        fleet = None
+        pairs = seen.latencies(0, time.time())
+        lat = [a for a, _ in pairs]
+        on_board = seen.board_latencies(0, time.time())
+        print(f"\ncalls offered {offered}, recorded {recorded} ({recorded / max(1, offered):.1%}), "
               f"duplicates {dup}")
         steady = in_system[len(in_system) // 10:] or in_system  # without the first tenth (the ramp-up)
         print(f"calls in the system (queued + talking, the simulator's count each second): peak {max(in_system)}, "
               f"mean {sum(steady) / max(1, len(steady)):.0f} after the ramp-up (target {args.concurrent})")
         print("listener store backlog (calls waiting to be written) over time: "
               + ", ".join(f"{t:.0f}s {q}" for t, q in store_backlog))
-        print(f"pops {len(lat)} of {len(stats.sent)} rings: p50 {pct(lat, 50):.1f} ms, p95 {pct(lat, 95):.1f} ms, "
-              f"p99 {pct(lat, 99):.1f} ms, max {max(lat) * 1000 if lat else float('nan'):.0f} ms")
-        print(f"wallboard: {stats.boards} updates at {args.supervisors} supervisors; a call's Newchannel leaving "
+        print(f"pops {len(lat)} of {len(seen.sent)} rings: AgentCalled leaving the simulator → pop at the client "
+              f"p50 {pct(lat, 50):.1f} ms, p95 {pct(lat, 95):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
+              f"max {pct(lat, 100):.0f} ms (goal p99 <= 50 ms); {load_during}")
+        print(f"where it went (hop: p50 / p99 ms; {', '.join(f'{h} {int(c[max(c)])}' for h, c in hops.items())} "
+              f"timed by the processes):")
+        print(f"  {'sim → AMI read':<22} {pct([b for _, b in pairs], 50):8.1f} {pct([b for _, b in pairs], 99):8.1f}"
+              "   (pop's rang_at − frame sent; exact per pop)")
+        for hop in ("listener", "redis", "queue", "build", "emit"):
+            counts = hops.get(hop, {})
+            print(f"  {hop:<22} {bucket_pct(counts, 50):8.1f} {bucket_pct(counts, 99):8.1f}   (histogram)")
+        rest = [a - b for a, b in pairs]
+        print(f"  {'AMI read → client':<22} {pct(rest, 50):8.1f} {pct(rest, 99):8.1f}   (client arrival − rang_at; "
+              f"the listener, Redis, web and socket hops together)")
+        print(f"wallboard: {seen.boards} updates at {args.supervisors} supervisors; a call's Newchannel leaving "
               f"the simulator → the call on a supervisor's board p50 {pct(on_board, 50):.0f} ms, "
-              f"p95 {pct(on_board, 95):.0f} ms, "
-              f"p99 {pct(on_board, 99):.0f} ms ({len(on_board)} call×supervisor); board computed → at the "
-              f"supervisor p50 {pct(board_age, 50):.0f} ms, p95 {pct(board_age, 95):.0f} ms")
+              f"p95 {pct(on_board, 95):.0f} ms, p99 {pct(on_board, 99):.0f} ms ({len(on_board)} call×supervisor)")
         for i, b in enumerate(bases):
             try:
                 st = requests.get(f"{b}/status", timeout=10).json()
@@ -368,9 +392,7 @@ def main() -> int:
                 print(f"web{i + 1}: /status unreadable: {exc}")
         print(f"CPU during the load ({wall:.0f} s; share of one core): "
               + ", ".join(f"{n} {c:.0f} s ({c / wall:.0%})" for n, c in cpu_used.items())
-              + f"; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        if cpu_used["bench"] / wall > 0.85:
-            print("  the bench process itself was near one full core: its latency figures include its own queueing")
+              + f"; {load_during} on {os.cpu_count()} cores")
         for n, v in rss.items():
             if len(v) >= 3:
                 half = len(v) // 2
@@ -378,11 +400,8 @@ def main() -> int:
                       f"end {v[-1]:7.0f} MB  growth second half {v[-1] - v[half]:+6.0f} MB")
         return 0
     finally:
-        for client in clients:
-            try:
-                client.sio.disconnect()
-            except Exception:  # a client already gone
-                pass
+        if fleet is not None:
+            fleet.close()
         for p in procs.values():
             p.terminate()
         for p in procs.values():
@@ -390,10 +409,11 @@ def main() -> int:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
-        if server is not None:
-            server.shutdown_all()
         if pbx is not None:
-            pbx.stop()
+            try:
+                pbx.stop()
+            except (OSError, EOFError):  # the simulator process is gone already
+                pbx.proc.terminate()
         with admin.begin() as c:
             c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing as mp
+import queue
 import sys
 import tempfile
 import threading
@@ -105,9 +106,26 @@ def login_all(base: str, users: list[str]) -> list[str]:
 # --- the clients -------------------------------------------------------------------------------
 
 
+def full_summary(name: str, data: Any) -> str:
+    """What an arrival keeps: the linkedid of a pop, the JSON text of anything else."""
+    return str(data.get("linkedid")) if name == "screen_pop" else json.dumps(data, ensure_ascii=False)
+
+
+def compact_summary(name: str, data: Any) -> str:
+    """For long runs: a pop's "linkedid rang_at" (rang_at: when the listener read its AgentCalled);
+    a wallboard's live calls as "linkedid linkedid ..." (the rows it adds or carries)."""
+    if name == "screen_pop":
+        return f"{data.get('linkedid')} {data.get('rang_at')}"
+    rows = data.get("live_calls", {})
+    rows = rows.get("upsert", []) if isinstance(rows, dict) else rows
+    return " ".join(str(r.get("linkedid")) for r in rows)
+
+
 def _client_process(base: str, users: list[tuple[str, str]], events: list[str], ready: Any, stop: Any,
-                    out: Any) -> None:
-    """One process of AsyncClients on one loop: (user, cookie) each; records every `events` arrival."""
+                    out: Any, summary: Callable[[str, Any], str] = full_summary, stream_s: float = 0.0) -> None:
+    """One process of AsyncClients on one loop: (user, cookie) each; records every `events` arrival
+    (`summary` of it) and puts ("part", arrivals) on `out` every `stream_s` seconds (0: never), then
+    ("end", the rest) once stopped."""
     import socketio
 
     arrivals: list[Arrival] = []
@@ -117,9 +135,7 @@ def _client_process(base: str, users: list[tuple[str, str]], events: list[str], 
 
         def recorder(user: str, name: str) -> Callable[[Any], None]:
             def got(data: Any) -> None:
-                now = time.time()
-                what = str(data.get("linkedid")) if name == "screen_pop" else json.dumps(data, ensure_ascii=False)
-                arrivals.append((user, name, now, what))
+                arrivals.append((user, name, time.time(), summary(name, data)))
             return got
 
         async def connect(user: str, cookie: str) -> socketio.AsyncClient:
@@ -148,12 +164,18 @@ def _client_process(base: str, users: list[tuple[str, str]], events: list[str], 
         except Exception as exc:  # say so instead of leaving the benchmark waiting
             print(f"client process failed: {exc!r}", file=sys.stderr)
             ready.put(0)
-            out.put([])
+            out.put(("end", []))
             return
         ready.put(len(clients))
+        sent_at = time.monotonic()
         while not stop.is_set():
             await asyncio.sleep(0.1)
-        out.put(list(arrivals))
+            if stream_s and time.monotonic() - sent_at >= stream_s:
+                sent_at = time.monotonic()
+                part = arrivals[:]
+                del arrivals[:len(part)]
+                out.put(("part", part))
+        out.put(("end", list(arrivals)))
         await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
 
     asyncio.run(run())
@@ -168,30 +190,54 @@ class Fleet:
     _ctx: Any = None
     _stop: Any = None
     _out: Any = None
+    _ended: int = 0
 
     @classmethod
-    def connect(cls, base: str, users: list[tuple[str, str]], events: list[str], procs: int = 1) -> Fleet:
+    def connect(cls, base: str | list[str], users: list[tuple[str, str]], events: list[str], procs: int = 1,
+                summary: Callable[[str, Any], str] = full_summary, stream_s: float = 0.0) -> Fleet:
+        """`base`: the console, or one per user (several web processes). `summary`: what each arrival
+        keeps (a module-level function); `stream_s`: hand arrivals over every so often (`poll()`)."""
+        bases = [base] * len(users) if isinstance(base, str) else base
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for b, u in zip(bases, users, strict=True):
+            groups.setdefault(b, []).append(u)
         ctx = mp.get_context("spawn")
         fleet = cls(_ctx=ctx, _stop=ctx.Event(), _out=ctx.Queue())
         ready = ctx.Queue()
-        procs = max(1, min(procs, len(users)))
-        for i in range(procs):
-            p = ctx.Process(target=_client_process, args=(base, users[i::procs], events, ready, fleet._stop,
-                                                          fleet._out), daemon=True)
-            p.start()
-            fleet.procs.append(p)
+        per = max(1, min(procs, len(users)) // len(groups))
+        for b, members in groups.items():
+            for i in range(min(per, len(members))):
+                p = ctx.Process(target=_client_process, args=(b, members[i::per], events, ready, fleet._stop,
+                                                              fleet._out, summary, stream_s), daemon=True)
+                p.start()
+                fleet.procs.append(p)
         fleet.connected = sum(ready.get(timeout=600) for _ in fleet.procs)
         if fleet.connected < len(users):
             fleet.close()
             raise SystemExit(f"only {fleet.connected} of {len(users)} clients connected")
         return fleet
 
+    def poll(self) -> list[Arrival]:
+        """What the clients handed over so far (`stream_s`), without waiting."""
+        got: list[Arrival] = []
+        while True:
+            try:
+                kind, part = self._out.get_nowait()
+            except queue.Empty:
+                return got
+            got.extend(part)
+            if kind == "end":
+                self._ended += 1
+
     def arrivals(self) -> list[Arrival]:
-        """Stop the clients and collect what they received."""
+        """Stop the clients and collect what they received (since the last `poll()`)."""
         self._stop.set()
         got: list[Arrival] = []
-        for _ in self.procs:
-            got.extend(self._out.get(timeout=120))
+        while self._ended < len(self.procs):
+            kind, part = self._out.get(timeout=120)
+            got.extend(part)
+            if kind == "end":
+                self._ended += 1
         self.close()
         return got
 
@@ -216,13 +262,17 @@ def first_arrivals(arrivals: list[Arrival], event: str) -> dict[str, float]:
 # --- the system under test ---------------------------------------------------------------------
 
 
-def _pbx_process(agents: int, seed: int, watch: tuple[str, ...], conn: Any) -> None:
+def _pbx_process(agents: int, seed: int, watch: tuple[str, ...], conn: Any, time_scale: float = 10.0,
+                 wrap_up_s: float = 0.2) -> None:
     """The PBX simulator and its AMI server in a process of their own, as Asterisk is: its call
     scripting and frame writing never hold the console's GIL. Records when each frame whose Event is
-    in `watch` is handed to the AMI sessions; obeys ("calls", rate, seconds), ("frames",), ("stop",)."""
+    in `watch` is handed to the AMI sessions; obeys ("calls", rate, seconds), ("keep", concurrent,
+    rate, talk_s) (in the background until "halt": answers the linkedids made), ("counts",),
+    ("frames"[, from]), ("stop",)."""
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-pbx-"))
-    pbx = SimulatedPbx(recordings_dir=str(tmp), agents=make_agents(agents), time_scale=10.0, seed=seed,
-                       wrap_up_s=0.2)
+    pbx = SimulatedPbx(recordings_dir=str(tmp), agents=make_agents(agents), time_scale=time_scale, seed=seed,
+                       wrap_up_s=wrap_up_s)
+    keeper = _Keeper(pbx)
     frames: list[Frame] = []
 
     def on_batch(batch: list[Fields]) -> None:
@@ -241,9 +291,18 @@ def _pbx_process(agents: int, seed: int, watch: tuple[str, ...], conn: Any) -> N
         cmd = conn.recv()
         if cmd[0] == "calls":
             conn.send(_calls(pbx, cmd[1], cmd[2]))
+        elif cmd[0] == "keep":
+            threading.Thread(target=keeper.run, args=cmd[1:], daemon=True).start()
+            conn.send(None)
+        elif cmd[0] == "halt":  # no new calls; those in progress go on
+            keeper.stop.set()
+            conn.send(list(keeper.made))
+        elif cmd[0] == "counts":
+            conn.send((len(keeper.made), list(keeper.in_system), keeper.refused))
         elif cmd[0] == "frames":
-            conn.send(list(frames))
+            conn.send(frames[cmd[1] if len(cmd) > 1 else 0:])
         else:
+            keeper.stop.set()
             ami.shutdown_all()
             pbx.stop()
             conn.send(None)
@@ -262,6 +321,67 @@ def _calls(pbx: SimulatedPbx, rate: float, seconds: float) -> int:
         except Exception as exc:  # e.g. no agent free: the run goes on
             print(f"call not started: {exc!r}", file=sys.stderr)
     return calls
+
+
+class _Keeper:
+    """Keeps `concurrent` calls in the system (queued + talking): a new one whenever one ended, at
+    most `rate` per second; talk times spread ±30 % around `talk_s` (the first calls do not all end
+    at once). Samples the calls in the system once a second."""
+
+    def __init__(self, pbx: SimulatedPbx) -> None:
+        self.pbx = pbx
+        self.made: list[str] = []
+        self.in_system: list[int] = []
+        self.refused = 0
+        self.stop = threading.Event()
+
+    def run(self, concurrent: int, rate: float, talk_s: float) -> None:
+        import random
+
+        talks = random.Random(7)
+        next_at = next_sample = time.time()
+        while not self.stop.is_set():
+            now = time.time()
+            if now >= next_sample:
+                self.in_system.append(len(self.pbx.calls))
+                next_sample += 1.0
+            if len(self.pbx.calls) < concurrent:
+                try:
+                    self.made.append(self.pbx.start_load_call(talk_s=talks.uniform(0.7, 1.3) * talk_s).linkedid)
+                except Exception as exc:  # the simulator refused a call: counted as not made
+                    self.refused += 1
+                    print(f"call not started: {exc!r}", file=sys.stderr)
+                next_at = max(next_at + 1 / rate, time.time() - 1.0)
+            else:
+                next_at = time.time() + 0.05
+            self.stop.wait(max(0.0, min(next_at, next_sample) - time.time()))
+
+
+@dataclass
+class PbxProcess:
+    """The simulator and its AMI server in a process of their own (or a thread of this one)."""
+
+    proc: Any
+    conn: Any
+    port: int
+
+    @classmethod
+    def start(cls, agents: int, *, seed: int, watch: tuple[str, ...] = (), in_process: bool = False,
+              time_scale: float = 10.0, wrap_up_s: float = 0.2) -> PbxProcess:
+        ctx = mp.get_context("spawn")
+        conn, child = ctx.Pipe()
+        proc: Any = (threading.Thread if in_process else ctx.Process)(
+            target=_pbx_process, args=(agents, seed, watch, child, time_scale, wrap_up_s), daemon=True)
+        proc.start()
+        return cls(proc, conn, conn.recv())
+
+    def ask(self, *cmd: Any) -> Any:
+        self.conn.send(cmd)
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        self.ask("stop")
+        self.proc.join(timeout=30)
 
 
 @dataclass
@@ -290,12 +410,8 @@ class Rig:
         db = Database(f"sqlite:///{tmp / 'b.db'}")
         db.migrate()
         seed_users(db, agents, supervisors)
-        ctx = mp.get_context("spawn")
-        conn, child = ctx.Pipe()
-        pbx: Any = (threading.Thread if pbx_in_process else ctx.Process)(
-            target=_pbx_process, args=(agents, seed, watch, child), daemon=True)
-        pbx.start()
-        port = conn.recv()
+        sim = PbxProcess.start(agents, seed=seed, watch=watch, in_process=pbx_in_process)
+        pbx, conn, port = sim.proc, sim.conn, sim.port
         bus = EventBus()
         if on_bus is not None:
             bus.subscribe(on_bus)

@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 import redis
 
+from agent_console import metrics
 from agent_console.calls import CallMemory
 from agent_console.wallboard import WallboardFeed, WallboardListener, apply_wallboard_delta, wallboard_payload
 from cases.probes import ProbeView
@@ -77,13 +78,20 @@ def connect(url: str) -> redis.Redis:
     return client
 
 
-def encode(event: DomainEvent) -> str:
+def encode(event: DomainEvent, sent_at: float | None = None) -> str:
+    """The event as JSON; `sent_at` (the publisher's clock) lets the reader time the Redis hop."""
     body = dataclasses.asdict(event)
-    return json.dumps({"type": type(event).__name__, "body": body}, ensure_ascii=False)
+    message: dict[str, Any] = {"type": type(event).__name__, "body": body}
+    if sent_at is not None:
+        message["sent_at"] = sent_at
+    return json.dumps(message, ensure_ascii=False)
 
 
 def decode(text: str | bytes) -> DomainEvent:
-    data = json.loads(text)
+    return _decode(json.loads(text))
+
+
+def _decode(data: dict[str, Any]) -> DomainEvent:
     cls = _EVENT_TYPES[data["type"]]
     body = data["body"]
     if cls is ev.CallEnded:
@@ -103,11 +111,14 @@ class EventPublisher:
 
     def _publish(self, event: DomainEvent) -> None:
         try:
-            self.redis.publish(CHANNEL, encode(event))
+            self.redis.publish(CHANNEL, encode(event, time.time()))
             self.sent += 1
         except redis.RedisError as exc:
             self.failed += 1
             log.warning("event not published to Redis: %s", exc)
+            return
+        if isinstance(event, ev.AgentRinging):  # AMI read → on Redis (every subscriber before this one)
+            metrics.pop_hop("listener", time.time() - event.at)
 
 
 class _ChannelSubscriber(Generic[E]):
@@ -159,7 +170,15 @@ class EventSubscriber(_ChannelSubscriber[DomainEvent]):
 
     def __init__(self, url: str, bus: EventBus) -> None:
         self.bus = bus
-        super().__init__(url, CHANNEL, "events", decode, bus.publish)
+        super().__init__(url, CHANNEL, "events", self._read, bus.publish)
+
+    @staticmethod
+    def _read(text: str | bytes) -> DomainEvent:
+        data = json.loads(text)
+        event = _decode(data)
+        if isinstance(event, ev.AgentRinging) and isinstance(data.get("sent_at"), int | float):
+            metrics.pop_hop("redis", time.time() - data["sent_at"])
+        return event
 
 
 class LivePublisher:

@@ -105,6 +105,10 @@ def test_metrics_count_calls_waits_pops_ami_events_and_the_backlog(
     assert delta("hotline_queue_wait_seconds_bucket", hotline="claims", le="20.0") == 1
     assert delta("hotline_pops_total") == 1
     assert delta("hotline_pop_latency_seconds_count") == 1
+    # the pop's hops in this console: its wait on the event queue, its assembly, its emit (one each)
+    for hop in ("queue", "build", "emit"):
+        assert delta("hotline_pop_hop_seconds_count", hop=hop) == 1, hop
+    assert delta("hotline_pop_hop_seconds_count", hop="redis") == 0  # no Redis between bus and console here
     assert sample(after, "hotline_ami_events_total", pbx="pbx-test") == 4321
     assert sample(after, "hotline_ami_connected", pbx="pbx-test") == 1
     assert sample(after, "hotline_transcription_backlog") == 7
