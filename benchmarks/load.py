@@ -269,7 +269,7 @@ def main() -> int:
             cookies |= dict(zip(mine, login_all(b, mine), strict=True))
         fleet = Fleet.connect([bases[i % 2] for i in range(len(users))], [(u, cookies[u]) for u in users],
                               ["screen_pop", "wallboard_delta", "wallboard"], args.client_procs,
-                              summary=compact_summary, stream_s=min(2.0, args.every / 2))
+                              summary=compact_summary, stream_dir=str(tmp))
         print(f"{fleet.connected} clients connected in {time.time() - t0:.0f} s "
               f"({args.agents} agents, {args.supervisors} supervisors over 2 web processes, clients in "
               f"{len(fleet.procs)} processes); {args.concurrent} calls in the system (at most {args.rate} new/s), "

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing as mp
-import queue
 import sys
 import tempfile
 import threading
@@ -122,10 +121,12 @@ def compact_summary(name: str, data: Any) -> str:
 
 
 def _client_process(base: str, users: list[tuple[str, str]], events: list[str], ready: Any, stop: Any,
-                    out: Any, summary: Callable[[str, Any], str] = full_summary, stream_s: float = 0.0) -> None:
+                    out: Any, summary: Callable[[str, Any], str] = full_summary, stream_to: str = "",
+                    stream_s: float = 2.0) -> None:
     """One process of AsyncClients on one loop: (user, cookie) each; records every `events` arrival
-    (`summary` of it) and puts ("part", arrivals) on `out` every `stream_s` seconds (0: never), then
-    ("end", the rest) once stopped."""
+    (`summary` of it) and puts ("end", arrivals) on `out` once stopped. With `stream_to` (a file)
+    the arrivals are appended there every `stream_s` seconds instead, a tab-separated line each (a
+    file never blocks this loop as a pipe the reader has not emptied would), and "end" carries none."""
     import socketio
 
     arrivals: list[Arrival] = []
@@ -167,14 +168,24 @@ def _client_process(base: str, users: list[tuple[str, str]], events: list[str], 
             out.put(("end", []))
             return
         ready.put(len(clients))
-        sent_at = time.monotonic()
+        written = time.monotonic()
+        sink = open(stream_to, "a", encoding="utf-8") if stream_to else None  # noqa: SIM115 (closed below)
+
+        def write_out() -> None:
+            assert sink is not None
+            part = arrivals[:]
+            del arrivals[:len(part)]
+            sink.write("".join(f"{u}\t{n}\t{at!r}\t{what}\n" for u, n, at, what in part))
+            sink.flush()
+
         while not stop.is_set():
             await asyncio.sleep(0.1)
-            if stream_s and time.monotonic() - sent_at >= stream_s:
-                sent_at = time.monotonic()
-                part = arrivals[:]
-                del arrivals[:len(part)]
-                out.put(("part", part))
+            if sink is not None and time.monotonic() - written >= stream_s:
+                written = time.monotonic()
+                write_out()
+        if sink is not None:
+            write_out()
+            sink.close()
         out.put(("end", list(arrivals)))
         await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
 
@@ -190,13 +201,14 @@ class Fleet:
     _ctx: Any = None
     _stop: Any = None
     _out: Any = None
-    _ended: int = 0
+    _streams: dict[str, int] = field(default_factory=dict)  # file -> bytes read
 
     @classmethod
     def connect(cls, base: str | list[str], users: list[tuple[str, str]], events: list[str], procs: int = 1,
-                summary: Callable[[str, Any], str] = full_summary, stream_s: float = 0.0) -> Fleet:
+                summary: Callable[[str, Any], str] = full_summary, stream_dir: str = "") -> Fleet:
         """`base`: the console, or one per user (several web processes). `summary`: what each arrival
-        keeps (a module-level function); `stream_s`: hand arrivals over every so often (`poll()`)."""
+        keeps (a module-level function, tab- and newline-free); `stream_dir`: the clients hand their
+        arrivals over every 2 s through files there (`poll()`)."""
         bases = [base] * len(users) if isinstance(base, str) else base
         groups: dict[str, list[tuple[str, str]]] = {}
         for b, u in zip(bases, users, strict=True):
@@ -207,8 +219,11 @@ class Fleet:
         per = max(1, min(procs, len(users)) // len(groups))
         for b, members in groups.items():
             for i in range(min(per, len(members))):
+                stream = str(Path(stream_dir) / f"clients-{len(fleet.procs)}.tsv") if stream_dir else ""
+                if stream:
+                    fleet._streams[stream] = 0
                 p = ctx.Process(target=_client_process, args=(b, members[i::per], events, ready, fleet._stop,
-                                                              fleet._out, summary, stream_s), daemon=True)
+                                                              fleet._out, summary, stream), daemon=True)
                 p.start()
                 fleet.procs.append(p)
         fleet.connected = sum(ready.get(timeout=600) for _ in fleet.procs)
@@ -218,26 +233,30 @@ class Fleet:
         return fleet
 
     def poll(self) -> list[Arrival]:
-        """What the clients handed over so far (`stream_s`), without waiting."""
+        """What the clients wrote to their files since the last poll (`stream_dir`)."""
         got: list[Arrival] = []
-        while True:
+        for path, offset in self._streams.items():
             try:
-                kind, part = self._out.get_nowait()
-            except queue.Empty:
-                return got
-            got.extend(part)
-            if kind == "end":
-                self._ended += 1
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            done = data.rfind(b"\n") + 1  # whole lines only: the rest is still being written
+            self._streams[path] = offset + done
+            for line in data[:done].decode("utf-8").splitlines():
+                user, name, at, what = line.split("\t", 3)
+                got.append((user, name, float(at), what))
+        return got
 
     def arrivals(self) -> list[Arrival]:
-        """Stop the clients and collect what they received (since the last `poll()`)."""
+        """Stop the clients and collect what they received (streamed: what `poll()` has not had)."""
         self._stop.set()
         got: list[Arrival] = []
-        while self._ended < len(self.procs):
-            kind, part = self._out.get(timeout=120)
+        for _ in self.procs:
+            _, part = self._out.get(timeout=120)
             got.extend(part)
-            if kind == "end":
-                self._ended += 1
+        got.extend(self.poll())
         self.close()
         return got
 
