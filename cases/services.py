@@ -645,12 +645,7 @@ def _calls_of_phone(
     s: Session, norm: str, customer_id: int | None, limit: int, exclude_linkedid: str | None = None
 ) -> list[Call]:
     """Calls from this phone (or a suffix-matching one) and, if known, from the customer's phones."""
-    conds: list[ColumnElement[bool]] = []
-    if norm:
-        conds.append(Call.caller_norm == norm)
-        key = _suffix_key(norm)
-        if key is not None:
-            conds.append(Call.caller_norm.like(f"%{key}"))
+    conds = _phone_call_conds(norm)
     if customer_id is not None:
         conds.append(Call.customer_id == customer_id)
     if not conds:
@@ -665,6 +660,33 @@ def _calls_of_phone(
         if (customer_id is not None and c.customer_id == customer_id) or phones_match(c.caller_norm, norm)
     ]
     return matched[:limit]
+
+
+def _phone_call_conds(norm: str) -> list[ColumnElement[bool]]:
+    """SQL conditions a call from this phone meets (a superset: check `phones_match` on the rows)."""
+    conds: list[ColumnElement[bool]] = []
+    if norm:
+        conds.append(Call.caller_norm == norm)
+        key = _suffix_key(norm)
+        if key is not None:
+            conds.append(Call.caller_norm.like(f"%{key}"))
+    return conds
+
+
+def _open_case_ids_of_phone(s: Session, norm: str) -> set[int]:
+    """Open cases linked to a call from this phone. Only the links of open cases are read, so the
+    work does not grow with the phone's calls (a busy line has thousands: loading them all on every
+    screen pop is what made the console fall behind under load)."""
+    conds = _phone_call_conds(norm)
+    if not conds:
+        return set()
+    stmt = (
+        select(case_calls.c.case_id, Call.caller_norm)
+        .join(Call, Call.id == case_calls.c.call_id)
+        .join(Case, Case.id == case_calls.c.case_id)
+        .where(or_(*conds), Case.status.in_([st.value for st in OPEN_STATUSES]))
+    )
+    return {case_id for case_id, caller_norm in s.execute(stmt) if phones_match(caller_norm, norm)}
 
 
 # ---------------------------------------------------------------- caller context (screen pop)
@@ -721,10 +743,9 @@ def caller_context(
     case_conds: list[ColumnElement[bool]] = []
     if customer_id is not None:
         case_conds.append(Case.customer_id == customer_id)
-    if norm:
-        phone_call_ids = [c.id for c in _calls_of_phone(s, norm, None, 500)]
-        if phone_call_ids:
-            case_conds.append(Case.id.in_(select(case_calls.c.case_id).where(case_calls.c.call_id.in_(phone_call_ids))))
+    phone_case_ids = _open_case_ids_of_phone(s, norm)
+    if phone_case_ids:
+        case_conds.append(Case.id.in_(phone_case_ids))
     open_cases: list[Case] = []
     if case_conds:
         stmt = (

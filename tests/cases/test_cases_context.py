@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from cases import services as sv
 from cases.db import Database
 from cases.errors import InvalidWaybill
+from cases.models import Call
 from cases.views import CaseInput, CaseUpdate, ShipmentEventInput, ShipmentInput, WaybillLookup
 from telephony.records import CallRecord
 
@@ -155,6 +157,41 @@ def test_open_cases_of_the_customer_and_of_the_phone(db: Database, zhang: int) -
     assert {c.status for c in known.open_cases} == {"open", "referred"}
     assert [c.number for c in anon.open_cases] == [anon_case.number]
     assert someone_else.number not in {c.number for c in known.open_cases + anon.open_cases}
+
+
+def _calls_loaded(s: Session, phone: str) -> tuple[int, sv.CallerContext]:
+    """How many Call rows one screen-pop lookup of `phone` loads, and its result."""
+    loaded: list[Call] = []
+
+    def on_load(target: Call, _context: object) -> None:
+        loaded.append(target)
+
+    event.listen(Call, "load", on_load)
+    try:
+        s.expire_all()  # nothing cached from the last lookup: every row it needs is loaded again
+        ctx = sv.caller_context(s, phone, None)
+    finally:
+        event.remove(Call, "load", on_load)
+    return len(loaded), ctx
+
+
+def test_screen_pop_lookup_work_does_not_grow_with_the_phones_calls(db: Database, zhang: int) -> None:
+    """A busy line (the load benchmark's callers have thousands of calls each) costs a pop lookup no
+    more than a line with a few hundred: it used to load every call of the phone (up to 10 000) to
+    find the open cases linked to them, and the console fell behind once enough calls were stored."""
+    with db.session() as s:
+        _call(s, "first", "49305551012", minutes_ago=10_000)  # an unknown caller's oldest call ...
+        case = sv.create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="first"), by="agent1003")
+        for i in range(300):
+            _call(s, f"a.{i}", "49305551012", minutes_ago=9_000 - i)
+        few, ctx_few = _calls_loaded(s, "49305551012")
+        for i in range(300):
+            _call(s, f"b.{i}", "49305551012", minutes_ago=5_000 - i)
+        many, ctx_many = _calls_loaded(s, "49305551012")
+    assert many == few <= sv.PREVIOUS_CALLS_LIMIT * 20
+    # ... keeps its open case on the pop, however many calls came after it
+    assert [c.number for c in ctx_few.open_cases] == [c.number for c in ctx_many.open_cases] == [case.number]
+    assert [c.linkedid for c in ctx_many.previous_calls][:2] == ["b.299", "b.298"]
 
 
 def test_find_shipment(db: Database, zhang: int) -> None:
