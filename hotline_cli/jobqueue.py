@@ -339,6 +339,14 @@ class TranscriptionWorker(SimpleWorker):
             return
         super().handle_exception(job, *exc_info)
 
+    def run_maintenance_tasks(self) -> None:
+        """RQ's maintenance, except while stopping: a SIGTERM during a job stops RQ's scheduler process,
+        and RQ's maintenance after that job would fork a new one carrying RQ's cold-stop signal handler,
+        which the stop right after kills mid-start (SystemExit and a traceback in the log)."""
+        if self._stop_requested:
+            return
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+
 
 def make_worker(conn: redis.Redis, *queue_names: str) -> SimpleWorker:
     """A worker taking jobs from `queue_names`, the first first (reports before transcriptions)."""

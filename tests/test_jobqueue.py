@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,31 @@ def test_a_job_outside_a_worker_and_bad_settings_are_clear_errors(queue_name: st
     assert jobqueue.parse_retry("10, 30,60") == (10, 30, 60)
     assert jobqueue.rq_job_id("pbx2:1700000000.4") == jobqueue.rq_job_id("pbx2:1700000000.4")
     assert jobqueue.rq_job_id("pbx2:1700000000.4") != jobqueue.rq_job_id("pbx1:1700000000.4")
+
+
+def test_a_stopping_worker_starts_no_new_scheduler_process(queue_name: str) -> None:
+    """A SIGTERM during a job stops RQ's scheduler; the maintenance after the job must not start another
+    (it would inherit RQ's cold-stop handler and die with a traceback when the worker stops it)."""
+    from rq.scheduler import RQScheduler
+
+    conn = redis.Redis.from_url(REDIS)
+    try:
+        worker = jobqueue.make_worker(conn, queue_name)
+        assert isinstance(worker, jobqueue.TranscriptionWorker)
+        scheduler = RQScheduler([queue_name], connection=conn)
+        worker.scheduler = scheduler
+        worker.last_cleaned_at = datetime.now(UTC)  # type: ignore[assignment]  # not the first maintenance (that one starts none)
+        worker._stop_requested = True  # what RQ's warm shutdown sets when the signal comes mid-job
+        worker.run_maintenance_tasks()
+        assert scheduler._process is None  # no scheduler process forked
+        worker._stop_requested = False  # running normally: the maintenance does start one (the check can fail)
+        worker.run_maintenance_tasks()
+        try:
+            assert scheduler._process is not None and scheduler._process.is_alive()
+        finally:
+            if scheduler._process is not None:
+                scheduler._process.terminate()
+                scheduler._process.join(10)
+            scheduler.release_locks()  # type: ignore[no-untyped-call]
+    finally:
+        conn.close()
