@@ -220,7 +220,7 @@ def customer_candidates(s: Session, phone: str, shipment: ShipmentView | None) -
     for number in phones:
         key = _suffix_key(number)
         stmt = select(CustomerPhone).where(
-            CustomerPhone.phone == number if key is None else CustomerPhone.phone.like(f"%{key}"))
+            CustomerPhone.phone == number if key is None else CustomerPhone.tail == key)
         for row in s.scalars(stmt.limit(50)).all():
             if row.phone == number or phones_match(row.phone, number):
                 found.setdefault(row.customer_id, _customer_view(row.customer))

@@ -25,8 +25,9 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
+from cases.phones import phone_tail
 from cases.vocab import (
     AccidentCause,
     CaseKind,
@@ -124,16 +125,23 @@ class Customer(Base):
 
 
 class CustomerPhone(Base):
-    """One phone number of a customer, stored normalised (digits only); unique across customers."""
+    """One phone number of a customer, stored normalised (digits only); unique across customers.
+    `tail` is the number's tail key (`cases.phones.phone_tail`), set here whenever `phone` is set."""
 
     __tablename__ = "customer_phones"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     phone: Mapped[str] = mapped_column(String(32), unique=True)
+    tail: Mapped[str | None] = mapped_column(String(8), index=True)
     label: Mapped[str] = mapped_column(String(20), default="")
 
     customer: Mapped[Customer] = relationship(back_populates="phones")
+
+    @validates("phone")
+    def _set_tail(self, _key: str, phone: str) -> str:
+        self.tail = phone_tail(phone)
+        return phone
 
 
 class Shipment(Base):
@@ -175,7 +183,8 @@ class ShipmentEvent(Base):
 
 
 class Call(Base):
-    """A telephony `CallRecord`, keyed by linkedid. `caller_norm` is the caller's digits only."""
+    """A telephony `CallRecord`, keyed by linkedid. `caller_norm` is the caller's digits only;
+    `caller_tail` its tail key (`cases.phones.phone_tail`), set here whenever `caller_norm` is set."""
 
     __tablename__ = "calls"
 
@@ -183,6 +192,7 @@ class Call(Base):
     linkedid: Mapped[str] = mapped_column(String(64), unique=True)
     caller: Mapped[str] = mapped_column(String(64), default="")
     caller_norm: Mapped[str] = mapped_column(String(32), default="", index=True)
+    caller_tail: Mapped[str | None] = mapped_column(String(8), index=True)
     caller_name: Mapped[str] = mapped_column(String(200), default="")
     dialed: Mapped[str] = mapped_column(String(64), default="")
     hotline: Mapped[str | None] = mapped_column(String(16))  # service | claims | None
@@ -212,6 +222,11 @@ class Call(Base):
     )
     quality_check: Mapped[CallCheckResult | None] = relationship(viewonly=True)
     entities: Mapped[list[CallEntity]] = relationship(viewonly=True, order_by="(CallEntity.at_s, CallEntity.id)")
+
+    @validates("caller_norm")
+    def _set_caller_tail(self, _key: str, caller_norm: str) -> str:
+        self.caller_tail = phone_tail(caller_norm)
+        return caller_norm
 
 
 case_calls = Table(

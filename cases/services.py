@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import ColumnElement, String, or_, select
+from sqlalchemy import ColumnElement, String, or_, select, union
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -65,6 +65,7 @@ from cases.models import (
     case_calls,
     utcnow,
 )
+from cases.phones import MIN_SUFFIX_DIGITS, phone_tail
 from cases.views import (
     UNSET,
     AuditView,
@@ -160,8 +161,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHINA_TZ = timezone(timedelta(hours=8), "CST")  # case numbers use the centre's calendar day
-MIN_SUFFIX_DIGITS = 8
 PREVIOUS_CALLS_LIMIT = 10
+PREVIOUS_CALLS_MARGIN = 5  # rows read beyond the limit, for those `phones_match` rejects
 RECENT_SHIPMENTS_LIMIT = 5
 OPEN_CASES_LIMIT = 20
 REFERRAL_FOLLOW_UP = timedelta(hours=24)
@@ -200,9 +201,9 @@ def phones_match(a: str, b: str) -> bool:
 
 
 def _suffix_key(norm: str) -> str | None:
-    """The last 8 digits every suffix-match partner of `norm` shares, or None if too short."""
-    stripped = norm.lstrip("0")
-    return stripped[-MIN_SUFFIX_DIGITS:] if len(stripped) >= MIN_SUFFIX_DIGITS else None
+    """The last 8 digits every suffix-match partner of `norm` shares, or None if too short: the key
+    stored in `Call.caller_tail` and `CustomerPhone.tail` (`cases.phones.phone_tail`)."""
+    return phone_tail(norm)
 
 
 def validate_waybill(raw: str) -> str:
@@ -422,7 +423,7 @@ def _match_customer(s: Session, norm: str) -> Customer | None:
     key = _suffix_key(norm)
     if key is None:
         return None
-    candidates = s.scalars(select(CustomerPhone).where(CustomerPhone.phone.like(f"%{key}"))).all()
+    candidates = s.scalars(select(CustomerPhone).where(CustomerPhone.tail == key)).all()
     scored = [(len(p.phone.lstrip("0")), p) for p in candidates if phones_match(p.phone, norm)]
     if not scored:
         return None
@@ -644,33 +645,49 @@ def transcripts_for_call(s: Session, linkedid: str) -> tuple[TranscriptView, ...
 def _calls_of_phone(
     s: Session, norm: str, customer_id: int | None, limit: int, exclude_linkedid: str | None = None
 ) -> list[Call]:
-    """Calls from this phone (or a suffix-matching one) and, if known, from the customer's phones."""
+    """Calls from this phone (or a suffix-matching one) and, if known, from the customer's phones.
+
+    The SQL filter (the indexed tail key) lets through few calls that `phones_match` then rejects (the
+    same 8-digit local number in another city), so a page of `limit` plus a small margin is read, and
+    a further page only while rejected rows left the result short."""
     conds = _phone_call_conds(norm)
     if customer_id is not None:
         conds.append(Call.customer_id == customer_id)
     if not conds:
         return []
-    stmt = select(Call).where(or_(*conds)).options(selectinload(Call.customer))
+    # one indexed lookup per condition: with OR'd conditions SQLite walks the whole started_at index
+    # for the ORDER BY instead
+    ids = union(*(select(Call.id).where(cond) for cond in conds)) if len(conds) > 1 else select(Call.id).where(conds[0])
+    stmt = select(Call).where(Call.id.in_(ids)).options(selectinload(Call.customer))
     if exclude_linkedid:
         stmt = stmt.where(Call.linkedid != exclude_linkedid)
-    stmt = stmt.order_by(Call.started_at.desc().nulls_last(), Call.id.desc()).limit(limit * 20)
-    matched = [
-        c
-        for c in s.scalars(stmt).all()
-        if (customer_id is not None and c.customer_id == customer_id) or phones_match(c.caller_norm, norm)
-    ]
+    stmt = stmt.order_by(Call.started_at.desc().nulls_last(), Call.id.desc())
+    page = limit + PREVIOUS_CALLS_MARGIN
+    matched: list[Call] = []
+    seen: set[int] = set()
+    offset = 0
+    while len(matched) < limit:
+        rows = s.scalars(stmt.offset(offset).limit(page)).all()
+        for c in rows:
+            if c.id in seen:  # a call stored between two pages shifts the next one
+                continue
+            seen.add(c.id)
+            if (customer_id is not None and c.customer_id == customer_id) or phones_match(c.caller_norm, norm):
+                matched.append(c)
+        if len(rows) < page:
+            break
+        offset += page
     return matched[:limit]
 
 
 def _phone_call_conds(norm: str) -> list[ColumnElement[bool]]:
-    """SQL conditions a call from this phone meets (a superset: check `phones_match` on the rows)."""
-    conds: list[ColumnElement[bool]] = []
-    if norm:
-        conds.append(Call.caller_norm == norm)
-        key = _suffix_key(norm)
-        if key is not None:
-            conds.append(Call.caller_norm.like(f"%{key}"))
-    return conds
+    """SQL conditions a call from this phone meets (a superset: check `phones_match` on the rows).
+    Every call `phones_match` accepts has the same tail key (an index lookup); a number too short
+    for one only matches itself."""
+    if not norm:
+        return []
+    key = _suffix_key(norm)
+    return [Call.caller_norm == norm if key is None else Call.caller_tail == key]
 
 
 def _open_case_ids_of_phone(s: Session, norm: str) -> set[int]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -188,10 +190,27 @@ def test_screen_pop_lookup_work_does_not_grow_with_the_phones_calls(db: Database
         for i in range(300):
             _call(s, f"b.{i}", "49305551012", minutes_ago=5_000 - i)
         many, ctx_many = _calls_loaded(s, "49305551012")
-    assert many == few <= sv.PREVIOUS_CALLS_LIMIT * 20
+    # one page of the limit and a small margin, not the 20 x limit rows it read before the tail key
+    assert many == few <= sv.PREVIOUS_CALLS_LIMIT + sv.PREVIOUS_CALLS_MARGIN
     # ... keeps its open case on the pop, however many calls came after it
     assert [c.number for c in ctx_few.open_cases] == [c.number for c in ctx_many.open_cases] == [case.number]
     assert [c.linkedid for c in ctx_many.previous_calls][:2] == ["b.299", "b.298"]
+
+
+def test_previous_calls_page_on_past_calls_of_the_same_tail_in_another_city(db: Database) -> None:
+    """Calls from 021 1234 5678 share the tail key of 010 1234 5678 but are another line: the
+    lookup reads on past them, page by page, until it has the caller's own calls."""
+    with db.session() as s:
+        for i in range(4):
+            _call(s, f"own.{i}", "010 1234 5678", minutes_ago=1_000 + i)
+        for i in range(3 * (sv.PREVIOUS_CALLS_LIMIT + sv.PREVIOUS_CALLS_MARGIN)):
+            _call(s, f"shanghai.{i}", "021 1234 5678", minutes_ago=i)  # newer: they come first
+        for i in range(sv.PREVIOUS_CALLS_LIMIT):
+            _call(s, f"old.{i}", "+86 10 1234 5678", minutes_ago=2_000 + i)  # the same line, dialled in full
+        loaded, ctx = _calls_loaded(s, "01012345678")
+    expected = [f"own.{i}" for i in range(4)] + [f"old.{i}" for i in range(sv.PREVIOUS_CALLS_LIMIT - 4)]
+    assert [c.linkedid for c in ctx.previous_calls] == expected
+    assert loaded <= 5 * (sv.PREVIOUS_CALLS_LIMIT + sv.PREVIOUS_CALLS_MARGIN)
 
 
 def test_find_shipment(db: Database, zhang: int) -> None:
@@ -209,3 +228,56 @@ def test_find_shipment(db: Database, zhang: int) -> None:
 def test_find_shipment_rejects_malformed_waybills(db: Database, waybill: str) -> None:
     with db.session() as s, pytest.raises(InvalidWaybill, match="10-14 digits"):
         sv.find_shipment(s, waybill)
+
+
+def _lookup_plans(db: Database, phone: str) -> list[tuple[str, list[str]]]:
+    """Each statement a screen-pop lookup of `phone` runs against calls or customer_phones, with the
+    database's plan for it (SQLite: EXPLAIN QUERY PLAN details; PostgreSQL: EXPLAIN lines, with
+    sequential scans priced out so that a usable index is always chosen)."""
+    statements: list[tuple[str, Any]] = []
+
+    def on_execute(_conn: object, _cursor: object, statement: str, parameters: Any, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and re.search(r"\b(calls|customer_phones)\b", statement):
+            statements.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        with db.session() as s:
+            sv.caller_context(s, phone, None)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+    plans: list[tuple[str, list[str]]] = []
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        if db.dialect == "postgresql":
+            cursor.execute("SET enable_seqscan = off")
+        for statement, parameters in statements:
+            explain = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
+            cursor.execute(explain + statement, parameters)
+            plans.append((statement, [str(row[-1]) for row in cursor.fetchall()]))
+        cursor.close()
+    return plans
+
+
+def test_phone_matching_uses_the_tail_key_indexes_not_table_scans(db: Database, zhang: int) -> None:
+    """Matching a caller by the tail of the number used `LIKE '%<8 digits>'`, which no index serves:
+    every pop scanned calls and customer_phones. The tail key columns are indexed and looked up."""
+    with db.session() as s:
+        for i in range(5):
+            _call(s, f"z.{i}", "13800138001", minutes_ago=100 + i)  # the customer's mobile
+        for i in range(300):
+            _call(s, f"o.{i}", f"1390013{i:04d}", minutes_ago=100 + i)  # other callers
+        sv.create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="o.1"), by="agent1003")
+        sv.create_customer(s, "王芳", "shipper", ["02112345678"])
+    for phone in ("+86 138 0013 8001", "010 1390 0130 001"):  # a known customer, an unknown caller
+        plans = _lookup_plans(db, phone)
+        text = "\n".join(line for _, lines in plans for line in lines)
+        assert "ix_calls_caller_tail" in text and "ix_customer_phones_tail" in text, text
+        for statement, lines in plans:
+            for line in lines:
+                if db.dialect == "sqlite":
+                    assert not re.match(r"SCAN (calls|customer_phones)\b", line), (statement, lines)
+                else:
+                    assert not re.search(r"Seq Scan on (calls|customer_phones)\b", line), (statement, lines)
