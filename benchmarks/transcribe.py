@@ -54,12 +54,14 @@ from transcripts.audiosocket import (  # noqa: E402
     RecognizerPool,
     decode_all,
     encode_message,
+    warm_up_pcm,
 )
 from transcripts.engine import VoskEngine, default_model_dir  # noqa: E402
 
 CAPTURE = REPO / "tests/transcripts/fixtures/audiosocket/as-tap-1-caller-only-chanspy-o.from-asterisk.bin"
 RECORDING = REPO / "tests/fixtures/asterisk-traces/recordings/mm-1796029431.41-stereo.converted-by-sox.wav"
 FRAME_S = 0.02
+WARM = True  # --recognisers: warm (prewarmed on the shipped clip, another call's audio) or cold (new ones)
 KEPT_UP_S = 1.0  # a stream keeps up with real time when its last result comes within this of its audio's end
 
 
@@ -120,9 +122,10 @@ def run_clients(port: int, streams: list[str]) -> None:
     print(json.dumps(sent))
 
 
-def memory_per_stream(engine: VoskEngine, n: int = 4, seconds: float = 3.0) -> float:
+def memory_per_stream(engine: VoskEngine, n: int = 4, seconds: float = 3.0) -> tuple[float, float]:
     """Resident memory of one live recogniser: n fresh ones (first thing after the model loads, before
-    freed memory of other rounds could be reused), each fed `seconds` of the capture's speech."""
+    freed memory of other rounds could be reused), each fed `seconds` of the capture's speech; then the
+    same after each has also decoded the warm-up clip and the whole capture (a warm one's graph cache)."""
     frames = capture_frames()
     start = first_speech(frames)
     pcm = b"".join(frames[start : start + int(seconds / FRAME_S)])
@@ -132,9 +135,17 @@ def memory_per_stream(engine: VoskEngine, n: int = 4, seconds: float = 3.0) -> f
         for i in range(0, len(pcm), 3200):
             rec.accept(pcm[i : i + 3200])
         rec.partial()
-    used = (rss_mb() - before) / n
+    fresh = (rss_mb() - before) / n
+    more = warm_up_pcm(8000) + b"".join(frames)
+    for rec in recognizers:
+        for i in range(0, len(more), 1600):
+            if rec.accept(more[i : i + 1600]):
+                rec.result()
+        rec.final()
+        rec.reset()
+    warm = (rss_mb() - before) / n
     del recognizers
-    return used
+    return fresh, warm
 
 
 def ours_round(engine: VoskEngine, n: int, chunk_ms: int) -> dict[str, float]:
@@ -160,8 +171,10 @@ def ours_round(engine: VoskEngine, n: int, chunk_ms: int) -> dict[str, float]:
         cust, _ = tap_call(f"bench.{k}", f"1796000000.{2 * k}", f"1796000000.{2 * k + 1}",
                            new_uuid=lambda s=stream: uuid.UUID(s))  # type: ignore[misc]
         transcriber.register(cust, f"agent{1001 + k}")
-    server = AudioSocketServer(RecognizerPool(engine, max_streams=n), on_result,
-                               on_stream_end=lambda s: ended.release(), chunk_ms=chunk_ms)
+    pool = RecognizerPool(engine, max_streams=n)
+    if WARM:  # as a running live process has them: made ready at start, or used by earlier calls
+        pool.prewarm(8000, warm_up_pcm(8000))
+    server = AudioSocketServer(pool, on_result, on_stream_end=lambda s: ended.release(), chunk_ms=chunk_ms)
     server.start()
     cpu0 = time.process_time()
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -201,9 +214,20 @@ def bare_round(engine: VoskEngine, n: int) -> dict[str, float]:
     lags: list[float] = []
     lock = threading.Lock()
 
-    def stream() -> None:
+    warm_up = warm_up_pcm(8000)
+    recognizers = []
+    for _ in range(n):
         rec = vosk.KaldiRecognizer(model, 8000.0)
         rec.SetWords(True)
+        if WARM:  # the same clip as ours, through Vosk's own API
+            for i in range(0, len(warm_up), 1600):
+                if rec.AcceptWaveform(warm_up[i : i + 1600]):
+                    rec.Result()
+            rec.FinalResult()
+            rec.Reset()
+        recognizers.append(rec)
+
+    def stream(rec: vosk.KaldiRecognizer) -> None:
         t0 = time.monotonic()
         for i, frame in enumerate(frames):
             if rec.AcceptWaveform(frame):
@@ -218,7 +242,7 @@ def bare_round(engine: VoskEngine, n: int) -> dict[str, float]:
             lags.append(time.monotonic() - t0 - audio_s)
 
     cpu0 = time.process_time()
-    threads = [threading.Thread(target=stream) for _ in range(n)]
+    threads = [threading.Thread(target=stream, args=(rec,)) for rec in recognizers]
     for t in threads:
         t.start()
     for t in threads:
@@ -228,7 +252,8 @@ def bare_round(engine: VoskEngine, n: int) -> dict[str, float]:
 
 
 def live_rounds(engine: VoskEngine, counts: list[int], chunks: list[int]) -> None:
-    print(f"live: {len(capture_frames()) * FRAME_S:.1f} s capture per stream, paced at real time; "
+    print(f"live: {len(capture_frames()) * FRAME_S:.1f} s capture per stream, paced at real time; recognisers "
+          + ("warm (each decoded the 20 s warm-up clip, another call, first)" if WARM else "cold (new ones)") + "; "
           f"ours feeds Vosk {'/'.join(map(str, chunks))} ms pieces; model {engine.model_name} at "
           f"{engine.sample_rate} Hz, streams at 8000 Hz (Vosk resamples)")
     names = ["bare Vosk", *(f"ours {c} ms" for c in chunks)]
@@ -397,8 +422,14 @@ def main() -> int:
     ap.add_argument("--no-post-call", action="store_true", help="skip the post-call throughput")
     ap.add_argument("--delivery", type=int, nargs="*", default=None,
                     help="only the whole-path delivery measurement, with these numbers of streams (e.g. 1 4 8)")
+    ap.add_argument("--recognisers", choices=["warm", "cold"], default="warm",
+                    help="warm: each stream's recogniser has decoded another call's audio first, as in a live "
+                         "process that has run a while or made them ready at start (live_prewarm); cold: new ones, "
+                         "whose first seconds cost several times more")
     ap.add_argument("--clients", nargs="+", metavar="PORT UUID", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global WARM
+    WARM = args.recognisers == "warm"
     if args.clients:
         run_clients(int(args.clients[0]), args.clients[1:])
         return 0
@@ -406,7 +437,9 @@ def main() -> int:
     engine = VoskEngine(default_model_dir())
     print(f"model load {time.monotonic() - t:.2f} s, process RSS {rss_mb():.0f} MB; {load()}")
     if args.delivery is None:
-        print(f"memory per live stream: {memory_per_stream(engine):.0f} MB (4 fresh recognisers, 3 s of speech each)")
+        fresh, warm = memory_per_stream(engine)
+        print(f"memory per live stream: {fresh:.0f} MB (4 fresh recognisers, 3 s of speech each), {warm:.0f} MB "
+              "once each has also decoded the warm-up clip and the capture")
     if args.delivery is not None:
         import tempfile
 

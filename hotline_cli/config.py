@@ -93,6 +93,8 @@ class Settings:
     audiosocket_address: str = ""  # the host Asterisk dials (AudioSocket/HOST:PORT); empty: audiosocket_host
     audiosocket_peers: tuple[str, ...] = ("127.0.0.1", "::1")  # Asterisk addresses allowed to connect
     live_max_streams: int = 16  # live recognisers at once (two per call)
+    live_prewarm: int = 4  # recognisers made ready at start (a fresh one's first seconds cost ~3x more CPU)
+    live_warm_up_audio: str = ""  # speech they decode then; empty: transcripts/data/warm-up.wav
     wrap_up_s: float = 30.0  # paused with reason "wrap-up" after a call, then unpaused (0: no wrap-up)
 
     # [queue_wait_limits] queue = seconds: a caller waiting longer is moved to the IVR's callback offer
@@ -259,7 +261,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                 updates[key] = _reminders(value)
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path, "live_transcripts": bool,
-                        "audiosocket_port": int, "live_max_streams": int, "wrap_up_s": float,
+                        "audiosocket_port": int, "live_max_streams": int, "live_prewarm": int, "wrap_up_s": float,
                         "report_wait_s": float}.get(key, str)
                 updates[key] = _convert(key, value, kind)
             else:
@@ -272,6 +274,12 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     for var, (attr, kind) in AMI_ENV.items():
         if env.get(var):
             ami = replace(ami, **{attr: _convert(var, env[var], kind)})
+    if settings.live_max_streams < 1:
+        raise ConfigError(f"setting live_max_streams: {settings.live_max_streams} is not a number of recognisers "
+                          "(at least 1)")
+    if not 0 <= settings.live_prewarm <= settings.live_max_streams:
+        raise ConfigError(f"setting live_prewarm: {settings.live_prewarm} is not from 0 to live_max_streams "
+                          f"({settings.live_max_streams}): the recognisers made ready at start")
     if settings.routing not in ("dialplan", "ami"):
         raise ConfigError(f"setting routing: {settings.routing!r} is not 'dialplan' or 'ami'")
     return replace(settings, ami=ami)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,13 @@ from typing import Any, Protocol
 from telephony.connection import AmiError
 from telephony.events import CallAnswered, CallEnded, DomainEvent
 from telephony.pbxlink import PbxNotConnected
-from transcripts.audiosocket import AudioSocketError, AudioSocketServer, RecognizerPool, StreamSummary
+from transcripts.audiosocket import (
+    AudioSocketError,
+    AudioSocketServer,
+    RecognizerPool,
+    StreamSummary,
+    warm_up_pcm,
+)
 from transcripts.engine import SpeechEngine
 from transcripts.errors import TranscriptsError
 from transcripts.live import DEFAULT_TIMEOUT_MS, TapStream, tap_call
@@ -31,6 +38,7 @@ from transcripts.standard import load_rules
 
 log = logging.getLogger("hotline.live")
 
+WARM_UP_RATE = 8000  # what Asterisk sends a tap of an 8 kHz call (slin)
 FORGET_AFTER_S = 300.0  # after a call ends, registrations of streams that never came are dropped
 
 
@@ -41,6 +49,8 @@ class LiveTapSettings:
     address: str = ""  # the host Asterisk dials; empty: listen_host
     allowed_peers: tuple[str, ...] = ("127.0.0.1", "::1")
     max_streams: int = 16
+    prewarm: int = 0  # recognisers made ready at start (`RecognizerPool.prewarm`)
+    warm_up_audio: Path | None = None  # the speech they decode then (None: the shipped clip)
     rules: Path | None = None  # service-standard rules (None: the shipped standard_rules.toml)
 
 
@@ -78,6 +88,7 @@ class LiveTap:
         self.server: AudioSocketServer | None = None
         self.ready = threading.Event()
         self.failed: str | None = None
+        self._stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="live-tap")
         self.calls_tapped = 0
         self.originates_sent = 0
@@ -97,12 +108,13 @@ class LiveTap:
         s = self.settings
         try:
             engine = self.engine()
+            warm_up = warm_up_pcm(WARM_UP_RATE, s.warm_up_audio) if s.prewarm else b""
             server = AudioSocketServer(
                 RecognizerPool(engine, max_streams=s.max_streams), self.transcriber.on_result,
                 host=s.listen_host, port=s.listen_port, allowed_peers=s.allowed_peers,
                 on_stream_end=self._stream_ended)
             server.start()
-        except (AudioSocketError, TranscriptsError, OSError) as exc:
+        except (AudioSocketError, TranscriptsError, OSError) as exc:  # AudioFormatError is a TranscriptsError
             self.failed = f"live transcripts off: {exc}"
             log.error("%s", self.failed)
             return
@@ -110,6 +122,14 @@ class LiveTap:
         self.ready.set()
         log.info("live transcripts: AudioSocket server on %s:%s, Asterisk dials %s", s.listen_host, server.port,
                  self.address)
+        if s.prewarm:  # on a thread of its own: streams are served meanwhile
+            threading.Thread(target=self._prewarm, args=(server.pool, warm_up), name="live-prewarm",
+                             daemon=True).start()
+
+    def _prewarm(self, pool: RecognizerPool, pcm: bytes) -> None:
+        t0 = time.monotonic()
+        made = pool.prewarm(WARM_UP_RATE, pcm, self.settings.prewarm, stop=self._stopping)
+        log.info("live transcripts: %d recognisers made ready in %.1f s", made, time.monotonic() - t0)
 
     @property
     def address(self) -> str:
@@ -120,6 +140,7 @@ class LiveTap:
         return self.server.port if self.server is not None else self.settings.listen_port
 
     def stop(self) -> None:
+        self._stopping.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self.server is not None:
             self.server.stop()
@@ -127,6 +148,7 @@ class LiveTap:
     def status(self) -> dict[str, Any]:
         return {"ready": self.ready.is_set(), "error": self.failed, "port": self.port,
                 "active_streams": self.server.active_streams if self.server else 0,
+                "recognisers_prewarmed": self.server.pool.warmed if self.server else 0,
                 "calls_tapped": self.calls_tapped, "originates_sent": self.originates_sent,
                 "originates_failed": self.originates_failed, "streams_ended": self.streams_ended,
                 "lines": self.transcriber.lines, "alerts": self.transcriber.alerts}

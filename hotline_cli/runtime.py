@@ -632,7 +632,8 @@ def make_livetap(settings: Settings, control: Any, bus: EventBus, engine: Any) -
     try:
         tap = LiveTap(LiveTapSettings(settings.audiosocket_host, settings.audiosocket_port,
                                       settings.audiosocket_address, settings.audiosocket_peers,
-                                      settings.live_max_streams,
+                                      settings.live_max_streams, settings.live_prewarm,
+                                      Path(settings.live_warm_up_audio) if settings.live_warm_up_audio else None,
                                       Path(settings.standard_rules) if settings.standard_rules else None),
                       control, engine, live_bus)
     except LiveTapError as exc:

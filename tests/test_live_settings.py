@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hotline_cli.config import ConfigError, load_settings
-from hotline_cli.livetap import LiveTap, LiveTapSettings
+from hotline_cli.livetap import LiveTap, LiveTapError, LiveTapSettings
 from telephony.events import CallAnswered
 from telephony.pbxlink import PbxControl
 from transcripts.engine import SpeechEngine
@@ -34,6 +34,33 @@ def test_bad_live_settings_are_refused(tmp_path: Path, text: str) -> None:
     cfg.write_text(text + "\n")
     with pytest.raises(ConfigError):
         load_settings(cfg, environ={})
+
+
+def test_prewarm_settings(tmp_path: Path) -> None:
+    cfg = tmp_path / "hotline.toml"
+    assert load_settings(None, environ={}).live_prewarm == 4
+    cfg.write_text('live_max_streams = 10\nlive_prewarm = 10\nlive_warm_up_audio = "/srv/hotline/warm.wav"\n')
+    s = load_settings(cfg, environ={})
+    assert (s.live_prewarm, s.live_warm_up_audio) == (10, "/srv/hotline/warm.wav")
+    for text, says in [("live_max_streams = 10\nlive_prewarm = 11", "live_prewarm: 11 is not from 0 to "
+                        "live_max_streams (10)"), ("live_prewarm = -1", "live_prewarm: -1"),
+                       ("live_max_streams = 0\nlive_prewarm = 0", "live_max_streams: 0"),
+                       ('live_prewarm = "many"', "live_prewarm")]:
+        cfg.write_text(text + "\n")
+        with pytest.raises(ConfigError, match=says.replace("(", r"\(").replace(")", r"\)")):
+            load_settings(cfg, environ={})
+
+
+def test_a_warm_up_file_that_is_not_audio_stops_the_start_with_its_name(tmp_path: Path) -> None:
+    from transcripts.engine import VoskEngine, default_model_dir
+
+    bad = tmp_path / "warm.wav"
+    bad.write_bytes(b"RIFF....WAVEjunk")
+    tap = LiveTap(LiveTapSettings(listen_port=0, prewarm=1, warm_up_audio=bad), PbxControl([]),
+                  lambda: VoskEngine(default_model_dir()), LiveBus())
+    with pytest.raises(LiveTapError, match="warm.wav"):
+        tap.start(wait=True)
+    assert tap.server is None and not tap.ready.is_set()
 
 
 def test_originates_that_cannot_be_sent_are_counted_and_forgotten() -> None:

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from transcripts.engine import SpeechEngine, StreamRecognizer, Word
@@ -154,6 +155,19 @@ class StreamSummary:
     results: int = 0
 
 
+WARM_UP_AUDIO = Path(__file__).with_name("data") / "warm-up.wav"
+
+
+def warm_up_pcm(sample_rate: int, path: Path | None = None) -> bytes:
+    """Speech for `RecognizerPool.prewarm` as 16-bit mono at `sample_rate` (the first channel of a
+    stereo file). Default: 20 s of one real call as Asterisk's MixMonitor recorded it, the agent's
+    side then the caller's. Raises `transcripts.convert.AudioFormatError` for a file that is not usable
+    audio."""
+    from transcripts.convert import read_audio
+
+    return read_audio(path or WARM_UP_AUDIO).at_rate(sample_rate).pcm(0)
+
+
 class RecognizerPool:
     """Live recognisers from one engine (one shared model), at most `max_streams` in use at once.
 
@@ -168,6 +182,8 @@ class RecognizerPool:
         self._lock = threading.Lock()
         self._idle: dict[int, list[StreamRecognizer]] = {}
         self._in_use = 0
+        self._warmed = 0
+        self._warming = 0
 
     @property
     def in_use(self) -> int:
@@ -193,6 +209,51 @@ class RecognizerPool:
             with self._lock:
                 self._in_use -= 1
             raise
+
+    @property
+    def warmed(self) -> int:
+        """Recognisers made ready by `prewarm` so far."""
+        with self._lock:
+            return self._warmed
+
+    def prewarm(self, sample_rate: int, pcm: bytes, count: int | None = None,
+                stop: threading.Event | None = None) -> int:
+        """Make up to `count` (default `max_streams`) recognisers ahead of the calls and decode `pcm`
+        (16-bit mono at `sample_rate`) on each, then keep them idle; returns how many it made.
+
+        A fresh Vosk recogniser builds its decoding graph as the audio needs it (the model's lookahead
+        composition, cached per recogniser), which makes its first seconds of audio several times
+        dearer than later ones; a recogniser that has decoded some speech before keeps that cache.
+        Prewarming puts that cost at start-up instead of on the first calls, so a live process that
+        restarts with calls running keeps up with them at once. Never more recognisers than
+        `max_streams` in all; streams may start meanwhile (they take a warm one if there is one).
+        `stop` ends it early (the process is stopping)."""
+        if len(pcm) % 2:
+            raise ValueError(f"prewarm audio must be 16-bit samples, got {len(pcm)} bytes")
+        piece = max(2, sample_rate * DEFAULT_CHUNK_MS // 1000 * 2)
+        made = 0
+        while (count is None or made < count) and not (stop is not None and stop.is_set()):
+            with self._lock:
+                if self._in_use + self._warming + sum(len(v) for v in self._idle.values()) >= self.max_streams:
+                    break
+                self._warming += 1
+            try:
+                recognizer = self.engine.stream_recognizer(sample_rate)
+                for i in range(0, len(pcm), piece):
+                    if stop is not None and stop.is_set():
+                        return made
+                    if recognizer.accept(pcm[i : i + piece]):
+                        recognizer.result()
+                recognizer.final()
+                recognizer.reset()
+            finally:
+                with self._lock:
+                    self._warming -= 1
+            with self._lock:
+                self._idle.setdefault(sample_rate, []).append(recognizer)
+                self._warmed += 1
+            made += 1
+        return made
 
     def release(self, recognizer: StreamRecognizer) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import socket
@@ -10,6 +11,7 @@ import threading
 import uuid
 import wave
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import vosk
@@ -30,8 +32,10 @@ from transcripts.audiosocket import (
     StreamTranscriber,
     decode_all,
     encode_message,
+    warm_up_pcm,
 )
-from transcripts.engine import StreamRecognizer, VoskEngine
+from transcripts.engine import StreamRecognizer, VoskEngine, VoskStream
+from transcripts.errors import AudioFormatError
 
 CAPTURES = [
     "as-tap-1-caller-only-chanspy-o",
@@ -287,6 +291,89 @@ def test_pool_acquire_and_release(steady_engine: VoskEngine) -> None:
     assert pool.acquire(8000) is a  # reused, not rebuilt
     pool.release(b)
     assert (pool.in_use, pool.idle) == (1, 1)
+
+
+class WatchedStream(VoskStream):
+    """A real Vosk recogniser that also keeps what it was given and what it said."""
+
+    def __init__(self, model: vosk.Model, sample_rate: int) -> None:
+        super().__init__(model, sample_rate)
+        self.fed = 0
+        self.said: list[str] = []
+
+    def accept(self, pcm: bytes) -> bool:
+        self.fed += len(pcm)
+        return super().accept(pcm)
+
+    def result(self) -> str:
+        raw = super().result()
+        self.said.append(raw)
+        return raw
+
+    def final(self) -> str:
+        raw = super().final()
+        self.said.append(raw)
+        return raw
+
+
+class WatchedEngine(VoskEngine):
+    def stream_recognizer(self, sample_rate: int) -> WatchedStream:
+        return WatchedStream(self._model, sample_rate)
+
+
+def test_warm_up_audio_is_the_shipped_call_at_the_rate_asked_for(tmp_path: Path) -> None:
+    pcm = warm_up_pcm(8000)
+    assert len(pcm) == 20 * 8000 * 2 and any(pcm)  # 20 s of the recorded call, not silence
+    assert len(warm_up_pcm(16000)) == 2 * len(pcm)  # resampled, not padded
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio")
+    with pytest.raises(AudioFormatError, match="notes.wav"):
+        warm_up_pcm(8000, bad)
+
+
+def test_prewarm_decodes_the_speech_on_recognisers_kept_for_the_streams(steady_engine: VoskEngine) -> None:
+    engine = WatchedEngine(steady_engine.model_dir)
+    pool = RecognizerPool(engine, max_streams=3)
+    busy = pool.acquire(8000)
+    pcm = warm_up_pcm(8000)
+    assert pool.prewarm(8000, pcm, count=5) == 2  # never more than max_streams in all
+    assert (pool.in_use, pool.idle, pool.warmed) == (1, 2, 2)
+    warm = [pool.acquire(8000), pool.acquire(8000)]
+    assert busy not in warm
+    for rec in warm:
+        assert isinstance(rec, WatchedStream)
+        assert rec.fed == len(pcm)  # the whole clip went through Vosk
+        assert any(json.loads(raw).get("text") for raw in rec.said)  # and it heard words in it
+        assert json.loads(rec.partial()).get("partial", "") == ""  # reset: nothing of the clip is left
+    with pytest.raises(PoolExhausted):
+        pool.acquire(8000)
+
+
+def test_a_prewarmed_recogniser_gives_the_words_of_a_fresh_one(steady_engine: VoskEngine, vosk_model: vosk.Model,
+                                                               collector: Collector) -> None:
+    pool = RecognizerPool(steady_engine, max_streams=1)
+    assert pool.prewarm(8000, warm_up_pcm(8000)) == 1
+    srv = AudioSocketServer(pool, collector.on_result, on_stream_end=collector.on_end)
+    srv.start()
+    try:
+        name = "as-tap-1-caller-only-chanspy-o"
+        replay(srv.port, (FIX / f"{name}.from-asterisk.bin").read_bytes())
+        collector.wait_ended(1)
+    finally:
+        srv.stop()
+    got = [(r.final, r.text) for r in collector.results[expected_messages(name)[0][2]]]
+    assert got and got == vosk_reference(vosk_model, wav_frames(name))
+    assert pool.warmed == 1 and pool.idle == 1  # the stream used the warm one: no second recogniser
+
+
+def test_prewarm_stops_when_told(steady_engine: VoskEngine) -> None:
+    pool = RecognizerPool(steady_engine, max_streams=4)
+    stop = threading.Event()
+    stop.set()
+    assert pool.prewarm(8000, warm_up_pcm(8000), stop=stop) == 0
+    assert (pool.idle, pool.warmed) == (0, 0)
+    with pytest.raises(ValueError, match="16-bit"):
+        pool.prewarm(8000, b"\x00\x01\x02")
 
 
 def test_server_port_in_use_is_a_named_error(steady_engine: VoskEngine) -> None:

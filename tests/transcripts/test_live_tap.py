@@ -100,7 +100,7 @@ def rig(tmp_path: Path, steady_engine: VoskEngine, voice_cache: Path) -> Iterato
     rec.links = links
     live_bus = LiveBus()
     live_bus.subscribe(rec.on_live)
-    tap = LiveTap(LiveTapSettings(listen_port=0), PbxControl(links), lambda: steady_engine, live_bus)
+    tap = LiveTap(LiveTapSettings(listen_port=0, prewarm=2), PbxControl(links), lambda: steady_engine, live_bus)
     bus.subscribe(tap.on_event)
     tap.start(wait=True)
     assert tap.server is not None
@@ -122,6 +122,10 @@ def test_simulated_call_is_tapped_per_speaker_and_transcribed_like_vosk(
     rig: tuple[SimulatedPbx, LiveTap, Recorder], vosk_model: vosk.Model
 ) -> None:
     pbx, tap, rec = rig
+    deadline = time.time() + 120  # the tap made two recognisers ready at start (LiveTapSettings.prewarm)
+    while time.time() < deadline and tap.status()["recognisers_prewarmed"] < 2:
+        time.sleep(0.2)
+    assert tap.status()["recognisers_prewarmed"] == 2
     script = pbx.start_call("service_answered", agents=["agent1001"], talk_s=12)
     deadline = time.time() + 60
     while time.time() < deadline and not (tap.streams_ended >= 2 and any(isinstance(e, CallEnded)
@@ -155,6 +159,7 @@ def test_simulated_call_is_tapped_per_speaker_and_transcribed_like_vosk(
         seqs = [e.seq for e in lines if e.stream == stream]
         assert seqs == list(range(1, len(seqs) + 1))
     assert tap.server is not None and tap.server.pool.in_use == 0  # recognisers released at hang-up
+    assert tap.server.pool.idle == 2  # the two streams ran on the prewarmed ones: no third was made
 
 
 def test_tap_channel_events_have_the_field_sets_of_real_asterisk(rig: tuple[SimulatedPbx, LiveTap, Recorder]) -> None:
