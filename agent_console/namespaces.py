@@ -45,7 +45,9 @@ at all while no supervisor's page is connected to this console (a page that conn
 board computed then).
 
 Role mode (several web processes on the same events, `ConsoleConfig.pops_connected_only`): a console
-builds and sends pops (and prefetches lookups) only for agents connected to it; the ring of an agent
+builds and sends pops only for agents connected to it, and prefetches a call's lookup only if one of
+them may ring for it (`Dispatcher._may_ring_here`: a member of the call's queue, as far as the queue
+members' events and rings seen here tell); the ring of an agent
 whose page is elsewhere is kept on the agent's board without its lookup and built if the page
 connects here while the call still rings or talks. The wallboard is not computed here then: the
 listener computes it once and the console relays it (`wallboard`, an agent_console.wallboard.WallboardRelay).
@@ -187,6 +189,10 @@ class Dispatcher:
         self._generation = 0  # bumped when cases change: older lookups are not used
         self._also_stop: list[Callable[[], None]] = []
         self._rings_queued: dict[tuple[str, str], float] = {}  # AgentRinging on the queue -> put there at
+        # role mode's prefetch gate (dispatcher thread only): the queues each agent was seen in
+        # (AgentStatus, AgentRinging) and the queues calls of each hotline were seen to join
+        self._agent_queues: dict[str, set[str]] = {}
+        self._hotline_queues: dict[str, set[str]] = {}
 
     # --- the AMI reader thread side -------------------------------------------------------
 
@@ -295,6 +301,7 @@ class Dispatcher:
         self._calls.observe(event)
         if self._feed is not None:
             self._feed.observe(event)
+        self._learn_queues(event)
         if isinstance(event, CallStarted) or (isinstance(event, CallVariable) and event.name == "WAYBILL"):
             self._prefetch(event.linkedid, POP_CONTEXT_TTL_S)
         elif isinstance(event, CallQueued):
@@ -396,8 +403,8 @@ class Dispatcher:
         info = self._calls.get(linkedid)
         if info is None or not info.caller:
             return
-        if self._pops_here_only and not self._any_agent_here():
-            return  # no pop will be built here
+        if self._pops_here_only and not self._may_ring_here(info):
+            return  # no pop will be built here: a ring looks the caller up then
         key = (info.caller, info.waybill)
         known = self._contexts.get(linkedid)
         if known is not None and known.key == key and self._fresh(known, max_age):
@@ -480,9 +487,39 @@ class Dispatcher:
     def _room_here(self, room: str) -> bool:
         return any(True for _ in self._socketio.server.manager.get_participants("/", room))
 
-    def _any_agent_here(self) -> bool:
+    def _agents_here(self) -> list[str]:
         rooms = self._socketio.server.manager.rooms.get("/", {})
-        return any(name.startswith("agent:") and sids for name, sids in list(rooms.items()) if name)
+        return [name.removeprefix("agent:") for name, sids in list(rooms.items())
+                if name and name.startswith("agent:") and sids]
+
+    def _learn_queues(self, event: DomainEvent) -> None:
+        """Which queues agents are members of, and which queues calls of a hotline go to, as the events
+        seen here show. Only ever added to: a queue member's removal is not told apart from its status
+        by the events, and a stale entry costs only a prefetch that was not needed."""
+        if isinstance(event, AgentStatus | AgentRinging) and event.queue:
+            self._agent_queues.setdefault(event.agent, set()).add(event.queue)
+        elif isinstance(event, CallQueued):
+            info = self._calls.get(event.linkedid)
+            if info is not None and info.hotline:
+                self._hotline_queues.setdefault(info.hotline, set()).add(event.queue)
+
+    def _may_ring_here(self, info: CallInfo) -> bool:
+        """Whether an agent connected here may ring for the call (role mode's prefetch gate).
+
+        The call's queue once it joined one; before that, the queues calls of its hotline were seen to
+        join (any queue while none was seen yet). An agent whose queues no event here told yet may ring
+        for any. A wrong "no" costs no pop: the ring looks the caller up then (only later)."""
+        agents = self._agents_here()
+        if not agents:
+            return False
+        if info.queue:
+            queues = {info.queue}
+        else:
+            seen = self._hotline_queues.get(info.hotline)
+            if not seen:
+                return True
+            queues = seen
+        return any(not queues.isdisjoint(self._agent_queues.get(agent, queues)) for agent in agents)
 
     # --- wrap-up ------------------------------------------------------------------------------
 
