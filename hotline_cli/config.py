@@ -84,6 +84,9 @@ class Settings:
     job_retry_s: str = "10,30,60,120,300"  # seconds before each retry of a failed job (transcriptions, reports)
     report_queue: str = "hotline-reports"  # the RQ queue of report jobs (processes by role)
     report_wait_s: float = 3.0  # a report request waits this long for its job before showing its progress
+    # how long a Python thread may hold the interpreter while another waits for it (sys.setswitchinterval);
+    # Python's 5 ms delays every database answer or socket read of a pop while another thread computes
+    switch_interval_ms: float = 1.0
     pbx_control_key: str = "hotline:pbx-control"  # Redis list: PBX actions from web processes to the listener
     metrics_token: str = ""  # bearer token for /metrics from elsewhere than loopback (empty: admin login only)
     # live transcripts: on CallAnswered one AudioSocket/ChanSpy Originate per speaker to our server
@@ -126,6 +129,7 @@ ENV = {
     "HOTLINE_WRAP_UP_S": ("wrap_up_s", float),
     "HOTLINE_REPORT_QUEUE": ("report_queue", str),
     "HOTLINE_REPORT_WAIT_S": ("report_wait_s", float),
+    "HOTLINE_SWITCH_INTERVAL_MS": ("switch_interval_ms", float),
 }
 AMI_ENV = {
     "HOTLINE_AMI_HOST": ("host", str),
@@ -262,7 +266,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path, "live_transcripts": bool,
                         "audiosocket_port": int, "live_max_streams": int, "live_prewarm": int, "wrap_up_s": float,
-                        "report_wait_s": float}.get(key, str)
+                        "report_wait_s": float, "switch_interval_ms": float}.get(key, str)
                 updates[key] = _convert(key, value, kind)
             else:
                 raise ConfigError(f"settings file: unknown key {key!r}")
@@ -274,6 +278,9 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     for var, (attr, kind) in AMI_ENV.items():
         if env.get(var):
             ami = replace(ami, **{attr: _convert(var, env[var], kind)})
+    if not 0.1 <= settings.switch_interval_ms <= 100:
+        raise ConfigError(f"setting switch_interval_ms: {settings.switch_interval_ms:g} is not from 0.1 to 100 "
+                          "(milliseconds a Python thread may hold the interpreter while another waits)")
     if settings.live_max_streams < 1:
         raise ConfigError(f"setting live_max_streams: {settings.live_max_streams} is not a number of recognisers "
                           "(at least 1)")

@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -754,6 +755,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     _sigterm_as_interrupt()
     settings: Settings = args.settings
+    apply_switch_interval(settings)
     if not getattr(args, "no_live", False):  # the demo shows live transcripts, on a free port
         settings = dataclasses.replace(settings, live_transcripts=True, audiosocket_port=0)
     if args.fresh and settings.database_url.startswith("sqlite:///"):
@@ -815,7 +817,14 @@ def start_wait_limits(settings: Settings, bus: EventBus, actions_for: Any) -> An
     return watcher
 
 
+def apply_switch_interval(settings: Settings) -> None:
+    """Let a thread that waits for the interpreter (a pop's database answer, a socket read) have it
+    after `switch_interval_ms` instead of Python's 5 ms while another thread computes."""
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    apply_switch_interval(args.settings)
     if getattr(args, "role", "all") != "all":
         return run_role(args)
     _sigterm_as_interrupt()
