@@ -1,9 +1,10 @@
 """Load and soak through processes by role: the PBX simulator (a process of its own, real AMI over
 TCP, as Asterisk is) keeps `--concurrent` answered service-hotline calls in the system at once
 (queued + talking; a new call starts whenever one ends, at most `--rate` per second while ramping
-up) for 200 agent phones; one listener, two web processes (PostgreSQL schema of its own, a private
-redis-server); 200 agents and 20 supervisors as python-socketio AsyncClients in `--client-procs`
-processes of their own (rig.Fleet), each connected to its web process. The issue's target:
+up) for 200 agent phones, from `--callers` distinct numbers; one listener, two web processes and
+`--workers` worker processes (PostgreSQL schema of its own, a private redis-server); 200 agents and
+20 supervisors as python-socketio AsyncClients in `--client-procs` processes of their own (rig.Fleet),
+each connected to its web process. The issue's target:
 
     .venv/bin/python benchmarks/load.py --minutes 10 --concurrent 300 --agents 200 --supervisors 20
 
@@ -31,10 +32,12 @@ processes apart) and each process's RSS at start / middle / end (flat?).
 
     .venv/bin/python benchmarks/load.py [--minutes 10] [--concurrent 300] [--agents 200]
                                         [--supervisors 20] [--rate 30] [--talk 18] [--every 10]
-                                        [--client-procs 4]
+                                        [--client-procs 4] [--callers 5000] [--workers 1]
 
-No worker runs: the simulated load calls carry no audio (transcription is measured by
-benchmarks/transcribe.py), so their jobs only queue; the figure is printed as such.
+The worker takes the transcription jobs the listener queues for the answered calls: each call's
+recording is half a second of silence written by the simulator (speech recognition itself is
+measured by benchmarks/transcribe.py), so a job costs its file check, a short Vosk decode and the
+store; `tr-jobs` shows whether the workers keep up, and the end the job counts.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rig import Arrival, Fleet, PbxProcess, compact_summary, load_avg, login_all, pct, seed_users  # noqa: E402
 
 from cases.db import Database  # noqa: E402
-from telephony.simulator.pbx import make_agents  # noqa: E402
+from telephony.simulator.pbx import LOAD_CALLERS, make_agents  # noqa: E402
 
 PG = os.environ.get("HOTLINE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EXE = [sys.executable, "-m", "hotline_cli.main"]
@@ -215,7 +218,11 @@ def main() -> int:
     ap.add_argument("--talk", type=float, default=18.0, help="mean talk seconds per call (±30 %%)")
     ap.add_argument("--every", type=float, default=10.0, help="seconds between printed lines")
     ap.add_argument("--client-procs", type=int, default=4, help="processes for the clients (split over the webs)")
+    ap.add_argument("--callers", type=int, default=LOAD_CALLERS, help="distinct caller numbers of the calls")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes (transcription and report jobs)")
     args = ap.parse_args()
+    if args.callers < 1 or args.workers < 0:
+        ap.error("--callers must be at least 1 and --workers at least 0")
 
     def stop_on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # the finally below stops every process this run started
@@ -240,12 +247,14 @@ def main() -> int:
         procs["redis"] = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                                            "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, text=True)
         # real time (time_scale 1), the listener's wrap-up of 0.5 s as before
+        recordings = tmp / "rec"
+        recordings.mkdir()
         pbx = PbxProcess.start(args.agents, seed=7, watch=("AgentCalled", "Newchannel"), time_scale=1.0,
-                               wrap_up_s=0.5)
+                               wrap_up_s=0.5, load_callers=args.callers, recordings_dir=str(recordings))
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
         env |= {"HOTLINE_DATABASE_URL": db_url, "HOTLINE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
                 "HOTLINE_AMI_PORT": str(pbx.port), "HOTLINE_SECRET_KEY": "load", "HOTLINE_RECORDINGS_DIR":
-                str(tmp / "rec"), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+                str(recordings), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         metrics_port = free_port()
         web_ports = [free_port(), free_port()]
 
@@ -257,6 +266,9 @@ def main() -> int:
         start("listener", "serve", "--role", "listener", "--metrics-port", str(metrics_port))
         for i, port in enumerate(web_ports):
             start(f"web{i + 1}", "serve", "--role", "web", "--port", str(port))
+        workers = [f"worker{i + 1}" for i in range(args.workers)]
+        for name in workers:
+            start(name, "serve", "--role", "worker")
         bases = [f"http://127.0.0.1:{p}" for p in web_ports]
         for b in bases:
             wait_http(f"{b}/login")
@@ -272,7 +284,8 @@ def main() -> int:
                               summary=compact_summary, stream_dir=str(tmp))
         print(f"{fleet.connected} clients connected in {time.time() - t0:.0f} s "
               f"({args.agents} agents, {args.supervisors} supervisors over 2 web processes, clients in "
-              f"{len(fleet.procs)} processes); {args.concurrent} calls in the system (at most {args.rate} new/s), "
+              f"{len(fleet.procs)} processes); {len(workers)} workers; calls from {args.callers} numbers; "
+              f"{args.concurrent} calls in the system (at most {args.rate} new/s), "
               f"talk {args.talk} s, {args.minutes} min; logs in {tmp}; {load_avg()}", flush=True)
         rds = redis.Redis(port=redis_port)
         seen = Arrivals()
@@ -283,7 +296,7 @@ def main() -> int:
             seen.frames(pbx.ask("frames", seen.frames_read))  # after the poll: each arrival's frame is read
             seen.arrived(arrived)
 
-        names = ["listener", "web1", "web2", "redis"]
+        names = ["listener", "web1", "web2", *workers, "redis"]
         rss: dict[str, list[float]] = {n: [] for n in [*names, "sim", "clients", "bench"]}
         pids = {n: [procs[n].pid] for n in names} | {"sim": [pbx.proc.pid], "clients": [p.pid for p in fleet.procs],
                                                         "bench": [os.getpid()]}
@@ -388,6 +401,11 @@ def main() -> int:
                 st = requests.get(f"{b}/status", timeout=10).json()
                 print(f"web{i + 1}: pops built {st.get('pops_built')} (its {len(users[i::2])} clients' agents only), "
                       f"wallboard {st.get('wallboard')}")
+                if i == 0:
+                    jobs = st.get("transcription_jobs") or {}
+                    print(f"transcription jobs after the drain ({len(workers)} workers): queued {jobs.get('queued')}, "
+                          f"running {jobs.get('running')}, retrying {jobs.get('retrying')}, failed {jobs.get('failed')}"
+                          + (f" (e.g. {jobs['failed_jobs'][0].get('error')})" if jobs.get("failed_jobs") else ""))
             except (requests.RequestException, ValueError) as exc:
                 print(f"web{i + 1}: /status unreadable: {exc}")
         print(f"CPU during the load ({wall:.0f} s; share of one core): "
@@ -402,13 +420,15 @@ def main() -> int:
     finally:
         if fleet is not None:
             fleet.close()
-        for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        # Hotline's processes first, Redis last: stopping together, they logged Redis errors on the way out
+        for group in ([p for n, p in procs.items() if n != "redis"], [p for n, p in procs.items() if n == "redis"]):
+            for p in group:
+                p.terminate()
+            for p in group:
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
         if pbx is not None:
             try:
                 pbx.stop()

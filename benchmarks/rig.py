@@ -40,7 +40,8 @@ from cases.models import User  # noqa: E402
 from telephony.connection import AmiEndpoint  # noqa: E402
 from telephony.events import EventBus  # noqa: E402
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links  # noqa: E402
-from telephony.simulator.pbx import SimulatedPbx, make_agents  # noqa: E402
+from telephony.simulator.pbx import LOAD_CALLERS, SimulatedPbx, make_agents  # noqa: E402
+from telephony.simulator.scenario import CallScript  # noqa: E402
 from telephony.simulator.server import AmiServer  # noqa: E402
 
 PASSWORD = "bench-password"
@@ -281,16 +282,36 @@ def first_arrivals(arrivals: list[Arrival], event: str) -> dict[str, float]:
 # --- the system under test ---------------------------------------------------------------------
 
 
+SILENT_RECORDING_S = 0.5
+
+
+def write_silent_recording(script: CallScript) -> None:
+    """An answered simulated call's MixMonitor file: half a second of silence (8 kHz, 16-bit mono),
+    so that its transcription job finds a recording and finishes instead of waiting for one."""
+    import wave
+
+    if not script.recording or script.answered_by is None:
+        return
+    with wave.open(script.recording, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\0\0" * int(8000 * SILENT_RECORDING_S))
+
+
 def _pbx_process(agents: int, seed: int, watch: tuple[str, ...], conn: Any, time_scale: float = 10.0,
-                 wrap_up_s: float = 0.2) -> None:
+                 wrap_up_s: float = 0.2, load_callers: int = LOAD_CALLERS, recordings_dir: str | None = None) -> None:
     """The PBX simulator and its AMI server in a process of their own, as Asterisk is: its call
     scripting and frame writing never hold the console's GIL. Records when each frame whose Event is
     in `watch` is handed to the AMI sessions; obeys ("calls", rate, seconds), ("keep", concurrent,
     rate, talk_s) (in the background until "halt": answers the linkedids made), ("counts",),
-    ("frames"[, from]), ("stop",)."""
+    ("frames"[, from]), ("stop",). Load calls come from `load_callers` numbers. With `recordings_dir`,
+    answered calls are recorded there (`write_silent_recording`); otherwise no file is written."""
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-pbx-"))
-    pbx = SimulatedPbx(recordings_dir=str(tmp), agents=make_agents(agents), time_scale=time_scale, seed=seed,
-                       wrap_up_s=wrap_up_s)
+    pbx = SimulatedPbx(recordings_dir=recordings_dir or str(tmp), agents=make_agents(agents), time_scale=time_scale,
+                       seed=seed, wrap_up_s=wrap_up_s, load_callers=load_callers)
+    if recordings_dir is not None:
+        pbx.on_script(write_silent_recording)
     keeper = _Keeper(pbx)
     frames: list[Frame] = []
 
@@ -386,11 +407,13 @@ class PbxProcess:
 
     @classmethod
     def start(cls, agents: int, *, seed: int, watch: tuple[str, ...] = (), in_process: bool = False,
-              time_scale: float = 10.0, wrap_up_s: float = 0.2) -> PbxProcess:
+              time_scale: float = 10.0, wrap_up_s: float = 0.2, load_callers: int = LOAD_CALLERS,
+              recordings_dir: str | None = None) -> PbxProcess:
         ctx = mp.get_context("spawn")
         conn, child = ctx.Pipe()
         proc: Any = (threading.Thread if in_process else ctx.Process)(
-            target=_pbx_process, args=(agents, seed, watch, child, time_scale, wrap_up_s), daemon=True)
+            target=_pbx_process, args=(agents, seed, watch, child, time_scale, wrap_up_s, load_callers, recordings_dir),
+            daemon=True)
         proc.start()
         return cls(proc, conn, conn.recv())
 

@@ -42,7 +42,7 @@ def _wait_for_stop(stop: threading.Event) -> None:
 
 # ---------------------------------------------------------------------------- simulator
 def cmd_simulator(args: argparse.Namespace) -> int:
-    from telephony.simulator.pbx import SimulatedPbx, make_agents
+    from telephony.simulator.pbx import LOAD_CALLERS, SimulatedPbx, make_agents
     from telephony.simulator.scenario import ScenarioError
     from telephony.simulator.server import AmiServer, Credentials
 
@@ -54,8 +54,12 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         return _fail("simulator", str(exc))
     if args.rate is not None and args.rate <= 0:
         return _fail("simulator", f"--rate must be positive, not {args.rate}")
+    load_callers = LOAD_CALLERS if args.load_callers is None else args.load_callers
+    if not 0 <= load_callers <= 10**8:
+        return _fail("simulator", f"--load-callers must be between 0 and 100000000, not {load_callers}")
     pbx = SimulatedPbx(recordings_dir=str(recordings.resolve()), time_scale=args.speed, seed=args.seed,
-                       agents=agents, wrap_up_s=0.0 if args.mix == "load" else 2.0, routing=args.routing)
+                       agents=agents, wrap_up_s=0.0 if args.mix == "load" else 2.0, routing=args.routing,
+                       load_callers=load_callers)
     if args.voice:
         from hotline_cli.runtime import attach_voice
 
@@ -218,6 +222,9 @@ def register(sub: Any) -> None:
     p.add_argument("--mix", choices=("load", "demo"), default="load",
                    help="with --rate: load = trace 07's calls (service, key 1, answered); demo = all scenarios")
     p.add_argument("--talk", type=float, default=4.8, help="talk seconds of load calls")
+    p.add_argument("--load-callers", type=int, default=None, metavar="N",
+                   help="distinct caller numbers of load calls (default: a few thousand, the simulator's "
+                        "LOAD_CALLERS; 0: its 8 demo callers)")
     p.add_argument("--routing", choices=("dialplan", "ami"), default="dialplan",
                    help="ami: calls wait in the holding step for Hotline's Redirect (3 s, then the default IVR)")
     p.add_argument("--speed", type=float, default=1.0, help="play calls this many times faster")

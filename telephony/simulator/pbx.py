@@ -39,10 +39,19 @@ DEFAULT_CALLERS = (
     ("49305551004", "刘洋"), ("49305551005", "陈静"), ("49305551006", "杨磊"),
     ("49305551011", "赵敏"), ("49305551012", "黄强"),
 )
+LOAD_CALLERS = 5000  # distinct caller numbers of load calls (`start_load_call`)
 WRAP_UP_S = 2.0
 _QUEUE_ORDER = ("service", "claims", "complaints")
 _RING_OFFSET_S = 1.65  # service_answered: from the first event to the first ring of its agent
 _NAMES = ("Anna", "Ben", "Chen", "Dana", "Eli", "Fang", "Gus", "Hui", "Ivy", "Jun", "Kai", "Lei")
+
+
+def make_callers(n: int) -> tuple[tuple[str, str], ...]:
+    """`n` distinct callers (number, name) for load calls: mobile numbers 139 0000 0000 … whose
+    last 8 digits (the screen pop's tail key) differ too, so a lookup finds only the caller's own calls."""
+    if not 1 <= n <= 10**8:
+        raise ValueError(f"callers must be between 1 and 100000000, not {n}")
+    return tuple((f"139{i:08d}", f"来电 {i + 1}") for i in range(n))
 
 
 def make_agents(n: int) -> tuple[AgentIdentity, ...]:
@@ -113,12 +122,15 @@ class SimulatedPbx:
         wrap_up_s: float = WRAP_UP_S,
         routing: str = "dialplan",
         hold_s: float = 3.0,
+        load_callers: int = LOAD_CALLERS,
     ) -> None:
+        """`load_callers`: how many distinct numbers load calls come from (0: the `callers`)."""
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.recordings_dir = recordings_dir
         self.agents = {a.peer: a for a in agents}
         self.callers = callers
+        self.load_callers = make_callers(load_callers) if load_callers else callers
         self.time_scale = time_scale
         self.wrap_up_s = wrap_up_s
         if routing not in ("dialplan", "ami"):
@@ -613,15 +625,17 @@ class SimulatedPbx:
 
     def start_load_call(self, talk_s: float = 4.5) -> CallScript:
         """A call like those of the load capture (07): service hotline, key 1, answered. With nobody
-        free, the caller waits in the queue until the first agent is."""
+        free, the caller waits in the queue until the first agent is. The caller is one of
+        `load_callers` numbers."""
         now = time.time()
         with self._lock:
+            caller = self.rng.choice(self.load_callers)
             candidates = [p for p in self._busy_until if p not in self._paused] or list(self._busy_until)
             # a linear queue: the first agent in order who is free, or who frees first
             peer = min(candidates, key=lambda p: (max(self._busy_until[p], now), list(self.agents).index(p)))
             # the caller waits in the queue until that agent is free (the template rings it ~1.65 s in)
             wait = max(0.0, (self._busy_until[peer] - now) * self.time_scale - _RING_OFFSET_S)
-        return self.start_call("service_answered", agents=[peer], talk_s=talk_s, extra_wait_s=wait)
+        return self.start_call("service_answered", caller=caller, agents=[peer], talk_s=talk_s, extra_wait_s=wait)
 
     def start_random_call(self, waybills: tuple[str, ...] = ()) -> CallScript:
         """A plausible next call for the demo stream, given who is free now."""

@@ -8,9 +8,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
+from cases.phones import phone_tail
 from telephony.connection import AmiClient, AmiEndpoint
 from telephony.frames import Message, parse_all
-from telephony.simulator.pbx import SimulatedPbx
+from telephony.simulator.pbx import DEFAULT_CALLERS, LOAD_CALLERS, SimulatedPbx, make_callers
+from telephony.simulator.scenario import CallScript
 from telephony.simulator.server import AmiServer
 
 
@@ -84,3 +88,27 @@ def test_every_event_type_has_the_real_field_set(traces: Path, tmp_path: Path) -
         assert m.event in real_keys, m.event
         keys = tuple(sorted(set(m.keys_in_order()) - {"ActionID"}))
         assert keys in real_keys[m.event], (m.event, keys)
+
+
+def _caller(script: CallScript) -> str:
+    """The calling number of a script: its first Newchannel's CallerIDNum."""
+    return next(dict(f)["CallerIDNum"] for _, f in script.messages if dict(f).get("Event") == "Newchannel")
+
+
+def test_load_calls_come_from_many_callers(tmp_path: Path) -> None:
+    """Load calls from a few thousand numbers by default (the load run's lookups then see a realistic
+    history per caller, not thousands of calls on each of 8 lines); 0 keeps the demo's 8 callers."""
+    many = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=100.0, seed=5, wrap_up_s=0.0)
+    few = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=100.0, seed=5, wrap_up_s=0.0, load_callers=0)
+    try:
+        callers = [_caller(many.start_load_call(talk_s=1.0)) for _ in range(200)]
+        demo = {_caller(few.start_load_call(talk_s=1.0)) for _ in range(50)}
+    finally:
+        many.stop()
+        few.stop()
+    assert len(many.load_callers) == LOAD_CALLERS >= 1000
+    assert len(set(callers)) > 150  # 200 picks of 5000: a few repeats at most
+    assert len({phone_tail(c) for c in callers}) == len(set(callers))  # distinct tail keys too
+    assert demo <= {number for number, _ in DEFAULT_CALLERS} and len(demo) > 1
+    with pytest.raises(ValueError, match="callers must be between"):
+        make_callers(0)
