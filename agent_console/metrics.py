@@ -2,9 +2,10 @@
 
 Every Hotline process keeps its own registry (prometheus-client): the embedded process has them all;
 with processes by role the listener has calls, queue waits and AMI events, each web process its
-pops, the worker the transcriptions; listener and worker serve theirs with `--metrics-port`
-(loopback). Prometheus scrapes each process (docs/operations.md) — no state is shared between
-processes, so nothing needs prometheus-client's multiprocess mode.
+pops, the worker the transcriptions, the live process its AudioSocket streams and recognisers;
+listener, worker and live process serve theirs with `--metrics-port` (loopback). Prometheus scrapes
+each process (docs/operations.md) — no state is shared between processes, so nothing needs
+prometheus-client's multiprocess mode.
 
 Access to `/metrics`: from loopback without proxy headers (a Prometheus on the same machine), with
 `Authorization: Bearer <metrics_token>` when that setting is set, or logged in as admin. Anything
@@ -19,6 +20,7 @@ import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, request
 from flask.typing import ResponseReturnValue
@@ -53,7 +55,32 @@ PBX_CONTROL_LATENCY = Histogram("hotline_pbx_control_seconds", "A PBX control re
                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
                                 registry=REGISTRY)
 
+LIVE_RESULT_KINDS = ("partial", "final")
+LIVE_RESULTS = Counter("hotline_live_results", "Live recognition results of AudioSocket streams, by kind "
+                       "(partial, final)", ["kind"], registry=REGISTRY)
+LIVE_RESULT_LAG = Histogram("hotline_live_result_lag_seconds", "How far live recognition runs behind the call: "
+                            "a result's time less the time the audio it covers ended (0 when the audio came "
+                            "faster than real time, as in a replay)", ["kind"],
+                            buckets=(0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60), registry=REGISTRY)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFigures:
+    """The AudioSocket server and its recognisers, read when scraped."""
+
+    active_streams: int
+    recognizers_in_use: int
+    recognizers_idle: int
+    recognizers_max: int
+    accepted: int
+    refused_peer: int
+    refused_busy: int
+    protocol_errors: int
+    recognizer_cpu_s: float
+
+
 AmiSource = Callable[[], Iterable[tuple[str, int, bool]]]  # (pbx name, events read, connected)
+LiveSource = Callable[[], LiveFigures | None]  # None: no AudioSocket server (yet)
 BacklogSource = Callable[[], tuple[int, int]]  # (jobs waiting or running, jobs failed for good)
 
 
@@ -64,11 +91,16 @@ class _Sources(Collector):
         self.ami: AmiSource | None = None
         self.backlog: BacklogSource | None = None
         self.store_backlog: Callable[[], int] | None = None
+        self.live: LiveSource | None = None
         self._lock = threading.Lock()
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            ami, backlog, store = self.ami, self.backlog, self.store_backlog
+            ami, backlog, store, live = self.ami, self.backlog, self.store_backlog, self.live
+        if live is not None:
+            figures = live()
+            if figures is not None:
+                yield from _live_metrics(figures)
         if store is not None:
             yield GaugeMetricFamily("hotline_store_backlog", "Calls waiting to be written to the database",
                                     value=store())
@@ -92,6 +124,28 @@ class _Sources(Collector):
         return []
 
 
+def _live_metrics(f: LiveFigures) -> Iterable[Metric]:
+    yield GaugeMetricFamily("hotline_live_streams_active", "AudioSocket streams open now", value=f.active_streams)
+    pool = GaugeMetricFamily("hotline_live_recognizers", "Live recognisers, in use or idle (kept for the next "
+                             "stream)", labels=["state"])
+    pool.add_metric(["in_use"], f.recognizers_in_use)
+    pool.add_metric(["idle"], f.recognizers_idle)
+    yield pool
+    yield GaugeMetricFamily("hotline_live_recognizers_max", "Live recognisers allowed at once (live_max_streams)",
+                            value=f.recognizers_max)
+    yield CounterMetricFamily("hotline_live_streams_accepted", "AudioSocket connections accepted",
+                              value=f.accepted)
+    refused = CounterMetricFamily("hotline_live_streams_refused", "AudioSocket streams refused: peer = not an "
+                                  "allowed address, busy = every recogniser in use", labels=["reason"])
+    refused.add_metric(["peer"], f.refused_peer)
+    refused.add_metric(["busy"], f.refused_busy)
+    yield refused
+    yield CounterMetricFamily("hotline_live_stream_protocol_errors", "AudioSocket streams ended by bytes that "
+                              "are not AudioSocket messages", value=f.protocol_errors)
+    yield CounterMetricFamily("hotline_live_recognizer_cpu_seconds", "CPU time of the live recognisers (Vosk), "
+                              "measured on their threads", value=f.recognizer_cpu_s)
+
+
 SOURCES = _Sources()
 REGISTRY.register(SOURCES)
 
@@ -106,6 +160,23 @@ def set_backlog_source(source: BacklogSource | None) -> None:
 
 def set_store_backlog_source(source: Callable[[], int] | None) -> None:
     SOURCES.store_backlog = source
+
+
+def set_live_source(source: LiveSource | None) -> None:
+    """Live transcripts in this process: the AudioSocket server's figures, and the result counters from 0."""
+    SOURCES.live = source
+    if source is not None:
+        for kind in LIVE_RESULT_KINDS:
+            LIVE_RESULTS.labels(kind)
+            LIVE_RESULT_LAG.labels(kind)
+
+
+def live_result(final: bool, lag_s: float | None) -> None:
+    """A live recognition result; `lag_s` behind real time (None: not known, not observed)."""
+    kind = "final" if final else "partial"
+    LIVE_RESULTS.labels(kind).inc()
+    if lag_s is not None and lag_s < 3600:
+        LIVE_RESULT_LAG.labels(kind).observe(max(0.0, lag_s))
 
 
 def call_ended(outcome: str, hotline: str | None, wait_s: float | None) -> None:

@@ -254,7 +254,8 @@ def register(sub: Any) -> None:
                    help="all: one process; listener/web/worker/live: one job each, sharing events over Redis "
                         "(live: live transcripts, the speech model kept out of the listener)")
     p.add_argument("--metrics-port", type=int, default=None,
-                   help="listener/worker: serve Prometheus /metrics on 127.0.0.1:PORT (web: /metrics on --port)")
+                   help="listener/worker/live: serve Prometheus /metrics on 127.0.0.1:PORT (listener and live: "
+                        "/status there too; web: both on --port)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("backup", help="the database and the recordings into one .tar.gz")

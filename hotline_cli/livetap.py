@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent_console import metrics
 from telephony.connection import AmiError
 from telephony.events import CallAnswered, CallEnded, DomainEvent
 from telephony.pbxlink import PbxNotConnected
 from transcripts.audiosocket import (
     AudioSocketError,
     AudioSocketServer,
+    LiveResult,
     RecognizerPool,
     StreamSummary,
     warm_up_pcm,
@@ -94,6 +96,9 @@ class LiveTap:
         self.originates_sent = 0
         self.originates_failed = 0
         self.streams_ended = 0
+        self.partials = 0  # recognition results, mapped to a call or not
+        self.finals = 0
+        self._count_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, *, wait: bool = False, timeout: float = 60.0) -> None:
@@ -110,7 +115,7 @@ class LiveTap:
             engine = self.engine()
             warm_up = warm_up_pcm(WARM_UP_RATE, s.warm_up_audio) if s.prewarm else b""
             server = AudioSocketServer(
-                RecognizerPool(engine, max_streams=s.max_streams), self.transcriber.on_result,
+                RecognizerPool(engine, max_streams=s.max_streams), self._on_result,
                 host=s.listen_host, port=s.listen_port, allowed_peers=s.allowed_peers,
                 on_stream_end=self._stream_ended)
             server.start()
@@ -152,6 +157,27 @@ class LiveTap:
                 "calls_tapped": self.calls_tapped, "originates_sent": self.originates_sent,
                 "originates_failed": self.originates_failed, "streams_ended": self.streams_ended,
                 "lines": self.transcriber.lines, "alerts": self.transcriber.alerts}
+
+    def figures(self) -> metrics.LiveFigures | None:
+        """The AudioSocket server and its recognisers now (for /metrics and /status); None before it runs."""
+        server = self.server
+        if server is None:
+            return None
+        c = server.counters
+        return metrics.LiveFigures(server.active_streams, server.pool.in_use, server.pool.idle,
+                                   server.pool.max_streams, c.accepted, c.refused_peer, c.refused_busy,
+                                   c.protocol_errors, server.recognizer_cpu_s)
+
+    def _on_result(self, result: LiveResult) -> None:
+        """Every recognition result is counted (and its lag behind the call observed), then mapped to its
+        call and speaker."""
+        with self._count_lock:
+            if result.final:
+                self.finals += 1
+            else:
+                self.partials += 1
+        metrics.live_result(result.final, result.lag_s)
+        self.transcriber.on_result(result)
 
     # ------------------------------------------------------------------ the bus
     def on_event(self, event: DomainEvent) -> None:

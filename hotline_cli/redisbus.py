@@ -41,6 +41,7 @@ E = TypeVar("E")
 
 CHANNEL = "hotline:events"
 LIVE_KEY = "hotline:live"
+LIVE_KEY_TTL_S = 10  # the listener rewrites it twice a second: gone 10 s after the last listener stopped
 LIVE_TRANSCRIPTS_CHANNEL = "hotline:live-transcripts"
 WALLBOARD_CHANNEL = "hotline:wallboard"
 WALLBOARD_KEY = "hotline:wallboard"
@@ -196,7 +197,7 @@ class LivePublisher:
         while not self._stop.wait(self.interval_s):
             try:
                 snap = self.live.snapshot()
-                self.redis.set(LIVE_KEY, json.dumps(dataclasses.asdict(snap), ensure_ascii=False), ex=10)
+                self.redis.set(LIVE_KEY, json.dumps(dataclasses.asdict(snap), ensure_ascii=False), ex=LIVE_KEY_TTL_S)
             except redis.RedisError as exc:
                 log.warning("live picture not published: %s", exc)
 

