@@ -220,6 +220,14 @@ def main() -> int:
     ap.add_argument("--client-procs", type=int, default=4, help="processes for the clients (split over the webs)")
     ap.add_argument("--callers", type=int, default=LOAD_CALLERS, help="distinct caller numbers of the calls")
     ap.add_argument("--workers", type=int, default=1, help="worker processes (transcription and report jobs)")
+    ap.add_argument("--load-nice", type=int, default=10,
+                    help="nice value of the simulator and the clients: on a site Asterisk and the agents' browsers "
+                         "are other machines; here they share the cores with the system under test and take only "
+                         "what it leaves (0: the same priority, as runs before 2026-11-30 evening). Their stamps stay "
+                         "conservative: a simulator send or a client read that waits only adds to the latency")
+    ap.add_argument("--worker-nice", type=int, default=10,
+                    help="nice value of the workers, as their systemd unit in docs/operations.md sets (background "
+                         "jobs take what the pops leave)")
     args = ap.parse_args()
     if args.callers < 1 or args.workers < 0:
         ap.error("--callers must be at least 1 and --workers at least 0")
@@ -250,7 +258,8 @@ def main() -> int:
         recordings = tmp / "rec"
         recordings.mkdir()
         pbx = PbxProcess.start(args.agents, seed=7, watch=("AgentCalled", "Newchannel"), time_scale=1.0,
-                               wrap_up_s=0.5, load_callers=args.callers, recordings_dir=str(recordings))
+                               wrap_up_s=0.5, load_callers=args.callers, recordings_dir=str(recordings),
+                               nice=args.load_nice)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
         env |= {"HOTLINE_DATABASE_URL": db_url, "HOTLINE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
                 "HOTLINE_AMI_PORT": str(pbx.port), "HOTLINE_SECRET_KEY": "load", "HOTLINE_RECORDINGS_DIR":
@@ -258,17 +267,18 @@ def main() -> int:
         metrics_port = free_port()
         web_ports = [free_port(), free_port()]
 
-        def start(name: str, *cmd: str) -> None:
+        def start(name: str, *cmd: str, nice: int = 0) -> None:
             log = (tmp / f"{name}.log").open("w")
             procs[name] = subprocess.Popen([*EXE, *cmd], cwd=tmp, env=env | {"HOTLINE_DATA_DIR": str(tmp / name)},
-                                           stdout=log, stderr=subprocess.STDOUT, text=True)
+                                           stdout=log, stderr=subprocess.STDOUT, text=True,
+                                           preexec_fn=(lambda: os.nice(nice)) if nice else None)
 
         start("listener", "serve", "--role", "listener", "--metrics-port", str(metrics_port))
         for i, port in enumerate(web_ports):
             start(f"web{i + 1}", "serve", "--role", "web", "--port", str(port))
         workers = [f"worker{i + 1}" for i in range(args.workers)]
         for name in workers:
-            start(name, "serve", "--role", "worker")
+            start(name, "serve", "--role", "worker", nice=args.worker_nice)
         bases = [f"http://127.0.0.1:{p}" for p in web_ports]
         for b in bases:
             wait_http(f"{b}/login")
@@ -281,12 +291,13 @@ def main() -> int:
             cookies |= dict(zip(mine, login_all(b, mine), strict=True))
         fleet = Fleet.connect([bases[i % 2] for i in range(len(users))], [(u, cookies[u]) for u in users],
                               ["screen_pop", "wallboard_delta", "wallboard"], args.client_procs,
-                              summary=compact_summary, stream_dir=str(tmp))
+                              summary=compact_summary, stream_dir=str(tmp), nice=args.load_nice)
         print(f"{fleet.connected} clients connected in {time.time() - t0:.0f} s "
               f"({args.agents} agents, {args.supervisors} supervisors over 2 web processes, clients in "
               f"{len(fleet.procs)} processes); {len(workers)} workers; calls from {args.callers} numbers; "
               f"{args.concurrent} calls in the system (at most {args.rate} new/s), "
-              f"talk {args.talk} s, {args.minutes} min; logs in {tmp}; {load_avg()}", flush=True)
+              f"talk {args.talk} s, {args.minutes} min; simulator and clients at nice {args.load_nice}, workers at "
+              f"nice {args.worker_nice}; logs in {tmp}; {load_avg()}", flush=True)
         rds = redis.Redis(port=redis_port)
         seen = Arrivals()
 

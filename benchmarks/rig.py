@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import sys
 import tempfile
 import threading
@@ -121,6 +122,13 @@ def compact_summary(name: str, data: Any) -> str:
     return " ".join(str(r.get("linkedid")) for r in rows)
 
 
+def _niced(nice: int, target: Callable[..., None], *args: Any) -> None:
+    """Run `target(*args)` at `nice` (a process of the load: its threads, made later, inherit it)."""
+    if nice:
+        os.nice(nice)
+    target(*args)
+
+
 def _client_process(base: str, users: list[tuple[str, str]], events: list[str], ready: Any, stop: Any,
                     out: Any, summary: Callable[[str, Any], str] = full_summary, stream_to: str = "",
                     stream_s: float = 2.0) -> None:
@@ -206,7 +214,7 @@ class Fleet:
 
     @classmethod
     def connect(cls, base: str | list[str], users: list[tuple[str, str]], events: list[str], procs: int = 1,
-                summary: Callable[[str, Any], str] = full_summary, stream_dir: str = "") -> Fleet:
+                summary: Callable[[str, Any], str] = full_summary, stream_dir: str = "", nice: int = 0) -> Fleet:
         """`base`: the console, or one per user (several web processes). `summary`: what each arrival
         keeps (a module-level function, tab- and newline-free); `stream_dir`: the clients hand their
         arrivals over every 2 s through files there (`poll()`)."""
@@ -223,8 +231,8 @@ class Fleet:
                 stream = str(Path(stream_dir) / f"clients-{len(fleet.procs)}.tsv") if stream_dir else ""
                 if stream:
                     fleet._streams[stream] = 0
-                p = ctx.Process(target=_client_process, args=(b, members[i::per], events, ready, fleet._stop,
-                                                              fleet._out, summary, stream), daemon=True)
+                p = ctx.Process(target=_niced, args=(nice, _client_process, b, members[i::per], events, ready,
+                                                     fleet._stop, fleet._out, summary, stream), daemon=True)
                 p.start()
                 fleet.procs.append(p)
         fleet.connected = sum(ready.get(timeout=600) for _ in fleet.procs)
@@ -408,12 +416,15 @@ class PbxProcess:
     @classmethod
     def start(cls, agents: int, *, seed: int, watch: tuple[str, ...] = (), in_process: bool = False,
               time_scale: float = 10.0, wrap_up_s: float = 0.2, load_callers: int = LOAD_CALLERS,
-              recordings_dir: str | None = None) -> PbxProcess:
+              recordings_dir: str | None = None, nice: int = 0) -> PbxProcess:
+        """`nice`: the simulator's process runs at that nice value (not with `in_process`)."""
+        if nice and in_process:
+            raise ValueError("nice is for a simulator in a process of its own")
         ctx = mp.get_context("spawn")
         conn, child = ctx.Pipe()
         proc: Any = (threading.Thread if in_process else ctx.Process)(
-            target=_pbx_process, args=(agents, seed, watch, child, time_scale, wrap_up_s, load_callers, recordings_dir),
-            daemon=True)
+            target=_niced, args=(nice, _pbx_process, agents, seed, watch, child, time_scale, wrap_up_s, load_callers,
+                                 recordings_dir), daemon=True)
         proc.start()
         return cls(proc, conn, conn.recv())
 
