@@ -7,7 +7,7 @@ round trips on a seeded SQLite file) hands the interpreter back at every databas
 again after. While another thread of the same process runs Python (in the listener the call store, in
 a web process Socket.IO and the wallboard relay; here `--busy` threads running a pure-Python loop), a
 thread asking for the interpreter waits up to the switch interval (`sys.setswitchinterval`; Python's
-default 5 ms, Hotline's setting `switch_interval_ms`, default 1 ms) each time. For each interval, in the
+default 5 ms, Hotline's setting `switch_interval_ms`, default 0.5 ms) each time. For each interval, in the
 same run and alternating: lookup latency p50/p99/max (one every 10 ms) and the busy threads' progress
 (loop iterations per second: what the shorter interval costs the computing thread). Reference in the
 same run: the same lookups with no busy thread.

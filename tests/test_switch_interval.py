@@ -19,22 +19,22 @@ def keep_interval() -> Iterator[None]:
     sys.setswitchinterval(before)
 
 
-def test_the_default_is_one_millisecond_and_serve_applies_it(tmp_path: Path, keep_interval: None) -> None:
+def test_the_default_is_half_a_millisecond_and_serve_applies_it(tmp_path: Path, keep_interval: None) -> None:
     settings = load_settings(None, environ={})
-    assert settings.switch_interval_ms == 1.0
+    assert settings.switch_interval_ms == 0.5
     sys.setswitchinterval(0.005)  # Python's own
     apply_switch_interval(settings)
-    assert sys.getswitchinterval() == pytest.approx(0.001)
+    assert sys.getswitchinterval() == pytest.approx(0.0005)
 
 
 def test_the_file_and_the_environment_set_it(tmp_path: Path, keep_interval: None) -> None:
     cfg = tmp_path / "hotline.toml"
     cfg.write_text("switch_interval_ms = 2.5\n")
     assert load_settings(cfg, environ={}).switch_interval_ms == 2.5
-    settings = load_settings(cfg, environ={"HOTLINE_SWITCH_INTERVAL_MS": "0.5"})
-    assert settings.switch_interval_ms == 0.5
+    settings = load_settings(cfg, environ={"HOTLINE_SWITCH_INTERVAL_MS": "0.2"})
+    assert settings.switch_interval_ms == 0.2
     apply_switch_interval(settings)
-    assert sys.getswitchinterval() == pytest.approx(0.0005)
+    assert sys.getswitchinterval() == pytest.approx(0.0002)
 
 
 @pytest.mark.parametrize("value", ["0", "0.05", "101", '"fast"', "true"])
