@@ -219,15 +219,26 @@ def worker_context() -> WorkerContext:
     return _context
 
 
+SETTLE_S = 0.5  # a recording that has not changed for this long is taken as written
+
+
 def _wait_written(path: Path, wait_s: float) -> None:
+    """Return once `path` holds more than a WAV header and has stopped growing: at once for a file
+    last written `SETTLE_S` or more ago (a job from a backlog), else when two looks `SETTLE_S` apart
+    see the same size. RecordingNotReady after `wait_s`."""
     deadline = time.monotonic() + wait_s
     last = -1
     while time.monotonic() < deadline:
-        size = path.stat().st_size if path.exists() else -1
-        if size > 44 and size == last:
-            return
+        try:
+            st = path.stat()
+        except OSError:
+            size = -1
+        else:
+            size = st.st_size
+            if size > 44 and (size == last or time.time() - st.st_mtime >= SETTLE_S):
+                return
         last = size
-        time.sleep(0.5)
+        time.sleep(SETTLE_S)
     raise RecordingNotReady(f"recording {path} not written (size {last})")
 
 

@@ -183,3 +183,24 @@ def test_a_stopping_worker_starts_no_new_scheduler_process(queue_name: str) -> N
             scheduler.release_locks()  # type: ignore[no-untyped-call]
     finally:
         conn.close()
+
+
+def test_a_recording_written_a_while_ago_is_taken_at_once_and_a_fresh_one_after_a_second_look(tmp_path: Path) -> None:
+    from hotline_cli.jobqueue import SETTLE_S, RecordingNotReady, _wait_written
+
+    old = tmp_path / "old.wav"
+    old.write_bytes(b"RIFF" + bytes(200))
+    os.utime(old, (time.time() - 60, time.time() - 60))
+    _wait_written(old, wait_s=SETTLE_S / 5)  # a backlog's job: no time for a second look, none needed
+    fresh = tmp_path / "fresh.wav"
+    fresh.write_bytes(b"RIFF" + bytes(200))
+    with pytest.raises(RecordingNotReady):  # still being written, for all we know: it needs a second look
+        _wait_written(fresh, wait_s=SETTLE_S / 5)
+    _wait_written(fresh, wait_s=10 * SETTLE_S)  # which finds the same size
+    header = tmp_path / "header.wav"
+    header.write_bytes(bytes(44))
+    os.utime(header, (time.time() - 60, time.time() - 60))
+    with pytest.raises(RecordingNotReady, match="size 44"):  # a header and no audio is not a recording
+        _wait_written(header, wait_s=2 * SETTLE_S)
+    with pytest.raises(RecordingNotReady, match="size -1"):
+        _wait_written(tmp_path / "missing.wav", wait_s=2 * SETTLE_S)
