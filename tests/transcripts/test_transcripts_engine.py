@@ -327,3 +327,40 @@ def test_transcribe_call_splits_a_stereo_file_into_speakers(engine: VoskEngine, 
     assert (caller.speaker, agent.speaker) == ("caller", "agent")
     assert _within(caller, CALLER_WINDOW) and _within(agent, AGENT_WINDOW)
     assert not caller.channels and not agent.channels
+
+
+def _vosk_file_reference(engine: VoskEngine, path: Path) -> list[str]:
+    """What Vosk itself returns for a mono 16-bit WAV fed in CHUNK_S pieces to a new recogniser."""
+    import json
+
+    import vosk
+
+    from transcripts.engine import CHUNK_S
+
+    with wave.open(str(path), "rb") as w:
+        rate, pcm = w.getframerate(), w.readframes(w.getnframes())
+    rec = vosk.KaldiRecognizer(engine._model, float(rate))
+    rec.SetWords(True)
+    texts = []
+    step = int(rate * CHUNK_S) * 2
+    for i in range(0, len(pcm), step):
+        if rec.AcceptWaveform(pcm[i : i + step]):
+            texts.append(json.loads(rec.Result())["text"])
+    texts.append(json.loads(rec.FinalResult())["text"])
+    return [t for t in texts if t]
+
+
+def test_file_recognisers_are_kept_and_a_kept_one_gives_vosks_own_words(steady_engine: VoskEngine,
+                                                                         recordings: Path) -> None:
+    caller, agent = recordings / "mm-1796029431.41-rx.wav", recordings / "mm-1796029431.41-tx.wav"
+    first = steady_engine.transcribe_wav(caller, speaker="caller")
+    assert steady_engine.file_recognizers_kept >= 1  # the recogniser stays for the next file
+    kept = steady_engine.file_recognizers_kept
+    again = steady_engine.transcribe_wav(caller, speaker="caller")  # on the kept one: it was reset
+    other = steady_engine.transcribe_wav(agent, speaker="agent")
+    assert steady_engine.file_recognizers_kept == kept  # reused, not one more per file
+    assert first.text and first.text.split() == " ".join(_vosk_file_reference(steady_engine, caller)).split()
+    assert again == first
+    assert other.text.split() == " ".join(_vosk_file_reference(steady_engine, agent)).split()
+    steady_engine.transcribe_wav(recordings / "mm-1796029431.41-stereo.converted-by-sox.wav")
+    assert steady_engine.file_recognizers_kept <= 2  # never more than FILE_RECOGNIZERS_KEPT per rate
