@@ -27,6 +27,7 @@ from typing import Any
 
 import redis
 from rq import Queue, Retry, SimpleWorker
+from rq.defaults import DEFAULT_WORKER_TTL
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.worker import WorkerStatus
@@ -48,6 +49,11 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "hotline-transcription"
 RETRY_INTERVALS_S: tuple[int, ...] = DEFAULT_JOB_RETRY_S
 JOB_TIMEOUT_S = 600
+# a done transcription job: its transcript is in the database and nothing reads the job again, so it goes
+# after a minute (kept an hour, a busy site's finished jobs grew Redis by 20 MB in 5 minutes of the load run)
+RESULT_KEPT_S = 60
+# RQ blocks on BLPOP for worker_ttl - 15 s and wants its socket to wait 10 s longer
+WORKER_SOCKET_TIMEOUT_S = DEFAULT_WORKER_TTL - 15 + 10 + 5
 RECORDING_WAIT_S = 20.0
 FAILED_SHOWN = 10
 WORKER_PREFIX = "hotline-worker"
@@ -140,7 +146,7 @@ class RqTranscriber:
                     return False
             self.queue.enqueue(transcribe_job, job_id, str(recording), job_id=rid, job_timeout=JOB_TIMEOUT_S,
                                retry=Retry(max=len(self.retry_intervals), interval=list(self.retry_intervals)),
-                               result_ttl=3600, failure_ttl=30 * 86400, description=f"transcribe {job_id}")
+                               result_ttl=RESULT_KEPT_S, failure_ttl=30 * 86400, description=f"transcribe {job_id}")
         except redis.RedisError as exc:
             raise JobQueueError(f"transcription of {job_id} not queued: Redis: {exc}") from None
         self.enqueued += 1
@@ -357,6 +363,18 @@ class TranscriptionWorker(SimpleWorker):
         if self._stop_requested:
             return
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+
+
+def worker_connection(url: str) -> redis.Redis:
+    """A connection of the worker's own whose socket waits out RQ's blocking dequeue. RQ raises the
+    socket timeout of a connection's pool only for connections made after it sees it; redis-py's
+    default of 5 s on one made before (any command first) made an idle worker's BLPOP time out every
+    5 s ("Redis connection timeout, quitting...") and RQ's loop end, again and again."""
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=10, socket_timeout=WORKER_SOCKET_TIMEOUT_S,
+                                    health_check_interval=30)
+    except ValueError as exc:
+        raise JobQueueError(f"bad Redis URL {url}: {exc}") from None
 
 
 def make_worker(conn: redis.Redis, *queue_names: str) -> SimpleWorker:

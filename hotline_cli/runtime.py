@@ -1052,7 +1052,8 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
           f"{settings.job_queue} at {settings.redis_url} (worker {jobqueue.worker_name()})", flush=True)
     try:
         while True:
-            worker = jobqueue.make_worker(conn, settings.report_queue, settings.job_queue)  # reports first
+            worker = jobqueue.make_worker(jobqueue.worker_connection(settings.redis_url), settings.report_queue,
+                                          settings.job_queue)  # reports first
             try:
                 worker.work(with_scheduler=True, logging_level="WARNING")
             except (redis.RedisError, ValueError) as exc:  # Redis away at start; a name still registered

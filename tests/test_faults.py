@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -27,7 +28,7 @@ import socketio
 from rq import Queue
 from rq.registry import StartedJobRegistry
 from sqlalchemy import text as sqltext
-from waits import stop_processes
+from waits import start_redis, stop_processes
 
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
@@ -51,7 +52,7 @@ class Cluster:
         self.pg_url = pg_url
         self.ami_port = ami_port or free_port()
         self.redis_port = free_port()
-        self.procs: dict[str, subprocess.Popen[str]] = {}
+        self.procs: dict[str, subprocess.Popen[Any]] = {}
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
         self.env |= {"HOTLINE_DATABASE_URL": pg_url, "HOTLINE_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
                      "HOTLINE_AMI_PORT": str(self.ami_port), "HOTLINE_RECORDINGS_DIR": str(tmp / "rec"),
@@ -85,17 +86,7 @@ class Cluster:
         raise AssertionError(f"{name} never said {text!r}: {path.read_text()[-2000:] if path.exists() else ''}")
 
     def start_redis(self) -> None:
-        self.procs["redis"] = subprocess.Popen(
-            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.redis_port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("redis-server did not start")
+        self.procs["redis"] = start_redis(self.redis_port)
 
     def start(self, name: str, *args: str) -> None:
         log = (self.tmp / f"{name}.log").open("a")

@@ -90,6 +90,8 @@ def test_a_job_transcribes_the_call_once_even_when_enqueued_twice(
     run_burst(queue_name)
     first = engines(db, "1700000000.1")
     assert "vosk" in first and "vosk-turns" in first
+    done_key = f"rq:job:{jobqueue.rq_job_id('1700000000.1')}"
+    assert 0 < jobs.redis.ttl(done_key) <= jobqueue.RESULT_KEPT_S  # a done job leaves Redis soon
     with db.session() as s:
         caller = [t for t in transcripts_for_call(s, "1700000000.1") if t.speaker == "caller" and t.engine == "vosk"]
     assert caller and caller[0].text  # real words from the real recording
@@ -204,3 +206,43 @@ def test_a_recording_written_a_while_ago_is_taken_at_once_and_a_fresh_one_after_
         _wait_written(header, wait_s=2 * SETTLE_S)
     with pytest.raises(RecordingNotReady, match="size -1"):
         _wait_written(tmp_path / "missing.wav", wait_s=2 * SETTLE_S)
+
+
+def test_an_idle_worker_keeps_waiting_for_jobs_and_stops_cleanly(tmp_path: Path) -> None:
+    """With no jobs, RQ blocks on BLPOP for minutes; the worker's connection must wait that long (redis-py's
+    default socket timeout of 5 s made it quit and restart every 5 s, logging an error each time)."""
+    import signal
+    import subprocess
+    import sys
+
+    from waits import start_redis, wait_until
+
+    from tests.test_roles import free_port
+
+    port = free_port()
+    redis_proc = start_redis(port, tmp_path)
+    log_path = tmp_path / "worker.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env |= {"HOTLINE_REDIS_URL": f"redis://127.0.0.1:{port}/0", "HOTLINE_DATA_DIR": str(tmp_path / "data"),
+            "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}"}
+    with log_path.open("w") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "hotline_cli.main", "serve", "--role", "worker"], env=env,
+                                  stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        wait_until(lambda: "Hotline worker:" in log_path.read_text(), 60, "the worker up", every=0.2)
+        conn = redis.Redis(port=port)
+        wait_until(lambda: conn.smembers("rq:workers"), 30, "the RQ worker registered", every=0.2)
+        first = conn.smembers("rq:workers")
+        time.sleep(12)  # idle for more than twice redis-py's default socket timeout
+        text = log_path.read_text()
+        assert "Redis connection timeout" not in text and "starting again" not in text, text[-2000:]
+        assert conn.smembers("rq:workers") == first  # the same RQ worker, never re-registered
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+        assert "Traceback" not in log_path.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+        redis_proc.terminate()
+        redis_proc.wait(10)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -20,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-from waits import stop_processes, wait_until
+from waits import start_redis, stop_processes, wait_until
 
 from hotline_cli.config import Settings
 from hotline_cli.liverole import LiveStatus
@@ -53,20 +51,9 @@ CAPTURE = "as-tap-1-caller-only-chanspy-o"  # the caller's voice as real Asteris
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A redis-server of the test's own (it is stopped mid-test); its URL and process."""
-    exe = shutil.which("redis-server")
-    assert exe is not None, "redis-server is needed by this test"
     port = free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    proc = start_redis(port, tmp_path)
     url = f"redis://127.0.0.1:{port}/0"
-
-    def up() -> bool:
-        try:
-            return bool(redis.Redis.from_url(url).ping())
-        except redis.ConnectionError:
-            return False
-
-    wait_until(up, 10, "redis-server up")
     yield url, proc
     if proc.poll() is None:
         proc.terminate()

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +18,7 @@ import pytest
 import redis
 import requests
 import socketio
-from waits import stop_processes, wait_until
+from waits import start_redis, stop_processes, wait_until
 
 from agent_console.wallboard import apply_wallboard_delta
 from cases.db import Database
@@ -32,20 +30,9 @@ from tests.test_roles import EXE, free_port, login, simulate, wait_http
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """A redis-server of the test's own: the channels of the roles are the same names on every Redis."""
-    exe = shutil.which("redis-server")
-    assert exe is not None, "redis-server is needed by this test"
     port = free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    proc = start_redis(port, tmp_path)
     url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.time() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            assert time.time() < deadline, "redis-server did not start"
-            time.sleep(0.05)
     yield url
     proc.terminate()
     proc.wait(timeout=10)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
+
+import redis
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition", every: float = 0.02) -> Any:
@@ -30,3 +34,21 @@ def stop_processes(procs: Iterable[subprocess.Popen[Any]], timeout: float = 15.0
             p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             p.kill()
+
+
+def start_redis(port: int, workdir: Path | None = None, timeout: float = 30.0) -> subprocess.Popen[bytes]:
+    """A redis-server of the test's own on 127.0.0.1:`port` (nothing saved), once it answers PING."""
+    exe = shutil.which("redis-server")
+    assert exe is not None, "redis-server is needed by this test"
+    cmd = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen([*cmd, *(["--dir", str(workdir)] if workdir else [])], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def up() -> bool:
+        try:
+            return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
+        except redis.ConnectionError:
+            return False
+
+    wait_until(up, timeout, f"redis-server on port {port}", every=0.05)
+    return proc
