@@ -108,12 +108,13 @@ def rq_job_id(job_id: str) -> str:
     return "tr-" + hashlib.sha256(job_id.encode("utf-8")).hexdigest()[:32]
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str, socket_timeout: float | None = None) -> redis.Redis:
+    """A client for the job queue (`socket_timeout` None: redis-py's default)."""
+    extra = {} if socket_timeout is None else {"socket_timeout": socket_timeout}
     try:
-        conn = redis.Redis.from_url(url, socket_connect_timeout=10, health_check_interval=30)
+        return redis.Redis.from_url(url, socket_connect_timeout=10, health_check_interval=30, **extra)
     except ValueError as exc:
         raise JobQueueError(f"bad Redis URL {url}: {exc}") from None
-    return conn
 
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
@@ -370,11 +371,7 @@ def worker_connection(url: str) -> redis.Redis:
     socket timeout of a connection's pool only for connections made after it sees it; redis-py's
     default of 5 s on one made before (any command first) made an idle worker's BLPOP time out every
     5 s ("Redis connection timeout, quitting...") and RQ's loop end, again and again."""
-    try:
-        return redis.Redis.from_url(url, socket_connect_timeout=10, socket_timeout=WORKER_SOCKET_TIMEOUT_S,
-                                    health_check_interval=30)
-    except ValueError as exc:
-        raise JobQueueError(f"bad Redis URL {url}: {exc}") from None
+    return connect(url, WORKER_SOCKET_TIMEOUT_S)
 
 
 def make_worker(conn: redis.Redis, *queue_names: str) -> SimpleWorker:

@@ -274,21 +274,14 @@ class VoskEngine:
         texts: list[str] = []
         words: list[Word] = []
         try:
-            if grammar_json is None:
-                stream = self._file_recognizer(rate)
-                chunk = int(rate * CHUNK_S) * SAMPLE_WIDTH
-                for offset in range(0, len(pcm), chunk):
-                    if stream.accept(pcm[offset : offset + chunk]):
-                        _collect(stream.result(), texts, words)
-                _collect(stream.final(), texts, words)
-            else:
-                recognizer = vosk.KaldiRecognizer(self._model, float(rate), grammar_json)
-                recognizer.SetWords(True)
-                chunk = int(rate * CHUNK_S) * SAMPLE_WIDTH
-                for offset in range(0, len(pcm), chunk):
-                    if recognizer.AcceptWaveform(pcm[offset : offset + chunk]):
-                        _collect(recognizer.Result(), texts, words)
-                _collect(recognizer.FinalResult(), texts, words)
+            # a grammar gives a graph of its own: only free recognisers are kept for the next file
+            stream = (self._file_recognizer(rate) if grammar_json is None
+                      else VoskStream(self._model, rate, grammar_json))
+            chunk = int(rate * CHUNK_S) * SAMPLE_WIDTH
+            for offset in range(0, len(pcm), chunk):
+                if stream.accept(pcm[offset : offset + chunk]):
+                    _collect(stream.result(), texts, words)
+            _collect(stream.final(), texts, words)
         except TranscriptionError:
             raise
         except Exception as exc:  # vosk raises bare Exception on failure
@@ -303,7 +296,6 @@ class VoskEngine:
             model=self.model_name,
             speaker=speaker,
         )
-
 
     @property
     def file_recognizers_kept(self) -> int:
@@ -463,11 +455,12 @@ class VoskStream:
     `result()` and `final()` are therefore shifted back by the audio fed before the last `reset()`:
     from the start of this stream's audio, as a new recogniser gives them."""
 
-    def __init__(self, model: vosk.Model, sample_rate: int) -> None:
+    def __init__(self, model: vosk.Model, sample_rate: int, grammar_json: str | None = None) -> None:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, not {sample_rate}")
         self.sample_rate = sample_rate
-        self._rec = vosk.KaldiRecognizer(model, float(sample_rate))
+        self._rec = (vosk.KaldiRecognizer(model, float(sample_rate)) if grammar_json is None
+                     else vosk.KaldiRecognizer(model, float(sample_rate), grammar_json))
         self._rec.SetWords(True)
         self._samples = 0  # fed since the recogniser was made
         self._base = 0  # of which before the last reset
