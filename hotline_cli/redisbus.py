@@ -142,7 +142,7 @@ class _ChannelSubscriber(Generic[E]):
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                pubsub = connect(self.url).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub = connect(self.url).pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel)
                 self.ready.set()
                 while not self._stop.is_set():

@@ -1,19 +1,39 @@
-"""Shared test fixtures: where the real Asterisk captures live."""
+"""Shared test fixtures: where the real Asterisk captures live, real Chromium, PostgreSQL schemas; and,
+under pytest-xdist, a private redis-server per worker (tests/loopback.py)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import free_port
 from sqlalchemy import create_engine, text
+from waits import start_redis, stop_processes
 
 PG = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 REPO = Path(__file__).resolve().parent.parent
+WORKER_REDIS = pytest.StashKey[subprocess.Popen[bytes]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest-xdist worker gets a redis-server of its own: the role processes' fixed channels and keys
+    (hotline:events, hotline:live, ...) of two tests running at once would otherwise meet."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and "HOTLINE_TEST_REDIS_URL" not in os.environ:
+        port = free_port()
+        config.stash[WORKER_REDIS] = start_redis(port)  # --save "": it writes nothing
+        os.environ["HOTLINE_TEST_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    proc = config.stash.get(WORKER_REDIS, None)
+    if proc is not None:
+        stop_processes([proc])
 
 
 def _traces_dir() -> Path:

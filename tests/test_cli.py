@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from loopback import free_port
 
 from hotline_cli.config import ConfigError, load_settings
 from telephony.connection import AmiEndpoint, check_login
@@ -30,12 +31,6 @@ def one_line_error(res: subprocess.CompletedProcess[str], command: str) -> str:
     lines = [ln for ln in res.stderr.strip().splitlines() if ln.startswith(f"hotline {command}: error:")]
     assert len(lines) == 1, res.stderr
     return lines[0]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture()

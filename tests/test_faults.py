@@ -25,6 +25,7 @@ import pytest
 import redis
 import requests
 import socketio
+from loopback import free_port
 from rq import Queue
 from rq.registry import StartedJobRegistry
 from sqlalchemy import text as sqltext
@@ -37,12 +38,6 @@ from telephony.connection import AmiConnection, AmiEndpoint
 
 EXE = [sys.executable, "-m", "hotline_cli.main"]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Cluster:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from loopback import free_port, redis_url
 from rq import Queue
 from rq.job import Job
 
@@ -23,7 +24,7 @@ from telephony.records import CallRecord
 from telephony.simulator.voice import make_call_recording
 from transcripts.engine import default_model_dir
 
-REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS = redis_url()
 
 
 @pytest.fixture
@@ -216,8 +217,6 @@ def test_an_idle_worker_keeps_waiting_for_jobs_and_stops_cleanly(tmp_path: Path)
     import sys
 
     from waits import start_redis, wait_until
-
-    from tests.test_roles import free_port
 
     port = free_port()
     redis_proc = start_redis(port, tmp_path)

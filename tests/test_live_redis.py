@@ -6,11 +6,12 @@ import time
 import uuid
 
 import pytest
+from loopback import redis_url
 
 from hotline_cli.redisbus import LiveEventPublisher, LiveEventSubscriber, decode_live, encode_live
 from transcripts.live_events import LiveAlert, LiveBus, LiveEvent, LiveLine
 
-REDIS = "redis://127.0.0.1:6379/0"
+REDIS = redis_url()
 
 
 def test_live_lines_and_alerts_travel_over_redis_unchanged() -> None:

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 import socketio
+from loopback import free_port
 from waits import stop_processes
 
-from tests.test_roles import EXE, REDIS, free_port, login, simulate, wait_http
+from tests.test_roles import EXE, REDIS, login, simulate, wait_http
 
 
 def rss_mb(pid: int) -> float:

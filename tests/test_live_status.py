@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import free_port
 from waits import start_redis, stop_processes, wait_until
 
 from hotline_cli.config import Settings
@@ -31,7 +32,7 @@ from telephony.calls import CallTracker
 from telephony.events import EventBus
 from telephony.pbxlink import CombinedLive
 from tests.test_live_role import wait_log
-from tests.test_roles import EXE, free_port
+from tests.test_roles import EXE
 from tests.transcripts.audiosocket_replay import capture, replay
 from transcripts.audiosocket import (
     KIND_HANGUP,

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import time
 
+from loopback import redis_url
+
 from agent_console import metrics
 from hotline_cli.redisbus import EventPublisher, EventSubscriber, decode, encode
 from telephony.events import AgentRinging, CallStarted, EventBus
 
-REDIS = "redis://127.0.0.1:6379/0"
+REDIS = redis_url()
 
 
 def hop_count(hop: str) -> float:

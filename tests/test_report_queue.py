@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from loopback import redis_url
 from rq import Queue
 
 from agent_console.report_jobs import ReportRequest
 from hotline_cli.reportqueue import RqReportRunner
 
-REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS = redis_url()
 
 
 @pytest.fixture

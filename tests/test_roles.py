@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import requests
 import socketio
+from loopback import free_port, redis_url
 from waits import stop_processes
 
 from cases.db import Database
@@ -25,14 +25,8 @@ from cases.services import get_call
 from telephony.actions import Actions
 from telephony.connection import AmiConnection, AmiEndpoint
 
-REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS = redis_url()
 EXE = [sys.executable, "-m", "hotline_cli.main"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 

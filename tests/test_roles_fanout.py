@@ -18,13 +18,14 @@ import pytest
 import redis
 import requests
 import socketio
+from loopback import free_port
 from waits import start_redis, stop_processes, wait_until
 
 from agent_console.wallboard import apply_wallboard_delta
 from cases.db import Database
 from cases.probes import ProbeInput, record_probe
 from hotline_cli.redisbus import WALLBOARD_CHANNEL, WALLBOARD_KEY, WallboardSubscriber
-from tests.test_roles import EXE, free_port, login, simulate, wait_http
+from tests.test_roles import EXE, login, simulate, wait_http
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ session cookie. Real processes: the PBX simulator, `hotline serve` on PostgreSQL
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from loopback import free_port
 from waits import stop_processes
 
 from cases import services
@@ -28,12 +28,6 @@ SESSION_KEY = "Session-Key-0d9b4c7e6f"
 USER_PASSWORD = "User-Passw0rd-c42a"
 WRONG_PASSWORD = "Wrong-Passw0rd-9b17"
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_no_secret_in_any_log(tmp_path: Path, pg_url: str) -> None:

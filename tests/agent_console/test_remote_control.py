@@ -4,7 +4,6 @@ console app) is given the remote control object and behaves as in one process.""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from loopback import redis_url
 from waits import wait_until
 
 from agent_console import metrics
@@ -39,7 +39,7 @@ from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
 from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.server import AmiServer
 
-REDIS = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS = redis_url()
 
 
 @dataclass
