@@ -129,17 +129,49 @@ def _call_stream(pbx: Any, interval: float, stop: threading.Event, waybills: tup
 
 # ---------------------------------------------------------------------------- ami-check
 def cmd_ami_check(args: argparse.Namespace) -> int:
-    from telephony.connection import AmiEndpoint, AmiError, check_login
+    """Log in; report the write rights Hotline lacks (ListCommands) and, given the PBX's manager.conf,
+    the read classes and filtered events it lacks. Exit 0: all there, 1: something lacking, 2: bad input."""
+    from telephony.ami_user import RightsReport, read_rights, write_rights
+    from telephony.connection import AmiEndpoint, AmiError, list_commands
+    from telephony.manager_rights import ManagerConfError, parse_manager_conf
 
     ami: AmiSettings = args.settings.ami
     host, port = args.ami or (ami.host, ami.port)
     ep = AmiEndpoint(host, port, args.user or ami.username, args.secret or ami.secret)
+    reading = RightsReport()
+    if args.manager_conf is not None:
+        try:
+            conf = parse_manager_conf(args.manager_conf.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ManagerConfError) as exc:
+            return _fail("ami-check", f"{args.manager_conf}: {exc}")
+        user = conf.user(ep.username)
+        if user is None:
+            return _fail("ami-check", f"{args.manager_conf} has no [{ep.username}] section")
+        reading = read_rights(user)
     try:
-        banner = check_login(ep)
+        banner, listed = list_commands(ep)
     except AmiError as exc:
         return _fail("ami-check", str(exc))
+    writing = write_rights(listed)
     print(f"AMI {host}:{port}: logged in as {ep.username} ({banner})")
-    return 0
+    if writing.refused_actions:
+        print(f"missing write rights: {', '.join(writing.missing_write)} "
+              f"(refused: {', '.join(writing.refused_actions)})")
+    else:
+        print("write rights: every action Hotline sends is allowed")
+    if writing.dangerous_write:
+        print(f"more than Hotline needs: write {', '.join(writing.dangerous_write)} (Hotline never sends "
+              "Command; remove it: see `hotline asterisk-config --section manager`)")
+    if args.manager_conf is None:
+        print("read rights: not checked (give --manager-conf with the PBX's manager.conf)")
+    else:
+        if reading.missing_read:
+            print(f"missing read rights: {', '.join(reading.missing_read)}")
+        if reading.filtered_events:
+            print(f"events Hotline reads that the user's eventfilter lines drop: {', '.join(reading.filtered_events)}")
+        if not reading.lacking:
+            print("read rights: every event Hotline reads is sent")
+    return 1 if writing.lacking or reading.lacking else 0
 
 
 # ---------------------------------------------------------------------------- demo / serve
@@ -237,6 +269,8 @@ def register(sub: Any) -> None:
     p.add_argument("--ami", type=parse_listen, default=None, help="HOST:PORT (default from settings)")
     p.add_argument("--user", default="")
     p.add_argument("--secret", default="")
+    p.add_argument("--manager-conf", type=Path, default=None, metavar="FILE",
+                   help="the PBX's manager.conf: also check the user's read classes and event filters")
     p.set_defaults(func=cmd_ami_check)
 
     p = sub.add_parser("demo", help="everything in one process on embedded defaults (simulator, SQLite, console)")

@@ -84,6 +84,9 @@ class Settings:
     job_retry_s: str = "10,30,60,120,300"  # seconds before each retry of a failed job (transcriptions, reports)
     report_queue: str = "hotline-reports"  # the RQ queue of report jobs (processes by role)
     report_wait_s: float = 3.0  # a report request waits this long for its job before showing its progress
+    # a transcription job waits this long for its recording to be written (NFS, a slow disk), then fails and
+    # is retried (job_retry_s); the worker takes no other job meanwhile
+    recording_wait_s: float = 20.0
     # how long a Python thread may hold the interpreter while another waits for it (sys.setswitchinterval);
     # Python's 5 ms delays every database answer or socket read of a pop while another thread computes
     # (benchmarks/switch_interval.py: a pop lookup p50 70-94 ms at 5 ms, 12-34 ms at 1, 9-18 ms at 0.5)
@@ -130,6 +133,7 @@ ENV = {
     "HOTLINE_WRAP_UP_S": ("wrap_up_s", float),
     "HOTLINE_REPORT_QUEUE": ("report_queue", str),
     "HOTLINE_REPORT_WAIT_S": ("report_wait_s", float),
+    "HOTLINE_RECORDING_WAIT_S": ("recording_wait_s", float),
     "HOTLINE_SWITCH_INTERVAL_MS": ("switch_interval_ms", float),
 }
 AMI_ENV = {
@@ -267,7 +271,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path, "live_transcripts": bool,
                         "audiosocket_port": int, "live_max_streams": int, "live_prewarm": int, "wrap_up_s": float,
-                        "report_wait_s": float, "switch_interval_ms": float}.get(key, str)
+                        "report_wait_s": float, "switch_interval_ms": float, "recording_wait_s": float}.get(key, str)
                 updates[key] = _convert(key, value, kind)
             else:
                 raise ConfigError(f"settings file: unknown key {key!r}")
@@ -282,6 +286,9 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     if not 0.1 <= settings.switch_interval_ms <= 100:
         raise ConfigError(f"setting switch_interval_ms: {settings.switch_interval_ms:g} is not from 0.1 to 100 "
                           "(milliseconds a Python thread may hold the interpreter while another waits)")
+    if not 0.5 <= settings.recording_wait_s <= 600:
+        raise ConfigError(f"setting recording_wait_s: {settings.recording_wait_s:g} is not from 0.5 to 600 "
+                          "(seconds a transcription job waits for its recording to be written)")
     if settings.live_max_streams < 1:
         raise ConfigError(f"setting live_max_streams: {settings.live_max_streams} is not a number of recognisers "
                           "(at least 1)")

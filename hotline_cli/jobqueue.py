@@ -204,6 +204,7 @@ class WorkerContext:
     engine: VoskEngine | None = None
     done: int = 0
     rules: Rules | None = None  # service-standard rules (None: the built-in ones)
+    recording_wait_s: float = RECORDING_WAIT_S  # setting recording_wait_s
 
     def vosk(self) -> VoskEngine:
         if self.engine is None:
@@ -277,7 +278,7 @@ def transcribe_job(job_id: str, recording: str) -> int:
     path = Path(recording)
     if not path.exists():
         path = ctx.recordings_dir / path.name
-    _wait_written(path, RECORDING_WAIT_S)
+    _wait_written(path, ctx.recording_wait_s)
     started = time.monotonic()
     try:
         parts = recording_parts(path, recorded_on=ctx.recorded_on)

@@ -1021,7 +1021,8 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
     if not model_dir.is_dir():
         raise StartupError(f"Vosk model folder {model_dir} does not exist (set HOTLINE_VOSK_MODEL)")
     recordings = settings.recordings_dir.resolve()
-    jobqueue.set_context(jobqueue.WorkerContext(db, model_dir, recordings, rules=_rules(settings)))
+    jobqueue.set_context(jobqueue.WorkerContext(db, model_dir, recordings, rules=_rules(settings),
+                                                recording_wait_s=settings.recording_wait_s))
     conn = jobqueue.connect(settings.redis_url)
     jobs = RqTranscriber(settings.redis_url, settings.job_queue, retry)
     metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))

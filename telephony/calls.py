@@ -40,10 +40,22 @@ HOTLINE_NAMES = frozenset(DEFAULT_HOTLINES.values())
 # Channel variables the IVR sets that consumers care about (leading underscores stripped).
 WATCHED_VARIABLES = frozenset({"WAYBILL", "CASE_ID", "IVR_PATH", "IVR_QUEUE", "IVR_RECORDING", "QUEUE_PRIO",
                                "CLAIM_NO", "LANG", "CALLBACK_OFFER"})
+# every channel variable the tracker reads from VarSet events
+READ_VARIABLES = frozenset({"HOTLINE", "MIXMONITOR_FILENAME"}) | WATCHED_VARIABLES
 MEMBER_STATUS = {
     "0": "unknown", "1": "idle", "2": "busy", "3": "busy", "4": "unavailable",
     "5": "unavailable", "6": "ringing", "7": "ringing", "8": "busy",
 }
+# The dialplan's holding step announces a call with UserEvent(HotlineHold,Hotline: <hotline>): an event of
+# the `user` class that an allow-list filter can keep, unlike its Newexten among every other dialplan step
+HOLD_USER_EVENT = "HotlineHold"
+# Every event the tracker needs: the generated manager.conf (telephony.ami_user) lets these through and no
+# others. It also reads Newexten (the holding step of older dialplans) when sent, and the QueueMember
+# answers of QueueStatus (list answers: no filter applies to them).
+READ_EVENTS = ("Newchannel", "NewCallerid", "VarSet", "DTMFEnd", "UserEvent", "QueueCallerJoin",
+               "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentRingNoAnswer", "DialEnd",
+               "AgentConnect", "BridgeLeave", "HangupRequest", "Hangup", "QueueMemberStatus", "QueueMemberAdded",
+               "QueueMemberPause", "QueueMemberRemoved", "Shutdown", "FullyBooted")
 RECENTLY_ENDED = 4096
 # Channels Hotline originates itself to tap a call's audio (live transcripts): not calls.
 TAP_CHANNEL_PREFIX = "AudioSocket/"
@@ -98,6 +110,7 @@ class _Call:
     hangup_requested: str | None = None
     rejected: bool = False
     offered: bool = False  # moved to the callback offer (CALLBACK_OFFER) and not queued again since
+    held: bool = False  # its entry into the holding step was announced (UserEvent, or Newexten on old dialplans)
 
 
 @dataclass(slots=True)
@@ -155,6 +168,7 @@ class CallTracker:
         self._handlers: dict[str, Callable[[Message, float], None]] = {
             "Newchannel": self._on_newchannel,
             "Newexten": self._on_newexten,
+            "UserEvent": self._on_user_event,
             "NewCallerid": self._on_newcallerid,
             "VarSet": self._on_varset,
             "DTMFEnd": self._on_dtmf,
@@ -296,13 +310,23 @@ class CallTracker:
         self._by_channel[channel] = lid
 
     def _on_newexten(self, msg: Message, at: float) -> None:
+        """A dialplan step; the first of the holding step announces the call on a dialplan without the
+        UserEvent (made by an older `hotline asterisk-config`) when the AMI user reads `dialplan` events."""
         f = msg.fields
-        if f.get("Context") != self.hold_context or f.get("Priority") != "1":
-            return
+        if f.get("Context") == self.hold_context and f.get("Priority") == "1":
+            self._holding(msg, f.get("Exten", ""), at)
+
+    def _on_user_event(self, msg: Message, at: float) -> None:
+        f = msg.fields
+        if f.get("UserEvent") == HOLD_USER_EVENT:
+            self._holding(msg, f.get("Hotline") or f.get("Exten", ""), at)
+
+    def _holding(self, msg: Message, hotline: str, at: float) -> None:
         call = self._call_of(msg)
-        if call is None or not self._customer_leg(call, msg):
+        if call is None or call.held or not self._customer_leg(call, msg):
             return
-        self._publish(CallHolding(call.rec.linkedid, f.get("Channel", ""), call.rec.caller, f.get("Exten", ""), at))
+        call.held = True
+        self._publish(CallHolding(call.rec.linkedid, msg.fields.get("Channel", ""), call.rec.caller, hotline, at))
 
     def _on_newcallerid(self, msg: Message, at: float) -> None:
         call = self._call_of(msg)
@@ -316,7 +340,7 @@ class CallTracker:
     def _on_varset(self, msg: Message, at: float) -> None:
         f = msg.fields
         var = f.get("Variable", "").lstrip("_")
-        if var not in _INTERESTING_VARS:
+        if var not in READ_VARIABLES:
             return
         call = self._call_of(msg)
         if call is None:
@@ -781,7 +805,6 @@ class CallTracker:
             return LiveSnapshot(at, tuple(queues), tuple(agents), len(self._calls))
 
 
-_INTERESTING_VARS = frozenset({"HOTLINE", "MIXMONITOR_FILENAME"}) | WATCHED_VARIABLES
 
 
 def _chan_var(msg: Message, name: str) -> str:

@@ -421,3 +421,26 @@ def check_login(endpoint: AmiEndpoint) -> str:
     finally:
         conn.close()
     return conn.banner
+
+
+def list_commands(endpoint: AmiEndpoint) -> tuple[str, list[str]]:
+    """Log in, ask ListCommands and log off: the banner and the actions this user may send."""
+    conn = AmiConnection(endpoint, lambda m: None)
+    conn.connect_and_login()
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set() and conn.read_once():
+            pass
+
+    reader = threading.Thread(target=read, name="ami-check-reader", daemon=True)
+    reader.start()
+    try:
+        result = conn.send_action("ListCommands")
+        conn._send("Action: Logoff\r\nActionID: logoff\r\n\r\n")
+    finally:
+        done.set()
+        conn.close()
+        reader.join(5)
+    skip = {"Response", "ActionID", "Message"}
+    return conn.banner, [k for k in result.response.keys_in_order() if k not in skip]

@@ -147,7 +147,9 @@ def test_listener_two_web_processes_and_a_worker(tmp_path: Path, pg_url: str) ->
                                   "HOTLINE_RECORDINGS_DIR": str(tmp_path / "rec"), "HOTLINE_JOB_QUEUE": job_queue,
                                   "HOTLINE_PBX_CONTROL_KEY": f"{job_queue}:pbx-control",
                                   "HOTLINE_WRAP_UP_S": str(wrap_up_s), "HOTLINE_REPORT_QUEUE": f"{job_queue}-reports",
-                                  "HOTLINE_REPORT_WAIT_S": "0", "HOTLINE_JOB_RETRY_S": "1,1", **env})
+                                  "HOTLINE_REPORT_WAIT_S": "0", "HOTLINE_JOB_RETRY_S": "1,1",
+                                  # the simulator writes no recordings: their jobs fail fast, not after 20 s
+                                  "HOTLINE_RECORDING_WAIT_S": "1", **env})
         procs.append(p)
         return p
 

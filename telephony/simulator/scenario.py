@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 
+from telephony.calls import HOLD_USER_EVENT
+
 Fields = list[tuple[str, str]]
 
 SCENARIOS = (
@@ -378,6 +380,14 @@ def _insert_hold(msgs: list[tuple[float, Fields]], hold_s: float) -> tuple[list[
         repl = {"Context": HOLD_CONTEXT, "Exten": hotline, "Variable": name, "Value": value}
         return [(k, repl.get(k, v)) for k, v in msgs[varset][1]]
 
+    def user_event() -> Fields:
+        """UserEvent(HotlineHold,Hotline: <hotline>) as Asterisk 20 sends a dialplan UserEvent (main/stasis.c
+        multi_user_event_to_ami): the channel's snapshot, then UserEvent and the event's own headers."""
+        snapshot = [(k, v) for k, v in exten(5, "UserEvent", "")[2:]
+                    if k not in ("Extension", "Application", "AppData")]
+        return [("Event", "UserEvent"), ("Privilege", "user,all"), *snapshot, ("UserEvent", HOLD_USER_EVENT),
+                ("Hotline", hotline)]
+
     goto_fields = [(k, f"{HOLD_CONTEXT},{hotline},1" if k == "AppData" else v) for k, v in msgs[goto][1]]
     hold = [
         (t + 0.001, exten(1, "NoOp", f"Hotline {hotline}: waiting for routing")),
@@ -386,9 +396,11 @@ def _insert_hold(msgs: list[tuple[float, Fields]], hold_s: float) -> tuple[list[
         (t + 0.003, var("__HOTLINE", hotline)),
         (t + 0.004, exten(4, "Set", f"__HOTLINE_NUMBER={number}")),
         (t + 0.004, var("__HOTLINE_NUMBER", number)),
-        (t + 0.005, exten(5, "Wait", f"{hold_s:g}")),
+        (t + 0.005, exten(5, "UserEvent", f"{HOLD_USER_EVENT},Hotline: {hotline}")),
+        (t + 0.005, user_event()),
+        (t + 0.006, exten(6, "Wait", f"{hold_s:g}")),
     ]
-    end = t + 0.005 + hold_s
+    end = t + 0.006 + hold_s
     rest = [(tt + hold_s + 0.01, f) for tt, f in msgs[goto + 1:]]
     return msgs[:goto] + [(t, goto_fields)] + hold + rest, end
 

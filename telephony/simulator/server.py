@@ -4,6 +4,11 @@ It speaks as Asterisk 20 spoke in the captures: the banner, Login with the same 
 secret is refused after ~1 s and the socket closed), FullyBooted and SuccessfulAuth after login,
 Ping/Pong, Logoff/Goodbye, list actions with EventList start/Complete, an error for unknown
 actions, and every event of the calls it plays.
+
+Each session gets what its manager.conf user would get from Asterisk 20 (telephony.manager_rights): the
+events of the classes it may read and its event mask allows, through its event filters, with the
+`ChanVariable` lines of `[general] channelvars` only; an action it may not write is "Permission denied".
+By default the manager.conf is the one `hotline asterisk-config` generates (telephony.ami_user).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from telephony.ami_user import manager_conf
 from telephony.frames import FrameParser, Message
+from telephony.manager_rights import ACTION_CLASSES, CLASSES, ManagerConf, ManagerUser, event_mask, parse_manager_conf
 from telephony.simulator.audiosocket_tap import AudioSocketTaps
 from telephony.simulator.pbx import SimChannel, SimulatedPbx, state_at
 from telephony.simulator.scenario import Fields
@@ -29,6 +36,11 @@ log = logging.getLogger(__name__)
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 BAD_LOGIN_DELAY_S = 1.0
 QUEUES = {"service": "linear", "complaints": "rrmemory", "claims": "ringall"}
+# the actions the simulator answers, with the write classes Asterisk 20 registers them with (ListCommands)
+SIM_ACTIONS = {name: ACTION_CLASSES[name.lower()] for name in (
+    "Ping", "Login", "Logoff", "Events", "ListCommands", "Command", "CoreShowChannels", "QueueSummary",
+    "QueueStatus", "QueuePause", "Getvar", "Setvar", "Hangup", "Redirect", "BlindTransfer", "MixMonitor",
+    "Originate", "QueueAdd", "QueueRemove")}
 _CSC_KEYS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
              "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid")
 
@@ -61,7 +73,8 @@ class _Session(socketserver.BaseRequestHandler):
         self.reset_requested = False
         self.out: queue.Queue[bytes | None] = queue.Queue(maxsize=100_000)
         self.logged_in = False
-        self.events_on = True
+        self.user: ManagerUser | None = None
+        self.mask = frozenset(CLASSES)  # the session's event mask (Login's Events, the Events action)
         self.closed = threading.Event()
         self.writer = threading.Thread(target=self._write_loop, name="ami-sim-writer", daemon=True)
         self.writer.start()
@@ -108,8 +121,15 @@ class _Session(socketserver.BaseRequestHandler):
             pass
 
     def on_events(self, batch: list[Fields]) -> None:
-        if self.logged_in and self.events_on:
-            self.send_bytes(b"".join(_encode(f) for f in batch))
+        user = self.user
+        if not self.logged_in or user is None or not self.mask:
+            return
+        keep = self.server.manager.channelvars
+        out = [_encode(f if not any(k == "ChanVariable" for k, _ in f) else
+                       [(k, v) for k, v in f if k != "ChanVariable" or v.partition("=")[0] in keep])
+               for f in batch if user.receives(f, self.mask)]
+        if out:
+            self.send_bytes(b"".join(out))
 
     def handle(self) -> None:
         sock: socket.socket = self.request
@@ -148,14 +168,20 @@ class _Session(socketserver.BaseRequestHandler):
         if name == "logoff":
             self.send([("Response", "Goodbye"), *base, ("Message", "Thanks for all the fish.")])
             return False
-        if not self.logged_in:
+        if not self.logged_in or self.user is None or not self.user.may_send(name):
             self.send([("Response", "Error"), *base, ("Message", "Permission denied")])
             return True
         if name == "ping":
             self.send([("Response", "Success"), *base, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")])
         elif name == "events":
-            self.events_on = msg.get("EventMask", "on").lower() not in ("off", "")
-            self.send([("Response", "Success"), *base, ("Events", "On" if self.events_on else "Off")])
+            mask = event_mask(msg.get("EventMask"))
+            if mask is None:
+                self.send([("Response", "Error"), *base, ("Message", "Invalid event mask")])
+            else:
+                self.mask = mask
+                self.send([("Response", "Success"), *base, ("Events", "On" if mask else "Off")])
+        elif name == "listcommands":
+            self._list_commands(base)
         elif name == "command":
             self.send([("Response", "Success"), *base, ("Message", "Command output follows"),
                        ("Output", "Asterisk 20.20.1 (Hotline PBX simulator)")])
@@ -182,23 +208,32 @@ class _Session(socketserver.BaseRequestHandler):
         return True
 
     def _login(self, msg: Message, base: Fields) -> bool:
-        creds = self.server.credentials
-        if msg.get("Username") != creds.username or msg.get("Secret") != creds.secret:
+        user = self.server.manager.user(msg.get("Username"))
+        if user is None or not user.secret or msg.get("Secret") != user.secret:
             self.server.broadcast_security("InvalidPassword", msg.get("Username"), self.client_address)
             time.sleep(BAD_LOGIN_DELAY_S)
             self.send([("Response", "Error"), *base, ("Message", "Authentication failed")])
             return False
-        self.events_on = msg.get("Events", "on").lower() != "off"
+        self.user = user
+        mask = event_mask(msg.get("Events"))
+        self.mask = frozenset(CLASSES) if mask is None else mask
         self.send([("Response", "Success"), *base, ("Message", "Authentication accepted")])
         self.logged_in = True
-        if self.events_on:
+        if "system" in self.mask and "system" in user.read:  # manager.c: sent at login, not through the filters
             uptime = int(time.time() - self.server.pbx.booted_at)
             self.send([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", str(uptime)),
                        ("LastReload", str(uptime)), ("Status", "Fully Booted")])
-        self.server.broadcast_security("SuccessfulAuth", creds.username, self.client_address)
+        self.server.broadcast_security("SuccessfulAuth", user.username, self.client_address)
         self.server.pbx.add_listener(self.on_events)
         self.server.sessions.add(self)
         return True
+
+    def _list_commands(self, base: Fields) -> None:
+        """ListCommands: the actions this user may send, as `Name: Synopsis (Priv: classes,all)` lines."""
+        assert self.user is not None
+        lines = [(name, f"{name} (Priv: {','.join([*sorted(needed), 'all']) if needed else '<none>'})")
+                 for name, needed in SIM_ACTIONS.items() if self.user.may_send(name)]
+        self.send([("Response", "Success"), *base, *lines])
 
     def _core_show_channels(self, base: Fields) -> None:
         # the snapshot and its place in this session's stream are one instant: no step plays between
@@ -417,11 +452,13 @@ class AmiServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], pbx: SimulatedPbx, credentials: Credentials | None = None,
-                 allowed_peers: tuple[str, ...] = ("127.0.0.1",)) -> None:
+                 allowed_peers: tuple[str, ...] = ("127.0.0.1",), manager: ManagerConf | None = None) -> None:
         """Like Asterisk's manager.conf `permit`: connections from other addresses than
-        `allowed_peers` are closed at once, before the banner (and counted in `refused`)."""
+        `allowed_peers` are closed at once, before the banner (and counted in `refused`). `manager`: the
+        users and their rights; by default the generated manager.conf with `credentials`."""
         self.pbx = pbx
-        self.credentials = credentials or Credentials()
+        creds = credentials or Credentials()
+        self.manager = manager or parse_manager_conf(manager_conf(creds.username, secret=creds.secret))
         self.allowed_peers = frozenset(allowed_peers)
         self.refused = 0
         self.sessions: set[_Session] = set()

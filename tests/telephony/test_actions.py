@@ -14,15 +14,16 @@ import pytest
 from telephony.actions import Actions, AlreadyQueueMember, NoSuchChannel, NoSuchQueueMember
 from telephony.connection import AmiActionError, AmiClient, AmiConnection, AmiEndpoint, AmiTimeout
 from telephony.frames import Message
+from telephony.manager_rights import ManagerConf
 from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.server import AmiServer
 
 
 @pytest.fixture()
-def rig(tmp_path: Path) -> Iterator[tuple[SimulatedPbx, AmiServer, Actions, list[Message]]]:
+def rig(tmp_path: Path, lab_manager: ManagerConf) -> Iterator[tuple[SimulatedPbx, AmiServer, Actions, list[Message]]]:
     pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=10.0, seed=8)
     pbx.start()
-    server = AmiServer(("127.0.0.1", 0), pbx)
+    server = AmiServer(("127.0.0.1", 0), pbx, manager=lab_manager)  # every action: the lab's user
     server.serve_in_thread()
     events: list[Message] = []
     client = AmiClient(AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline"), events.append)

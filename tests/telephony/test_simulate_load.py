@@ -13,16 +13,17 @@ import pytest
 from cases.phones import phone_tail
 from telephony.connection import AmiClient, AmiEndpoint
 from telephony.frames import Message, parse_all
+from telephony.manager_rights import ManagerConf
 from telephony.simulator.pbx import DEFAULT_CALLERS, LOAD_CALLERS, SimulatedPbx, make_callers
 from telephony.simulator.scenario import CallScript
 from telephony.simulator.server import AmiServer
 
 
-def test_load_mix_matches_trace_07(traces: Path, tmp_path: Path) -> None:
+def test_load_mix_matches_trace_07(traces: Path, tmp_path: Path, lab_manager: ManagerConf) -> None:
     calls = 60
     pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=10.0, seed=11, wrap_up_s=0.0)  # the lab: wrapuptime=0
     pbx.start()
-    server = AmiServer(("127.0.0.1", 0), pbx)
+    server = AmiServer(("127.0.0.1", 0), pbx, manager=lab_manager)
     server.serve_in_thread()
     got: list[Message] = []
     client = AmiClient(AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline"), got.append)
@@ -57,7 +58,7 @@ def test_load_mix_matches_trace_07(traces: Path, tmp_path: Path) -> None:
     assert not bad, bad
 
 
-def test_every_event_type_has_the_real_field_set(traces: Path, tmp_path: Path) -> None:
+def test_every_event_type_has_the_real_field_set(traces: Path, tmp_path: Path, lab_manager: ManagerConf) -> None:
     real_keys: dict[str, set[tuple[str, ...]]] = {}
     for f in sorted(traces.glob("0[1-6]*.ami")):
         for m in parse_all(f.read_bytes()):
@@ -65,7 +66,7 @@ def test_every_event_type_has_the_real_field_set(traces: Path, tmp_path: Path) -
                 real_keys.setdefault(m.event, set()).add(tuple(sorted(set(m.keys_in_order()) - {"ActionID"})))
     pbx = SimulatedPbx(recordings_dir=str(tmp_path), time_scale=20.0, seed=2)
     pbx.start()
-    server = AmiServer(("127.0.0.1", 0), pbx)
+    server = AmiServer(("127.0.0.1", 0), pbx, manager=lab_manager)
     server.serve_in_thread()
     got: list[Message] = []
     client = AmiClient(AmiEndpoint("127.0.0.1", server.port, "hotline", "hotline"), got.append)

@@ -89,12 +89,12 @@ def _play(pbx: SimulatedPbx, server: AmiServer, scenario: str, agents: list[str]
     return script, events, records
 
 
-def test_simulated_calls_match_the_real_traces_event_for_event(sim: tuple[SimulatedPbx, AmiServer],
+def test_simulated_calls_match_the_real_traces_event_for_event(lab_sim: tuple[SimulatedPbx, AmiServer],
                                                                 traces: Path) -> None:
     """The four captured scenarios, in the lab's order on one PBX, with the lab's agents: the same
     events with the same fields in the same order (Asterisk's unstable end-of-call order aside),
     device states included."""
-    pbx, server = sim
+    pbx, server = lab_sim
     for scenario, trace in SCENARIO_TRACES.items():
         script, events, _ = _play(pbx, server, scenario, TRACE_AGENTS[scenario])
         real = _real_call_events(traces / trace)
@@ -109,9 +109,9 @@ def test_simulated_calls_match_the_real_traces_event_for_event(sim: tuple[Simula
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIO_TRACES))
-def test_simulated_call_with_other_people_matches_real_trace(scenario: str, sim: tuple[SimulatedPbx, AmiServer],
+def test_simulated_call_with_other_people_matches_real_trace(scenario: str, lab_sim: tuple[SimulatedPbx, AmiServer],
                                                              traces: Path) -> None:
-    pbx, server = sim
+    pbx, server = lab_sim
     agents = OTHER_AGENTS[scenario]
     script, sim_events, records = _play(pbx, server, scenario, agents)
     real = _real_call_events(traces / SCENARIO_TRACES[scenario])
@@ -241,13 +241,13 @@ def _real_field_sets(traces: Path) -> dict[str, set[tuple[str, ...]]]:
 
 
 def test_redirect_of_a_queued_caller_leaves_the_queue_as_asterisk_reports_it(
-        sim: tuple[SimulatedPbx, AmiServer], traces: Path) -> None:
+        lab_sim: tuple[SimulatedPbx, AmiServer], traces: Path) -> None:
     """A queued caller Redirected to the callback offer (no IVR attached: the dialplan's own path)
     leaves its queue (MusicOnHoldStop, QueueCallerLeave), runs [callback-offer] and hangs up; the rest
     of its script (it would have abandoned later) is never played. A caller re-routed by a supervisor
     (Redirect to to-queue,<queue>) leaves the old queue, joins the new one and is answered there.
     Every event has a field set of the real traces."""
-    pbx, server = sim
+    pbx, server = lab_sim
     got: list[Message] = []
     records: list[CallRecord] = []
     tracker = CallTracker(lambda e: records.append(e.record) if isinstance(e, CallEnded) else None)
