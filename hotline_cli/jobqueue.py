@@ -358,6 +358,17 @@ class TranscriptionWorker(SimpleWorker):
             return
         super().handle_exception(job, *exc_info)
 
+    def unsubscribe(self) -> None:
+        """RQ's, with its one-second wait for the pubsub thread: redis-py 8's PubSubWorkerThread.stop() joins
+        the thread, which may sit in a read of up to RQ's 60 s sleep time (RQ calls stop() expecting it to
+        return at once, then joins for 1 s), so every worker that ended (a burst, a stop) could hang a minute."""
+        if self.pubsub_thread is None:
+            return
+        log.debug("worker %s: unsubscribing from %s", self.name, self.pubsub_channel_name)
+        self.pubsub.unsubscribe()
+        self.pubsub_thread.stop(timeout=1)
+        self.pubsub.close()
+
     def run_maintenance_tasks(self) -> None:
         """RQ's maintenance, except while stopping: a SIGTERM during a job stops RQ's scheduler process,
         and RQ's maintenance after that job would fork a new one carrying RQ's cold-stop signal handler,

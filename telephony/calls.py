@@ -191,6 +191,10 @@ class CallTracker:
             "FullyBooted": self._on_fully_booted,
         }
 
+    def handled_events(self) -> frozenset[str]:
+        """The names of the events this tracker acts on."""
+        return frozenset(self._handlers)
+
     # ------------------------------------------------------------------ feeding
     def feed(self, msg: Message) -> None:
         if msg.fields.get("Event") is None:

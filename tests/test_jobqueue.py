@@ -4,6 +4,7 @@ PostgreSQL, real Vosk, real espeak-ng recordings. A burst worker runs the jobs i
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -261,3 +262,26 @@ def test_recording_wait_is_a_setting_with_a_range(tmp_path: Path, value: str) ->
     cfg.write_text(f"recording_wait_s = {value}\n")
     with pytest.raises(ConfigError, match="recording_wait_s"):
         load_settings(cfg, environ={})
+
+
+def test_a_worker_leaves_its_pubsub_channel_without_waiting_out_the_read(queue_name: str) -> None:
+    """RQ's teardown unsubscribes, then stops the pubsub thread; redis-py 8's stop() joins that thread, and a
+    thread that had already taken the unsubscription waits up to RQ's 60 s for a new subscription, so a
+    worker that ended (a burst, a SIGTERM) could hang a minute (seen in the parallel suite: 61 s for a
+    one-second test). Here the thread is put in that state first."""
+    conn = redis.Redis.from_url(REDIS)
+    try:
+        worker = jobqueue.make_worker(conn, queue_name)
+        worker.subscribe()
+        assert worker.pubsub is not None and worker.pubsub_thread is not None
+        worker.pubsub.unsubscribe()
+        deadline = time.monotonic() + 10
+        while worker.pubsub.subscribed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # the thread is back in get_message, waiting for a subscription
+        leaving = threading.Thread(target=worker.unsubscribe, daemon=True)
+        leaving.start()
+        leaving.join(15)
+        assert not leaving.is_alive(), "unsubscribe waited out the pubsub thread's 60 s wait"
+    finally:
+        conn.close()

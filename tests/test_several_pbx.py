@@ -47,7 +47,7 @@ def test_two_pbxs_feed_one_call_store(tmp_path: Path) -> None:
         assert cb is not None and cb.hotline == "claims" and cb.outcome == "answered"
         status = proc.status()
         assert [x["name"] for x in status["ami"]] == ["beijing", "shanghai"]
-        assert all(x["connected"] and x["resyncs"] >= 1 and x["events"] > 100 for x in status["ami"])
+        assert all(x["connected"] and x["resyncs"] >= 1 and x["events"] > 10 for x in status["ami"])
     finally:
         proc.stop()
         for p, s in zip(pbxs, servers, strict=True):

@@ -32,7 +32,11 @@ def test_asterisk_config_matches_the_menus(capsys: pytest.CaptureFixture[str]) -
     assert " same => n,Goto(ivr-service,s,1)" in out  # fallback when no Redirect comes
     assert "MixMonitor(${RECDIR}/${HOTLINE}-${EXTEN}-${UNIQUEID}.wav,b)" in out
     assert re.search(r"\[complaints\]\(hotline-queue\)\nstrategy = rrmemory", out)
-    assert "channelvars = HOTLINE" in out
+    # manager.conf: least privilege, an allow-list of events; the holding step announces the call
+    assert "write = call,originate,agent,reporting" in out and "command" not in out.split("[hotline]")[1]
+    assert "read = call,dialplan,dtmf,user,agent,system" in out
+    assert "eventfilter(action(include),name(DTMFEnd)) =" in out and "!Event: Newexten" not in out
+    assert " same => n,UserEvent(HotlineHold,Hotline: service)" in out
     # queue wait limits: the listener Redirects to [callback-offer],<queue>,1; back into the same queue
     offer = out[out.index("[callback-offer]"):out.index("[to-queue]")]
     assert "exten => _[a-z].,1,NoOp(" in offer and " same => n,Set(CALLBACK_OFFER=${EXTEN})" in offer

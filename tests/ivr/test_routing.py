@@ -14,6 +14,7 @@ from ivr.routing import HotlineRouter, RoutingDecision, RoutingRules
 from telephony.calls import CallTracker
 from telephony.connection import AmiClient, AmiEndpoint
 from telephony.events import CallEnded, CallVariable, DomainEvent, EventBus
+from telephony.manager_rights import ManagerConf, parse_manager_conf
 from telephony.pbxlink import PbxControl, make_links
 from telephony.records import CallRecord
 from telephony.simulator.pbx import SimulatedPbx
@@ -21,10 +22,11 @@ from telephony.simulator.server import AmiServer
 
 
 class Rig:
-    def __init__(self, tmp: Path, rules: RoutingRules) -> None:
+    def __init__(self, tmp: Path, rules: RoutingRules, manager: ManagerConf | None = None) -> None:
+        """`manager`: the simulator's manager.conf (default: the one `hotline asterisk-config` generates)."""
         self.pbx = SimulatedPbx(recordings_dir=str(tmp), time_scale=5.0, seed=9, routing="ami", hold_s=3.0)
         self.pbx.start()
-        self.server = AmiServer(("127.0.0.1", 0), self.pbx)
+        self.server = AmiServer(("127.0.0.1", 0), self.pbx, manager=manager)
         self.server.serve_in_thread()
         self.bus = EventBus()
         self.links = make_links([AmiEndpoint("127.0.0.1", self.server.port, "hotline", "hotline", "pbx1")], self.bus)
@@ -113,3 +115,31 @@ def test_without_the_listener_the_dialplan_fallback_takes_the_call(tmp_path: Pat
         client.stop()
         server.shutdown_all()
         pbx.stop()
+
+
+# what `hotline asterisk-config` generated before: no `dtmf` read class, Newexten filtered out
+OLD_MANAGER_CONF = """[hotline]
+secret = hotline
+read = system,call,agent,dialplan,cdr,security,user
+write = system,call,agent,originate,command
+eventfilter = !Event: Newexten
+"""
+
+
+def test_the_old_generated_manager_conf_loses_every_key_and_the_generated_one_keeps_them(tmp_path: Path) -> None:
+    """The simulator answers the AMI user as Asterisk would: without `dtmf` no DTMFEnd reaches the
+    listener, so no key reaches the call record (seen on a real Asterisk 20); with the generated user the
+    call is routed by the listener and keeps its key."""
+    rules = RoutingRules.build(blocked=[], key_accounts=[])
+    for conf, digits in ((parse_manager_conf(OLD_MANAGER_CONF), ""), (None, "1")):
+        rig = Rig(tmp_path, rules, conf)
+        try:
+            script = rig.pbx.start_call("service_answered", caller=("49305551002", "李娜"), talk_s=1)
+            fallback_at = script.hold_until
+            rig.wait_records(1)
+            [rec] = rig.records
+            [decision] = rig.router.decisions
+            assert fallback_at is not None and decision.done_at < fallback_at  # routed by Hotline
+            assert (rec.outcome, rec.digits) == ("answered", digits)
+        finally:
+            rig.close()
