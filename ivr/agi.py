@@ -44,7 +44,12 @@ class AgiClosed(AgiError):
 
 
 class AgiHangup(AgiError):
-    """The caller hung up: the channel is dead (511, or -1 from a channel command after HANGUP)."""
+    """The caller hung up: the channel is dead (511, or -1 from a channel command after HANGUP). `reply`:
+    the command's own answer when it had one (RECORD FILE's `(hangup) endpos=N`: what was recorded)."""
+
+    def __init__(self, message: str, reply: AgiReply | None = None) -> None:
+        super().__init__(message)
+        self.reply = reply
 
 
 class AgiCommandError(AgiError):
@@ -301,7 +306,7 @@ class AgiSession:
         """A command that needs a live channel: -1 after a HANGUP notification means it is gone."""
         reply = self.command(text)
         if reply.value == -1 and self._hangup_pending():
-            raise AgiHangup(f"caller hung up (command: {text})")
+            raise AgiHangup(f"caller hung up (command: {text})", reply)
         return reply
 
     def _hangup_pending(self) -> bool:
@@ -392,7 +397,7 @@ class AgiSession:
             cmd += f" s={int(silence_s)}"
         reply = self._channel(cmd)
         if reply.data == "hangup" or (reply.value == -1 and reply.data is None):
-            raise AgiHangup("caller hung up while recording")
+            raise AgiHangup("caller hung up while recording", reply)
         return reply
 
     def say_digits(self, digits: str, escape_digits: str = "") -> AgiReply:

@@ -13,7 +13,8 @@ RECORD FILE), answered with the reply forms captured from Asterisk 20.20.1:
 - `"!"`: the caller hangs up → `200 result=-1`, then the `HANGUP` line, then `511` to channel
   commands while GET VARIABLE / VERBOSE / SET VARIABLE still work;
 - RECORD FILE: an item containing `#` → the caller talks, then presses `#`
-  (`200 result=35 (dtmf) endpos=...`); anything else → ended by silence
+  (`200 result=35 (dtmf) endpos=...`); an item ending in `!` (not `!` alone) → the caller talks, then
+  hangs up (`200 result=-1 (hangup) endpos=...`, as res_agi.c answers); anything else → ended by silence
   (`200 result=<ms left> (timeout) endpos=...`). With `sample_wav`, the recording file is written
   (a copy of that WAV) where the command asked, as Asterisk would.
 
@@ -217,6 +218,8 @@ class AgiCaller:
             recordings.append(path)
             if self.sample_wav is not None and Path(path).parent.is_dir():
                 shutil.copyfile(self.sample_wav, path)
+            if item.endswith("!"):
+                return "200 result=-1 (hangup) endpos=40320", True
             if "#" in item:
                 return "200 result=35 (dtmf) endpos=42560", False
             if any(w.startswith("s=") for w in words[6:]):

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,7 +24,7 @@ from cases.services import create_case, find_customer_by_phone, list_cases
 from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
 from cases.vocab import CaseKind, CustomerKind
-from ivr.agi import AgiSession
+from ivr.agi import AgiError, AgiHangup, AgiSession
 from ivr.config import Collect, HotlineMenu, MenuStore, Option
 
 log = logging.getLogger(__name__)
@@ -165,16 +166,35 @@ class IvrFlow:
         if lang not in self.store.prompts.texts:
             lang = menu.language
         st = CallState(menu.hotline, env.uniqueid, env.callerid, lang)
-        self._play(s, st, menu.greeting)
-        notice = self.announcement(menu)
-        if notice:
-            st.step(f"announcement={notice}")
-            self._play(s, st, notice)
-        if menu.hours is not None and not menu.hours.is_open(self.clock()):
-            self._closed(s, st, menu)
-        else:
-            self._main_menu(s, st, menu)
+        try:
+            self._play(s, st, menu.greeting)
+            notice = self.announcement(menu)
+            if notice:
+                st.step(f"announcement={notice}")
+                self._play(s, st, notice)
+            if menu.hours is not None and not menu.hours.is_open(self.clock()):
+                self._closed(s, st, menu)
+            else:
+                self._main_menu(s, st, menu)
+        except AgiHangup:
+            self._left(s, st)
+            raise
         self._finish(s, st)
+
+    def _left(self, s: AgiSession, st: CallState) -> None:
+        """The caller hung up: what is known goes on the call all the same (SET VARIABLE works on a dead
+        channel, res_agi.c), so an abandoned IVR call keeps its waybill, case and path."""
+        st.step("hangup")
+        try:
+            if st.waybill:
+                s.set_variable("WAYBILL", st.waybill)
+            if st.case_id is not None:
+                s.set_variable("CASE_ID", str(st.case_id))
+            if st.recording:
+                s.set_variable("IVR_RECORDING", st.recording)
+            s.set_variable("IVR_PATH", ">".join(st.path))
+        except AgiError as exc:
+            log.info("IVR %s: the path of a caller who hung up was not set (%s)", st.uniqueid, exc)
 
     # ------------------------------------------------------------------ pieces
     def _prompt(self, st: CallState, name: str) -> str:
@@ -383,18 +403,35 @@ class IvrFlow:
         assert rec is not None
         self._play(s, st, rec.prompt)
         path = f"{rec.directory}/{st.hotline}-{option.action}-{st.uniqueid or 'call'}"
-        reply = s.record_file(path, rec.format, "#", rec.max_seconds * 1000, beep=True,
-                              silence_s=rec.silence_seconds or None)
         st.recording = f"{path}.{rec.format}"
-        seconds = (reply.endpos or 0) / 8000
-        st.step(f"recorded={seconds:.1f}s")
+        try:
+            reply = s.record_file(path, rec.format, "#", rec.max_seconds * 1000, beep=True,
+                                  silence_s=rec.silence_seconds or None)
+        except AgiHangup as exc:
+            # the usual way to end a message: hang up. Asterisk closes the file with what was said
+            # (res_agi.c: "200 result=-1 (hangup) endpos=N"); the complaint or claim is made all the same
+            try:
+                self._message_case(st, option, (exc.reply.endpos or 0) if exc.reply else 0, waybill, "hangup")
+            except (CasesError, SQLAlchemyError) as err:
+                log.error("IVR %s: the message left before hanging up was not stored (%s)", st.uniqueid, err)
+            raise
+        self._message_case(st, option, reply.endpos or 0, waybill, "")
+        self._play(s, st, "recorded-thanks")
+        self._to_agent(s, st, option.queue)
+
+    def _message_case(self, st: CallState, option: Option, endpos: int, waybill: str | None, ended: str) -> None:
+        """The complaint or new claim carrying the caller's recorded message (`ended`: "hangup" when the
+        caller ended it by hanging up)."""
+        seconds = endpos / 8000
+        st.step(f"recorded={seconds:.1f}s" + (f":{ended}" if ended else ""))
+        if ended and endpos == 0 and not Path(st.recording or "").exists():
+            log.info("IVR %s: caller hung up before saying anything: no message, no case", st.uniqueid)
+            return
         kind = CaseKind.CLAIM if option.action == "new_claim" else CaseKind.COMPLAINT
         subject = "IVR: 理赔报案 new claim" if kind is CaseKind.CLAIM else "IVR: 投诉 complaint"
         self._new_case(st, kind, subject,
                        f"来电 {st.caller} 经语音导航留言（{seconds:.1f} 秒），待转写。\n录音 recording: {st.recording}",
                        waybill)
-        self._play(s, st, "recorded-thanks")
-        self._to_agent(s, st, option.queue)
 
     def _claim_status(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
         found: dict[str, str] = {}

@@ -587,6 +587,8 @@ class CallTracker:
         elif call.queued_ever:
             gave_up = call.abandoned or call.hangup_requested == "caller"
             rec.outcome = "abandoned_in_queue" if gave_up else "unanswered"
+        elif "closed" in (rec.ivr_path or "").split(">"):
+            rec.outcome = "out_of_hours"  # the IVR's closed-hours branch (ivr.flow), whoever hung up
         else:
             rec.outcome = "abandoned_in_ivr"
         self._ended[lid] = None

@@ -17,6 +17,7 @@ OUTCOMES = (
     "interrupted",  # the PBX went away (shutdown, lost connection) before the call ended
     "rejected",  # refused by the routing (block list): hung up with cause 21 before the IVR
     "callback_offered",  # waited past its queue's limit, moved to the IVR's callback offer, left without an agent
+    "out_of_hours",  # the hotline was closed: the IVR told the caller so (IVR_PATH step `closed`), no queue
 )
 
 

@@ -64,6 +64,23 @@ def test_a_call_without_ivr_has_no_path() -> None:
     assert ended[0].ivr_path is None
 
 
+@pytest.mark.parametrize(("path", "outcome"), [
+    ("closed>offer=1>callback>goodbye", "out_of_hours"),
+    ("announcement=holiday>closed>goodbye", "out_of_hours"),
+    ("menu=1:tracking>hangup", "abandoned_in_ivr"),
+    ("", "abandoned_in_ivr"),
+])
+def test_a_closed_hotline_call_has_its_own_outcome(path: str, outcome: str) -> None:
+    """An out-of-hours call the IVR ended with its goodbye is no caller abandoning the IVR."""
+    ended: list[CallRecord] = []
+    t = CallTracker(lambda e: ended.append(e.record) if isinstance(e, CallEnded) else None)
+    uid = "1796000000.3"
+    t.feed(_msg(1.0, Event="Newchannel", Exten="4008002", CallerIDNum="1", CallerIDName="", **_channel(uid)))
+    t.feed(_msg(2.0, Event="VarSet", Variable="IVR_PATH", Value=path, **_channel(uid)))
+    t.feed(_msg(3.0, Event="Hangup", Cause="16", **_channel(uid)))
+    assert (ended[0].hotline, ended[0].outcome) == ("claims", outcome)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def stored_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     url = f"sqlite:///{tmp_path / 'calls.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")

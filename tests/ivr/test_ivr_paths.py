@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from cases.services import get_case
+from cases.services import get_case, list_cases
 from ivr.agi_client import AgiCaller, AgiCallResult
 from tests.ivr.conftest import AGI_FIXTURES, CLOSED_AT, KEY_ACCOUNT_PHONE, WAYBILL, IvrServer
 
@@ -78,6 +78,25 @@ def test_complaint_records_the_caller_and_opens_a_case(ivr_server: IvrServer) ->
     assert case.shipment is not None and case.shipment.waybill == WAYBILL
     assert [c.call.linkedid for c in case.calls] == ["1796030000.7"]
     assert "recorded=5.3s" in v["IVR_PATH"]
+
+
+def test_a_message_ended_by_hanging_up_is_kept_and_becomes_the_case(ivr_server: IvrServer) -> None:
+    """The usual way to end a message: hang up. RECORD FILE answers `(hangup) endpos=N` and the channel is
+    gone; the recording is kept and the complaint is made with it (seen lost on a real Asterisk)."""
+    r = call(ivr_server, "service", ["2", WAYBILL + "#", "talks, then hangs up !"], uniqueid="1796030000.8")
+    assert r.hung_up and r.server_closed
+    rec = ivr_server.world.recordings / "service-complaint-1796030000.8.wav"
+    assert r.recordings == (str(rec),) and rec.exists()
+    with ivr_server.world.db.session() as s:
+        [case] = [c for c in list_cases(s, kind="complaint", limit=1000)
+                  if "1796030000.8" in [link.call.linkedid for link in get_case(s, c.id).calls]]
+        case = get_case(s, case.id)
+    assert case.created_by == "ivr" and str(rec) in case.description and "5.0 秒" in case.description
+    assert case.shipment is not None and case.shipment.waybill == WAYBILL
+    assert not any(c.startswith("STREAM FILE") and "recorded-thanks" in c for c in r.commands)
+    # the waybill, the case and the path are on the call although the caller hung up
+    assert r.variables["WAYBILL"] == WAYBILL and r.variables["CASE_ID"] == str(case.id)
+    assert r.variables["IVR_PATH"].endswith(f"recorded=5.0s:hangup>case={case.number}>hangup")
 
 
 def test_new_claim_without_waybill_silence_ended_recording(ivr_server: IvrServer) -> None:
@@ -151,7 +170,9 @@ def test_caller_hanging_up_mid_menu_ends_the_session_cleanly(ivr_server: IvrServ
     before = ivr_server.server.stats()
     r = call(ivr_server, "service", ["1", "!"])
     assert r.hung_up and r.server_closed
-    assert r.commands[-1].startswith("GET DATA hotline/zh/enter-waybill")  # nothing sent after the hang-up
+    # after the hang-up only the path goes on the call (SET VARIABLE works on a dead channel), nothing plays
+    hung = next(i for i, c in enumerate(r.commands) if c.startswith("GET DATA hotline/zh/enter-waybill"))
+    assert r.commands[hung + 1:] == ('SET VARIABLE IVR_PATH "menu=1:tracking>hangup"',)
     assert "IVR_NEXT" not in r.variables
     after = ivr_server.server.stats()
     assert after.hangups == before.hangups + 1 and after.handler_errors == before.handler_errors

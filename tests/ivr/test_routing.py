@@ -24,7 +24,7 @@ from telephony.simulator.server import AmiServer
 class Rig:
     def __init__(self, tmp: Path, rules: RoutingRules, manager: ManagerConf | None = None) -> None:
         """`manager`: the simulator's manager.conf (default: the one `hotline asterisk-config` generates)."""
-        self.pbx = SimulatedPbx(recordings_dir=str(tmp), time_scale=5.0, seed=9, routing="ami", hold_s=3.0)
+        self.pbx = SimulatedPbx(recordings_dir=str(tmp), time_scale=5.0, seed=9, routing="ami", hold_s=10.0)
         self.pbx.start()
         self.server = AmiServer(("127.0.0.1", 0), self.pbx, manager=manager)
         self.server.serve_in_thread()
