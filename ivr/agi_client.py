@@ -28,7 +28,7 @@ import shlex
 import shutil
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +70,9 @@ class AgiCaller:
     args: Sequence[str] = ()
     variables: dict[str, str] = field(default_factory=dict)  # what GET VARIABLE finds
     missing_prompts: Iterable[str] = ()
+    # keys the caller presses while something plays: prompt name (or "SAY DATE", "SAY DIGITS") -> key; a
+    # key among the command's escape digits stops it (`200 result=<ASCII> endpos=N`), else it is lost
+    keys_during: Mapping[str, str] = field(default_factory=dict)
     sample_wav: Path | None = None
     timeout: float = 30.0
     max_commands: int = 500
@@ -98,6 +101,7 @@ class AgiCaller:
         variables: dict[str, str] = {}
         known = dict(self.variables)
         missing = set(self.missing_prompts)
+        pressing = dict(self.keys_during)
         dead = False
         server_closed = False
         buf = bytearray()
@@ -120,7 +124,7 @@ class AgiCaller:
                 words = shlex.split(line) if line.count('"') % 2 == 0 else line.split()
                 name = " ".join(words[:3]).upper()
                 reply, hang = self._reply(line, words, name, dead, inputs, known, variables, prompts, recordings,
-                                          missing)
+                                          missing, pressing)
                 if self.think_s and name.startswith(("GET DATA", "WAIT FOR DIGIT", "RECORD FILE")):
                     time.sleep(self.think_s)
                 sock.sendall(reply.encode() + b"\n")
@@ -161,6 +165,7 @@ class AgiCaller:
         prompts: list[str],
         recordings: list[str],
         missing: set[str],
+        pressing: dict[str, str],
     ) -> tuple[str, bool]:
         """(reply text, the caller hangs up now)."""
         if dead and not any(name.startswith(ok) for ok in DEAD_OK):
@@ -187,9 +192,13 @@ class AgiCaller:
             prompts.append(words[2])
             if words[2] in missing:
                 return "200 result=-1 endpos=0", False
+            key = pressing.pop(words[2], "")
+            if key and key in words[3]:
+                return f"200 result={ord(key)} endpos=4000", False
             return "200 result=0 endpos=8000", False
         if up[:2] in (["SAY", "DIGITS"], ["SAY", "DATE"], ["SAY", "NUMBER"]) and len(words) == 4:
-            return "200 result=0", False
+            key = pressing.pop(" ".join(up[:2]), "")
+            return (f"200 result={ord(key)}" if key and key in words[3] else "200 result=0"), False
         if up[:1] == ["EXEC"]:
             return "200 result=0", False
         if up[:2] == ["GET", "DATA"] and len(words) in (3, 4, 5):

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +25,7 @@ from cases.services import create_case, find_customer_by_phone, list_cases
 from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
 from cases.vocab import CaseKind, CustomerKind
-from ivr.agi import AgiError, AgiHangup, AgiSession
+from ivr.agi import AgiError, AgiHangup, AgiReply, AgiSession
 from ivr.config import Collect, HotlineMenu, MenuStore, Option
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ CALLBACK_SCRIPT = "callback-offer"  # the FastAGI script of the dialplan's [call
 CALLBACK_SUBJECT = "IVR: 回电请求 callback request"  # the console lists these as callback tasks
 KEY_ACCOUNT_PRIORITY = "10"
 PROMPT_DIR = "hotline"  # below Asterisk's sounds folder: hotline/<lang>/<name>
+TYPEAHEAD_KEYS = "0123456789*#"  # keys that stop a prompt and answer the next input
+SILENCE_PROMPT = "silence/1"  # Asterisk's own second of silence: the rest of a number typed ahead
 
 
 @dataclass
@@ -51,6 +54,7 @@ class CallState:
     recording: str | None = None
     queue: str | None = None
     next: str = "hangup"  # queue | hangup
+    typed: str = ""  # a key pressed during a prompt: the answer to the next input (typeahead)
 
     def step(self, text: str) -> None:
         self.path.append(text)
@@ -138,7 +142,7 @@ class IvrFlow:
         st = CallState(menu.hotline, env.uniqueid, env.callerid, lang)
         st.step(f"wait_limit={queue}")
         self._play(s, st, "wait-limit")
-        digits, _ = s.get_data(self._prompt(st, "callback-offer"), menu.key_timeout_ms, 1)
+        digits = self._key(s, st, "callback-offer", menu.key_timeout_ms)
         if digits == "1":
             try:
                 self._new_case(st, CaseKind.INQUIRY, CALLBACK_SUBJECT,
@@ -149,7 +153,7 @@ class IvrFlow:
                 self._to_agent(s, st, queue)
             else:
                 st.step("callback")
-                self._play(s, st, "callback-registered")
+                self._play(s, st, "callback-registered", keys=False)
                 self._goodbye(s, st)
         else:
             st.step("offer:timeout" if not digits else f"offer={digits}")
@@ -200,8 +204,43 @@ class IvrFlow:
     def _prompt(self, st: CallState, name: str) -> str:
         return f"{PROMPT_DIR}/{st.lang}/{name}"
 
-    def _play(self, s: AgiSession, st: CallState, name: str) -> None:
-        s.stream_file(self._prompt(st, name))
+    def _play(self, s: AgiSession, st: CallState, name: str, *, keys: bool = True) -> None:
+        """Play a prompt. With `keys`, a key pressed during it stops it and is kept as the answer to the next
+        input (typeahead), and the prompts before that input are skipped: a caller who knows the menu need
+        not wait for it. Without (what is said after the caller's last choice), it plays to its end."""
+        if keys and st.typed:
+            return
+        reply = s.stream_file(self._prompt(st, name), TYPEAHEAD_KEYS if keys else "")
+        if keys and reply.digit:
+            st.typed = reply.digit
+
+    def _say(self, st: CallState, say: Callable[[str], AgiReply]) -> None:
+        """SAY DIGITS / SAY DATE with typeahead, as `_play`."""
+        if st.typed:
+            return
+        reply = say(TYPEAHEAD_KEYS)
+        if reply.digit:
+            st.typed = reply.digit
+
+    def _key(self, s: AgiSession, st: CallState, prompt: str, timeout_ms: int) -> str:
+        """One key (a menu's choice): the key typed ahead, else GET DATA with the prompt ("" on time-out)."""
+        if st.typed:
+            key, st.typed = st.typed, ""
+            return "" if key == "#" else key
+        digits, _ = s.get_data(self._prompt(st, prompt), timeout_ms, 1)
+        return digits
+
+    def _digits(self, s: AgiSession, st: CallState, prompt: str, timeout_ms: int, max_digits: int) -> str:
+        """Up to `max_digits` keys (`#` ends them): a key typed ahead is the first of them, and the rest are
+        collected without playing the prompt again."""
+        if not st.typed:
+            digits, _ = s.get_data(self._prompt(st, prompt), timeout_ms, max_digits)
+            return digits
+        first, st.typed = st.typed, ""
+        if first == "#" or max_digits <= 1:
+            return "" if first == "#" else first
+        rest, _ = s.get_data(SILENCE_PROMPT, timeout_ms, max_digits - 1)
+        return first + rest
 
     def _finish(self, s: AgiSession, st: CallState) -> None:
         if st.waybill:
@@ -234,18 +273,18 @@ class IvrFlow:
         st.step(f"agent={queue}")
         st.queue = queue
         st.next = "queue"
-        self._play(s, st, "transfer-agent")
+        self._play(s, st, "transfer-agent", keys=False)
 
     def _goodbye(self, s: AgiSession, st: CallState) -> None:
         st.step("goodbye")
         st.next = "hangup"
-        self._play(s, st, "goodbye")
+        self._play(s, st, "goodbye", keys=False)
 
     def _collect(self, s: AgiSession, st: CallState, c: Collect, what: str,
                  check: Callable[[str], bool] | None = None) -> str | None:
         """Digits of the right length (`#` ends early); `check` False → not found. None after the tries."""
         for _ in range(c.tries):
-            digits, _timed_out = s.get_data(self._prompt(st, c.prompt), c.timeout_ms, c.max_length)
+            digits = self._digits(s, st, c.prompt, c.timeout_ms, c.max_length)
             if not digits:
                 st.step(f"{what}:timeout")
                 self._play(s, st, "no-input")
@@ -266,7 +305,7 @@ class IvrFlow:
     def _main_menu(self, s: AgiSession, st: CallState, menu: HotlineMenu) -> None:
         failures = 0
         while failures < menu.retries:
-            digits, _ = s.get_data(self._prompt(st, menu.menu_prompt), menu.key_timeout_ms, 1)
+            digits = self._key(s, st, menu.menu_prompt, menu.key_timeout_ms)
             if not digits:
                 st.step("menu:timeout")
                 failures += 1
@@ -308,7 +347,7 @@ class IvrFlow:
 
     def _anything_else(self, s: AgiSession, st: CallState, option: Option) -> None:
         """After a self-service answer: 0 → agent, * → main menu, else goodbye."""
-        digits, _ = s.get_data(self._prompt(st, "anything-else"), 5000, 1)
+        digits = self._key(s, st, "anything-else", 5000)
         if digits == "0":
             self._to_agent(s, st, option.queue)
         elif digits == "*":
@@ -347,7 +386,7 @@ class IvrFlow:
         st.step(f"status={shipment.status}")
         if shipment.events:
             self._play(s, st, "last-scan")
-            s.say_date(int(shipment.events[-1].at.timestamp()))
+            self._say(st, partial(s.say_date, int(shipment.events[-1].at.timestamp())))
         self._anything_else(s, st, option)
 
     def _new_case(self, st: CallState, kind: CaseKind, subject: str, description: str, waybill: str | None) -> None:
@@ -369,8 +408,8 @@ class IvrFlow:
             if phone is None:
                 break
             self._play(s, st, "phone-confirm")
-            s.say_digits(phone)
-            digits, _ = s.get_data(self._prompt(st, "confirm-or-retry"), 5000, 1)
+            self._say(st, partial(s.say_digits, phone))
+            digits = self._key(s, st, "confirm-or-retry", 5000)
             if digits != "1":
                 st.step("phone:retry")
                 continue
@@ -379,7 +418,7 @@ class IvrFlow:
                 st, CaseKind.CHANGE_REQUEST, "IVR: 更改收货人电话 change consignee phone",
                 f"来电 {st.caller} 经语音导航申请将运单 {shipment.waybill} 的收货人电话由 "
                 f"{shipment.consignee_phone or '-'} 改为 {phone}。", shipment.waybill)
-            self._play(s, st, "request-registered")
+            self._play(s, st, "request-registered", keys=False)
             assert st.case_number is not None
             s.say_digits("".join(ch for ch in st.case_number if ch.isdigit()))
             self._goodbye(s, st)
@@ -392,7 +431,7 @@ class IvrFlow:
         waybill: str | None = None
         c = menu.collect.get("waybill")
         if c is not None:
-            digits, _ = s.get_data(self._prompt(st, c.prompt), c.timeout_ms, c.max_length)
+            digits = self._digits(s, st, c.prompt, c.timeout_ms, c.max_length)
             if digits and c.min_length <= len(digits) <= c.max_length and self._find_shipment(digits) is not None:
                 waybill = digits
                 st.waybill = digits
@@ -416,7 +455,7 @@ class IvrFlow:
                 log.error("IVR %s: the message left before hanging up was not stored (%s)", st.uniqueid, err)
             raise
         self._message_case(st, option, reply.endpos or 0, waybill, "")
-        self._play(s, st, "recorded-thanks")
+        self._play(s, st, "recorded-thanks", keys=False)
         self._to_agent(s, st, option.queue)
 
     def _message_case(self, st: CallState, option: Option, endpos: int, waybill: str | None, ended: str) -> None:
@@ -459,7 +498,7 @@ class IvrFlow:
     def _closed(self, s: AgiSession, st: CallState, menu: HotlineMenu) -> None:
         st.step("closed")
         self._play(s, st, "closed")
-        digits, _ = s.get_data(self._prompt(st, "callback-offer"), menu.key_timeout_ms, 1)
+        digits = self._key(s, st, "callback-offer", menu.key_timeout_ms)
         if digits == "1":
             try:
                 self._new_case(st, CaseKind.INQUIRY, CALLBACK_SUBJECT,
@@ -470,5 +509,5 @@ class IvrFlow:
                 self._goodbye(s, st)
                 return
             st.step("callback")
-            self._play(s, st, "callback-registered")
+            self._play(s, st, "callback-registered", keys=False)
         self._goodbye(s, st)

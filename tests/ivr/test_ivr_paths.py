@@ -30,6 +30,34 @@ def test_tracking_reads_status_and_last_scan_then_goodbye(ivr_server: IvrServer)
     assert r.prompts[-1] == "hotline/zh/goodbye"
 
 
+def test_a_key_during_the_greeting_chooses_from_the_menu_at_once(ivr_server: IvrServer) -> None:
+    """A caller who knows the menu presses 1 while the welcome plays: it stops, the menu is not read, and
+    the 1 is the choice (keys typed ahead were lost on a real Asterisk: the prompt took none)."""
+    r = call(ivr_server, "service", [WAYBILL + "#", ""], keys_during={"hotline/zh/service-welcome": "1"})
+    assert 'STREAM FILE hotline/zh/service-welcome "0123456789*#"' in r.commands
+    assert "hotline/zh/service-menu" not in r.prompts
+    assert r.variables["IVR_PATH"].startswith(f"menu=1:tracking>waybill={WAYBILL}>status=")
+
+
+def test_a_key_during_the_status_answers_anything_else(ivr_server: IvrServer) -> None:
+    """0 pressed while the tracking status is read: the rest is skipped and the caller goes to an agent
+    (seen lost on a real Asterisk: the status took no keys, the 0 never reached the next menu)."""
+    r = call(ivr_server, "service", ["1", WAYBILL + "#"], keys_during={"hotline/zh/tracking-intro": "0"})
+    assert "hotline/zh/anything-else" not in r.prompts and not any(c.startswith("SAY DATE") for c in r.commands)
+    assert r.variables["IVR_NEXT"] == "queue" and r.variables["WAYBILL"] == WAYBILL
+    assert r.variables["IVR_PATH"].endswith("agent=service")
+    r = call(ivr_server, "service", ["1", WAYBILL + "#"], keys_during={"SAY DATE": "0"})  # during the date
+    assert "hotline/zh/anything-else" not in r.prompts and r.variables["IVR_NEXT"] == "queue"
+
+
+def test_the_first_digit_of_a_waybill_typed_ahead_is_kept(ivr_server: IvrServer) -> None:
+    """The first digit pressed during the no-input message starts the number; the rest is collected without
+    reading the prompt again."""
+    r = call(ivr_server, "service", ["1", "", WAYBILL[1:] + "#", ""], keys_during={"hotline/zh/no-input": WAYBILL[0]})
+    assert f"waybill:timeout>waybill={WAYBILL}" in r.variables["IVR_PATH"]
+    assert any(c.startswith("GET DATA silence/1 ") for c in r.commands)
+
+
 def test_tracking_then_agent_carries_the_waybill(ivr_server: IvrServer) -> None:
     r = call(ivr_server, "service", ["1", WAYBILL + "#", "0"])
     v = r.variables
@@ -114,7 +142,7 @@ def test_change_phone_confirmed_creates_a_change_request(ivr_server: IvrServer) 
     v = r.variables
     assert v["IVR_NEXT"] == "hangup" and v["WAYBILL"] == WAYBILL
     assert "phone=13912345678>phone:retry>phone=13912345679>phone:confirmed" in v["IVR_PATH"]
-    assert "SAY DIGITS 13912345679 \"\"" in r.commands
+    assert 'SAY DIGITS 13912345679 "0123456789*#"' in r.commands  # a key during it answers the next question
     with ivr_server.world.db.session() as s:
         case = get_case(s, int(v["CASE_ID"]))
     assert case.kind == "change_request" and "13912345679" in case.description and "13900000009" in case.description
