@@ -15,14 +15,11 @@ channel command that returned -1 after the caller hung up), `AgiInvalidCommand` 
 
 from __future__ import annotations
 
-import logging
 import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
-
-log = logging.getLogger(__name__)
 
 MAX_LINE = 8192  # bytes; the longest real line (the 520 usage text) is ~400
 MAX_ENV_LINES = 200
@@ -50,6 +47,14 @@ class AgiHangup(AgiError):
     def __init__(self, message: str, reply: AgiReply | None = None) -> None:
         super().__init__(message)
         self.reply = reply
+
+
+class AgiPromptMissing(AgiError):
+    """GET DATA answered -1 on a channel that is still up: its prompt is not in Asterisk's sounds folder."""
+
+    def __init__(self, prompt: str) -> None:
+        super().__init__(f"prompt {prompt} could not be played (not in Asterisk's sounds folder?)")
+        self.prompt = prompt
 
 
 class AgiCommandError(AgiError):
@@ -356,18 +361,20 @@ class AgiSession:
 
     def stream_file(self, prompt: str, escape_digits: str = "") -> AgiReply:
         """Play a prompt; `reply.digit` is the key that interrupted it. -1 with `endpos=0` is a
-        missing file (logged), -1 followed by HANGUP raises `AgiHangup`."""
-        reply = self._channel(f"STREAM FILE {_word(prompt, 'prompt')} {quote(escape_digits)}")
-        if reply.value == -1:
-            log.warning("prompt %s could not be played (%s)", prompt, reply.line)
-        return reply
+        missing file, -1 followed by HANGUP raises `AgiHangup`."""
+        return self._channel(f"STREAM FILE {_word(prompt, 'prompt')} {quote(escape_digits)}")
 
     def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> tuple[str, bool]:
         """Play a prompt and collect keys (`#` ends the input and is not returned).
-        Returns (digits, timed_out); `AgiHangup` when the caller hung up."""
+        Returns (digits, timed_out); `AgiHangup` when the caller hung up, `AgiPromptMissing` when Asterisk
+        could not play the prompt."""
         reply = self.command(f"GET DATA {_word(prompt, 'prompt')} {int(timeout_ms)} {int(max_digits)}")
         if reply.value == -1:
-            raise AgiHangup(f"caller hung up in GET DATA {prompt}")
+            # -1 is a hang-up, or a prompt Asterisk cannot find: HANGUP follows the first, and the channel
+            # is still up after the second (CHANNEL STATUS; a dead channel answers 511: AgiHangup)
+            if self._hangup_pending() or self.channel_status() < 0:
+                raise AgiHangup(f"caller hung up in GET DATA {prompt}", reply)
+            raise AgiPromptMissing(prompt)
         return reply.result, reply.data == "timeout"
 
     def wait_for_digit(self, timeout_ms: int) -> str | None:

@@ -19,7 +19,8 @@ RECORD FILE), answered with the reply forms captured from Asterisk 20.20.1:
   (a copy of that WAV) where the command asked, as Asterisk would.
 
 STREAM FILE always plays to the end (`200 result=0 endpos=N`), `-1 endpos=0` for names in
-`missing_prompts`. When our server half-closes, the client writes Asterisk's last `HANGUP` and closes.
+`missing_prompts` (GET DATA of such a name: `200 result=-1` with the channel still up). When our
+server half-closes, the client writes Asterisk's last `HANGUP` and closes.
 """
 
 from __future__ import annotations
@@ -203,6 +204,8 @@ class AgiCaller:
             return "200 result=0", False
         if up[:2] == ["GET", "DATA"] and len(words) in (3, 4, 5):
             prompts.append(words[2])
+            if words[2] in missing:  # ast_app_getdata fails on the file: -1, the channel stays up
+                return "200 result=-1", False
             item = inputs.pop(0) if inputs else ""
             if item == "!":
                 return "200 result=-1", True

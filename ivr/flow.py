@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from cases.services import create_case, find_customer_by_phone, list_cases
 from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
 from cases.vocab import CaseKind, CustomerKind
-from ivr.agi import AgiError, AgiHangup, AgiReply, AgiSession
+from ivr.agi import AgiError, AgiHangup, AgiPromptMissing, AgiReply, AgiSession
 from ivr.config import Collect, HotlineMenu, MenuStore, Option
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class IvrFlow:
         self.on_outcome = on_outcome
         self._announcements: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.missing_prompts: Counter[str] = Counter()  # prompts Asterisk could not play, since start
 
     # ------------------------------------------------------------------ supervisor
     def announce(self, hotline: str, prompt: str | None) -> None:
@@ -211,8 +213,27 @@ class IvrFlow:
         if keys and st.typed:
             return
         reply = s.stream_file(self._prompt(st, name), TYPEAHEAD_KEYS if keys else "")
-        if keys and reply.digit:
+        if reply.value == -1:
+            self._missing(st, self._prompt(st, name))
+        elif keys and reply.digit:
             st.typed = reply.digit
+
+    def _missing(self, st: CallState, prompt: str) -> None:
+        """A prompt Asterisk could not play: an error to fix on the PBX (`hotline prompts build`), counted in
+        `missing_prompts`; the call goes on."""
+        with self._lock:
+            self.missing_prompts[prompt] += 1
+        log.error("IVR %s: prompt %s is missing on the PBX (hotline prompts build); the call goes on",
+                  st.uniqueid, prompt)
+
+    def _get_data(self, s: AgiSession, st: CallState, prompt: str, timeout_ms: int, max_digits: int) -> str:
+        """GET DATA; when its prompt is missing the caller still gets to press keys (after silence/1)."""
+        try:
+            digits, _ = s.get_data(prompt, timeout_ms, max_digits)
+        except AgiPromptMissing:
+            self._missing(st, prompt)
+            digits, _ = s.get_data(SILENCE_PROMPT, timeout_ms, max_digits)
+        return digits
 
     def _say(self, st: CallState, say: Callable[[str], AgiReply]) -> None:
         """SAY DIGITS / SAY DATE with typeahead, as `_play`."""
@@ -227,20 +248,17 @@ class IvrFlow:
         if st.typed:
             key, st.typed = st.typed, ""
             return "" if key == "#" else key
-        digits, _ = s.get_data(self._prompt(st, prompt), timeout_ms, 1)
-        return digits
+        return self._get_data(s, st, self._prompt(st, prompt), timeout_ms, 1)
 
     def _digits(self, s: AgiSession, st: CallState, prompt: str, timeout_ms: int, max_digits: int) -> str:
         """Up to `max_digits` keys (`#` ends them): a key typed ahead is the first of them, and the rest are
         collected without playing the prompt again."""
         if not st.typed:
-            digits, _ = s.get_data(self._prompt(st, prompt), timeout_ms, max_digits)
-            return digits
+            return self._get_data(s, st, self._prompt(st, prompt), timeout_ms, max_digits)
         first, st.typed = st.typed, ""
         if first == "#" or max_digits <= 1:
             return "" if first == "#" else first
-        rest, _ = s.get_data(SILENCE_PROMPT, timeout_ms, max_digits - 1)
-        return first + rest
+        return first + self._get_data(s, st, SILENCE_PROMPT, timeout_ms, max_digits - 1)
 
     def _finish(self, s: AgiSession, st: CallState) -> None:
         if st.waybill:

@@ -228,6 +228,18 @@ def test_missing_prompt_does_not_stop_the_menu(ivr_server: IvrServer) -> None:
     assert r.variables["IVR_NEXT"] == "queue"
 
 
+def test_a_menu_whose_prompt_is_missing_still_takes_the_callers_key(ivr_server: IvrServer) -> None:
+    """GET DATA of a prompt missing on the PBX answers -1 like a hang-up; the channel is still up (CHANNEL
+    STATUS), so the caller's key is still taken after a second of silence, and the prompt is counted."""
+    before = ivr_server.flow.missing_prompts["hotline/zh/service-menu"]
+    r = call(ivr_server, "service", ["1", WAYBILL + "#", "0"], missing_prompts=["hotline/zh/service-menu"])
+    assert not r.hung_up and r.variables["IVR_NEXT"] == "queue"
+    assert r.variables["IVR_PATH"].startswith(f"menu=1:tracking>waybill={WAYBILL}")
+    menu = r.commands.index(next(c for c in r.commands if c.startswith("GET DATA hotline/zh/service-menu")))
+    assert r.commands[menu + 1] == "CHANNEL STATUS" and r.commands[menu + 2].startswith("GET DATA silence/1 ")
+    assert ivr_server.flow.missing_prompts["hotline/zh/service-menu"] == before + 1
+
+
 def test_callback_offer_after_the_wait_limit_registers_a_callback(ivr_server: IvrServer) -> None:
     r = call(ivr_server, "callback-offer?queue=complaints&hotline=service", ["1"], callerid="13700000001")
     assert r.prompts == ("hotline/zh/wait-limit", "hotline/zh/callback-offer", "hotline/zh/callback-registered",
