@@ -568,6 +568,7 @@ class Process:
     transcriber: TranscriptionQueue
     live_bus: LiveBus | None = None
     livetap: Any = None  # hotline_cli.livetap.LiveTap when live transcripts are on
+    wrap_ups: Any = None  # agent_console.wrapup.WrapUps, the site's wrap-up keeper (None: wrap_up_s = 0)
 
     def status(self) -> Mapping[str, Any]:
         live = {"live_transcripts": self.livetap.status()} if self.livetap is not None else {}
@@ -588,6 +589,8 @@ class Process:
             link.client.start()
 
     def stop(self) -> None:
+        if self.wrap_ups is not None:
+            self.wrap_ups.stop()
         for link in self.links:
             link.client.stop()
         if self.livetap is not None:
@@ -610,8 +613,15 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, rules=_rules(settings))
     holder.append(pipeline)
+    keeper: list[Any] = []  # the wrap-up keeper, once made (it needs the links)
+
+    def after_resync(link: PbxLink) -> None:
+        _reconcile(pipeline, link)
+        if keeper and keeper[0] is not None:  # agents a server before a restart left paused for wrap-up
+            keeper[0].adopt(link.tracker.snapshot().agents)
+
     try:
-        links = make_links(endpoints, bus, after_resync=lambda link: _reconcile(pipeline, link))
+        links = make_links(endpoints, bus, after_resync=after_resync)
     except ValueError as exc:
         raise StartupError(str(exc)) from None
     threading.Thread(target=pipeline.catch_up_transcripts, name="transcript-catch-up", daemon=True).start()
@@ -624,10 +634,11 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     metrics.set_backlog_source(backlog)
     metrics.set_store_backlog_source(lambda: pipeline.backlog)
     control = PbxControl(links)
+    keeper.append(start_wrap_ups(settings, bus, control))  # before the links start: their first resync adopts
     live_bus, livetap = (make_livetap(settings, control, bus, transcriber.engine) if settings.live_transcripts
                          else (None, None))
     return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), control,
-                   pipeline, transcriber, live_bus, livetap)
+                   pipeline, transcriber, live_bus, livetap, keeper[0])
 
 
 def make_livetap(settings: Settings, control: Any, bus: EventBus, engine: Any) -> tuple[LiveBus, Any]:
@@ -656,7 +667,7 @@ def _reconcile(pipeline: CallPipeline, link: PbxLink) -> None:
 
 def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
     _serve_console(proc.settings, proc.db, proc.bus, proc.live, port, demo=demo, status=proc.status,
-                   control=proc.control, live_bus=proc.live_bus)
+                   control=proc.control, live_bus=proc.live_bus, wrap_ups=proc.wrap_ups)
 
 
 def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, port: int | None, *, demo: bool,
@@ -665,7 +676,7 @@ def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, p
                    shared: bool = False) -> None:
     """`shared`: one of several web processes (each sees every agent; each builds the pops only of
     the agents connected to it). `wallboard`: relayed from where it is computed. `wrap_ups`: the
-    site's wrap-up keeper elsewhere (a web process: the listener's, over Redis). `reports`: where report
+    site's wrap-up keeper (this process's, or in a web process the listener's over Redis). `reports`: where report
     jobs run (a web process: RQ; None: in this process)."""
     import dataclasses
 
@@ -718,15 +729,15 @@ def _retry(settings: Settings) -> tuple[int, ...]:
 
 
 def start_wrap_ups(settings: Settings, bus: EventBus, control: PbxControl) -> Any:
-    """The listener's wrap-up keeper (agent_console.wrapup.WrapUps) for every agent of the site;
-    None when `wrap_up_s` is 0."""
+    """The site's wrap-up keeper (agent_console.wrapup.WrapUps) for every agent, in the process that has the
+    AMI links (the one process, or the listener); None when `wrap_up_s` is 0."""
     from agent_console.control import ConsoleControl
     from agent_console.wrapup import WrapUps
 
     if settings.wrap_up_s <= 0:
         return None
-    # the console's PBX commands (reasons, agent interfaces); the listener serves no pages or sessions
-    config = ConsoleConfig(secret_key="unused-by-the-listener", pause_reasons=settings.pause_reasons,
+    # the console's PBX commands (reasons, agent interfaces); the keeper serves no pages or sessions
+    config = ConsoleConfig(secret_key="unused-by-the-keeper", pause_reasons=settings.pause_reasons,
                            wrap_up_s=settings.wrap_up_s)
     keeper = WrapUps(bus, ConsoleControl(config, control), settings.wrap_up_s)
     keeper.start()

@@ -29,8 +29,6 @@ REDIS = redis_url()
 EXE = [sys.executable, "-m", "hotline_cli.main"]
 
 
-
-
 def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:

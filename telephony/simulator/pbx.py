@@ -593,6 +593,7 @@ class SimulatedPbx:
                 script.end = script.messages[-1][0]
                 if script.hold_until is not None:
                     script.hold_until = start + (script.hold_until - start) / self.time_scale
+            script.fallback_at = script.hold_until
             self._uid_seq += len(script.uniqueids)
             for peer in script.agents:
                 self._busy_until[peer] = max(self._busy_until[peer], self._agent_free_at(script, peer))

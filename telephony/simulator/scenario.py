@@ -137,7 +137,8 @@ class CallScript:
     end: float
     uniqueids: list[str] = field(default_factory=list)
     answered_by: str | None = None
-    hold_until: float | None = None  # when the holding step would give up waiting for a Redirect
+    hold_until: float | None = None  # when the holding step would give up waiting for a Redirect (None once left)
+    fallback_at: float | None = None  # the same deadline, kept after a Redirect (what tests compare with)
 
 
 def _index(msgs: list[tuple[float, Fields]], event: str, after: int = 0) -> int | None:
