@@ -4,6 +4,7 @@ under pytest-xdist, a private redis-server per worker (tests/loopback.py)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -78,3 +79,32 @@ def pg_url() -> Iterator[str]:
     with admin.begin() as c:
         c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database with the demo data, made once per test process: seeding costs ~1.4 CPU-s
+    (argon2 hashes of the demo accounts), and hundreds of tests start from it."""
+    from cases.db import Database
+    from cases.services import seed_demo
+
+    path = tmp_path_factory.mktemp("seeded") / "cases.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    with database.session() as s:
+        seed_demo(s)
+    database.dispose()  # closed: its write-ahead log folded into the file
+    return path
+
+
+@pytest.fixture
+def seeded_sqlite_db(seeded_sqlite: Path, tmp_path: Path) -> Iterator[Any]:
+    """A test's own copy of the seeded database (cases.db.Database; `migrate` finds it at head)."""
+    from cases.db import Database
+
+    target = tmp_path / "cases.db"
+    shutil.copyfile(seeded_sqlite, target)
+    database = Database(f"sqlite:///{target}")
+    database.migrate()
+    yield database
+    database.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -33,11 +32,9 @@ class EmptyLive:
 
 
 @pytest.fixture
-def app_bus(tmp_path: Path) -> Iterator[tuple[FlaskClient, EventBus, Database]]:
-    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
-    db.migrate()
+def app_bus(seeded_sqlite_db: Database) -> Iterator[tuple[FlaskClient, EventBus, Database]]:
+    db = seeded_sqlite_db
     with db.session() as s:
-        services.seed_demo(s)
         services.create_user(s, "admin1", DEMO_PASSWORD, "admin", "Admin")
     bus = EventBus()
     app, _ = create_app(ConsoleConfig(secret_key="k", metrics_token=TOKEN), db, bus, EmptyLive())
@@ -47,7 +44,6 @@ def app_bus(tmp_path: Path) -> Iterator[tuple[FlaskClient, EventBus, Database]]:
     metrics.set_ami_source(None)
     metrics.set_backlog_source(None)
     metrics.set_store_backlog_source(None)
-    db.dispose()
 
 
 def sample(text: str, name: str, **labels: str) -> float:

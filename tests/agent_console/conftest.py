@@ -3,7 +3,6 @@ EventBus. Only the LiveView is a stand-in: a holder of real telephony.live snaps
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -168,36 +167,16 @@ def _seeded(url: str) -> Iterator[Database]:
     database.dispose()
 
 
-@pytest.fixture(scope="session")
-def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite database with the demo data, made once per test process: seeding costs ~1.5 CPU-s
-    (argon2 hashes of the demo accounts), and hundreds of console tests start from it."""
-    path = tmp_path_factory.mktemp("seeded") / "cases.db"
-    for _ in _seeded(f"sqlite:///{path}"):  # made, then closed (its journal folded in)
-        pass
-    return path
-
-
-def _sqlite_copy(template: Path, tmp_path: Path) -> Iterator[Database]:
-    """A test's own copy of the seeded database (its schema checked by `migrate`, already at head)."""
-    target = tmp_path / "cases.db"
-    shutil.copyfile(template, target)
-    database = Database(f"sqlite:///{target}")
-    database.migrate()
-    yield database
-    database.dispose()
-
-
 @pytest.fixture
-def db(tmp_path: Path, seeded_sqlite: Path) -> Iterator[Database]:
-    yield from _sqlite_copy(seeded_sqlite, tmp_path)
+def db(seeded_sqlite_db: Database) -> Database:
+    return seeded_sqlite_db
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_both(request: pytest.FixtureRequest, tmp_path: Path, seeded_sqlite: Path) -> Iterator[Database]:
+def db_both(request: pytest.FixtureRequest) -> Iterator[Database]:
     """The console's database on SQLite and on the real PostgreSQL: a module overrides `db` with it."""
     if request.param == "sqlite":
-        yield from _sqlite_copy(seeded_sqlite, tmp_path)
+        yield request.getfixturevalue("seeded_sqlite_db")
     else:
         yield from _seeded(request.getfixturevalue("pg_url"))
 

@@ -65,11 +65,13 @@ class Site:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
-    url = f"sqlite:///{tmp_path / 'h.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    db = Database(url)
-    db.migrate()
-    with db.session() as s:
-        services.seed_demo(s)
+    if request.param == "sqlite":
+        db = request.getfixturevalue("seeded_sqlite_db")
+    else:
+        db = Database(request.getfixturevalue("pg_url"))
+        db.migrate()
+        with db.session() as s:
+            services.seed_demo(s)
     recordings = tmp_path / "rec"
     recordings.mkdir()
     evidence = tmp_path / "evidence"
