@@ -75,8 +75,9 @@ def test_wrap_up_after_a_call_then_ready_by_itself_and_extend(live_pbx: LivePbx)
     c = live_pbx.console
     http = c.login("agent1001")
     sock = c.socket(http)
+    # 2 s of talk at the simulator's 4x: long enough for a loaded machine's polls to see it
     script = live_pbx.pbx.start_call("service_answered", caller=("49305551001", "张伟"), agents=["agent1001"],
-                                     talk_s=2.0)
+                                     talk_s=8.0)
     wait_until(lambda: _state(sock)["state"] == "talking", timeout=20, what="talking")
     assert _state(sock)["call"]["linkedid"] == script.linkedid
     snap = wait_until(lambda: (s := _state(sock))["state"] == "wrap_up" and s, timeout=20, what="wrap-up")
