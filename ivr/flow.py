@@ -192,12 +192,7 @@ class IvrFlow:
         channel, res_agi.c), so an abandoned IVR call keeps its waybill, case and path."""
         st.step("hangup")
         try:
-            if st.waybill:
-                s.set_variable("WAYBILL", st.waybill)
-            if st.case_id is not None:
-                s.set_variable("CASE_ID", str(st.case_id))
-            if st.recording:
-                s.set_variable("IVR_RECORDING", st.recording)
+            self._set_known(s, st)
             s.set_variable("IVR_PATH", ">".join(st.path))
         except AgiError as exc:
             log.info("IVR %s: the path of a caller who hung up was not set (%s)", st.uniqueid, exc)
@@ -260,13 +255,18 @@ class IvrFlow:
             return "" if first == "#" else first
         return first + self._get_data(s, st, SILENCE_PROMPT, timeout_ms, max_digits - 1)
 
-    def _finish(self, s: AgiSession, st: CallState) -> None:
+    @staticmethod
+    def _set_known(s: AgiSession, st: CallState) -> None:
+        """The call's waybill, case and recording, when known, as channel variables."""
         if st.waybill:
             s.set_variable("WAYBILL", st.waybill)
         if st.case_id is not None:
             s.set_variable("CASE_ID", str(st.case_id))
         if st.recording:
             s.set_variable("IVR_RECORDING", st.recording)
+
+    def _finish(self, s: AgiSession, st: CallState) -> None:
+        self._set_known(s, st)
         if st.next == "queue":
             s.set_variable("IVR_QUEUE", st.queue or "")
             s.set_variable("QUEUE_PRIO", self._priority(st))
