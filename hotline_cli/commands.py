@@ -60,13 +60,21 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     pbx = SimulatedPbx(recordings_dir=str(recordings.resolve()), time_scale=args.speed, seed=args.seed,
                        agents=agents, wrap_up_s=0.0 if args.mix == "load" else 2.0, routing=args.routing,
                        load_callers=load_callers)
+    manager = None
+    if args.manager_conf is not None:  # the users and rights of a site's manager.conf instead of the generated
+        from telephony.manager_rights import ManagerConfError, parse_manager_conf
+
+        try:
+            manager = parse_manager_conf(args.manager_conf.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ManagerConfError) as exc:
+            return _fail("simulator", f"{args.manager_conf}: {exc}")
     if args.voice:
         from hotline_cli.runtime import attach_voice
 
         attach_voice(pbx)
     try:
         server = AmiServer(args.listen, pbx, Credentials(args.user, args.secret),
-                           allowed_peers=tuple(args.allow or ["127.0.0.1"]))
+                           allowed_peers=tuple(args.allow or ["127.0.0.1"]), manager=manager)
     except OSError as exc:
         return _fail("simulator", f"cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror}")
     pbx.start()
@@ -244,6 +252,10 @@ def register(sub: Any) -> None:
                    help="HOST:PORT (default 127.0.0.1:5038)")
     p.add_argument("--user", default="hotline")
     p.add_argument("--secret", default="hotline")
+    p.add_argument("--manager-conf", type=Path, default=None, metavar="FILE",
+                   help="answer every AMI user as this manager.conf says (read/write classes, eventfilter, "
+                        "[general] channelvars); default: the user `hotline asterisk-config` generates, with "
+                        "--user and --secret")
     p.add_argument("--allow", action="append", metavar="IP",
                    help="address allowed to connect (repeat; default 127.0.0.1), as manager.conf's permit")
     p.add_argument("--interval", type=float, default=15.0, help="mean seconds between calls; 0: none")
