@@ -13,12 +13,12 @@ import csv
 import gzip
 import io
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from telephony.calls import CallTracker
 from telephony.events import CallEnded, DomainEvent
-from telephony.frames import FrameParser
+from telephony.frames import FrameParser, Message
 from telephony.records import CallRecord
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,10 @@ def _chunks(data: bytes, timeline: list[tuple[int, int, float]] | None) -> Itera
         yield data[i : i + CHUNK], None
 
 
-def replay_files(paths: Sequence[Path], hotlines: dict[str, str] | None = None) -> list[CallRecord]:
-    """Replay captures in order; return every call, ended or not, in order of its end."""
+def replay_files(paths: Sequence[Path], hotlines: dict[str, str] | None = None,
+                 only: Callable[[Message], bool] | None = None) -> list[CallRecord]:
+    """Replay captures in order; return every call, ended or not, in order of its end. `only`: the events
+    to feed (e.g. what an AMI user would have received of a capture taken by one reading everything)."""
     records: list[CallRecord] = []
 
     def publish(event: DomainEvent) -> None:
@@ -104,7 +106,8 @@ def replay_files(paths: Sequence[Path], hotlines: dict[str, str] | None = None) 
         parser = FrameParser(max_frame=max(len(data) + 1, 1 << 20))
         for chunk, at in _chunks(data, _timeline_for(path)):
             for msg in parser.feed(chunk, at):
-                tracker.feed(msg)
+                if only is None or msg.event is None or only(msg):
+                    tracker.feed(msg)
         if parser.pending_bytes:
             log.warning("%s: ends inside a message (%s bytes after the last complete one)",
                         path, parser.pending_bytes)
