@@ -65,7 +65,7 @@ class ConsoleConfig:
     probe_stale_s: float = 900.0  # a hotline whose last `hotline probe` result is older raises an alert
     probe_poll_s: float = 10.0  # how often the wallboard reads the probe results from the database
     # supervisor username -> the phone (AMI interface) that rings for listen/whisper/barge;
-    # users not listed get "SIP/<username>"
+    # users not listed get "<technology of agent_interface>/<username>" (SIP/<username> by default)
     supervisor_phones: Mapping[str, str] = field(default_factory=dict)
     agent_interface: str = "SIP/{agent}"  # the queue member interface of an agent's phone
     callback_context: str = "hotline-outbound"  # dialplan context that dials a customer number
@@ -106,7 +106,7 @@ class ConsoleConfig:
         return {c.code: c.label_zh for c in self.wrap_up_codes}
 
     def supervisor_phone(self, username: str) -> str:
-        return self.supervisor_phones.get(username) or f"SIP/{username}"
+        return self.supervisor_phones.get(username) or f"{self.agent_interface.split('/', 1)[0]}/{username}"
 
     def interface_of(self, agent: str) -> str:
         return self.agent_interface.format(agent=agent)

@@ -73,6 +73,9 @@ class Settings:
     routing: str = "dialplan"  # "ami": the listener Redirects held hotline calls into the IVR
     blocked_callers: tuple[str, ...] = ()
     key_account_callers: tuple[str, ...] = ()
+    # an agent's phone as a queue member interface, {agent} the username: "SIP/{agent}" (chan_sip),
+    # "PJSIP/{agent}" (Asterisk 21 and later have only PJSIP); unlisted supervisors' phones take its technology
+    agent_interface: str = "SIP/{agent}"
     # [supervisor_phones] username = "SIP/sup9000": the phone that rings for listen/whisper/barge
     supervisor_phones: Mapping[str, str] = field(default_factory=dict)
     # [[pause_reasons]] code, zh, en: the reasons an agent may pause with (QueuePause Reason)
@@ -131,6 +134,7 @@ ENV = {
     "HOTLINE_AUDIOSOCKET_PORT": ("audiosocket_port", int),
     "HOTLINE_AUDIOSOCKET_ADDRESS": ("audiosocket_address", str),
     "HOTLINE_WRAP_UP_S": ("wrap_up_s", float),
+    "HOTLINE_AGENT_INTERFACE": ("agent_interface", str),
     "HOTLINE_REPORT_QUEUE": ("report_queue", str),
     "HOTLINE_REPORT_WAIT_S": ("report_wait_s", float),
     "HOTLINE_RECORDING_WAIT_S": ("recording_wait_s", float),
@@ -295,6 +299,10 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     if not 0 <= settings.live_prewarm <= settings.live_max_streams:
         raise ConfigError(f"setting live_prewarm: {settings.live_prewarm} is not from 0 to live_max_streams "
                           f"({settings.live_max_streams}): the recognisers made ready at start")
+    if not _INTERFACE_RE.fullmatch(settings.agent_interface.replace("{agent}", "agent1001")) \
+            or settings.agent_interface.count("{agent}") != 1 or "{" in settings.agent_interface.replace("{agent}", ""):
+        raise ConfigError(f"setting agent_interface: {settings.agent_interface!r} is not an interface with "
+                          "{agent} for the username, like \"SIP/{agent}\" or \"PJSIP/{agent}\"")
     if settings.routing not in ("dialplan", "ami"):
         raise ConfigError(f"setting routing: {settings.routing!r} is not 'dialplan' or 'ami'")
     return replace(settings, ami=ami)

@@ -714,6 +714,7 @@ def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
                          recordings_dir=settings.recordings_dir.resolve(),
                          evidence_dir=(settings.data_dir / "evidence").resolve(),
                          supervisor_phones=dict(settings.supervisor_phones), pause_reasons=settings.pause_reasons,
+                         agent_interface=settings.agent_interface,
                          metrics_token=settings.metrics_token, wrap_up_s=settings.wrap_up_s,
                          reminder_lead_s=settings.reminders.lead_minutes * 60,
                          reminder_repeat_s=settings.reminders.repeat_minutes * 60,
@@ -738,6 +739,7 @@ def start_wrap_ups(settings: Settings, bus: EventBus, control: PbxControl) -> An
         return None
     # the console's PBX commands (reasons, agent interfaces); the keeper serves no pages or sessions
     config = ConsoleConfig(secret_key="unused-by-the-keeper", pause_reasons=settings.pause_reasons,
+                           agent_interface=settings.agent_interface,
                            wrap_up_s=settings.wrap_up_s)
     keeper = WrapUps(bus, ConsoleControl(config, control), settings.wrap_up_s)
     keeper.start()

@@ -120,3 +120,20 @@ def test_reminder_lead_repeat_and_check_interval_reach_the_console(tmp_path: Pat
 def test_bad_reminder_settings_are_refused_with_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(write(tmp_path, text), environ={})
+
+
+def test_pjsip_agents_and_supervisors(tmp_path: Path) -> None:
+    """A PJSIP site (Asterisk 21 and later have no chan_sip): agent_interface names the queue member
+    interface the console and the wrap-up keeper pause; supervisors not listed ring on the same technology."""
+    default = console_config(load_settings(None, environ={}), demo=True)
+    assert (default.interface_of("agent1001"), default.supervisor_phone("supervisor")) == ("SIP/agent1001",
+                                                                                         "SIP/supervisor")
+    settings = load_settings(None, environ={"HOTLINE_AGENT_INTERFACE": "PJSIP/{agent}"})
+    config = console_config(settings, demo=True)
+    assert config.interface_of("agent1001") == "PJSIP/agent1001"
+    assert config.supervisor_phone("supervisor") == "PJSIP/supervisor"
+    cfg = tmp_path / "hotline.toml"
+    for bad in ('"PJSIP/agent1001"', '"{agent}"', '"PJSIP/{agent}{agent}"', '"PJSIP/{agent} x"', '"SIP/{user}"'):
+        cfg.write_text(f"agent_interface = {bad}\n")
+        with pytest.raises(ConfigError, match="agent_interface"):
+            load_settings(cfg, environ={})
