@@ -19,6 +19,8 @@ from waits import start_redis, stop_processes
 PG = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 REPO = Path(__file__).resolve().parent.parent
+# the manager.conf user `hotline asterisk-config` generated before (secret "hotline")
+OLD_MANAGER_CONF = Path(__file__).resolve().parent / "fixtures" / "manager-conf" / "old-generated.conf"
 WORKER_REDIS = pytest.StashKey[subprocess.Popen[bytes]]()
 
 
@@ -108,3 +110,10 @@ def seeded_sqlite_db(seeded_sqlite: Path, tmp_path: Path) -> Iterator[Any]:
     database.migrate()
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def old_manager_conf() -> Path:
+    """The manager.conf user `hotline asterisk-config` generated before: no `dtmf`, `command` write, Newexten
+    filtered out (tests/fixtures/manager-conf/old-generated.conf, secret "hotline")."""
+    return OLD_MANAGER_CONF

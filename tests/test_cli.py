@@ -158,19 +158,10 @@ def test_database_commands_refuse_an_unmigrated_database(argv: list[str], comman
     db.dispose()
 
 
-OLD_MANAGER_CONF = """[hotline]
-secret = s3cret
-read = system,call,agent,dialplan,cdr,security,user
-write = system,call,agent,originate,command
-eventfilter = !Event: Newexten
-"""
-
-
-def test_ami_check_names_what_a_user_lacks_and_has_beyond(tmp_path: Path) -> None:
+def test_ami_check_names_what_a_user_lacks_and_has_beyond(tmp_path: Path, old_manager_conf: Path) -> None:
     """The simulator answers as a site's manager.conf says (--manager-conf); ami-check reads the write rights
     from ListCommands and the read rights from the same file, and exits 1 on what is lacking."""
-    conf = tmp_path / "manager.conf"
-    conf.write_text(OLD_MANAGER_CONF, encoding="utf-8")
+    conf = old_manager_conf
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     proc = subprocess.Popen([*EXE, "simulator", "--listen", f"127.0.0.1:{port}", "--interval", "0",
@@ -180,11 +171,11 @@ def test_ami_check_names_what_a_user_lacks_and_has_beyond(tmp_path: Path) -> Non
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
-                check_login(AmiEndpoint("127.0.0.1", port, "hotline", "s3cret"))
+                check_login(AmiEndpoint("127.0.0.1", port, "hotline", "hotline"))
                 break
             except Exception:
                 time.sleep(0.2)
-        res = run("ami-check", "--ami", f"127.0.0.1:{port}", "--secret", "s3cret", "--manager-conf", str(conf))
+        res = run("ami-check", "--ami", f"127.0.0.1:{port}", "--secret", "hotline", "--manager-conf", str(conf))
         assert res.returncode == 1, res.stdout + res.stderr
         assert "missing read rights: dtmf" in res.stdout
         assert "more than Hotline needs: write command, system" in res.stdout

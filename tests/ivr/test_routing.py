@@ -117,21 +117,14 @@ def test_without_the_listener_the_dialplan_fallback_takes_the_call(tmp_path: Pat
         pbx.stop()
 
 
-# what `hotline asterisk-config` generated before: no `dtmf` read class, Newexten filtered out
-OLD_MANAGER_CONF = """[hotline]
-secret = hotline
-read = system,call,agent,dialplan,cdr,security,user
-write = system,call,agent,originate,command
-eventfilter = !Event: Newexten
-"""
-
-
-def test_the_old_generated_manager_conf_loses_every_key_and_the_generated_one_keeps_them(tmp_path: Path) -> None:
+def test_the_old_generated_manager_conf_loses_every_key_and_the_generated_one_keeps_them(
+        tmp_path: Path, old_manager_conf: Path) -> None:
     """The simulator answers the AMI user as Asterisk would: without `dtmf` no DTMFEnd reaches the
     listener, so no key reaches the call record (seen on a real Asterisk 20); with the generated user the
     call is routed by the listener and keeps its key."""
     rules = RoutingRules.build(blocked=[], key_accounts=[])
-    for conf, digits in ((parse_manager_conf(OLD_MANAGER_CONF), ""), (None, "1")):
+    old = parse_manager_conf(old_manager_conf.read_text(encoding="utf-8"))
+    for conf, digits in ((old, ""), (None, "1")):
         rig = Rig(tmp_path, rules, conf)
         try:
             script = rig.pbx.start_call("service_answered", caller=("49305551002", "李娜"), talk_s=1)

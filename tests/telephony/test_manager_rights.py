@@ -24,20 +24,6 @@ from telephony.manager_rights import (
 from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.server import AmiServer
 
-# the manager.conf `hotline asterisk-config` wrote before (shared/asterisk-traces/product-dialplan/README.md)
-OLD_GENERATED = """
-[hotline]
-secret = hotline
-deny = 0.0.0.0/0.0.0.0
-permit = 127.0.0.1/255.255.255.255
-read = system,call,agent,dialplan,cdr,security,user
-write = system,call,agent,originate,command
-channelvars = HOTLINE
-eventfilter = !Event: Newexten
-eventfilter = !Event: RTCPSent
-eventfilter = !Event: RTCPReceived
-"""
-
 
 def ev(name: str, privilege: str, *more: tuple[str, str]) -> list[tuple[str, str]]:
     return [("Event", name), ("Privilege", privilege), *more]
@@ -109,8 +95,8 @@ def test_a_bad_filter_line_is_skipped_with_a_warning_as_asterisk_does() -> None:
         parse_manager_conf("read = all\n")
 
 
-def test_channelvars_is_read_in_general_only() -> None:
-    conf = parse_manager_conf(OLD_GENERATED)
+def test_channelvars_is_read_in_general_only(old_manager_conf: Path) -> None:
+    conf = parse_manager_conf(old_manager_conf.read_text(encoding="utf-8"))
     assert conf.channelvars == ()  # a user section's channelvars is an unknown option in manager.c
     assert parse_manager_conf("[general]\nchannelvars = HOTLINE, LANG\n").channelvars == ("HOTLINE", "LANG")
 
@@ -149,8 +135,8 @@ def test_the_generated_user_is_least_privilege_and_keeps_what_hotline_reads() ->
     assert not user.receives(ev("UserEvent", "user,all", ("UserEvent", "SomebodyElses")))
 
 
-def test_rights_reports_name_what_the_old_generated_user_lacked() -> None:
-    old = parse_manager_conf(OLD_GENERATED).users["hotline"]
+def test_rights_reports_name_what_the_old_generated_user_lacked(old_manager_conf: Path) -> None:
+    old = parse_manager_conf(old_manager_conf.read_text(encoding="utf-8")).users["hotline"]
     report = ami_user.read_rights(old)
     assert report.missing_read == ("dtmf",) and report.lacking
     listed = [a for a in ("Ping", "Redirect", "Hangup", "Setvar", "Getvar", "Originate", "QueuePause", "QueueAdd",

@@ -16,14 +16,6 @@ from telephony.records import CallRecord
 from telephony.replay import replay_files
 
 CAPTURES = ("08-product-dialplan-ami-routing-fastagi.ami", "09-product-dialplan-pjsip.ami")
-OLD_USER = """[hotline]
-secret = x
-read = system,call,agent,dialplan,cdr,security,user
-write = system,call,agent,originate,command
-eventfilter = !Event: Newexten
-eventfilter = !Event: RTCPSent
-eventfilter = !Event: RTCPReceived
-"""
 
 
 def as_user(user: ManagerUser, seen: list[str]) -> Callable[[Message], bool]:
@@ -65,9 +57,9 @@ def test_the_calls_of_the_chan_sip_capture(traces: Path) -> None:
 
 
 @pytest.mark.parametrize("capture", CAPTURES)
-def test_the_user_generated_before_lost_every_key(traces: Path, capture: str) -> None:
+def test_the_user_generated_before_lost_every_key(traces: Path, capture: str, old_manager_conf: Path) -> None:
     path = traces / "product-dialplan" / capture
-    old = parse_manager_conf(OLD_USER).users["hotline"]
+    old = parse_manager_conf(old_manager_conf.read_text(encoding="utf-8")).users["hotline"]
     lost = replay_files([path], only=as_user(old, []))
     assert any(r.digits for r in replay_files([path]))
     assert not any(r.digits for r in lost)
