@@ -42,6 +42,7 @@ ACTION_CLASSES: dict[str, frozenset[str]] = {
     "mixmonitor": frozenset({"system"}), "filter": frozenset({"system"}), "userevent": frozenset({"user"}),
 }
 
+ALL_CLASSES = frozenset(CLASSES)
 METHODS = ("regex", "exact", "starts_with", "ends_with", "contains", "none")
 
 
@@ -176,13 +177,13 @@ class ManagerUser:
         needed = ACTION_CLASSES.get(action.lower(), frozenset())
         return not needed or bool(needed & self.write)
 
-    def receives(self, fields: Fields, mask: frozenset[str] = frozenset(CLASSES)) -> bool:
+    def receives(self, fields: Fields, mask: frozenset[str] = ALL_CLASSES) -> bool:
         """Whether an event (its header lines, Event and Privilege first) reaches a session of this user
         with event mask `mask`."""
         head = dict(fields[:2])
         event = head.get("Event", "")
         # Privilege names the event's classes, then "all" (manager.c authority_to_str)
-        category = {w.strip() for w in head.get("Privilege", "").split(",")} & set(CLASSES)
+        category = {w.strip() for w in head.get("Privilege", "").split(",")} & ALL_CLASSES
         if not category <= self.read or not category <= mask:
             return False
         return self.passes_filters(event, fields)

@@ -33,20 +33,25 @@ def one_line_error(res: subprocess.CompletedProcess[str], command: str) -> str:
     return lines[0]
 
 
-@pytest.fixture()
-def simulator(tmp_path: Path):  # type: ignore[no-untyped-def]
+def start_simulator(cwd: Path, secret: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`hotline simulator` on a free port, once user hotline can log in with `secret`."""
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    proc = subprocess.Popen([*EXE, "simulator", "--listen", f"127.0.0.1:{port}", "--interval", "0",
-                             "--secret", "s3cret"], cwd=tmp_path, env=base, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([*EXE, "simulator", "--listen", f"127.0.0.1:{port}", "--interval", "0", *args],
+                            cwd=cwd, env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
-            check_login(AmiEndpoint("127.0.0.1", port, "hotline", "s3cret"))
+            check_login(AmiEndpoint("127.0.0.1", port, "hotline", secret))
             break
         except Exception:
             time.sleep(0.2)
+    return proc, port
+
+
+@pytest.fixture()
+def simulator(tmp_path: Path):  # type: ignore[no-untyped-def]
+    proc, port = start_simulator(tmp_path, "s3cret", "--secret", "s3cret")
     yield port
     proc.terminate()
     proc.wait(timeout=10)
@@ -162,19 +167,8 @@ def test_ami_check_names_what_a_user_lacks_and_has_beyond(tmp_path: Path, old_ma
     """The simulator answers as a site's manager.conf says (--manager-conf); ami-check reads the write rights
     from ListCommands and the read rights from the same file, and exits 1 on what is lacking."""
     conf = old_manager_conf
-    port = free_port()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    proc = subprocess.Popen([*EXE, "simulator", "--listen", f"127.0.0.1:{port}", "--interval", "0",
-                             "--manager-conf", str(conf)], cwd=tmp_path, env=base, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc, port = start_simulator(tmp_path, "hotline", "--manager-conf", str(conf))
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                check_login(AmiEndpoint("127.0.0.1", port, "hotline", "hotline"))
-                break
-            except Exception:
-                time.sleep(0.2)
         res = run("ami-check", "--ami", f"127.0.0.1:{port}", "--secret", "hotline", "--manager-conf", str(conf))
         assert res.returncode == 1, res.stdout + res.stderr
         assert "missing read rights: dtmf" in res.stdout
