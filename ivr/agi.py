@@ -412,9 +412,6 @@ class AgiSession:
             raise ValueError(f"SAY DIGITS needs digits, got {digits!r}")
         return self._channel(f"SAY DIGITS {digits} {quote(escape_digits)}")
 
-    def say_date(self, epoch: int, escape_digits: str = "") -> AgiReply:
-        return self._channel(f"SAY DATE {int(epoch)} {quote(escape_digits)}")
-
     def exec(self, application: str, options: str = "") -> AgiReply:
         return self.command(f"EXEC {_word(application, 'application')}" + (f" {options}" if options else ""))
 

@@ -8,7 +8,8 @@ Each item of `inputs` is what the caller does at the next input command (GET DAT
 RECORD FILE), answered with the reply forms captured from Asterisk 20.20.1:
 
 - keys: `"123#"` (`#` ends GET DATA → `200 result=123`), `"45"` (max digits reached →
-  `200 result=45`, fewer → `200 result=45 (timeout)`); WAIT FOR DIGIT takes the first key;
+  `200 result=45`, fewer → `200 result=45 (timeout)`); WAIT FOR DIGIT takes the first key and leaves the
+  rest of the item to the next input command (keys are one stream);
 - `""` (or inputs exhausted): nothing pressed → `200 result= (timeout)` / `200 result=0`;
 - `"!"`: the caller hangs up → `200 result=-1`, then the `HANGUP` line, then `511` to channel
   commands while GET VARIABLE / VERBOSE / SET VARIABLE still work;
@@ -221,6 +222,8 @@ class AgiCaller:
             item = inputs.pop(0) if inputs else ""
             if item == "!":
                 return "200 result=-1", True
+            if len(item) > 1:
+                inputs.insert(0, item[1:])  # the caller's next keys, for the next input command
             return f"200 result={ord(item[0]) if item else 0}", False
         if up[:2] == ["RECORD", "FILE"] and len(words) >= 6:
             item = inputs.pop(0) if inputs else ""

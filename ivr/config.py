@@ -16,6 +16,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from ivr.speech import WORDS
+
 log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -186,8 +188,12 @@ def load_prompts(path: Path | None = None) -> Prompts:
         for name, text in table.items():
             if not _PROMPT_NAME.fullmatch(name):
                 raise MenuFileError(f"{path}: {lang}.{name}: not a prompt name (a-z, 0-9, -)")
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str) or not (text.strip() or name in WORDS):
                 raise MenuFileError(f"{path}: {lang}.{name}: must be a non-empty text")
+        lacking = sorted(WORDS - set(table))
+        if lacking:
+            raise MenuFileError(f"{path}: {lang}.{lacking[0]}: missing (a word the IVR says numbers, dates and "
+                                "amounts with; empty if not said in this language)")
         texts[lang] = dict(table)
     names = {lang: set(t) for lang, t in texts.items()}
     for lang in LANGUAGES[1:]:

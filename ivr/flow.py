@@ -14,19 +14,20 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import partial
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from cases.claims import claim_for_case
 from cases.db import Database
 from cases.errors import CasesError
 from cases.services import create_case, find_customer_by_phone, list_cases
 from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
 from cases.vocab import CaseKind, CustomerKind
-from ivr.agi import AgiError, AgiHangup, AgiPromptMissing, AgiReply, AgiSession
+from ivr import speech
+from ivr.agi import AgiError, AgiHangup, AgiPromptMissing, AgiSession
 from ivr.config import Collect, HotlineMenu, MenuStore, Option
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,8 @@ CALLBACK_SCRIPT = "callback-offer"  # the FastAGI script of the dialplan's [call
 CALLBACK_SUBJECT = "IVR: 回电请求 callback request"  # the console lists these as callback tasks
 KEY_ACCOUNT_PRIORITY = "10"
 PROMPT_DIR = "hotline"  # below Asterisk's sounds folder: hotline/<lang>/<name>
+CENTRE_UTC_OFFSET = timedelta(hours=8)  # dates are spoken in the centre's time when a hotline has no hours
 TYPEAHEAD_KEYS = "0123456789*#"  # keys that stop a prompt and answer the next input
-SILENCE_PROMPT = "silence/1"  # Asterisk's own second of silence: the rest of a number typed ahead
 
 
 @dataclass
@@ -222,21 +223,31 @@ class IvrFlow:
                   st.uniqueid, prompt)
 
     def _get_data(self, s: AgiSession, st: CallState, prompt: str, timeout_ms: int, max_digits: int) -> str:
-        """GET DATA; when its prompt is missing the caller still gets to press keys (after silence/1)."""
+        """GET DATA; when its prompt is missing the caller still gets to press keys."""
         try:
             digits, _ = s.get_data(prompt, timeout_ms, max_digits)
         except AgiPromptMissing:
             self._missing(st, prompt)
-            digits, _ = s.get_data(SILENCE_PROMPT, timeout_ms, max_digits)
+            return self._keys(s, timeout_ms, max_digits)
         return digits
 
-    def _say(self, st: CallState, say: Callable[[str], AgiReply]) -> None:
-        """SAY DIGITS / SAY DATE with typeahead, as `_play`."""
-        if st.typed:
-            return
-        reply = say(TYPEAHEAD_KEYS)
-        if reply.digit:
-            st.typed = reply.digit
+    @staticmethod
+    def _keys(s: AgiSession, timeout_ms: int, max_digits: int) -> str:
+        """Keys without a prompt (WAIT FOR DIGIT, no sound file needed), as GET DATA collects them: up to
+        `max_digits`, `#` ends them, `timeout_ms` for each key."""
+        keys = ""
+        while len(keys) < max_digits:
+            key = s.wait_for_digit(timeout_ms)
+            if key is None or key == "#":
+                break
+            keys += key
+        return keys
+
+    def _say(self, s: AgiSession, st: CallState, words: list[str], *, keys: bool = True) -> None:
+        """A number, date or amount (ivr/speech.py) as Hotline's own word prompts in the caller's language,
+        with typeahead as `_play`."""
+        for word in speech.spoken(words, self.store.prompts.texts.get(st.lang, {})):
+            self._play(s, st, word, keys=keys)
 
     def _key(self, s: AgiSession, st: CallState, prompt: str, timeout_ms: int) -> str:
         """One key (a menu's choice): the key typed ahead, else GET DATA with the prompt ("" on time-out)."""
@@ -253,7 +264,7 @@ class IvrFlow:
         first, st.typed = st.typed, ""
         if first == "#" or max_digits <= 1:
             return "" if first == "#" else first
-        return first + self._get_data(s, st, SILENCE_PROMPT, timeout_ms, max_digits - 1)
+        return first + self._keys(s, timeout_ms, max_digits - 1)
 
     @staticmethod
     def _set_known(s: AgiSession, st: CallState) -> None:
@@ -404,8 +415,13 @@ class IvrFlow:
         st.step(f"status={shipment.status}")
         if shipment.events:
             self._play(s, st, "last-scan")
-            self._say(st, partial(s.say_date, int(shipment.events[-1].at.timestamp())))
+            self._say(s, st, speech.date_time(shipment.events[-1].at, st.lang, self._utc_offset(menu)))
         self._anything_else(s, st, option)
+
+    @staticmethod
+    def _utc_offset(menu: HotlineMenu) -> timedelta:
+        """The hotline's clock (its business hours' UTC offset), else the centre's (UTC+8)."""
+        return menu.hours.utc_offset if menu.hours is not None else CENTRE_UTC_OFFSET
 
     def _new_case(self, st: CallState, kind: CaseKind, subject: str, description: str, waybill: str | None) -> None:
         with self.db.session() as db:
@@ -426,7 +442,7 @@ class IvrFlow:
             if phone is None:
                 break
             self._play(s, st, "phone-confirm")
-            self._say(st, partial(s.say_digits, phone))
+            self._say(s, st, speech.digits(phone))
             digits = self._key(s, st, "confirm-or-retry", 5000)
             if digits != "1":
                 st.step("phone:retry")
@@ -438,7 +454,7 @@ class IvrFlow:
                 f"{shipment.consignee_phone or '-'} 改为 {phone}。", shipment.waybill)
             self._play(s, st, "request-registered", keys=False)
             assert st.case_number is not None
-            s.say_digits("".join(ch for ch in st.case_number if ch.isdigit()))
+            self._say(s, st, speech.digits(st.case_number), keys=False)
             self._goodbye(s, st)
             return
         self._to_agent(s, st, option.queue)
@@ -511,7 +527,25 @@ class IvrFlow:
         status = found[digits]
         st.step(f"claim_status={status}")
         self._play(s, st, self.store.prompts.case_status.get(status, "status-unknown"))
+        self._claim_money(s, st)
         self._anything_else(s, st, option)
+
+    def _claim_money(self, s: AgiSession, st: CallState) -> None:
+        """The amount paid (赔付) or, before payment, the amount agreed (商定) on the caller's claim."""
+        assert st.case_id is not None
+        try:
+            with self.db.session() as db:
+                claim = claim_for_case(db, st.case_id)
+        except (CasesError, SQLAlchemyError) as exc:
+            log.warning("IVR %s: claim amounts not read (%s)", st.uniqueid, exc)
+            return
+        if claim is None:
+            return
+        for prompt, money in (("claim-paid", claim.paid), ("claim-agreed", claim.agreed)):
+            if money is not None:
+                self._play(s, st, prompt)
+                self._say(s, st, speech.amount(int(money * 100), st.lang))
+                return
 
     def _closed(self, s: AgiSession, st: CallState, menu: HotlineMenu) -> None:
         st.step("closed")

@@ -49,6 +49,8 @@ def build_prompts(prompts: Prompts, out: Path, langs: tuple[str, ...] | None = N
         folder = out / lang
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in sorted(prompts.texts[lang].items()):
+            if not text.strip():
+                continue  # a word this language does not say (ivr/speech.py)
             wav, sln = folder / f"{name}.wav", folder / f"{name}.sln"
             with tempfile.TemporaryDirectory() as tmp:
                 raw = Path(tmp) / "espeak.wav"

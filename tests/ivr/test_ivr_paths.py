@@ -7,11 +7,15 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from cases import claims
+from cases.claims import EvidenceStore, LiabilityInput
 from cases.services import get_case, list_cases
+from cases.views import CaseInput
 from ivr.agi_client import AgiCaller, AgiCallResult
 from tests.ivr.conftest import AGI_FIXTURES, CLOSED_AT, KEY_ACCOUNT_PHONE, WAYBILL, IvrServer
 
 SAMPLE = AGI_FIXTURES / "agi-03-record-dtmf-085901.wav"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 
 def call(srv: IvrServer, script: str, inputs: list[str], **kw: object) -> AgiCallResult:
@@ -24,7 +28,11 @@ def test_tracking_reads_status_and_last_scan_then_goodbye(ivr_server: IvrServer)
     assert r.server_closed and not r.hung_up
     assert r.prompts[:3] == ("hotline/zh/service-welcome", "hotline/zh/service-menu", "hotline/zh/enter-waybill")
     assert "hotline/zh/tracking-intro" in r.prompts and "hotline/zh/status-in-transit" in r.prompts
-    assert any(c.startswith("SAY DATE ") for c in r.commands)
+    said = r.prompts[r.prompts.index("hotline/zh/last-scan") + 1:r.prompts.index("hotline/zh/anything-else")]
+    assert said == tuple(f"hotline/zh/{w}" for w in (  # 11-28 10:00 UTC: 十一月二十八日十八点整 in China
+        "month-11", "num-20", "num-8", "date-day", "num-18", "time-hour", "time-sharp"))  # time-at: not in zh
+    assert all(p.startswith("hotline/zh/") for p in r.prompts)  # Hotline's Mandarin prompts, no English sound
+    assert not any(c.startswith("SAY ") for c in r.commands)  # Asterisk's SAY speaks English digits/ sounds
     assert r.variables["WAYBILL"] == WAYBILL and r.variables["IVR_NEXT"] == "hangup"
     assert r.variables["IVR_PATH"] == f"menu=1:tracking>waybill={WAYBILL}>status=运输中>goodbye"
     assert r.prompts[-1] == "hotline/zh/goodbye"
@@ -43,10 +51,13 @@ def test_a_key_during_the_status_answers_anything_else(ivr_server: IvrServer) ->
     """0 pressed while the tracking status is read: the rest is skipped and the caller goes to an agent
     (seen lost on a real Asterisk: the status took no keys, the 0 never reached the next menu)."""
     r = call(ivr_server, "service", ["1", WAYBILL + "#"], keys_during={"hotline/zh/tracking-intro": "0"})
-    assert "hotline/zh/anything-else" not in r.prompts and not any(c.startswith("SAY DATE") for c in r.commands)
+    assert "hotline/zh/anything-else" not in r.prompts and "hotline/zh/last-scan" not in r.prompts
     assert r.variables["IVR_NEXT"] == "queue" and r.variables["WAYBILL"] == WAYBILL
     assert r.variables["IVR_PATH"].endswith("agent=service")
-    r = call(ivr_server, "service", ["1", WAYBILL + "#"], keys_during={"SAY DATE": "0"})  # during the date
+    month = call(ivr_server, "service", ["1", WAYBILL + "#", ""]).prompts
+    month_word = month[month.index("hotline/zh/last-scan") + 1]
+    r = call(ivr_server, "service", ["1", WAYBILL + "#"], keys_during={month_word: "0"})  # during the date
+    assert "hotline/zh/date-day" not in r.prompts  # the rest of the date is skipped
     assert "hotline/zh/anything-else" not in r.prompts and r.variables["IVR_NEXT"] == "queue"
 
 
@@ -55,7 +66,7 @@ def test_the_first_digit_of_a_waybill_typed_ahead_is_kept(ivr_server: IvrServer)
     reading the prompt again."""
     r = call(ivr_server, "service", ["1", "", WAYBILL[1:] + "#", ""], keys_during={"hotline/zh/no-input": WAYBILL[0]})
     assert f"waybill:timeout>waybill={WAYBILL}" in r.variables["IVR_PATH"]
-    assert any(c.startswith("GET DATA silence/1 ") for c in r.commands)
+    assert sum(c.startswith("WAIT FOR DIGIT ") for c in r.commands) == len(WAYBILL) - 1  # key by key to 12
 
 
 def test_tracking_then_agent_carries_the_waybill(ivr_server: IvrServer) -> None:
@@ -142,12 +153,16 @@ def test_change_phone_confirmed_creates_a_change_request(ivr_server: IvrServer) 
     v = r.variables
     assert v["IVR_NEXT"] == "hangup" and v["WAYBILL"] == WAYBILL
     assert "phone=13912345678>phone:retry>phone=13912345679>phone:confirmed" in v["IVR_PATH"]
-    assert 'SAY DIGITS 13912345679 "0123456789*#"' in r.commands  # a key during it answers the next question
+    confirm = r.prompts.index("hotline/zh/phone-confirm", r.prompts.index("hotline/zh/phone-confirm") + 1)
+    assert r.prompts[confirm + 1:confirm + 12] == tuple(f"hotline/zh/num-{d}" for d in "13912345679")
+    assert 'STREAM FILE hotline/zh/num-9 "0123456789*#"' in r.commands  # a key during it answers the next question
     with ivr_server.world.db.session() as s:
         case = get_case(s, int(v["CASE_ID"]))
     assert case.kind == "change_request" and "13912345679" in case.description and "13900000009" in case.description
     digits = "".join(ch for ch in case.number if ch.isdigit())
-    assert f'SAY DIGITS {digits} ""' in r.commands
+    told = r.prompts.index("hotline/zh/request-registered") + 1
+    assert r.prompts[told:told + len(digits)] == tuple(f"hotline/zh/num-{d}" for d in digits)
+    assert f'STREAM FILE hotline/zh/num-{digits[-1]} ""' in r.commands  # the case number plays to its end
 
 
 def test_change_phone_bad_number_goes_to_agent(ivr_server: IvrServer) -> None:
@@ -165,6 +180,34 @@ def test_claim_status_by_claim_number(ivr_server: IvrServer) -> None:
     r = call(ivr_server, "claims", ["2", "202001010001#", "20200101000#", digits, "0"])
     assert r.variables["IVR_PATH"].split(">")[1:3] == ["claim:not_found=202001010001", "claim:invalid=20200101000"]
     assert r.variables["IVR_QUEUE"] == "claims" and r.variables["CASE_ID"] == str(claim.id)
+
+
+def test_claim_status_tells_the_agreed_then_the_paid_amount_in_mandarin(ivr_server: IvrServer,
+                                                                        tmp_path: Path) -> None:
+    db = ivr_server.world.db
+    with db.session() as s:
+        k = claims.open_claim(s, CaseInput(kind="claim", subject="破损"), channel="hotline",
+                              accident_cause="handling_damage", claimed="1200", by="a1")
+        claims.start_investigation(s, k.id, by="c1")
+        claims.add_evidence(s, k.id, filename="p.png", data=PNG, content_type="image/png",
+                            store=EvidenceStore(tmp_path), by="c1")
+        claims.fix_liability(s, k.id, parties=[LiabilityInput("branch", "100")], by="c1")
+        claims.offer(s, k.id, offered_by="company", amount="1000.50", by="c1")
+        claims.agree_amount(s, k.id, amount="1000.50", by="c1")
+    digits = "".join(ch for ch in k.case_number if ch.isdigit())
+    r = call(ivr_server, "claims", ["2", digits + "#", ""])
+    told = r.prompts.index("hotline/zh/claim-agreed") + 1
+    assert r.prompts[told:told + 5] == tuple(f"hotline/zh/{w}" for w in (  # 一千点五元
+        "num-1", "num-1000", "num-point", "num-5", "money-yuan"))
+    assert all(p.startswith("hotline/zh/") for p in r.prompts) and not any(c.startswith("SAY ") for c in r.commands)
+    with db.session() as s:
+        claims.notify_parties(s, k.id, by="c1")
+        claims.pay(s, k.id, amount="1000.50", by="c1")
+    r = call(ivr_server, "claims?lang=en", ["2", digits + "#", ""])
+    told = r.prompts.index("hotline/en/claim-paid") + 1
+    assert "hotline/en/claim-agreed" not in r.prompts
+    assert r.prompts[told:told + 5] == tuple(f"hotline/en/{w}" for w in (
+        "num-1", "num-1000", "num-point", "num-5", "money-yuan"))
 
 
 def test_closed_hours_offer_a_callback(ivr_server: IvrServer) -> None:
@@ -236,7 +279,7 @@ def test_a_menu_whose_prompt_is_missing_still_takes_the_callers_key(ivr_server: 
     assert not r.hung_up and r.variables["IVR_NEXT"] == "queue"
     assert r.variables["IVR_PATH"].startswith(f"menu=1:tracking>waybill={WAYBILL}")
     menu = r.commands.index(next(c for c in r.commands if c.startswith("GET DATA hotline/zh/service-menu")))
-    assert r.commands[menu + 1] == "CHANNEL STATUS" and r.commands[menu + 2].startswith("GET DATA silence/1 ")
+    assert r.commands[menu + 1] == "CHANNEL STATUS" and r.commands[menu + 2].startswith("WAIT FOR DIGIT ")
     assert ivr_server.flow.missing_prompts["hotline/zh/service-menu"] == before + 1
 
 
