@@ -9,7 +9,8 @@ import os
 import socket
 
 SPAN = 2000  # ports per worker: 20000-21999 for gw0 (and a run without workers), 22000-23999 for gw1, ...
-FIRST = 20000
+# HOTLINE_TEST_PORT_FIRST moves a whole run (e.g. 10000: a second checkout's suite beside this one's)
+FIRST = int(os.environ.get("HOTLINE_TEST_PORT_FIRST", "20000"))
 WORKERS = 6  # ranges up to 31999, under Linux's default ephemeral range (32768-60999)
 
 
