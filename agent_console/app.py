@@ -20,7 +20,7 @@ from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket
 from agent_console.pop import PopBuilder
 from agent_console.report_jobs import LocalReportRunner, ReportRunner
 from agent_console.security import CSRF_FIELD, LoginLimiter, check_csrf, csrf_token
-from agent_console.wallboard import WallboardRelay, read_probes
+from agent_console.wallboard import WallboardRelay, read_health
 from agent_console.wrapup import WrapUps, WrapUpService
 from cases.db import Database
 from cases.shipment_sources import ShipmentSource
@@ -125,7 +125,7 @@ def create_app(
     if wrap_ups is None and config.wrap_up_s > 0:
         keeper = wrap_ups = WrapUps(bus, console_control, config.wrap_up_s)
     dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, console_control,
-                            probes=lambda: read_probes(db), live_bus=live_bus, wallboard=wallboard,
+                            health=lambda: read_health(db), live_bus=live_bus, wallboard=wallboard,
                             wrap_ups=wrap_ups)
     app.extensions[DISPATCHER_KEY] = dispatcher
 

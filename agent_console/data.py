@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from cases import changes, services
 from cases.changes import ChangeRequestView
 from cases.db import Database
 from cases.errors import CaseNotFound, CasesError, InvalidCaseInput, ShipmentSourceError
+from cases.prompt_faults import recent_prompt_faults
 from cases.services import CHINA_TZ
 from cases.shipment_sources import ShipmentSource, copy_into_table
 from cases.views import UNSET, CaseInput, CaseSummaryView, CaseUpdate, CaseView, UserView
@@ -147,6 +150,19 @@ def _recording_of(db: Database, linkedid: str) -> str | None:
     if call is None:
         raise RecordingUnavailable(f"no call {linkedid}")
     return call.recording
+
+
+def prompt_faults(db: Database) -> list[dict[str, Any]] | None:
+    """The prompts the PBX could not play in the last day (cases.prompt_faults), for /status; None when they
+    cannot be read."""
+    try:
+        with db.reading() as s:
+            faults = recent_prompt_faults(s, datetime.now(UTC))
+    except (CasesError, SQLAlchemyError) as exc:
+        log.warning("prompt faults not read: %s", exc)
+        return None
+    return [{"prompt": f.prompt, "hotline": f.hotline, "count": f.count, "first_at": f.first_at.isoformat(),
+             "last_at": f.last_at.isoformat()} for f in faults]
 
 
 def status(db: Database) -> tuple[bool, str | None]:

@@ -76,13 +76,13 @@ from agent_console.config import WRAP_UP_REASON, ConsoleConfig
 from agent_console.control import ConsoleControl
 from agent_console.pop import PopBuilder, PopLookup
 from agent_console.wallboard import (
+    HotlineHealth,
     WallboardFeed,
     WallboardRelay,
     call_summary,
     wallboard_settings,
 )
 from agent_console.wrapup import NotInWrapUp, WrapUpService
-from cases.probes import ProbeView
 from telephony.events import (
     AgentRinging,
     AgentRingStopped,
@@ -147,12 +147,13 @@ class Dispatcher:
         pops: PopBuilder,
         config: ConsoleConfig,
         control: ConsoleControl,
-        probes: Callable[[], tuple[ProbeView, ...]] | None = None,
+        health: Callable[[], HotlineHealth] | None = None,
         live_bus: LiveBus | None = None,
         wallboard: WallboardRelay | None = None,
         wrap_ups: WrapUpService | None = None,
     ) -> None:
-        """`probes` reads the last probe result per hotline (from the database); polled every
+        """`health` reads the last probe result per hotline and the prompts the PBX could not play lately (from
+        the database); polled every
         `config.probe_poll_s`. `wallboard`: the wallboard is computed elsewhere (role mode: the
         listener) and only relayed from there; otherwise it is computed here from the events.
         `wrap_ups` extends wrap-ups (None: no wrap-up here)."""
@@ -176,7 +177,7 @@ class Dispatcher:
         self._relay = wallboard
         self._feed = None if wallboard is not None else WallboardFeed(
             live, calls, wallboard_settings(config), config.wallboard_interval_s)
-        self._read_probes = probes if wallboard is None else None  # the listener reads them then
+        self._read_health = health if wallboard is None else None  # the listener reads them then
         # pops only for agents connected here (role mode); the others' rings are kept unbuilt, so a
         # page that connects while its phone rings gets its pop built then
         self._pops_here_only = config.pops_connected_only
@@ -215,8 +216,8 @@ class Dispatcher:
         self._started = True
         self._stopped.clear()
         self._socketio.start_background_task(self._run)
-        if self._read_probes is not None:
-            self.refresh_probes()
+        if self._read_health is not None:
+            self.refresh_health()
             self._socketio.start_background_task(self._probe_timer)
         if self._relay is not None:
             self._relay.subscribe(self._relayed)
@@ -570,27 +571,27 @@ class Dispatcher:
 
     # --- wallboard ------------------------------------------------------------------------------
 
-    def refresh_probes(self) -> bool:
-        """Read the probe results; True (and the wallboard due) when a result or its staleness changed."""
-        if self._read_probes is None or self._feed is None:
+    def refresh_health(self) -> bool:
+        """Read the probe results and prompt faults; True (and the wallboard due) when one changed."""
+        if self._read_health is None or self._feed is None:
             return False
         try:
-            probes = self._read_probes()
+            health = self._read_health()
         except Exception:  # the database may be away for a moment: the board keeps the last results
-            log.exception("could not read the probe results")
+            log.exception("could not read the probe results and prompt faults")
             return False
-        if not self._feed.set_probes(probes):
+        if not self._feed.set_health(health):
             return False
         try:
             self._queue.put_nowait(_PROBES)  # wakes the worker: the board goes out
         except queue.Full:
             log.warning("console event queue full: probe update deferred")
-            self._feed.forget_probes()
+            self._feed.forget_health()
         return True
 
     def _probe_timer(self) -> None:
         while not self._stopped.wait(self._config.probe_poll_s):
-            self.refresh_probes()
+            self.refresh_health()
 
     def _flush_wallboard(self) -> None:
         if self._feed is None:

@@ -119,6 +119,8 @@ def status() -> ResponseReturnValue:
         body["live_calls"] = None
         body["ok"] = False
     body["console_calls_tracked"] = len(ctx.calls)
+    if db_ok:  # the IVR keeps going without a prompt, so these are told, not a failed health check
+        body["ivr_missing_prompts"] = data.prompt_faults(ctx.db)
     d = current_app.extensions.get(DISPATCHER_KEY)
     if isinstance(d, Dispatcher):
         body["pops_built"] = d.pops_built  # screen pops this console built (role mode: its agents' only)

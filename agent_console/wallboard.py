@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from agent_console.agents import display_state
@@ -17,6 +18,7 @@ from agent_console.calls import CallInfo, CallMemory
 from agent_console.config import ConsoleConfig
 from cases.db import Database
 from cases.probes import ProbeView, latest_probes
+from cases.prompt_faults import PromptFaultView, recent_prompt_faults
 from telephony.events import (
     AgentRinging,
     AgentRingStopped,
@@ -45,9 +47,9 @@ WALLBOARD_EVENTS = (
     PbxConnection,
 )
 
-SECTIONS = ("queues", "agents", "live_calls", "alerts", "recent_calls", "probes")
+SECTIONS = ("queues", "agents", "live_calls", "alerts", "recent_calls", "probes", "prompt_faults")
 _KEYS = {"queues": "queue", "agents": "agent", "live_calls": "linkedid", "alerts": "id", "recent_calls": "linkedid",
-         "probes": "hotline"}
+         "probes": "hotline", "prompt_faults": "prompt"}
 
 
 def call_summary(record: CallRecord) -> dict[str, Any]:
@@ -121,10 +123,19 @@ def wallboard_settings(config: ConsoleConfig) -> WallboardSettings:
                              config.probe_stale_s)
 
 
-def read_probes(db: Database) -> tuple[ProbeView, ...]:
-    """The last probe result of every hotline (read-only session)."""
+@dataclass(frozen=True, slots=True)
+class HotlineHealth:
+    """What the database tells of the hotlines' health: each hotline's last probe run and the prompts the PBX
+    could not play lately (written by the IVR, which may run in another process)."""
+
+    probes: tuple[ProbeView, ...] = ()
+    prompt_faults: tuple[PromptFaultView, ...] = ()
+
+
+def read_health(db: Database) -> HotlineHealth:
+    """The hotlines' health (read-only session)."""
     with db.reading() as s:
-        return latest_probes(s)
+        return HotlineHealth(latest_probes(s), recent_prompt_faults(s, datetime.now(UTC)))
 
 
 def probe_stale(p: ProbeView, at: float, stale_s: float) -> bool:
@@ -149,12 +160,13 @@ def wallboard_payload(
     settings: WallboardSettings | None = None,
     pbx_down: tuple[str, ...] = (),
     probes: tuple[ProbeView, ...] = (),
+    prompt_faults: tuple[PromptFaultView, ...] = (),
 ) -> dict[str, Any]:
     """The whole wallboard: {at, live_calls_count, queues[], agents[], live_calls[], alerts[], recent_calls[],
-    probes[], settings}. An agent on a call has `call`: {caller, caller_name, hotline, queue, since}.
+    probes[], prompt_faults[], settings}. An agent on a call has `call`: {caller, caller_name, hotline, queue, since}.
     Times are epoch seconds as of `at`; pages keep waits and times in state ticking.
     A hotline whose last probe failed (`probe_down`) or is older than `probe_stale_s` (`probe_stale`)
-    raises an alert."""
+    raises an alert, and so does each prompt the PBX could not play lately (`prompt_missing`)."""
     settings = settings or WallboardSettings(20.0, 0.8, 60.0)
     at = snapshot.at or time.time()
     queues = []
@@ -183,6 +195,11 @@ def wallboard_payload(
         if row["stale"]:
             alerts.append({"id": f"probe_stale:{row['hotline']}", "kind": "probe_stale", "hotline": row["hotline"],
                            "since": row["started_at"]})
+    faults = [{"prompt": f.prompt, "hotline": f.hotline, "count": f.count, "first_at": f.first_at.timestamp(),
+               "last_at": f.last_at.timestamp()} for f in prompt_faults]
+    for f in faults:
+        alerts.append({"id": f"prompt_missing:{f['prompt']}", "kind": "prompt_missing", "prompt": f["prompt"],
+                       "hotline": f["hotline"], "count": f["count"], "since": f["last_at"]})
     calls = {c.linkedid: c for c in (live or [])}
     agents = []
     for a in sorted(snapshot.agents, key=lambda a: a.agent):
@@ -210,6 +227,7 @@ def wallboard_payload(
         "alerts": alerts,
         "recent_calls": [call_summary(r) for r in recent],
         "probes": probe_list,
+        "prompt_faults": faults,
         "settings": asdict(settings),
     }
 
@@ -257,7 +275,7 @@ class WallboardFeed:
     one delta per `interval_s` (the last change always goes out by `flush`).
 
     The event thread calls `observe` (after `calls` saw the event) and `flush`; `board` and
-    `set_probes` may be called from any thread. Used by the single-process console and, in role
+    `set_health` may be called from any thread. Used by the single-process console and, in role
     mode, by the listener, which publishes the board to the web processes."""
 
     def __init__(self, live: LiveView, calls: CallMemory, settings: WallboardSettings, interval_s: float) -> None:
@@ -267,8 +285,8 @@ class WallboardFeed:
         self.interval_s = interval_s
         self.stats = QueueStats(settings.service_level_s)
         self._pbx_down: set[str] = set()
-        self._probes: tuple[ProbeView, ...] = ()
-        self._probe_mark: tuple[tuple[str, int, bool], ...] = ()
+        self._health = HotlineHealth()
+        self._health_mark: tuple[object, ...] = ()
         self._due = False
         self._last = 0.0
         self._lock = threading.Lock()
@@ -286,18 +304,21 @@ class WallboardFeed:
         if isinstance(event, WALLBOARD_EVENTS):
             self._due = True
 
-    def set_probes(self, probes: tuple[ProbeView, ...]) -> bool:
-        """New probe results; True (and the board due) when a result or its staleness changed."""
-        mark = tuple((p.hotline, p.id, probe_stale(p, time.time(), self.settings.probe_stale_s)) for p in probes)
-        if mark == self._probe_mark:
+    def set_health(self, health: HotlineHealth) -> bool:
+        """New probe results and prompt faults; True (and the board due) when a probe result or its staleness
+        or a fault changed."""
+        mark = (tuple((p.hotline, p.id, probe_stale(p, time.time(), self.settings.probe_stale_s))
+                      for p in health.probes),
+                tuple((f.prompt, f.count) for f in health.prompt_faults))
+        if mark == self._health_mark:
             return False
-        self._probes, self._probe_mark = probes, mark
+        self._health, self._health_mark = health, mark
         self._due = True
         return True
 
-    def forget_probes(self) -> None:
-        """The next `set_probes` counts as a change (its push could not be queued)."""
-        self._probe_mark = ()
+    def forget_health(self) -> None:
+        """The next `set_health` counts as a change (its push could not be queued)."""
+        self._health_mark = ()
 
     def mark_due(self) -> None:
         self._due = True
@@ -346,7 +367,8 @@ class WallboardFeed:
     def _compute(self) -> dict[str, Any]:
         return wallboard_payload(self._live.snapshot(), self._calls.recent(), stats=self.stats,
                                  live=self._calls.live(), settings=self.settings,
-                                 pbx_down=tuple(sorted(self._pbx_down)), probes=self._probes)
+                                 pbx_down=tuple(sorted(self._pbx_down)), probes=self._health.probes,
+                                 prompt_faults=self._health.prompt_faults)
 
 
 WallboardListener = Callable[[str, dict[str, Any]], None]

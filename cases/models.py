@@ -594,6 +594,20 @@ class SelfSettled(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class PromptFault(Base):
+    """A prompt the PBX could not play (STREAM FILE / GET DATA `-1` on a live channel): counted per prompt, for
+    /status and the wallboard until the prompts are fixed (`hotline prompts build`, copied to the PBX)."""
+
+    __tablename__ = "prompt_faults"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prompt: Mapped[str] = mapped_column(String(200), unique=True)  # as asked of Asterisk: hotline/zh/service-menu
+    hotline: Mapped[str] = mapped_column(String(32))  # the hotline of the call that last missed it
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class ProbeRun(Base):
     """One `hotline probe` call to a hotline: up or down, where it stopped, its timings."""
 

@@ -28,8 +28,13 @@ import redis
 
 from agent_console import metrics
 from agent_console.calls import CallMemory
-from agent_console.wallboard import WallboardFeed, WallboardListener, apply_wallboard_delta, wallboard_payload
-from cases.probes import ProbeView
+from agent_console.wallboard import (
+    HotlineHealth,
+    WallboardFeed,
+    WallboardListener,
+    apply_wallboard_delta,
+    wallboard_payload,
+)
 from telephony import events as ev
 from telephony.events import DomainEvent, EventBus
 from telephony.live import AgentSnapshot, LiveSnapshot, LiveView, QueueSnapshot, WaitingCaller
@@ -269,12 +274,12 @@ class LiveEventSubscriber(_ChannelSubscriber[LiveEvent]):
 
 class WallboardPublisher:
     """Listener side: the one wallboard of the site, from the listener's own live picture, call
-    memory, stats and probe results (`read_probes`, polled every `probe_poll_s`); each change as a
+    memory, stats, probe results and prompt faults (`read_health`, polled every `probe_poll_s`); each change as a
     versioned delta on WALLBOARD_CHANNEL (at most one per `feed.interval_s`), the whole board under
     WALLBOARD_KEY (written before the delta is published, and again every WALLBOARD_REFRESH_S)."""
 
     def __init__(self, url: str, bus: EventBus, feed: WallboardFeed, calls: CallMemory,
-                 read_probes: Callable[[], tuple[ProbeView, ...]] | None = None, probe_poll_s: float = 10.0) -> None:
+                 read_health: Callable[[], HotlineHealth] | None = None, probe_poll_s: float = 10.0) -> None:
         self.redis = client(url)
         self.feed = feed
         self.calls = calls
@@ -282,7 +287,7 @@ class WallboardPublisher:
         self.published = 0
         self.failed = 0
         self._bus = bus
-        self._read_probes = read_probes
+        self._read_health = read_health
         self._probe_poll_s = probe_poll_s
         self._q: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_LIMIT)
         self._stop = threading.Event()
@@ -291,7 +296,7 @@ class WallboardPublisher:
         bus.subscribe(self._on_event)
         self._thread.start()
         self._probe_thread: threading.Thread | None = None
-        if read_probes is not None:
+        if read_health is not None:
             self._probe_thread = threading.Thread(target=self._poll_probes, name="wallboard-probes", daemon=True)
             self._probe_thread.start()
 
@@ -357,15 +362,15 @@ class WallboardPublisher:
             log.warning("wallboard delta not published to Redis: %s", exc)
 
     def _poll_probes(self) -> None:
-        assert self._read_probes is not None
+        assert self._read_health is not None
         while True:
             try:
-                if self.feed.set_probes(self._read_probes()):
+                if self.feed.set_health(self._read_health()):
                     self._q.put_nowait(_PROBES)
             except queue.Full:
-                self.feed.forget_probes()
+                self.feed.forget_health()
             except Exception:  # the database may be away for a moment: the board keeps the last results
-                log.exception("could not read the probe results")
+                log.exception("could not read the probe results and prompt faults")
             if self._stop.wait(self._probe_poll_s):
                 return
 

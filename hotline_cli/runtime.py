@@ -697,14 +697,14 @@ def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, p
 def start_wallboard(settings: Settings, db: Database, bus: EventBus, live: Any) -> Any:
     """Listener: the site's one wallboard, from this process's tracker, published over Redis."""
     from agent_console.calls import CallMemory
-    from agent_console.wallboard import WallboardFeed, read_probes, wallboard_settings
+    from agent_console.wallboard import WallboardFeed, read_health, wallboard_settings
     from hotline_cli.redisbus import WallboardPublisher
 
     # the console's wallboard settings; the key is never used (the listener has no sessions)
     config = ConsoleConfig(secret_key=secrets.token_hex(16))
     calls = CallMemory()
     feed = WallboardFeed(live, calls, wallboard_settings(config), config.wallboard_interval_s)
-    return WallboardPublisher(settings.redis_url, bus, feed, calls, lambda: read_probes(db), config.probe_poll_s)
+    return WallboardPublisher(settings.redis_url, bus, feed, calls, lambda: read_health(db), config.probe_poll_s)
 
 
 def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cases.claims import claim_for_case
 from cases.db import Database
 from cases.errors import CasesError
+from cases.prompt_faults import record_prompt_fault
 from cases.services import create_case, find_customer_by_phone, list_cases
 from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
@@ -216,11 +217,16 @@ class IvrFlow:
 
     def _missing(self, st: CallState, prompt: str) -> None:
         """A prompt Asterisk could not play: an error to fix on the PBX (`hotline prompts build`), counted in
-        `missing_prompts`; the call goes on."""
+        `missing_prompts` and in the database (cases.prompt_faults); the call goes on."""
         with self._lock:
             self.missing_prompts[prompt] += 1
         log.error("IVR %s: prompt %s is missing on the PBX (hotline prompts build); the call goes on",
                   st.uniqueid, prompt)
+        try:  # for /status and the wallboard, whichever process serves them
+            with self.db.session() as db:
+                record_prompt_fault(db, prompt, st.hotline, self.clock())
+        except (CasesError, SQLAlchemyError) as exc:
+            log.warning("IVR %s: the missing prompt %s was not stored (%s)", st.uniqueid, prompt, exc)
 
     def _get_data(self, s: AgiSession, st: CallState, prompt: str, timeout_ms: int, max_digits: int) -> str:
         """GET DATA; when its prompt is missing the caller still gets to press keys."""

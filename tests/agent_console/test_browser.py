@@ -57,7 +57,7 @@ def test_agent_and_supervisor_pages_in_chromium(console: Console, base_url: str,
         record_probe(s, ProbeInput(hotline="service", number="4008001", pbx="pbx:5060", up=False,
                                    stage="prompt", reason="no prompt audio", started_at=datetime.now(UTC),
                                    duration_s=9.0))
-    dispatcher(console.app).refresh_probes()
+    dispatcher(console.app).refresh_health()
     sup = login(new_page(chromium, page_errors), base_url, "supervisor", lang="en")
     sup.wait_for_url("**/supervisor")
     sup.wait_for_selector('[data-testid="queue-waiting-service"]:has-text("2")')

@@ -13,6 +13,7 @@ from agent_console.config import ConsoleConfig
 from agent_console.wallboard import WallboardSettings, wallboard_payload
 from cases.db import Database
 from cases.probes import ProbeInput, ProbeView, record_probe
+from cases.prompt_faults import record_prompt_fault
 from telephony.events import EventBus
 from telephony.live import LiveSnapshot
 
@@ -32,7 +33,7 @@ def _store(db: Database, hotline: str, up: bool, ago_s: float = 5.0) -> ProbeVie
 def test_a_failed_probe_is_on_the_wallboard_with_an_alert(console: Console) -> None:
     _store(console.db, "claims", True)
     _store(console.db, "service", False)
-    assert dispatcher(console.app).refresh_probes()
+    assert dispatcher(console.app).refresh_health()
     sock = console.socket(console.login("supervisor"))
     board = console.wait_for(sock, "wallboard")
     assert [(p["hotline"], p["up"], p["stale"]) for p in board["probes"]] == [("claims", True, False),
@@ -48,14 +49,14 @@ def test_a_failed_probe_is_on_the_wallboard_with_an_alert(console: Console) -> N
 def test_a_new_probe_result_is_pushed_and_clears_the_alert(console: Console) -> None:
     _store(console.db, "service", False)
     d = dispatcher(console.app)
-    d.refresh_probes()
+    d.refresh_health()
     sup = console.socket(console.login("supervisor"))
     agent = console.socket(console.login("agent1001"))
     first = console.wait_for(sup, "wallboard")
     assert [a["id"] for a in first["alerts"]] == ["probe_down:service"]
-    assert not d.refresh_probes()  # nothing new: no push
+    assert not d.refresh_health()  # nothing new: no push
     _store(console.db, "service", True)
-    assert d.refresh_probes()
+    assert d.refresh_health()
     delta = console.wait_for(sup, "wallboard_delta")
     assert delta["version"] == first["version"] + 1
     [row] = delta["probes"]["upsert"]
@@ -100,3 +101,30 @@ def test_the_console_polls_the_database_for_probe_results(db: Database, tmp_path
         assert "probe_down:claims" in [a["id"] for a in delta["alerts"]["upsert"]]
     finally:
         dispatcher(app).stop()
+
+
+def test_a_prompt_the_pbx_cannot_play_is_on_the_wallboard_and_on_status(console: Console) -> None:
+    """The IVR (another process) stores each prompt Asterisk could not play; supervisors see an alert with the
+    prompt and how often, /status lists it, and another miss is pushed as a change."""
+    now = datetime.now(UTC)
+    with console.db.session() as s:
+        record_prompt_fault(s, "hotline/zh/service-menu", "service", now - timedelta(minutes=3))
+    d = dispatcher(console.app)
+    assert d.refresh_health()
+    sup = console.socket(console.login("supervisor"))
+    board = console.wait_for(sup, "wallboard")
+    [fault] = board["prompt_faults"]
+    assert (fault["prompt"], fault["hotline"], fault["count"]) == ("hotline/zh/service-menu", "service", 1)
+    alerts = {a["id"]: a for a in board["alerts"]}
+    assert alerts["prompt_missing:hotline/zh/service-menu"]["count"] == 1
+    status = console.client().get("/status").get_json()
+    assert status["ok"] is True  # the IVR goes on without it: told, not a failed health check
+    assert [(f["prompt"], f["count"]) for f in status["ivr_missing_prompts"]] == [("hotline/zh/service-menu", 1)]
+    assert not d.refresh_health()
+    with console.db.session() as s:
+        record_prompt_fault(s, "hotline/zh/service-menu", "service", now)
+    assert d.refresh_health()
+    delta = console.wait_for(sup, "wallboard_delta")
+    [alert] = delta["alerts"]["upsert"]
+    assert (alert["id"], alert["count"]) == ("prompt_missing:hotline/zh/service-menu", 2)
+    assert [f["count"] for f in delta["prompt_faults"]["upsert"]] == [2]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cases import claims
 from cases.claims import EvidenceStore, LiabilityInput
+from cases.prompt_faults import recent_prompt_faults
 from cases.services import get_case, list_cases
 from cases.views import CaseInput
 from ivr.agi_client import AgiCaller, AgiCallResult
@@ -273,14 +274,20 @@ def test_missing_prompt_does_not_stop_the_menu(ivr_server: IvrServer) -> None:
 
 def test_a_menu_whose_prompt_is_missing_still_takes_the_callers_key(ivr_server: IvrServer) -> None:
     """GET DATA of a prompt missing on the PBX answers -1 like a hang-up; the channel is still up (CHANNEL
-    STATUS), so the caller's key is still taken after a second of silence, and the prompt is counted."""
+    STATUS), so the caller's key is still taken without a prompt (WAIT FOR DIGIT), and the prompt is counted,
+    in the database too (for /status and the wallboard of the console, another process)."""
     before = ivr_server.flow.missing_prompts["hotline/zh/service-menu"]
+    with ivr_server.world.db.reading() as s:
+        stored = {f.prompt: f.count for f in recent_prompt_faults(s, ivr_server.clock[0])}
     r = call(ivr_server, "service", ["1", WAYBILL + "#", "0"], missing_prompts=["hotline/zh/service-menu"])
     assert not r.hung_up and r.variables["IVR_NEXT"] == "queue"
     assert r.variables["IVR_PATH"].startswith(f"menu=1:tracking>waybill={WAYBILL}")
     menu = r.commands.index(next(c for c in r.commands if c.startswith("GET DATA hotline/zh/service-menu")))
     assert r.commands[menu + 1] == "CHANNEL STATUS" and r.commands[menu + 2].startswith("WAIT FOR DIGIT ")
     assert ivr_server.flow.missing_prompts["hotline/zh/service-menu"] == before + 1
+    with ivr_server.world.db.reading() as s:
+        [fault] = [f for f in recent_prompt_faults(s, ivr_server.clock[0]) if f.prompt == "hotline/zh/service-menu"]
+    assert (fault.count, fault.hotline) == (stored.get("hotline/zh/service-menu", 0) + 1, "service")
 
 
 def test_callback_offer_after_the_wait_limit_registers_a_callback(ivr_server: IvrServer) -> None:

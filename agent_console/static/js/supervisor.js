@@ -6,7 +6,7 @@
 (function () {
   const CONFIG = JSON.parse(document.getElementById("wb-config").textContent);
   const KEYS = { queues: "queue", agents: "agent", live_calls: "linkedid", alerts: "id", recent_calls: "linkedid",
-    probes: "hotline" };
+    probes: "hotline", prompt_faults: "prompt" };
   let board = null;
 
   function cell(text, attrs) {
@@ -164,6 +164,7 @@
       else if (a.kind === "pbx_down") text = `${t("status.pbx_down")} · ${a.pbx}`;
       else if (a.kind === "probe_down") text = `${t("alert.probe_down")} · ${hotlineName(a.hotline)} · ${a.reason}`;
       else if (a.kind === "probe_stale") text = `${t("alert.probe_stale")} · ${hotlineName(a.hotline)} · ${formatEpoch(a.since)}`;
+      else if (a.kind === "prompt_missing") text = `${t("alert.prompt_missing")} · ${hotlineName(a.hotline)} · ${a.prompt} · ×${a.count} · ${formatEpoch(a.since)}`;
       list.append(el("li", { class: `alert-item ${a.kind}`, "data-testid": `alert-${a.id}` }, text));
     }
   }
