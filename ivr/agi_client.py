@@ -8,7 +8,9 @@ Each item of `inputs` is what the caller does at the next input command (GET DAT
 RECORD FILE), answered with the reply forms captured from Asterisk 20.20.1:
 
 - keys: `"123#"` (`#` ends GET DATA → `200 result=123`), `"45"` (max digits reached →
-  `200 result=45`, fewer → `200 result=45 (timeout)`); WAIT FOR DIGIT takes the first key and leaves the
+  `200 result=45`, fewer → `200 result=45 (timeout)`); keys beyond the max digits (a `#` after a full-length
+  number) stay in Asterisk's buffer: they stop the next prompt that takes keys, are dropped by one that takes
+  none, and start the next GET DATA or WAIT FOR DIGIT; WAIT FOR DIGIT takes the first key and leaves the
   rest of the item to the next input command (keys are one stream);
 - `""` (or inputs exhausted): nothing pressed → `200 result= (timeout)` / `200 result=0`;
 - `"!"`: the caller hangs up → `200 result=-1`, then the `HANGUP` line, then `511` to channel
@@ -104,6 +106,7 @@ class AgiCaller:
         known = dict(self.variables)
         missing = set(self.missing_prompts)
         pressing = dict(self.keys_during)
+        ahead: list[str] = []  # keys pressed that no command has taken yet (Asterisk's DTMF buffer)
         dead = False
         server_closed = False
         buf = bytearray()
@@ -126,7 +129,7 @@ class AgiCaller:
                 words = shlex.split(line) if line.count('"') % 2 == 0 else line.split()
                 name = " ".join(words[:3]).upper()
                 reply, hang = self._reply(line, words, name, dead, inputs, known, variables, prompts, recordings,
-                                          missing, pressing)
+                                          missing, pressing, ahead)
                 if self.think_s and name.startswith(("GET DATA", "WAIT FOR DIGIT", "RECORD FILE")):
                     time.sleep(self.think_s)
                 sock.sendall(reply.encode() + b"\n")
@@ -168,6 +171,7 @@ class AgiCaller:
         recordings: list[str],
         missing: set[str],
         pressing: dict[str, str],
+        ahead: list[str],
     ) -> tuple[str, bool]:
         """(reply text, the caller hangs up now)."""
         if dead and not any(name.startswith(ok) for ok in DEAD_OK):
@@ -194,6 +198,10 @@ class AgiCaller:
             prompts.append(words[2])
             if words[2] in missing:
                 return "200 result=-1 endpos=0", False
+            if ahead:  # a key typed before: it stops a prompt that takes it, else the prompt drops it
+                key = ahead.pop(0)
+                if key in words[3]:
+                    return f"200 result={ord(key)} endpos=0", False
             key = pressing.pop(words[2], "")
             if key and key in words[3]:
                 return f"200 result={ord(key)} endpos=4000", False
@@ -210,15 +218,22 @@ class AgiCaller:
             item = inputs.pop(0) if inputs else ""
             if item == "!":
                 return "200 result=-1", True
+            item = "".join(ahead) + item
+            ahead.clear()
             max_digits = int(words[4]) if len(words) == 5 else 1024
-            if "#" in item:
-                return f"200 result={item[: item.index('#')][:max_digits]}", False
-            if len(item) >= max_digits:
+            end = item.index("#") if "#" in item else len(item)
+            if end > max_digits or (end == max_digits and end == len(item)):
+                ahead.extend(item[max_digits:])  # the keys after the last one taken: the next command's
                 return f"200 result={item[:max_digits]}", False
+            if end < len(item):
+                ahead.extend(item[end + 1:])
+                return f"200 result={item[:end]}", False
             return f"200 result={item} (timeout)", False
         if up[:3] == ["WAIT", "FOR", "DIGIT"]:
             if len(words) != 4:
                 return USAGE_WAIT_FOR_DIGIT, False
+            if ahead:
+                return f"200 result={ord(ahead.pop(0))}", False
             item = inputs.pop(0) if inputs else ""
             if item == "!":
                 return "200 result=-1", True

@@ -116,8 +116,8 @@ def queues_conf(menus: Sequence[HotlineMenu]) -> str:
         "leavewhenempty = no",
         "ringinuse = no",
         "announce-position = no",
-        "eventwhencalled = yes",
-        "eventmemberstatus = yes",
+        # no eventwhencalled / eventmemberstatus: Asterisk 12 and later send those events always and warn
+        # "Unknown keyword" for both
         "setinterfacevar = yes",
         "setqueueentryvar = yes",
         "servicelevel = 20",

@@ -317,9 +317,11 @@ class IvrFlow:
 
     def _collect(self, s: AgiSession, st: CallState, c: Collect, what: str,
                  check: Callable[[str], bool] | None = None) -> str | None:
-        """Digits of the right length (`#` ends early); `check` False → not found. None after the tries."""
+        """Digits of the right length, ended by `#` (one key more than the longest answer is read, so the `#`
+        after a full-length number ends the input instead of stopping the next prompt); `check` False → not
+        found. None after the tries."""
         for _ in range(c.tries):
-            digits = self._digits(s, st, c.prompt, c.timeout_ms, c.max_length)
+            digits = self._digits(s, st, c.prompt, c.timeout_ms, c.max_length + 1)
             if not digits:
                 st.step(f"{what}:timeout")
                 self._play(s, st, "no-input")
@@ -471,7 +473,7 @@ class IvrFlow:
         waybill: str | None = None
         c = menu.collect.get("waybill")
         if c is not None:
-            digits = self._digits(s, st, c.prompt, c.timeout_ms, c.max_length)
+            digits = self._digits(s, st, c.prompt, c.timeout_ms, c.max_length + 1)  # and its `#`, as _collect
             if digits and c.min_length <= len(digits) <= c.max_length and self._find_shipment(digits) is not None:
                 waybill = digits
                 st.waybill = digits
@@ -555,6 +557,7 @@ class IvrFlow:
 
     def _closed(self, s: AgiSession, st: CallState, menu: HotlineMenu) -> None:
         st.step("closed")
+        st.typed = ""  # a key pressed during the greeting meant the menu, not the callback offer not yet heard
         self._play(s, st, "closed")
         digits = self._key(s, st, "callback-offer", menu.key_timeout_ms)
         if digits == "1":

@@ -42,3 +42,28 @@ def redis_url() -> str:
     tests/conftest.py, so pub/sub channels and fixed keys of parallel tests never meet), else
     HOTLINE_TEST_REDIS_URL or the machine's Redis on 127.0.0.1:6379."""
     return os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def free_block(size: int) -> int:
+    """The first of `size` consecutive ports of this worker's range, free for UDP now and never handed out by
+    `free_port` after (e.g. a PBX's RTP ports: sipp's ports must not fall among them)."""
+    base = FIRST + SPAN * worker_index()
+    for _ in range(SPAN // size + 1):
+        first = base + next(_next) % SPAN
+        first += first % 2  # RTP ports start even
+        if first + size > base + SPAN:
+            continue
+        for _ in range(size):
+            next(_next)  # the block is this caller's: free_port goes on after it
+        if all(_udp_free(p) for p in range(first, first + size)):
+            return first
+    raise RuntimeError(f"no {size} free consecutive ports in {base}-{base + SPAN - 1}")
+
+
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

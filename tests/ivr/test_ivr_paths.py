@@ -62,12 +62,20 @@ def test_a_key_during_the_status_answers_anything_else(ivr_server: IvrServer) ->
     assert "hotline/zh/anything-else" not in r.prompts and r.variables["IVR_NEXT"] == "queue"
 
 
+def test_the_hash_after_a_full_length_waybill_ends_it_and_does_not_stop_the_status(ivr_server: IvrServer) -> None:
+    """Seen on a real Asterisk: GET DATA stopped at 12 digits, the caller's closing # (the prompt asks for it)
+    then stopped the status as a typed-ahead key and skipped the rest of the call's tracking."""
+    r = call(ivr_server, "service", ["1", WAYBILL + "#", ""])
+    assert f"GET DATA hotline/zh/enter-waybill 8000 {len(WAYBILL) + 1}" in r.commands
+    assert "hotline/zh/last-scan" in r.prompts and "hotline/zh/anything-else" in r.prompts
+
+
 def test_the_first_digit_of_a_waybill_typed_ahead_is_kept(ivr_server: IvrServer) -> None:
     """The first digit pressed during the no-input message starts the number; the rest is collected without
     reading the prompt again."""
     r = call(ivr_server, "service", ["1", "", WAYBILL[1:] + "#", ""], keys_during={"hotline/zh/no-input": WAYBILL[0]})
     assert f"waybill:timeout>waybill={WAYBILL}" in r.variables["IVR_PATH"]
-    assert sum(c.startswith("WAIT FOR DIGIT ") for c in r.commands) == len(WAYBILL) - 1  # key by key to 12
+    assert sum(c.startswith("WAIT FOR DIGIT ") for c in r.commands) == len(WAYBILL)  # 11 keys and the #
 
 
 def test_tracking_then_agent_carries_the_waybill(ivr_server: IvrServer) -> None:
@@ -209,6 +217,16 @@ def test_claim_status_tells_the_agreed_then_the_paid_amount_in_mandarin(ivr_serv
     assert "hotline/en/claim-agreed" not in r.prompts
     assert r.prompts[told:told + 5] == tuple(f"hotline/en/{w}" for w in (
         "num-1", "num-1000", "num-point", "num-5", "money-yuan"))
+
+
+def test_a_key_pressed_during_the_greeting_of_a_closed_hotline_does_not_answer_the_callback_offer(
+        ivr_server: IvrServer) -> None:
+    """Seen on a real Asterisk: a caller pressed 1 during the greeting (meaning the menu's tracking), never
+    heard that the hotline was closed, and the 1 registered a callback request."""
+    ivr_server.clock[0] = CLOSED_AT
+    r = call(ivr_server, "service", [""], keys_during={"hotline/zh/service-welcome": "1"})
+    assert r.prompts[1:3] == ("hotline/zh/closed", "hotline/zh/callback-offer")
+    assert r.variables["IVR_PATH"] == "closed>goodbye" and "CASE_ID" not in r.variables
 
 
 def test_closed_hours_offer_a_callback(ivr_server: IvrServer) -> None:
