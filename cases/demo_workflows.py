@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from cases import claims, complaints, inspections
 from cases.claims import EvidenceStore, LiabilityInput
+from cases.demo_data import STAGES
 from cases.inspections import InspectionInput
 from cases.services import record_call
 from cases.views import CaseInput
@@ -238,6 +239,7 @@ def seed_month(s: Session, month: date, *, evidence_root: Path, tz: str = "Asia/
             by="supervisor",
         )
 
+    paths = random.Random(seed + 15)  # the IVR paths: the calls drawn from `rnd` stay as they were
     for i in range(420):
         t0 = at(i % 28, rnd.uniform(0, 10))
         hotline = "service" if rnd.random() < 0.75 else "claims"
@@ -267,8 +269,78 @@ def seed_month(s: Session, month: date, *, evidence_root: Path, tz: str = "Asia/
                 started_at=ts,
                 answered_at=ts + wait if agent else None,
                 ended_at=ts + wait + (talk or 0),
+                ivr_path=_demo_ivr_path(paths, hotline, queue, t0.astimezone(zone).date(), i),
             ),
         )
+
+    for i in range(30):  # out of hours: the IVR says the hotline is closed and offers a callback
+        t0 = at(i % 28, paths.uniform(13, 22.5))  # 21:30 to 07:00
+        hotline = "service" if paths.random() < 0.7 else "claims"
+        case_no = f"C{t0.astimezone(zone):%Y%m%d}-9{i:03d}"
+        ts = t0.timestamp()
+        record_call(
+            s,
+            CallRecord(
+                linkedid=f"demo-{month:%Y%m}-ooh-{i:03d}",
+                caller=f"1390013{i:04d}",
+                dialed="4008001" if hotline == "service" else "4008002",
+                hotline=hotline,
+                outcome="out_of_hours",
+                started_at=ts,
+                ended_at=ts + paths.uniform(8, 30),
+                ivr_path=paths.choice(["closed>goodbye", f"closed>case={case_no}>callback>goodbye", "closed>hangup"]),
+            ),
+        )
+
+
+def _demo_ivr_path(rnd: random.Random, hotline: str, queue: str | None, day: date, i: int) -> str:
+    """An IVR path (ivr.flow's steps) that fits a demo call: to the agent's `queue`, or (no queue) hung up in
+    the IVR or served by it, ending with goodbye."""
+    waybill = f"8000{rnd.randrange(10**8):08d}"
+    status = rnd.choice(STAGES)
+    case_no = f"C{day:%Y%m%d}-8{i:03d}"
+    claim_no = f"{day:%Y%m%d}{rnd.randrange(1, 60):04d}"
+    said = f"recorded={rnd.uniform(4, 60):.1f}s"
+    if queue is not None:
+        options = {
+            "service-inquiry": [
+                f"menu=0:agent>agent={queue}",
+                f"menu=1:tracking>waybill={waybill}>status={status}>agent={queue}",
+                f"menu=1:tracking>waybill:not_found={waybill[:-1]}7>waybill={waybill}>status={status}>agent={queue}",
+                f"menu:timeout>menu:timeout>menu:timeout>menu:too_many_tries>agent={queue}",
+                f"menu=3:change_phone>waybill:invalid=8000>waybill:timeout>waybill:timeout>waybill:too_many_tries"
+                f">agent={queue}",
+            ],
+            "service-complaints": [
+                f"menu=2:complaint>waybill={waybill}>{said}>case={case_no}>agent={queue}",
+                f"menu=2:complaint>waybill:skipped>{said}>case={case_no}>agent={queue}",
+            ],
+            "claims": [
+                f"menu=1:new_claim>waybill={waybill}>{said}>case={case_no}>agent={queue}",
+                f"menu=2:claim_status>claim={claim_no}>claim_status=in_progress>agent={queue}",
+                f"menu=0:agent>agent={queue}",
+            ],
+        }[queue]
+        return rnd.choice(options)
+    if hotline == "claims":
+        return rnd.choice([
+            f"menu=2:claim_status>claim={claim_no}>claim_status=in_progress>goodbye",
+            "hangup",
+            "menu=1:new_claim>hangup",
+            f"menu=1:new_claim>waybill:skipped>{said}:hangup>case={case_no}>hangup",
+            "menu=2:claim_status>claim:timeout>hangup",
+        ])
+    return rnd.choice([
+        f"menu=1:tracking>waybill={waybill}>status={status}>goodbye",
+        f"menu=1:tracking>waybill={waybill}>status={status}>goodbye",
+        f"menu=3:change_phone>waybill={waybill}>phone=1391234{i:04d}>phone:confirmed>case={case_no}>goodbye",
+        "hangup",
+        "menu:timeout>hangup",
+        "menu=1:tracking>hangup",
+        "menu=1:tracking>waybill:invalid=80001234>hangup",
+        f"menu=2:complaint>waybill:skipped>{said}:hangup>case={case_no}>hangup",
+        "menu=0:agent>agent=service>hangup",
+    ])
 
 
 def main(argv: list[str]) -> int:

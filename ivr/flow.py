@@ -60,6 +60,8 @@ class CallState:
     typed: str = ""  # a key pressed during a prompt: the answer to the next input (typeahead)
 
     def step(self, text: str) -> None:
+        """One step of `IVR_PATH`; a new kind of step needs its node and label in cases/ivr_path.py (the IVR
+        report reads the path: tests/cases/test_ivr_report.py checks every step written here)."""
         self.path.append(text)
 
 

@@ -29,6 +29,7 @@ from cases.reports.data import (
     make_period,
     self_settled_report,
 )
+from cases.reports.ivr import IvrLine, IvrReport, ivr_report
 from cases.reports.render import find_cjk_font, to_json, to_pdf, to_xlsx
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
     "ClaimsReport",
     "ComplaintSummary",
     "InspectionsReport",
+    "IvrLine",
+    "IvrReport",
     "Period",
     "Progress",
     "ReportSpec",
@@ -51,6 +54,7 @@ __all__ = [
     "default_period",
     "find_cjk_font",
     "inspections_report",
+    "ivr_report",
     "make_period",
     "produce",
     "render",
@@ -79,6 +83,7 @@ REPORTS: dict[str, ReportSpec] = {
         ReportSpec("inspections-monthly", "每月监察奖罚明细报表", "month", inspections_report, d.inspections_doc),
         ReportSpec("self-settled-monthly", "每月自行解决业务统计", "month", self_settled_report, d.self_settled_doc),
         ReportSpec("calls", "呼叫中心话务统计", "week", call_figures, d.calls_doc),
+        ReportSpec("ivr", "语音导航报表", "week", ivr_report, d.ivr_doc),
     )
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from cases.reports.data import (
     Period,
     SelfSettledReport,
 )
+from cases.reports.ivr import IvrLine, IvrReport, NodeCount
 
 Cell = str | int | Decimal
 
@@ -44,6 +46,9 @@ class ReportDoc:
     period: str
     kpis: tuple[tuple[str, Cell], ...]
     blocks: tuple[Table | Chart, ...]
+
+
+HOTLINES = {"service": "客服热线", "claims": "理赔热线", "total": "合计"}  # the standard's 客服电话, 理赔电话
 
 
 def _local(dt: datetime, period: Period) -> str:
@@ -294,7 +299,7 @@ def _call_rows(lines: tuple[CallLine, ...], names: dict[str, str]) -> tuple[tupl
 
 
 def calls_doc(r: CallFigures) -> ReportDoc:
-    hotlines = {"service": "客服热线", "claims": "理赔热线", "total": "合计"}
+    hotlines = HOTLINES
     t = r.total
     return ReportDoc(
         "calls",
@@ -331,6 +336,85 @@ def calls_doc(r: CallFigures) -> ReportDoc:
                 "bar",
                 tuple(a.agent for a in r.by_agent),
                 (("接通", tuple(float(a.answered) for a in r.by_agent)),),
+            ),
+        ),
+    )
+
+
+_IVR_HEAD = ("进入导航", "转人工", "接通人工", "接通率%", "队列中放弃", "队列未接通", "导航中挂机", "挂机率%",
+             "自助完成", "自助率%", "非工作时间", "其中回电登记", "登记案件", "其他")
+
+
+def _ivr_cells(x: IvrLine) -> tuple[Cell, ...]:
+    return (x.entered, x.to_agent, x.answered, x.answered_percent, x.abandoned_in_queue, x.unanswered_in_queue,
+            x.left_in_ivr, x.left_percent, x.self_served, x.self_served_percent, x.out_of_hours,
+            x.out_of_hours_callbacks, x.cases_registered, x.other)
+
+
+def _node_pivot(title: str, r: IvrReport, nodes_of: Callable[[IvrLine], tuple[NodeCount, ...]]) -> Table:
+    """One row per node (in the total's order): its count on each hotline, the total and its share."""
+    per_hotline = [{n.node: n.count for n in nodes_of(x)} for x in r.by_hotline]
+    return Table(
+        title,
+        ("节点", "Node", *(HOTLINES.get(x.hotline, x.hotline) for x in r.by_hotline), "合计", "占比%"),
+        tuple((n.label, n.label_en, *(h.get(n.node, 0) for h in per_hotline), n.count, n.share_percent)
+              for n in nodes_of(r.total)),
+    )
+
+
+def ivr_doc(r: IvrReport) -> ReportDoc:
+    t = r.total
+    names = [HOTLINES.get(x.hotline, x.hotline) for x in r.by_hotline]
+    return ReportDoc(
+        "ivr",
+        "语音导航报表 IVR report",
+        r.period.label,
+        (
+            ("进入导航", t.entered),
+            ("接通人工", t.answered),
+            ("队列中放弃", t.abandoned_in_queue),
+            ("导航中挂机", t.left_in_ivr),
+            ("自助完成", t.self_served),
+            ("非工作时间", t.out_of_hours),
+            ("接通率%", t.answered_percent),
+        ),
+        (
+            Table("按热线 By hotline", ("热线", *_IVR_HEAD),
+                  tuple((HOTLINES.get(x.hotline, x.hotline), *_ivr_cells(x)) for x in (*r.by_hotline, t))),
+            Chart(
+                "各热线来电去向",
+                "bar",
+                tuple(names),
+                (
+                    ("接通人工", tuple(float(x.answered) for x in r.by_hotline)),
+                    ("导航中挂机", tuple(float(x.left_in_ivr) for x in r.by_hotline)),
+                    ("自助完成", tuple(float(x.self_served) for x in r.by_hotline)),
+                    ("非工作时间", tuple(float(x.out_of_hours) for x in r.by_hotline)),
+                ),
+            ),
+            Chart(
+                "挂机节点（导航中挂机）",
+                "bar",
+                tuple(n.label for n in t.left_at),
+                (("挂机", tuple(float(n.count) for n in t.left_at)),),
+            ),
+            _node_pivot("挂机节点 Where callers left the IVR", r, lambda x: x.left_at),
+            _node_pivot("自助服务 Served by the IVR", r, lambda x: x.served),
+            Chart(
+                "每日来电去向 Daily",
+                "line",
+                tuple(x.day.strftime("%m-%d") for x in r.days if x.day is not None),
+                (
+                    ("进入导航", tuple(float(x.entered) for x in r.days)),
+                    ("接通人工", tuple(float(x.answered) for x in r.days)),
+                    ("导航中挂机", tuple(float(x.left_in_ivr) for x in r.days)),
+                ),
+            ),
+            Table(
+                "按热线和日期 By hotline and day",
+                ("日期", "热线", *_IVR_HEAD),
+                tuple((x.day.isoformat() if x.day else "", HOTLINES.get(x.hotline, x.hotline), *_ivr_cells(x))
+                      for x in r.by_day),
             ),
         ),
     )

@@ -56,6 +56,31 @@ def test_claims_report_on_the_page_and_as_files(console: Console) -> None:
     assert data["total"] == expected.total
 
 
+def test_ivr_report_is_offered_on_the_page_and_as_files(console: Console) -> None:
+    _seed(console)
+    with console.db.reading() as s:
+        expected = reports.ivr_report(s, reports.make_period(date(2026, 11, 1), date(2026, 12, 1)))
+    assert expected.total.entered > expected.total.left_in_ivr > 0 and expected.total.out_of_hours > 0
+    client = console.login("supervisor")
+    body = client.get("/reports", query_string={"name": "calls", **NOV}).get_data(as_text=True)
+    assert '<option value="ivr" >语音导航报表</option>' in body  # listed for every report
+    page = client.get("/reports", query_string={"name": "ivr", **NOV})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "语音导航报表 IVR report" in body
+    assert '<option value="ivr" selected>' in body
+    assert ('<div class="kpi-label">进入导航</div><div class="kpi-num">'
+            f"{expected.total.entered}</div>") in body
+    assert ('<div class="kpi-label">导航中挂机</div><div class="kpi-num">'
+            f"{expected.total.left_in_ivr}</div>") in body
+    assert "挂机节点 Where callers left the IVR" in body and expected.total.left_at[0].label in body
+    xlsx = client.get("/reports/ivr/xlsx", query_string=NOV)
+    assert xlsx.status_code == 200 and 'filename="ivr-2026-11-01.xlsx"' in xlsx.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(xlsx.data))
+    assert book["概要"]["B4"].value == expected.total.entered
+    data = json.loads(client.get("/reports/ivr/json", query_string=NOV).data)
+    assert data["total"]["out_of_hours"] == expected.total.out_of_hours
+
+
 def test_default_period_bad_input_and_roles(console: Console) -> None:
     client = console.login("inspector")
     page = client.get("/reports", query_string={"name": "inspections-monthly"})
