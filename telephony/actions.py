@@ -7,7 +7,7 @@ precise subclass) when Asterisk says `Response: Error`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -115,6 +115,13 @@ def _int(v: str) -> int:
         return 0
 
 
+def _float(v: str) -> float:
+    try:
+        return float(v or 0.0)
+    except ValueError:
+        return 0.0
+
+
 def _hotline(m: Message) -> str:
     for value in m.all("ChanVariable"):
         key, _, val = value.partition("=")
@@ -139,6 +146,40 @@ def queue_member_info(m: Message) -> QueueMemberInfo:
         interface=m.get("Location") or m.get("Interface"), status=m.get("Status"), paused=m.get("Paused") == "1",
         paused_reason=m.get("PausedReason"), in_call=m.get("InCall") == "1", calls_taken=_int(m.get("CallsTaken")),
     )
+
+
+# The items of the two snapshot answers a resync reads (telephony.resync), each list ending in its
+# `…Complete` event: how replay tells them in a capture whatever ActionID the capturing client gave them.
+CHANNEL_LIST_EVENTS = frozenset({"CoreShowChannel", "CoreShowChannelsComplete"})
+QUEUE_STATUS_EVENTS = frozenset({"QueueParams", "QueueMember", "QueueEntry", "QueueStatusComplete"})
+
+
+def channels_of(items: Sequence[Message]) -> tuple[ChannelInfo, ...]:
+    """The channels of a CoreShowChannels answer (its list items): one parser for the live resync and
+    replay, so both hand `CallTracker.reconcile` the same snapshot for the same bytes."""
+    return tuple(channel_info(m) for m in items if m.event == "CoreShowChannel")
+
+
+def queue_status_of(items: Sequence[Message]) -> QueueStatus:
+    """The queues, members and waiting callers of a QueueStatus answer (its list items); shared as
+    `channels_of` is."""
+    params, members, entries = [], [], []
+    for m in items:
+        if m.event == "QueueParams":
+            params.append(QueueParamsInfo(
+                queue=m.get("Queue"), strategy=m.get("Strategy"), calls=_int(m.get("Calls")),
+                holdtime=_int(m.get("Holdtime")), talktime=_int(m.get("TalkTime")),
+                completed=_int(m.get("Completed")), abandoned=_int(m.get("Abandoned")),
+                service_level=_int(m.get("ServiceLevel")),
+                service_level_perf=_float(m.get("ServicelevelPerf"))))
+        elif m.event == "QueueMember":
+            members.append(queue_member_info(m))
+        elif m.event == "QueueEntry":
+            entries.append(QueueEntryInfo(
+                queue=m.get("Queue"), position=_int(m.get("Position")), channel=m.get("Channel"),
+                uniqueid=m.get("Uniqueid"), caller=m.get("CallerIDNum"), caller_name=m.get("CallerIDName"),
+                wait_s=_int(m.get("Wait"))))
+    return QueueStatus(tuple(params), tuple(members), tuple(entries))
 
 
 class Actions:
@@ -233,24 +274,7 @@ class Actions:
         self._send("QueuePause", fields)
 
     def queue_status(self, queue: str = "") -> QueueStatus:
-        res = self._send("QueueStatus", {"Queue": queue} if queue else {}, is_list=True)
-        params, members, entries = [], [], []
-        for m in res.events:
-            if m.event == "QueueParams":
-                params.append(QueueParamsInfo(
-                    queue=m.get("Queue"), strategy=m.get("Strategy"), calls=_int(m.get("Calls")),
-                    holdtime=_int(m.get("Holdtime")), talktime=_int(m.get("TalkTime")),
-                    completed=_int(m.get("Completed")), abandoned=_int(m.get("Abandoned")),
-                    service_level=_int(m.get("ServiceLevel")),
-                    service_level_perf=float(m.get("ServicelevelPerf") or 0.0)))
-            elif m.event == "QueueMember":
-                members.append(queue_member_info(m))
-            elif m.event == "QueueEntry":
-                entries.append(QueueEntryInfo(
-                    queue=m.get("Queue"), position=_int(m.get("Position")), channel=m.get("Channel"),
-                    uniqueid=m.get("Uniqueid"), caller=m.get("CallerIDNum"), caller_name=m.get("CallerIDName"),
-                    wait_s=_int(m.get("Wait"))))
-        return QueueStatus(tuple(params), tuple(members), tuple(entries))
+        return queue_status_of(self._send("QueueStatus", {"Queue": queue} if queue else {}, is_list=True).events)
 
     def queue_summary(self, queue: str = "") -> tuple[QueueSummaryInfo, ...]:
         res = self._send("QueueSummary", {"Queue": queue} if queue else {}, is_list=True)
@@ -262,5 +286,4 @@ class Actions:
             for m in res.events if m.event == "QueueSummary")
 
     def core_show_channels(self, on_response: Callable[[Message], None] | None = None) -> tuple[ChannelInfo, ...]:
-        res = self._send("CoreShowChannels", is_list=True, on_response=on_response)
-        return tuple(channel_info(m) for m in res.events if m.event == "CoreShowChannel")
+        return channels_of(self._send("CoreShowChannels", is_list=True, on_response=on_response).events)

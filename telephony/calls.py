@@ -51,7 +51,8 @@ MEMBER_STATUS = {
 HOLD_USER_EVENT = "HotlineHold"
 # Every event the tracker needs: the generated manager.conf (telephony.ami_user) lets these through and no
 # others. It also reads Newexten (the holding step of older dialplans) when sent, and the QueueMember
-# answers of QueueStatus (list answers: no filter applies to them).
+# items of a QueueStatus answer (list answers: no filter applies to them) fed one by one: replay hands a
+# whole answer to `reconcile`, and feeds only one whose start it did not see (a capture begun inside it).
 READ_EVENTS = ("Newchannel", "NewCallerid", "VarSet", "DTMFEnd", "UserEvent", "QueueCallerJoin",
                "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentRingNoAnswer", "DialEnd",
                "AgentConnect", "BridgeLeave", "HangupRequest", "Hangup", "QueueMemberStatus", "QueueMemberAdded",
@@ -655,7 +656,7 @@ class CallTracker:
         return len(calls)
 
     # ------------------------------------------------------------------ resync
-    def reconcile(self, channels: Sequence[ChannelInfo], status: QueueStatus, asked_at: float,
+    def reconcile(self, channels: Sequence[ChannelInfo] | None, status: QueueStatus | None, asked_at: float,
                   now: float | None = None) -> ReconcileReport:
         """Bring the call state in line with what Asterisk reports after a (re)connect.
 
@@ -663,32 +664,38 @@ class CallTracker:
         calls seen in events after that are left alone. Calls none of whose channels are still up
         ended while we were away: closed with what is known, marked reconciled. Live calls we did
         not know are taken up; live calls we knew continue, with what changed meanwhile applied.
+        The live resync always has both answers; a replayed capture may hold only one of them (its
+        client asked for one alone): None is an answer not had, and what only it could tell is left
+        as the events told it (no channels: no call closed or taken up; no status: queues and
+        members as they were, no talk found from bridges, since only the members tell agents apart).
+        The held events (`begin_buffering`) are processed after the snapshot is applied.
         """
         at = now if now is not None else self._clock()
         report = ReconcileReport()
-        agent_ifaces = {m.interface for m in status.members}
-        live = {c.uniqueid: c for c in channels}
-        entries = {e.uniqueid: e for e in status.entries}
+        agent_ifaces = {m.interface for m in status.members} if status is not None else set()
+        live = {c.uniqueid: c for c in channels or ()}
+        entries = {e.uniqueid: e for e in status.entries} if status is not None else None
         by_linked: dict[str, list[ChannelInfo]] = {}
-        for c in channels:
+        for c in channels or ():
             if not c.channel.startswith(TAP_CHANNEL_PREFIX):
                 by_linked.setdefault(c.linkedid, []).append(c)
         with self._lock:
             for lid, call in list(self._calls.items()):
                 if call.last_seen > asked_at or (call.rec.started_at or 0) > asked_at:
                     continue
-                if not any(uid in live for uid in call.channels):
-                    call.rec.reconciled = True
-                    self._finish(call, at, interrupted=True, reconciled=True)
-                    report.closed.append(lid)
-                    continue
-                for uid in [u for u in call.channels if u not in live]:
-                    channel = call.channels.pop(uid)
-                    self._by_uid.pop(uid, None)
-                    self._by_channel.pop(channel, None)
-                    if channel in call.rings and not call.rings[channel].ended:
-                        self._end_ring(call, channel, "cancelled", at)
-                    self._end_talk(call, channel, at)
+                if channels is not None:
+                    if not any(uid in live for uid in call.channels):
+                        call.rec.reconciled = True
+                        self._finish(call, at, interrupted=True, reconciled=True)
+                        report.closed.append(lid)
+                        continue
+                    for uid in [u for u in call.channels if u not in live]:
+                        channel = call.channels.pop(uid)
+                        self._by_uid.pop(uid, None)
+                        self._by_channel.pop(channel, None)
+                        if channel in call.rings and not call.rings[channel].ended:
+                            self._end_ring(call, channel, "cancelled", at)
+                        self._end_talk(call, channel, at)
                 if self._apply_live(call, by_linked.get(lid, []), entries, agent_ifaces, at):
                     report.updated.append(lid)
             for lid, chans in by_linked.items():
@@ -696,7 +703,7 @@ class CallTracker:
                     continue
                 self._take_up(lid, chans, entries, agent_ifaces, at)
                 report.taken_up.append(lid)
-            for m in status.members:
+            for m in status.members if status is not None else ():
                 agent = peer_of(m.interface)
                 member = self._member(agent)
                 member.name = m.name or member.name
@@ -727,11 +734,12 @@ class CallTracker:
                 return name, ""
         return None, ""
 
-    def _apply_live(self, call: _Call, chans: list[ChannelInfo], entries: dict[str, QueueEntryInfo],
+    def _apply_live(self, call: _Call, chans: list[ChannelInfo], entries: dict[str, QueueEntryInfo] | None,
                     agent_ifaces: set[str], at: float) -> bool:
+        """What a snapshot says of a call now; `entries` None: no QueueStatus answer, its queue as it was."""
         changed = False
         customer = next((c for c in chans if c.uniqueid == call.customer_uid), None)
-        entry = entries.get(call.customer_uid)
+        entry = entries.get(call.customer_uid) if entries is not None else None
         if entry is not None and not call.in_queue:
             call.rec.queue = entry.queue
             call.in_queue = call.queued_ever = True
@@ -740,7 +748,7 @@ class CallTracker:
                 call.rec.linkedid, call.rec.caller, call.rec.caller_name, call.rec.hotline or "", entry.position,
                 call.queue_since)
             changed = True
-        elif entry is None and call.in_queue and call.rec.queue:
+        elif entries is not None and entry is None and call.in_queue and call.rec.queue:
             self._leave_queue(call, call.rec.queue, "left", at)
             changed = True
         if customer is not None and customer.bridge_id:
@@ -764,11 +772,11 @@ class CallTracker:
             call.rec.reconciled = True
         return changed
 
-    def _take_up(self, lid: str, chans: list[ChannelInfo], entries: dict[str, QueueEntryInfo],
+    def _take_up(self, lid: str, chans: list[ChannelInfo], entries: dict[str, QueueEntryInfo] | None,
                  agent_ifaces: set[str], at: float) -> None:
         first = next((c for c in chans if c.uniqueid == lid), None) or next(
             (c for c in chans if _iface_of(c.channel) not in agent_ifaces), chans[0])
-        queued = next((c for c in chans if c.uniqueid in entries), None)
+        queued = next((c for c in chans if c.uniqueid in (entries or {})), None)
         customer = queued or first
         hotline, dialed = self._hotline_of(first)
         if customer.hotline in self._hotline_names:
@@ -783,7 +791,7 @@ class CallTracker:
             self._by_channel[c.channel] = lid
         self._publish(CallStarted(rec.linkedid, rec.caller, rec.caller_name, "", rec.hotline or "", at))
         self._apply_live(call, chans, entries, agent_ifaces, at)
-        if call.in_queue and rec.queue:
+        if call.in_queue and rec.queue and entries is not None:
             self._publish(CallQueued(rec.linkedid, rec.queue, entries[customer.uniqueid].position, at,
                                      customer.channel))
 

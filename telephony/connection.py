@@ -245,7 +245,12 @@ class AmiConnection:
             log.exception("AMI message handler failed on %r; the stream goes on", msg)
 
     def fail_pending(self, error: AmiError) -> None:
+        """Fail the actions still waiting for their answer. One whose answer came in whole before the
+        link went keeps it: its caller may not have woken up yet (a resync whose snapshot Asterisk
+        answered just before closing the connection is a resync that succeeded)."""
         for pend in list(self._pending.values()):
+            if pend.done.is_set():
+                continue
             pend.error = error
             pend.done.set()
 

@@ -1,4 +1,8 @@
-"""After every (re)connect: ask Asterisk what is live and bring the call state in line."""
+"""After every (re)connect: ask Asterisk what is live and bring the call state in line.
+
+Replay (`telephony.replay`) applies the same answers found in a capture through the same parsers
+(`actions.channels_of`, `queue_status_of`) and `CallTracker.reconcile`, so both store the same calls.
+"""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from telephony.connection import AmiClient, AmiEndpoint
+from telephony.connection import AmiClient, AmiConnection, AmiEndpoint, AmiUnreachable
 from telephony.frames import FrameParser, Message
 from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.server import AmiServer
@@ -182,3 +182,17 @@ def test_wrong_secret_backs_off_without_a_retry_storm() -> None:
     finally:
         client.stop()
         peer.close()
+
+
+def test_an_action_answered_before_the_link_drops_keeps_its_answer() -> None:
+    """The link drops between the answer's arrival and the asking thread's waking up (here: at once,
+    from inside the send): the answer is still the action's, not an AmiUnreachable."""
+    conn = AmiConnection(AmiEndpoint("127.0.0.1", 1, "hotline", "hotline"), lambda m: None)
+
+    def answer_then_drop(text: str) -> None:
+        aid = next(ln.split(": ", 1)[1] for ln in text.split("\r\n") if ln.startswith("ActionID: "))
+        conn._dispatch(Message({"Response": "Success", "ActionID": aid, "Ping": "Pong"}))
+        conn.fail_pending(AmiUnreachable("Asterisk closed the connection"))
+
+    conn._send = answer_then_drop  # type: ignore[method-assign]
+    assert conn.send_action("Ping", timeout=1).response.get("Ping") == "Pong"
