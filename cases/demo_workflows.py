@@ -253,6 +253,9 @@ def seed_month(s: Session, month: date, *, evidence_root: Path, tz: str = "Asia/
         else:
             outcome, agent, talk, wait, queue = "abandoned_in_ivr", None, None, 0.0, None  # type: ignore[assignment]
         ts = t0.timestamp()
+        path = _demo_ivr_path(paths, hotline, queue, t0.astimezone(zone).date(), i)
+        if outcome == "abandoned_in_ivr" and path.removesuffix(">hangup").endswith("goodbye"):
+            outcome = "self_served"  # as telephony stores a call the IVR ended with its goodbye
         record_call(
             s,
             CallRecord(
@@ -269,7 +272,7 @@ def seed_month(s: Session, month: date, *, evidence_root: Path, tz: str = "Asia/
                 started_at=ts,
                 answered_at=ts + wait if agent else None,
                 ended_at=ts + wait + (talk or 0),
-                ivr_path=_demo_ivr_path(paths, hotline, queue, t0.astimezone(zone).date(), i),
+                ivr_path=path,
             ),
         )
 

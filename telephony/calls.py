@@ -133,6 +133,14 @@ class _Queue:
     abandoned: int = 0
 
 
+
+def _self_served(steps: list[str]) -> bool:
+    """The IVR ended the call with its goodbye (ivr.flow `goodbye`; the caller may hang up during it) after
+    serving the caller, not after an error."""
+    while steps and steps[-1] == "hangup":
+        steps = steps[:-1]
+    return bool(steps) and steps[-1] == "goodbye" and "error" not in steps
+
 class CallTracker:
     """Follows every call of one Asterisk through IVR, queue and agents."""
 
@@ -588,8 +596,10 @@ class CallTracker:
         elif call.queued_ever:
             gave_up = call.abandoned or call.hangup_requested == "caller"
             rec.outcome = "abandoned_in_queue" if gave_up else "unanswered"
-        elif "closed" in (rec.ivr_path or "").split(">"):
+        elif "closed" in (steps := (rec.ivr_path or "").split(">")):
             rec.outcome = "out_of_hours"  # the IVR's closed-hours branch (ivr.flow), whoever hung up
+        elif _self_served(steps):
+            rec.outcome = "self_served"
         else:
             rec.outcome = "abandoned_in_ivr"
         self._ended[lid] = None

@@ -18,6 +18,7 @@ OUTCOMES = (
     "rejected",  # refused by the routing (block list): hung up with cause 21 before the IVR
     "callback_offered",  # waited past its queue's limit, moved to the IVR's callback offer, left without an agent
     "out_of_hours",  # the hotline was closed: the IVR told the caller so (IVR_PATH step `closed`), no queue
+    "self_served",  # the IVR served the caller and said goodbye (status told, request registered), no queue
 )
 
 

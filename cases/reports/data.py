@@ -45,7 +45,7 @@ DEFAULT_TZ = "Asia/Shanghai"
 DETAIL_LIMIT = 500
 SERVICE_LEVEL_S = 20.0
 ABANDONED = ("abandoned_in_queue", "abandoned_in_ivr")
-NOT_OFFERED = ("internal", "pending", "out_of_hours")  # out of hours: never offered to an agent
+NOT_OFFERED = ("internal", "pending", "out_of_hours", "self_served")  # never offered to an agent
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ HOTLINE_ORDER = ("service", "claims")
 TOTAL = "total"  # the `hotline` of a line over all hotlines
 NOT_FINISHED = ("internal", "pending")
 QUEUE_OUTCOMES = ("answered", "abandoned_in_queue", "unanswered")  # decided by the outcome alone
-IVR_OUTCOMES = ("out_of_hours", "abandoned_in_ivr")  # in the IVR even when no path was recorded
+IVR_OUTCOMES = ("out_of_hours", "abandoned_in_ivr", "self_served")  # in the IVR even when no path was recorded
 
 
 class IvrEnd(StrEnum):

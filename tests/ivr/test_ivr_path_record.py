@@ -69,6 +69,9 @@ def test_a_call_without_ivr_has_no_path() -> None:
     ("announcement=holiday>closed>goodbye", "out_of_hours"),
     ("menu=1:tracking>hangup", "abandoned_in_ivr"),
     ("", "abandoned_in_ivr"),
+    ("menu=1:tracking>waybill=800012345678>status=运输中>goodbye", "self_served"),  # told, then goodbye
+    ("menu=3:change_phone>phone:confirmed>case=C20261207-0001>goodbye>hangup", "self_served"),  # hung up in it
+    ("menu=2:complaint>error>goodbye", "abandoned_in_ivr"),  # the IVR failed: not served
 ])
 def test_a_closed_hotline_call_has_its_own_outcome(path: str, outcome: str) -> None:
     """An out-of-hours call the IVR ended with its goodbye is no caller abandoning the IVR."""
