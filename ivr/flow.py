@@ -288,12 +288,19 @@ class IvrFlow:
         self._set_known(s, st)
         if st.next == "queue":
             s.set_variable("IVR_QUEUE", st.queue or "")
-            s.set_variable("QUEUE_PRIO", self._priority(st))
+            s.set_variable("QUEUE_PRIO", max(self._priority(st), self._routed_priority(s), key=int))
         s.set_variable("IVR_PATH", ">".join(st.path))
         s.set_variable("IVR_NEXT", st.next)
         if self.on_outcome is not None:
             self.on_outcome(IvrOutcome(st.hotline, st.uniqueid, ">".join(st.path), st.next, st.queue, st.waybill,
                                        st.case_id, st.recording))
+
+    @staticmethod
+    def _routed_priority(s: AgiSession) -> str:
+        """The priority the AMI listener's routing gave the call before the IVR (a key account of the settings'
+        list): the IVR never lowers it (seen on a real Asterisk: its 0 undid the listener's 10)."""
+        value = s.get_variable("QUEUE_PRIO") or "0"
+        return value if value.isdigit() else "0"
 
     def _priority(self, st: CallState) -> str:
         if not st.caller:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.config import Prompts
+from ivr.speech import WORDS
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,13 @@ def build_prompts(prompts: Prompts, out: Path, langs: tuple[str, ...] | None = N
             wav, sln = folder / f"{name}.wav", folder / f"{name}.sln"
             with tempfile.TemporaryDirectory() as tmp:
                 raw = Path(tmp) / "espeak.wav"
+                # a word of a number or date (ivr/speech.py) is played next to others: without espeak's
+                # silence before and after it, 十二月六日 sounds like one date, not seven pauses
+                trim = ["silence", "1", "0.01", "0.5%", "reverse", "silence", "1", "0.01", "0.5%", "reverse",
+                        "pad", "0", "0.05"] if name in WORDS else []
                 for cmd in ([espeak, "-v", VOICES[lang], "-s", "150", "-w", str(raw), text],
                             [sox, "-q", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                             str(wav)]):
+                             str(wav), *trim]):
                     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
                     if proc.returncode != 0:
                         raise PromptBuildError(f"{Path(cmd[0]).name} failed on {lang}/{name}: "

@@ -108,3 +108,14 @@ def test_ivr_serve_busy_port(capsys: pytest.CaptureFixture[str], ivr_world: IvrW
     assert code == 2
     assert "hotline ivr: error: cannot listen on 127.0.0.1" in capsys.readouterr().err
 
+
+
+def test_the_words_of_numbers_and_dates_are_trimmed_of_silence(tmp_path: Path) -> None:
+    """espeak-ng puts silence around every text: the words of a date (ivr/speech.py) are played one after
+    another, so theirs is trimmed and a date does not sound like seven pauses; a whole prompt keeps it."""
+    prompts = Prompts({"zh": {"num-6": "六", "goodbye": "六"}, "en": {"num-6": "six", "goodbye": "six"}}, {}, {})
+    built = {(b.lang, b.name): b for b in build_prompts(prompts, tmp_path)}
+    word, prompt = built[("zh", "num-6")], built[("zh", "goodbye")]
+    assert word.seconds < prompt.seconds - 0.2
+    samples = array("h", word.sln.read_bytes())
+    assert max(abs(x) for x in samples[:80]) > 100  # speech within its first 10 ms

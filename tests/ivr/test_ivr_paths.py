@@ -229,6 +229,17 @@ def test_a_key_pressed_during_the_greeting_of_a_closed_hotline_does_not_answer_t
     assert r.variables["IVR_PATH"] == "closed>goodbye" and "CASE_ID" not in r.variables
 
 
+def test_the_priority_the_routing_gave_a_key_account_is_kept(ivr_server: IvrServer) -> None:
+    """The AMI listener sets QUEUE_PRIO=10 for the settings' key accounts before the IVR; the IVR, finding no
+    key-account customer for the number, set 0 over it (seen on a real Asterisk: `prio: 0` in the queue)."""
+    r = call(ivr_server, "service", ["0"], callerid="13777777777", variables={"QUEUE_PRIO": "10"})
+    assert r.variables["IVR_NEXT"] == "queue" and r.variables["QUEUE_PRIO"] == "10"
+    r = call(ivr_server, "service", ["0"], callerid="13777777777")
+    assert r.variables["QUEUE_PRIO"] == "0"
+    r = call(ivr_server, "service", ["0"], callerid=KEY_ACCOUNT_PHONE, variables={"QUEUE_PRIO": "junk"})
+    assert r.variables["QUEUE_PRIO"] == "10"  # the customer's own key-account status
+
+
 def test_closed_hours_offer_a_callback(ivr_server: IvrServer) -> None:
     ivr_server.clock[0] = CLOSED_AT
     r = call(ivr_server, "service", ["1"], callerid="13700000000")

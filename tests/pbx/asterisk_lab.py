@@ -13,11 +13,14 @@ agents' phones answer after a ring and take the caller's or Asterisk's BYE."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +32,6 @@ from waits import wait_until
 EXE = [sys.executable, "-m", "hotline_cli.main"]
 AMI_USER = "hotline"
 AMI_SECRET = "lab-secret-7d1f"
-SIPP_PCAPS = Path("/usr/share/sip-tester")  # Debian sip-tester: dtmf_2833_<digit>.pcap
 AGENTS = ("agent1001", "agent1002", "agent1003")
 
 
@@ -139,8 +141,8 @@ verbose = 3
                                             "res_pjsip_transport_websocket")))
         (self.etc / "logger.conf").write_text("[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose\n")
         (self.etc / "indications.conf").write_text(INDICATIONS)
-        (self.etc / "rtp.conf").write_text(f"[general]\nrtpstart = {self.ports.rtp_first}\n"
-                                           f"rtpend = {self.ports.rtp_first + 39}\n")
+        (self.etc / "rtp.conf").write_text(  # strictrtp off: a caller's keys come from Rfc2833Keys' own port
+            f"[general]\nrtpstart = {self.ports.rtp_first}\nrtpend = {self.ports.rtp_first + 39}\nstrictrtp = no\n")
         (self.etc / "sip.conf").write_text(self._sip_conf())
         agi = f"agi://127.0.0.1:{self.ports.agi}"
         ext = fill(generated("extensions", agi, self.menus), "RECDIR = /var/spool/asterisk/monitor",
@@ -296,8 +298,8 @@ class Key:
 
 
 def caller_scenario(keys: Iterable[Key], hangup_s: float, rfc2833: bool = False) -> str:
-    """A caller: INVITE, ACK the answer, the keys at their times (SIP INFO, or RFC 2833 events from sipp's
-    dtmf_2833 captures: digits only), BYE at `hangup_s` unless the PBX hung up first (then sipp answers its
+    """A caller: INVITE, ACK the answer, the keys at their times (SIP INFO 0.3 s apart; with `rfc2833` the keys
+    are left to `Rfc2833Keys`), BYE at `hangup_s` unless the PBX hung up first (then sipp answers its
     BYE by its default behaviour and the scenario ends there)."""
     parts = ["""<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -324,20 +326,16 @@ Content-Length: 0
     now = 0.0
     cseq = 2
     for key in sorted(keys, key=lambda k: k.at_s):
+        if rfc2833:
+            continue  # sent as RTP by `Rfc2833Keys` beside sipp; the scenario only holds the call
         for i, digit in enumerate(key.digits):
             at = key.at_s + 0.3 * i
             if at > now:
                 parts.append(f'  <pause milliseconds="{int((at - now) * 1000)}"/>\n')
                 now = at
-            if rfc2833:
-                if digit not in "0123456789":
-                    raise LabError(f"sipp's RFC 2833 captures have digits only, not {digit!r}")
-                parts.append(f'  <nop><action><exec play_pcap_audio="{SIPP_PCAPS}/dtmf_2833_{digit}.pcap"/>'
-                             "</action></nop>\n")
-            else:
-                parts.append(_request("INFO", cseq, f"Signal={digit}\nDuration=160\n", "application/dtmf-relay"))
-                parts.append('  <recv response="200"/>\n')
-                cseq += 1
+            parts.append(_request("INFO", cseq, f"Signal={digit}\nDuration=160\n", "application/dtmf-relay"))
+            parts.append('  <recv response="200"/>\n')
+            cseq += 1
     if hangup_s > now:
         parts.append(f'  <pause milliseconds="{int((hangup_s - now) * 1000)}"/>\n')
     parts.append(_request("BYE", cseq))
@@ -393,6 +391,60 @@ Content-Length: 0
 """
 
 
+EVENTS = {**{d: int(d) for d in "0123456789"}, "*": 10, "#": 11}
+
+
+class Rfc2833Keys(threading.Thread):
+    """A caller's keys as RFC 2833 telephone-events (payload 101), sent to the RTP address Asterisk answered
+    with (read from sipp's message trace): one event per key, 0.3 s apart, each 5 updates and 3 end packets
+    as phones send them."""
+
+    def __init__(self, trace: Path, keys: Sequence[Key]) -> None:
+        super().__init__(daemon=True)
+        self.trace = trace
+        self.keys = sorted(keys, key=lambda k: k.at_s)
+        self.sent = ""
+        self.error: str | None = None
+
+    def _answer(self, timeout: float = 30.0) -> tuple[str, int]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.trace.read_text(errors="replace") if self.trace.exists() else ""
+            for block in text.split("SIP/2.0 200 OK")[1:]:
+                media = re.search(r"m=audio (\d+) ", block)
+                addr = re.search(r"c=IN IP4 ([0-9.]+)", block)
+                if media and addr:
+                    return addr.group(1), int(media.group(1))
+            time.sleep(0.02)
+        raise LabError("no answer with SDP in sipp's message trace")
+
+    def run(self) -> None:
+        try:
+            host, port = self._answer()
+            start = time.monotonic()
+            seq, stamp, ssrc = 1, 8000, 0x484F544C
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                for key in self.keys:
+                    for i, digit in enumerate(key.digits):
+                        wait = start + key.at_s + 0.3 * i - time.monotonic()
+                        if wait > 0:
+                            time.sleep(wait)
+                        event = EVENTS[digit]
+                        for n in range(8):  # durations 160..800 samples, the last three with the end bit
+                            end = n >= 5
+                            duration = 160 * min(n + 1, 5)
+                            header = struct.pack("!BBHII", 0x80, (0x80 if n == 0 else 0) | 101, seq & 0xFFFF,
+                                                 stamp, ssrc)
+                            sock.sendto(header + struct.pack("!BBH", event, (0x80 if end else 0) | 10, duration),
+                                        (host, port))
+                            seq += 1
+                            time.sleep(0.02)
+                        stamp += 2400  # the next event starts 0.3 s later
+                        self.sent += digit
+        except (LabError, OSError) as exc:
+            self.error = str(exc)
+
+
 class Sipp:
     """sipp processes of one test: agents' phones (UAS) and callers (UAC)."""
 
@@ -400,6 +452,7 @@ class Sipp:
         self.root = root
         self.asterisk_sip = asterisk_sip
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.senders: list[Rfc2833Keys] = []
         self._n = 0
         exe = shutil.which("sipp")
         if exe is None:
@@ -419,7 +472,7 @@ class Sipp:
         return self._start(agent, ["-sf", str(xml), "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_block(4)),
                                    "-aa", "-m", "1000"])
 
-    def call(self, caller: str, dialled: str, keys: Iterable[Key] = (), hangup_s: float = 30.0,
+    def call(self, caller: str, dialled: str, keys: Sequence[Key] = (), hangup_s: float = 30.0,
              rfc2833: bool = False) -> subprocess.Popen[bytes]:
         self._n += 1
         name = f"caller{self._n}-{caller}"
@@ -428,9 +481,15 @@ class Sipp:
         csv = self.root / f"{name}.csv"
         csv.write_text(f"SEQUENTIAL\n{caller};\n")
         ip = "127.0.0.2" if rfc2833 else "127.0.0.1"
-        return self._start(name, ["127.0.0.1:" + str(self.asterisk_sip), "-sf", str(xml), "-inf", str(csv),
+        trace = self.root / f"{name}.msg"
+        proc = self._start(name, ["127.0.0.1:" + str(self.asterisk_sip), "-sf", str(xml), "-inf", str(csv),
                                   "-s", dialled, "-i", ip, "-p", str(free_block(2)), "-mp", str(free_block(4)),
-                                  "-m", "1", "-l", "1"])
+                                  "-m", "1", "-l", "1", "-trace_msg", "-message_file", str(trace)])
+        if rfc2833:
+            sender = Rfc2833Keys(trace, list(keys))
+            sender.start()
+            self.senders.append(sender)
+        return proc
 
     def stop(self) -> None:
         for p in self.procs:
