@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ivr.asterisk_conf import ROUTING_MODES, extensions_conf, queues_conf
+from ivr.asterisk_conf import ROUTING_MODES, extensions_conf, phones_conf, queues_conf
 from ivr.config import MenuFileError, MenuStore
 from ivr.probe_cli import register_probe_cli
 from ivr.prompts import PromptBuildError, build_prompts
@@ -44,14 +44,24 @@ def cmd_asterisk_config(args: argparse.Namespace) -> int:
     if isinstance(store, str):
         return _fail("asterisk-config", store)
     menus = store.all()
+    settings = getattr(args, "settings", None)
+    interface = settings.agent_interface if settings is not None else "SIP/{agent}"
+    tech = interface.split("/", 1)[0].upper()  # the agents' phones as the console and the keeper pause them
+    agents = [a.strip() for a in (args.agents or "").split(",") if a.strip()]
+    try:
+        phones = phones_conf(tech, agents, carrier=args.carrier) if tech in ("PJSIP", "SIP") else None
+    except ValueError as exc:
+        return _fail("asterisk-config", str(exc))
     parts = {
         "extensions": lambda: extensions_conf(menus, args.agi_url, args.routing),
-        "queues": lambda: queues_conf(menus),
+        "queues": lambda: queues_conf(menus, tech, agents),
         "manager": lambda: manager_conf(),
+        "phones": lambda: phones or f"; agent_interface {interface}: no SIP phones to write",
     }
+    files = {"phones": "pjsip" if tech == "PJSIP" else "sip"}
     chosen = list(parts) if args.section == "all" else [args.section]
     for name in chosen:
-        print(f";;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;; {name}.conf")
+        print(f";;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;; {files.get(name, name)}.conf")
         print(parts[name]())
     return 0
 
@@ -120,7 +130,9 @@ def register_cli(sub: Any) -> None:
     p.add_argument("--agi-url", default=f"agi://127.0.0.1:{DEFAULT_PORT}", help="where Asterisk finds the IVR")
     p.add_argument("--routing", choices=ROUTING_MODES, default="ami",
                    help="ami: holding step + Redirect by Hotline's listener; dialplan: straight into the IVR")
-    p.add_argument("--section", choices=("all", "extensions", "queues", "manager"), default="all")
+    p.add_argument("--section", choices=("all", "extensions", "queues", "manager", "phones"), default="all")
+    p.add_argument("--agents", help="comma-separated agents' phones (SIP user names): queue members and phones")
+    p.add_argument("--carrier", default="203.0.113.1", help="the carrier's address (phones section)")
     p.set_defaults(func=cmd_asterisk_config)
 
     p = sub.add_parser("prompts", help="IVR prompts")

@@ -49,6 +49,30 @@ def test_asterisk_config_matches_the_menus(capsys: pytest.CaptureFixture[str]) -
     assert "HOTLINE_AGI = agi://10.0.0.5:4573" in out and "queues.conf" not in out
 
 
+def test_asterisk_config_writes_the_phones_of_the_settings_technology(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """PJSIP endpoints and PJSIP/ members when the settings' agent_interface is PJSIP (Asterisk 21 and later have
+    no chan_sip), chan_sip peers and SIP/ members by default; both checked loaded into a real Asterisk by
+    tests/pbx. No Asterisk 12+ rejected keyword in queues.conf."""
+    monkeypatch.setenv("HOTLINE_AGENT_INTERFACE", "PJSIP/{agent}")
+    assert main(["asterisk-config", "--agents", "agent1001,agent1002", "--carrier", "198.51.100.7"]) == 0
+    out = capsys.readouterr().out
+    assert ";;;; pjsip.conf" in out and "sip.conf" not in out.replace("pjsip.conf", "")
+    assert re.search(r"\[complaints\]\(hotline-queue\)\nstrategy = rrmemory\nmember => PJSIP/agent1001,0,agent1001\n"
+                     r"member => PJSIP/agent1002,0,agent1002\n", out)
+    assert "[carrier]\ntype = identify\nendpoint = carrier\nmatch = 198.51.100.7" in out
+    assert "[agent1002]\ntype = endpoint" in out and "auth = agent1002" in out and "device_state_busy_at = 1" in out
+    assert "eventwhencalled" not in out and "eventmemberstatus" not in out
+    monkeypatch.delenv("HOTLINE_AGENT_INTERFACE")
+    assert main(["asterisk-config", "--section", "phones", "--agents", "agent1001"]) == 0
+    out = capsys.readouterr().out
+    assert ";;;; sip.conf" in out and "[agent1001]\ntype = friend\nhost = dynamic" in out and "call-limit = 1" in out
+    assert main(["asterisk-config", "--section", "queues"]) == 0
+    assert ";member => SIP/agent1001,0,agent1001" in capsys.readouterr().out  # no --agents: an example
+    assert main(["asterisk-config", "--agents", "agent 1001"]) == 2
+    assert "letters, digits, - and _ only" in capsys.readouterr().err
+
+
 def test_asterisk_config_with_a_broken_menu_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "service.toml").write_text("hotline = ", encoding="utf-8")
     assert main(["asterisk-config", "--menus", str(tmp_path)]) == 2

@@ -50,11 +50,13 @@ def hotline_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")} | (extra or {})
 
 
-def generated(section: str, agi_url: str, menus: Path) -> str:
-    """One section of `hotline asterisk-config --routing ami`, as the command prints it."""
+def generated(section: str, agi_url: str, menus: Path, *more: str, tech: str = "SIP") -> str:
+    """One section of `hotline asterisk-config --routing ami`, as the command prints it for a site whose agents'
+    phones are `tech` (the settings' agent_interface)."""
     out = subprocess.run([*EXE, "asterisk-config", "--routing", "ami", "--agi-url", agi_url, "--section", section,
-                          "--menus", str(menus)],
-                         capture_output=True, text=True, timeout=60, env=hotline_env(), check=True)
+                          "--menus", str(menus), *more],
+                         capture_output=True, text=True, timeout=60, check=True,
+                         env=hotline_env({"HOTLINE_AGENT_INTERFACE": f"{tech}/{{agent}}"}))
     return out.stdout
 
 
@@ -93,7 +95,8 @@ class LabPorts:
 class AsteriskLab:
     """One Asterisk process with the generated dialplan, queues and AMI user, under `root`."""
 
-    def __init__(self, prefix: Path, root: Path, prompts: Path, menus: Path, members: dict[str, Sequence[str]]) -> None:
+    def __init__(self, prefix: Path, root: Path, prompts: Path, menus: Path, members: dict[str, Sequence[str]],
+                 tech: str = "SIP") -> None:
         self.prefix = prefix
         self.root = root
         self.etc = root / "etc"
@@ -102,7 +105,9 @@ class AsteriskLab:
         self.ports = LabPorts(rtp_first=free_block(40))
         self.prompts = prompts
         self.menus = menus
-        self.members = members  # queue -> agents
+        self.members = members  # queue -> agents (chan_sip); PJSIP: every agent in every queue, as generated
+        self.tech = tech  # SIP: the lab's own sip.conf; PJSIP: pjsip.conf as `--section phones` writes it
+        self.caller_ip = "127.0.0.2" if tech == "PJSIP" else "127.0.0.1"  # PJSIP's carrier: 127.0.0.2 only
         self.proc: subprocess.Popen[bytes] | None = None
 
     # ------------------------------------------------------------------ configuration
@@ -137,26 +142,49 @@ verbose = 3
         (self.etc / "modules.conf").write_text("[modules]\nautoload = yes\n" + "".join(
             f"noload => {m}.so\n" for m in ("chan_alsa", "chan_console", "chan_oss", "chan_mgcp", "chan_skinny",
                                             "chan_unistim", "chan_iax2", "res_hep", "res_hep_pjsip", "res_hep_rtcp",
-                                            "cdr_radius", "cel_radius", "res_config_ldap", "chan_pjsip",
-                                            "res_pjsip_transport_websocket")))
+                                            "cdr_radius", "cel_radius", "res_config_ldap",
+                                            "res_pjsip_transport_websocket",
+                                            "chan_pjsip" if self.tech == "SIP" else "chan_sip")))
         (self.etc / "logger.conf").write_text("[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose\n")
         (self.etc / "indications.conf").write_text(INDICATIONS)
         (self.etc / "rtp.conf").write_text(  # strictrtp off: a caller's keys come from Rfc2833Keys' own port
             f"[general]\nrtpstart = {self.ports.rtp_first}\nrtpend = {self.ports.rtp_first + 39}\nstrictrtp = no\n")
-        (self.etc / "sip.conf").write_text(self._sip_conf())
         agi = f"agi://127.0.0.1:{self.ports.agi}"
+        if self.tech == "SIP":
+            (self.etc / "sip.conf").write_text(self._sip_conf())
+        else:
+            (self.etc / "pjsip.conf").write_text(self._pjsip_conf(agi))
         ext = fill(generated("extensions", agi, self.menus), "RECDIR = /var/spool/asterisk/monitor",
                    f"RECDIR = {self.recordings}", "extensions.conf")
         (self.etc / "extensions.conf").write_text(ext)
+        if self.tech == "PJSIP":
+            queues = generated("queues", agi, self.menus, "--agents", ",".join(AGENTS), tech="PJSIP")
+            (self.etc / "queues.conf").write_text(queues)
+        else:
+            self._sip_queues(agi)
+        manager = fill(generated("manager", agi, self.menus), "secret = change-me", f"secret = {AMI_SECRET}",
+                       "manager.conf")
+        (self.etc / "manager.conf").write_text(
+            f"[general]\nenabled = yes\nport = {self.ports.ami}\nbindaddr = 127.0.0.1\n\n{manager}")
+
+    def _pjsip_conf(self, agi: str) -> str:
+        """The generated phones section with the site's values: its address, the carrier's, the passwords; and
+        the lab's phones at fixed addresses (a static contact each: sipp phones do not register)."""
+        conf = generated("phones", agi, self.menus, "--agents", ",".join(AGENTS), "--carrier", self.caller_ip,
+                         tech="PJSIP")
+        conf = fill(conf, "bind = 0.0.0.0:5060", f"bind = 127.0.0.1:{self.ports.sip}", "pjsip.conf")
+        conf = fill(conf, "password = change-me", "password = lab-phone-secret", "pjsip.conf")
+        for agent, port in self.ports.agents.items():
+            aor = f"[{agent}]\ntype = aor\n"
+            conf = fill(conf, aor, f"{aor}contact = sip:{agent}@127.0.0.1:{port}\n", "pjsip.conf")
+        return conf
+
+    def _sip_queues(self, agi: str) -> None:
         queues = generated("queues", agi, self.menus)
         for queue, agents in self.members.items():
             lines = "".join(f"member => SIP/{a},0,{a}\n" for a in agents)
             queues = fill(queues, f"[{queue}](hotline-queue)\n", f"[{queue}](hotline-queue)\n{lines}", "queues.conf")
         (self.etc / "queues.conf").write_text(queues)
-        manager = fill(generated("manager", agi, self.menus), "secret = change-me", f"secret = {AMI_SECRET}",
-                       "manager.conf")
-        (self.etc / "manager.conf").write_text(
-            f"[general]\nenabled = yes\nport = {self.ports.ami}\nbindaddr = 127.0.0.1\n\n{manager}")
 
     def _sip_conf(self) -> str:
         peers = "".join(f"""
@@ -448,9 +476,10 @@ class Rfc2833Keys(threading.Thread):
 class Sipp:
     """sipp processes of one test: agents' phones (UAS) and callers (UAC)."""
 
-    def __init__(self, root: Path, asterisk_sip: int) -> None:
+    def __init__(self, root: Path, asterisk_sip: int, caller_ip: str = "127.0.0.1") -> None:
         self.root = root
         self.asterisk_sip = asterisk_sip
+        self.caller_ip = caller_ip  # where the carrier's calls come from (PJSIP's carrier: 127.0.0.2)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.senders: list[Rfc2833Keys] = []
         self._n = 0
@@ -480,7 +509,7 @@ class Sipp:
         xml.write_text(caller_scenario(keys, hangup_s, rfc2833))
         csv = self.root / f"{name}.csv"
         csv.write_text(f"SEQUENTIAL\n{caller};\n")
-        ip = "127.0.0.2" if rfc2833 else "127.0.0.1"
+        ip = "127.0.0.2" if rfc2833 else self.caller_ip
         trace = self.root / f"{name}.msg"
         proc = self._start(name, ["127.0.0.1:" + str(self.asterisk_sip), "-sf", str(xml), "-inf", str(csv),
                                   "-s", dialled, "-i", ip, "-p", str(free_block(2)), "-mp", str(free_block(4)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,13 +22,19 @@ PREFIX = asterisk_prefix()
 BLOCKED = "13666666666"
 KEY_ACCOUNT = "13777777777"
 WRAP_UP_S = 4
-
-if PREFIX is None:
-    pytest.skip("HOTLINE_ASTERISK does not name an Asterisk 20 install (DEVELOPERS.md)", allow_module_level=True)
+QUEUES = ("service", "complaints", "claims")
 
 
 @pytest.fixture(scope="session")
-def prompts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def asterisk_install() -> Path:
+    """HOTLINE_ASTERISK's prefix; the tests are skipped without one."""
+    if PREFIX is None:
+        pytest.skip("HOTLINE_ASTERISK does not name an Asterisk 20 install (DEVELOPERS.md)")
+    return PREFIX
+
+
+@pytest.fixture(scope="session")
+def prompts(asterisk_install: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Hotline's Mandarin prompts rendered once (`hotline prompts build`), as a site copies them to the PBX."""
     out = tmp_path_factory.mktemp("prompts")
     subprocess.run([*EXE, "prompts", "build", "--out", str(out), "--lang", "zh"], check=True, capture_output=True,
@@ -64,27 +70,42 @@ class Site:
     lab: AsteriskLab
     sipp: Sipp
     root: Path
+    menus: Path
     db: Database
-    serve: subprocess.Popen[str]
-    ivr: subprocess.Popen[str]
-    procs: list[subprocess.Popen[str]]
+    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    serves: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.lab.ports.http}"
+
+    @property
+    def serve(self) -> subprocess.Popen[str]:
+        """The `hotline serve` started last."""
+        return self.serves[-1]
 
     def env(self, **more: str) -> dict[str, str]:
         p = self.lab.ports
         return hotline_env({
             "HOTLINE_CONFIG": str(self.root / "hotline.toml"), "HOTLINE_HTTP_PORT": str(p.http),
             "HOTLINE_AMI_PORT": str(p.ami), "HOTLINE_AMI_USER": "hotline", "HOTLINE_AMI_SECRET": AMI_SECRET,
-            "HOTLINE_ROUTING": "ami", "HOTLINE_WRAP_UP_S": str(WRAP_UP_S)} | more)
+            "HOTLINE_ROUTING": "ami", "HOTLINE_WRAP_UP_S": str(WRAP_UP_S),
+            "HOTLINE_AGENT_INTERFACE": f"{self.lab.tech}/{{agent}}"} | more)
 
-    def start_serve(self, name: str, **more: str) -> subprocess.Popen[str]:
+    def _start(self, name: str, *args: str, **more: str) -> subprocess.Popen[str]:
         log = (self.root / f"{name}.log").open("w")
-        proc = subprocess.Popen([*EXE, "serve"], cwd=self.root, stdout=log, stderr=subprocess.STDOUT, text=True,
+        proc = subprocess.Popen([*EXE, *args], cwd=self.root, stdout=log, stderr=subprocess.STDOUT, text=True,
                                 env=self.env(**more))
         self.procs.append(proc)
+        return proc
+
+    def start_ivr(self) -> None:
+        self._start("ivr", "ivr", "serve", "--listen", f"127.0.0.1:{self.lab.ports.agi}", "--menus", str(self.menus))
+        wait_until(lambda: "FastAGI IVR on" in self.log_of("ivr"), 60, "the IVR server")
+
+    def start_serve(self, name: str, **more: str) -> subprocess.Popen[str]:
+        proc = self._start(name, "serve", **more)
+        self.serves.append(proc)
         wait_http(f"{self.base}/login", proc)
         wait_until(lambda: "resync: " in self.log_of(name), 60, f"{name}'s first resync")
         return proc
@@ -94,12 +115,13 @@ class Site:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-@pytest.fixture
-def site(prompts: Path, tmp_path: Path) -> Iterator[Site]:
-    assert PREFIX is not None
-    members = {"service": AGENTS[:2], "complaints": AGENTS[:2], "claims": AGENTS[2:]}
+@pytest.fixture(params=["SIP", "PJSIP"])
+def site(request: pytest.FixtureRequest, asterisk_install: Path, prompts: Path, tmp_path: Path) -> Iterator[Site]:
+    """The site with chan_sip phones (its own sip.conf) and with PJSIP ones (the generated pjsip.conf; Asterisk
+    21 and later have only PJSIP); every agent a member of every queue, as `--agents` generates them."""
+    tech: str = request.param
     menus = lab_menus(tmp_path / "menus", tmp_path / "ivr-recordings")
-    lab = AsteriskLab(PREFIX, tmp_path / "asterisk", prompts, menus, members)
+    lab = AsteriskLab(asterisk_install, tmp_path / "asterisk", prompts, menus, dict.fromkeys(QUEUES, AGENTS), tech)
     lab.write()
     (tmp_path / "hotline.toml").write_text(f"""database_url = "sqlite:///{tmp_path / 'hotline.db'}"
 data_dir = "{tmp_path / 'data'}"
@@ -107,23 +129,18 @@ recordings_dir = "{lab.recordings}"
 blocked_callers = ["{BLOCKED}"]
 key_account_callers = ["{KEY_ACCOUNT}"]
 """)
-    sipp = Sipp(tmp_path, lab.ports.sip)
-    procs: list[subprocess.Popen[str]] = []
+    site = Site(lab, Sipp(tmp_path, lab.ports.sip, lab.caller_ip), tmp_path, menus,
+                Database(f"sqlite:///{tmp_path / 'hotline.db'}"))
     lab.start()
     try:
         for agent in AGENTS:
-            sipp.phone(agent, lab.ports.agents[agent])
-        site = Site(lab, sipp, tmp_path, Database(f"sqlite:///{tmp_path / 'hotline.db'}"), None, None, procs)  # type: ignore[arg-type]
+            site.sipp.phone(agent, lab.ports.agents[agent])
         subprocess.run([*EXE, "db", "--seed-demo"], check=True, capture_output=True, timeout=120, env=site.env())
-        ivr_log = (tmp_path / "ivr.log").open("w")
-        site.ivr = subprocess.Popen([*EXE, "ivr", "serve", "--listen", f"127.0.0.1:{lab.ports.agi}", "--menus",
-                                     str(menus)], cwd=tmp_path,
-                                    stdout=ivr_log, stderr=subprocess.STDOUT, text=True, env=site.env())
-        procs.append(site.ivr)
-        wait_until(lambda: "FastAGI IVR on" in site.log_of("ivr"), 60, "the IVR server")
-        site.serve = site.start_serve("serve")
+        site.start_ivr()
+        site.start_serve("serve")
         yield site
     finally:
-        sipp.stop()
-        stop_processes(procs)
+        site.sipp.stop()
+        stop_processes(site.procs)
+        site.db.dispose()
         lab.stop()
