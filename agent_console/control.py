@@ -5,6 +5,7 @@ customer. The state the pages show is never set here: it comes back from AMI as 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from telephony.connection import AmiActionError, AmiError
 from telephony.pbxlink import PbxNotConnected
 
 log = logging.getLogger(__name__)
+AGENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a console user name, as cases.services accepts them
 
 
 class ControlError(Exception):
@@ -128,9 +130,12 @@ class ConsoleControl:
     # --- supervisors ------------------------------------------------------------------------------
 
     def spy(self, supervisor: str, agent: str, mode: str) -> str:
-        """Ring the supervisor's own phone into ChanSpy on the agent's channel; returns that phone."""
+        """Ring the supervisor's own phone into ChanSpy on the agent's channel; returns that phone. The agent is a
+        user name (ChanSpy's `Data` takes it: a comma would add options, a line break a whole AMI action)."""
         if mode not in SPY_OPTIONS:
             raise BadControlRequest(f"spy mode must be one of {', '.join(SPY_OPTIONS)}")
+        if not AGENT_NAME.fullmatch(agent):
+            raise BadControlRequest(f"{agent!r} is no agent name (letters, digits, _ . - only)")
         phone = self.config.supervisor_phone(supervisor)
         actions = self._actions()
         self._run(f"{mode} on {agent} for {supervisor}",

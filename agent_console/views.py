@@ -303,8 +303,12 @@ def wallboard() -> ResponseReturnValue:
 def spy() -> ResponseReturnValue:
     """{agent, mode: listen|whisper|barge}: the supervisor's own phone rings into ChanSpy."""
     body = _json_body()
+    agent = str(body.get("agent", ""))
+    if agent not in {a.agent for a in console().live.snapshot().agents}:  # only an agent the PBX reports
+        return {"error": "control.err.bad", "message": translate(current_language(), "control.err.bad"),
+                "detail": f"unknown agent {agent!r}"}, 400
     try:
-        phone = _dispatcher().control.spy(_user().username, str(body.get("agent", "")), str(body.get("mode", "")))
+        phone = _dispatcher().control.spy(_user().username, agent, str(body.get("mode", "")))
     except ControlError as exc:
         return _control_error(exc)
     return {"ok": True, "phone": phone}, 202

@@ -42,6 +42,26 @@ class AmiActionError(AmiError):
     """An action was answered with `Response: Error`."""
 
 
+class AmiFieldRefused(AmiError):
+    """An action whose name, field name or value holds a line break: written as is, it would end the action and
+    start another (AMI action injection); refused before anything is sent."""
+
+
+def encode_action(action: str, fields: dict[str, str]) -> str:
+    """One action as AMI bytes (text): `Action:`, then each field, then the blank line. The one place actions
+    are written; a CR or LF anywhere, or a field name that is empty or holds a colon, raises AmiFieldRefused."""
+    lines = [f"Action: {action}"]
+    for name, value in (("Action", action), *fields.items()):
+        text = str(value)
+        if "\r" in text or "\n" in text or "\r" in name or "\n" in name:
+            raise AmiFieldRefused(f"{action!r}: field {name!r} holds a line break: refused (AMI action injection)")
+        if not name or ":" in name or name != name.strip():
+            raise AmiFieldRefused(f"{action!r}: {name!r} is no AMI field name")
+        if name != "Action":
+            lines.append(f"{name}: {text}")
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
 class AmiTimeout(AmiError):
     """No answer to an action in time."""
 
@@ -129,8 +149,13 @@ class AmiConnection:
             self.close()
             raise AmiProtocolError(f"{ep.host}:{ep.port} is not an Asterisk AMI port (it said {self.banner[:60]!r})")
         login_id = "login"
-        self._send(f"Action: Login\r\nActionID: {login_id}\r\nUsername: {ep.username}\r\n"
-                   f"Secret: {ep.secret}\r\nEvents: on\r\n\r\n")
+        try:
+            login = encode_action("Login", {"ActionID": login_id, "Username": ep.username, "Secret": ep.secret,
+                                            "Events": "on"})
+        except AmiFieldRefused:
+            self.close()
+            raise AmiAuthError(f"the AMI user name or secret for {ep.host}:{ep.port} holds a line break") from None
+        self._send(login)
         buffered = self._parser.feed(rest, time.time()) if rest else []
         sock.settimeout(self.connect_timeout + 2.0)
         while True:
@@ -175,12 +200,12 @@ class AmiConnection:
         `on_response` runs on the reader thread the moment the response arrives, i.e. at its exact
         position in the event stream (a resync snapshot starts there)."""
         aid = f"hl-{action.lower()}-{next(self._ids)}"
+        given = {k: v for k, v in (fields or {}).items() if k.lower() != "actionid"}  # ours identifies the answer
+        text = encode_action(action, {"ActionID": aid, **given})  # refused before it is pending
         pend = _Pending(is_list=is_list, on_response=on_response)
         self._pending[aid] = pend
-        lines = [f"Action: {action}", f"ActionID: {aid}"]
-        lines += [f"{k}: {v}" for k, v in (fields or {}).items()]
         try:
-            self._send("\r\n".join(lines) + "\r\n\r\n")
+            self._send(text)
             if not pend.done.wait(timeout if timeout is not None else self.action_timeout):
                 raise AmiTimeout(f"no answer to {action} within {timeout or self.action_timeout:.0f} s")
         finally:

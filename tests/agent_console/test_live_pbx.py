@@ -131,6 +131,18 @@ def test_supervisor_listens_in_on_their_own_phone_and_agents_may_not(live_pbx: L
     assert live_pbx.actions("originate") == before + 1
 
 
+def test_an_agent_name_carrying_an_ami_action_is_refused(live_pbx: LivePbx) -> None:
+    """Found in a review: the agent of a spy request reached ChanSpy's Data unchecked and the AMI writer joined
+    fields with CRLF, so this request was answered 202 and the injected call appeared on the wallboard."""
+    sup = live_pbx.console.login("supervisor")
+    before = live_pbx.actions("originate")
+    for agent in ("agent1002\r\n\r\nAction: SimulateCall\r\nScenario: service_answered",
+                  "agent1002,qBwx", "agent9999", ""):
+        resp = sup.post("/api/supervisor/spy", json={"agent": agent, "mode": "listen"})
+        assert resp.status_code == 400, agent
+    assert live_pbx.actions("originate") == before and live_pbx.actions("simulatecall") == 0
+
+
 def test_supervisor_reroutes_a_waiting_caller(live_pbx: LivePbx) -> None:
     c = live_pbx.console
     sup = c.login("supervisor")

@@ -88,7 +88,7 @@ class LabPorts:
     sip: int = field(default_factory=lambda: free_block(2))  # UDP
     agi: int = field(default_factory=free_port)
     http: int = field(default_factory=free_port)
-    agents: dict[str, int] = field(default_factory=lambda: {a: free_block(2) for a in AGENTS})  # sipp: UDP
+    agents: dict[str, int] = field(default_factory=dict)  # agent -> its phone's port (sipp: UDP)
     rtp_first: int = 0  # an even port; 40 from it
 
 
@@ -103,6 +103,8 @@ class AsteriskLab:
         self.recordings = root / "monitor"
         self.log = root / "log" / "messages.log"
         self.ports = LabPorts(rtp_first=free_block(40))
+        self.agents = tuple(dict.fromkeys(a for queue in members.values() for a in queue))
+        self.ports.agents = {a: free_block(2) for a in self.agents}
         self.prompts = prompts
         self.menus = menus
         self.members = members  # queue -> agents (chan_sip); PJSIP: every agent in every queue, as generated
@@ -158,7 +160,7 @@ verbose = 3
                    f"RECDIR = {self.recordings}", "extensions.conf")
         (self.etc / "extensions.conf").write_text(ext)
         if self.tech == "PJSIP":
-            queues = generated("queues", agi, self.menus, "--agents", ",".join(AGENTS), tech="PJSIP")
+            queues = generated("queues", agi, self.menus, "--agents", ",".join(self.agents), tech="PJSIP")
             (self.etc / "queues.conf").write_text(queues)
         else:
             self._sip_queues(agi)
@@ -170,7 +172,7 @@ verbose = 3
     def _pjsip_conf(self, agi: str) -> str:
         """The generated phones section with the site's values: its address, the carrier's, the passwords; and
         the lab's phones at fixed addresses (a static contact each: sipp phones do not register)."""
-        conf = generated("phones", agi, self.menus, "--agents", ",".join(AGENTS), "--carrier", self.caller_ip,
+        conf = generated("phones", agi, self.menus, "--agents", ",".join(self.agents), "--carrier", self.caller_ip,
                          tech="PJSIP")
         conf = fill(conf, "bind = 0.0.0.0:5060", f"bind = 127.0.0.1:{self.ports.sip}", "pjsip.conf")
         conf = fill(conf, "password = change-me", "password = lab-phone-secret", "pjsip.conf")
@@ -499,7 +501,16 @@ class Sipp:
         xml = self.root / f"{agent}.xml"
         xml.write_text(AGENT_PHONE.replace("{ring_ms}", str(ring_ms)).replace("{sdp}", _sdp()))
         return self._start(agent, ["-sf", str(xml), "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_block(4)),
-                                   "-aa", "-m", "1000"])
+                                   "-aa", "-m", "1000", "-trace_msg", "-message_file", str(self.root / f"{agent}.msg")])
+
+    def invites(self, agent: str) -> list[float]:
+        """When `agent`'s phone received each INVITE (epoch seconds, from sipp's message trace)."""
+        path = self.root / f"{agent}.msg"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        stamp = r"^-+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\n"
+        found = re.findall(stamp + r"\S+ message received \[\d+\] bytes :\n\nINVITE ", text, re.M)
+        return [time.mktime(time.strptime(t.split(".")[0], "%Y-%m-%d %H:%M:%S")) + float("0." + t.split(".")[1])
+                for t in found]
 
     def call(self, caller: str, dialled: str, keys: Sequence[Key] = (), hangup_s: float = 30.0,
              rfc2833: bool = False) -> subprocess.Popen[bytes]:

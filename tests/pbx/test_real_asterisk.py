@@ -13,7 +13,7 @@ from waits import wait_until
 
 from cases.models import Call, Case
 from pbx.asterisk_lab import AGENTS, Key
-from pbx.conftest import BLOCKED, KEY_ACCOUNT, Site
+from pbx.hotline_site import BLOCKED, KEY_ACCOUNT, Site
 from tests.test_roles import agent_client, login
 
 WAYBILL = "800012345678"  # a demo shipment

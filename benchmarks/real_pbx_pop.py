@@ -1,0 +1,109 @@
+"""The screen pop on a real Asterisk: the agent's phone receiving the INVITE → the pop in the agent's console.
+
+A real Asterisk 20 (HOTLINE_ASTERISK, DEVELOPERS.md) loaded with the generated configuration, `hotline serve`
+(routing ami) and `hotline ivr serve` as a site runs them (tests/pbx/hotline_site.py), N agents' phones
+(sipp: they log when each INVITE arrives) and N agents logged in to the console over Socket.IO (the pop's
+arrival time). Each round, N callers (sipp) call the service hotline at once and press 0 for an agent; the
+queue rings one free agent per caller, so N phones ring together. Latency = the pop's arrival − the INVITE's
+arrival at that agent's phone, on the same clock; negative when the pop came first (Asterisk reports the
+agent called as it sends the INVITE). The goal of issue #15: p99 ≤ 50 ms with many calls at once.
+
+    HOTLINE_ASTERISK=/opt/asterisk-20 .venv/bin/python benchmarks/real_pbx_pop.py [--agents 10] [--rounds 3]
+                                                                                  [--tech SIP|PJSIP]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+
+import socketio  # noqa: E402
+from pbx.asterisk_lab import EXE, Key, asterisk_prefix, hotline_env  # noqa: E402
+from pbx.hotline_site import WRAP_UP_S, open_site  # noqa: E402
+
+from cases.demo_data import DEMO_PASSWORD  # noqa: E402
+from cases.services import create_user  # noqa: E402
+from tests.test_roles import login  # noqa: E402
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--agents", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tech", choices=("SIP", "PJSIP"), default="SIP")
+    args = ap.parse_args(argv)
+    prefix = asterisk_prefix()
+    if prefix is None:
+        print("real_pbx_pop: HOTLINE_ASTERISK does not name an Asterisk 20 install: nothing measured "
+              "(DEVELOPERS.md builds one)")
+        return 0
+    agents = [f"agent{2001 + i}" for i in range(args.agents)]
+    with tempfile.TemporaryDirectory(prefix="real-pbx-pop-") as tmp:
+        root = Path(tmp)
+        prompts = root / "prompts"
+        subprocess.run([*EXE, "prompts", "build", "--out", str(prompts), "--lang", "zh"], check=True,
+                       capture_output=True, timeout=300, env=hotline_env())
+        with open_site(prefix, prompts, root / "site", args.tech, agents, ring_ms=1500) as site:
+            with site.db.session() as s:
+                for agent in agents:
+                    create_user(s, agent, DEMO_PASSWORD, "agent", agent)
+            pops: dict[str, list[float]] = {a: [] for a in agents}
+            lock = threading.Lock()
+            clients = []
+            for agent in agents:
+                sio = socketio.Client(http_session=login(site.base, agent))
+                sio.on("screen_pop", lambda data, a=agent: _arrived(pops, lock, a))
+                sio.connect(site.base, transports=["websocket"])
+                clients.append(sio)
+            calls = 0
+            for r in range(args.rounds):
+                procs = [site.sipp.call(f"1380020{r:02d}{i:02d}", "4008001", [Key(2.0, "0")], hangup_s=9.0)
+                         for i in range(args.agents)]
+                calls += len(procs)
+                for p in procs:
+                    p.wait(120)
+                time.sleep(WRAP_UP_S + 2)  # the agents' wrap-up ends before the next round
+            for sio in clients:
+                sio.disconnect()
+            latencies: list[float] = []
+            for agent in agents:
+                invites = site.sipp.invites(agent)
+                for at in pops[agent]:
+                    before = [i for i in invites if i <= at + 1.0]
+                    if before:
+                        latencies.append(at - max(before))
+    _report(args, calls, latencies)
+    return 0
+
+
+def _arrived(pops: dict[str, list[float]], lock: threading.Lock, agent: str) -> None:
+    now = time.time()
+    with lock:
+        pops[agent].append(now)
+
+
+def _report(args: argparse.Namespace, calls: int, latencies: list[float]) -> None:
+    ms = sorted(x * 1000 for x in latencies)
+
+    def pct(p: float) -> float:
+        return ms[min(len(ms) - 1, int(round(p / 100 * (len(ms) - 1))))] if ms else float("nan")
+
+    print(f"real Asterisk ({args.tech}), {args.agents} agents, {args.rounds} rounds of {args.agents} calls at once: "
+          f"{calls} calls, {len(ms)} pops matched to their INVITE")
+    if ms:
+        print(f"INVITE at the phone → pop in the console: p50 {pct(50):.1f} ms, p90 {pct(90):.1f} ms, "
+              f"p99 {pct(99):.1f} ms, max {ms[-1]:.1f} ms, min {ms[0]:.1f} ms, mean {statistics.fmean(ms):.1f} ms")
+        print(f"pops at or before the ring: {sum(1 for x in ms if x <= 0)} of {len(ms)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
