@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 import socketio  # noqa: E402
 from pbx.asterisk_lab import EXE, Key, asterisk_prefix, hotline_env  # noqa: E402
-from pbx.hotline_site import WRAP_UP_S, open_site  # noqa: E402
+from pbx.hotline_site import WRAP_UP_S, Site, open_site  # noqa: E402
 
 from cases.demo_data import DEMO_PASSWORD  # noqa: E402
 from cases.services import create_user  # noqa: E402
@@ -40,6 +40,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--agents", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tech", choices=("SIP", "PJSIP"), default="SIP")
+    ap.add_argument("--keep", type=Path, help="keep the site's files (logs, sipp traces) in this folder")
     args = ap.parse_args(argv)
     prefix = asterisk_prefix()
     if prefix is None:
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> int:
         return 0
     agents = [f"agent{2001 + i}" for i in range(args.agents)]
     with tempfile.TemporaryDirectory(prefix="real-pbx-pop-") as tmp:
-        root = Path(tmp)
+        root = args.keep or Path(tmp)
         prompts = root / "prompts"
         subprocess.run([*EXE, "prompts", "build", "--out", str(prompts), "--lang", "zh"], check=True,
                        capture_output=True, timeout=300, env=hotline_env())
@@ -64,25 +65,38 @@ def main(argv: list[str]) -> int:
                 sio.on("screen_pop", lambda data, a=agent: _arrived(pops, lock, a))
                 sio.connect(site.base, transports=["websocket"])
                 clients.append(sio)
-            calls = 0
-            for r in range(args.rounds):
-                procs = [site.sipp.call(f"1380020{r:02d}{i:02d}", "4008001", [Key(2.0, "0")], hangup_s=9.0)
-                         for i in range(args.agents)]
-                calls += len(procs)
-                for p in procs:
-                    p.wait(120)
-                time.sleep(WRAP_UP_S + 2)  # the agents' wrap-up ends before the next round
+            alone = _round(site, agents[:1], 1, args.rounds)  # the reference: one call at a time
+            together = _round(site, agents, 2, args.rounds)
             for sio in clients:
                 sio.disconnect()
-            latencies: list[float] = []
-            for agent in agents:
-                invites = site.sipp.invites(agent)
-                for at in pops[agent]:
-                    before = [i for i in invites if i <= at + 1.0]
-                    if before:
-                        latencies.append(at - max(before))
-    _report(args, calls, latencies)
+            first = _latencies(site, agents[:1], pops, alone)
+            rest = _latencies(site, agents, pops, together)
+    _report(args, first, rest)
     return 0
+
+
+def _round(site: Site, agents: list[str], phase: int, rounds: int) -> tuple[float, float]:
+    """`rounds` rounds, each of one call per agent placed at once; (start, end) of the phase on the clock."""
+    start = time.time()
+    for r in range(rounds):
+        procs = [site.sipp.call(f"13{phase}{r:03d}{i:05d}", "4008001", [Key(2.0, "0")], hangup_s=9.0)
+                 for i in range(len(agents))]
+        for p in procs:
+            p.wait(120)
+        time.sleep(WRAP_UP_S + 2)  # the agents' wrap-up ends before the next round
+    return start, time.time()
+
+
+def _latencies(site: Site, agents: list[str], pops: dict[str, list[float]], phase: tuple[float, float]) -> list[float]:
+    """Each pop of the phase against the INVITE its agent's phone received last before it (within 1 s after)."""
+    out: list[float] = []
+    for agent in agents:
+        invites = [i for i in site.sipp.invites(agent) if phase[0] <= i <= phase[1]]
+        for at in (p for p in pops[agent] if phase[0] <= p <= phase[1]):
+            before = [i for i in invites if i <= at + 1.0]
+            if before:
+                out.append(at - max(before))
+    return out
 
 
 def _arrived(pops: dict[str, list[float]], lock: threading.Lock, agent: str) -> None:
@@ -91,18 +105,26 @@ def _arrived(pops: dict[str, list[float]], lock: threading.Lock, agent: str) -> 
         pops[agent].append(now)
 
 
-def _report(args: argparse.Namespace, calls: int, latencies: list[float]) -> None:
+def _figures(latencies: list[float]) -> dict[str, float]:
     ms = sorted(x * 1000 for x in latencies)
 
     def pct(p: float) -> float:
         return ms[min(len(ms) - 1, int(round(p / 100 * (len(ms) - 1))))] if ms else float("nan")
 
-    print(f"real Asterisk ({args.tech}), {args.agents} agents, {args.rounds} rounds of {args.agents} calls at once: "
-          f"{calls} calls, {len(ms)} pops matched to their INVITE")
-    if ms:
-        print(f"INVITE at the phone → pop in the console: p50 {pct(50):.1f} ms, p90 {pct(90):.1f} ms, "
-              f"p99 {pct(99):.1f} ms, max {ms[-1]:.1f} ms, min {ms[0]:.1f} ms, mean {statistics.fmean(ms):.1f} ms")
-        print(f"pops at or before the ring: {sum(1 for x in ms if x <= 0)} of {len(ms)}")
+    return {"n": len(ms), "p50": pct(50), "p90": pct(90), "p99": pct(99), "max": ms[-1] if ms else float("nan"),
+            "mean": statistics.fmean(ms) if ms else float("nan")}
+
+
+def _report(args: argparse.Namespace, alone: list[float], together: list[float]) -> None:
+    a, t = _figures(alone), _figures(together)
+    print(f"real Asterisk 20 ({args.tech}): the agent's phone receives the INVITE → the pop in the agent's console")
+    for name, f in ((f"one call at a time ({args.rounds} calls), the reference", a),
+                    (f"{args.agents} calls at once × {args.rounds} rounds", t)):
+        print(f"  {name}: n={f['n']:.0f} p50 {f['p50']:.1f} ms, p90 {f['p90']:.1f} ms, p99 {f['p99']:.1f} ms, "
+              f"max {f['max']:.1f} ms, mean {f['mean']:.1f} ms")
+    if a["n"] and t["n"]:
+        print(f"  ratio, {args.agents} at once / one at a time: p50 {t['p50'] / a['p50']:.2f}×, "
+              f"p99 {t['p99'] / a['p99']:.2f}×")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ EXE = [sys.executable, "-m", "hotline_cli.main"]
 AMI_USER = "hotline"
 AMI_SECRET = "lab-secret-7d1f"
 AGENTS = ("agent1001", "agent1002", "agent1003")
+RTP_PORTS = 240  # 4 per channel (RTP and RTCP, a call has two), freed a while after each hangup
 
 
 class LabError(Exception):
@@ -89,7 +90,7 @@ class LabPorts:
     agi: int = field(default_factory=free_port)
     http: int = field(default_factory=free_port)
     agents: dict[str, int] = field(default_factory=dict)  # agent -> its phone's port (sipp: UDP)
-    rtp_first: int = 0  # an even port; 40 from it
+    rtp_first: int = 0  # an even port; RTP_PORTS from it
 
 
 class AsteriskLab:
@@ -102,7 +103,7 @@ class AsteriskLab:
         self.etc = root / "etc"
         self.recordings = root / "monitor"
         self.log = root / "log" / "messages.log"
-        self.ports = LabPorts(rtp_first=free_block(40))
+        self.ports = LabPorts(rtp_first=free_block(RTP_PORTS))
         self.agents = tuple(dict.fromkeys(a for queue in members.values() for a in queue))
         self.ports.agents = {a: free_block(2) for a in self.agents}
         self.prompts = prompts
@@ -150,7 +151,8 @@ verbose = 3
         (self.etc / "logger.conf").write_text("[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose\n")
         (self.etc / "indications.conf").write_text(INDICATIONS)
         (self.etc / "rtp.conf").write_text(  # strictrtp off: a caller's keys come from Rfc2833Keys' own port
-            f"[general]\nrtpstart = {self.ports.rtp_first}\nrtpend = {self.ports.rtp_first + 39}\nstrictrtp = no\n")
+            f"[general]\nrtpstart = {self.ports.rtp_first}\nrtpend = {self.ports.rtp_first + RTP_PORTS - 1}\n"
+            "strictrtp = no\n")
         agi = f"agi://127.0.0.1:{self.ports.agi}"
         if self.tech == "SIP":
             (self.etc / "sip.conf").write_text(self._sip_conf())
