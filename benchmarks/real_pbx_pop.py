@@ -15,6 +15,7 @@ agent called as it sends the INVITE). The goal of issue #15: p99 ≤ 50 ms with 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
+import requests  # noqa: E402
 import socketio  # noqa: E402
 from pbx.asterisk_lab import EXE, Key, asterisk_prefix, hotline_env  # noqa: E402
 from pbx.hotline_site import WRAP_UP_S, Site, open_site  # noqa: E402
@@ -65,13 +67,20 @@ def main(argv: list[str]) -> int:
                 sio.on("screen_pop", lambda data, a=agent: _arrived(pops, lock, a))
                 sio.connect(site.base, transports=["websocket"])
                 clients.append(sio)
+            hops0 = _hop_buckets(site.base)
             alone = _round(site, agents[:1], 1, args.rounds)  # the reference: one call at a time
+            hops1 = _hop_buckets(site.base)
             together = _round(site, agents, 2, args.rounds)
+            hops2 = _hop_buckets(site.base)
             for sio in clients:
                 sio.disconnect()
             first = _latencies(site, agents[:1], pops, alone)
             rest = _latencies(site, agents, pops, together)
     _report(args, first, rest)
+    for name, before, after in (("one at a time", hops0, hops1), (f"{args.agents} at once", hops1, hops2)):
+        print(f"  the console's hops, {name} (upper bound of the bucket holding p50 / p99): " + ", ".join(
+            f"{hop} {_bucket_pct(before, after, hop, 50)} / {_bucket_pct(before, after, hop, 99)}"
+            for hop in HOPS))
     return 0
 
 
@@ -97,6 +106,30 @@ def _latencies(site: Site, agents: list[str], pops: dict[str, list[float]], phas
             if before:
                 out.append(at - max(before))
     return out
+
+
+HOPS = ("listener", "queue", "build", "emit")
+Buckets = dict[tuple[str, float], float]
+
+
+def _hop_buckets(base: str) -> Buckets:
+    """The console's pop hop histogram (hotline_pop_hop_seconds, agent_console/metrics.py) from /metrics."""
+    text = requests.get(f"{base}/metrics", timeout=10).text
+    out: Buckets = {}
+    for m in re.finditer(r'^hotline_pop_hop_seconds_bucket\{hop="(\w+)",le="([^"]+)"\} ([0-9.e+]+)$', text, re.M):
+        out[(m.group(1), float(m.group(2)))] = float(m.group(3))
+    return out
+
+
+def _bucket_pct(before: Buckets, after: Buckets, hop: str, p: float) -> str:
+    bounds = sorted(le for (h, le) in after if h == hop)
+    counts = [after[(hop, le)] - before.get((hop, le), 0.0) for le in bounds]
+    if not counts or counts[-1] <= 0:
+        return "–"
+    for le, n in zip(bounds, counts, strict=True):
+        if n >= counts[-1] * p / 100:
+            return f"≤{le * 1000:g} ms"
+    return "–"
 
 
 def _arrived(pops: dict[str, list[float]], lock: threading.Lock, agent: str) -> None:

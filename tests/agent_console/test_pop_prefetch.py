@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from agent_console.app import dispatcher
 from cases import services
 from cases.demo_data import DEMO_WAYBILLS
+from cases.views import CaseInput
 from telephony.events import AgentRinging, CallQueued, CallStarted, CallVariable
 
 if TYPE_CHECKING:
@@ -92,3 +93,28 @@ def test_a_waybill_learned_after_queue_join_is_looked_up_again(console: Console)
     pop = console.wait_for(sock, "screen_pop")
     assert made == [(CALLER, None), (CALLER, DEMO_WAYBILLS[0])]
     assert pop["shipment"]["waybill"] == DEMO_WAYBILLS[0]
+
+
+def test_a_case_the_ivr_registered_is_in_the_pop_and_a_late_queue_join_looks_up_nothing(console: Console) -> None:
+    """The IVR (another process) registers a complaint and sets CASE_ID: the lookup is made again then, seconds
+    before the queue. The queue join itself looks up only when the last lookup is older than the TTL, so the
+    phones never wait for a lookup begun as they ring (on a real Asterisk ten callers queued at once did)."""
+    made = count_lookups(console)
+    sock = console.socket(console.login("agent1001"))
+    bus = console.bus
+    bus.publish(CallStarted("pf.4", CALLER, "ZHANG WEI", "4008001", "service", T0))
+    console.settle()
+    assert eventually(lambda: len(made) == 1)
+    with console.db.session() as s:
+        customer = services.find_customer_by_phone(s, CALLER)
+        assert customer is not None
+        case = services.create_case(s, CaseInput(kind="complaint", subject="语音导航留言的投诉",
+                                                 customer_id=customer.id), "ivr")
+    bus.publish(CallVariable("pf.4", "CASE_ID", str(case.id), T0 + 20))
+    console.settle()
+    assert eventually(lambda: len(made) == 2)
+    bus.publish(CallQueued("pf.4", "service", 1, T0 + 25))  # 25 s into the call: no lookup again
+    bus.publish(AgentRinging("pf.4", "agent1001", "service", CALLER, T0 + 26))
+    pop = console.wait_for(sock, "screen_pop")
+    assert len(made) == 2
+    assert "语音导航留言的投诉" in [c["subject"] for c in pop["open_cases"]]
