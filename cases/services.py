@@ -138,6 +138,7 @@ __all__ = [
     "list_users",
     "set_active",
     "set_password",
+    "find_case_by_number",
     "find_customer_by_phone",
     "find_shipment",
     "get_call",
@@ -1032,6 +1033,15 @@ def list_cases(
         stmt = stmt.where(Case.kind == _enum(CaseKind, kind, "case kind").value)
     stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
     return tuple(_case_summary(c) for c in s.scalars(stmt).all())
+
+
+def find_case_by_number(s: Session, number: str, kind: str | None = None) -> CaseSummaryView | None:
+    """The case with this number (`C20261207-0003`), of `kind` if given; None when there is none."""
+    stmt = select(Case).options(*_SUMMARY_LOAD).where(Case.number == number)
+    if kind is not None:
+        stmt = stmt.where(Case.kind == _enum(CaseKind, kind, "case kind").value)
+    case = s.scalars(stmt).first()
+    return _case_summary(case) if case is not None else None
 
 
 def cases_for_call(s: Session, linkedid: str) -> tuple[CaseSummaryView, ...]:

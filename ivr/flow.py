@@ -23,7 +23,7 @@ from cases.claims import claim_for_case
 from cases.db import Database
 from cases.errors import CasesError
 from cases.prompt_faults import record_prompt_fault
-from cases.services import create_case, find_customer_by_phone, list_cases
+from cases.services import create_case, find_case_by_number, find_customer_by_phone
 from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
 from cases.vocab import CaseKind, CustomerKind
@@ -529,13 +529,13 @@ class IvrFlow:
         def check(digits: str) -> bool:
             number = f"C{digits[:8]}-{digits[8:]}" if len(digits) == 12 else ""
             with self.db.session() as db:
-                for case in list_cases(db, kind=CaseKind.CLAIM.value, limit=1000):
-                    if case.number == number:
-                        found[digits] = case.status.value
-                        st.case_id = case.id
-                        st.case_number = case.number
-                        return True
-            return False
+                case = find_case_by_number(db, number, CaseKind.CLAIM.value) if number else None
+            if case is None:
+                return False
+            found[digits] = case.status.value
+            st.case_id = case.id
+            st.case_number = case.number
+            return True
 
         digits = self._collect(s, st, menu.collect["claim"], "claim", check)
         if digits is None:

@@ -433,3 +433,19 @@ def test_call_recorded_while_a_case_for_it_is_being_saved(db: Database, customer
         assert s.scalar(select(func.count()).select_from(Call)) == 1
     [linked] = full.calls
     assert (linked.call.outcome, linked.call.customer_id) == ("answered", customer_id)
+
+
+def test_a_case_is_found_by_its_number_however_old(db: Database) -> None:
+    """The phone menu's claim status looked at the newest 1,000 claims only: an older claim's number was
+    'not found'. The number is looked up itself now."""
+    with db.session() as s:
+        old = sv.create_case(s, CaseInput(kind="claim", subject="旧理赔"), "tester")
+        newer = [Case(number=f"C20991231-{n:04d}", kind="claim", status="open", subject="新理赔", description="",
+                      priority="normal", created_by="tester", created_at=old.created_at + timedelta(minutes=n + 1))
+                 for n in range(1001)]
+        s.add_all(newer)
+    with db.session() as s:
+        found = sv.find_case_by_number(s, old.number, "claim")
+        assert found is not None and found.id == old.id
+        assert sv.find_case_by_number(s, old.number, "complaint") is None
+        assert sv.find_case_by_number(s, "C20000101-0001") is None
