@@ -175,8 +175,8 @@ def _convert(name: str, value: Any, kind: type[Any]) -> Any:
                 return False
             raise ValueError("not true or false")
         if kind is int:
-            if isinstance(value, bool):
-                raise ValueError("not a number")
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError("not a whole number")
             result = int(value)
             if not 0 < result < 65536 and name.lower().endswith("port"):
                 raise ValueError("not a port number")
