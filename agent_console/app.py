@@ -86,10 +86,11 @@ def create_app(
     calls = CallMemory()
     policy = SessionPolicy(config.session_idle_s)
     sockets = SocketSessions(socketio, db, policy, config.session_sweep_s)
+    password_checks = PasswordChecks(config.login_concurrency or default_concurrency(), config.login_wait_s)
     app.extensions[EXTENSION_KEY] = ConsoleContext(
         config=config, db=db, bus=bus, live=live, calls=calls, status_provider=status_provider,
         limiter=LoginLimiter(config.login_limits),
-        password_checks=PasswordChecks(config.login_concurrency or default_concurrency(), config.login_wait_s),
+        password_checks=password_checks,
         sessions=policy, sockets=sockets,
     )
     app.register_blueprint(auth.bp)
@@ -153,6 +154,7 @@ def create_app(
     dispatcher.start()
     sockets.start()
     dispatcher.also_stop(sockets.stop)
+    dispatcher.also_stop(password_checks.stop)
     if keeper is not None:
         keeper.start()
         dispatcher.also_stop(keeper.stop)

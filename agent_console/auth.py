@@ -22,6 +22,7 @@ from agent_console.login_limiter import retry_after
 from agent_console.password_checks import LoginBusy
 from agent_console.security import allowed
 from cases.errors import DatabaseUnavailable
+from cases.views import UserView
 
 log = logging.getLogger(__name__)
 
@@ -167,10 +168,12 @@ def login_post() -> ResponseReturnValue:
     if wait > 0:
         log.warning("console login of %s from %s refused: %.0f s too early after failures", username, address, wait)
         return _too_early(lang, username, nxt, wait)
+    def check() -> tuple[float, UserView | None]:
+        again = ctx.limiter.wait_s(username, address)  # again: failures recorded while this one waited
+        return again, (None if again > 0 else data.authenticate(ctx.db, username, password))
+
     try:
-        with ctx.password_checks.slot():
-            wait = ctx.limiter.wait_s(username, address)  # again: failures recorded while this one waited
-            found = None if wait > 0 else data.authenticate(ctx.db, username, password)
+        wait, found = ctx.password_checks.run(check)
     except LoginBusy:
         log.warning("console login of %s from %s refused: %d password checks already running", username, address,
                     ctx.password_checks.concurrent)
