@@ -1,6 +1,7 @@
 """Every HTTP route and every Socket.IO event, for every role and for no login; CSRF; session
-cookie flags; login lockout; an agent never sees another agent's pops. Server-pushed `reminder` and
-`reminder_cleared` go only to the case's assignee and supervisors (tests/agent_console/test_reminders.py)."""
+cookie flags (login limits and sessions: test_security_login.py); an agent never sees another
+agent's pops. Server-pushed `reminder` and `reminder_cleared` go only to the case's assignee and
+supervisors (tests/agent_console/test_reminders.py)."""
 
 from __future__ import annotations
 
