@@ -68,6 +68,14 @@ def _counting_checks(monkeypatch: pytest.MonkeyPatch, delay_s: float = 0.0) -> d
     return seen
 
 
+def _frozen_clock(console: Console) -> list[float]:
+    """The login limiter's clock stands still until the test moves `now[0]` (no sleeps, no timing luck)."""
+    now = [1000.0]
+    with console.app.app_context():
+        console_of().limiter.clock = lambda: now[0]
+    return now
+
+
 def _at_once(n: int, attempt: Callable[[int], Any]) -> list[Any]:
     results: list[Any] = [None] * n
     start = threading.Barrier(n)
@@ -115,21 +123,22 @@ def test_excess_logins_wait_briefly_then_get_503_with_retry_after(make_console: 
 def test_the_right_password_gets_in_after_a_short_delay_not_a_lockout(console: Console) -> None:
     """Before: 5 wrong passwords for a user from an address (behind nginx: from anywhere) locked the right one
     out for 5 minutes. Now a failure delays the next attempt (429 + Retry-After, 1 s after 4 failures)."""
+    now = _frozen_clock(console)
     client = console.client()
     codes = [_post_login(client, "agent1002", WRONG).status_code for _ in range(5)]
-    assert codes[:3] == [401, 401, 401] and 429 in codes[3:], codes
+    assert codes == [401, 401, 401, 401, 429], codes  # the 5th came before the 1 s the 4th failure asked
     refused = _post_login(client, "agent1002", DEMO_PASSWORD)
     assert refused.status_code == 429
-    wait = int(refused.headers.get("Retry-After", "0"))  # before: no Retry-After, locked for 5 minutes
-    assert 1 <= wait <= 2
-    assert "秒后再试" in refused.get_data(as_text=True)
-    time.sleep(wait + 0.05)
+    assert int(refused.headers.get("Retry-After", "0")) == 1  # before: no Retry-After, locked for 5 minutes
+    assert "1 秒后再试" in refused.get_data(as_text=True)
+    now[0] += 1.0
     assert _post_login(client, "agent1002", DEMO_PASSWORD).status_code == 302
 
 
 def test_guessing_from_elsewhere_never_keeps_the_user_out_at_a_known_address(console: Console) -> None:
     """Many addresses guessing one account slow that account down everywhere except where its user
     logged in before (known good). A user at a new address waits out the account's delay."""
+    _frozen_clock(console)
     home = _client_at(console, "10.0.0.5")
     assert _post_login(home, "agent1002", DEMO_PASSWORD).status_code == 302
     home.post("/logout")
@@ -137,7 +146,7 @@ def test_guessing_from_elsewhere_never_keeps_the_user_out_at_a_known_address(con
     for n in range(20):  # 20 addresses x 3 guesses: each within its address's free failures
         guesser = _client_at(console, f"10.1.0.{n + 1}")
         codes += [_post_login(guesser, "agent1002", WRONG).status_code for _ in range(3)]
-    assert codes[:10] == [401] * 10 and codes.count(429) >= 45, codes  # the account's budget slows them all
+    assert codes[:11] == [401] * 11 and codes.count(429) == 49, codes  # the account's budget slows them all
     assert _post_login(_client_at(console, "10.0.0.5"), "agent1002", DEMO_PASSWORD).status_code == 302
     elsewhere = _post_login(_client_at(console, "10.0.0.77"), "agent1002", DEMO_PASSWORD)
     assert elsewhere.status_code == 429 and int(elsewhere.headers["Retry-After"]) >= 1
@@ -146,11 +155,11 @@ def test_guessing_from_elsewhere_never_keeps_the_user_out_at_a_known_address(con
 def test_spraying_many_usernames_from_one_address_is_limited(console: Console,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Before: 50 usernames x 1 password from one address were 50 password checks, never limited."""
+    _frozen_clock(console)
     seen = _counting_checks(monkeypatch)
     client = _client_at(console, "10.9.9.9")
     codes = [_post_login(client, f"spray{i:03d}", "Password1").status_code for i in range(50)]
-    assert seen["calls"] <= 13, seen
-    assert codes.count(429) >= 35, codes
+    assert seen["calls"] == 11 and codes == [401] * 11 + [429] * 39, (seen, codes)
     # another address is not affected
     assert _post_login(_client_at(console, "10.9.9.10"), "agent1001", DEMO_PASSWORD).status_code == 302
 
@@ -213,6 +222,7 @@ def _address_route(console: Console) -> None:
 
 def test_without_trusted_proxies_x_forwarded_for_is_ignored(make_console: Callable[..., Console]) -> None:
     console = make_console()
+    _frozen_clock(console)
     _address_route(console)
     client = console.client()
     assert client.get("/test-address").get_data(as_text=True) == "127.0.0.1"
@@ -223,7 +233,7 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored(make_console: Callab
     for i in range(14):
         client.environ_base["HTTP_X_FORWARDED_FOR"] = f"198.51.100.{i}"
         codes.append(_post_login(client, f"spray{i}", WRONG).status_code)
-    assert 429 in codes
+    assert codes == [401] * 11 + [429] * 3, codes
 
 
 def test_behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for(
@@ -243,10 +253,11 @@ def test_behind_a_trusted_proxy_one_clients_failures_do_not_delay_another(
         make_console: Callable[..., Console]) -> None:
     """Before: behind nginx every client was the proxy's address, so anyone's failures locked the user out."""
     console = make_console(trusted_proxies=1)
+    _frozen_clock(console)
     attacker = console.client()
     attacker.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.66"
     codes = [_post_login(attacker, "agent1002", WRONG).status_code for _ in range(6)]
-    assert 429 in codes
+    assert codes == [401, 401, 401, 401, 429, 429], codes
     user = console.client()
     user.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.5"
     assert _post_login(user, "agent1002", DEMO_PASSWORD).status_code == 302
