@@ -168,6 +168,7 @@ def login_post() -> ResponseReturnValue:
     if wait > 0:
         log.warning("console login of %s from %s refused: %.0f s too early after failures", username, address, wait)
         return _too_early(lang, username, nxt, wait)
+
     def check() -> tuple[float, UserView | None]:
         again = ctx.limiter.wait_s(username, address)  # again: failures recorded while this one waited
         return again, (None if again > 0 else data.authenticate(ctx.db, username, password))
