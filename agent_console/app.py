@@ -8,18 +8,23 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from agent_console import auth, casework, complaints_desk, metrics, reminders, reports_page, search, views
-from agent_console.auth import current_user
+from agent_console.auth import optional_user
 from agent_console.calls import CallMemory
 from agent_console.config import ConsoleConfig
 from agent_console.context import EXTENSION_KEY, ConsoleContext, StatusProvider
 from agent_console.control import ActionsSource, ConsoleControl
 from agent_console.i18n import STRINGS, current_language, other_language, translate
+from agent_console.login_limiter import LoginLimiter
 from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket_handlers
+from agent_console.password_checks import PasswordChecks, default_concurrency
 from agent_console.pop import PopBuilder
 from agent_console.report_jobs import LocalReportRunner, ReportRunner
-from agent_console.security import CSRF_FIELD, LoginLimiter, check_csrf, csrf_token
+from agent_console.security import CSRF_FIELD, check_csrf, csrf_token
+from agent_console.sessions import SessionPolicy
+from agent_console.socket_sessions import SocketSessions
 from agent_console.wallboard import WallboardRelay, read_health
 from agent_console.wrapup import WrapUps, WrapUpService
 from cases.db import Database
@@ -72,10 +77,21 @@ def create_app(
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
+    if config.trusted_proxies > 0:
+        # outermost, so pages and Socket.IO alike see the client's address (and scheme) as the proxies
+        # tell it; without trusted proxies forwarded headers are ignored and the peer's address counts
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
     calls = CallMemory()
+    policy = SessionPolicy(config.session_idle_s)
+    sockets = SocketSessions(socketio, db, policy, config.session_sweep_s)
+    password_checks = PasswordChecks(config.login_concurrency or default_concurrency(), config.login_wait_s)
     app.extensions[EXTENSION_KEY] = ConsoleContext(
         config=config, db=db, bus=bus, live=live, calls=calls, status_provider=status_provider,
-        limiter=LoginLimiter(config.login_max_failures, config.login_lockout_s),
+        limiter=LoginLimiter(config.login_limits),
+        password_checks=password_checks,
+        sessions=policy, sockets=sockets,
     )
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.pages)
@@ -98,7 +114,7 @@ def create_app(
             "other_lang": other_language(lang),
             "t": lambda key: translate(lang, key),
             "strings": STRINGS[lang],
-            "user": current_user(),
+            "user": optional_user(),
             "demo": config.demo,
             "csrf_token": csrf_token,
             "csrf_field": CSRF_FIELD,
@@ -118,7 +134,6 @@ def create_app(
         message = translate(current_language(), key) if key else (exc.description or exc.name)
         return render_template("error.html", message=message), code
 
-    socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
     pops = PopBuilder(db, shipments)
     console_control = ConsoleControl(config, control)
     keeper: WrapUps | None = None
@@ -135,8 +150,11 @@ def create_app(
         if request.method == "POST" and response.status_code < 400 and "/cases" in request.path:
             dispatcher.contexts_changed()
         return response
-    register_socket_handlers(socketio, dispatcher)
+    register_socket_handlers(socketio, dispatcher, sockets)
     dispatcher.start()
+    sockets.start()
+    dispatcher.also_stop(sockets.stop)
+    dispatcher.also_stop(password_checks.stop)
     if keeper is not None:
         keeper.start()
         dispatcher.also_stop(keeper.stop)

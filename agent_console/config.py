@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent_console.login_limiter import LimiterSettings
+
 LANGUAGES = ("zh-CN", "en")
 WRAP_UP_REASON = "wrap-up"
 DEFAULT_JOB_RETRY_S: tuple[int, ...] = (10, 30, 60, 120, 300)  # seconds before each retry of a failed job
@@ -52,7 +54,13 @@ class ConsoleConfig:
     evidence_dir: Path | None = None  # claim evidence uploads (None: uploads refused)
     evidence_max_bytes: int = 20 * 1024 * 1024  # per evidence file
     wallboard_interval_s: float = 0.2  # at most ~5 wallboard pushes per second
-    session_cookie_secure: bool = False  # set True behind HTTPS
+    # the session cookie only over HTTPS (hotline_cli: on when `behind_https`); HttpOnly and SameSite=Lax always
+    session_cookie_secure: bool = False
+    session_idle_s: float = 8 * 3600.0  # a session unused this long is logged out (agent_console.sessions)
+    session_sweep_s: float = 10.0  # how often live Socket.IO connections of ended sessions are looked for
+    # proxy hops in front of the console (nginx: 1) whose X-Forwarded-For/-Proto are believed (werkzeug
+    # ProxyFix); 0: the client address is the TCP peer's and forwarded headers are ignored
+    trusted_proxies: int = 0
     pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS
     wrap_up_codes: tuple[WrapUpCode, ...] = DEFAULT_WRAP_UP_CODES
     wrap_up_s: float = 30.0  # paused with reason "wrap-up" after a call, then unpaused (0: no wrap-up)
@@ -74,8 +82,9 @@ class ConsoleConfig:
     reminder_interval_s: float = 30.0  # how often follow-up reminders are checked (0: never)
     reminder_lead_s: float = 7200.0  # a follow-up deadline this close raises a reminder
     reminder_repeat_s: float = 0.0  # an unacknowledged reminder is pushed again this often (0: once)
-    login_max_failures: int = 5  # per username and IP address, then locked out
-    login_lockout_s: float = 300.0
+    login_concurrency: int = 0  # password checks at once (each holds argon2's memory); 0: the CPU count
+    login_wait_s: float = 2.0  # a login waits this long for a free check, then is answered 503 + Retry-After
+    login_limits: LimiterSettings = field(default_factory=LimiterSettings)  # agent_console.login_limiter
     metrics_token: str = ""  # /metrics with "Authorization: Bearer <token>" (also: loopback, admin login)
     report_wait_s: float = 3.0  # a report request waits this long for its job before showing its progress
     job_retry_s: tuple[int, ...] = DEFAULT_JOB_RETRY_S  # report jobs: seconds before each retry
@@ -96,8 +105,12 @@ class ConsoleConfig:
             raise ValueError("service_level_target must be in (0, 1]")
         if self.reminder_interval_s < 0 or self.reminder_lead_s <= 0 or self.reminder_repeat_s < 0:
             raise ValueError("reminder_interval_s and reminder_repeat_s must be >= 0, reminder_lead_s > 0")
-        if self.login_max_failures < 1 or self.login_lockout_s <= 0:
-            raise ValueError("login_max_failures must be >= 1 and login_lockout_s > 0")
+        if self.login_concurrency < 0 or self.login_wait_s < 0:
+            raise ValueError("login_concurrency and login_wait_s must be >= 0")
+        if self.session_idle_s <= 0 or self.session_sweep_s < 0:
+            raise ValueError("session_idle_s must be > 0 and session_sweep_s >= 0")
+        if self.trusted_proxies < 0:
+            raise ValueError("trusted_proxies must be >= 0")
 
     def pause_reason(self, code: str) -> PauseReason | None:
         return next((r for r in self.pause_reasons if r.code == code), None)

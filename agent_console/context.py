@@ -10,7 +10,10 @@ from flask import current_app
 
 from agent_console.calls import CallMemory
 from agent_console.config import ConsoleConfig
-from agent_console.security import LoginLimiter
+from agent_console.login_limiter import LoginLimiter
+from agent_console.password_checks import PasswordChecks
+from agent_console.sessions import SessionPolicy
+from agent_console.socket_sessions import SocketSessions
 from cases.db import Database
 from telephony.events import EventBus
 from telephony.live import LiveView
@@ -27,6 +30,9 @@ class ConsoleContext:
     live: LiveView
     calls: CallMemory
     limiter: LoginLimiter
+    password_checks: PasswordChecks
+    sessions: SessionPolicy
+    sockets: SocketSessions
     status_provider: StatusProvider | None = None
 
 

@@ -72,11 +72,13 @@ from flask_socketio import SocketIO, join_room
 
 from agent_console import metrics
 from agent_console.agents import AgentBoard
-from agent_console.auth import current_user
+from agent_console.auth import optional_user
 from agent_console.calls import CallInfo, CallMemory
 from agent_console.config import WRAP_UP_REASON, ConsoleConfig
 from agent_console.control import ConsoleControl
 from agent_console.pop import PopBuilder, PopLookup
+from agent_console.sessions import current_key
+from agent_console.socket_sessions import SocketSessions
 from agent_console.wallboard import (
     HotlineHealth,
     WallboardFeed,
@@ -626,15 +628,19 @@ class Dispatcher:
         self._socketio.emit(name, payload, to=room)
 
 
-def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher) -> None:
-    """Connect: only with a logged-in session; join the user's rooms; supervisors get a wallboard."""
+def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher, sockets: SocketSessions) -> None:
+    """Connect: only with a valid session (checked on the server, agent_console.sessions), remembered
+    in `sockets` so that the connection closes when the session ends; join the user's rooms;
+    supervisors get a wallboard."""
 
     def on_connect(auth: object = None) -> bool:
-        user = current_user()
-        if user is None:
+        user = optional_user()
+        key = current_key()
+        if user is None or key is None:
             log.info("socket connect refused: not logged in")
             return False
         sid: str = request.sid  # type: ignore[attr-defined]
+        sockets.add(sid, key)
         if user.can("agent_console"):
             join_room(agent_room(user.username))
         if user.can("wallboard"):
@@ -650,20 +656,24 @@ def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher) -> None
                                else "")
         return True
 
+    def on_disconnect(reason: object = None) -> None:
+        sockets.remove(request.sid)  # type: ignore[attr-defined]
+
     def on_wallboard_request() -> dict[str, Any]:
         """Ack with the whole wallboard (supervisors): after a version gap or the page was hidden."""
-        user = current_user()
+        user = optional_user()
         if user is None or not user.can("wallboard"):
             return {"error": "forbidden"}
         return dispatcher.wallboard()
 
     def on_agent_state(data: object = None) -> dict[str, Any]:
         """Ack with the caller's own agent snapshot (after a version gap or a reconnect)."""
-        user = current_user()
+        user = optional_user()
         if user is None or not user.can("agent_console"):
             return {"error": "forbidden"}
         return dispatcher.agent_snapshot(user.username)
 
     socketio.on_event("connect", on_connect)
+    socketio.on_event("disconnect", on_disconnect)
     socketio.on_event("wallboard_request", on_wallboard_request)
     socketio.on_event("agent_state", on_agent_state)

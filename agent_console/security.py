@@ -1,4 +1,4 @@
-"""Who may do what: roles per capability, CSRF tokens, and login rate limiting.
+"""Who may do what: roles per capability, and CSRF tokens (login rate limiting: agent_console.login_limiter).
 
 Roles (cases.vocab.Role): agent, supervisor, claims, inspector, admin, branch. Every HTTP route declares
 the capability it needs (`requires("...")`), every Socket.IO event checks it the same way, and
@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from flask import abort, request, session
 
@@ -70,61 +67,3 @@ def check_csrf() -> None:
     given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
     if not isinstance(expected, str) or not given or not hmac.compare_digest(expected, given):
         abort(400, description="CSRF token missing or wrong: reload the page")
-
-
-# --- login rate limiting -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Lockout:
-    until: float  # epoch seconds
-
-    def minutes_left(self, now: float) -> int:
-        return max(1, int((self.until - now + 59) // 60))
-
-
-class LoginLimiter:
-    """Counts failed logins per (username, IP); after `max_failures` within the lockout window the
-    pair is locked out for `lockout_s` seconds (a right password does not help meanwhile)."""
-
-    def __init__(self, max_failures: int, lockout_s: float) -> None:
-        self.max_failures = max_failures
-        self.lockout_s = lockout_s
-        self._failures: dict[tuple[str, str], list[float]] = {}
-        self._locked: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(username: str, ip: str) -> tuple[str, str]:
-        return (username.strip().lower(), ip)
-
-    def locked(self, username: str, ip: str, now: float | None = None) -> Lockout | None:
-        now = time.time() if now is None else now
-        with self._lock:
-            until = self._locked.get(self._key(username, ip))
-            if until is None:
-                return None
-            if until <= now:
-                del self._locked[self._key(username, ip)]
-                return None
-            return Lockout(until)
-
-    def failed(self, username: str, ip: str, now: float | None = None) -> Lockout | None:
-        """Record a failure; the lockout if this one caused it."""
-        now = time.time() if now is None else now
-        key = self._key(username, ip)
-        with self._lock:
-            recent = [t for t in self._failures.get(key, []) if t > now - self.lockout_s]
-            recent.append(now)
-            if len(recent) >= self.max_failures:
-                self._failures.pop(key, None)
-                self._locked[key] = now + self.lockout_s
-                return Lockout(now + self.lockout_s)
-            self._failures[key] = recent
-            if len(self._failures) > 100_000:  # bounded under a spray of usernames
-                self._failures.clear()
-            return None
-
-    def succeeded(self, username: str, ip: str) -> None:
-        with self._lock:
-            self._failures.pop(self._key(username, ip), None)

@@ -310,6 +310,19 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ConsoleSession(Base):
+    """One login to the console (migration 0010, cases.sessions). The signed cookie carries a random
+    token; only its SHA-256 is stored here, so a leaked table opens no session. A request whose row is
+    gone (logout, new password, new role, account disabled) or idle too long is logged out."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class AuditEntry(Base):
     """Who did what to which entity, when; `detail` is a JSON object (e.g. {"changes": {...}})."""
 

@@ -66,6 +66,7 @@ from cases.models import (
     utcnow,
 )
 from cases.phones import MIN_SUFFIX_DIGITS, phone_tail
+from cases.sessions import end_user_sessions
 from cases.views import (
     UNSET,
     AuditView,
@@ -138,6 +139,7 @@ __all__ = [
     "list_users",
     "set_active",
     "set_password",
+    "set_role",
     "find_case_by_number",
     "find_customer_by_phone",
     "find_shipment",
@@ -1131,9 +1133,17 @@ def attach_transcript(
 
 # ---------------------------------------------------------------- users
 
-# New passwords: argon2id (argon2-cffi's defaults, RFC 9106's low-memory profile). Hashes made before
-# argon2 ('scrypt$n$r$p$salt$hash') still verify and are re-hashed with argon2 at the next good login.
-_ARGON2 = PasswordHasher()
+# New passwords: argon2id with OWASP's 19 MiB profile (m=19456 KiB, t=2, p=1) rather than argon2-cffi's
+# defaults (RFC 9106's low-memory profile, m=64 MiB, t=3, p=4). One check then holds ARGON2_MEMORY_KIB of
+# memory for ~40 ms of one core (2-core test machine; the defaults took ~150 ms and 64 MiB), and the
+# console runs at most `login_concurrency` checks at once (agent_console.password_checks), so wrong
+# logins can add at most login_concurrency x 19 MiB to a web process (issue #16, finding 3;
+# benchmarks/login_memory.py). Hashes made with other parameters, or before argon2
+# ('scrypt$n$r$p$salt$hash'), still verify and are re-hashed with these at the next good login.
+ARGON2_MEMORY_KIB = 19 * 1024
+ARGON2_TIME_COST = 2
+ARGON2_PARALLELISM = 1
+_ARGON2 = PasswordHasher(time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM)
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -1261,15 +1271,38 @@ def set_password(s: Session, username: str, password: str) -> UserView:
         raise InvalidUserInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     user = _user_by_name(s, username)
     user.password_hash = hash_password(password)
-    log.info("password of %s changed", user.username)
+    end_user_sessions(s, user.id)
+    log.info("password of %s changed; the user's console sessions ended", user.username)
     return _user_view(user)
 
 
 def set_active(s: Session, username: str, active: bool) -> UserView:
-    """Disable (no more logins; the user's history stays) or enable a user again."""
+    """Disable (no more logins, the user's console sessions end at once; the user's history stays)
+    or enable a user again."""
     user = _user_by_name(s, username)
     user.active = active
+    if not active:
+        end_user_sessions(s, user.id)
     log.info("user %s %s", user.username, "enabled" if active else "disabled")
+    return _user_view(user)
+
+
+def set_role(s: Session, username: str, role: str, *, branch: str | None = None) -> UserView:
+    """A new role (and for role branch the branch, else the one stored); the user's console sessions
+    end at once, so the new role applies from the next login."""
+    user = _user_by_name(s, username)
+    role_value = _enum(Role, role, "role", InvalidUserInput)
+    branch_name = user.branch if branch is None else branch.strip()
+    if len(branch_name) > 100:
+        raise InvalidUserInput("branch is longer than 100 characters")
+    if role_value is Role.BRANCH and not branch_name:
+        raise InvalidUserInput("a user of role branch needs the branch it belongs to")
+    old = user.role
+    user.role = role_value.value
+    user.branch = branch_name
+    end_user_sessions(s, user.id)
+    log.info("role of %s changed from %s to %s; the user's console sessions ended", user.username, old,
+             role_value.value)
     return _user_view(user)
 
 

@@ -1,4 +1,7 @@
-"""`hotline users add|list|passwd|disable|enable`: the console's accounts, kept by an administrator.
+"""`hotline users add|list|passwd|role|disable|enable`: the console's accounts, kept by an administrator.
+
+A new password, a new role and disabling an account end the user's console sessions at once (the
+pages open with them are logged out at their next request, their live connections within seconds).
 
 Passwords are never taken from the command line (they would show in `ps` and the shell history):
 they are asked for at the terminal, or read as the first line of standard input with
@@ -25,7 +28,7 @@ def _fail(message: str) -> int:
 
 
 def register_users_cli(subparsers: Any) -> None:
-    p = subparsers.add_parser("users", help="console accounts: add, list, change password, disable, enable",
+    p = subparsers.add_parser("users", help="console accounts: add, list, change password or role, disable, enable",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="users_command", required=True)
     add = sub.add_parser("add", help="a new account")
@@ -41,6 +44,11 @@ def register_users_cli(subparsers: Any) -> None:
     pw.add_argument("username")
     pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     pw.set_defaults(func=cmd_passwd)
+    rl = sub.add_parser("role", help="give the account another role (its console sessions end)")
+    rl.add_argument("username")
+    rl.add_argument("--role", required=True, choices=[r.value for r in Role])
+    rl.add_argument("--branch", default=None, help="role branch: the branch or market area (default: as stored)")
+    rl.set_defaults(func=cmd_role)
     for verb, active in (("disable", False), ("enable", True)):
         sp = sub.add_parser(verb, help=("no more logins; the history stays" if not active else "allow logins again"))
         sp.add_argument("username")
@@ -104,6 +112,19 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     except CasesError as exc:
         return _fail(str(exc))
     print(f"password changed: {user.username}")
+    return 0
+
+
+def cmd_role(args: argparse.Namespace) -> int:
+    from cases.db import open_migrated
+    from cases.services import set_role
+
+    try:
+        with open_migrated(args.settings.database_url) as db, db.session() as s:
+            user = set_role(s, args.username, args.role, branch=args.branch)
+    except CasesError as exc:
+        return _fail(str(exc))
+    print(_show(user))
     return 0
 
 

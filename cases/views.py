@@ -213,6 +213,16 @@ class UserView:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionView:
+    """A console session that is still valid (cases.sessions): its key (the SHA-256 of the cookie's
+    token), its active user as the database has it now, and when it was last used."""
+
+    key: str
+    user: UserView
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class LoginCheck:
     """The outcome of `check_login`: the user (None: refused) and, for a hash of an older scheme, the
     argon2id hash to store instead (`upgrade_password_hash`) with the hash it replaces."""

@@ -106,6 +106,16 @@ class Settings:
     live_prewarm: int = 4  # recognisers made ready at start (a fresh one's first seconds cost ~3x more CPU)
     live_warm_up_audio: str = ""  # speech they decode then; empty: transcripts/data/warm-up.wav
     wrap_up_s: float = 30.0  # paused with reason "wrap-up" after a call, then unpaused (0: no wrap-up)
+    # the console behind HTTPS (nginx with TLS in front): the session cookie gets the Secure flag
+    behind_https: bool = False
+    session_cookie_secure: bool | None = None  # None: as behind_https; true/false to force it
+    session_idle_minutes: int = 480  # a console session unused this long is logged out (1 to 10080)
+    # proxy hops in front of the console whose X-Forwarded-For is believed for the client address (nginx
+    # in front: 1); 0: the TCP peer's address, X-Forwarded-For ignored (0 to 10)
+    trusted_proxies: int = 0
+    # password checks at once in a web process (each holds argon2's 19 MiB for ~40 ms of a core);
+    # 0: the machine's CPU count (0 to 64)
+    login_concurrency: int = 0
 
     # [queue_wait_limits] queue = seconds: a caller waiting longer is moved to the IVR's callback offer
     queue_wait_limits: Mapping[str, float] = field(default_factory=dict)
@@ -139,6 +149,11 @@ ENV = {
     "HOTLINE_REPORT_WAIT_S": ("report_wait_s", float),
     "HOTLINE_RECORDING_WAIT_S": ("recording_wait_s", float),
     "HOTLINE_SWITCH_INTERVAL_MS": ("switch_interval_ms", float),
+    "HOTLINE_BEHIND_HTTPS": ("behind_https", bool),
+    "HOTLINE_SESSION_COOKIE_SECURE": ("session_cookie_secure", bool),
+    "HOTLINE_SESSION_IDLE_MINUTES": ("session_idle_minutes", int),
+    "HOTLINE_TRUSTED_PROXIES": ("trusted_proxies", int),
+    "HOTLINE_LOGIN_CONCURRENCY": ("login_concurrency", int),
 }
 AMI_ENV = {
     "HOTLINE_AMI_HOST": ("host", str),
@@ -160,8 +175,8 @@ def _convert(name: str, value: Any, kind: type[Any]) -> Any:
                 return False
             raise ValueError("not true or false")
         if kind is int:
-            if isinstance(value, bool):
-                raise ValueError("not a number")
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError("not a whole number")
             result = int(value)
             if not 0 < result < 65536 and name.lower().endswith("port"):
                 raise ValueError("not a port number")
@@ -275,7 +290,9 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path, "live_transcripts": bool,
                         "audiosocket_port": int, "live_max_streams": int, "live_prewarm": int, "wrap_up_s": float,
-                        "report_wait_s": float, "switch_interval_ms": float, "recording_wait_s": float}.get(key, str)
+                        "report_wait_s": float, "switch_interval_ms": float, "recording_wait_s": float,
+                        "behind_https": bool, "session_cookie_secure": bool, "session_idle_minutes": int,
+                        "trusted_proxies": int, "login_concurrency": int}.get(key, str)
                 updates[key] = _convert(key, value, kind)
             else:
                 raise ConfigError(f"settings file: unknown key {key!r}")
@@ -303,11 +320,21 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
             or settings.agent_interface.count("{agent}") != 1 or "{" in settings.agent_interface.replace("{agent}", ""):
         raise ConfigError(f"setting agent_interface: {settings.agent_interface!r} is not an interface with "
                           "{agent} for the username, like \"SIP/{agent}\" or \"PJSIP/{agent}\"")
+    for key, low, high, what in _CONSOLE_LIMITS:
+        number = getattr(settings, key)
+        if not low <= number <= high:
+            raise ConfigError(f"setting {key}: {number} is not from {low} to {high} ({what})")
     if settings.routing not in ("dialplan", "ami"):
         raise ConfigError(f"setting routing: {settings.routing!r} is not 'dialplan' or 'ami'")
     return replace(settings, ami=ami)
 
 
+# console settings that are whole numbers: key, lowest, highest, what it is
+_CONSOLE_LIMITS = (
+    ("session_idle_minutes", 1, 10080, "minutes a console session may stay unused before it is logged out"),
+    ("trusted_proxies", 0, 10, "proxy hops in front of the console whose X-Forwarded-For is believed"),
+    ("login_concurrency", 0, 64, "password checks at once in a web process; 0: the CPU count"),
+)
 _INTERFACE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*/[^\s,|&()]+")
 _USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _REASON_CODE_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")

@@ -3,6 +3,7 @@ EventBus. Only the LiveView is a stand-in: a holder of real telephony.live snaps
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -181,21 +182,41 @@ def db_both(request: pytest.FixtureRequest) -> Iterator[Database]:
         yield from _seeded(request.getfixturevalue("pg_url"))
 
 
-@pytest.fixture
-def console(db: Database, tmp_path: Path) -> Iterator[Console]:
+def _console(db: Database, tmp_path: Path, **changes: Any) -> Console:
     recordings = tmp_path / "recordings"
-    recordings.mkdir()
+    recordings.mkdir(exist_ok=True)
     # report jobs: a request waits for its job as long as a loaded machine may need (the states on
     # the way are tested with report_wait_s=0 in test_reports_page.py)
     config = ConsoleConfig(secret_key="test-secret", demo=True, recordings_dir=recordings, wallboard_interval_s=0.05,
                            evidence_dir=tmp_path / "evidence", evidence_max_bytes=64 * 1024, report_wait_s=120.0)
+    config = dataclasses.replace(config, **changes)
     bus = EventBus()
     live = FakeLiveView()
     live_bus = LiveBus()
     app, socketio = create_app(config, db, bus, live, live_bus=live_bus)
     app.config["TESTING"] = True
-    yield Console(app=app, socketio=socketio, db=db, bus=bus, live=live, config=config, live_bus=live_bus)
-    dispatcher(app).stop()
+    return Console(app=app, socketio=socketio, db=db, bus=bus, live=live, config=config, live_bus=live_bus)
+
+
+@pytest.fixture
+def console(db: Database, tmp_path: Path) -> Iterator[Console]:
+    made = _console(db, tmp_path)
+    yield made
+    dispatcher(made.app).stop()
+
+
+@pytest.fixture
+def make_console(db: Database, tmp_path: Path) -> Iterator[Callable[..., Console]]:
+    """`make_console(field=value, ...)`: the `console` fixture's app with some ConsoleConfig fields changed."""
+    made: list[Console] = []
+
+    def make(**changes: Any) -> Console:
+        made.append(_console(db, tmp_path, **changes))
+        return made[-1]
+
+    yield make
+    for c in made:
+        dispatcher(c.app).stop()
 
 
 @pytest.fixture

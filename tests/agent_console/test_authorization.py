@@ -1,6 +1,7 @@
 """Every HTTP route and every Socket.IO event, for every role and for no login; CSRF; session
-cookie flags; login lockout; an agent never sees another agent's pops. Server-pushed `reminder` and
-`reminder_cleared` go only to the case's assignee and supervisors (tests/agent_console/test_reminders.py)."""
+cookie flags (login limits and sessions: test_security_login.py); an agent never sees another
+agent's pops. Server-pushed `reminder` and `reminder_cleared` go only to the case's assignee and
+supervisors (tests/agent_console/test_reminders.py)."""
 
 from __future__ import annotations
 
@@ -178,33 +179,6 @@ def test_session_cookie_is_httponly_and_samesite(console: Console) -> None:
     resp = client.post("/login", data={"username": "agent1001", "password": DEMO_PASSWORD})
     cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-
-
-def test_login_lockout_per_username_and_ip(console: Console) -> None:
-    client = console.client()
-    for _ in range(4):
-        assert client.post("/login", data={"username": "agent1002", "password": "bad"}).status_code == 401
-    resp = client.post("/login", data={"username": "agent1002", "password": "bad"})
-    assert resp.status_code == 429
-    assert "登录失败次数过多" in resp.get_data(as_text=True)
-    # locked even with the right password; other users and other addresses are not
-    assert client.post("/login", data={"username": "agent1002", "password": DEMO_PASSWORD}).status_code == 429
-    assert client.post("/login", data={"username": "agent1003", "password": DEMO_PASSWORD}).status_code == 302
-    other_ip = console.client()
-    resp = other_ip.post("/login", data={"username": "agent1002", "password": DEMO_PASSWORD},
-                         environ_base={"REMOTE_ADDR": "10.0.0.9"})
-    assert resp.status_code == 302
-
-
-def test_limiter_unlocks_after_the_lockout() -> None:
-    from agent_console.security import LoginLimiter
-
-    limiter = LoginLimiter(max_failures=2, lockout_s=60)
-    assert limiter.failed("a", "1.2.3.4", now=0) is None
-    lock = limiter.failed("a", "1.2.3.4", now=1)
-    assert lock is not None and lock.minutes_left(1) == 1
-    assert limiter.locked("A ", "1.2.3.4", now=30) is not None
-    assert limiter.locked("a", "1.2.3.4", now=62) is None
 
 
 def test_live_transcripts_reach_only_the_agent_on_the_call_and_supervisors(users: Console) -> None:
