@@ -38,6 +38,7 @@ from agent_console.config import DEFAULT_JOB_RETRY_S
 from agent_console.report_jobs import ReportJobError
 from cases.db import Database
 from cases.errors import CasesError
+from cases.redact import masked
 from cases.services import transcripts_for_call
 from transcripts.engine import VoskEngine, recording_parts, stereo_speakers_for
 from transcripts.errors import TranscriptsError
@@ -114,7 +115,7 @@ def connect(url: str, socket_timeout: float | None = None) -> redis.Redis:
     try:
         return redis.Redis.from_url(url, socket_connect_timeout=10, health_check_interval=30, **extra)
     except ValueError as exc:
-        raise JobQueueError(f"bad Redis URL {url}: {exc}") from None
+        raise JobQueueError(f"bad Redis URL {masked(url)}: {exc}") from None
 
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
