@@ -173,13 +173,13 @@ def create_case(db: Database, payload: object, user: CallUser, shipments: Shipme
 
 
 def get_case(db: Database, case_id: int, user: CallUser) -> CaseView:
-    """The case as `user` may see it: an agent gets the calls it was not on (nor assigned) without
-    their recording, transcripts, check and entities (`withheld`)."""
+    """The case as `user` may see it: an agent gets the calls it was not on (nor assigned, nor live with
+    it now: a pending row) without their recording, transcripts, check and entities (`withheld`)."""
     with db.session() as s:
         case = services.get_case(s, case_id)
     if user.all_calls:
         return case
-    calls = tuple(c if services.may_see_call(c, user.username)
+    calls = tuple(c if services.may_see_call(c, user.username) or user.live(c.call.linkedid)
                   else replace(c, transcripts=(), check=None, entities=(), withheld=True,
                                call=replace(c.call, recording=None))
                   for c in case.calls)

@@ -121,6 +121,8 @@ def test_the_call_live_with_the_agent_is_linked_before_it_is_stored(console: Con
     with console.db.session() as s:
         assert services.get_call(s, "live.1").outcome == "pending"  # type: ignore[union-attr]
         assert services.get_call(s, "live.2").outcome == "pending"  # type: ignore[union-attr]
+    own = agent.get(ringing.get_json()["url"]).get_data(as_text=True)
+    assert 'data-testid="case-call-live.1"' in own and "case-call-withheld" not in own  # its own pending call
     # a supervisor may link any live call
     bus.publish(CallStarted("live.3", CALLER, "ZHANG WEI", "4008001", "service", T0))
     console.settle()
