@@ -104,6 +104,11 @@ class CallMemory:
         with self._lock:
             return list(self._recent)
 
+    def ended(self, linkedid: str) -> CallRecord | None:
+        """The record of a call that ended lately (the last `max_recent`), if this is one."""
+        with self._lock:
+            return next((r for r in self._recent if r.linkedid == linkedid), None)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._calls)

@@ -6,22 +6,24 @@ HTTP handlers stay thin: they call these and turn the named exceptions into stat
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from cases import changes, services
 from cases.changes import ChangeRequestView
 from cases.db import Database
-from cases.errors import CaseNotFound, CasesError, InvalidCaseInput, ShipmentSourceError
+from cases.errors import CallNotFound, CaseNotFound, CasesError, InvalidCaseInput, ShipmentSourceError
 from cases.prompt_faults import recent_prompt_faults
 from cases.services import CHINA_TZ
 from cases.shipment_sources import ShipmentSource, copy_into_table
 from cases.views import UNSET, CaseInput, CaseSummaryView, CaseUpdate, CaseView, UserView
-from cases.vocab import CaseKind, CaseStatus, Department
+from cases.vocab import CaseKind, CaseStatus, Department, Role
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,53 @@ class BadCaseRequest(ConsoleError):
 
 class RecordingUnavailable(ConsoleError):
     """No such call, no recording, or the file is not where the console may serve from."""
+
+
+class CallRefused(ConsoleError):
+    """The user may not link the call to a case: an agent that was not on it (403), or a call that is
+    neither stored nor live (404, and nothing is stored). `key` is an i18n key."""
+
+    def __init__(self, key: str, detail: str, status: int) -> None:
+        super().__init__(detail)
+        self.key = key
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class CallUser:
+    """Who links a call to a case or reads a case's calls, as the console knows them at this request.
+
+    `all_calls`: a role that sees every call (security capability "all_calls": supervisors, claims,
+    inspectors, admins); otherwise an agent, who sees the calls it was on or was assigned
+    (cases.services.may_see_call). `live(linkedid)`: the call is live with this user now (its pop, the
+    call it talks on, or one just ended whose record is on its way to the database; for `all_calls`
+    users: live at all) — a call being answered right now is not stored yet, and only such a call
+    may be linked before it is (a pending row that the call's record fills in at its end)."""
+
+    username: str
+    all_calls: bool
+    live: Callable[[str], bool]
+
+
+def _may_link(s: Session, linkedid: str, user: CallUser) -> bool:
+    """Whether `user` may link the call; True: it is not stored yet but live with the user (link as
+    pending). CallRefused otherwise."""
+    lid = linkedid.strip()
+    if user.all_calls:
+        if services.get_call(s, lid) is not None:
+            return False
+        if user.live(lid):
+            return True
+        raise CallRefused("case.err.no_call", f"no call {lid}", 404)
+    seen = services.agent_may_see_call(s, lid, user.username)
+    if seen:
+        return False
+    if user.live(lid):
+        return seen is None
+    if seen is None:
+        raise CallRefused("case.err.no_call", f"no call {lid}", 404)
+    log.warning("%s refused: link call %s to a case (not on the call)", user.username, lid)
+    raise CallRefused("case.err.not_your_call", f"{user.username} was not on call {lid}", 403)
 
 
 def authenticate(db: Database, username: str, password: str) -> UserView | None:
@@ -100,26 +149,41 @@ def parse_case_input(payload: object) -> CaseInput:
     )
 
 
-def create_case(db: Database, payload: object, by: str, shipments: ShipmentSource | None = None) -> CaseView:
+def create_case(db: Database, payload: object, user: CallUser, shipments: ShipmentSource | None = None) -> CaseView:
     """Create a case from the form's JSON; `BadCaseRequest` or a `cases.errors.InvalidInput`. With a
     transport-management system as the shipment source, a waybill only it knows is copied into the
-    table first (an unreachable system is an `InvalidCaseInput`, and nothing is stored)."""
+    table first (an unreachable system is an `InvalidCaseInput`, and nothing is stored). Its call
+    (`linkedid`) only as `CallUser` says: `CallRefused` for a call the user may not link."""
     case_input = parse_case_input(payload)
+    by = user.username
     with db.session() as s:
+        pending_ok = _may_link(s, case_input.linkedid, user) if case_input.linkedid else False
         if shipments is not None and case_input.waybill:
             try:
                 copy_into_table(s, shipments, case_input.waybill)
             except ShipmentSourceError as exc:
                 raise InvalidCaseInput(
                     f"waybill {case_input.waybill}: the shipment cannot be looked up now ({exc})") from None
-        case = services.create_case(s, case_input, by)
+        try:
+            case = services.create_case(s, case_input, by, pending_ok=pending_ok)
+        except CallNotFound:  # stored by nobody meanwhile: as if unknown
+            raise CallRefused("case.err.no_call", f"no call {case_input.linkedid}", 404) from None
     log.info("case %s created by %s (call %s)", case.number, by, case_input.linkedid)
     return case
 
 
-def get_case(db: Database, case_id: int) -> CaseView:
+def get_case(db: Database, case_id: int, user: CallUser) -> CaseView:
+    """The case as `user` may see it: an agent gets the calls it was not on (nor assigned, nor live with
+    it now: a pending row) without their recording, transcripts, check and entities (`withheld`)."""
     with db.session() as s:
-        return services.get_case(s, case_id)
+        case = services.get_case(s, case_id)
+    if user.all_calls:
+        return case
+    calls = tuple(c if services.may_see_call(c, user.username) or user.live(c.call.linkedid)
+                  else replace(c, transcripts=(), check=None, entities=(), withheld=True,
+                               call=replace(c.call, recording=None))
+                  for c in case.calls)
+    return replace(case, calls=calls)
 
 
 def recording_file(db: Database, linkedid: str, recordings_dir: Path | None) -> Path:
@@ -287,20 +351,37 @@ def callback_task(db: Database, case_id: int) -> CallbackTask:
     raise CaseNotFound(f"case {case_id} is no open callback request")
 
 
-def accept_callback(db: Database, task: CallbackTask, by: str) -> CaseView:
+def accept_callback(db: Database, task: CallbackTask, user: CallUser) -> CaseView:
+    """The callback task is the user's; an agent is given the case's calls no agent was on (the IVR's:
+    the caller's message), so it sees their recording and transcript."""
+    by = user.username
     with db.session() as s:
-        return services.update_case(s, task.case_id, CaseUpdate(
+        case = services.update_case(s, task.case_id, CaseUpdate(
             status=CaseStatus.IN_PROGRESS.value if task.status == CaseStatus.OPEN.value else None,
             note=f"回电 callback: {by} 接受回电任务，呼叫 {task.caller}", assigned_to=by), by)
+        if not user.all_calls:
+            for linked in case.calls:
+                if not (linked.call.agent or linked.call.agents or linked.call.rang):
+                    services.assign_call(s, linked.call.linkedid, by, by, via="callback")
+        return case
 
 
 def recording_allowed(db: Database, linkedid: str, agent: str) -> bool | None:
-    """An agent may hear the calls it rang for or talked on; None: no such call."""
+    """An agent may hear the calls it was on (took, talked on, rang for) or was assigned; None: no such call."""
     with db.session() as s:
-        call = services.get_call(s, linkedid)
-    if call is None:
-        return None
-    return call.agent == agent or agent in call.agents or agent in call.rang
+        return services.agent_may_see_call(s, linkedid, agent)
+
+
+def active_agents(db: Database) -> tuple[UserView, ...]:
+    """Users of role agent that may log in: whom a supervisor may give a call."""
+    with db.reading() as s:
+        return tuple(u for u in services.list_users(s) if u.role is Role.AGENT and u.active)
+
+
+def assign_call(db: Database, linkedid: str, agent: str, by: str) -> bool:
+    """A supervisor gives an agent a call (cases.services.assign_call)."""
+    with db.session() as s:
+        return services.assign_call(s, linkedid, agent, by)
 
 
 def recent_cases(db: Database, limit: int = 100) -> tuple[CaseSummaryView, ...]:

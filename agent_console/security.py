@@ -26,7 +26,12 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "wallboard": frozenset({"supervisor", "admin"}),  # watch queues, listen in, re-route
     "read_cases": CENTRE_ROLES,
     "write_cases": frozenset({"agent", "supervisor", "claims", "admin"}),
-    "recordings": CENTRE_ROLES,  # agents: only calls they rang for or took (ownership)
+    "recordings": CENTRE_ROLES,  # agents: only calls they were on or were assigned (ownership)
+    # every call's recording and transcripts on case pages, and linking any call to a case; agents see and
+    # link only the calls they were on or were assigned (cases.services.may_see_call, agent_console.data)
+    "all_calls": CENTRE_ROLES - {"agent"},
+    # give an agent a call to work on: it may then link it and see its recording and transcripts
+    "assign_calls": frozenset({"supervisor", "admin"}),
     # transcript search: agents only over calls they talked on (enforced in agent_console.search)
     "search_transcripts": frozenset({"agent", "supervisor", "inspector", "admin"}),
     "search_all_transcripts": frozenset({"supervisor", "inspector", "admin"}),

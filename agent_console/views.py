@@ -18,7 +18,7 @@ from agent_console.i18n import current_language, translate
 from agent_console.namespaces import DISPATCHER_KEY, Dispatcher
 from agent_console.search import SHIPMENTS_KEY
 from agent_console.wrapup import NotInWrapUp
-from cases.errors import CaseNotFound, ChangeRequestNotFound, DatabaseUnavailable, InvalidInput
+from cases.errors import CaseNotFound, ChangeRequestNotFound, DatabaseUnavailable, InvalidInput, UserNotFound
 from cases.vocab import CaseKind, CaseStatus, ChangeField, Department
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,26 @@ def _user() -> Any:
 def _dispatcher() -> Dispatcher:
     d: Dispatcher = current_app.extensions[DISPATCHER_KEY]
     return d
+
+
+def _call_user() -> data.CallUser:
+    """The logged-in user for the calls rule (agent_console.data.CallUser): a call is live with an agent
+    while it rings the agent or the agent talks on it (the board), and just after it ended, until its
+    record is surely stored (the console's recently ended calls); with anyone else while live at all."""
+    user = _user()
+    calls = console().calls
+    if user.can("all_calls"):
+        return data.CallUser(user.username, True,
+                             lambda lid: calls.get(lid) is not None or calls.ended(lid) is not None)
+    board = _dispatcher().board
+
+    def live(lid: str) -> bool:
+        if board.knows_call(user.username, lid):
+            return True
+        ended = calls.ended(lid)
+        return ended is not None and user.username in {ended.agent, *ended.agents, *ended.rang}
+
+    return data.CallUser(user.username, False, live)
 
 
 @pages.get("/")
@@ -77,14 +97,41 @@ def cases_list() -> ResponseReturnValue:
     return render_template("cases.html", cases=data.recent_cases(console().db))
 
 
+def _case_page(case_id: int, assign_error: str = "", status: int = 200) -> ResponseReturnValue:
+    """The case; an agent sees the recording and transcripts only of the calls it was on or was assigned
+    (the others `withheld`); supervisors may assign a call to an agent from here."""
+    try:
+        case = data.get_case(console().db, case_id, _call_user())
+    except CaseNotFound:
+        abort(404)
+    agents = data.active_agents(console().db) if _user().can("assign_calls") and case.calls else ()
+    return render_template("case.html", case=case, agents=agents, assign_error=assign_error), status
+
+
 @pages.get("/cases/<int:case_id>")
 @requires("read_cases")
 def case_page(case_id: int) -> ResponseReturnValue:
+    return _case_page(case_id)
+
+
+@pages.post("/cases/<int:case_id>/calls/<linkedid>/assign")
+@requires("assign_calls")
+def assign_call(case_id: int, linkedid: str) -> ResponseReturnValue:
+    """Form: give one of the case's calls to an agent (field `agent`): the agent may then link it to a
+    case and see its recording and transcripts."""
+    ctx = console()
     try:
-        case = data.get_case(console().db, case_id)
+        case = data.get_case(ctx.db, case_id, _call_user())
     except CaseNotFound:
         abort(404)
-    return render_template("case.html", case=case)
+    if linkedid not in {c.call.linkedid for c in case.calls}:
+        abort(404)
+    try:
+        data.assign_call(ctx.db, linkedid, (request.form.get("agent") or "").strip(), _user().username)
+    except (UserNotFound, InvalidInput) as exc:
+        log.info("call %s not assigned: %s", linkedid, exc)
+        return _case_page(case_id, translate(current_language(), "case.err.assign"), 400)
+    return redirect(url_for("pages.case_page", case_id=case_id), 303)
 
 
 @pages.get("/recordings/<linkedid>")
@@ -140,6 +187,9 @@ def _case_error(exc: Exception) -> ResponseReturnValue:
     lang = current_language()
     if isinstance(exc, data.BadCaseRequest):
         return {"error": "invalid_case", "message": translate(lang, exc.key), "detail": str(exc)}, 400
+    if isinstance(exc, data.CallRefused):
+        error = "no_such_call" if exc.status == 404 else "forbidden_call"
+        return {"error": error, "message": translate(lang, exc.key), "detail": str(exc)}, exc.status
     if isinstance(exc, InvalidInput):
         return {"error": "invalid_case", "message": translate(lang, "case.err.invalid"), "detail": str(exc)}, 400
     if isinstance(exc, (CaseNotFound, ChangeRequestNotFound)):
@@ -150,7 +200,8 @@ def _case_error(exc: Exception) -> ResponseReturnValue:
     raise exc
 
 
-_CASE_ERRORS = (data.BadCaseRequest, InvalidInput, CaseNotFound, ChangeRequestNotFound, DatabaseUnavailable)
+_CASE_ERRORS = (data.BadCaseRequest, data.CallRefused, InvalidInput, CaseNotFound, ChangeRequestNotFound,
+                DatabaseUnavailable)
 
 
 def _case_json(case: Any) -> dict[str, Any]:
@@ -169,7 +220,7 @@ def _case_json(case: Any) -> dict[str, Any]:
 @requires("write_cases")
 def create_case() -> ResponseReturnValue:
     try:
-        case = data.create_case(console().db, request.get_json(silent=True), _user().username,
+        case = data.create_case(console().db, request.get_json(silent=True), _call_user(),
                                 current_app.extensions.get(SHIPMENTS_KEY))
     except _CASE_ERRORS as exc:
         return _case_error(exc)
@@ -283,7 +334,7 @@ def accept_callback(case_id: int) -> ResponseReturnValue:
     except ControlError as exc:
         return _control_error(exc)
     try:
-        case = data.accept_callback(ctx.db, task, user.username)
+        case = data.accept_callback(ctx.db, task, _call_user())
     except _CASE_ERRORS as exc:
         return _case_error(exc)
     return _case_json(case) | {"calling": task.caller}, 202

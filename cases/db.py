@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.errors import DatabaseUnavailable, SchemaNotCurrent
+from cases.redact import masked
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,9 @@ def _one_line(exc: BaseException) -> str:
 def _parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise DatabaseUnavailable(f"bad database URL {url!r}: {_one_line(exc)}") from None
+    except (ArgumentError, ValueError):  # SQLAlchemy's message may repeat the URL, password and all
+        raise DatabaseUnavailable(f"bad database URL {masked(url)!r}: not of the form "
+                                  "dialect+driver://user:password@host/database") from None
     backend = parsed.get_backend_name()
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -92,7 +94,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         parsed = _parse_url(url)
         self.url = parsed
-        self.display_url = parsed.render_as_string(hide_password=True)
+        self.display_url = masked(parsed.render_as_string(hide_password=False))
         connect_args: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite":
             connect_args["check_same_thread"] = False

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
@@ -222,11 +223,26 @@ class Call(Base):
     )
     quality_check: Mapped[CallCheckResult | None] = relationship(viewonly=True)
     entities: Mapped[list[CallEntity]] = relationship(viewonly=True, order_by="(CallEntity.at_s, CallEntity.id)")
+    assignments: Mapped[list[CallAssignment]] = relationship(viewonly=True, order_by="CallAssignment.id")
 
     @validates("caller_norm")
     def _set_caller_tail(self, _key: str, caller_norm: str) -> str:
         self.caller_tail = phone_tail(caller_norm)
         return caller_norm
+
+
+class CallAssignment(Base):
+    """A call a supervisor gave an agent to work on (or an agent took with a callback task): the agent may
+    link it to a case and see its recording and transcripts as if it had been on it (cases.call_access)."""
+
+    __tablename__ = "call_assignments"
+    __table_args__ = (UniqueConstraint("call_id", "agent"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    agent: Mapped[str] = mapped_column(String(64))
+    assigned_by: Mapped[str] = mapped_column(String(64))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 case_calls = Table(

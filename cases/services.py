@@ -52,6 +52,7 @@ from cases.models import (
     AuditEntry,
     Base,
     Call,
+    CallAssignment,
     CallCheckResult,
     CallEntity,
     Case,
@@ -377,6 +378,7 @@ def _case_view(c: Case) -> CaseView:
                 transcripts=tuple(_transcript_view(t, call.linkedid) for t in call.transcripts),
                 check=check_view(call.quality_check) if call.quality_check is not None else None,
                 entities=entity_views(call.entities),
+                assigned=tuple(a.agent for a in call.assignments),
             )
             for call in c.calls
         ),
@@ -807,21 +809,28 @@ def _next_case_number(s: Session, now: datetime) -> str:
     return f"C{day}-{n:04d}"
 
 
-def _link_call_row(s: Session, case: Case, linkedid: str) -> Call:
-    """The call to link; a call not yet recorded (still ringing) gets a pending row that
-    `record_call` fills in later."""
+def _link_call_row(s: Session, case: Case, linkedid: str, pending_ok: bool) -> Call:
+    """The call to link; a call not yet recorded (still ringing) gets a pending row that `record_call`
+    fills in later when `pending_ok` (the caller vouches that the call is live), else CallNotFound."""
     lid = linkedid.strip()
     if not lid or len(lid) > 64:
         raise InvalidCaseInput(f"linkedid {linkedid!r} is not valid")
+    if not pending_ok:
+        call = _call_by_linkedid(s, lid)
+        if call is None:
+            raise CallNotFound(f"no call {lid}")
+        return call
     call, created = _ensure_call(s, lid)
     if created:
         log.info("call %s linked to a case before it was recorded: stored as pending", lid)
     return call
 
 
-def create_case(s: Session, data: CaseInput, by: str) -> CaseView:
+def create_case(s: Session, data: CaseInput, by: str, *, pending_ok: bool = True) -> CaseView:
     """Open a case (validated; audited as case.create). Referred cases need a department and get a
-    follow-up deadline (default: 24 hours)."""
+    follow-up deadline (default: 24 hours). A `linkedid` not stored yet is linked as a pending call if
+    `pending_ok` (the IVR's own live call; the console only for a call live with the user), else
+    CallNotFound and nothing is stored."""
     who = _username(by, "created_by")
     kind = _enum(CaseKind, data.kind, "case kind")
     status = _enum(CaseStatus, data.status, "case status")
@@ -869,7 +878,7 @@ def create_case(s: Session, data: CaseInput, by: str) -> CaseView:
         updated_at=now,
     )
     if data.linkedid is not None:
-        call = _link_call_row(s, case, data.linkedid)
+        call = _link_call_row(s, case, data.linkedid, pending_ok)
         case.calls.append(call)
         if case.customer is None and call.customer is not None:
             case.customer = call.customer
@@ -913,6 +922,7 @@ def _load_case(s: Session, case_id: int, *, for_update: bool = False) -> Case:
             selectinload(Case.calls).selectinload(Call.customer),
             selectinload(Case.calls).selectinload(Call.quality_check).selectinload(CallCheckResult.findings),
             selectinload(Case.calls).selectinload(Call.entities).selectinload(CallEntity.shipment),
+            selectinload(Case.calls).selectinload(Call.assignments),
         ],
         with_for_update=for_update,
     )
@@ -1001,11 +1011,12 @@ def update_case(s: Session, case_id: int, data: CaseUpdate, by: str) -> CaseView
     return _case_view(case)
 
 
-def link_call(s: Session, case_id: int, linkedid: str, by: str) -> CaseView:
-    """Link one more call to a case (idempotent); a call not yet recorded is linked as pending."""
+def link_call(s: Session, case_id: int, linkedid: str, by: str, *, pending_ok: bool = True) -> CaseView:
+    """Link one more call to a case (idempotent); a call not yet recorded is linked as pending if
+    `pending_ok`, else CallNotFound."""
     who = _username(by, "linked_by")
     case = _load_case(s, case_id, for_update=True)
-    call = _link_call_row(s, case, linkedid)
+    call = _link_call_row(s, case, linkedid, pending_ok)
     if call not in case.calls:
         case.calls.append(call)
         if case.customer is None and call.customer is not None:
@@ -1020,6 +1031,58 @@ def link_call(s: Session, case_id: int, linkedid: str, by: str) -> CaseView:
 def get_case(s: Session, case_id: int) -> CaseView:
     """A case with its customer, shipment (with history), and linked calls with their transcripts."""
     return _case_view(_load_case(s, case_id))
+
+
+# ---------------------------------------------------------------- who may see a call
+#
+# An agent sees (recording, transcripts, service check, entities) and may link to a case only the calls it
+# was on — the call record's `agent` (took it), `agents` (talked on it: transfers) or `rang` (its phone
+# rang) — and the calls assigned to it (`assign_call`: by a supervisor, or the IVR's calls of a callback
+# task it accepted). Every other centre role sees every call; the console decides who is an agent
+# (agent_console.security, capability "all_calls") and vouches for calls live with the user that are not
+# stored yet (agent_console.data).
+
+
+def was_on_call(call: CallView, username: str) -> bool:
+    """Whether `username` took, talked on or was rung for the call."""
+    return bool(username) and (call.agent == username or username in call.agents or username in call.rang)
+
+
+def may_see_call(call: CaseCallView, username: str) -> bool:
+    """An agent's view of a call linked to a case: it was on it, or the call was assigned to it."""
+    return was_on_call(call.call, username) or username in call.assigned
+
+
+def agent_may_see_call(s: Session, linkedid: str, agent: str) -> bool | None:
+    """Whether the agent was on the stored call or has it assigned; None when no call is stored."""
+    call = _call_by_linkedid(s, linkedid.strip())
+    if call is None:
+        return None
+    if was_on_call(_call_view(call), agent):
+        return True
+    assigned = select(CallAssignment.id).where(CallAssignment.call_id == call.id, CallAssignment.agent == agent)
+    return s.scalar(assigned) is not None
+
+
+def assign_call(s: Session, linkedid: str, agent: str, by: str, *, via: str = "supervisor") -> bool:
+    """Give `agent` (an active user of role agent) the stored call: it may link it to a case and see its
+    recording and transcripts. Idempotent; audited as call.assign. True if newly assigned.
+    CallNotFound, UserNotFound, InvalidUserInput (not an active agent)."""
+    who = _username(by, "assigned_by")
+    call = _call_by_linkedid(s, (linkedid or "").strip())
+    if call is None:
+        raise CallNotFound(f"no call {linkedid!r}")
+    user = _user_by_name(s, agent)
+    if user.role != Role.AGENT.value or not user.active:
+        raise InvalidUserInput(f"{user.username} is not an active agent")
+    exists = select(CallAssignment.id).where(CallAssignment.call_id == call.id, CallAssignment.agent == user.username)
+    if s.scalar(exists) is not None:
+        return False
+    s.add(CallAssignment(call_id=call.id, agent=user.username, assigned_by=who, assigned_at=utcnow()))
+    s.flush()
+    _audit(s, who, "call.assign", "call", call.linkedid, {"agent": user.username, "via": via})
+    log.info("call %s assigned to %s by %s (%s)", call.linkedid, user.username, who, via)
+    return True
 
 
 def list_cases(

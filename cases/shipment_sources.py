@@ -27,6 +27,7 @@ from cases.errors import (
     ShipmentSourceUnreachable,
     UnknownWaybill,
 )
+from cases.redact import masked
 from cases.services import create_shipment, find_shipment, normalize_phone, validate_waybill
 from cases.views import ShipmentEventInput, ShipmentEventView, ShipmentInput, ShipmentView
 
@@ -100,7 +101,7 @@ class HttpSourceSettings:
     def __post_init__(self) -> None:
         parts = urllib.parse.urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"shipments base_url {self.base_url!r} is not an http(s) URL")
+            raise ValueError(f"shipments base_url {masked(self.base_url)!r} is not an http(s) URL")
         if not 0 < self.timeout_s <= 60:
             raise ValueError(f"shipments timeout_s {self.timeout_s!r} must be in (0, 60]")
 
@@ -190,6 +191,7 @@ class HttpShipmentSource:
         """Ask the TMS only (no fallback)."""
         wb = validate_waybill(waybill)
         url = self.url_for(wb)
+        shown = masked(url)  # in messages: a user:password in base_url stays out of the logs
         headers = {"Accept": "application/json", "User-Agent": "hotline"}
         if self.settings.token:
             headers["Authorization"] = f"Bearer {self.settings.token}"
@@ -200,25 +202,25 @@ class HttpShipmentSource:
                 ctype = answer.headers.get_content_type()
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
-                raise UnknownWaybill(f"{url}: the transport-management system has no waybill {wb}") from None
-            raise ShipmentSourceBadAnswer(f"{url}: HTTP {exc.code} {exc.reason}") from None
+                raise UnknownWaybill(f"{shown}: the transport-management system has no waybill {wb}") from None
+            raise ShipmentSourceBadAnswer(f"{shown}: HTTP {exc.code} {exc.reason}") from None
         except urllib.error.URLError as exc:
             reason = exc.reason
             what = "timed out" if isinstance(reason, TimeoutError) else str(reason)
-            raise ShipmentSourceUnreachable(f"{url}: {what}") from None
+            raise ShipmentSourceUnreachable(f"{shown}: {what}") from None
         except TimeoutError:
-            raise ShipmentSourceUnreachable(f"{url}: timed out after {self.settings.timeout_s} s") from None
+            raise ShipmentSourceUnreachable(f"{shown}: timed out after {self.settings.timeout_s} s") from None
         except (OSError, ValueError, http.client.HTTPException) as exc:  # connection reset, bad status line, ...
-            raise ShipmentSourceUnreachable(f"{url}: {exc}") from None
+            raise ShipmentSourceUnreachable(f"{shown}: {exc}") from None
         if len(raw) > MAX_ANSWER_BYTES:
-            raise ShipmentSourceBadAnswer(f"{url}: answer larger than {MAX_ANSWER_BYTES} bytes")
+            raise ShipmentSourceBadAnswer(f"{shown}: answer larger than {MAX_ANSWER_BYTES} bytes")
         if ctype != "application/json":
-            raise ShipmentSourceBadAnswer(f"{url}: answer is {ctype}, not application/json")
+            raise ShipmentSourceBadAnswer(f"{shown}: answer is {ctype}, not application/json")
         try:
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ShipmentSourceBadAnswer(f"{url}: answer is not valid JSON ({exc})") from None
-        return parse_answer(body, wb, url)
+            raise ShipmentSourceBadAnswer(f"{shown}: answer is not valid JSON ({exc})") from None
+        return parse_answer(body, wb, shown)
 
     def lookup(self, s: Session, waybill: str) -> ShipmentView:
         try:

@@ -146,6 +146,10 @@ class CaseCallView:
     transcripts: tuple[TranscriptView, ...]
     check: CallCheckView | None = None
     entities: tuple[CallEntityView, ...] = ()
+    assigned: tuple[str, ...] = ()  # agents a supervisor gave the call to (cases.services.assign_call)
+    # the reader may not see this call's recording, transcripts, check and entities (left out): an agent
+    # that was not on it (agent_console.data.get_case)
+    withheld: bool = False
 
 
 @dataclass(frozen=True, slots=True)

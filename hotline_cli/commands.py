@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cases.redact import masked
 from hotline_cli.config import AmiSettings, Settings
 
 log = logging.getLogger("hotline")
@@ -208,7 +209,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         open_database(args.settings, seed_demo=args.seed_demo).dispose()
     except RuntimeErrorWithMessage as exc:
         return _fail("db", str(exc))
-    print(f"database {args.settings.database_url}: migrated{' and demo data seeded' if args.seed_demo else ''}")
+    print(f"database {masked(args.settings.database_url)}: migrated{' and demo data seeded' if args.seed_demo else ''}")
     return 0
 
 

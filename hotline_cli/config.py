@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_console.config import DEFAULT_PAUSE_REASONS, WRAP_UP_REASON, PauseReason
+from cases.redact import masked
 
 if TYPE_CHECKING:
     from cases.shipment_sources import ShipmentSource
@@ -194,7 +195,7 @@ def _convert(name: str, value: Any, kind: type[Any]) -> Any:
             raise ValueError("expected text")
         return value
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name}: {value!r} is not valid ({exc})") from None
+        raise ConfigError(f"setting {name}: {masked(repr(value), name)} is not valid ({exc})") from None
 
 
 def _shipments(value: Any) -> ShipmentsSettings:
@@ -206,7 +207,7 @@ def _shipments(value: Any) -> ShipmentsSettings:
         raise ConfigError(f"settings file: unknown [shipments] keys: {', '.join(sorted(unknown))}")
     for key in ("source", "base_url", "token"):
         if key in value and not isinstance(value[key], str):
-            raise ConfigError(f"setting shipments.{key}: {value[key]!r} is not text")
+            raise ConfigError(f"setting shipments.{key}: {masked(repr(value[key]), key)} is not text")
     if "fallback" in value and not isinstance(value["fallback"], bool):
         raise ConfigError(f"setting shipments.fallback: {value['fallback']!r} is not true or false")
     timeout = value.get("timeout_s", 2.0)

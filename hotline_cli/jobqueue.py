@@ -10,6 +10,13 @@ back to RQ (retried like any failure); on other machines RQ itself does so when 
 heartbeat expires. Storing a transcript is idempotent (a call that has one is not transcribed
 again), so at-least-once delivery never doubles a transcript.
 
+Nothing read back from Redis is unpickled (issue #16, finding 7: whoever could write to Redis ran
+code in the workers and web processes): every queue, worker, registry and fetch here uses
+`HotlineJob`, RQ's job read and written with RQ's JSON serializer whatever a caller passes, which
+runs only Hotline's own job functions (`JOB_FUNCTIONS`) and no callbacks or webhooks. A job in
+Redis that is not JSON, or names another function, is refused: failed, with one error line, never
+run. Job arguments and results are JSON values (a report's result: `reportqueue.encode_result`).
+
 The embedded single process (`hotline demo`, `hotline serve`) keeps `transcripts.jobs`' spool.
 """
 
@@ -28,8 +35,10 @@ from typing import Any
 import redis
 from rq import Queue, Retry, SimpleWorker
 from rq.defaults import DEFAULT_WORKER_TTL
+from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.serializers import JSONSerializer, Serializer
 from rq.worker import WorkerStatus
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,6 +47,7 @@ from agent_console.config import DEFAULT_JOB_RETRY_S
 from agent_console.report_jobs import ReportJobError
 from cases.db import Database
 from cases.errors import CasesError
+from cases.redact import masked
 from cases.services import transcripts_for_call
 from transcripts.engine import VoskEngine, recording_parts, stereo_speakers_for
 from transcripts.errors import TranscriptsError
@@ -65,6 +75,81 @@ class JobQueueError(Exception):
 
 class RecordingNotReady(JobQueueError):
     """The recording is not (completely) written yet: the job is retried later."""
+
+
+class JobRefused(JobQueueError):
+    """A job in Redis that Hotline did not write (not JSON, another function, callbacks, webhooks): never run."""
+
+
+# the only functions a job may run: RQ imports whatever a job's data names, so this is checked first
+JOB_FUNCTIONS = frozenset({"hotline_cli.jobqueue.transcribe_job", "hotline_cli.reportqueue.report_job"})
+
+
+class HotlineJob(Job):
+    """RQ's job, read and written with RQ's JSON serializer only (whatever serializer RQ's own code passes:
+    its default is pickle), running only `JOB_FUNCTIONS`, without callbacks or webhooks."""
+
+    def __init__(self, id: str | None = None, connection: redis.Redis | None = None,
+                 serializer: Serializer | str | None = None) -> None:
+        super().__init__(id, connection=connection, serializer=JSONSerializer)
+
+    @property
+    def func(self) -> Any:
+        name = self.func_name  # DeserializationError for data that is not JSON
+        if name not in JOB_FUNCTIONS or self.instance is not None:
+            raise JobRefused(f"job {self.id} names {str(name)[:80]!r}, not one of Hotline's job functions")
+        return super().func
+
+    def written_by_hotline(self) -> bool:
+        """Whether the job is one Hotline enqueues: JSON data naming one of `JOB_FUNCTIONS`, no callbacks
+        or webhooks (a job that is not is refused by the worker, and replaced when enqueued again)."""
+        try:
+            name, instance = self.func_name, self.instance
+        except DeserializationError:
+            return False
+        return (name in JOB_FUNCTIONS and instance is None and not self.webhooks
+                and not any(self._callback_names().values()))
+
+    def _callback_names(self) -> dict[str, str | None]:
+        return {"success": self._success_callback_name, "failure": self._failure_callback_name,
+                "stopped": self._stopped_callback_name}
+
+    def _no_callback(self, which: str) -> None:
+        names = self._callback_names()
+        if names[which]:
+            log.error("job %s: its %s callback %r is ignored (Hotline's jobs have none)", self.id, which,
+                      str(names[which])[:80])
+
+    @property
+    def success_callback(self) -> None:
+        self._no_callback("success")
+        return None
+
+    @property
+    def failure_callback(self) -> None:
+        self._no_callback("failure")
+        return None
+
+    @property
+    def stopped_callback(self) -> None:
+        self._no_callback("stopped")
+        return None
+
+    def send_webhooks(self, status: str | JobStatus, *, exc_string: str | None = None) -> None:
+        if self.webhooks:
+            log.error("job %s: %s webhooks ignored (Hotline's jobs have none)", self.id, len(self.webhooks))
+
+
+def job_queue(name: str, conn: redis.Redis) -> Queue:
+    """The RQ queue `name` (HotlineJob: JSON only)."""
+    return Queue(name, connection=conn, job_class=HotlineJob, serializer=JSONSerializer)
+
+
+def fetch_job(job_id: str, conn: redis.Redis) -> HotlineJob:
+    """The job `job_id` (JSON only); rq's NoSuchJobError if there is none."""
+    job = HotlineJob.fetch(job_id, connection=conn, serializer=JSONSerializer)
+    assert isinstance(job, HotlineJob)
+    return job
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +199,7 @@ def connect(url: str, socket_timeout: float | None = None) -> redis.Redis:
     try:
         return redis.Redis.from_url(url, socket_connect_timeout=10, health_check_interval=30, **extra)
     except ValueError as exc:
-        raise JobQueueError(f"bad Redis URL {url}: {exc}") from None
+        raise JobQueueError(f"bad Redis URL {masked(url)}: {exc}") from None
 
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
@@ -128,19 +213,23 @@ class RqTranscriber:
     def __init__(self, redis_url: str, queue_name: str = DEFAULT_QUEUE,
                  retry_intervals: Sequence[int] = RETRY_INTERVALS_S) -> None:
         self.redis = connect(redis_url)
-        self.queue = Queue(queue_name, connection=self.redis)
+        self.queue = job_queue(queue_name, self.redis)
         self.retry_intervals = tuple(retry_intervals)
         self.enqueued = 0
 
     def submit(self, job_id: str, recording: Path) -> bool:
         """Enqueue unless a job for this id is waiting, running, scheduled for a retry or failed for
-        good (failed jobs are requeued by hand: `rq requeue`). Returns whether it was enqueued."""
+        good (failed jobs are requeued by hand: `rq requeue --serializer json`). Returns whether it was enqueued."""
         rid = rq_job_id(job_id)
         try:
-            existing = Job.fetch(rid, connection=self.redis)
+            existing = fetch_job(rid, self.redis)
         except Exception:  # rq raises NoSuchJobError, or a decoding error for a half-expired hash
             existing = None
         try:
+            if existing is not None and not existing.written_by_hotline():
+                log.error("job %s of call %s in Redis was not written by Hotline: replaced", rid, job_id)
+                existing.delete()
+                existing = None
             if existing is not None:
                 status = existing.get_status(refresh=False)
                 if status in ACTIVE or status == JobStatus.FAILED:
@@ -166,21 +255,25 @@ class RqTranscriber:
 
 def counts(conn: redis.Redis, queue_name: str) -> JobCounts:
     """The queue's counts and its latest failed jobs (raises redis.RedisError when Redis is down)."""
-    q = Queue(queue_name, connection=conn)
-    failed_reg = FailedJobRegistry(queue=q)
+    q = job_queue(queue_name, conn)
+    failed_reg = FailedJobRegistry(queue=q, job_class=HotlineJob)
     failed_ids = failed_reg.get_job_ids(0, FAILED_SHOWN - 1, desc=True)
     shown = []
-    for job in Job.fetch_many(failed_ids, connection=conn):
+    for job in HotlineJob.fetch_many(failed_ids, connection=conn, serializer=JSONSerializer):
         if job is None:
             continue
-        exc = job.latest_result()
-        error = (exc.exc_string or "").strip().splitlines()[-1] if exc is not None and exc.exc_string else ""
+        try:
+            exc = job.latest_result()
+            error = (exc.exc_string or "").strip().splitlines()[-1] if exc is not None and exc.exc_string else ""
+            call = str(job.args[0]) if job.args else job.id
+        except (DeserializationError, ValueError, TypeError):  # not written by Hotline: shown, never run
+            error, call = "unreadable job (not JSON)", job.id
         ended = job.ended_at.isoformat() if job.ended_at else ""
-        shown.append(FailedJob(str(job.args[0]) if job.args else job.id, job.id, error[:300], ended))
+        shown.append(FailedJob(call, job.id, error[:300], ended))
     from rq import Worker
 
-    scheduled = ScheduledJobRegistry(queue=q)  # type: ignore[no-untyped-call]
-    return JobCounts(queue_name, q.count, StartedJobRegistry(queue=q).count, scheduled.count,
+    scheduled = ScheduledJobRegistry(queue=q, job_class=HotlineJob)  # type: ignore[no-untyped-call]
+    return JobCounts(queue_name, q.count, StartedJobRegistry(queue=q, job_class=HotlineJob).count, scheduled.count,
                      failed_reg.count, Worker.count(queue=q), tuple(shown))
 
 
@@ -304,15 +397,15 @@ def worker_name() -> str:
 def requeue_jobs_of_dead_workers(conn: redis.Redis, queue_name: str) -> int:
     """Jobs in the started registry whose worker ran on this machine and whose process is gone
     (kill -9, a crash) are handed back to RQ as abandoned: retried if they have retries left."""
-    q = Queue(queue_name, connection=conn)
-    reg = StartedJobRegistry(queue=q)
+    q = job_queue(queue_name, conn)
+    reg = StartedJobRegistry(queue=q, job_class=HotlineJob)
     host = socket.gethostname()
     dead = []
     for raw in conn.zrange(reg.key, 0, -1):
         member = raw.decode() if isinstance(raw, bytes) else str(raw)
         job_id = member.split(":", 1)[0]
         try:
-            job = Job.fetch(job_id, connection=conn)
+            job = fetch_job(job_id, conn)
         except Exception:
             continue
         name = job.worker_name or ""
@@ -352,6 +445,10 @@ class TranscriptionWorker(SimpleWorker):
     instead of a traceback, and is retried as any."""
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        if exc_info and isinstance(exc_info[0], type) and issubclass(exc_info[0], JobRefused | DeserializationError):
+            reason = exc_info[1] if issubclass(exc_info[0], JobRefused) else "its data in Redis is not JSON"
+            log.error("job %s refused, not run (Hotline did not write it: %s); left failed", job.id, reason)
+            return
         if exc_info and isinstance(exc_info[0], type) and issubclass(exc_info[0], JobQueueError | ReportJobError):
             log.warning("job %s failed (retries left: %s): %s", job.description or job.id, job.retries_left,
                         exc_info[1])
@@ -388,8 +485,9 @@ def worker_connection(url: str) -> redis.Redis:
 
 def make_worker(conn: redis.Redis, *queue_names: str) -> SimpleWorker:
     """A worker taking jobs from `queue_names`, the first first (reports before transcriptions)."""
-    w = TranscriptionWorker([Queue(name, connection=conn) for name in queue_names], connection=conn,
-                            name=worker_name(), maintenance_interval=60)
+    w = TranscriptionWorker([job_queue(name, conn) for name in queue_names], connection=conn,
+                            name=worker_name(), maintenance_interval=60, job_class=HotlineJob,
+                            serializer=JSONSerializer)
     return w
 
 

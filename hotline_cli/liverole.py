@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from cases.redact import masked
 from hotline_cli.config import Settings
 from hotline_cli.livetap import LiveTap, LiveTapError
 from hotline_cli.pbxrpc import RemotePbx
@@ -154,7 +155,7 @@ def run_live(settings: Settings, metrics_port: int | None = None) -> None:
     if not events.ready.wait(30):
         log.warning("not subscribed to the events on Redis yet: calls are tapped once it is")
     print(f"Hotline live transcripts: AudioSocket on {settings.audiosocket_host}:{livetap.port} (Asterisk dials "
-          f"{livetap.address}); model {model_dir}; events from and lines to {settings.redis_url}"
+          f"{livetap.address}); model {model_dir}; events from and lines to {masked(settings.redis_url)}"
           + (f"; /status and /metrics on 127.0.0.1:{metrics_port}" if metrics_port else ""), flush=True)
     try:
         _wait_forever()

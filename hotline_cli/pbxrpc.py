@@ -30,6 +30,7 @@ import redis
 from agent_console import metrics
 from agent_console.control import PbxUnavailable
 from agent_console.wrapup import NotInWrapUp, WrapUpService
+from cases.redact import masked
 from telephony.actions import Actions, AlreadyQueueMember, ChannelInfo, NoSuchChannel, NoSuchQueueMember
 from telephony.connection import AmiActionError, AmiError, AmiTimeout
 from telephony.events import AgentWrapUp, DomainEvent, EventBus
@@ -278,7 +279,7 @@ class RemotePbx:
             # blocking pops wait up to the action's timeout: no socket timeout shorter than that
             self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=60)
         except ValueError as exc:
-            raise PbxNotConnected(f"PBX control unavailable: bad Redis URL {url}: {exc}") from None
+            raise PbxNotConnected(f"PBX control unavailable: bad Redis URL {masked(url)}: {exc}") from None
 
     def actions(self, pbx: str | None = None, timeout: float = 10.0) -> RemoteActions:
         return RemoteActions(self, pbx or "", timeout)

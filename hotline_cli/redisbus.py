@@ -35,6 +35,7 @@ from agent_console.wallboard import (
     apply_wallboard_delta,
     wallboard_payload,
 )
+from cases.redact import masked
 from telephony import events as ev
 from telephony.events import DomainEvent, EventBus
 from telephony.live import AgentSnapshot, LiveSnapshot, LiveView, QueueSnapshot, WaitingCaller
@@ -72,7 +73,7 @@ def client(url: str) -> redis.Redis:
     try:
         return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     except ValueError as exc:
-        raise RedisUnavailable(f"bad Redis URL {url}: {exc}") from None
+        raise RedisUnavailable(f"bad Redis URL {masked(url)}: {exc}") from None
 
 
 def connect(url: str) -> redis.Redis:
@@ -80,7 +81,7 @@ def connect(url: str) -> redis.Redis:
         client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         client.ping()
     except (redis.RedisError, ValueError) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {url}: {exc}") from None
+        raise RedisUnavailable(f"cannot reach Redis at {masked(url)}: {exc}") from None
     return client
 
 

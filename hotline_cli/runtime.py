@@ -34,6 +34,7 @@ from agent_console.wallboard import WallboardRelay
 from cases.call_checks import record_call_analysis
 from cases.db import Database
 from cases.errors import CasesError, DatabaseUnavailable
+from cases.redact import masked
 from cases.services import (
     CHINA_TZ,
     DEMO_WAYBILLS,
@@ -810,7 +811,7 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"Hotline demo: console http://{settings.http_host}:{port}  (agent1001/agent1002/agent1003/supervisor, "
           f"password hotline-demo); PBX simulator AMI on 127.0.0.1:{server.port}; IVR (FastAGI) on "
           f"127.0.0.1:{ivr.port}; database "
-          f"{settings.database_url}; Ctrl-C stops", flush=True)
+          f"{masked(settings.database_url)}; Ctrl-C stops", flush=True)
     try:
         serve_console(proc, port, demo=True)
     except KeyboardInterrupt:
@@ -961,7 +962,8 @@ def run_role(args: argparse.Namespace) -> int:
             for link in links:
                 link.client.start()
             print(f"Hotline listener: AMI {', '.join(f'{e.name} {e.host}:{e.port}' for e in endpoints)}; "
-                  f"events to {settings.redis_url}; transcription jobs to RQ queue {settings.job_queue}", flush=True)
+                  f"events to {masked(settings.redis_url)}; transcription jobs to RQ queue {settings.job_queue}",
+                  flush=True)
             _wait_forever()
             for link in links:
                 link.client.stop()
@@ -986,7 +988,7 @@ def run_role(args: argparse.Namespace) -> int:
             jobs_conn = jobqueue.connect(settings.redis_url)
             metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
             port = args.port or settings.http_port
-            print(f"Hotline web: console http://{settings.http_host}:{port}; events from {settings.redis_url}",
+            print(f"Hotline web: console http://{settings.http_host}:{port}; events from {masked(settings.redis_url)}",
                   flush=True)
 
             def web_status() -> dict[str, Any]:
@@ -1067,7 +1069,7 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
 
     threading.Thread(target=catch_up, name="transcript-catch-up", daemon=True).start()
     print(f"Hotline worker: report jobs from RQ queue {settings.report_queue}, transcription jobs from "
-          f"{settings.job_queue} at {settings.redis_url} (worker {jobqueue.worker_name()})", flush=True)
+          f"{settings.job_queue} at {masked(settings.redis_url)} (worker {jobqueue.worker_name()})", flush=True)
     try:
         while True:
             worker = jobqueue.make_worker(jobqueue.worker_connection(settings.redis_url), settings.report_queue,

@@ -26,7 +26,6 @@ import redis
 import requests
 import socketio
 from loopback import free_port
-from rq import Queue
 from rq.registry import StartedJobRegistry
 from sqlalchemy import text as sqltext
 from waits import start_redis, stop_processes
@@ -34,6 +33,7 @@ from waits import start_redis, stop_processes
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
 from cases.services import get_call, transcripts_for_call
+from hotline_cli import jobqueue
 from telephony.connection import AmiConnection, AmiEndpoint
 
 EXE = [sys.executable, "-m", "hotline_cli.main"]
@@ -244,7 +244,8 @@ def test_kill_9_of_the_worker_with_transcriptions_pending(tmp_path: Path, pg_url
         assert wait_until(lambda: list(cl.stored(lids).values()).count("answered") >= 1, 60)
         # the worker is transcribing: kill it mid-job (RQ's started registry holds the job)
         rq = redis.Redis(port=cl.redis_port)
-        running = StartedJobRegistry("hotline-transcription", connection=rq)
+        running = StartedJobRegistry(queue=jobqueue.job_queue("hotline-transcription", rq),
+                                     job_class=jobqueue.HotlineJob)
         assert wait_until(lambda: running.count > 0, 60)
         cl.kill9("worker")
         time.sleep(3)  # calls keep ending while no worker listens
@@ -259,7 +260,7 @@ def test_kill_9_of_the_worker_with_transcriptions_pending(tmp_path: Path, pg_url
                 db.dispose()
 
         assert wait_until(lambda: transcribed() == 3, 180), transcribed()
-        q = Queue("hotline-transcription", connection=rq)
+        q = jobqueue.job_queue("hotline-transcription", rq)
         left = (q.count, running.count, q.scheduled_job_registry.count, q.failed_job_registry.count)
         print(f"\nkill -9 worker: {transcribed()}/3 calls transcribed after the restart; "
               f"jobs queued/running/retrying/failed afterwards: {left}")

@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 import redis
 from loopback import free_port, redis_url
-from rq import Queue
-from rq.job import Job
 
 from cases.db import Database
 from cases.services import record_call, transcripts_for_call
@@ -33,7 +31,7 @@ def queue_name() -> Iterator[str]:
     name = f"test-transcription-{uuid.uuid4().hex[:10]}"
     yield name
     conn = redis.Redis.from_url(REDIS)
-    q = Queue(name, connection=conn)
+    q = jobqueue.job_queue(name, conn)
     for reg in (q.failed_job_registry, q.finished_job_registry, q.scheduled_job_registry, q.started_job_registry):
         for jid in reg.get_job_ids():
             reg.remove(jid, delete_job=True)
@@ -116,7 +114,7 @@ def test_a_failing_job_is_retried_with_backoff_then_succeeds(
     run_burst(queue_name)  # the recording is not there yet: the job fails and waits for its retry
     c = jobqueue.counts(jobs.redis, queue_name)
     assert (c.scheduled, c.failed) == (1, 0), c
-    job = Job.fetch(jobqueue.rq_job_id("1700000000.2"), connection=jobs.redis)
+    job = jobqueue.fetch_job(jobqueue.rq_job_id("1700000000.2"), jobs.redis)
     assert job.retries_left == 2
     make_call_recording(later, "배송 조회를 하고 싶어요", "안녕하세요 상담원입니다")
     deadline = time.time() + 120  # a condition: generous for a loaded machine (the suite runs in parallel)

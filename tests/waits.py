@@ -36,17 +36,21 @@ def stop_processes(procs: Iterable[subprocess.Popen[Any]], timeout: float = 15.0
             p.kill()
 
 
-def start_redis(port: int, workdir: Path | None = None, timeout: float = 30.0) -> subprocess.Popen[bytes]:
-    """A redis-server of the test's own on 127.0.0.1:`port` (nothing saved), once it answers PING."""
+def start_redis(port: int, workdir: Path | None = None, timeout: float = 30.0,
+                password: str | None = None) -> subprocess.Popen[bytes]:
+    """A redis-server of the test's own on 127.0.0.1:`port` (nothing saved), once it answers PING
+    (with `password`: one that wants it, `requirepass`)."""
     exe = shutil.which("redis-server")
     assert exe is not None, "redis-server is needed by this test"
     cmd = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    if password is not None:
+        cmd += ["--requirepass", password]
     proc = subprocess.Popen([*cmd, *(["--dir", str(workdir)] if workdir else [])], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
     def up() -> bool:
         try:
-            return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
+            return bool(redis.Redis(port=port, password=password, socket_connect_timeout=1).ping())
         except redis.ConnectionError:
             return False
 

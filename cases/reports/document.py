@@ -418,3 +418,95 @@ def ivr_doc(r: IvrReport) -> ReportDoc:
             ),
         ),
     )
+
+
+# --- as JSON (a report job's result in Redis: RQ's JSON serializer, never pickle) ---------------------
+
+
+class ReportDocUnreadable(ValueError):
+    """JSON that is not a ReportDoc as `doc_to_json` writes it."""
+
+
+def _cell_json(cell: Cell) -> object:
+    return {"decimal": str(cell)} if isinstance(cell, Decimal) else cell
+
+
+def _cell_of(value: object) -> Cell:
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, dict) and set(value) == {"decimal"} and isinstance(value["decimal"], str):
+        try:
+            return Decimal(value["decimal"])
+        except ArithmeticError:
+            pass
+    raise ReportDocUnreadable(f"not a table cell: {value!r:.80}")
+
+
+def doc_to_json(doc: ReportDoc) -> dict[str, object]:
+    """The document as plain JSON values (Decimal cells as {"decimal": "12.30"}); `doc_from_json` reverses it."""
+    blocks: list[object] = []
+    for block in doc.blocks:
+        if isinstance(block, Table):
+            blocks.append({"table": {"title": block.title, "headers": list(block.headers),
+                                     "rows": [[_cell_json(c) for c in row] for row in block.rows]}})
+        else:
+            blocks.append({"chart": {"title": block.title, "kind": block.kind, "categories": list(block.categories),
+                                     "series": [[name, list(values)] for name, values in block.series]}})
+    return {"name": doc.name, "title": doc.title, "period": doc.period,
+            "kpis": [[label, _cell_json(value)] for label, value in doc.kpis], "blocks": blocks}
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ReportDocUnreadable(f"not text: {value!r:.80}")
+    return value
+
+
+def _items(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise ReportDocUnreadable(f"not a list: {value!r:.80}")
+    return value
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ReportDocUnreadable(f"not a number: {value!r:.80}")
+    return float(value)
+
+
+def _pair(value: object) -> tuple[object, object]:
+    items = _items(value)
+    if len(items) != 2:
+        raise ReportDocUnreadable(f"not a pair: {value!r:.80}")
+    return items[0], items[1]
+
+
+def _block_of(value: object) -> Table | Chart:
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ReportDocUnreadable(f"not a table or chart: {value!r:.80}")
+    kind, body = next(iter(value.items()))
+    if not isinstance(body, dict):
+        raise ReportDocUnreadable(f"not a table or chart: {value!r:.80}")
+    if kind == "table":
+        return Table(_text(body.get("title")), tuple(_text(h) for h in _items(body.get("headers"))),
+                     tuple(tuple(_cell_of(c) for c in _items(row)) for row in _items(body.get("rows"))))
+    if kind == "chart":
+        series = []
+        for item in _items(body.get("series")):
+            name, values = _pair(item)
+            series.append((_text(name), tuple(_number(v) for v in _items(values))))
+        return Chart(_text(body.get("title")), _text(body.get("kind")),
+                     tuple(_text(c) for c in _items(body.get("categories"))), tuple(series))
+    raise ReportDocUnreadable(f"unknown block {kind!r:.40}")
+
+
+def doc_from_json(data: object) -> ReportDoc:
+    """The ReportDoc `doc_to_json` wrote; ReportDocUnreadable for anything else."""
+    if not isinstance(data, dict):
+        raise ReportDocUnreadable(f"not a report document: {data!r:.80}")
+    kpis = []
+    for item in _items(data.get("kpis")):
+        label, value = _pair(item)
+        kpis.append((_text(label), _cell_of(value)))
+    return ReportDoc(_text(data.get("name")), _text(data.get("title")), _text(data.get("period")), tuple(kpis),
+                     tuple(_block_of(b) for b in _items(data.get("blocks"))))

@@ -1,7 +1,9 @@
 """Every HTTP route and every Socket.IO event, for every role and for no login; CSRF; session
 cookie flags (login limits and sessions: test_security_login.py); an agent never sees another
 agent's pops. Server-pushed `reminder` and `reminder_cleared` go only to the case's assignee and
-supervisors (tests/agent_console/test_reminders.py)."""
+supervisors (tests/agent_console/test_reminders.py). Calls (`CALL_RULES`): who may link another agent's
+call or an unknown one, and who reads another agent's call on a case page and hears its recording (the
+cases: tests/agent_console/test_call_access.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ SEARCHERS = {"agent", "supervisor", "inspector", "admin"}  # agents: their own c
 CLAIMS_DESK = {"claims", "supervisor", "admin"}
 INSPECTION_DESK = {"inspector", "supervisor", "admin"}
 BRANCH = {"branch"}
+ASSIGNERS = {"supervisor", "admin"}  # give an agent a call (then it may link it and see its transcripts)
+ALL_CALLS = EVERYONE - {"agent"}  # every call's recording and transcripts; link any stored or live call
 
 # (method, url, roles allowed); None = no login needed. Every route of the app must be listed.
 MATRIX: list[tuple[str, str, set[str] | None]] = [
@@ -40,6 +44,7 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/supervisor", SUPERVISORS),
     ("GET", "/cases", EVERYONE),
     ("GET", "/cases/1", EVERYONE),
+    ("POST", "/cases/1/calls/no.such/assign", ASSIGNERS),
     ("GET", "/recordings/no.such", EVERYONE),
     ("POST", "/api/cases", WRITERS),
     ("POST", "/api/cases/1/update", WRITERS),
@@ -120,6 +125,49 @@ def test_route_for_every_role_and_no_login(users: Console, method: str, url: str
             assert resp.status_code not in (401, 403), (role, method, url, resp.status_code)
         else:
             assert resp.status_code == 403, (role, method, url, resp.status_code)
+
+
+# per role, for a call agent1003 took (recording, transcript) and linked to a case by a supervisor:
+# (link it to a new case, link an unknown linkedid, its transcript on the case page, its recording)
+CALL_RULES: dict[str, tuple[int, int, bool | None, int]] = {
+    "agent": (403, 404, False, 403),  # agent1001, not on the call: refused, nothing stored, withheld
+    "supervisor": (201, 404, True, 200),
+    "claims": (201, 404, True, 200),
+    "inspector": (403, 403, True, 200),  # reads every call, writes no cases
+    "admin": (201, 404, True, 200),
+    "branch": (403, 403, None, 403),  # no case page at all
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_calls_of_other_agents_for_every_role(users: Console, role: str) -> None:
+    from telephony.records import CallRecord
+
+    (users.config.recordings_dir / "taken.1003.wav").write_bytes(b"RIFF....WAVEfmt ")  # type: ignore[operator]
+    with users.db.session() as s:
+        services.record_call(s, CallRecord(linkedid="taken.1003", caller="49305551001", hotline="service",
+                                           outcome="answered", agent="agent1003", agents=["agent1003"],
+                                           rang=["agent1003"], recording="taken.1003.wav"))
+        services.attach_transcript(s, "taken.1003", engine="vosk", model="t", speaker="caller", text="只给1003听的话",
+                                   words_json="[]", duration_s=1.0)
+    case_id = users.login("supervisor").post("/api/cases", json={"kind": "inquiry", "subject": "x",
+                                                                 "linkedid": "taken.1003"}).get_json()["id"]
+    link, unknown, reads, hears = CALL_RULES[role]
+    client = users.login(USERS[role])
+    assert client.post("/api/cases", json={"kind": "inquiry", "subject": "y",
+                                           "linkedid": "taken.1003"}).status_code == link
+    assert client.post("/api/cases", json={"kind": "inquiry", "subject": "z",
+                                           "linkedid": "no.such.call"}).status_code == unknown
+    with users.db.session() as s:
+        assert services.get_call(s, "no.such.call") is None
+    page = client.get(f"/cases/{case_id}")
+    if reads is None:
+        assert page.status_code == 403
+    else:
+        assert ("只给1003听的话" in page.get_data(as_text=True)) is reads, role
+        assert ('href="/recordings/taken.1003"' in page.get_data(as_text=True)) is reads, role
+    assert client.get("/recordings/taken.1003").status_code == hears
+    assert set(CALL_RULES) == set(ROLES) and {r for r, rule in CALL_RULES.items() if rule[2]} == ALL_CALLS
 
 
 @pytest.mark.parametrize("role", ROLES)

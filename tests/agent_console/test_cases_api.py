@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from cases import services
 from cases.demo_data import DEMO_WAYBILLS
 from cases.models import Case
+from telephony.events import AgentRinging, CallAnswered, CallStarted
 from telephony.records import CallRecord
 
 if TYPE_CHECKING:
@@ -84,9 +85,15 @@ def test_department_refers_the_case(console: Console) -> None:
 
 
 def test_case_may_be_saved_before_the_call_is_recorded(console: Console) -> None:
+    """The call the agent is answering is not stored before it ends: while it is live with the agent
+    (its pop, the call it talks on) the case links it as a pending call that its record fills in."""
     with console.db.session() as s:
         customer = services.find_customer_by_phone(s, CALLER)
     assert customer is not None
+    console.bus.publish(CallStarted("c.live", CALLER, "ZHANG WEI", "4008001", "service", T0))
+    console.bus.publish(AgentRinging("c.live", "agent1001", "service", CALLER, T0 + 2))
+    console.bus.publish(CallAnswered("c.live", "agent1001", "service", T0 + 5))
+    console.settle()
     client = console.login("agent1001")
     resp = client.post(
         "/api/cases",
