@@ -15,6 +15,7 @@ from agent_console.calls import CallMemory
 from agent_console.config import ConsoleConfig
 from agent_console.context import EXTENSION_KEY, ConsoleContext, StatusProvider
 from agent_console.control import ActionsSource, ConsoleControl
+from agent_console.converters import RowIdConverter
 from agent_console.i18n import STRINGS, current_language, other_language, translate
 from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket_handlers
 from agent_console.pop import PopBuilder
@@ -63,6 +64,7 @@ def create_app(
     report jobs run (a web process by role: RQ, rendered by a worker); None runs them here.
     """
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowIdConverter  # before any route: ids the database can hold, else 404
     app.config.update(
         SECRET_KEY=config.secret_key,
         SESSION_COOKIE_HTTPONLY=True,

@@ -626,7 +626,7 @@ class Dispatcher:
 def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher) -> None:
     """Connect: only with a logged-in session; join the user's rooms; supervisors get a wallboard."""
 
-    def on_connect(auth: object = None) -> bool:
+    def on_connect(*_auth: object) -> bool:
         user = current_user()
         if user is None:
             log.info("socket connect refused: not logged in")
@@ -647,14 +647,16 @@ def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher) -> None
                                else "")
         return True
 
-    def on_wallboard_request() -> dict[str, Any]:
+    # the events take whatever a client sends (nothing is read from it): a handler that named fewer
+    # parameters raised TypeError on extra arguments
+    def on_wallboard_request(*_args: object) -> dict[str, Any]:
         """Ack with the whole wallboard (supervisors): after a version gap or the page was hidden."""
         user = current_user()
         if user is None or not user.can("wallboard"):
             return {"error": "forbidden"}
         return dispatcher.wallboard()
 
-    def on_agent_state(data: object = None) -> dict[str, Any]:
+    def on_agent_state(*_args: object) -> dict[str, Any]:
         """Ack with the caller's own agent snapshot (after a version gap or a reconnect)."""
         user = current_user()
         if user is None or not user.can("agent_console"):

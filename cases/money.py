@@ -43,10 +43,12 @@ def percent_to_bp(value: Decimal | int | str, what: str) -> int:
         pct = Decimal(str(value).strip())
     except InvalidOperation:
         raise InvalidWorkflowInput(f"{what}: {value!r} is not a percentage") from None
-    if not pct.is_finite() or pct != pct.quantize(FEN):
+    if not pct.is_finite():
         raise InvalidWorkflowInput(f"{what}: {value!r} is not a percentage with at most 2 decimals")
-    if not Decimal(0) < pct <= Decimal(100):
+    if not Decimal(0) < pct <= Decimal(100):  # first: quantizing a huge number raises InvalidOperation
         raise InvalidWorkflowInput(f"{what}: {pct} % is not between 0 (exclusive) and 100")
+    if pct != pct.quantize(FEN):
+        raise InvalidWorkflowInput(f"{what}: {value!r} is not a percentage with at most 2 decimals")
     return int(pct * 100)
 
 
