@@ -51,6 +51,8 @@ class ConsoleConfig:
     recordings_dir: Path | None = None  # recordings are served only from below this folder
     evidence_dir: Path | None = None  # claim evidence uploads (None: uploads refused)
     evidence_max_bytes: int = 20 * 1024 * 1024  # per evidence file
+    max_request_bytes: int = 1024 * 1024  # a request body (evidence uploads: evidence_max_bytes); larger: 413
+    report_jobs_per_user: int = 3  # report jobs a user may have queued or running at once; more: 429
     wallboard_interval_s: float = 0.2  # at most ~5 wallboard pushes per second
     session_cookie_secure: bool = False  # set True behind HTTPS
     pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS
@@ -96,6 +98,10 @@ class ConsoleConfig:
             raise ValueError("service_level_target must be in (0, 1]")
         if self.reminder_interval_s < 0 or self.reminder_lead_s <= 0 or self.reminder_repeat_s < 0:
             raise ValueError("reminder_interval_s and reminder_repeat_s must be >= 0, reminder_lead_s > 0")
+        if self.max_request_bytes < 1024 or self.evidence_max_bytes < 1:
+            raise ValueError("max_request_bytes must be >= 1024 and evidence_max_bytes >= 1")
+        if self.report_jobs_per_user < 1:
+            raise ValueError("report_jobs_per_user must be >= 1")
         if self.login_max_failures < 1 or self.login_lockout_s <= 0:
             raise ValueError("login_max_failures must be >= 1 and login_lockout_s > 0")
 

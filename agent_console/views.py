@@ -146,7 +146,8 @@ def _case_error(exc: Exception) -> ResponseReturnValue:
         return {"error": "not_found", "message": translate(lang, "error.not_found"), "detail": str(exc)}, 404
     if isinstance(exc, DatabaseUnavailable):
         log.error("case not saved: %s", exc)
-        return {"error": "database_unavailable", "message": str(exc)}, 503
+        return {"error": "database_unavailable", "message": translate(lang, "error.unavailable"),
+                "detail": str(exc)}, 503
     raise exc
 
 

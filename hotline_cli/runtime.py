@@ -719,7 +719,9 @@ def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
                          reminder_lead_s=settings.reminders.lead_minutes * 60,
                          reminder_repeat_s=settings.reminders.repeat_minutes * 60,
                          reminder_interval_s=settings.reminders.check_seconds,
-                         report_wait_s=settings.report_wait_s, job_retry_s=_retry(settings))
+                         report_wait_s=settings.report_wait_s, job_retry_s=_retry(settings),
+                         max_request_bytes=settings.max_request_bytes, evidence_max_bytes=settings.evidence_max_bytes,
+                         report_jobs_per_user=settings.report_jobs_per_user)
 
 
 def _retry(settings: Settings) -> tuple[int, ...]:
