@@ -16,11 +16,13 @@ from agent_console.config import ConsoleConfig
 from agent_console.context import EXTENSION_KEY, ConsoleContext, StatusProvider
 from agent_console.control import ActionsSource, ConsoleControl
 from agent_console.converters import RowIdConverter
+from agent_console.headers import register_security_headers
 from agent_console.i18n import STRINGS, current_language, other_language, translate
 from agent_console.limits import refuse_oversized_body
 from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket_handlers
 from agent_console.pop import PopBuilder
 from agent_console.report_jobs import LocalReportRunner, ReportRunner
+from agent_console.report_quota import ReportQuota
 from agent_console.security import CSRF_FIELD, LoginLimiter, check_csrf, csrf_token
 from agent_console.unavailable import register_unavailable
 from agent_console.wallboard import WallboardRelay, read_health
@@ -94,6 +96,7 @@ def create_app(
     app.register_blueprint(reports_page.bp)
     runner = reports if reports is not None else LocalReportRunner(db, config.job_retry_s)
     app.extensions[reports_page.RUNNER_KEY] = runner
+    app.extensions[reports_page.QUOTA_KEY] = ReportQuota(config.report_jobs_per_user)
     app.register_blueprint(complaints_desk.bp)
     app.register_blueprint(reminders.bp)
 
@@ -133,6 +136,7 @@ def create_app(
         return render_template("error.html", message=message), code, _retry_after(exc)
 
     register_unavailable(app)
+    register_security_headers(app)
 
     socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
     pops = PopBuilder(db, shipments)
