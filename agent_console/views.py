@@ -124,6 +124,7 @@ def status() -> ResponseReturnValue:
     d = current_app.extensions.get(DISPATCHER_KEY)
     if isinstance(d, Dispatcher):
         body["pops_built"] = d.pops_built  # screen pops this console built (role mode: its agents' only)
+        body["console_maps"] = d.map_sizes()  # entries per call / per agent kept (each bounded)
     if ctx.status_provider is not None:
         try:
             body.update(ctx.status_provider())
