@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,10 @@ from agent_console.config import WRAP_UP_REASON
 from telephony.live import AgentSnapshot
 
 Emit = Callable[[str, dict[str, Any], str], None]  # (event name, payload, agent) -> None
+
+# bounded (#16, finding 8): rings whose stop never came (an AMI link lost) and a stream of agent names
+MAX_POPS_PER_AGENT = 20  # rings kept per agent (ringall rings one phone for a few calls at most)
+MAX_AGENTS = 5000  # agents kept; beyond, the one longest without a change and without a call goes
 
 
 def display_state(status: str, paused: bool, reason: str, talking: bool, ringing: bool) -> str:
@@ -71,7 +76,7 @@ class AgentBoard:
     def __init__(self, emit: Emit, clock: Callable[[], float] = time.time) -> None:
         self._emit = emit
         self._clock = clock
-        self._agents: dict[str, _Agent] = {}
+        self._agents: OrderedDict[str, _Agent] = OrderedDict()  # least recently changed first
         self._lock = threading.Lock()
 
     # --- reads ---------------------------------------------------------------------------------
@@ -141,6 +146,8 @@ class AgentBoard:
     def ring(self, agent: str, pop: dict[str, Any]) -> None:
         def change(a: _Agent) -> dict[str, Any]:
             a.pops[pop["linkedid"]] = pop
+            while len(a.pops) > MAX_POPS_PER_AGENT:  # the oldest ring, whose stop never came
+                del a.pops[next(iter(a.pops))]
             return {"pops": list(a.pops.values())}
 
         self._change(agent, change)
@@ -203,11 +210,19 @@ class AgentBoard:
 
     # --- internals -------------------------------------------------------------------------------
 
+    def agents_count(self) -> int:
+        with self._lock:
+            return len(self._agents)
+
     def _get(self, agent: str) -> _Agent:
         a = self._agents.get(agent)
         if a is None:
             a = _Agent(agent=agent, since=self._clock())
             self._agents[agent] = a
+            if len(self._agents) > MAX_AGENTS:
+                idle = next((k for k, x in self._agents.items() if not x.pops and x.call is None and k != agent),
+                            next(iter(self._agents)))
+                del self._agents[idle]
         return a
 
     def _change(
@@ -215,6 +230,7 @@ class AgentBoard:
     ) -> dict[str, Any]:
         with self._lock:
             a = self._get(agent)
+            self._agents.move_to_end(agent)
             fields = change(a)
             state = display_state(a.status, a.paused, a.pause_reason, a.call is not None, bool(a.pops))
             if state != a.state:

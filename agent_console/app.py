@@ -16,15 +16,20 @@ from agent_console.calls import CallMemory
 from agent_console.config import ConsoleConfig
 from agent_console.context import EXTENSION_KEY, ConsoleContext, StatusProvider
 from agent_console.control import ActionsSource, ConsoleControl
+from agent_console.converters import RowIdConverter
+from agent_console.headers import register_security_headers
 from agent_console.i18n import STRINGS, current_language, other_language, translate
+from agent_console.limits import refuse_oversized_body
 from agent_console.login_limiter import LoginLimiter
 from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket_handlers
 from agent_console.password_checks import PasswordChecks, default_concurrency
 from agent_console.pop import PopBuilder
 from agent_console.report_jobs import LocalReportRunner, ReportRunner
+from agent_console.report_quota import ReportQuota
 from agent_console.security import CSRF_FIELD, check_csrf, csrf_token
 from agent_console.sessions import SessionPolicy
 from agent_console.socket_sessions import SocketSessions
+from agent_console.unavailable import register_unavailable
 from agent_console.wallboard import WallboardRelay, read_health
 from agent_console.wrapup import WrapUps, WrapUpService
 from cases.db import Database
@@ -38,7 +43,9 @@ __all__ = ["ConsoleConfig", "create_app"]
 log = logging.getLogger(__name__)
 
 
-_ERROR_KEYS = {403: "error.forbidden", 404: "error.not_found"}
+_ERROR_KEYS = {403: "error.forbidden", 404: "error.not_found", 413: "error.too_large", 429: "error.too_many",
+               503: "error.unavailable"}
+_TOLD_IN_JSON = (413, 429, 503)  # their JSON message is the page's language's, the detail in English
 
 
 def create_app(
@@ -68,6 +75,7 @@ def create_app(
     report jobs run (a web process by role: RQ, rendered by a worker); None runs them here.
     """
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowIdConverter  # before any route: ids the database can hold, else 404
     app.config.update(
         SECRET_KEY=config.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -75,6 +83,7 @@ def create_app(
         SESSION_COOKIE_SECURE=config.session_cookie_secure,
         HOTLINE_DEFAULT_LANGUAGE=config.default_language,
         JSON_AS_ASCII=False,
+        MAX_CONTENT_LENGTH=config.max_request_bytes,  # agent_console.limits: evidence uploads get more
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     socketio = SocketIO(app, async_mode="threading", message_queue=config.message_queue or None)
@@ -103,6 +112,7 @@ def create_app(
     app.register_blueprint(reports_page.bp)
     runner = reports if reports is not None else LocalReportRunner(db, config.job_retry_s)
     app.extensions[reports_page.RUNNER_KEY] = runner
+    app.extensions[reports_page.QUOTA_KEY] = ReportQuota(config.report_jobs_per_user)
     app.register_blueprint(complaints_desk.bp)
     app.register_blueprint(reminders.bp)
 
@@ -121,6 +131,10 @@ def create_app(
         }
 
     @app.before_request
+    def body_size() -> None:  # first: before the CSRF check reads a form, before any login check
+        refuse_oversized_body(config)
+
+    @app.before_request
     def csrf_protect() -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             check_csrf()
@@ -129,10 +143,16 @@ def create_app(
     def http_error(exc: HTTPException) -> Any:
         code = exc.code or 500
         if request.path.startswith("/api/") or request.is_json or request.path.startswith("/status"):
+            if code in _TOLD_IN_JSON:
+                return {"error": exc.name, "message": translate(current_language(), _ERROR_KEYS[code]),
+                        "detail": exc.description}, code, _retry_after(exc)
             return {"error": exc.name, "message": exc.description}, code
         key = _ERROR_KEYS.get(code)
         message = translate(current_language(), key) if key else (exc.description or exc.name)
-        return render_template("error.html", message=message), code
+        return render_template("error.html", message=message), code, _retry_after(exc)
+
+    register_unavailable(app)
+    register_security_headers(app)
 
     pops = PopBuilder(db, shipments)
     console_control = ConsoleControl(config, control)
@@ -166,6 +186,12 @@ def create_app(
     checker.start()
     log.info("agent console ready (demo=%s, message queue=%s)", config.demo, bool(config.message_queue))
     return app, socketio
+
+
+def _retry_after(exc: HTTPException) -> dict[str, str]:
+    """The Retry-After header an error carries (503 while the database is locked, 429), if any."""
+    found = dict(exc.get_headers()).get("Retry-After")
+    return {"Retry-After": found} if found else {}
 
 
 def dispatcher(app: Flask) -> Dispatcher:

@@ -46,6 +46,7 @@ from cases.errors import (
     InvalidInput,
     NotFound,
 )
+from cases.ids import parse_row_id
 from cases.models import Claim, ClaimEvidence, Complaint, Inspection, InspectionFinding, SelfSettled
 from cases.money import yuan0
 from cases.views import CaseInput
@@ -179,11 +180,13 @@ def _choice(name: str, enum: type[StrEnum]) -> str:
     return value
 
 
-def _int(name: str) -> int:
+def _row_id(name: str) -> int:
+    """A form field naming a row (finding_id ...): ASCII digits of an id the database can hold."""
     raw = _field(name, required=True)
-    if not raw.isdigit():
-        raise FormError("work.err.required", f"{name} must be a number")
-    return int(raw)
+    found = parse_row_id(raw)
+    if found is None:
+        raise FormError("work.err.required", f"{name}: {raw[:40]!r} is not an id")
+    return found
 
 
 # --- errors -> notices --------------------------------------------------------------------------
@@ -525,7 +528,7 @@ def inspection_page(inspection_id: int) -> ResponseReturnValue:
 
 
 def _finding_of(s: Session, inspection_id: int) -> int:
-    finding_id = _int("finding_id")
+    finding_id = _row_id("finding_id")
     found = s.get(InspectionFinding, finding_id)
     if found is None or found.inspection_id != inspection_id:
         raise FindingNotFound(f"finding {finding_id} is not part of inspection {inspection_id}")

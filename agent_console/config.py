@@ -53,6 +53,8 @@ class ConsoleConfig:
     recordings_dir: Path | None = None  # recordings are served only from below this folder
     evidence_dir: Path | None = None  # claim evidence uploads (None: uploads refused)
     evidence_max_bytes: int = 20 * 1024 * 1024  # per evidence file
+    max_request_bytes: int = 1024 * 1024  # a request body (evidence uploads: evidence_max_bytes); larger: 413
+    report_jobs_per_user: int = 3  # report jobs a user may have queued or running at once; more: 429
     wallboard_interval_s: float = 0.2  # at most ~5 wallboard pushes per second
     # the session cookie only over HTTPS (hotline_cli: on when `behind_https`); HttpOnly and SameSite=Lax always
     session_cookie_secure: bool = False
@@ -111,6 +113,10 @@ class ConsoleConfig:
             raise ValueError("session_idle_s must be > 0 and session_sweep_s >= 0")
         if self.trusted_proxies < 0:
             raise ValueError("trusted_proxies must be >= 0")
+        if self.max_request_bytes < 1024 or self.evidence_max_bytes < 1:
+            raise ValueError("max_request_bytes must be >= 1024 and evidence_max_bytes >= 1")
+        if self.report_jobs_per_user < 1:
+            raise ValueError("report_jobs_per_user must be >= 1")
 
     def pause_reason(self, code: str) -> PauseReason | None:
         return next((r for r in self.pause_reasons if r.code == code), None)

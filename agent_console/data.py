@@ -19,6 +19,7 @@ from cases import changes, services
 from cases.changes import ChangeRequestView
 from cases.db import Database
 from cases.errors import CallNotFound, CaseNotFound, CasesError, InvalidCaseInput, ShipmentSourceError
+from cases.ids import MAX_ID, is_row_id
 from cases.prompt_faults import recent_prompt_faults
 from cases.services import CHINA_TZ
 from cases.shipment_sources import ShipmentSource, copy_into_table
@@ -135,8 +136,8 @@ def parse_case_input(payload: object) -> CaseInput:
         raise BadCaseRequest("case.err.department", f"unknown department {department!r}")
     waybill = _optional_text(payload, "waybill")
     customer_id = payload.get("customer_id")
-    if customer_id is not None and (isinstance(customer_id, bool) or not isinstance(customer_id, int)):
-        raise BadCaseRequest("case.err.type", "customer_id must be an integer")
+    if customer_id is not None and not is_row_id(customer_id):
+        raise BadCaseRequest("case.err.type", f"customer_id must be a customer's id (1 to {MAX_ID})")
     return CaseInput(
         kind=kind,
         subject=subject,

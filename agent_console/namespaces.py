@@ -117,6 +117,14 @@ LIVE_ENDED_KEPT = 4096  # ended calls remembered so that their late lines are no
 POP_CONTEXT_TTL_S = 30.0
 MAX_POP_CONTEXTS = 2000
 MAX_UNBUILT_PER_AGENT = 50
+# Every map kept per call or per agent is bounded (#16, finding 8): events that never come (a CallEnded
+# or AgentRingStopped lost with the AMI link) or a stream of names must not grow them without end.
+# The oldest entry goes first. (`_held` lives WITHDRAW_HOLD_S per call; `_rings_queued` as long as its
+# event is on the queue of QUEUE_LIMIT.)
+MAX_LIVE_CALLS = 2000  # calls whose live transcript finals are kept for pages that (re)connect
+MAX_UNBUILT_AGENTS = 5000  # agents with rings whose pops were not built here
+MAX_LEARNED = 5000  # agents, and hotlines, whose queues role mode's prefetch gate remembers
+MAX_QUEUES_EACH = 100  # queues remembered per agent or hotline
 _STOP = object()
 _PROBES = object()  # the probe results changed: the wallboard is due
 
@@ -163,7 +171,8 @@ class Dispatcher:
         self._socketio = socketio
         self._bus = bus
         self._live_bus = live_bus
-        self._live_calls: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # linkedid -> (agent, finals)
+        # linkedid -> (agent, finals), oldest call first
+        self._live_calls: OrderedDict[str, tuple[str, list[dict[str, Any]]]] = OrderedDict()
         # calls whose end was sent: their last lines (Vosk finishing after the hang-up) are still
         # delivered, but not kept for pages that connect later
         self._live_done: OrderedDict[str, None] = OrderedDict()
@@ -205,6 +214,8 @@ class Dispatcher:
         try:
             if isinstance(event, AgentRinging):  # its wait on the queue is timed (metrics.POP_HOP)
                 self._rings_queued[(event.linkedid, event.agent)] = time.monotonic()
+                if len(self._rings_queued) > QUEUE_LIMIT:  # one whose handling failed: never popped
+                    self._rings_queued.pop(next(iter(self._rings_queued), ("", "")), None)
             self._queue.put_nowait(event)
         except queue.Full:
             if isinstance(event, AgentRinging):
@@ -363,7 +374,12 @@ class Dispatcher:
         if event.linkedid in self._live_done:
             self._emit("live_transcript", payload, [agent_room(event.agent), SUPERVISORS_ROOM])
             return
-        agent, finals = self._live_calls.setdefault(event.linkedid, (event.agent, []))
+        kept = self._live_calls.get(event.linkedid)
+        if kept is None:
+            kept = self._live_calls[event.linkedid] = (event.agent, [])
+            while len(self._live_calls) > MAX_LIVE_CALLS:  # calls whose end never came
+                self._live_calls.popitem(last=False)
+        agent, finals = kept
         if event.final:
             finals.append(payload)
             del finals[:-LIVE_LINES_KEPT]
@@ -450,6 +466,8 @@ class Dispatcher:
                 self._unbuilt.setdefault(event.agent, {})[event.linkedid] = event
                 if len(self._unbuilt[event.agent]) > MAX_UNBUILT_PER_AGENT:  # ends that never came
                     del self._unbuilt[event.agent][next(iter(self._unbuilt[event.agent]))]
+                while len(self._unbuilt) > MAX_UNBUILT_AGENTS:
+                    del self._unbuilt[next(iter(self._unbuilt))]
             self.board.ring(event.agent, unbuilt_pop(event))
             if self._connected_here(event.agent):  # connected meanwhile, after its snapshot was read
                 self._build_unbuilt(event.agent)
@@ -503,11 +521,11 @@ class Dispatcher:
         seen here show. Only ever added to: a queue member's removal is not told apart from its status
         by the events, and a stale entry costs only a prefetch that was not needed."""
         if isinstance(event, AgentStatus | AgentRinging) and event.queue:
-            self._agent_queues.setdefault(event.agent, set()).add(event.queue)
+            _learn(self._agent_queues, event.agent, event.queue)
         elif isinstance(event, CallQueued):
             info = self._calls.get(event.linkedid)
             if info is not None and info.hotline:
-                self._hotline_queues.setdefault(info.hotline, set()).add(event.queue)
+                _learn(self._hotline_queues, info.hotline, event.queue)
 
     def _may_ring_here(self, info: CallInfo) -> bool:
         """Whether an agent connected here may ring for the call (role mode's prefetch gate).
@@ -526,6 +544,15 @@ class Dispatcher:
                 return True
             queues = seen
         return any(not queues.isdisjoint(self._agent_queues.get(agent, queues)) for agent in agents)
+
+    def map_sizes(self) -> dict[str, int]:
+        """How many entries each per-call and per-agent map holds now (/status; all bounded)."""
+        with self._unbuilt_lock:
+            unbuilt = len(self._unbuilt)
+        return {"live_calls": len(self._live_calls), "live_done": len(self._live_done), "unbuilt_agents": unbuilt,
+                "held": len(self._held), "contexts": len(self._contexts), "rings_queued": len(self._rings_queued),
+                "agent_queues": len(self._agent_queues), "hotline_queues": len(self._hotline_queues),
+                "board_agents": self.board.agents_count()}
 
     # --- wrap-up ------------------------------------------------------------------------------
 
@@ -628,12 +655,23 @@ class Dispatcher:
         self._socketio.emit(name, payload, to=room)
 
 
+def _learn(seen: dict[str, set[str]], key: str, queue_name: str) -> None:
+    """Remember that `key` (an agent, a hotline) was seen with `queue_name`; bounded both ways."""
+    queues = seen.get(key)
+    if queues is None:
+        queues = seen[key] = set()
+        while len(seen) > MAX_LEARNED:
+            del seen[next(iter(seen))]
+    if len(queues) < MAX_QUEUES_EACH:
+        queues.add(queue_name)
+
+
 def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher, sockets: SocketSessions) -> None:
     """Connect: only with a valid session (checked on the server, agent_console.sessions), remembered
     in `sockets` so that the connection closes when the session ends; join the user's rooms;
     supervisors get a wallboard."""
 
-    def on_connect(auth: object = None) -> bool:
+    def on_connect(*_auth: object) -> bool:
         user = optional_user()
         key = current_key()
         if user is None or key is None:
@@ -656,17 +694,19 @@ def register_socket_handlers(socketio: SocketIO, dispatcher: Dispatcher, sockets
                                else "")
         return True
 
-    def on_disconnect(reason: object = None) -> None:
+    def on_disconnect(*_reason: object) -> None:
         sockets.remove(request.sid)  # type: ignore[attr-defined]
 
-    def on_wallboard_request() -> dict[str, Any]:
+    # the events take whatever a client sends (nothing is read from it): a handler that named fewer
+    # parameters raised TypeError on extra arguments
+    def on_wallboard_request(*_args: object) -> dict[str, Any]:
         """Ack with the whole wallboard (supervisors): after a version gap or the page was hidden."""
         user = optional_user()
         if user is None or not user.can("wallboard"):
             return {"error": "forbidden"}
         return dispatcher.wallboard()
 
-    def on_agent_state(data: object = None) -> dict[str, Any]:
+    def on_agent_state(*_args: object) -> dict[str, Any]:
         """Ack with the caller's own agent snapshot (after a version gap or a reconnect)."""
         user = optional_user()
         if user is None or not user.can("agent_console"):

@@ -71,6 +71,10 @@ class JobView:
 class ReportRunner(Protocol):
     def submit(self, req: ReportRequest, *, again: bool = False) -> JobView: ...
 
+    def find(self, req: ReportRequest) -> JobView | None:
+        """The job `submit(req)` would hand back without new work (None: it would queue one)."""
+        ...
+
     def view(self, job_id: str, *, with_result: bool = False) -> JobView | None: ...
 
     def stop(self) -> None: ...
@@ -133,6 +137,13 @@ class LocalReportRunner:
             self._jobs[jid] = job
         self._queue(job)
         return job.view
+
+    def find(self, req: ReportRequest) -> JobView | None:
+        with self._lock:
+            job = self._jobs.get(req.job_id)
+            if job is None or (job.finished and self._clock() - job.finished > RESULT_KEPT_S):
+                return None
+            return replace(job.view, result=None)
 
     def view(self, job_id: str, *, with_result: bool = False) -> JobView | None:
         with self._lock:

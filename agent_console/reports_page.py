@@ -18,10 +18,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from agent_console.auth import requires
+from agent_console.auth import current_user, requires
 from agent_console.context import console
 from agent_console.i18n import current_language, translate
 from agent_console.report_jobs import JobView, ReportJobError, ReportRequest, ReportRunner, wait
+from agent_console.report_quota import ReportQuota, TooManyReportJobs
 from cases import reports
 from cases.errors import CasesError, InvalidReportRequest
 from cases.reports.document import Chart, Table
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("reports", __name__)
 RUNNER_KEY = "hotline_report_runner"
+QUOTA_KEY = "hotline_report_quota"  # agent_console.report_quota.ReportQuota: jobs per user
+QUOTA_RETRY_AFTER_S = 30
 
 MIME = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -83,7 +86,14 @@ def _job(name: str, fmt: str) -> tuple[reports.Period, JobView]:
     period = _period(name)
     req = ReportRequest(name, period.from_day, period.until_day, period.tz, fmt)
     runner = _runner()
-    submitted = runner.submit(req, again=request.args.get("again") == "1")
+    quota: ReportQuota = current_app.extensions[QUOTA_KEY]
+    user = current_user()
+    assert user is not None  # requires() ran first
+    try:
+        submitted = quota.submit(runner, req, user.username, again=request.args.get("again") == "1")
+    except TooManyReportJobs as exc:
+        log.info("report job refused: %s", exc)
+        abort(429, description=str(exc), retry_after=QUOTA_RETRY_AFTER_S)
     return period, wait(runner, submitted.id, console().config.report_wait_s) or submitted
 
 

@@ -171,6 +171,7 @@ def status() -> ResponseReturnValue:
     d = current_app.extensions.get(DISPATCHER_KEY)
     if isinstance(d, Dispatcher):
         body["pops_built"] = d.pops_built  # screen pops this console built (role mode: its agents' only)
+        body["console_maps"] = d.map_sizes()  # entries per call / per agent kept (each bounded)
     if ctx.status_provider is not None:
         try:
             body.update(ctx.status_provider())
@@ -196,7 +197,8 @@ def _case_error(exc: Exception) -> ResponseReturnValue:
         return {"error": "not_found", "message": translate(lang, "error.not_found"), "detail": str(exc)}, 404
     if isinstance(exc, DatabaseUnavailable):
         log.error("case not saved: %s", exc)
-        return {"error": "database_unavailable", "message": str(exc)}, 503
+        return {"error": "database_unavailable", "message": translate(lang, "error.unavailable"),
+                "detail": str(exc)}, 503
     raise exc
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from cases.errors import ClaimNotFound, EvidenceRejected, InvalidWorkflowInput
 from cases.models import Claim, ClaimEvidence, ClaimLiability, ClaimOffer, utcnow
 from cases.money import bp_to_percent, percent_to_bp, split_by_shares, to_fen, yuan, yuan0
+from cases.private_files import private_dir
 from cases.services import _audit, _aware, _enum, _load_case, _text, _username, create_case
 from cases.views import CaseInput
 from cases.vocab import (
@@ -351,7 +352,7 @@ def add_evidence(
     folder = Path(store.root) / str(c.id)
     target = folder / f"{digest}{os.path.splitext(name)[1].lower()}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)  # the evidence root and the claim's folder 0700 when made here
         if not target.exists():
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
             with os.fdopen(fd, "wb") as fh:

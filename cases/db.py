@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.errors import DatabaseUnavailable, SchemaNotCurrent
+from cases.private_files import private_file, warn_if_shared
 from cases.redact import masked
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,9 @@ class Database:
             connect_args["check_same_thread"] = False
             path = _sqlite_file(parsed)
             if path is not None:
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
+                try:  # folder 0700, file 0600 when created here (SQLite's -wal/-shm take the file's mode)
+                    if not private_file(path):
+                        warn_if_shared(path)
                 except OSError as exc:
                     raise DatabaseUnavailable(
                         f"cannot create directory for {self.display_url}: {_one_line(exc)}"

@@ -8,6 +8,7 @@ from cases.errors import InvalidWorkflowInput
 
 FEN = Decimal("0.01")
 MAX_YUAN = Decimal("100000000")  # 1e8 yuan: anything above is a typo
+_SANE_PERCENT = Decimal(1000)  # larger shares are refused as out of range without being rounded
 
 
 def to_fen(value: Decimal | int | str, what: str) -> int:
@@ -43,7 +44,8 @@ def percent_to_bp(value: Decimal | int | str, what: str) -> int:
         pct = Decimal(str(value).strip())
     except InvalidOperation:
         raise InvalidWorkflowInput(f"{what}: {value!r} is not a percentage") from None
-    if not pct.is_finite() or pct != pct.quantize(FEN):
+    # quantizing a huge number raises InvalidOperation: only numbers of a sane size are rounded here
+    if not pct.is_finite() or (abs(pct) <= _SANE_PERCENT and pct != pct.quantize(FEN)):
         raise InvalidWorkflowInput(f"{what}: {value!r} is not a percentage with at most 2 decimals")
     if not Decimal(0) < pct <= Decimal(100):
         raise InvalidWorkflowInput(f"{what}: {pct} % is not between 0 (exclusive) and 100")

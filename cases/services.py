@@ -48,6 +48,7 @@ from cases.errors import (
     UserExists,
     UserNotFound,
 )
+from cases.ids import is_row_id
 from cases.models import (
     AuditEntry,
     Base,
@@ -170,6 +171,8 @@ PREVIOUS_CALLS_MARGIN = 5  # rows read beyond the limit, for those `phones_match
 RECENT_SHIPMENTS_LIMIT = 5
 OPEN_CASES_LIMIT = 20
 REFERRAL_FOLLOW_UP = timedelta(hours=24)
+YEARS = (1900, 2999)  # dates the cases accept (deadlines, inspections, follow-ups)
+DESCRIPTION_MAX_LEN = 10_000  # a case's description when it is opened (notes add at most 10,000 each)
 PENDING_OUTCOME = "pending"
 _WAYBILL_RE = re.compile(r"[0-9]{10,14}")
 _USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -236,9 +239,17 @@ def _text(value: str | None, what: str, *, max_len: int, required: bool = False)
 
 
 def _aware(value: datetime, what: str) -> datetime:
+    """In UTC, and within YEARS (a date far outside names no real deadline, and one at datetime's edge
+    cannot be shown in another time zone: 9999-12-31T23:59-12:00 is past year 9999 in UTC)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidCaseInput(f"{what} must be timezone-aware (got {value.isoformat()})")
-    return value.astimezone(UTC)
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not YEARS[0] <= in_utc.year <= YEARS[1]:
+        raise InvalidCaseInput(f"{what} {value.isoformat()} is not between the years {YEARS[0]} and {YEARS[1]}")
+    return in_utc
 
 
 def _username(by: str, what: str = "user") -> str:
@@ -837,7 +848,7 @@ def create_case(s: Session, data: CaseInput, by: str, *, pending_ok: bool = True
     priority = _enum(Priority, data.priority, "priority")
     department = _enum(Department, data.department, "department") if data.department is not None else None
     subject = _text(data.subject, "subject", max_len=200, required=True)
-    description = (data.description or "").strip()
+    description = _text(data.description, "description", max_len=DESCRIPTION_MAX_LEN)
     assigned_to = _username(data.assigned_to, "assigned_to") if data.assigned_to else None
     follow_up_due = _aware(data.follow_up_due, "follow_up_due") if data.follow_up_due is not None else None
     if status is CaseStatus.REFERRED and department is None:
@@ -845,6 +856,8 @@ def create_case(s: Session, data: CaseInput, by: str, *, pending_ok: bool = True
 
     customer: Customer | None = None
     if data.customer_id is not None:
+        if not is_row_id(data.customer_id):
+            raise InvalidCaseInput(f"customer {data.customer_id!r} is not a customer id")
         customer = s.get(Customer, data.customer_id)
         if customer is None:
             raise InvalidCaseInput(f"customer {data.customer_id} does not exist")

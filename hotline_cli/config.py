@@ -88,6 +88,9 @@ class Settings:
     job_retry_s: str = "10,30,60,120,300"  # seconds before each retry of a failed job (transcriptions, reports)
     report_queue: str = "hotline-reports"  # the RQ queue of report jobs (processes by role)
     report_wait_s: float = 3.0  # a report request waits this long for its job before showing its progress
+    report_jobs_per_user: int = 3  # report jobs one user may have queued or running at once (more: 429)
+    max_request_bytes: int = 1024 * 1024  # the console refuses larger request bodies unread (413)
+    evidence_max_bytes: int = 20 * 1024 * 1024  # one claim evidence upload (its route's body limit follows)
     # a transcription job waits this long for its recording to be written (NFS, a slow disk), then fails and
     # is retried (job_retry_s); the worker takes no other job meanwhile
     recording_wait_s: float = 20.0
@@ -148,6 +151,9 @@ ENV = {
     "HOTLINE_AGENT_INTERFACE": ("agent_interface", str),
     "HOTLINE_REPORT_QUEUE": ("report_queue", str),
     "HOTLINE_REPORT_WAIT_S": ("report_wait_s", float),
+    "HOTLINE_REPORT_JOBS_PER_USER": ("report_jobs_per_user", int),
+    "HOTLINE_MAX_REQUEST_BYTES": ("max_request_bytes", int),
+    "HOTLINE_EVIDENCE_MAX_BYTES": ("evidence_max_bytes", int),
     "HOTLINE_RECORDING_WAIT_S": ("recording_wait_s", float),
     "HOTLINE_SWITCH_INTERVAL_MS": ("switch_interval_ms", float),
     "HOTLINE_BEHIND_HTTPS": ("behind_https", bool),
@@ -293,7 +299,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                         "audiosocket_port": int, "live_max_streams": int, "live_prewarm": int, "wrap_up_s": float,
                         "report_wait_s": float, "switch_interval_ms": float, "recording_wait_s": float,
                         "behind_https": bool, "session_cookie_secure": bool, "session_idle_minutes": int,
-                        "trusted_proxies": int, "login_concurrency": int}.get(key, str)
+                        "trusted_proxies": int, "login_concurrency": int, "report_jobs_per_user": int,
+                        "max_request_bytes": int, "evidence_max_bytes": int}.get(key, str)
                 updates[key] = _convert(key, value, kind)
             else:
                 raise ConfigError(f"settings file: unknown key {key!r}")
@@ -311,6 +318,15 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     if not 0.5 <= settings.recording_wait_s <= 600:
         raise ConfigError(f"setting recording_wait_s: {settings.recording_wait_s:g} is not from 0.5 to 600 "
                           "(seconds a transcription job waits for its recording to be written)")
+    if not 1024 <= settings.max_request_bytes <= 1024**3:
+        raise ConfigError(f"setting max_request_bytes: {settings.max_request_bytes} is not from 1024 to 1073741824 "
+                          "(bytes of a request body the console reads)")
+    if not 1 <= settings.evidence_max_bytes <= 1024**3:
+        raise ConfigError(f"setting evidence_max_bytes: {settings.evidence_max_bytes} is not from 1 to 1073741824 "
+                          "(bytes of one claim evidence upload)")
+    if not 1 <= settings.report_jobs_per_user <= 1000:
+        raise ConfigError(f"setting report_jobs_per_user: {settings.report_jobs_per_user} is not from 1 to 1000 "
+                          "(report jobs one user may have queued or running at once)")
     if settings.live_max_streams < 1:
         raise ConfigError(f"setting live_max_streams: {settings.live_max_streams} is not a number of recognisers "
                           "(at least 1)")

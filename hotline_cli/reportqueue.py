@@ -112,6 +112,15 @@ class RqReportRunner:
         log.info("report job %s queued: %s %s", jid, req.name, req.fmt)
         return _view(queued, with_result=False)
 
+    def find(self, req: ReportRequest) -> JobView | None:
+        job = self._fetch(self._prefix + req.job_id)
+        if job is None:
+            return None
+        try:
+            return _view(job, with_result=False)
+        except redis.RedisError as exc:
+            raise ReportQueueError(f"report jobs unavailable: Redis: {exc}") from None
+
     def view(self, job_id: str, *, with_result: bool = False) -> JobView | None:
         if not job_id.startswith(self._prefix):
             return None  # not a job of this site's report queue

@@ -34,6 +34,7 @@ from agent_console.wallboard import WallboardRelay
 from cases.call_checks import record_call_analysis
 from cases.db import Database
 from cases.errors import CasesError, DatabaseUnavailable
+from cases.private_files import private_dir, write_private
 from cases.redact import masked
 from cases.services import (
     CHINA_TZ,
@@ -91,7 +92,7 @@ RuntimeErrorWithMessage = StartupError
 def open_database(settings: Settings, *, seed_demo: bool = False) -> Database:
     url = settings.database_url
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        private_dir(Path(url[len("sqlite:///"):]).parent)
     try:
         db = Database(url)
         db.migrate()
@@ -132,10 +133,8 @@ def secret_key(settings: Settings) -> str:
     try:
         if path.exists():
             return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_hex(32)
-        path.write_text(key)
-        path.chmod(0o600)
+        write_private(path, key)  # data_dir 0700 if made here, the key 0600 from its first byte
         return key
     except OSError as exc:
         raise StartupError(f"cannot keep the session key in {path}: {exc.strerror}") from None
@@ -611,7 +610,7 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     bus = EventBus()
     holder: list[CallPipeline] = []
     transcriber = make_transcriber(settings, holder)
-    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.recordings_dir)
     pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, rules=_rules(settings))
     holder.append(pipeline)
     keeper: list[Any] = []  # the wrap-up keeper, once made (it needs the links)
@@ -724,7 +723,9 @@ def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
                          session_cookie_secure=(settings.behind_https if settings.session_cookie_secure is None
                                                 else settings.session_cookie_secure),
                          session_idle_s=settings.session_idle_minutes * 60.0,
-                         trusted_proxies=settings.trusted_proxies, login_concurrency=settings.login_concurrency)
+                         trusted_proxies=settings.trusted_proxies, login_concurrency=settings.login_concurrency,
+                         max_request_bytes=settings.max_request_bytes, evidence_max_bytes=settings.evidence_max_bytes,
+                         report_jobs_per_user=settings.report_jobs_per_user)
 
 
 def _retry(settings: Settings) -> tuple[int, ...]:
@@ -784,7 +785,7 @@ def run_demo(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, live_transcripts=True, audiosocket_port=0)
     if args.fresh and settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url[len("sqlite:///"):]).unlink(missing_ok=True)
-    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.recordings_dir)
     pbx = SimulatedPbx(recordings_dir=str(settings.recordings_dir.resolve()), seed=args.seed, callers=demo_callers())
     attach_voice(pbx)
     try:

@@ -49,10 +49,13 @@ def launch() -> Iterator[Browser]:
 
 def new_page(browser: Browser, errors: list[str] | None = None) -> Page:
     """A page in a context of its own (one user's cookies), 1366×768, zh-CN; uncaught script errors of
-    the page go to `errors` when given."""
+    the page and what its Content-Security-Policy blocked go to `errors` when given."""
     page = browser.new_context(viewport={"width": 1366, "height": 768}, locale=LOCALE).new_page()
     if errors is not None:
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # what the console's Content-Security-Policy blocked (inline script, a style attribute ...):
+        # the browser reports it on the console; a page that relies on it is broken
+        page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     return page
 
 

@@ -77,3 +77,23 @@ def test_report_results_round_trip_and_refuse_anything_else() -> None:
                 {"page": doc_to_json(doc) | {"blocks": [{"script": {}}]}}):
         with pytest.raises(ReportResultUnreadable):
             decode_result(bad)
+
+
+def test_find_tells_whether_submit_would_queue_a_job_and_the_quota_counts_queued_ones(
+        two_sites: tuple[RqReportRunner, RqReportRunner]) -> None:
+    """What agent_console.report_quota asks the RQ runner; jobs wait in the queue (no worker here)."""
+    from agent_console.report_quota import ReportQuota, TooManyReportJobs
+
+    a, b = two_sites
+    req = ReportRequest("calls", date(2026, 11, 1), date(2026, 12, 1), "Asia/Shanghai", "xlsx")
+    assert a.find(req) is None
+    job = a.submit(req)
+    found = a.find(req)
+    assert found is not None and found.id == job.id and found.state == "queued"
+    assert b.find(req) is None  # the other site's job is not this one's
+    quota = ReportQuota(per_user=2)
+    quota.submit(a, req, "sup")
+    quota.submit(a, ReportRequest("calls", date(2026, 10, 1), date(2026, 11, 1), "Asia/Shanghai", "xlsx"), "sup")
+    with pytest.raises(TooManyReportJobs):
+        quota.submit(a, ReportRequest("calls", date(2026, 9, 1), date(2026, 10, 1), "Asia/Shanghai", "xlsx"), "sup")
+    assert len(a.queue) == 2
