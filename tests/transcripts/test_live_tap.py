@@ -225,17 +225,18 @@ def test_live_watcher_alerts_once_per_call_speaker_and_phrase() -> None:
     def line(speaker: str, text: str, linkedid: str = "c.1", final: bool = False) -> LiveLine:
         return LiveLine(linkedid, "agent1001", speaker, "s", 1, final, text, 1.0, 0.0)
 
-    [alert] = watcher.check(line("customer", "我 要 投诉 你们"))
-    assert (alert.rule, alert.phrase, alert.speaker) == ("escalation", "投诉", "customer")
-    assert watcher.check(line("customer", "我要投诉你们", final=True)) == []  # once per call and phrase
-    assert watcher.check(line("agent", "投诉")) == []  # escalation words count when the customer says them
+    assert watcher.check(line("customer", "我 要 投诉 要 赔偿")) == []  # the hotlines' business: no alert
+    [alert] = watcher.check(line("customer", "我 要 找 律师"))
+    assert (alert.rule, alert.phrase, alert.speaker) == ("escalation", "律师", "customer")
+    assert watcher.check(line("customer", "我要找律师", final=True)) == []  # once per call and phrase
+    assert watcher.check(line("agent", "律师")) == []  # escalation words count when the customer says them
     assert [a.phrase for a in watcher.check(line("customer", "打 一 二 三 一 五"))] == ["12315"]
     [taboo] = watcher.check(line("agent", "这个 不归我管"))
     assert taboo.rule == "taboo:bad_attitude" and isinstance(taboo, LiveAlert)
     assert watcher.check(line("customer", "不归我管")) == []
-    assert len(watcher.check(line("customer", "投诉", linkedid="c.2"))) == 1
+    assert len(watcher.check(line("customer", "律师", linkedid="c.2"))) == 1
     watcher.forget("c.1")
-    assert len(watcher.check(line("customer", "投诉"))) == 1
+    assert len(watcher.check(line("customer", "律师"))) == 1
 
 
 def test_a_call_answered_again_keeps_its_customer_stream_for_the_new_agent(
