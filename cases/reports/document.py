@@ -37,6 +37,7 @@ class Chart:
     kind: str  # bar | line
     categories: tuple[str, ...]
     series: tuple[tuple[str, tuple[float, ...]], ...]
+    unit: str = "count"  # count: whole numbers on the axis; yuan: amounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
                 "bar",
                 tuple(c.label for c in r.by_cause),
                 (("索赔金额", tuple(float(c.claimed) for c in r.by_cause)),),
+                unit="yuan",
             ),
             Table(
                 "责任方 Responsible parties",
@@ -210,6 +212,7 @@ def inspections_doc(r: InspectionsReport) -> ReportDoc:
                     ("奖励", tuple(float(b.rewards) for b in r.by_branch)),
                     ("处罚", tuple(float(b.penalties) for b in r.by_branch)),
                 ),
+                unit="yuan",
             ),
             Table(
                 "分公司奖罚 By branch",

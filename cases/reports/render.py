@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import logging
+import math
 import os
 import re
 from datetime import date, datetime
@@ -113,6 +114,12 @@ def to_xlsx(doc: ReportDoc) -> bytes:
             chart: BarChart | LineChart = LineChart() if block.kind == "line" else BarChart()
             chart.title = block.title
             chart.height, chart.width = 9, 18
+            if block.unit == "count":  # whole numbers on the axis, as in the PDF
+                top, step = value_axis(max((v for _, vals in block.series for v in vals), default=0.0), "count")
+                chart.y_axis.scaling.min = 0
+                chart.y_axis.scaling.max = top
+                chart.y_axis.majorUnit = step
+                chart.y_axis.number_format = "0"
             if block.categories:
                 data = Reference(sh, min_col=2, max_col=1 + len(block.series), min_row=3, max_row=last)
                 chart.add_data(data, titles_from_data=True)
@@ -259,23 +266,39 @@ def _pdf_table(pdf: Any, t: Table, font_face: Any) -> None:
     pdf.ln(4)
 
 
+def value_axis(top: float, unit: str) -> tuple[float, float]:
+    """The value axis of a chart whose largest value is `top`: (its top, the step between its 4 gridlines).
+    Counts step by whole numbers (0 1 2 3 4, never 0.8 1.5 2.2); amounts by a quarter of the largest."""
+    if unit == "count":
+        step = float(max(1, math.ceil(top / 4)))
+        return step * 4, step
+    top = top if top > 0 else 1.0
+    return top, top / 4
+
+
+def _tick(v: float, unit: str, top: float) -> str:
+    if unit == "count":
+        return f"{v:,.0f}"
+    return f"{v:,.0f}" if top >= 4 else f"{v:.1f}"
+
+
 def _pdf_chart(pdf: Any, c: Chart) -> None:
     height = 62.0
     _heading(pdf, c.title, height + 10)
     x0, y0 = pdf.l_margin + 14, pdf.get_y() + 2
     width = min(pdf.epw - 20, 240.0)
     values = [v for _, vals in c.series for v in vals]
-    top = max(values) if values and max(values) > 0 else 1.0
+    top, step = value_axis(max(values, default=0.0), c.unit)
     pdf.set_draw_color(160, 160, 160)
     pdf.set_line_width(0.2)
     pdf.line(x0, y0 + height, x0 + width, y0 + height)
     pdf.line(x0, y0, x0, y0 + height)
     pdf.set_font("cjk", size=7)
     for k in range(5):
-        v = top * k / 4
+        v = step * k
         yy = y0 + height - height * k / 4
         pdf.set_xy(x0 - 14, yy - 2)
-        pdf.cell(12, 4, f"{v:,.0f}" if top >= 4 else f"{v:.1f}", align="R")
+        pdf.cell(12, 4, _tick(v, c.unit, top), align="R")
         if k:
             pdf.set_draw_color(225, 225, 225)
             pdf.line(x0, yy, x0 + width, yy)
