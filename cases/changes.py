@@ -1,4 +1,4 @@
-"""Consignee / consignee-phone change requests (变更收货人/电话): requested → applied (approved: the
+"""Consignee / consignee-phone change requests (更改收货人/联系电话): requested → applied (approved: the
 shipment is updated) or rejected. Rules in `cases.workflow.CHANGE_REQUEST`; audited (entity
 "change_request", and "shipment" for the update itself)."""
 

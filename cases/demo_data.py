@@ -105,7 +105,7 @@ DEMO_CASES: tuple[DemoCase, ...] = (
         follow_up_hours=24,
     ),
     DemoCase(
-        subject="变更收货人电话",
+        subject="更改收货人联系电话",
         kind=CaseKind.CHANGE_REQUEST,
         customer="huatong",
         waybill=_W[4],

@@ -122,7 +122,7 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
             ("重大事故", r.major),
             ("已结案", r.closed),
             ("索赔金额", r.claimed),
-            ("协商金额", r.agreed),
+            ("理赔金额", r.agreed),
             ("已赔付", r.paid),
             ("保险赔付", r.insurer_payout),
         ),
@@ -135,7 +135,7 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
             ),
             Table(
                 "事故原因分析 Accident-cause analysis",
-                ("事故原因", "件数", "占比%", "索赔金额", "协商金额", "已赔付", "重大"),
+                ("事故原因", "件数", "占比%", "索赔金额", "理赔金额", "已赔付", "重大"),
                 tuple((c.label, c.count, c.share_percent, c.claimed, c.agreed, c.paid, c.major) for c in r.by_cause),
             ),
             Chart(
@@ -155,7 +155,7 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
             _trend_chart("每日报案趋势 Daily trend", (("报案", r.trend),)),
             Table(
                 "明细 Details",
-                ("案件号", "报案时间", "分公司", "事故原因", "状态", "索赔", "协商", "赔付", "重大"),
+                ("案件号", "报案时间", "分公司", "事故原因", "状态", "索赔", "理赔金额", "赔付", "重大"),
                 tuple(
                     (
                         x.case_number,

@@ -129,7 +129,7 @@ def test_illegal_steps_are_refused_with_a_clear_message_and_change_nothing(conso
     claims.post(f"/claims/{cid}/fix_liability", data={"party_0": "customer", "share_0": "100"})
     claims.post(f"/claims/{cid}/offer", data={"offered_by": "company", "amount": "500"})
     resp = claims.post(f"/claims/{cid}/agree_amount", data={"amount": "800"})
-    assert resp.status_code == 400 and "确定金额必须是双方报过的金额之一" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "理赔金额必须是协商中双方提出过的金额之一" in resp.get_data(as_text=True)
     resp = claims.post(f"/claims/{cid}/offer", data={"offered_by": "company", "amount": "12.345"})
     assert resp.status_code == 400 and "more than 2 decimals" in resp.get_data(as_text=True)
     claims.post(f"/claims/{cid}/agree_amount", data={"amount": "500"})

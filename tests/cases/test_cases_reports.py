@@ -161,7 +161,7 @@ def test_monthly_inspection_report(data_db: Database) -> None:
     assert [(p.person, p.net) for p in r.by_person] == [("王强", Decimal("-200.00")), ("李明", Decimal("100.00"))]
     assert [(x.kind, x.amount, x.inspection_kind) for x in r.rows] == [
         ("处罚", Decimal("200.00"), "市场运价"),
-        ("奖励", Decimal("100.00"), "员工形象"),
+        ("奖励", Decimal("100.00"), "仪容仪表"),
         ("奖励", Decimal("50.00"), ""),
     ]
 
