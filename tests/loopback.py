@@ -48,13 +48,16 @@ def free_block(size: int) -> int:
     """The first of `size` consecutive ports of this worker's range, free for UDP now and never handed out by
     `free_port` after (e.g. a PBX's RTP ports: sipp's ports must not fall among them)."""
     base = FIRST + SPAN * worker_index()
-    for _ in range(SPAN // size + 1):
-        first = base + next(_next) % SPAN
-        first += first % 2  # RTP ports start even
-        if first + size > base + SPAN:
+    for _ in range(2 * (SPAN // size) + 2):
+        offset = next(_next) % SPAN
+        offset += offset % 2  # RTP ports start even
+        if offset + size > SPAN:  # no room before the range's end: go on from its start
+            for _ in range(SPAN - offset - 1):
+                next(_next)
             continue
         for _ in range(size):
             next(_next)  # the block is this caller's: free_port goes on after it
+        first = base + offset
         if all(_udp_free(p) for p in range(first, first + size)):
             return first
     raise RuntimeError(f"no {size} free consecutive ports in {base}-{base + SPAN - 1}")
