@@ -31,13 +31,16 @@ class Table:
     rows: tuple[tuple[Cell, ...], ...]
 
 
+CHART_UNITS = ("count", "yuan")
+
+
 @dataclass(frozen=True, slots=True)
 class Chart:
     title: str
     kind: str  # bar | line
     categories: tuple[str, ...]
     series: tuple[tuple[str, tuple[float, ...]], ...]
-    unit: str = "count"  # count: whole numbers on the axis; yuan: amounts
+    unit: str = "count"  # one of CHART_UNITS: count (whole numbers on the axis) or yuan (amounts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,7 +457,8 @@ def doc_to_json(doc: ReportDoc) -> dict[str, object]:
                                      "rows": [[_cell_json(c) for c in row] for row in block.rows]}})
         else:
             blocks.append({"chart": {"title": block.title, "kind": block.kind, "categories": list(block.categories),
-                                     "series": [[name, list(values)] for name, values in block.series]}})
+                                     "series": [[name, list(values)] for name, values in block.series],
+                                     "unit": block.unit}})
     return {"name": doc.name, "title": doc.title, "period": doc.period,
             "kpis": [[label, _cell_json(value)] for label, value in doc.kpis], "blocks": blocks}
 
@@ -498,8 +502,11 @@ def _block_of(value: object) -> Table | Chart:
         for item in _items(body.get("series")):
             name, values = _pair(item)
             series.append((_text(name), tuple(_number(v) for v in _items(values))))
+        unit = _text(body.get("unit", "count"))  # a job written before charts had units: counts
+        if unit not in CHART_UNITS:
+            raise ReportDocUnreadable(f"unknown chart unit {unit!r:.40}")
         return Chart(_text(body.get("title")), _text(body.get("kind")),
-                     tuple(_text(c) for c in _items(body.get("categories"))), tuple(series))
+                     tuple(_text(c) for c in _items(body.get("categories"))), tuple(series), unit)
     raise ReportDocUnreadable(f"unknown block {kind!r:.40}")
 
 
