@@ -49,6 +49,8 @@ from cases.db import Database
 from cases.errors import CasesError
 from cases.redact import masked
 from cases.services import transcripts_for_call
+from pipeline.transcription_jobs import IVR_JOB
+from pipeline.transcription_results import call_ended_at, store_transcription
 from transcripts.engine import VoskEngine, recording_parts, stereo_speakers_for
 from transcripts.errors import TranscriptsError
 from transcripts.jobs import TranscriptionResult
@@ -75,6 +77,10 @@ class JobQueueError(Exception):
 
 class RecordingNotReady(JobQueueError):
     """The recording is not (completely) written yet: the job is retried later."""
+
+
+class TranscriptionNotQueued(JobQueueError, TranscriptsError):
+    """A transcription job could not be enqueued (Redis away): the pipeline's `TranscriptsError`."""
 
 
 class JobRefused(JobQueueError):
@@ -206,9 +212,8 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DE
 
 
 class RqTranscriber:
-    """The enqueuing side (listener, and the worker's catch-up): `submit` as TranscriptionQueue's."""
-
-    waits_for_recording = True  # the job waits for the file itself: submit at once
+    """The enqueuing side (listener, and the worker's catch-up): pipeline.transcription_jobs'
+    `TranscriptionJobs`, as the embedded TranscriptionQueue."""
 
     def __init__(self, redis_url: str, queue_name: str = DEFAULT_QUEUE,
                  retry_intervals: Sequence[int] = RETRY_INTERVALS_S) -> None:
@@ -238,9 +243,13 @@ class RqTranscriber:
                                retry=Retry(max=len(self.retry_intervals), interval=list(self.retry_intervals)),
                                result_ttl=RESULT_KEPT_S, failure_ttl=30 * 86400, description=f"transcribe {job_id}")
         except redis.RedisError as exc:
-            raise JobQueueError(f"transcription of {job_id} not queued: Redis: {exc}") from None
+            raise TranscriptionNotQueued(f"transcription of {job_id} not queued: Redis: {exc}") from None
         self.enqueued += 1
         return True
+
+    def submit_when_written(self, job_id: str, recording: Path) -> None:
+        """Enqueue at once: the job waits for the recording itself (`recording_wait_s`, then retries)."""
+        self.submit(job_id, recording)
 
     @property
     def pending(self) -> int:
@@ -344,8 +353,6 @@ def _wait_written(path: Path, wait_s: float) -> None:
 
 
 def already_transcribed(db: Database, job_id: str) -> bool:
-    from hotline_cli.runtime import IVR_JOB
-
     if job_id.startswith(IVR_JOB):
         linkedid, engine = job_id[len(IVR_JOB):].partition(":")[2], "vosk-ivr"
     else:
@@ -357,8 +364,6 @@ def already_transcribed(db: Database, job_id: str) -> bool:
 def transcribe_job(job_id: str, recording: str) -> int:
     """The RQ job: transcribe a call's recording and attach the transcripts. Returns how many
     transcripts were stored (0 when the call had them already). Raises to have RQ retry it."""
-    from hotline_cli.runtime import call_ended_at, store_transcription
-
     ctx = _context
     if ctx is None:
         raise JobQueueError("transcribe_job runs only in `hotline serve --role worker`")

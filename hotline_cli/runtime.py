@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import queue
 import secrets
 import sys
 import threading
@@ -25,52 +24,39 @@ from typing import Any
 
 import redis
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from agent_console import metrics
 from agent_console.config import ConsoleConfig
 from agent_console.wallboard import WallboardRelay
-from cases.call_checks import record_call_analysis
 from cases.db import Database
-from cases.errors import CasesError, DatabaseUnavailable
+from cases.errors import CasesError
 from cases.private_files import private_dir, write_private
 from cases.redact import masked
 from cases.services import (
     CHINA_TZ,
     DEMO_WAYBILLS,
-    attach_transcript,
     calls_needing_transcripts,
-    calls_with_outcome,
-    get_call,
-    link_call,
-    record_call,
     seed_demo,
 )
 from hotline_cli import jobqueue, webserver
-from hotline_cli.call_analysis import analyse_call, standard_rules
 from hotline_cli.config import Settings, shipment_source
 from hotline_cli.jobqueue import JobQueueError, RqTranscriber
 from hotline_cli.webserver import BuildSite, ConsoleSite, WebServerError, WebServerSettings
+from pipeline.call_pipeline import CallPipeline
 from telephony.connection import AmiEndpoint
-from telephony.events import CallAnswered, CallEnded, CallStarted, CallVariable, DomainEvent, EventBus
+from telephony.events import CallEnded, DomainEvent, EventBus
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
-from telephony.records import CallRecord
 from telephony.simulator.scenario import CallScript
 from transcripts.engine import VoskEngine, default_model_dir
 from transcripts.errors import TranscriptsError
 from transcripts.jobs import TranscriptionQueue, TranscriptionResult
 from transcripts.live_events import LiveBus
 from transcripts.standard import Rules, load_rules
-from transcripts.turns import turns_text
 
 log = logging.getLogger("hotline")
 
-RECORDING_WAIT_S = 20.0
 CATCH_UP_EVERY_S = 30.0
-STORE_BATCH = 100  # calls written in one transaction when they queue up
-PENDING = "pending"  # a call still going on (or whose end no listener saw yet)
-IVR_JOB = "ivr:"  # transcription jobs of IVR descriptions: "ivr:<case id>:<linkedid>"
 CALLER_LINES = (
     "배송 조회를 하고 싶어요",
     "택배가 아직 안 왔어요",
@@ -139,297 +125,6 @@ def secret_key(settings: Settings) -> str:
         return key
     except OSError as exc:
         raise StartupError(f"cannot keep the session key in {path}: {exc.strerror}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    record_linkedid: str
-    recording: Path
-
-
-class CallPipeline:
-    """Stores every call and has its recording transcribed; never blocks the AMI thread.
-
-    A call is stored as "pending" when it starts and again when an agent answers, and for good when
-    it ends: a listener that dies (kill -9) leaves pending rows, and the next one closes those
-    whose calls ended meanwhile (`reconcile_pending`), so no call is ever lost."""
-
-    def __init__(self, db: Database, bus: EventBus, recordings_dir: Path,
-                 transcriber: TranscriptionQueue | RqTranscriber | None, *, store_calls: bool = True,
-                 rules: Rules | None = None) -> None:
-        self.db = db
-        self.rules = rules if rules is not None else load_rules()  # service-standard check of each call
-        self.store_calls = store_calls  # False in a worker: the listener stores the calls
-        self.recordings_dir = recordings_dir
-        self.transcriber = transcriber
-        self._q: queue.Queue[CallRecord | CallEnded | None] = queue.Queue()
-        self._ivr_vars: dict[str, dict[str, str]] = {}
-        self._live: dict[str, CallRecord] = {}
-        self.stored = 0
-        self.transcribed = 0
-        self.errors = 0
-        self.reconciled = 0
-        self._stopping = False
-        self._thread = threading.Thread(target=self._work, name="call-pipeline", daemon=True)
-        self._thread.start()
-        bus.subscribe(self._on_event)
-
-    def _on_event(self, event: DomainEvent) -> None:
-        if isinstance(event, CallEnded):
-            self._live.pop(event.record.linkedid, None)
-            self._q.put(event)
-            self._ivr_vars.pop(event.record.linkedid, None)
-        elif isinstance(event, CallStarted) and self.store_calls:
-            rec = CallRecord(linkedid=event.linkedid, caller=event.caller, caller_name=event.caller_name,
-                             dialed=event.dialed, hotline=event.hotline or None, outcome=PENDING,
-                             started_at=event.at)
-            self._live[event.linkedid] = rec
-            self._q.put(dataclasses.replace(rec, agents=list(rec.agents)))
-        elif isinstance(event, CallAnswered) and self.store_calls and event.linkedid in self._live:
-            rec = self._live[event.linkedid]
-            rec.agent, rec.queue = event.agent, event.queue or rec.queue
-            if event.agent not in rec.agents:
-                rec.agents.append(event.agent)
-            rec.answered_at = rec.answered_at or event.at
-            self._q.put(dataclasses.replace(rec, agents=list(rec.agents)))
-        elif isinstance(event, CallVariable) and event.name == "IVR_PATH" and event.linkedid in self._live:
-            rec = self._live[event.linkedid]  # stored with the call's next pending row and at its end
-            rec.ivr_path = event.value if not rec.ivr_path else f"{rec.ivr_path}>{event.value}"
-        elif isinstance(event, CallVariable) and event.name in ("CASE_ID", "IVR_RECORDING"):
-            seen = self._ivr_vars.setdefault(event.linkedid, {})
-            seen[event.name] = event.value
-            if "CASE_ID" in seen and "IVR_RECORDING" in seen and self.transcriber is not None:
-                # the caller's own words from the IVR, on the case before an agent answers
-                path = self.local_recording(seen["IVR_RECORDING"])
-                job = f"{IVR_JOB}{seen['CASE_ID']}:{event.linkedid}"
-                self._submit(job, path)
-
-    def _work(self) -> None:
-        while True:
-            first = self._q.get()
-            if first is None:
-                return
-            batch: list[CallRecord | CallEnded] = [first]
-            stop = False
-            while len(batch) < STORE_BATCH:  # what queued up meanwhile goes in the same transaction
-                try:
-                    nxt = self._q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            ended = [item.record for item in batch if isinstance(item, CallEnded)]
-            if self.store_calls and not self._store_retrying(batch):
-                ended = []
-            for rec in ended:
-                if self.transcriber is not None and rec.recording and rec.outcome == "answered":
-                    self._submit(rec.linkedid, self.local_recording(rec.recording))
-            if stop:
-                return
-
-    @staticmethod
-    def _store_one(s: Any, item: CallRecord | CallEnded) -> None:
-        if isinstance(item, CallRecord):  # a call going on: its pending row, unless it ended already
-            current = get_call(s, item.linkedid)
-            if current is None or current.outcome == PENDING:
-                record_call(s, item)
-        else:
-            record_call(s, item.record)
-
-    def _store_retrying(self, batch: list[CallRecord | CallEnded]) -> bool:
-        """Store calls in one transaction; while the database is unreachable (a PostgreSQL restart)
-        wait and try again, keeping the calls behind them queued in order. Any other error: each
-        call on its own, so one bad call does not cost the others (it is logged and skipped)."""
-        delay = 0.5
-        outage_since: float | None = None
-        while True:
-            try:
-                with self.db.session() as s:
-                    for item in batch:
-                        self._store_one(s, item)
-                if outage_since is not None:
-                    log.warning("database back after %.1f s: storing calls again (%s waiting)",
-                                time.monotonic() - outage_since, self._q.qsize())
-                self.stored += sum(1 for item in batch if isinstance(item, CallEnded))
-                return True
-            except (DatabaseUnavailable, OperationalError, InterfaceError) as exc:
-                if outage_since is None:
-                    outage_since = time.monotonic()
-                    log.warning("database unreachable, %s calls kept to store later: %s", len(batch),
-                                str(exc).splitlines()[0])
-                if self._stopping:
-                    self.errors += len(batch)
-                    return False
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except Exception:
-                if len(batch) == 1:
-                    self.errors += 1
-                    item = batch[0]
-                    log.exception("could not store call %s",
-                                  item.linkedid if isinstance(item, CallRecord) else item.record.linkedid)
-                    return False
-                for item in batch:
-                    self._store_retrying([item])
-                return True
-
-    @property
-    def backlog(self) -> int:
-        """Calls (and live-call rows) waiting to be written to the database."""
-        return self._q.qsize()
-
-    def reconcile_pending(self, live: set[str], prefix: str = "") -> int:
-        """After a (re)connect and resync: close the pending rows of this Asterisk whose calls are
-        not live any more (they ended while no listener was there). Returns how many."""
-        closed = 0
-        now = time.time()
-        with self.db.session() as s:
-            for call in calls_with_outcome(s, PENDING):
-                lid = call.linkedid
-                mine = lid.startswith(prefix) if prefix else ":" not in lid
-                if not mine or lid in live or lid in self._live:
-                    continue
-                rec = CallRecord(
-                    linkedid=lid, caller=call.caller or "", caller_name=call.caller_name or "",
-                    dialed=call.dialed or "", hotline=call.hotline, queue=call.queue, agent=call.agent,
-                    agents=list(call.agents), outcome="answered" if call.answered_at else "interrupted",
-                    started_at=call.started_at.timestamp() if call.started_at else None,
-                    answered_at=call.answered_at.timestamp() if call.answered_at else None,
-                    ended_at=now, reconciled=True, ivr_path=call.ivr_path)
-                record_call(s, rec)
-                closed += 1
-        if closed:
-            self.reconciled += closed
-            log.warning("%s calls ended while no listener was there: closed as reconciled", closed)
-        return closed
-
-    def catch_up_transcripts(self, since_s: float = 24 * 3600) -> int:
-        """Queue the answered, recorded calls of the last `since_s` that have no transcript (a worker
-        that was down missed their end). Returns how many were queued."""
-        if self.transcriber is None:
-            return 0
-        since = datetime.now(UTC) - timedelta(seconds=since_s)
-        with self.db.session() as s:
-            missing = calls_needing_transcripts(s, since)
-        n = 0
-        for call in missing:
-            if call.recording:
-                try:
-                    if self.transcriber.submit(call.linkedid, self.local_recording(call.recording)):
-                        n += 1
-                except (TranscriptsError, JobQueueError) as exc:
-                    log.warning("catch-up transcription of %s not queued: %s", call.linkedid, exc)
-        if n:
-            log.info("%s recorded calls without a transcript queued", n)
-        return n
-
-    def local_recording(self, path: str) -> Path:
-        """Asterisk's path, or the same file name below our recordings folder (a shared mount)."""
-        p = Path(path)
-        if p.exists():
-            return p
-        return self.recordings_dir / p.name
-
-    def _submit(self, job_id: str, path: Path) -> None:
-        if isinstance(self.transcriber, RqTranscriber):  # the job waits for the file itself
-            try:
-                self.transcriber.submit(job_id, path)
-            except JobQueueError as exc:
-                self.errors += 1
-                log.warning("%s", exc)
-            return
-        threading.Thread(target=self._submit_when_written, args=(job_id, path), daemon=True).start()
-
-    def _submit_when_written(self, linkedid: str, path: Path) -> None:
-        deadline = time.monotonic() + RECORDING_WAIT_S
-        last = -1
-        while time.monotonic() < deadline:
-            size = path.stat().st_size if path.exists() else -1
-            if size > 44 and size == last:
-                break
-            last = size
-            time.sleep(0.5)
-        else:
-            log.warning("recording of call %s never appeared at %s", linkedid, path)
-            return
-        assert self.transcriber is not None
-        try:
-            self.transcriber.submit(linkedid, path)
-        except TranscriptsError as exc:
-            log.warning("transcription of %s not queued: %s", linkedid, exc)
-
-    def on_transcribed(self, result: TranscriptionResult) -> None:
-        try:
-            store_transcription(self.db, result, self.rules)
-            self.transcribed += 1
-            metrics.transcription_stored(call_ended_at(self.db, result.job_id))
-        except Exception:
-            self.errors += 1
-            log.exception("could not attach the transcript of %s", result.job_id)
-
-    def on_transcription_error(self, job_id: str, exc: Exception) -> None:
-        self.errors += 1
-        log.warning("transcription of call %s failed: %s", job_id, exc)
-
-    def stop(self) -> None:
-        self._q.put(None)
-        self._thread.join(timeout=10)
-        self._stopping = True
-
-
-def store_transcription(db: Database, result: TranscriptionResult, rules: Rules | None = None) -> None:
-    """Attach a finished transcription to its call (or, for an IVR description, to its case too), then
-    store the call's service-standard check (`rules`, default the built-in ones) and entities.
-    Raises what the database raises for the transcripts: the caller decides whether to retry."""
-    if result.job_id.startswith(IVR_JOB):
-        case_id, _, linkedid = result.job_id[len(IVR_JOB):].partition(":")
-        with db.session() as s:
-            link_call(s, int(case_id), linkedid, "ivr")
-            for t in result.transcripts:
-                words = json.dumps([{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf}
-                                    for w in t.words], ensure_ascii=False)
-                attach_transcript(s, linkedid, engine="vosk-ivr", model=t.model, speaker="caller", text=t.text,
-                                  words_json=words, duration_s=t.duration_s)
-        log.info("IVR description of call %s transcribed onto case %s", linkedid, case_id)
-        return
-    with db.session() as s:
-        for t in result.transcripts:
-            words = json.dumps([{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf}
-                                for w in t.words], ensure_ascii=False)
-            attach_transcript(s, result.job_id, engine=t.engine, model=t.model, speaker=t.speaker,
-                              text=t.text, words_json=words, duration_s=t.duration_s)
-        if result.transcripts and result.turns:
-            # the conversation as speaker turns in time order (customer / agent)
-            attach_transcript(s, result.job_id, engine="vosk-turns", model=result.transcripts[0].model,
-                              speaker="mixed", text=turns_text(result.turns), words_json=result.turns_json(),
-                              duration_s=max(t.duration_s for t in result.transcripts))
-    log.info("call %s transcribed (%s)", result.job_id,
-             "; ".join(f"{t.speaker}: {t.text[:40]}" for t in result.transcripts))
-    if result.transcripts:
-        store_call_analysis(db, result, rules if rules is not None else load_rules())
-
-
-def store_call_analysis(db: Database, result: TranscriptionResult, rules: Rules) -> None:
-    """The check and the waybills/phones/amounts of a transcribed call, stored on the call. A failure is
-    logged, not raised: the transcripts are stored already and a retry would not change the check."""
-    try:
-        with db.session() as s:
-            record_call_analysis(s, result.job_id, analyse_call(result.turns, rules))
-    except (CasesError, TranscriptsError) as exc:
-        log.error("service check of call %s not stored: %s", result.job_id, exc)
-
-
-def call_ended_at(db: Database, job_id: str) -> float | None:
-    """When the call of a transcription job ended (epoch seconds), None if unknown."""
-    linkedid = job_id[len(IVR_JOB):].partition(":")[2] if job_id.startswith(IVR_JOB) else job_id
-    try:
-        with db.session() as s:
-            call = get_call(s, linkedid)
-            return call.ended_at.timestamp() if call is not None and call.ended_at is not None else None
-    except CasesError:
-        return None
 
 
 def record_metrics(bus: EventBus, links: list[PbxLink]) -> None:
@@ -505,8 +200,9 @@ def rq_backlog(redis_url: str, queue_name: str) -> metrics.BacklogSource:
 
 
 def _rules(settings: Settings) -> Rules:
+    """The rules file of the settings (`standard_rules`), or the built-in one."""
     try:
-        return standard_rules(settings)
+        return load_rules(Path(settings.standard_rules) if settings.standard_rules else None)
     except TranscriptsError as exc:
         raise StartupError(str(exc)) from None
 
