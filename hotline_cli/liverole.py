@@ -23,9 +23,12 @@ import redis
 
 from cases.redact import masked
 from hotline_cli.config import Settings
-from hotline_cli.livetap import LiveTap, LiveTapError
+from hotline_cli.foreground import wait_forever
+from hotline_cli.livetap import LiveTap, LiveTapError, make_livetap
 from hotline_cli.pbxrpc import RemotePbx
+from hotline_cli.process_metrics import serve_metrics
 from hotline_cli.redisbus import LIVE_KEY, LIVE_KEY_TTL_S, EventSubscriber, LiveEventPublisher
+from hotline_cli.startup import StartupError, model_folder
 from telephony.events import EventBus
 from transcripts.engine import VoskEngine, model_label, model_sample_rate
 from transcripts.errors import TranscriptsError
@@ -133,8 +136,6 @@ class LiveStatus:
 
 def run_live(settings: Settings, metrics_port: int | None = None) -> None:
     """Run until SIGTERM/Ctrl-C. Raises `StartupError` when live transcription cannot start."""
-    from hotline_cli.runtime import StartupError, _wait_forever, make_livetap, model_folder, serve_metrics
-
     assert settings.redis_url
     model_dir = model_folder(settings)
     bus = EventBus()
@@ -158,7 +159,7 @@ def run_live(settings: Settings, metrics_port: int | None = None) -> None:
           f"{livetap.address}); model {model_dir}; events from and lines to {masked(settings.redis_url)}"
           + (f"; /status and /metrics on 127.0.0.1:{metrics_port}" if metrics_port else ""), flush=True)
     try:
-        _wait_forever()
+        wait_forever()
     finally:
         events.stop()
         livetap.stop()

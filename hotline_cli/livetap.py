@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent_console import metrics
+from hotline_cli.config import Settings
+from hotline_cli.startup import StartupError
 from telephony.connection import AmiError
-from telephony.events import CallAnswered, CallEnded, DomainEvent
+from telephony.events import CallAnswered, CallEnded, DomainEvent, EventBus
 from telephony.pbxlink import PbxNotConnected
 from transcripts.audiosocket import (
     AudioSocketError,
@@ -241,3 +243,23 @@ class LiveTap:
     def _stream_ended(self, summary: StreamSummary) -> None:
         self.streams_ended += 1
         self.transcriber.on_stream_end(summary)
+
+
+def make_livetap(settings: Settings, control: TapControl, bus: EventBus,
+                 engine: Callable[[], SpeechEngine]) -> tuple[LiveBus, LiveTap]:
+    """Live transcripts from the settings: taps answered calls (telephony bus) and publishes lines on a
+    new LiveBus. `StartupError` when the settings cannot work."""
+    live_bus = LiveBus()
+    try:
+        tap = LiveTap(LiveTapSettings(settings.audiosocket_host, settings.audiosocket_port,
+                                      settings.audiosocket_address, settings.audiosocket_peers,
+                                      settings.live_max_streams, settings.live_prewarm,
+                                      Path(settings.live_warm_up_audio) if settings.live_warm_up_audio else None,
+                                      Path(settings.standard_rules) if settings.standard_rules else None),
+                      control, engine, live_bus)
+    except LiveTapError as exc:
+        raise StartupError(str(exc)) from None
+    bus.subscribe(tap.on_event)
+    metrics.set_live_source(tap.figures)
+    return live_bus, tap
+

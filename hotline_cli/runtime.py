@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import secrets
 import sys
@@ -18,205 +17,40 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from agent_console import metrics
 from agent_console.config import ConsoleConfig
 from agent_console.wallboard import WallboardRelay
 from cases.db import Database
-from cases.errors import CasesError
-from cases.private_files import private_dir, write_private
+from cases.private_files import private_dir
 from cases.redact import masked
 from cases.services import (
-    CHINA_TZ,
     DEMO_WAYBILLS,
     calls_needing_transcripts,
-    seed_demo,
 )
 from hotline_cli import jobqueue, webserver
 from hotline_cli.config import Settings, shipment_source
+from hotline_cli.foreground import sigterm_as_interrupt, wait_forever
 from hotline_cli.jobqueue import JobQueueError, RqTranscriber
+from hotline_cli.livetap import make_livetap
+from hotline_cli.process_metrics import record_metrics, rq_backlog, serve_metrics
+from hotline_cli.startup import StartupError, model_folder, open_database, secret_key, standard_rules
 from hotline_cli.webserver import BuildSite, ConsoleSite, WebServerError, WebServerSettings
 from pipeline.call_pipeline import CallPipeline
 from telephony.connection import AmiEndpoint
-from telephony.events import CallEnded, DomainEvent, EventBus
+from telephony.events import EventBus
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
-from telephony.simulator.scenario import CallScript
-from transcripts.engine import VoskEngine, default_model_dir
-from transcripts.errors import TranscriptsError
+from transcripts.engine import VoskEngine
 from transcripts.jobs import TranscriptionQueue, TranscriptionResult
 from transcripts.live_events import LiveBus
-from transcripts.standard import Rules, load_rules
 
 log = logging.getLogger("hotline")
 
 CATCH_UP_EVERY_S = 30.0
-CALLER_LINES = (
-    "배송 조회를 하고 싶어요",
-    "택배가 아직 안 왔어요",
-    "물건이 파손되었어요",
-    "상담원 연결해 주세요",
-)
-AGENT_LINES = (
-    "안녕하세요 상담원입니다 무엇을 도와드릴까요",
-    "네 확인해 드리겠습니다",
-)
-
-
-class StartupError(Exception):
-    """Something the process needs is not there; the message says what."""
-
-
-RuntimeErrorWithMessage = StartupError
-
-
-def open_database(settings: Settings, *, seed_demo: bool = False) -> Database:
-    url = settings.database_url
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        private_dir(Path(url[len("sqlite:///"):]).parent)
-    try:
-        db = Database(url)
-        db.migrate()
-        if seed_demo:
-            with db.session() as s:
-                seed_demo_data(s)
-            with db.session() as s:
-                seed_demo_workflows(s, (settings.data_dir / "evidence").resolve())
-    except CasesError as exc:
-        raise StartupError(str(exc)) from None
-    return db
-
-
-def seed_demo_data(s: Any) -> None:
-    summary = seed_demo(s)
-    log.info("demo data: %s", summary)
-
-
-def seed_demo_workflows(s: Session, evidence_root: Path) -> bool:
-    """Last month's complaints, claims, inspections and self-settled business, so the desks and the
-    reports of a new demo have work to show; once per database (nothing if any claim exists)."""
-    from cases.demo_workflows import seed_month
-    from cases.models import Claim
-
-    if s.scalars(select(Claim.id).limit(1)).first() is not None:
-        return False
-    first_of_this_month = datetime.now(CHINA_TZ).date().replace(day=1)
-    last_month = (first_of_this_month - timedelta(days=1)).replace(day=1)
-    seed_month(s, last_month, evidence_root=evidence_root)
-    log.info("demo data: workflows of %s seeded", last_month.strftime("%Y-%m"))
-    return True
-
-
-def secret_key(settings: Settings) -> str:
-    if settings.secret_key:
-        return settings.secret_key
-    path = settings.data_dir / "secret_key"
-    try:
-        if path.exists():
-            return path.read_text().strip()
-        key = secrets.token_hex(32)
-        write_private(path, key)  # data_dir 0700 if made here, the key 0600 from its first byte
-        return key
-    except OSError as exc:
-        raise StartupError(f"cannot keep the session key in {path}: {exc.strerror}") from None
-
-
-def record_metrics(bus: EventBus, links: list[PbxLink]) -> None:
-    """Calls and queue waits from the bus, AMI counters from the links, into this process's metrics."""
-
-    def on_event(event: DomainEvent) -> None:
-        if isinstance(event, CallEnded):
-            rec = event.record
-            metrics.call_ended(rec.outcome, rec.hotline, rec.wait_s)
-
-    bus.subscribe(on_event)
-    if links:
-        metrics.set_ami_source(lambda: [(link.endpoint.name, link.client.stats.events, link.client.connected.is_set())
-                                        for link in links])
-
-
-def serve_metrics(port: int | None, status: Any = None) -> ThreadingHTTPServer | None:
-    """Listener, worker and live process: this process's metrics on http://127.0.0.1:PORT/metrics and,
-    given `status` (a callable returning a JSON-able mapping), its health on /status (loopback only;
-    503 when the mapping says `"ok": false`). Returns the HTTP server (None without a port)."""
-    if not port:
-        return None
-    from http.server import BaseHTTPRequestHandler
-
-    from prometheus_client import CONTENT_TYPE_LATEST
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                body, ctype, code = metrics.exposition(), CONTENT_TYPE_LATEST, 200
-            elif path == "/status" and status is not None:
-                try:
-                    state = dict(status())
-                    body = json.dumps(state, ensure_ascii=False, default=str).encode()
-                    code = 503 if state.get("ok") is False else 200
-                except Exception as exc:  # a part that cannot say how it is: the others still answer
-                    log.exception("status failed")
-                    body, code = json.dumps({"error": str(exc)}).encode(), 500
-                ctype = "application/json"
-            else:
-                body, ctype, code = b"not found\n", "text/plain", 404
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    except OSError as exc:
-        raise StartupError(f"cannot serve metrics on 127.0.0.1:{port}: {exc.strerror}") from None
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
-    return server
-
-
-def rq_backlog(redis_url: str, queue_name: str) -> metrics.BacklogSource:
-    conn = jobqueue.connect(redis_url)
-
-    def read() -> tuple[int, int]:
-        try:
-            c = jobqueue.counts(conn, queue_name)
-        except Exception as exc:  # Redis down: no figure rather than a failed scrape
-            log.warning("transcription backlog unknown: %s", exc)
-            return (-1, -1)
-        return (c.backlog, c.failed)
-
-    return read
-
-
-def _rules(settings: Settings) -> Rules:
-    """The rules file of the settings (`standard_rules`), or the built-in one."""
-    try:
-        return load_rules(Path(settings.standard_rules) if settings.standard_rules else None)
-    except TranscriptsError as exc:
-        raise StartupError(str(exc)) from None
-
-
-def model_folder(settings: Settings) -> Path:
-    try:
-        model_dir = Path(settings.vosk_model) if settings.vosk_model else default_model_dir()
-    except TranscriptsError as exc:
-        raise StartupError(str(exc)) from None
-    if not model_dir.is_dir():
-        raise StartupError(f"Vosk model folder {model_dir} does not exist (set HOTLINE_VOSK_MODEL)")
-    return model_dir
-
-
 def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) -> TranscriptionQueue:
     model_dir = model_folder(settings)
 
@@ -229,28 +63,6 @@ def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) ->
     # jobs are files in a spool: they survive a restart and are retried with back-off
     return TranscriptionQueue(lambda: VoskEngine(model_dir), done, error,
                               spool_dir=settings.data_dir / "transcription-spool")
-
-
-def attach_voice(pbx: Any) -> None:
-    """Answered simulated calls get a spoken recording (espeak-ng), written while the call plays."""
-    from telephony.simulator.voice import VoiceError, make_call_recording
-
-    def write(script: CallScript) -> None:
-        if not script.recording or script.answered_by is None:
-            return
-        base = Path(script.recording)
-        caller_text = pbx.rng.choice(CALLER_LINES)
-        agent_text = pbx.rng.choice(AGENT_LINES)
-
-        def run() -> None:
-            try:
-                make_call_recording(base, caller_text, agent_text)
-            except VoiceError as exc:
-                log.warning("no recording for simulated call %s: %s", script.linkedid, exc)
-
-        threading.Thread(target=run, name="sim-voice", daemon=True).start()
-
-    pbx.on_script(write)
 
 
 @dataclass
@@ -308,7 +120,7 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     holder: list[CallPipeline] = []
     transcriber = make_transcriber(settings, holder)
     private_dir(settings.recordings_dir)
-    pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, rules=_rules(settings))
+    pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, rules=standard_rules(settings))
     holder.append(pipeline)
     keeper: list[Any] = []  # the wrap-up keeper, once made (it needs the links)
 
@@ -336,25 +148,6 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
                          else (None, None))
     return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), control,
                    pipeline, transcriber, live_bus, livetap, keeper[0])
-
-
-def make_livetap(settings: Settings, control: Any, bus: EventBus, engine: Any) -> tuple[LiveBus, Any]:
-    """Live transcripts: taps answered calls (telephony bus) and publishes lines on a new LiveBus."""
-    from hotline_cli.livetap import LiveTap, LiveTapError, LiveTapSettings
-
-    live_bus = LiveBus()
-    try:
-        tap = LiveTap(LiveTapSettings(settings.audiosocket_host, settings.audiosocket_port,
-                                      settings.audiosocket_address, settings.audiosocket_peers,
-                                      settings.live_max_streams, settings.live_prewarm,
-                                      Path(settings.live_warm_up_audio) if settings.live_warm_up_audio else None,
-                                      Path(settings.standard_rules) if settings.standard_rules else None),
-                      control, engine, live_bus)
-    except LiveTapError as exc:
-        raise StartupError(str(exc)) from None
-    bus.subscribe(tap.on_event)
-    metrics.set_live_source(tap.figures)
-    return live_bus, tap
 
 
 def _reconcile(pipeline: CallPipeline, link: PbxLink) -> None:
@@ -454,30 +247,9 @@ def start_wrap_ups(settings: Settings, bus: EventBus, control: PbxControl) -> An
     return keeper
 
 
-def _sigterm_as_interrupt() -> None:
-    import signal
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
-        # also when started from a script with `&`, which leaves SIGINT ignored
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-
-def demo_callers() -> tuple[tuple[str, str], ...]:
-    """The simulator's callers: the seeded customers' phones under their names, plus two strangers."""
-    from cases.demo_data import DEMO_CUSTOMERS
-
-    known = tuple((phone, c.name) for c in DEMO_CUSTOMERS for phone in c.phones if phone.startswith("4930555"))
-    return known + (("49305551011", "赵敏"), ("49305551012", "黄强"))
-
-
 def run_demo(args: argparse.Namespace, report: Callable[[str], object]) -> int:
     """`hotline demo`: the PBX simulator, its IVR and the whole site in the web server's process."""
-    _sigterm_as_interrupt()
+    sigterm_as_interrupt()
     settings: Settings = args.settings
     apply_switch_interval(settings)
     if not getattr(args, "no_live", False):  # the demo shows live transcripts, on a free port
@@ -493,6 +265,7 @@ def run_demo(args: argparse.Namespace, report: Callable[[str], object]) -> int:
 
 def demo_site(settings: Settings, args: argparse.Namespace, port: int) -> ConsoleSite:
     """The demo, built in the web server's process: simulator, AMI server, IVR, calls every `--interval` s."""
+    from hotline_cli.demo_calls import attach_voice, call_stream, demo_callers
     from hotline_cli.demo_ivr import DemoIvr
     from telephony.simulator.pbx import SimulatedPbx
     from telephony.simulator.server import AmiServer, Credentials
@@ -514,9 +287,7 @@ def demo_site(settings: Settings, args: argparse.Namespace, port: int) -> Consol
     proc.start()
     stop = threading.Event()
     if args.interval > 0:
-        from hotline_cli.commands import _call_stream
-
-        threading.Thread(target=_call_stream, args=(pbx, args.interval, stop, DEMO_WAYBILLS), daemon=True).start()
+        threading.Thread(target=call_stream, args=(pbx, args.interval, stop, DEMO_WAYBILLS), daemon=True).start()
 
     def close() -> None:
         stop.set()
@@ -557,7 +328,7 @@ def run_serve(args: argparse.Namespace, report: Callable[[str], object]) -> int:
     apply_switch_interval(args.settings)
     if getattr(args, "role", "all") != "all":
         return run_role(args, report)
-    _sigterm_as_interrupt()
+    sigterm_as_interrupt()
     settings: Settings = args.settings
     endpoints = [AmiEndpoint(a.host, a.port, a.username, a.secret, a.name) for a in settings.pbxs()]
     pbxs = ", ".join(f"{e.name} {e.host}:{e.port}" for e in endpoints)
@@ -589,15 +360,6 @@ def embedded_site(settings: Settings, endpoints: list[AmiEndpoint]) -> ConsoleSi
     return process_site(proc, demo=False, close=close)
 
 
-def _wait_forever() -> None:
-    stop = threading.Event()
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-
-
 def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
     """`hotline serve --role listener|web|worker|live`: one job per process, events shared over Redis.
 
@@ -609,7 +371,7 @@ def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
     from hotline_cli.pbxrpc import ControlServer, WrapUpMirror
     from hotline_cli.redisbus import EventPublisher, LivePublisher, RedisUnavailable
 
-    _sigterm_as_interrupt()
+    sigterm_as_interrupt()
     settings: Settings = args.settings
     role = args.role
     if not settings.redis_url:
@@ -673,7 +435,7 @@ def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
             print(f"Hotline listener: AMI {', '.join(f'{e.name} {e.host}:{e.port}' for e in endpoints)}; "
                   f"events to {masked(settings.redis_url)}; transcription jobs to RQ queue {settings.job_queue}",
                   flush=True)
-            _wait_forever()
+            wait_forever()
             for link in links:
                 link.client.stop()
             if router is not None:
@@ -762,14 +524,9 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
     """An RQ worker (in this process, the Vosk model kept between jobs) with RQ's scheduler for
     retries, plus a catch-up every 30 s: recorded calls without a transcript (their job never made
     it: a listener killed before enqueueing, Redis down) and jobs of dead workers on this machine."""
-    try:
-        model_dir = Path(settings.vosk_model) if settings.vosk_model else default_model_dir()
-    except TranscriptsError as exc:
-        raise StartupError(str(exc)) from None
-    if not model_dir.is_dir():
-        raise StartupError(f"Vosk model folder {model_dir} does not exist (set HOTLINE_VOSK_MODEL)")
+    model_dir = model_folder(settings)
     recordings = settings.recordings_dir.resolve()
-    jobqueue.set_context(jobqueue.WorkerContext(db, model_dir, recordings, rules=_rules(settings),
+    jobqueue.set_context(jobqueue.WorkerContext(db, model_dir, recordings, rules=standard_rules(settings),
                                                 recording_wait_s=settings.recording_wait_s))
     conn = jobqueue.connect(settings.redis_url)
     jobs = RqTranscriber(settings.redis_url, settings.job_queue, retry)

@@ -15,7 +15,7 @@ from agent_console.config import ConsoleConfig
 from cases import services
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
-from hotline_cli.runtime import record_metrics
+from hotline_cli.process_metrics import record_metrics
 from telephony.events import AgentRinging, CallEnded, CallStarted, EventBus
 from telephony.live import LiveSnapshot
 from telephony.records import CallRecord
