@@ -9,10 +9,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cases.redact import masked
 from hotline_cli.config import AmiSettings, Settings
+
+if TYPE_CHECKING:
+    from telephony.simulator.pbx import SimulatedPbx
 
 log = logging.getLogger("hotline")
 
@@ -107,7 +110,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_stream(pbx: Any, args: argparse.Namespace, stop: threading.Event) -> None:
+def _load_stream(pbx: SimulatedPbx, args: argparse.Namespace, stop: threading.Event) -> None:
     """`--rate R [--calls N]`: R calls a second (of PBX time), N in all (0: until stopped)."""
     started = 0
     t0 = time.monotonic()

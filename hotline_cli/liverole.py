@@ -30,7 +30,7 @@ from hotline_cli.process_metrics import serve_metrics
 from hotline_cli.redisbus import LIVE_KEY, LIVE_KEY_TTL_S, EventSubscriber, LiveEventPublisher
 from hotline_cli.startup import StartupError, model_folder
 from telephony.events import EventBus
-from transcripts.engine import VoskEngine, model_label, model_sample_rate
+from transcripts.engine import SpeechEngine, VoskEngine, model_label, model_sample_rate
 from transcripts.errors import TranscriptsError
 
 log = logging.getLogger("hotline.live")
@@ -97,7 +97,7 @@ class LiveStatus:
                         "alerts": tap.transcriber.alerts, "unknown_stream": tap.transcriber.unknown_results},
         }
 
-    def _sample_rate(self, engine: Any) -> int | None:
+    def _sample_rate(self, engine: SpeechEngine | None) -> int | None:
         if engine is not None:
             return int(engine.sample_rate)
         try:

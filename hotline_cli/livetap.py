@@ -18,9 +18,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from agent_console import metrics
+from agent_console.control import ActionsSource
 from hotline_cli.config import Settings
 from hotline_cli.startup import StartupError
 from telephony.connection import AmiError
@@ -58,15 +59,6 @@ class LiveTapSettings:
     rules: Path | None = None  # service-standard rules (None: the shipped standard_rules.toml)
 
 
-class TapControl(Protocol):
-    """Where the tap Originates go: the listener's own `PbxControl`, or `pbxrpc.RemotePbx` (the listener
-    over Redis) in a live process of its own."""
-
-    def actions(self, pbx: str | None = None, timeout: float = 10.0) -> Any: ...
-
-    def pbx_of_call(self, linkedid: str) -> str: ...
-
-
 class LiveTapError(Exception):
     """Live transcription cannot start (port in use, model missing); the message says why."""
 
@@ -78,7 +70,7 @@ class LiveTap:
     called once, on a background thread at `start()`, so the model loads while the process comes up.
     Originates are sent from a small thread pool, never on the AMI reader thread."""
 
-    def __init__(self, settings: LiveTapSettings, control: TapControl, engine: Callable[[], SpeechEngine],
+    def __init__(self, settings: LiveTapSettings, control: ActionsSource, engine: Callable[[], SpeechEngine],
                  live_bus: LiveBus) -> None:
         self.settings = settings
         self.control = control
@@ -245,7 +237,7 @@ class LiveTap:
         self.transcriber.on_stream_end(summary)
 
 
-def make_livetap(settings: Settings, control: TapControl, bus: EventBus,
+def make_livetap(settings: Settings, control: ActionsSource, bus: EventBus,
                  engine: Callable[[], SpeechEngine]) -> tuple[LiveBus, LiveTap]:
     """Live transcripts from the settings: taps answered calls (telephony bus) and publishes lines on a
     new LiveBus. `StartupError` when the settings cannot work."""

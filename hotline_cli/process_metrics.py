@@ -10,6 +10,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 from agent_console import metrics
+from agent_console.context import StatusProvider
 from hotline_cli import jobqueue
 from hotline_cli.startup import StartupError
 from telephony.events import CallEnded, DomainEvent, EventBus
@@ -32,7 +33,7 @@ def record_metrics(bus: EventBus, links: list[PbxLink]) -> None:
                                         for link in links])
 
 
-def serve_metrics(port: int | None, status: Any = None) -> ThreadingHTTPServer | None:
+def serve_metrics(port: int | None, status: StatusProvider | None = None) -> ThreadingHTTPServer | None:
     """Listener, worker and live process: this process's metrics on http://127.0.0.1:PORT/metrics and,
     given `status` (a callable returning a JSON-able mapping), its health on /status (loopback only;
     503 when the mapping says `"ok": false`). Returns the HTTP server (None without a port)."""

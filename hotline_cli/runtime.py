@@ -25,6 +25,7 @@ import redis
 from agent_console import metrics
 from agent_console.config import ConsoleConfig
 from agent_console.wallboard import WallboardRelay
+from agent_console.wrapup import WrapUps
 from cases.db import Database
 from cases.private_files import private_dir
 from cases.redact import masked
@@ -36,11 +37,13 @@ from hotline_cli import jobqueue, webserver
 from hotline_cli.config import Settings, shipment_source
 from hotline_cli.foreground import sigterm_as_interrupt, wait_forever
 from hotline_cli.jobqueue import JobQueueError, RqTranscriber
-from hotline_cli.livetap import make_livetap
+from hotline_cli.livetap import LiveTap, make_livetap
 from hotline_cli.process_metrics import record_metrics, rq_backlog, serve_metrics
 from hotline_cli.startup import StartupError, model_folder, open_database, secret_key, standard_rules
 from hotline_cli.webserver import BuildSite, ConsoleSite, WebServerError, WebServerSettings
+from ivr.overflow import WaitLimitWatcher
 from pipeline.call_pipeline import CallPipeline
+from telephony.actions import Actions
 from telephony.connection import AmiEndpoint
 from telephony.events import EventBus
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
@@ -76,8 +79,8 @@ class Process:
     pipeline: CallPipeline
     transcriber: TranscriptionQueue
     live_bus: LiveBus | None = None
-    livetap: Any = None  # hotline_cli.livetap.LiveTap when live transcripts are on
-    wrap_ups: Any = None  # agent_console.wrapup.WrapUps, the site's wrap-up keeper (None: wrap_up_s = 0)
+    livetap: LiveTap | None = None  # when live transcripts are on
+    wrap_ups: WrapUps | None = None  # the site's wrap-up keeper (None: wrap_up_s = 0)
 
     def status(self) -> Mapping[str, Any]:
         live = {"live_transcripts": self.livetap.status()} if self.livetap is not None else {}
@@ -122,7 +125,7 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     private_dir(settings.recordings_dir)
     pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, rules=standard_rules(settings))
     holder.append(pipeline)
-    keeper: list[Any] = []  # the wrap-up keeper, once made (it needs the links)
+    keeper: list[WrapUps | None] = []  # the wrap-up keeper, once made (it needs the links)
 
     def after_resync(link: PbxLink) -> None:
         _reconcile(pipeline, link)
@@ -229,11 +232,10 @@ def _retry(settings: Settings) -> tuple[int, ...]:
         raise StartupError(str(exc)) from None
 
 
-def start_wrap_ups(settings: Settings, bus: EventBus, control: PbxControl) -> Any:
-    """The site's wrap-up keeper (agent_console.wrapup.WrapUps) for every agent, in the process that has the
-    AMI links (the one process, or the listener); None when `wrap_up_s` is 0."""
+def start_wrap_ups(settings: Settings, bus: EventBus, control: PbxControl) -> WrapUps | None:
+    """The site's wrap-up keeper for every agent, in the process that has the AMI links (the one
+    process, or the listener); None when `wrap_up_s` is 0."""
     from agent_console.control import ConsoleControl
-    from agent_console.wrapup import WrapUps
 
     if settings.wrap_up_s <= 0:
         return None
@@ -305,13 +307,12 @@ def demo_site(settings: Settings, args: argparse.Namespace, port: int) -> Consol
     return process_site(proc, demo=True, close=close)
 
 
-def start_wait_limits(settings: Settings, bus: EventBus, actions_for: Any) -> Any:
+def start_wait_limits(settings: Settings, bus: EventBus,
+                      actions_for: Callable[[str], Actions]) -> WaitLimitWatcher | None:
     """The queue wait limits (`[queue_wait_limits]`): callers waiting longer are moved to the IVR's
     callback offer. None when no queue has a limit."""
     if not settings.queue_wait_limits:
         return None
-    from ivr.overflow import WaitLimitWatcher
-
     watcher = WaitLimitWatcher(actions_for, settings.queue_wait_limits)
     bus.subscribe(watcher.on_event)
     log.info("queue wait limits: %s", ", ".join(f"{q} {s:g} s" for q, s in settings.queue_wait_limits.items()))
