@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from agent_console import metrics
 from cases.redact import masked
 from hotline_cli.config import Settings
 from hotline_cli.foreground import wait_forever
@@ -140,10 +141,11 @@ def run_live(settings: Settings, metrics_port: int | None = None) -> None:
     model_dir = model_folder(settings)
     bus = EventBus()
     control = RemotePbx(settings.redis_url, settings.pbx_control_key)
-    live_bus, livetap = make_livetap(settings, control, bus, lambda: VoskEngine(model_dir))
+    sources = metrics.MetricSources()
+    live_bus, livetap = make_livetap(settings, control, bus, lambda: VoskEngine(model_dir), sources)
     publisher = LiveEventPublisher(settings.redis_url, live_bus)
     health = LiveStatus(settings, model_dir, livetap, publisher)
-    serve_metrics(metrics_port, health)  # before the model loads: /status tells of the loading
+    serve_metrics(metrics_port, health, sources)  # before the model loads: /status tells of the loading
     try:
         livetap.start(wait=True, timeout=300)
     except LiveTapError as exc:

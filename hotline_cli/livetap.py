@@ -237,10 +237,10 @@ class LiveTap:
         self.transcriber.on_stream_end(summary)
 
 
-def make_livetap(settings: Settings, control: ActionsSource, bus: EventBus,
-                 engine: Callable[[], SpeechEngine]) -> tuple[LiveBus, LiveTap]:
-    """Live transcripts from the settings: taps answered calls (telephony bus) and publishes lines on a
-    new LiveBus. `StartupError` when the settings cannot work."""
+def make_livetap(settings: Settings, control: ActionsSource, bus: EventBus, engine: Callable[[], SpeechEngine],
+                 sources: metrics.MetricSources) -> tuple[LiveBus, LiveTap]:
+    """Live transcripts from the settings: taps answered calls (telephony bus), publishes lines on a
+    new LiveBus, and has `sources` read its figures. `StartupError` when the settings cannot work."""
     live_bus = LiveBus()
     try:
         tap = LiveTap(LiveTapSettings(settings.audiosocket_host, settings.audiosocket_port,
@@ -252,6 +252,6 @@ def make_livetap(settings: Settings, control: ActionsSource, bus: EventBus,
     except LiveTapError as exc:
         raise StartupError(str(exc)) from None
     bus.subscribe(tap.on_event)
-    metrics.set_live_source(tap.figures)
+    sources.watch_live(tap.figures)
     return live_bus, tap
 

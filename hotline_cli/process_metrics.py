@@ -19,7 +19,7 @@ from telephony.pbxlink import PbxLink
 log = logging.getLogger("hotline")
 
 
-def record_metrics(bus: EventBus, links: list[PbxLink]) -> None:
+def record_metrics(bus: EventBus, links: list[PbxLink], sources: metrics.MetricSources) -> None:
     """Calls and queue waits from the bus, AMI counters from the links, into this process's metrics."""
 
     def on_event(event: DomainEvent) -> None:
@@ -29,14 +29,16 @@ def record_metrics(bus: EventBus, links: list[PbxLink]) -> None:
 
     bus.subscribe(on_event)
     if links:
-        metrics.set_ami_source(lambda: [(link.endpoint.name, link.client.stats.events, link.client.connected.is_set())
-                                        for link in links])
+        sources.ami = lambda: [(link.endpoint.name, link.client.stats.events, link.client.connected.is_set())
+                               for link in links]
 
 
-def serve_metrics(port: int | None, status: StatusProvider | None = None) -> ThreadingHTTPServer | None:
-    """Listener, worker and live process: this process's metrics on http://127.0.0.1:PORT/metrics and,
-    given `status` (a callable returning a JSON-able mapping), its health on /status (loopback only;
-    503 when the mapping says `"ok": false`). Returns the HTTP server (None without a port)."""
+def serve_metrics(port: int | None, status: StatusProvider | None = None,
+                  sources: metrics.MetricSources | None = None) -> ThreadingHTTPServer | None:
+    """Listener, worker and live process: this process's metrics (and what `sources` read) on
+    http://127.0.0.1:PORT/metrics and, given `status` (a callable returning a JSON-able mapping), its
+    health on /status (loopback only; 503 when the mapping says `"ok": false`). Returns the HTTP server
+    (None without a port)."""
     if not port:
         return None
     from http.server import BaseHTTPRequestHandler
@@ -47,7 +49,7 @@ def serve_metrics(port: int | None, status: StatusProvider | None = None) -> Thr
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                body, ctype, code = metrics.exposition(), CONTENT_TYPE_LATEST, 200
+                body, ctype, code = metrics.exposition(sources), CONTENT_TYPE_LATEST, 200
             elif path == "/status" and status is not None:
                 try:
                     state = dict(status())

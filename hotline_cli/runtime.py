@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,7 @@ class Process:
     live_bus: LiveBus | None = None
     livetap: LiveTap | None = None  # when live transcripts are on
     wrap_ups: WrapUps | None = None  # the site's wrap-up keeper (None: wrap_up_s = 0)
+    metric_sources: metrics.MetricSources = field(default_factory=metrics.MetricSources)  # read by /metrics
 
     def status(self) -> Mapping[str, Any]:
         live = {"live_transcripts": self.livetap.status()} if self.livetap is not None else {}
@@ -137,20 +138,21 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     except ValueError as exc:
         raise StartupError(str(exc)) from None
     threading.Thread(target=pipeline.catch_up_transcripts, name="transcript-catch-up", daemon=True).start()
-    record_metrics(bus, links)
+    sources = metrics.MetricSources()
+    record_metrics(bus, links, sources)
 
     def backlog() -> tuple[int, int]:
         p = transcriber.progress()
         return (p.queued + p.running, p.failed)
 
-    metrics.set_backlog_source(backlog)
-    metrics.set_store_backlog_source(lambda: pipeline.backlog)
+    sources.backlog = backlog
+    sources.store_backlog = lambda: pipeline.backlog
     control = PbxControl(links)
     keeper.append(start_wrap_ups(settings, bus, control))  # before the links start: their first resync adopts
-    live_bus, livetap = (make_livetap(settings, control, bus, transcriber.engine) if settings.live_transcripts
-                         else (None, None))
+    live_bus, livetap = (make_livetap(settings, control, bus, transcriber.engine, sources)
+                         if settings.live_transcripts else (None, None))
     return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), control,
-                   pipeline, transcriber, live_bus, livetap, keeper[0])
+                   pipeline, transcriber, live_bus, livetap, keeper[0], sources)
 
 
 def _reconcile(pipeline: CallPipeline, link: PbxLink) -> None:
@@ -161,13 +163,14 @@ def _reconcile(pipeline: CallPipeline, link: PbxLink) -> None:
 def process_site(proc: Process, *, demo: bool, close: Callable[[], None]) -> ConsoleSite:
     """The console of an embedded process (`hotline serve`, `hotline demo`)."""
     return console_site(proc.settings, proc.db, proc.bus, proc.live, demo=demo, close=close, status=proc.status,
-                        control=proc.control, live_bus=proc.live_bus, wrap_ups=proc.wrap_ups)
+                        control=proc.control, live_bus=proc.live_bus, wrap_ups=proc.wrap_ups,
+                        metric_sources=proc.metric_sources)
 
 
 def console_site(settings: Settings, db: Database, bus: EventBus, live: Any, *, demo: bool,
                  close: Callable[[], None], status: Any = None, control: Any = None, live_bus: LiveBus | None = None,
                  wallboard: WallboardRelay | None = None, wrap_ups: Any = None, reports: Any = None,
-                 shared: bool = False) -> ConsoleSite:
+                 shared: bool = False, metric_sources: metrics.MetricSources | None = None) -> ConsoleSite:
     """`shared`: one of several web processes (each sees every agent; each builds the pops only of
     the agents connected to it). `wallboard`: relayed from where it is computed. `wrap_ups`: the
     site's wrap-up keeper (this process's, or in a web process the listener's over Redis). `reports`: where report
@@ -177,7 +180,8 @@ def console_site(settings: Settings, db: Database, bus: EventBus, live: Any, *, 
     config = dataclasses.replace(console_config(settings, demo=demo), pops_connected_only=shared)
     app, socketio = create_app(config, db, bus, live, status_provider=status, control=control,
                                shipments=shipment_source(settings.shipments), live_bus=live_bus,
-                               wallboard=wallboard, wrap_ups=wrap_ups, reports=reports)
+                               wallboard=wallboard, wrap_ups=wrap_ups, reports=reports,
+                               metric_sources=metric_sources)
     return ConsoleSite(app, socketio, close)
 
 
@@ -408,9 +412,10 @@ def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
             control_server = ControlServer(settings.redis_url, control, settings.pbx_control_key, wrap_ups=wrap_ups)
             live_pub = LivePublisher(settings.redis_url, live)
             board_pub = start_wallboard(settings, db, bus, live)
-            record_metrics(bus, links)
-            metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
-            metrics.set_store_backlog_source(lambda: pipeline.backlog)
+            listener_metrics = metrics.MetricSources()
+            record_metrics(bus, links, listener_metrics)
+            listener_metrics.backlog = rq_backlog(settings.redis_url, settings.job_queue)
+            listener_metrics.store_backlog = lambda: pipeline.backlog
 
             def listener_status() -> dict[str, Any]:
                 return {"role": "listener", "ami": [link.status() for link in links],
@@ -420,7 +425,7 @@ def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
                         "pbx_control": control_server.status(),
                         "wrap_up": wrap_ups.status() if wrap_ups is not None else None}
 
-            serve_metrics(args.metrics_port, listener_status)
+            serve_metrics(args.metrics_port, listener_status, listener_metrics)
             if settings.live_transcripts:  # the model and the recognisers run in `--role live`
                 log.info("live transcripts: taps are asked for by the live process (--role live)")
             router = None
@@ -495,7 +500,8 @@ def web_site(settings: Settings, retry: tuple[int, ...]) -> ConsoleSite:
         db.dispose()
         raise StartupError(str(exc)) from None
     jobs_conn = jobqueue.connect(settings.redis_url)
-    metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
+    web_metrics = metrics.MetricSources()
+    web_metrics.backlog = rq_backlog(settings.redis_url, settings.job_queue)
 
     def web_status() -> dict[str, Any]:
         body: dict[str, Any] = {"role": "web", "events_received": sub.received,
@@ -518,7 +524,8 @@ def web_site(settings: Settings, retry: tuple[int, ...]) -> ConsoleSite:
     remote = RemotePbx(settings.redis_url, settings.pbx_control_key)
     return console_site(settings, db, bus, live_view, demo=False, close=close, status=web_status,
                         live_bus=web_live_bus, control=remote, wrap_ups=RemoteWrapUps(remote), shared=True,
-                        wallboard=board_sub, reports=RqReportRunner(settings.redis_url, settings.report_queue, retry))
+                        wallboard=board_sub, reports=RqReportRunner(settings.redis_url, settings.report_queue, retry),
+                        metric_sources=web_metrics)
 
 
 def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metrics_port: int | None) -> None:
@@ -527,12 +534,13 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
     it: a listener killed before enqueueing, Redis down) and jobs of dead workers on this machine."""
     model_dir = model_folder(settings)
     recordings = settings.recordings_dir.resolve()
-    jobqueue.set_context(jobqueue.WorkerContext(db, model_dir, recordings, rules=standard_rules(settings),
-                                                recording_wait_s=settings.recording_wait_s))
+    context = jobqueue.WorkerContext(db, model_dir, recordings, rules=standard_rules(settings),
+                                     recording_wait_s=settings.recording_wait_s)
     conn = jobqueue.connect(settings.redis_url)
     jobs = RqTranscriber(settings.redis_url, settings.job_queue, retry)
-    metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
-    serve_metrics(metrics_port)
+    worker_metrics = metrics.MetricSources()
+    worker_metrics.backlog = rq_backlog(settings.redis_url, settings.job_queue)
+    serve_metrics(metrics_port, sources=worker_metrics)
     stop = threading.Event()
 
     def catch_up() -> None:
@@ -560,7 +568,7 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
     try:
         while True:
             worker = jobqueue.make_worker(jobqueue.worker_connection(settings.redis_url), settings.report_queue,
-                                          settings.job_queue)  # reports first
+                                          settings.job_queue, context=context)  # reports first
             try:
                 worker.work(with_scheduler=True, logging_level="WARNING")
             except (redis.RedisError, ValueError) as exc:  # Redis away at start; a name still registered
@@ -574,4 +582,3 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
         pass
     finally:
         stop.set()
-        jobqueue.set_context(None)
