@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,6 @@ from cases.private_files import private_dir
 from cases.redact import masked
 from cases.services import (
     DEMO_WAYBILLS,
-    calls_needing_transcripts,
 )
 from hotline_cli import jobqueue, webserver
 from hotline_cli.config import Settings, shipment_source
@@ -43,6 +41,7 @@ from hotline_cli.startup import StartupError, model_folder, open_database, secre
 from hotline_cli.webserver import BuildSite, ConsoleSite, WebServerError, WebServerSettings
 from ivr.overflow import WaitLimitWatcher
 from pipeline.call_pipeline import CallPipeline
+from pipeline.catch_up import queue_missing_transcripts
 from telephony.actions import Actions
 from telephony.connection import AmiEndpoint
 from telephony.events import EventBus
@@ -54,6 +53,7 @@ from transcripts.live_events import LiveBus
 log = logging.getLogger("hotline")
 
 CATCH_UP_EVERY_S = 30.0
+CATCH_UP_SINCE_S = 86400.0  # the worker's catch-up: calls of the last day
 def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) -> TranscriptionQueue:
     model_dir = model_folder(settings)
 
@@ -548,15 +548,7 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
             try:
                 jobqueue.requeue_jobs_of_dead_workers(conn, settings.job_queue)
                 jobqueue.requeue_jobs_of_dead_workers(conn, settings.report_queue)
-                since = datetime.now(UTC) - timedelta(days=1)
-                with db.session() as s:
-                    missing = calls_needing_transcripts(s, since)
-                queued = 0
-                for call in missing:
-                    if call.recording and jobs.submit(call.linkedid, Path(call.recording)):
-                        queued += 1
-                if queued:
-                    log.info("%s recorded calls without a transcript queued", queued)
+                queue_missing_transcripts(db, jobs, Path, CATCH_UP_SINCE_S)
             except Exception as exc:  # Redis or the database down: next round
                 log.warning("transcription catch-up failed: %s", exc)
             if stop.wait(CATCH_UP_EVERY_S):
