@@ -61,6 +61,7 @@ def create_app(
     wallboard: WallboardRelay | None = None,
     wrap_ups: WrapUpService | None = None,
     reports: ReportRunner | None = None,
+    metric_sources: metrics.MetricSources | None = None,
 ) -> tuple[Flask, SocketIO]:
     """Build the console. It subscribes to `bus` at once; `dispatcher(app).stop()` unsubscribes.
 
@@ -73,6 +74,7 @@ def create_app(
     `wrap_ups`: the site's wrap-up keeper elsewhere (a web process by role: the listener's, over
     Redis); None runs one here when `config.wrap_up_s` > 0 (agent_console.wrapup). `reports`: where
     report jobs run (a web process by role: RQ, rendered by a worker); None runs them here.
+    `metric_sources`: this process's values read when `/metrics` is scraped (AMI links, backlogs).
     """
     app = Flask(__name__)
     app.url_map.converters["int"] = RowIdConverter  # before any route: ids the database can hold, else 404
@@ -106,6 +108,7 @@ def create_app(
     app.register_blueprint(views.pages)
     app.register_blueprint(views.api)
     app.register_blueprint(metrics.bp)
+    app.extensions[metrics.SOURCES_KEY] = metric_sources
     app.register_blueprint(search.bp)
     app.extensions[search.SHIPMENTS_KEY] = shipments
     app.register_blueprint(casework.work)

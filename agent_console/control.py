@@ -55,14 +55,16 @@ class PbxActions(Protocol):
 
     def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None: ...
 
-    def originate(self, channel: str, *, context: str = "", exten: str = "", caller_id: str = "",
+    def originate(self, channel: str, *, context: str = "", exten: str = "", application: str = "",
+                  data: str = "", caller_id: str = "", timeout_ms: int = 30000,
                   variables: Mapping[str, str] | None = None) -> str: ...
 
     def core_show_channels(self) -> tuple[ChannelInfo, ...]: ...
 
 
 class ActionsSource(Protocol):
-    """`telephony.pbxlink.PbxControl` in the process with the AMI links; a remote one in web processes."""
+    """The PBX control: `telephony.pbxlink.PbxControl` in the process with the AMI links,
+    `hotline_cli.pbxrpc.RemotePbx` (the listener's, over Redis) in web and live processes."""
 
     def actions(self, pbx: str | None = None, timeout: float = 10.0) -> PbxActions: ...
 

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, current_app, request
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -84,19 +83,29 @@ LiveSource = Callable[[], LiveFigures | None]  # None: no AudioSocket server (ye
 BacklogSource = Callable[[], tuple[int, int]]  # (jobs waiting or running, jobs failed for good)
 
 
-class _Sources(Collector):
-    """Values read when scraped: AMI links' counters, the transcription queue."""
+class MetricSources(Collector):
+    """The values of one process read when scraped: its AMI links' counters, the transcription backlog,
+    the calls waiting to be stored, the live streams. Built at wiring, filled by what the process runs
+    (None: not in this process), and handed to what serves the process's metrics
+    (`create_app(metric_sources=...)`, `hotline_cli.process_metrics.serve_metrics`)."""
 
     def __init__(self) -> None:
         self.ami: AmiSource | None = None
         self.backlog: BacklogSource | None = None
         self.store_backlog: Callable[[], int] | None = None
         self.live: LiveSource | None = None
-        self._lock = threading.Lock()
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(self)
+
+    def watch_live(self, source: LiveSource) -> None:
+        """Live transcripts in this process: the AudioSocket server's figures, and the result counters from 0."""
+        self.live = source
+        for kind in LIVE_RESULT_KINDS:
+            LIVE_RESULTS.labels(kind)
+            LIVE_RESULT_LAG.labels(kind)
 
     def collect(self) -> Iterable[Metric]:
-        with self._lock:
-            ami, backlog, store, live = self.ami, self.backlog, self.store_backlog, self.live
+        ami, backlog, store, live = self.ami, self.backlog, self.store_backlog, self.live
         if live is not None:
             figures = live()
             if figures is not None:
@@ -146,31 +155,6 @@ def _live_metrics(f: LiveFigures) -> Iterable[Metric]:
                               "measured on their threads", value=f.recognizer_cpu_s)
 
 
-SOURCES = _Sources()
-REGISTRY.register(SOURCES)
-
-
-def set_ami_source(source: AmiSource | None) -> None:
-    SOURCES.ami = source
-
-
-def set_backlog_source(source: BacklogSource | None) -> None:
-    SOURCES.backlog = source
-
-
-def set_store_backlog_source(source: Callable[[], int] | None) -> None:
-    SOURCES.store_backlog = source
-
-
-def set_live_source(source: LiveSource | None) -> None:
-    """Live transcripts in this process: the AudioSocket server's figures, and the result counters from 0."""
-    SOURCES.live = source
-    if source is not None:
-        for kind in LIVE_RESULT_KINDS:
-            LIVE_RESULTS.labels(kind)
-            LIVE_RESULT_LAG.labels(kind)
-
-
 def live_result(final: bool, lag_s: float | None) -> None:
     """A live recognition result; `lag_s` behind real time (None: not known, not observed)."""
     kind = "final" if final else "partial"
@@ -210,13 +194,16 @@ def pbx_control_served(action: str, outcome: str, seconds: float | None) -> None
         PBX_CONTROL_LATENCY.labels(action).observe(seconds)
 
 
-def exposition() -> bytes:
-    return generate_latest(REGISTRY)
+def exposition(sources: MetricSources | None = None) -> bytes:
+    """The process's counters and histograms, and what `sources` read now, in the text format."""
+    text = generate_latest(REGISTRY)
+    return text + generate_latest(sources.registry) if sources is not None else text
 
 
 # --- the route ------------------------------------------------------------------------------------
 
 bp = Blueprint("metrics", __name__)
+SOURCES_KEY = "hotline_metric_sources"  # app.extensions: the process's MetricSources (create_app)
 PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 
 
@@ -244,4 +231,4 @@ def metrics() -> ResponseReturnValue:
 
     if not may_read_metrics(console().config.metrics_token):
         abort(403)
-    return Response(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+    return Response(exposition(current_app.extensions.get(SOURCES_KEY)), content_type=CONTENT_TYPE_PLAIN_0_0_4)

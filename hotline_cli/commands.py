@@ -9,10 +9,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cases.redact import masked
 from hotline_cli.config import AmiSettings, Settings
+
+if TYPE_CHECKING:
+    from telephony.simulator.pbx import SimulatedPbx
 
 log = logging.getLogger("hotline")
 
@@ -70,7 +73,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError, ManagerConfError) as exc:
             return _fail("simulator", f"{args.manager_conf}: {exc}")
     if args.voice:
-        from hotline_cli.runtime import attach_voice
+        from hotline_cli.demo_calls import attach_voice
 
         attach_voice(pbx)
     try:
@@ -90,7 +93,9 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     if args.rate:
         threading.Thread(target=_load_stream, args=(pbx, args, stop), daemon=True).start()
     elif args.interval > 0:
-        threading.Thread(target=_call_stream, args=(pbx, args.interval, stop, ()), daemon=True).start()
+        from hotline_cli.demo_calls import call_stream
+
+        threading.Thread(target=call_stream, args=(pbx, args.interval, stop, ()), daemon=True).start()
     try:
         if args.scenarios:
             for scenario in args.scenarios.split(","):
@@ -105,7 +110,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_stream(pbx: Any, args: argparse.Namespace, stop: threading.Event) -> None:
+def _load_stream(pbx: SimulatedPbx, args: argparse.Namespace, stop: threading.Event) -> None:
     """`--rate R [--calls N]`: R calls a second (of PBX time), N in all (0: until stopped)."""
     started = 0
     t0 = time.monotonic()
@@ -126,14 +131,6 @@ def _load_stream(pbx: Any, args: argparse.Namespace, stop: threading.Event) -> N
             if stop.wait(0.2):
                 return
         print(f"simulator: {started} calls played, {pbx.events_sent} events sent", flush=True)
-
-
-def _call_stream(pbx: Any, interval: float, stop: threading.Event, waybills: tuple[str, ...]) -> None:
-    while not stop.wait(pbx.rng.uniform(interval * 0.5, interval * 1.5)):
-        try:
-            pbx.start_random_call(waybills)
-        except Exception:
-            log.exception("simulated call failed to start")
 
 
 # ---------------------------------------------------------------------------- ami-check
@@ -185,35 +182,37 @@ def cmd_ami_check(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- demo / serve
 def cmd_demo(args: argparse.Namespace) -> int:
-    from hotline_cli.runtime import RuntimeErrorWithMessage, run_demo
+    from hotline_cli.runtime import run_demo
+    from hotline_cli.startup import StartupError
     from hotline_cli.webserver import SiteBuildFailed
 
     try:
         return run_demo(args, lambda message: _fail("demo", message))
     except SiteBuildFailed:  # its worker said why
         return 2
-    except RuntimeErrorWithMessage as exc:
+    except StartupError as exc:
         return _fail("demo", str(exc))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from hotline_cli.runtime import RuntimeErrorWithMessage, run_serve
+    from hotline_cli.runtime import run_serve
+    from hotline_cli.startup import StartupError
     from hotline_cli.webserver import SiteBuildFailed
 
     try:
         return run_serve(args, lambda message: _fail("serve", message))
     except SiteBuildFailed:  # its worker said why
         return 2
-    except RuntimeErrorWithMessage as exc:
+    except StartupError as exc:
         return _fail("serve", str(exc))
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from hotline_cli.runtime import RuntimeErrorWithMessage, open_database
+    from hotline_cli.startup import StartupError, open_database
 
     try:
         open_database(args.settings, seed_demo=args.seed_demo).dispose()
-    except RuntimeErrorWithMessage as exc:
+    except StartupError as exc:
         return _fail("db", str(exc))
     print(f"database {masked(args.settings.database_url)}: migrated{' and demo data seeded' if args.seed_demo else ''}")
     return 0
@@ -227,7 +226,7 @@ def _backup_folders(settings: Settings) -> dict[str, Path]:
 def cmd_backup(args: argparse.Namespace) -> int:
     from cases.backup import backup
     from cases.errors import CasesError
-    from hotline_cli.runtime import StartupError, open_database
+    from hotline_cli.startup import StartupError, open_database
 
     try:
         with open_database(args.settings) as db:
@@ -242,7 +241,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from cases.backup import restore
     from cases.errors import CasesError
-    from hotline_cli.runtime import StartupError, open_database
+    from hotline_cli.startup import StartupError, open_database
 
     try:
         with open_database(args.settings) as db:

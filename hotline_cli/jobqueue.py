@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from rq import Queue, Retry, SimpleWorker
+from rq import Queue, Retry, SimpleWorker, get_current_job
 from rq.defaults import DEFAULT_WORKER_TTL
 from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
@@ -49,6 +49,8 @@ from cases.db import Database
 from cases.errors import CasesError
 from cases.redact import masked
 from cases.services import transcripts_for_call
+from pipeline.transcription_jobs import IVR_JOB
+from pipeline.transcription_results import call_ended_at, store_transcription
 from transcripts.engine import VoskEngine, recording_parts, stereo_speakers_for
 from transcripts.errors import TranscriptsError
 from transcripts.jobs import TranscriptionResult
@@ -77,6 +79,10 @@ class RecordingNotReady(JobQueueError):
     """The recording is not (completely) written yet: the job is retried later."""
 
 
+class TranscriptionNotQueued(JobQueueError, TranscriptsError):
+    """A transcription job could not be enqueued (Redis away): the pipeline's `TranscriptsError`."""
+
+
 class JobRefused(JobQueueError):
     """A job in Redis that Hotline did not write (not JSON, another function, callbacks, webhooks): never run."""
 
@@ -87,7 +93,10 @@ JOB_FUNCTIONS = frozenset({"hotline_cli.jobqueue.transcribe_job", "hotline_cli.r
 
 class HotlineJob(Job):
     """RQ's job, read and written with RQ's JSON serializer only (whatever serializer RQ's own code passes:
-    its default is pickle), running only `JOB_FUNCTIONS`, without callbacks or webhooks."""
+    its default is pickle), running only `JOB_FUNCTIONS`, without callbacks or webhooks. A worker
+    hands the job its `context` before running it (`TranscriptionWorker.perform_job`)."""
+
+    context: WorkerContext | None = None  # never stored in Redis
 
     def __init__(self, id: str | None = None, connection: redis.Redis | None = None,
                  serializer: Serializer | str | None = None) -> None:
@@ -206,9 +215,8 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DE
 
 
 class RqTranscriber:
-    """The enqueuing side (listener, and the worker's catch-up): `submit` as TranscriptionQueue's."""
-
-    waits_for_recording = True  # the job waits for the file itself: submit at once
+    """The enqueuing side (listener, and the worker's catch-up): pipeline.transcription_jobs'
+    `TranscriptionJobs`, as the embedded TranscriptionQueue."""
 
     def __init__(self, redis_url: str, queue_name: str = DEFAULT_QUEUE,
                  retry_intervals: Sequence[int] = RETRY_INTERVALS_S) -> None:
@@ -238,9 +246,13 @@ class RqTranscriber:
                                retry=Retry(max=len(self.retry_intervals), interval=list(self.retry_intervals)),
                                result_ttl=RESULT_KEPT_S, failure_ttl=30 * 86400, description=f"transcribe {job_id}")
         except redis.RedisError as exc:
-            raise JobQueueError(f"transcription of {job_id} not queued: Redis: {exc}") from None
+            raise TranscriptionNotQueued(f"transcription of {job_id} not queued: Redis: {exc}") from None
         self.enqueued += 1
         return True
+
+    def submit_when_written(self, job_id: str, recording: Path) -> None:
+        """Enqueue at once: the job waits for the recording itself (`recording_wait_s`, then retries)."""
+        self.submit(job_id, recording)
 
     @property
     def pending(self) -> int:
@@ -288,7 +300,8 @@ def counts_json(c: JobCounts) -> dict[str, object]:
 
 @dataclass
 class WorkerContext:
-    """What a job needs in the worker process (set once by `run_worker`)."""
+    """What a job needs in the worker process: built once at wiring, given to `make_worker`, which
+    hands it to each job it runs (`job_context`)."""
 
     db: Database
     model_dir: Path
@@ -305,19 +318,18 @@ class WorkerContext:
         return self.engine
 
 
-_context: WorkerContext | None = None
-
-
-def set_context(ctx: WorkerContext | None) -> None:
-    global _context
-    _context = ctx
+def job_context() -> WorkerContext | None:
+    """The context of the worker running the current job; None outside a job of a Hotline worker."""
+    job = get_current_job()
+    return job.context if isinstance(job, HotlineJob) else None
 
 
 def worker_context() -> WorkerContext:
-    """The worker process's context (for report jobs too); JobQueueError outside a worker."""
-    if _context is None:
+    """The context of the worker running the current job (report jobs too); JobQueueError outside a worker."""
+    ctx = job_context()
+    if ctx is None:
         raise JobQueueError("jobs run only in `hotline serve --role worker`")
-    return _context
+    return ctx
 
 
 SETTLE_S = 0.5  # a recording that has not changed for this long is taken as written
@@ -344,8 +356,6 @@ def _wait_written(path: Path, wait_s: float) -> None:
 
 
 def already_transcribed(db: Database, job_id: str) -> bool:
-    from hotline_cli.runtime import IVR_JOB
-
     if job_id.startswith(IVR_JOB):
         linkedid, engine = job_id[len(IVR_JOB):].partition(":")[2], "vosk-ivr"
     else:
@@ -357,9 +367,7 @@ def already_transcribed(db: Database, job_id: str) -> bool:
 def transcribe_job(job_id: str, recording: str) -> int:
     """The RQ job: transcribe a call's recording and attach the transcripts. Returns how many
     transcripts were stored (0 when the call had them already). Raises to have RQ retry it."""
-    from hotline_cli.runtime import call_ended_at, store_transcription
-
-    ctx = _context
+    ctx = job_context()
     if ctx is None:
         raise JobQueueError("transcribe_job runs only in `hotline serve --role worker`")
     try:
@@ -440,9 +448,16 @@ def _alive(pid: int) -> bool:
 
 
 class TranscriptionWorker(SimpleWorker):
-    """RQ's in-process worker; an expected failure (JobQueueError: a recording not written yet, a
-    failed transcription; ReportJobError: a report that could not be rendered) is one warning line
-    instead of a traceback, and is retried as any."""
+    """RQ's in-process worker, handing each job the worker's `context`; an expected failure
+    (JobQueueError: a recording not written yet, a failed transcription; ReportJobError: a report that
+    could not be rendered) is one warning line instead of a traceback, and is retried as any."""
+
+    context: WorkerContext | None = None  # set by make_worker
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        if isinstance(job, HotlineJob):
+            job.context = self.context
+        return bool(super().perform_job(job, queue))
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
         if exc_info and isinstance(exc_info[0], type) and issubclass(exc_info[0], JobRefused | DeserializationError):
@@ -483,11 +498,13 @@ def worker_connection(url: str) -> redis.Redis:
     return connect(url, WORKER_SOCKET_TIMEOUT_S)
 
 
-def make_worker(conn: redis.Redis, *queue_names: str) -> SimpleWorker:
-    """A worker taking jobs from `queue_names`, the first first (reports before transcriptions)."""
+def make_worker(conn: redis.Redis, *queue_names: str, context: WorkerContext | None = None) -> SimpleWorker:
+    """A worker taking jobs from `queue_names`, the first first (reports before transcriptions), running
+    them with `context` (None: every job fails, as outside a worker)."""
     w = TranscriptionWorker([job_queue(name, conn) for name in queue_names], connection=conn,
                             name=worker_name(), maintenance_interval=60, job_class=HotlineJob,
                             serializer=JSONSerializer)
+    w.context = context
     return w
 
 

@@ -21,13 +21,17 @@ from typing import Any
 
 import redis
 
+from agent_console import metrics
 from cases.redact import masked
 from hotline_cli.config import Settings
-from hotline_cli.livetap import LiveTap, LiveTapError
+from hotline_cli.foreground import wait_forever
+from hotline_cli.livetap import LiveTap, LiveTapError, make_livetap
 from hotline_cli.pbxrpc import RemotePbx
+from hotline_cli.process_metrics import serve_metrics
 from hotline_cli.redisbus import LIVE_KEY, LIVE_KEY_TTL_S, EventSubscriber, LiveEventPublisher
+from hotline_cli.startup import StartupError, model_folder
 from telephony.events import EventBus
-from transcripts.engine import VoskEngine, model_label, model_sample_rate
+from transcripts.engine import SpeechEngine, VoskEngine, model_label, model_sample_rate
 from transcripts.errors import TranscriptsError
 
 log = logging.getLogger("hotline.live")
@@ -94,7 +98,7 @@ class LiveStatus:
                         "alerts": tap.transcriber.alerts, "unknown_stream": tap.transcriber.unknown_results},
         }
 
-    def _sample_rate(self, engine: Any) -> int | None:
+    def _sample_rate(self, engine: SpeechEngine | None) -> int | None:
         if engine is not None:
             return int(engine.sample_rate)
         try:
@@ -133,16 +137,15 @@ class LiveStatus:
 
 def run_live(settings: Settings, metrics_port: int | None = None) -> None:
     """Run until SIGTERM/Ctrl-C. Raises `StartupError` when live transcription cannot start."""
-    from hotline_cli.runtime import StartupError, _wait_forever, make_livetap, model_folder, serve_metrics
-
     assert settings.redis_url
     model_dir = model_folder(settings)
     bus = EventBus()
     control = RemotePbx(settings.redis_url, settings.pbx_control_key)
-    live_bus, livetap = make_livetap(settings, control, bus, lambda: VoskEngine(model_dir))
+    sources = metrics.MetricSources()
+    live_bus, livetap = make_livetap(settings, control, bus, lambda: VoskEngine(model_dir), sources)
     publisher = LiveEventPublisher(settings.redis_url, live_bus)
     health = LiveStatus(settings, model_dir, livetap, publisher)
-    serve_metrics(metrics_port, health)  # before the model loads: /status tells of the loading
+    serve_metrics(metrics_port, health, sources)  # before the model loads: /status tells of the loading
     try:
         livetap.start(wait=True, timeout=300)
     except LiveTapError as exc:
@@ -158,7 +161,7 @@ def run_live(settings: Settings, metrics_port: int | None = None) -> None:
           f"{livetap.address}); model {model_dir}; events from and lines to {masked(settings.redis_url)}"
           + (f"; /status and /metrics on 127.0.0.1:{metrics_port}" if metrics_port else ""), flush=True)
     try:
-        _wait_forever()
+        wait_forever()
     finally:
         events.stop()
         livetap.stop()

@@ -18,11 +18,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from agent_console import metrics
+from agent_console.control import ActionsSource
+from hotline_cli.config import Settings
+from hotline_cli.startup import StartupError
 from telephony.connection import AmiError
-from telephony.events import CallAnswered, CallEnded, DomainEvent
+from telephony.events import CallAnswered, CallEnded, DomainEvent, EventBus
 from telephony.pbxlink import PbxNotConnected
 from transcripts.audiosocket import (
     AudioSocketError,
@@ -56,15 +59,6 @@ class LiveTapSettings:
     rules: Path | None = None  # service-standard rules (None: the shipped standard_rules.toml)
 
 
-class TapControl(Protocol):
-    """Where the tap Originates go: the listener's own `PbxControl`, or `pbxrpc.RemotePbx` (the listener
-    over Redis) in a live process of its own."""
-
-    def actions(self, pbx: str | None = None, timeout: float = 10.0) -> Any: ...
-
-    def pbx_of_call(self, linkedid: str) -> str: ...
-
-
 class LiveTapError(Exception):
     """Live transcription cannot start (port in use, model missing); the message says why."""
 
@@ -76,7 +70,7 @@ class LiveTap:
     called once, on a background thread at `start()`, so the model loads while the process comes up.
     Originates are sent from a small thread pool, never on the AMI reader thread."""
 
-    def __init__(self, settings: LiveTapSettings, control: TapControl, engine: Callable[[], SpeechEngine],
+    def __init__(self, settings: LiveTapSettings, control: ActionsSource, engine: Callable[[], SpeechEngine],
                  live_bus: LiveBus) -> None:
         self.settings = settings
         self.control = control
@@ -241,3 +235,23 @@ class LiveTap:
     def _stream_ended(self, summary: StreamSummary) -> None:
         self.streams_ended += 1
         self.transcriber.on_stream_end(summary)
+
+
+def make_livetap(settings: Settings, control: ActionsSource, bus: EventBus, engine: Callable[[], SpeechEngine],
+                 sources: metrics.MetricSources) -> tuple[LiveBus, LiveTap]:
+    """Live transcripts from the settings: taps answered calls (telephony bus), publishes lines on a
+    new LiveBus, and has `sources` read its figures. `StartupError` when the settings cannot work."""
+    live_bus = LiveBus()
+    try:
+        tap = LiveTap(LiveTapSettings(settings.audiosocket_host, settings.audiosocket_port,
+                                      settings.audiosocket_address, settings.audiosocket_peers,
+                                      settings.live_max_streams, settings.live_prewarm,
+                                      Path(settings.live_warm_up_audio) if settings.live_warm_up_audio else None,
+                                      Path(settings.standard_rules) if settings.standard_rules else None),
+                      control, engine, live_bus)
+    except LiveTapError as exc:
+        raise StartupError(str(exc)) from None
+    bus.subscribe(tap.on_event)
+    sources.watch_live(tap.figures)
+    return live_bus, tap
+

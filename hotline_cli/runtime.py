@@ -9,518 +9,51 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
-import queue
 import secrets
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from http.server import ThreadingHTTPServer
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session
 
 from agent_console import metrics
 from agent_console.config import ConsoleConfig
 from agent_console.wallboard import WallboardRelay
-from cases.call_checks import record_call_analysis
+from agent_console.wrapup import WrapUps
 from cases.db import Database
-from cases.errors import CasesError, DatabaseUnavailable
-from cases.private_files import private_dir, write_private
+from cases.private_files import private_dir
 from cases.redact import masked
 from cases.services import (
-    CHINA_TZ,
     DEMO_WAYBILLS,
-    attach_transcript,
-    calls_needing_transcripts,
-    calls_with_outcome,
-    get_call,
-    link_call,
-    record_call,
-    seed_demo,
 )
 from hotline_cli import jobqueue, webserver
-from hotline_cli.call_analysis import analyse_call, standard_rules
 from hotline_cli.config import Settings, shipment_source
+from hotline_cli.foreground import sigterm_as_interrupt, wait_forever
 from hotline_cli.jobqueue import JobQueueError, RqTranscriber
+from hotline_cli.livetap import LiveTap, make_livetap
+from hotline_cli.process_metrics import record_metrics, rq_backlog, serve_metrics
+from hotline_cli.startup import StartupError, model_folder, open_database, secret_key, standard_rules
 from hotline_cli.webserver import BuildSite, ConsoleSite, WebServerError, WebServerSettings
+from ivr.overflow import WaitLimitWatcher
+from pipeline.call_pipeline import CallPipeline
+from pipeline.catch_up import queue_missing_transcripts
+from telephony.actions import Actions
 from telephony.connection import AmiEndpoint
-from telephony.events import CallAnswered, CallEnded, CallStarted, CallVariable, DomainEvent, EventBus
+from telephony.events import EventBus
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links
-from telephony.records import CallRecord
-from telephony.simulator.scenario import CallScript
-from transcripts.engine import VoskEngine, default_model_dir
-from transcripts.errors import TranscriptsError
+from transcripts.engine import VoskEngine
 from transcripts.jobs import TranscriptionQueue, TranscriptionResult
 from transcripts.live_events import LiveBus
-from transcripts.standard import Rules, load_rules
-from transcripts.turns import turns_text
 
 log = logging.getLogger("hotline")
 
-RECORDING_WAIT_S = 20.0
 CATCH_UP_EVERY_S = 30.0
-STORE_BATCH = 100  # calls written in one transaction when they queue up
-PENDING = "pending"  # a call still going on (or whose end no listener saw yet)
-IVR_JOB = "ivr:"  # transcription jobs of IVR descriptions: "ivr:<case id>:<linkedid>"
-CALLER_LINES = (
-    "배송 조회를 하고 싶어요",
-    "택배가 아직 안 왔어요",
-    "물건이 파손되었어요",
-    "상담원 연결해 주세요",
-)
-AGENT_LINES = (
-    "안녕하세요 상담원입니다 무엇을 도와드릴까요",
-    "네 확인해 드리겠습니다",
-)
-
-
-class StartupError(Exception):
-    """Something the process needs is not there; the message says what."""
-
-
-RuntimeErrorWithMessage = StartupError
-
-
-def open_database(settings: Settings, *, seed_demo: bool = False) -> Database:
-    url = settings.database_url
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        private_dir(Path(url[len("sqlite:///"):]).parent)
-    try:
-        db = Database(url)
-        db.migrate()
-        if seed_demo:
-            with db.session() as s:
-                seed_demo_data(s)
-            with db.session() as s:
-                seed_demo_workflows(s, (settings.data_dir / "evidence").resolve())
-    except CasesError as exc:
-        raise StartupError(str(exc)) from None
-    return db
-
-
-def seed_demo_data(s: Any) -> None:
-    summary = seed_demo(s)
-    log.info("demo data: %s", summary)
-
-
-def seed_demo_workflows(s: Session, evidence_root: Path) -> bool:
-    """Last month's complaints, claims, inspections and self-settled business, so the desks and the
-    reports of a new demo have work to show; once per database (nothing if any claim exists)."""
-    from cases.demo_workflows import seed_month
-    from cases.models import Claim
-
-    if s.scalars(select(Claim.id).limit(1)).first() is not None:
-        return False
-    first_of_this_month = datetime.now(CHINA_TZ).date().replace(day=1)
-    last_month = (first_of_this_month - timedelta(days=1)).replace(day=1)
-    seed_month(s, last_month, evidence_root=evidence_root)
-    log.info("demo data: workflows of %s seeded", last_month.strftime("%Y-%m"))
-    return True
-
-
-def secret_key(settings: Settings) -> str:
-    if settings.secret_key:
-        return settings.secret_key
-    path = settings.data_dir / "secret_key"
-    try:
-        if path.exists():
-            return path.read_text().strip()
-        key = secrets.token_hex(32)
-        write_private(path, key)  # data_dir 0700 if made here, the key 0600 from its first byte
-        return key
-    except OSError as exc:
-        raise StartupError(f"cannot keep the session key in {path}: {exc.strerror}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    record_linkedid: str
-    recording: Path
-
-
-class CallPipeline:
-    """Stores every call and has its recording transcribed; never blocks the AMI thread.
-
-    A call is stored as "pending" when it starts and again when an agent answers, and for good when
-    it ends: a listener that dies (kill -9) leaves pending rows, and the next one closes those
-    whose calls ended meanwhile (`reconcile_pending`), so no call is ever lost."""
-
-    def __init__(self, db: Database, bus: EventBus, recordings_dir: Path,
-                 transcriber: TranscriptionQueue | RqTranscriber | None, *, store_calls: bool = True,
-                 rules: Rules | None = None) -> None:
-        self.db = db
-        self.rules = rules if rules is not None else load_rules()  # service-standard check of each call
-        self.store_calls = store_calls  # False in a worker: the listener stores the calls
-        self.recordings_dir = recordings_dir
-        self.transcriber = transcriber
-        self._q: queue.Queue[CallRecord | CallEnded | None] = queue.Queue()
-        self._ivr_vars: dict[str, dict[str, str]] = {}
-        self._live: dict[str, CallRecord] = {}
-        self.stored = 0
-        self.transcribed = 0
-        self.errors = 0
-        self.reconciled = 0
-        self._stopping = False
-        self._thread = threading.Thread(target=self._work, name="call-pipeline", daemon=True)
-        self._thread.start()
-        bus.subscribe(self._on_event)
-
-    def _on_event(self, event: DomainEvent) -> None:
-        if isinstance(event, CallEnded):
-            self._live.pop(event.record.linkedid, None)
-            self._q.put(event)
-            self._ivr_vars.pop(event.record.linkedid, None)
-        elif isinstance(event, CallStarted) and self.store_calls:
-            rec = CallRecord(linkedid=event.linkedid, caller=event.caller, caller_name=event.caller_name,
-                             dialed=event.dialed, hotline=event.hotline or None, outcome=PENDING,
-                             started_at=event.at)
-            self._live[event.linkedid] = rec
-            self._q.put(dataclasses.replace(rec, agents=list(rec.agents)))
-        elif isinstance(event, CallAnswered) and self.store_calls and event.linkedid in self._live:
-            rec = self._live[event.linkedid]
-            rec.agent, rec.queue = event.agent, event.queue or rec.queue
-            if event.agent not in rec.agents:
-                rec.agents.append(event.agent)
-            rec.answered_at = rec.answered_at or event.at
-            self._q.put(dataclasses.replace(rec, agents=list(rec.agents)))
-        elif isinstance(event, CallVariable) and event.name == "IVR_PATH" and event.linkedid in self._live:
-            rec = self._live[event.linkedid]  # stored with the call's next pending row and at its end
-            rec.ivr_path = event.value if not rec.ivr_path else f"{rec.ivr_path}>{event.value}"
-        elif isinstance(event, CallVariable) and event.name in ("CASE_ID", "IVR_RECORDING"):
-            seen = self._ivr_vars.setdefault(event.linkedid, {})
-            seen[event.name] = event.value
-            if "CASE_ID" in seen and "IVR_RECORDING" in seen and self.transcriber is not None:
-                # the caller's own words from the IVR, on the case before an agent answers
-                path = self.local_recording(seen["IVR_RECORDING"])
-                job = f"{IVR_JOB}{seen['CASE_ID']}:{event.linkedid}"
-                self._submit(job, path)
-
-    def _work(self) -> None:
-        while True:
-            first = self._q.get()
-            if first is None:
-                return
-            batch: list[CallRecord | CallEnded] = [first]
-            stop = False
-            while len(batch) < STORE_BATCH:  # what queued up meanwhile goes in the same transaction
-                try:
-                    nxt = self._q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            ended = [item.record for item in batch if isinstance(item, CallEnded)]
-            if self.store_calls and not self._store_retrying(batch):
-                ended = []
-            for rec in ended:
-                if self.transcriber is not None and rec.recording and rec.outcome == "answered":
-                    self._submit(rec.linkedid, self.local_recording(rec.recording))
-            if stop:
-                return
-
-    @staticmethod
-    def _store_one(s: Any, item: CallRecord | CallEnded) -> None:
-        if isinstance(item, CallRecord):  # a call going on: its pending row, unless it ended already
-            current = get_call(s, item.linkedid)
-            if current is None or current.outcome == PENDING:
-                record_call(s, item)
-        else:
-            record_call(s, item.record)
-
-    def _store_retrying(self, batch: list[CallRecord | CallEnded]) -> bool:
-        """Store calls in one transaction; while the database is unreachable (a PostgreSQL restart)
-        wait and try again, keeping the calls behind them queued in order. Any other error: each
-        call on its own, so one bad call does not cost the others (it is logged and skipped)."""
-        delay = 0.5
-        outage_since: float | None = None
-        while True:
-            try:
-                with self.db.session() as s:
-                    for item in batch:
-                        self._store_one(s, item)
-                if outage_since is not None:
-                    log.warning("database back after %.1f s: storing calls again (%s waiting)",
-                                time.monotonic() - outage_since, self._q.qsize())
-                self.stored += sum(1 for item in batch if isinstance(item, CallEnded))
-                return True
-            except (DatabaseUnavailable, OperationalError, InterfaceError) as exc:
-                if outage_since is None:
-                    outage_since = time.monotonic()
-                    log.warning("database unreachable, %s calls kept to store later: %s", len(batch),
-                                str(exc).splitlines()[0])
-                if self._stopping:
-                    self.errors += len(batch)
-                    return False
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except Exception:
-                if len(batch) == 1:
-                    self.errors += 1
-                    item = batch[0]
-                    log.exception("could not store call %s",
-                                  item.linkedid if isinstance(item, CallRecord) else item.record.linkedid)
-                    return False
-                for item in batch:
-                    self._store_retrying([item])
-                return True
-
-    @property
-    def backlog(self) -> int:
-        """Calls (and live-call rows) waiting to be written to the database."""
-        return self._q.qsize()
-
-    def reconcile_pending(self, live: set[str], prefix: str = "") -> int:
-        """After a (re)connect and resync: close the pending rows of this Asterisk whose calls are
-        not live any more (they ended while no listener was there). Returns how many."""
-        closed = 0
-        now = time.time()
-        with self.db.session() as s:
-            for call in calls_with_outcome(s, PENDING):
-                lid = call.linkedid
-                mine = lid.startswith(prefix) if prefix else ":" not in lid
-                if not mine or lid in live or lid in self._live:
-                    continue
-                rec = CallRecord(
-                    linkedid=lid, caller=call.caller or "", caller_name=call.caller_name or "",
-                    dialed=call.dialed or "", hotline=call.hotline, queue=call.queue, agent=call.agent,
-                    agents=list(call.agents), outcome="answered" if call.answered_at else "interrupted",
-                    started_at=call.started_at.timestamp() if call.started_at else None,
-                    answered_at=call.answered_at.timestamp() if call.answered_at else None,
-                    ended_at=now, reconciled=True, ivr_path=call.ivr_path)
-                record_call(s, rec)
-                closed += 1
-        if closed:
-            self.reconciled += closed
-            log.warning("%s calls ended while no listener was there: closed as reconciled", closed)
-        return closed
-
-    def catch_up_transcripts(self, since_s: float = 24 * 3600) -> int:
-        """Queue the answered, recorded calls of the last `since_s` that have no transcript (a worker
-        that was down missed their end). Returns how many were queued."""
-        if self.transcriber is None:
-            return 0
-        since = datetime.now(UTC) - timedelta(seconds=since_s)
-        with self.db.session() as s:
-            missing = calls_needing_transcripts(s, since)
-        n = 0
-        for call in missing:
-            if call.recording:
-                try:
-                    if self.transcriber.submit(call.linkedid, self.local_recording(call.recording)):
-                        n += 1
-                except (TranscriptsError, JobQueueError) as exc:
-                    log.warning("catch-up transcription of %s not queued: %s", call.linkedid, exc)
-        if n:
-            log.info("%s recorded calls without a transcript queued", n)
-        return n
-
-    def local_recording(self, path: str) -> Path:
-        """Asterisk's path, or the same file name below our recordings folder (a shared mount)."""
-        p = Path(path)
-        if p.exists():
-            return p
-        return self.recordings_dir / p.name
-
-    def _submit(self, job_id: str, path: Path) -> None:
-        if isinstance(self.transcriber, RqTranscriber):  # the job waits for the file itself
-            try:
-                self.transcriber.submit(job_id, path)
-            except JobQueueError as exc:
-                self.errors += 1
-                log.warning("%s", exc)
-            return
-        threading.Thread(target=self._submit_when_written, args=(job_id, path), daemon=True).start()
-
-    def _submit_when_written(self, linkedid: str, path: Path) -> None:
-        deadline = time.monotonic() + RECORDING_WAIT_S
-        last = -1
-        while time.monotonic() < deadline:
-            size = path.stat().st_size if path.exists() else -1
-            if size > 44 and size == last:
-                break
-            last = size
-            time.sleep(0.5)
-        else:
-            log.warning("recording of call %s never appeared at %s", linkedid, path)
-            return
-        assert self.transcriber is not None
-        try:
-            self.transcriber.submit(linkedid, path)
-        except TranscriptsError as exc:
-            log.warning("transcription of %s not queued: %s", linkedid, exc)
-
-    def on_transcribed(self, result: TranscriptionResult) -> None:
-        try:
-            store_transcription(self.db, result, self.rules)
-            self.transcribed += 1
-            metrics.transcription_stored(call_ended_at(self.db, result.job_id))
-        except Exception:
-            self.errors += 1
-            log.exception("could not attach the transcript of %s", result.job_id)
-
-    def on_transcription_error(self, job_id: str, exc: Exception) -> None:
-        self.errors += 1
-        log.warning("transcription of call %s failed: %s", job_id, exc)
-
-    def stop(self) -> None:
-        self._q.put(None)
-        self._thread.join(timeout=10)
-        self._stopping = True
-
-
-def store_transcription(db: Database, result: TranscriptionResult, rules: Rules | None = None) -> None:
-    """Attach a finished transcription to its call (or, for an IVR description, to its case too), then
-    store the call's service-standard check (`rules`, default the built-in ones) and entities.
-    Raises what the database raises for the transcripts: the caller decides whether to retry."""
-    if result.job_id.startswith(IVR_JOB):
-        case_id, _, linkedid = result.job_id[len(IVR_JOB):].partition(":")
-        with db.session() as s:
-            link_call(s, int(case_id), linkedid, "ivr")
-            for t in result.transcripts:
-                words = json.dumps([{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf}
-                                    for w in t.words], ensure_ascii=False)
-                attach_transcript(s, linkedid, engine="vosk-ivr", model=t.model, speaker="caller", text=t.text,
-                                  words_json=words, duration_s=t.duration_s)
-        log.info("IVR description of call %s transcribed onto case %s", linkedid, case_id)
-        return
-    with db.session() as s:
-        for t in result.transcripts:
-            words = json.dumps([{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf}
-                                for w in t.words], ensure_ascii=False)
-            attach_transcript(s, result.job_id, engine=t.engine, model=t.model, speaker=t.speaker,
-                              text=t.text, words_json=words, duration_s=t.duration_s)
-        if result.transcripts and result.turns:
-            # the conversation as speaker turns in time order (customer / agent)
-            attach_transcript(s, result.job_id, engine="vosk-turns", model=result.transcripts[0].model,
-                              speaker="mixed", text=turns_text(result.turns), words_json=result.turns_json(),
-                              duration_s=max(t.duration_s for t in result.transcripts))
-    log.info("call %s transcribed (%s)", result.job_id,
-             "; ".join(f"{t.speaker}: {t.text[:40]}" for t in result.transcripts))
-    if result.transcripts:
-        store_call_analysis(db, result, rules if rules is not None else load_rules())
-
-
-def store_call_analysis(db: Database, result: TranscriptionResult, rules: Rules) -> None:
-    """The check and the waybills/phones/amounts of a transcribed call, stored on the call. A failure is
-    logged, not raised: the transcripts are stored already and a retry would not change the check."""
-    try:
-        with db.session() as s:
-            record_call_analysis(s, result.job_id, analyse_call(result.turns, rules))
-    except (CasesError, TranscriptsError) as exc:
-        log.error("service check of call %s not stored: %s", result.job_id, exc)
-
-
-def call_ended_at(db: Database, job_id: str) -> float | None:
-    """When the call of a transcription job ended (epoch seconds), None if unknown."""
-    linkedid = job_id[len(IVR_JOB):].partition(":")[2] if job_id.startswith(IVR_JOB) else job_id
-    try:
-        with db.session() as s:
-            call = get_call(s, linkedid)
-            return call.ended_at.timestamp() if call is not None and call.ended_at is not None else None
-    except CasesError:
-        return None
-
-
-def record_metrics(bus: EventBus, links: list[PbxLink]) -> None:
-    """Calls and queue waits from the bus, AMI counters from the links, into this process's metrics."""
-
-    def on_event(event: DomainEvent) -> None:
-        if isinstance(event, CallEnded):
-            rec = event.record
-            metrics.call_ended(rec.outcome, rec.hotline, rec.wait_s)
-
-    bus.subscribe(on_event)
-    if links:
-        metrics.set_ami_source(lambda: [(link.endpoint.name, link.client.stats.events, link.client.connected.is_set())
-                                        for link in links])
-
-
-def serve_metrics(port: int | None, status: Any = None) -> ThreadingHTTPServer | None:
-    """Listener, worker and live process: this process's metrics on http://127.0.0.1:PORT/metrics and,
-    given `status` (a callable returning a JSON-able mapping), its health on /status (loopback only;
-    503 when the mapping says `"ok": false`). Returns the HTTP server (None without a port)."""
-    if not port:
-        return None
-    from http.server import BaseHTTPRequestHandler
-
-    from prometheus_client import CONTENT_TYPE_LATEST
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                body, ctype, code = metrics.exposition(), CONTENT_TYPE_LATEST, 200
-            elif path == "/status" and status is not None:
-                try:
-                    state = dict(status())
-                    body = json.dumps(state, ensure_ascii=False, default=str).encode()
-                    code = 503 if state.get("ok") is False else 200
-                except Exception as exc:  # a part that cannot say how it is: the others still answer
-                    log.exception("status failed")
-                    body, code = json.dumps({"error": str(exc)}).encode(), 500
-                ctype = "application/json"
-            else:
-                body, ctype, code = b"not found\n", "text/plain", 404
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    except OSError as exc:
-        raise StartupError(f"cannot serve metrics on 127.0.0.1:{port}: {exc.strerror}") from None
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
-    return server
-
-
-def rq_backlog(redis_url: str, queue_name: str) -> metrics.BacklogSource:
-    conn = jobqueue.connect(redis_url)
-
-    def read() -> tuple[int, int]:
-        try:
-            c = jobqueue.counts(conn, queue_name)
-        except Exception as exc:  # Redis down: no figure rather than a failed scrape
-            log.warning("transcription backlog unknown: %s", exc)
-            return (-1, -1)
-        return (c.backlog, c.failed)
-
-    return read
-
-
-def _rules(settings: Settings) -> Rules:
-    try:
-        return standard_rules(settings)
-    except TranscriptsError as exc:
-        raise StartupError(str(exc)) from None
-
-
-def model_folder(settings: Settings) -> Path:
-    try:
-        model_dir = Path(settings.vosk_model) if settings.vosk_model else default_model_dir()
-    except TranscriptsError as exc:
-        raise StartupError(str(exc)) from None
-    if not model_dir.is_dir():
-        raise StartupError(f"Vosk model folder {model_dir} does not exist (set HOTLINE_VOSK_MODEL)")
-    return model_dir
-
-
+CATCH_UP_SINCE_S = 86400.0  # the worker's catch-up: calls of the last day
 def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) -> TranscriptionQueue:
     model_dir = model_folder(settings)
 
@@ -535,28 +68,6 @@ def make_transcriber(settings: Settings, pipeline_holder: list[CallPipeline]) ->
                               spool_dir=settings.data_dir / "transcription-spool")
 
 
-def attach_voice(pbx: Any) -> None:
-    """Answered simulated calls get a spoken recording (espeak-ng), written while the call plays."""
-    from telephony.simulator.voice import VoiceError, make_call_recording
-
-    def write(script: CallScript) -> None:
-        if not script.recording or script.answered_by is None:
-            return
-        base = Path(script.recording)
-        caller_text = pbx.rng.choice(CALLER_LINES)
-        agent_text = pbx.rng.choice(AGENT_LINES)
-
-        def run() -> None:
-            try:
-                make_call_recording(base, caller_text, agent_text)
-            except VoiceError as exc:
-                log.warning("no recording for simulated call %s: %s", script.linkedid, exc)
-
-        threading.Thread(target=run, name="sim-voice", daemon=True).start()
-
-    pbx.on_script(write)
-
-
 @dataclass
 class Process:
     settings: Settings
@@ -568,8 +79,9 @@ class Process:
     pipeline: CallPipeline
     transcriber: TranscriptionQueue
     live_bus: LiveBus | None = None
-    livetap: Any = None  # hotline_cli.livetap.LiveTap when live transcripts are on
-    wrap_ups: Any = None  # agent_console.wrapup.WrapUps, the site's wrap-up keeper (None: wrap_up_s = 0)
+    livetap: LiveTap | None = None  # when live transcripts are on
+    wrap_ups: WrapUps | None = None  # the site's wrap-up keeper (None: wrap_up_s = 0)
+    metric_sources: metrics.MetricSources = field(default_factory=metrics.MetricSources)  # read by /metrics
 
     def status(self) -> Mapping[str, Any]:
         live = {"live_transcripts": self.livetap.status()} if self.livetap is not None else {}
@@ -612,9 +124,9 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     holder: list[CallPipeline] = []
     transcriber = make_transcriber(settings, holder)
     private_dir(settings.recordings_dir)
-    pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, rules=_rules(settings))
+    pipeline = CallPipeline(db, bus, settings.recordings_dir.resolve(), transcriber, rules=standard_rules(settings))
     holder.append(pipeline)
-    keeper: list[Any] = []  # the wrap-up keeper, once made (it needs the links)
+    keeper: list[WrapUps | None] = []  # the wrap-up keeper, once made (it needs the links)
 
     def after_resync(link: PbxLink) -> None:
         _reconcile(pipeline, link)
@@ -626,39 +138,21 @@ def build_process(settings: Settings, endpoints: list[AmiEndpoint], *, seed: boo
     except ValueError as exc:
         raise StartupError(str(exc)) from None
     threading.Thread(target=pipeline.catch_up_transcripts, name="transcript-catch-up", daemon=True).start()
-    record_metrics(bus, links)
+    sources = metrics.MetricSources()
+    record_metrics(bus, links, sources)
 
     def backlog() -> tuple[int, int]:
         p = transcriber.progress()
         return (p.queued + p.running, p.failed)
 
-    metrics.set_backlog_source(backlog)
-    metrics.set_store_backlog_source(lambda: pipeline.backlog)
+    sources.backlog = backlog
+    sources.store_backlog = lambda: pipeline.backlog
     control = PbxControl(links)
     keeper.append(start_wrap_ups(settings, bus, control))  # before the links start: their first resync adopts
-    live_bus, livetap = (make_livetap(settings, control, bus, transcriber.engine) if settings.live_transcripts
-                         else (None, None))
+    live_bus, livetap = (make_livetap(settings, control, bus, transcriber.engine, sources)
+                         if settings.live_transcripts else (None, None))
     return Process(settings, db, bus, links, CombinedLive([link.tracker for link in links]), control,
-                   pipeline, transcriber, live_bus, livetap, keeper[0])
-
-
-def make_livetap(settings: Settings, control: Any, bus: EventBus, engine: Any) -> tuple[LiveBus, Any]:
-    """Live transcripts: taps answered calls (telephony bus) and publishes lines on a new LiveBus."""
-    from hotline_cli.livetap import LiveTap, LiveTapError, LiveTapSettings
-
-    live_bus = LiveBus()
-    try:
-        tap = LiveTap(LiveTapSettings(settings.audiosocket_host, settings.audiosocket_port,
-                                      settings.audiosocket_address, settings.audiosocket_peers,
-                                      settings.live_max_streams, settings.live_prewarm,
-                                      Path(settings.live_warm_up_audio) if settings.live_warm_up_audio else None,
-                                      Path(settings.standard_rules) if settings.standard_rules else None),
-                      control, engine, live_bus)
-    except LiveTapError as exc:
-        raise StartupError(str(exc)) from None
-    bus.subscribe(tap.on_event)
-    metrics.set_live_source(tap.figures)
-    return live_bus, tap
+                   pipeline, transcriber, live_bus, livetap, keeper[0], sources)
 
 
 def _reconcile(pipeline: CallPipeline, link: PbxLink) -> None:
@@ -669,13 +163,14 @@ def _reconcile(pipeline: CallPipeline, link: PbxLink) -> None:
 def process_site(proc: Process, *, demo: bool, close: Callable[[], None]) -> ConsoleSite:
     """The console of an embedded process (`hotline serve`, `hotline demo`)."""
     return console_site(proc.settings, proc.db, proc.bus, proc.live, demo=demo, close=close, status=proc.status,
-                        control=proc.control, live_bus=proc.live_bus, wrap_ups=proc.wrap_ups)
+                        control=proc.control, live_bus=proc.live_bus, wrap_ups=proc.wrap_ups,
+                        metric_sources=proc.metric_sources)
 
 
 def console_site(settings: Settings, db: Database, bus: EventBus, live: Any, *, demo: bool,
                  close: Callable[[], None], status: Any = None, control: Any = None, live_bus: LiveBus | None = None,
                  wallboard: WallboardRelay | None = None, wrap_ups: Any = None, reports: Any = None,
-                 shared: bool = False) -> ConsoleSite:
+                 shared: bool = False, metric_sources: metrics.MetricSources | None = None) -> ConsoleSite:
     """`shared`: one of several web processes (each sees every agent; each builds the pops only of
     the agents connected to it). `wallboard`: relayed from where it is computed. `wrap_ups`: the
     site's wrap-up keeper (this process's, or in a web process the listener's over Redis). `reports`: where report
@@ -685,7 +180,8 @@ def console_site(settings: Settings, db: Database, bus: EventBus, live: Any, *, 
     config = dataclasses.replace(console_config(settings, demo=demo), pops_connected_only=shared)
     app, socketio = create_app(config, db, bus, live, status_provider=status, control=control,
                                shipments=shipment_source(settings.shipments), live_bus=live_bus,
-                               wallboard=wallboard, wrap_ups=wrap_ups, reports=reports)
+                               wallboard=wallboard, wrap_ups=wrap_ups, reports=reports,
+                               metric_sources=metric_sources)
     return ConsoleSite(app, socketio, close)
 
 
@@ -740,11 +236,10 @@ def _retry(settings: Settings) -> tuple[int, ...]:
         raise StartupError(str(exc)) from None
 
 
-def start_wrap_ups(settings: Settings, bus: EventBus, control: PbxControl) -> Any:
-    """The site's wrap-up keeper (agent_console.wrapup.WrapUps) for every agent, in the process that has the
-    AMI links (the one process, or the listener); None when `wrap_up_s` is 0."""
+def start_wrap_ups(settings: Settings, bus: EventBus, control: PbxControl) -> WrapUps | None:
+    """The site's wrap-up keeper for every agent, in the process that has the AMI links (the one
+    process, or the listener); None when `wrap_up_s` is 0."""
     from agent_console.control import ConsoleControl
-    from agent_console.wrapup import WrapUps
 
     if settings.wrap_up_s <= 0:
         return None
@@ -758,30 +253,9 @@ def start_wrap_ups(settings: Settings, bus: EventBus, control: PbxControl) -> An
     return keeper
 
 
-def _sigterm_as_interrupt() -> None:
-    import signal
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
-        # also when started from a script with `&`, which leaves SIGINT ignored
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-
-def demo_callers() -> tuple[tuple[str, str], ...]:
-    """The simulator's callers: the seeded customers' phones under their names, plus two strangers."""
-    from cases.demo_data import DEMO_CUSTOMERS
-
-    known = tuple((phone, c.name) for c in DEMO_CUSTOMERS for phone in c.phones if phone.startswith("4930555"))
-    return known + (("49305551011", "赵敏"), ("49305551012", "黄强"))
-
-
 def run_demo(args: argparse.Namespace, report: Callable[[str], object]) -> int:
     """`hotline demo`: the PBX simulator, its IVR and the whole site in the web server's process."""
-    _sigterm_as_interrupt()
+    sigterm_as_interrupt()
     settings: Settings = args.settings
     apply_switch_interval(settings)
     if not getattr(args, "no_live", False):  # the demo shows live transcripts, on a free port
@@ -797,6 +271,7 @@ def run_demo(args: argparse.Namespace, report: Callable[[str], object]) -> int:
 
 def demo_site(settings: Settings, args: argparse.Namespace, port: int) -> ConsoleSite:
     """The demo, built in the web server's process: simulator, AMI server, IVR, calls every `--interval` s."""
+    from hotline_cli.demo_calls import attach_voice, call_stream, demo_callers
     from hotline_cli.demo_ivr import DemoIvr
     from telephony.simulator.pbx import SimulatedPbx
     from telephony.simulator.server import AmiServer, Credentials
@@ -818,9 +293,7 @@ def demo_site(settings: Settings, args: argparse.Namespace, port: int) -> Consol
     proc.start()
     stop = threading.Event()
     if args.interval > 0:
-        from hotline_cli.commands import _call_stream
-
-        threading.Thread(target=_call_stream, args=(pbx, args.interval, stop, DEMO_WAYBILLS), daemon=True).start()
+        threading.Thread(target=call_stream, args=(pbx, args.interval, stop, DEMO_WAYBILLS), daemon=True).start()
 
     def close() -> None:
         stop.set()
@@ -838,13 +311,12 @@ def demo_site(settings: Settings, args: argparse.Namespace, port: int) -> Consol
     return process_site(proc, demo=True, close=close)
 
 
-def start_wait_limits(settings: Settings, bus: EventBus, actions_for: Any) -> Any:
+def start_wait_limits(settings: Settings, bus: EventBus,
+                      actions_for: Callable[[str], Actions]) -> WaitLimitWatcher | None:
     """The queue wait limits (`[queue_wait_limits]`): callers waiting longer are moved to the IVR's
     callback offer. None when no queue has a limit."""
     if not settings.queue_wait_limits:
         return None
-    from ivr.overflow import WaitLimitWatcher
-
     watcher = WaitLimitWatcher(actions_for, settings.queue_wait_limits)
     bus.subscribe(watcher.on_event)
     log.info("queue wait limits: %s", ", ".join(f"{q} {s:g} s" for q, s in settings.queue_wait_limits.items()))
@@ -861,7 +333,7 @@ def run_serve(args: argparse.Namespace, report: Callable[[str], object]) -> int:
     apply_switch_interval(args.settings)
     if getattr(args, "role", "all") != "all":
         return run_role(args, report)
-    _sigterm_as_interrupt()
+    sigterm_as_interrupt()
     settings: Settings = args.settings
     endpoints = [AmiEndpoint(a.host, a.port, a.username, a.secret, a.name) for a in settings.pbxs()]
     pbxs = ", ".join(f"{e.name} {e.host}:{e.port}" for e in endpoints)
@@ -893,15 +365,6 @@ def embedded_site(settings: Settings, endpoints: list[AmiEndpoint]) -> ConsoleSi
     return process_site(proc, demo=False, close=close)
 
 
-def _wait_forever() -> None:
-    stop = threading.Event()
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-
-
 def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
     """`hotline serve --role listener|web|worker|live`: one job per process, events shared over Redis.
 
@@ -913,7 +376,7 @@ def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
     from hotline_cli.pbxrpc import ControlServer, WrapUpMirror
     from hotline_cli.redisbus import EventPublisher, LivePublisher, RedisUnavailable
 
-    _sigterm_as_interrupt()
+    sigterm_as_interrupt()
     settings: Settings = args.settings
     role = args.role
     if not settings.redis_url:
@@ -949,9 +412,10 @@ def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
             control_server = ControlServer(settings.redis_url, control, settings.pbx_control_key, wrap_ups=wrap_ups)
             live_pub = LivePublisher(settings.redis_url, live)
             board_pub = start_wallboard(settings, db, bus, live)
-            record_metrics(bus, links)
-            metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
-            metrics.set_store_backlog_source(lambda: pipeline.backlog)
+            listener_metrics = metrics.MetricSources()
+            record_metrics(bus, links, listener_metrics)
+            listener_metrics.backlog = rq_backlog(settings.redis_url, settings.job_queue)
+            listener_metrics.store_backlog = lambda: pipeline.backlog
 
             def listener_status() -> dict[str, Any]:
                 return {"role": "listener", "ami": [link.status() for link in links],
@@ -961,7 +425,7 @@ def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
                         "pbx_control": control_server.status(),
                         "wrap_up": wrap_ups.status() if wrap_ups is not None else None}
 
-            serve_metrics(args.metrics_port, listener_status)
+            serve_metrics(args.metrics_port, listener_status, listener_metrics)
             if settings.live_transcripts:  # the model and the recognisers run in `--role live`
                 log.info("live transcripts: taps are asked for by the live process (--role live)")
             router = None
@@ -977,7 +441,7 @@ def run_role(args: argparse.Namespace, report: Callable[[str], object]) -> int:
             print(f"Hotline listener: AMI {', '.join(f'{e.name} {e.host}:{e.port}' for e in endpoints)}; "
                   f"events to {masked(settings.redis_url)}; transcription jobs to RQ queue {settings.job_queue}",
                   flush=True)
-            _wait_forever()
+            wait_forever()
             for link in links:
                 link.client.stop()
             if router is not None:
@@ -1036,7 +500,8 @@ def web_site(settings: Settings, retry: tuple[int, ...]) -> ConsoleSite:
         db.dispose()
         raise StartupError(str(exc)) from None
     jobs_conn = jobqueue.connect(settings.redis_url)
-    metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
+    web_metrics = metrics.MetricSources()
+    web_metrics.backlog = rq_backlog(settings.redis_url, settings.job_queue)
 
     def web_status() -> dict[str, Any]:
         body: dict[str, Any] = {"role": "web", "events_received": sub.received,
@@ -1059,26 +524,23 @@ def web_site(settings: Settings, retry: tuple[int, ...]) -> ConsoleSite:
     remote = RemotePbx(settings.redis_url, settings.pbx_control_key)
     return console_site(settings, db, bus, live_view, demo=False, close=close, status=web_status,
                         live_bus=web_live_bus, control=remote, wrap_ups=RemoteWrapUps(remote), shared=True,
-                        wallboard=board_sub, reports=RqReportRunner(settings.redis_url, settings.report_queue, retry))
+                        wallboard=board_sub, reports=RqReportRunner(settings.redis_url, settings.report_queue, retry),
+                        metric_sources=web_metrics)
 
 
 def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metrics_port: int | None) -> None:
     """An RQ worker (in this process, the Vosk model kept between jobs) with RQ's scheduler for
     retries, plus a catch-up every 30 s: recorded calls without a transcript (their job never made
     it: a listener killed before enqueueing, Redis down) and jobs of dead workers on this machine."""
-    try:
-        model_dir = Path(settings.vosk_model) if settings.vosk_model else default_model_dir()
-    except TranscriptsError as exc:
-        raise StartupError(str(exc)) from None
-    if not model_dir.is_dir():
-        raise StartupError(f"Vosk model folder {model_dir} does not exist (set HOTLINE_VOSK_MODEL)")
+    model_dir = model_folder(settings)
     recordings = settings.recordings_dir.resolve()
-    jobqueue.set_context(jobqueue.WorkerContext(db, model_dir, recordings, rules=_rules(settings),
-                                                recording_wait_s=settings.recording_wait_s))
+    context = jobqueue.WorkerContext(db, model_dir, recordings, rules=standard_rules(settings),
+                                     recording_wait_s=settings.recording_wait_s)
     conn = jobqueue.connect(settings.redis_url)
     jobs = RqTranscriber(settings.redis_url, settings.job_queue, retry)
-    metrics.set_backlog_source(rq_backlog(settings.redis_url, settings.job_queue))
-    serve_metrics(metrics_port)
+    worker_metrics = metrics.MetricSources()
+    worker_metrics.backlog = rq_backlog(settings.redis_url, settings.job_queue)
+    serve_metrics(metrics_port, sources=worker_metrics)
     stop = threading.Event()
 
     def catch_up() -> None:
@@ -1086,15 +548,7 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
             try:
                 jobqueue.requeue_jobs_of_dead_workers(conn, settings.job_queue)
                 jobqueue.requeue_jobs_of_dead_workers(conn, settings.report_queue)
-                since = datetime.now(UTC) - timedelta(days=1)
-                with db.session() as s:
-                    missing = calls_needing_transcripts(s, since)
-                queued = 0
-                for call in missing:
-                    if call.recording and jobs.submit(call.linkedid, Path(call.recording)):
-                        queued += 1
-                if queued:
-                    log.info("%s recorded calls without a transcript queued", queued)
+                queue_missing_transcripts(db, jobs, Path, CATCH_UP_SINCE_S)
             except Exception as exc:  # Redis or the database down: next round
                 log.warning("transcription catch-up failed: %s", exc)
             if stop.wait(CATCH_UP_EVERY_S):
@@ -1106,7 +560,7 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
     try:
         while True:
             worker = jobqueue.make_worker(jobqueue.worker_connection(settings.redis_url), settings.report_queue,
-                                          settings.job_queue)  # reports first
+                                          settings.job_queue, context=context)  # reports first
             try:
                 worker.work(with_scheduler=True, logging_level="WARNING")
             except (redis.RedisError, ValueError) as exc:  # Redis away at start; a name still registered
@@ -1120,4 +574,3 @@ def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metr
         pass
     finally:
         stop.set()
-        jobqueue.set_context(None)

@@ -17,8 +17,8 @@ from cases.errors import CallNotFound, InvalidTranscriptInput
 from cases.models import CallCheckFinding, CallEntity, TranscriptSegment
 from cases.search import search_transcripts
 from cases.views import CaseInput, ShipmentInput
-from hotline_cli.call_analysis import analyse_call
-from hotline_cli.runtime import CallPipeline
+from pipeline.call_analysis import analyse_call
+from pipeline.call_pipeline import CallPipeline
 from telephony.events import EventBus
 from telephony.records import CallRecord
 from transcripts.engine import Transcript, Word

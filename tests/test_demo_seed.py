@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from cases.models import Claim, Complaint, Inspection, SelfSettled
 from cases.services import CHINA_TZ
 from hotline_cli.config import load_settings
-from hotline_cli.runtime import open_database
+from hotline_cli.startup import open_database
 
 
 def test_demo_database_gets_last_months_workflows_once(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from cases.db import Database
 from cases.private_files import private_dir
 from cases.views import CaseInput
 from hotline_cli.config import Settings
-from hotline_cli.runtime import open_database, secret_key
+from hotline_cli.startup import open_database, secret_key
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 

@@ -49,10 +49,7 @@ def db(pg_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def context(db: Database, tmp_path: Path) -> Iterator[WorkerContext]:
-    ctx = WorkerContext(db, default_model_dir(), tmp_path)
-    jobqueue.set_context(ctx)
-    yield ctx
-    jobqueue.set_context(None)
+    yield WorkerContext(db, default_model_dir(), tmp_path)
 
 
 def store_call(db: Database, linkedid: str, recording: Path) -> None:
@@ -63,11 +60,11 @@ def store_call(db: Database, linkedid: str, recording: Path) -> None:
                                   started_at=now - 20, answered_at=now - 15, ended_at=now - 1))
 
 
-def run_burst(queue_name: str, rounds: int = 1, pause_s: float = 0.0) -> None:
+def run_burst(queue_name: str, context: WorkerContext, rounds: int = 1, pause_s: float = 0.0) -> None:
     conn = redis.Redis.from_url(REDIS)
     try:
         for _ in range(rounds):
-            worker = jobqueue.make_worker(conn, queue_name)
+            worker = jobqueue.make_worker(conn, queue_name, context=context)
             worker.work(burst=True, with_scheduler=True, logging_level="ERROR")
             time.sleep(pause_s)
     finally:
@@ -87,7 +84,7 @@ def test_a_job_transcribes_the_call_once_even_when_enqueued_twice(
     assert jobs.submit("1700000000.1", rec) is True
     assert jobs.submit("1700000000.1", rec) is False  # already queued: not twice
     assert jobqueue.counts(jobs.redis, queue_name).queued == 1
-    run_burst(queue_name)
+    run_burst(queue_name, context)
     first = engines(db, "1700000000.1")
     assert "vosk" in first and "vosk-turns" in first
     done_key = f"rq:job:{jobqueue.rq_job_id('1700000000.1')}"
@@ -97,7 +94,7 @@ def test_a_job_transcribes_the_call_once_even_when_enqueued_twice(
     assert caller and caller[0].text  # real words from the real recording
     # delivered again (at least once): the job sees the transcript and stores nothing more
     assert jobs.submit("1700000000.1", rec) is True
-    run_burst(queue_name)
+    run_burst(queue_name, context)
     assert engines(db, "1700000000.1") == first
     c = jobqueue.counts(jobs.redis, queue_name)
     assert (c.queued, c.started, c.scheduled, c.failed) == (0, 0, 0, 0)
@@ -111,7 +108,7 @@ def test_a_failing_job_is_retried_with_backoff_then_succeeds(
     store_call(db, "1700000000.2", wav)
     jobs = RqTranscriber(REDIS, queue_name, (2, 2, 2))
     assert jobs.submit("1700000000.2", wav)
-    run_burst(queue_name)  # the recording is not there yet: the job fails and waits for its retry
+    run_burst(queue_name, context)  # the recording is not there yet: the job fails and waits for its retry
     c = jobqueue.counts(jobs.redis, queue_name)
     assert (c.scheduled, c.failed) == (1, 0), c
     job = jobqueue.fetch_job(jobqueue.rq_job_id("1700000000.2"), jobs.redis)
@@ -119,7 +116,7 @@ def test_a_failing_job_is_retried_with_backoff_then_succeeds(
     make_call_recording(later, "배송 조회를 하고 싶어요", "안녕하세요 상담원입니다")
     deadline = time.time() + 120  # a condition: generous for a loaded machine (the suite runs in parallel)
     while "vosk" not in engines(db, "1700000000.2") and time.time() < deadline:
-        run_burst(queue_name, pause_s=0.5)  # the scheduler moves the job back when its retry is due
+        run_burst(queue_name, context, pause_s=0.5)  # the scheduler moves the job back when its retry is due
     assert "vosk" in engines(db, "1700000000.2")
     c = jobqueue.counts(jobs.redis, queue_name)
     assert (c.scheduled, c.failed) == (0, 0)
@@ -132,7 +129,7 @@ def test_a_job_out_of_retries_is_in_the_failed_registry_and_not_requeued(
     store_call(db, "1700000000.3", missing)
     jobs = RqTranscriber(REDIS, queue_name, (0,))  # one immediate retry
     assert jobs.submit("1700000000.3", missing)
-    run_burst(queue_name, rounds=2)
+    run_burst(queue_name, context, rounds=2)
     c = jobqueue.counts(jobs.redis, queue_name)
     assert c.failed == 1 and c.scheduled == 0
     (failed,) = c.failed_jobs
@@ -145,7 +142,6 @@ def test_a_job_out_of_retries_is_in_the_failed_registry_and_not_requeued(
 
 
 def test_a_job_outside_a_worker_and_bad_settings_are_clear_errors(queue_name: str, tmp_path: Path) -> None:
-    jobqueue.set_context(None)
     with pytest.raises(JobQueueError, match="only in `hotline serve --role worker`"):
         jobqueue.transcribe_job("x", str(tmp_path / "x.wav"))
     with pytest.raises(JobQueueError, match="whole seconds"):

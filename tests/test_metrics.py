@@ -15,7 +15,7 @@ from agent_console.config import ConsoleConfig
 from cases import services
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
-from hotline_cli.runtime import record_metrics
+from hotline_cli.process_metrics import record_metrics
 from telephony.events import AgentRinging, CallEnded, CallStarted, EventBus
 from telephony.live import LiveSnapshot
 from telephony.records import CallRecord
@@ -32,18 +32,22 @@ class EmptyLive:
 
 
 @pytest.fixture
-def app_bus(seeded_sqlite_db: Database) -> Iterator[tuple[FlaskClient, EventBus, Database]]:
+def sources() -> metrics.MetricSources:
+    return metrics.MetricSources()
+
+
+@pytest.fixture
+def app_bus(seeded_sqlite_db: Database,
+            sources: metrics.MetricSources) -> Iterator[tuple[FlaskClient, EventBus, Database]]:
     db = seeded_sqlite_db
     with db.session() as s:
         services.create_user(s, "admin1", DEMO_PASSWORD, "admin", "Admin")
     bus = EventBus()
-    app, _ = create_app(ConsoleConfig(secret_key="k", metrics_token=TOKEN), db, bus, EmptyLive())
+    app, _ = create_app(ConsoleConfig(secret_key="k", metrics_token=TOKEN), db, bus, EmptyLive(),
+                        metric_sources=sources)
     app.config["TESTING"] = True
     yield app.test_client(), bus, db
     dispatcher(app).stop()
-    metrics.set_ami_source(None)
-    metrics.set_backlog_source(None)
-    metrics.set_store_backlog_source(None)
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -61,7 +65,7 @@ def scrape(client: FlaskClient) -> str:
 
 
 def test_metrics_count_calls_waits_pops_ami_events_and_the_backlog(
-        app_bus: tuple[FlaskClient, EventBus, Database]) -> None:
+        app_bus: tuple[FlaskClient, EventBus, Database], sources: metrics.MetricSources) -> None:
     client, bus, _ = app_bus
 
     class Link:  # what record_metrics reads of a PbxLink: its name, event counter, connected flag
@@ -77,9 +81,9 @@ def test_metrics_count_calls_waits_pops_ami_events_and_the_backlog(
                 def is_set() -> bool:
                     return True
 
-    record_metrics(bus, [Link()])  # type: ignore[list-item]
-    metrics.set_backlog_source(lambda: (7, 2))
-    metrics.set_store_backlog_source(lambda: 3)
+    record_metrics(bus, [Link()], sources)  # type: ignore[list-item]
+    sources.backlog = lambda: (7, 2)
+    sources.store_backlog = lambda: 3
     before = scrape(client)
     now = time.time()
     bus.publish(CallEnded(CallRecord("m.1", hotline="claims", outcome="answered", wait_s=12.5), now))

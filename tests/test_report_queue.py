@@ -55,11 +55,8 @@ def test_a_report_rendered_by_a_worker_comes_back_as_json(
     page = ReportRequest("claims-monthly", *period, reports.PAGE)
     xlsx = ReportRequest("calls", *period, "xlsx")
     ids = [runner.submit(page).id, runner.submit(xlsx).id]
-    jobqueue.set_context(jobqueue.WorkerContext(seeded_sqlite_db, tmp_path, tmp_path))
-    try:
-        jobqueue.make_worker(runner.redis, runner.queue.name).work(burst=True, logging_level="ERROR")
-    finally:
-        jobqueue.set_context(None)
+    context = jobqueue.WorkerContext(seeded_sqlite_db, tmp_path, tmp_path)
+    jobqueue.make_worker(runner.redis, runner.queue.name, context=context).work(burst=True, logging_level="ERROR")
     doc, file = (runner.view(i, with_result=True) for i in ids)
     assert doc is not None and file is not None and doc.state == file.state == "done", (doc, file)
     with seeded_sqlite_db.reading() as s:

@@ -94,7 +94,6 @@ def test_the_worker_never_runs_a_job_hotline_did_not_write(
         plant(conn, queue, job_id, **fields)
         conn.rpush(f"rq:queue:{queue}", job_id)
     conn.sadd("rq:queues", f"rq:queue:{queue}")
-    jobqueue.set_context(None)
     caplog.set_level(logging.INFO, logger="hotline_cli.jobqueue")
     try:
         jobqueue.make_worker(conn, queue).work(burst=True, logging_level="ERROR")

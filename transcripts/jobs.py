@@ -41,6 +41,7 @@ MEMORY_MAX_ATTEMPTS = 1
 DEFAULT_BACKOFF_S = 30.0
 DEFAULT_MAX_BACKOFF_S = 1800.0
 DEFAULT_KEEP_DONE_S = 7 * 86400.0
+RECORDING_WAIT_S = 20.0  # `submit_when_written`: how long a just-ended call's recording may take to appear
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +230,29 @@ class TranscriptionQueue:
             self._enqueue(record, 0.0)
         log.debug("transcription job %s queued: %s", job_id, recording)
         return True
+
+    def submit_when_written(self, job_id: str, recording: Path) -> None:
+        """Queue the recording of a call that just ended once Asterisk has written it (more than a WAV
+        header, the same size twice half a second apart), waiting up to `RECORDING_WAIT_S` on a thread
+        of its own: returns at once. A recording that never appears, or a job not accepted, is logged."""
+        threading.Thread(target=self._submit_once_written, args=(job_id, Path(recording)), daemon=True).start()
+
+    def _submit_once_written(self, job_id: str, path: Path) -> None:
+        deadline = time.monotonic() + RECORDING_WAIT_S
+        last = -1
+        while time.monotonic() < deadline:
+            size = path.stat().st_size if path.exists() else -1
+            if size > 44 and size == last:
+                break
+            last = size
+            time.sleep(0.5)
+        else:
+            log.warning("recording of call %s never appeared at %s", job_id, path)
+            return
+        try:
+            self.submit(job_id, path)
+        except TranscriptsError as exc:
+            log.warning("transcription of %s not queued: %s", job_id, exc)
 
     def progress(self) -> QueueProgress:
         """Typed counts and the pending jobs (running first, then queued by next try)."""

@@ -13,7 +13,7 @@ import pytest
 from cases.db import Database
 from cases.services import DEMO_WAYBILLS, get_call, seed_demo
 from hotline_cli.demo_ivr import DemoIvr
-from hotline_cli.runtime import CallPipeline
+from pipeline.call_pipeline import CallPipeline
 from telephony.calls import CallTracker
 from telephony.connection import AmiEndpoint
 from telephony.events import CallEnded, DomainEvent, EventBus

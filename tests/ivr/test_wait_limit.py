@@ -17,8 +17,8 @@ from cases.db import Database
 from cases.services import get_call, seed_demo
 from hotline_cli.config import ConfigError, load_settings
 from hotline_cli.demo_ivr import DemoIvr
-from hotline_cli.runtime import CallPipeline
 from ivr.overflow import WaitLimitError, WaitLimitWatcher, check_limits
+from pipeline.call_pipeline import CallPipeline
 from telephony.connection import AmiEndpoint
 from telephony.events import CallEnded, CallQueued, DomainEvent, EventBus
 from telephony.frames import Message

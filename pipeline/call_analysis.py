@@ -1,25 +1,25 @@
 """From a transcribed call to what the case shows: the service-standard check and the entities.
 
 `transcripts` computes (check_call, extract_entities), `cases` stores (record_call_analysis); this
-wiring turns one into the other, as neither package may import the other.
+module turns one into the other, as neither package may import the other.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from pathlib import Path
 
-from cases.call_checks import CallAnalysisInput, EntityInput, FindingInput
+from cases.call_checks import CallAnalysisInput, EntityInput, FindingInput, record_call_analysis
+from cases.db import Database
+from cases.errors import CasesError
 from cases.models import SEGMENT_SPEAKERS
-from hotline_cli.config import Settings
 from transcripts.entities import extract_entities
-from transcripts.standard import Rules, check_call, load_rules
+from transcripts.errors import TranscriptsError
+from transcripts.jobs import TranscriptionResult
+from transcripts.standard import Rules, check_call
 from transcripts.turns import Turn
 
-
-def standard_rules(settings: Settings) -> Rules:
-    """The rules file of the settings (`standard_rules`), or the built-in one; `RulesError` if it is bad."""
-    return load_rules(Path(settings.standard_rules) if settings.standard_rules else None)
+log = logging.getLogger("hotline")
 
 
 def _speaker(value: str | None) -> str | None:
@@ -42,3 +42,13 @@ def analyse_call(turns: Sequence[Turn], rules: Rules) -> CallAnalysisInput:
         for e in extract_entities(turn.text)
     )
     return CallAnalysisInput(score=check.score, findings=findings, entities=entities)
+
+
+def store_call_analysis(db: Database, result: TranscriptionResult, rules: Rules) -> None:
+    """The check and the waybills/phones/amounts of a transcribed call, stored on the call. A failure is
+    logged, not raised: the transcripts are stored already and a retry would not change the check."""
+    try:
+        with db.session() as s:
+            record_call_analysis(s, result.job_id, analyse_call(result.turns, rules))
+    except (CasesError, TranscriptsError) as exc:
+        log.error("service check of call %s not stored: %s", result.job_id, exc)
