@@ -344,7 +344,7 @@ class AuditLine:
 
 
 def _audit(s: Session, entity: str, entity_id: int) -> tuple[AuditLine, ...]:
-    from cases.services import audit_for
+    from cases.audit import audit_for
 
     return tuple(AuditLine(a.at, a.who, a.what) for a in audit_for(s, entity, entity_id))
 
@@ -518,7 +518,7 @@ def _sanctions(s: Session) -> tuple[ins.SanctionView, ...]:
     from cases.models import Sanction
 
     rows = s.scalars(select(Sanction).order_by(Sanction.decided_at.desc(), Sanction.id.desc()).limit(500)).all()
-    return tuple(ins._sanction_view(x) for x in rows)
+    return tuple(ins.sanction_view(x) for x in rows)
 
 
 @work.get("/inspections/<int:inspection_id>")

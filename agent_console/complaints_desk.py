@@ -27,9 +27,9 @@ from agent_console.casework import (
 )
 from agent_console.context import console
 from cases import complaints as co
+from cases.audit import audit_for
 from cases.errors import ComplaintNotFound
 from cases.models import Complaint
-from cases.services import audit_for
 from cases.views import CaseInput
 from cases.vocab import ComplaintCause, ComplaintStage, ComplaintType, Department
 from cases.workflow import COMPLAINT

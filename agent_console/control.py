@@ -15,7 +15,7 @@ from telephony.connection import AmiActionError, AmiError
 from telephony.pbxlink import PbxNotConnected
 
 log = logging.getLogger(__name__)
-AGENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a console user name, as cases.services accepts them
+AGENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a console user name, as cases.inputs accepts them
 
 
 class ControlError(Exception):

@@ -1,4 +1,4 @@
-"""The console's reads and writes, each one transaction through `cases.services`.
+"""The console's reads and writes, each one transaction through `cases`.
 
 HTTP handlers stay thin: they call these and turn the named exceptions into status codes.
 """
@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cases import changes, services
+from cases import accounts, call_access, call_records, case_records, changes
 from cases.changes import ChangeRequestView
 from cases.db import Database
 from cases.errors import CallNotFound, CaseNotFound, CasesError, InvalidCaseInput, ShipmentSourceError
 from cases.ids import MAX_ID, is_row_id
+from cases.local_time import CHINA_TZ
 from cases.prompt_faults import recent_prompt_faults
-from cases.services import CHINA_TZ
 from cases.shipment_sources import ShipmentSource, copy_into_table
 from cases.views import UNSET, CaseInput, CaseSummaryView, CaseUpdate, CaseView, UserView
 from cases.vocab import CaseKind, CaseStatus, Department, Role
@@ -63,7 +63,7 @@ class CallUser:
 
     `all_calls`: a role that sees every call (security capability "all_calls": supervisors, claims,
     inspectors, admins); otherwise an agent, who sees the calls it was on or was assigned
-    (cases.services.may_see_call). `live(linkedid)`: the call is live with this user now (its pop, the
+    (cases.call_access.may_see_call). `live(linkedid)`: the call is live with this user now (its pop, the
     call it talks on, or one just ended whose record is on its way to the database; for `all_calls`
     users: live at all) — a call being answered right now is not stored yet, and only such a call
     may be linked before it is (a pending row that the call's record fills in at its end)."""
@@ -78,12 +78,12 @@ def _may_link(s: Session, linkedid: str, user: CallUser) -> bool:
     pending). CallRefused otherwise."""
     lid = linkedid.strip()
     if user.all_calls:
-        if services.get_call(s, lid) is not None:
+        if call_records.get_call(s, lid) is not None:
             return False
         if user.live(lid):
             return True
         raise CallRefused("case.err.no_call", f"no call {lid}", 404)
-    seen = services.agent_may_see_call(s, lid, user.username)
+    seen = call_access.agent_may_see_call(s, lid, user.username)
     if seen:
         return False
     if user.live(lid):
@@ -98,10 +98,10 @@ def authenticate(db: Database, username: str, password: str) -> UserView | None:
     """Verify in a read-only session (no write lock while argon2 works); an older hash is upgraded
     to argon2id afterwards in a short write."""
     with db.reading() as s:
-        check = services.check_login(s, username, password)
+        check = accounts.check_login(s, username, password)
     if check.new_hash is not None:
         with db.session() as s:
-            services.upgrade_password_hash(s, check)
+            accounts.upgrade_password_hash(s, check)
     return check.user
 
 
@@ -166,7 +166,7 @@ def create_case(db: Database, payload: object, user: CallUser, shipments: Shipme
                 raise InvalidCaseInput(
                     f"waybill {case_input.waybill}: the shipment cannot be looked up now ({exc})") from None
         try:
-            case = services.create_case(s, case_input, by, pending_ok=pending_ok)
+            case = case_records.create_case(s, case_input, by, pending_ok=pending_ok)
         except CallNotFound:  # stored by nobody meanwhile: as if unknown
             raise CallRefused("case.err.no_call", f"no call {case_input.linkedid}", 404) from None
     log.info("case %s created by %s (call %s)", case.number, by, case_input.linkedid)
@@ -177,10 +177,10 @@ def get_case(db: Database, case_id: int, user: CallUser) -> CaseView:
     """The case as `user` may see it: an agent gets the calls it was not on (nor assigned, nor live with
     it now: a pending row) without their recording, transcripts, check and entities (`withheld`)."""
     with db.session() as s:
-        case = services.get_case(s, case_id)
+        case = case_records.get_case(s, case_id)
     if user.all_calls:
         return case
-    calls = tuple(c if services.may_see_call(c, user.username) or user.live(c.call.linkedid)
+    calls = tuple(c if call_access.may_see_call(c, user.username) or user.live(c.call.linkedid)
                   else replace(c, transcripts=(), check=None, entities=(), withheld=True,
                                call=replace(c.call, recording=None))
                   for c in case.calls)
@@ -209,7 +209,7 @@ def _recording_of(db: Database, linkedid: str) -> str | None:
     """The recording path stored on the call."""
     try:
         with db.session() as s:
-            call = services.get_call(s, linkedid)
+            call = call_records.get_call(s, linkedid)
     except CasesError as exc:
         raise RecordingUnavailable(str(exc)) from None
     if call is None:
@@ -292,7 +292,7 @@ def parse_case_update(payload: object, wrap_up_labels: dict[str, str]) -> CaseUp
 def update_case(db: Database, case_id: int, payload: object, by: str, wrap_up_labels: dict[str, str]) -> CaseView:
     update = parse_case_update(payload, wrap_up_labels)
     with db.session() as s:
-        case = services.update_case(s, case_id, update, by)
+        case = case_records.update_case(s, case_id, update, by)
     log.info("case %s updated by %s", case.number, by)
     return case
 
@@ -328,12 +328,12 @@ def callback_tasks(db: Database, limit: int = 50) -> tuple[CallbackTask, ...]:
     """Open callback requests the IVR registered (inquiry cases by the IVR with the callback marker)."""
     out: list[CallbackTask] = []
     with db.session() as s:
-        for summary in services.list_cases(s, kind=CaseKind.INQUIRY.value, limit=500):
+        for summary in case_records.list_cases(s, kind=CaseKind.INQUIRY.value, limit=500):
             if summary.created_by != IVR_USER or CALLBACK_MARKER not in summary.subject:
                 continue
             if summary.status not in (CaseStatus.OPEN, CaseStatus.IN_PROGRESS):
                 continue
-            case = services.get_case(s, summary.id)
+            case = case_records.get_case(s, summary.id)
             caller = next((c.call.caller for c in case.calls if c.call.caller), "")
             if not caller and case.customer is not None and case.customer.phones:
                 caller = case.customer.phones[0]
@@ -357,34 +357,34 @@ def accept_callback(db: Database, task: CallbackTask, user: CallUser) -> CaseVie
     the caller's message), so it sees their recording and transcript."""
     by = user.username
     with db.session() as s:
-        case = services.update_case(s, task.case_id, CaseUpdate(
+        case = case_records.update_case(s, task.case_id, CaseUpdate(
             status=CaseStatus.IN_PROGRESS.value if task.status == CaseStatus.OPEN.value else None,
             note=f"回电 callback: {by} 接受回电任务，呼叫 {task.caller}", assigned_to=by), by)
         if not user.all_calls:
             for linked in case.calls:
                 if not (linked.call.agent or linked.call.agents or linked.call.rang):
-                    services.assign_call(s, linked.call.linkedid, by, by, via="callback")
+                    call_access.assign_call(s, linked.call.linkedid, by, by, via="callback")
         return case
 
 
 def recording_allowed(db: Database, linkedid: str, agent: str) -> bool | None:
     """An agent may hear the calls it was on (took, talked on, rang for) or was assigned; None: no such call."""
     with db.session() as s:
-        return services.agent_may_see_call(s, linkedid, agent)
+        return call_access.agent_may_see_call(s, linkedid, agent)
 
 
 def active_agents(db: Database) -> tuple[UserView, ...]:
     """Users of role agent that may log in: whom a supervisor may give a call."""
     with db.reading() as s:
-        return tuple(u for u in services.list_users(s) if u.role is Role.AGENT and u.active)
+        return tuple(u for u in accounts.list_users(s) if u.role is Role.AGENT and u.active)
 
 
 def assign_call(db: Database, linkedid: str, agent: str, by: str) -> bool:
-    """A supervisor gives an agent a call (cases.services.assign_call)."""
+    """A supervisor gives an agent a call (cases.call_access.assign_call)."""
     with db.session() as s:
-        return services.assign_call(s, linkedid, agent, by)
+        return call_access.assign_call(s, linkedid, agent, by)
 
 
 def recent_cases(db: Database, limit: int = 100) -> tuple[CaseSummaryView, ...]:
     with db.session() as s:
-        return services.list_cases(s, limit=limit)
+        return case_records.list_cases(s, limit=limit)

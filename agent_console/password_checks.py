@@ -1,7 +1,7 @@
 """At most `concurrent` password checks at once in a web process, on threads of their own (issue #16,
 finding 3).
 
-Each argon2 check holds `cases.services.ARGON2_MEMORY_KIB` of memory (and one core) while it runs;
+Each argon2 check holds `cases.passwords.ARGON2_MEMORY_KIB` of memory (and one core) while it runs;
 without a bound, wrong logins sent at once made the web process grow by 64 MiB each. A login that
 finds every slot taken waits up to `wait_s` for one, then is answered 503 with Retry-After
 (`LoginBusy`) without its password being checked.

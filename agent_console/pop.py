@@ -1,5 +1,5 @@
 """The screen pop: everything an agent sees when a call rings, built from the domain events the
-console remembered (caller, hotline, IVR keys, WAYBILL) and `cases.services.caller_context`."""
+console remembered (caller, hotline, IVR keys, WAYBILL) and `cases.caller_context.caller_context`."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from agent_console.calls import CallInfo
+from cases.caller_context import caller_context
+from cases.customers import customer_view
 from cases.db import Database
 from cases.errors import CasesError
 from cases.models import Customer, CustomerPhone
-from cases.services import _customer_view, _suffix_key, caller_context, normalize_phone, phones_match
+from cases.phones import normalize_phone, phone_tail, phones_match
 from cases.shipment_sources import ShipmentSource
 from cases.views import CallerContext, CallView, CaseSummaryView, CustomerView, ShipmentView
 from cases.vocab import CaseKind
@@ -210,7 +212,7 @@ def _case(c: CaseSummaryView) -> PopCase:
 
 def customer_candidates(s: Session, phone: str, shipment: ShipmentView | None) -> tuple[CustomerView, ...]:
     """Customers whose phone matches the caller's number (exactly or by its tail, as
-    `cases.services` matches), and the shipment's shipper and consignee. Read only: an unknown
+    `cases.customers` matches), and the shipment's shipper and consignee. Read only: an unknown
     caller creates nothing."""
     found: dict[int, CustomerView] = {}
     norm = normalize_phone(phone)
@@ -218,16 +220,16 @@ def customer_candidates(s: Session, phone: str, shipment: ShipmentView | None) -
     if shipment is not None and shipment.consignee_phone:
         phones.append(normalize_phone(shipment.consignee_phone))
     for number in phones:
-        key = _suffix_key(number)
+        key = phone_tail(number)
         stmt = select(CustomerPhone).where(
             CustomerPhone.phone == number if key is None else CustomerPhone.tail == key)
         for row in s.scalars(stmt.limit(50)).all():
             if row.phone == number or phones_match(row.phone, number):
-                found.setdefault(row.customer_id, _customer_view(row.customer))
+                found.setdefault(row.customer_id, customer_view(row.customer))
     if shipment is not None and shipment.shipper_customer_id is not None and shipment.shipper_customer_id not in found:
         shipper = s.get(Customer, shipment.shipper_customer_id)
         if shipper is not None:
-            found[shipper.id] = _customer_view(shipper)
+            found[shipper.id] = customer_view(shipper)
     return tuple(found.values())
 
 

@@ -22,10 +22,10 @@ from agent_console.context import console
 from agent_console.i18n import current_language, translate
 from agent_console.security import allowed
 from cases import search as case_search
-from cases import segment, services
+from cases import segment, shipment_records
 from cases.errors import DatabaseUnavailable, InvalidWaybill, ShipmentSourceError
+from cases.local_time import CHINA_TZ
 from cases.search import InvalidSearchQuery, SearchFilters, SearchResult
-from cases.services import CHINA_TZ
 from cases.shipment_sources import ShipmentSource, find_via
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def shipment(waybill: str) -> ResponseReturnValue:
     source = _shipment_source()
     try:
         with console().db.reading() as s:
-            view = find_via(source, s, waybill) if source is not None else services.find_shipment(s, waybill)
+            view = find_via(source, s, waybill) if source is not None else shipment_records.find_shipment(s, waybill)
     except InvalidWaybill:
         abort(404)
     except ShipmentSourceError as exc:

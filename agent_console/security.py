@@ -28,7 +28,7 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "write_cases": frozenset({"agent", "supervisor", "claims", "admin"}),
     "recordings": CENTRE_ROLES,  # agents: only calls they were on or were assigned (ownership)
     # every call's recording and transcripts on case pages, and linking any call to a case; agents see and
-    # link only the calls they were on or were assigned (cases.services.may_see_call, agent_console.data)
+    # link only the calls they were on or were assigned (cases.call_access.may_see_call, agent_console.data)
     "all_calls": CENTRE_ROLES - {"agent"},
     # give an agent a call to work on: it may then link it and see its recording and transcripts
     "assign_calls": frozenset({"supervisor", "admin"}),

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cases.db import Database  # noqa: E402
-from cases.services import create_shipment  # noqa: E402
+from cases.shipment_records import create_shipment  # noqa: E402
 from cases.views import ShipmentEventInput, ShipmentInput  # noqa: E402
 from ivr.agi import AgiSession  # noqa: E402
 from ivr.agi_client import AgiCaller, AgiCallResult  # noqa: E402

@@ -45,7 +45,7 @@ def serve(code: Path, db_url: str, port: int) -> None:
     from agent_console.app import create_app
     from agent_console.config import ConsoleConfig
     from cases.db import Database
-    from cases.services import seed_demo
+    from cases.demo_seed import seed_demo
     from telephony.events import EventBus
 
     class NoLive:

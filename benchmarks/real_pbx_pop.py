@@ -32,8 +32,8 @@ import socketio  # noqa: E402
 from pbx.asterisk_lab import EXE, Key, asterisk_prefix, hotline_env  # noqa: E402
 from pbx.hotline_site import WRAP_UP_S, Site, open_site  # noqa: E402
 
+from cases.accounts import create_user  # noqa: E402
 from cases.demo_data import DEMO_PASSWORD  # noqa: E402
-from cases.services import create_user  # noqa: E402
 from tests.test_roles import login  # noqa: E402
 
 

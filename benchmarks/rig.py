@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent_console.app import create_app, dispatcher  # noqa: E402
 from agent_console.config import ConsoleConfig  # noqa: E402
 from agent_console.namespaces import Dispatcher  # noqa: E402
-from cases import services  # noqa: E402
+from cases import demo_seed, passwords  # noqa: E402
 from cases.db import Database  # noqa: E402
 from cases.models import User  # noqa: E402
 from telephony.connection import AmiEndpoint  # noqa: E402
@@ -74,8 +74,8 @@ def seed_users(db: Database, agents: int, supervisors: Iterable[str] = ()) -> No
     """The demo data, the simulator's agents and the given supervisors, all with PASSWORD (one
     argon2 hash for all: setup in seconds)."""
     with db.session() as s:
-        services.seed_demo(s)
-        shared = services.hash_password(PASSWORD)
+        demo_seed.seed_demo(s)
+        shared = passwords.hash_password(PASSWORD)
         seeded = {u.username: u for u in s.scalars(select(User)).all()}
         for a in make_agents(agents):
             if a.peer in seeded:  # the demo's agent1001-1003

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent_console.pop import PopBuilder  # noqa: E402
 from cases.db import Database  # noqa: E402
 from cases.demo_data import DEMO_PHONES, DEMO_WAYBILLS  # noqa: E402
-from cases.services import seed_demo  # noqa: E402
+from cases.demo_seed import seed_demo  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:

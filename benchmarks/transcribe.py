@@ -306,7 +306,7 @@ def delivery_round(engine: VoskEngine, n: int, workdir: Path) -> None:
     from agent_console.config import ConsoleConfig
     from cases.db import Database
     from cases.demo_data import DEMO_PASSWORD
-    from cases.services import seed_demo
+    from cases.demo_seed import seed_demo
     from telephony.events import EventBus
     from telephony.live import LiveSnapshot
     from transcripts.live import tap_call

@@ -10,9 +10,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cases.audit import record_audit
+from cases.case_records import load_case
 from cases.errors import ChangeRequestNotFound, InvalidWorkflowInput
+from cases.inputs import aware_utc, clean_text, clean_username, parse_enum
 from cases.models import Case, ChangeRequest, Shipment, utcnow
-from cases.services import _audit, _aware, _enum, _load_case, _text, _username, normalize_phone
+from cases.phones import normalize_phone
 from cases.vocab import CaseKind, CaseStatus, ChangeField, ChangeStage
 from cases.workflow import CHANGE_REQUEST
 
@@ -60,19 +63,19 @@ def _clean_value(fld: ChangeField, value: str) -> str:
         if not 5 <= len(phone) <= 32:
             raise InvalidWorkflowInput(f"{value!r} is not a phone number")
         return phone
-    return _text(value, "consignee name", max_len=100, required=True)
+    return clean_text(value, "consignee name", max_len=100, required=True)
 
 
 def request_change(
     s: Session, case_id: int, *, field: str, new_value: str, reason: str = "", by: str, at: datetime | None = None
 ) -> ChangeRequestView:
     """Ask for a change of the case's shipment (the case must be a change request with a waybill)."""
-    who = _username(by, "requested_by")
-    fld = _enum(ChangeField, field, "change field", InvalidWorkflowInput)
+    who = clean_username(by, "requested_by")
+    fld = parse_enum(ChangeField, field, "change field", InvalidWorkflowInput)
     value = _clean_value(fld, new_value)
-    why = _text(reason, "reason", max_len=10_000)
-    now = _aware(at, "time") if at is not None else utcnow()
-    case = _load_case(s, case_id, for_update=True)
+    why = clean_text(reason, "reason", max_len=10_000)
+    now = aware_utc(at, "time") if at is not None else utcnow()
+    case = load_case(s, case_id, for_update=True)
     if case.kind != CaseKind.CHANGE_REQUEST:
         raise InvalidWorkflowInput(f"case {case.number} is a {case.kind}, not a change request")
     if case.shipment is None:
@@ -96,7 +99,7 @@ def request_change(
         case.status = CaseStatus.IN_PROGRESS.value
     case.updated_at = now
     s.flush()
-    _audit(
+    record_audit(
         s,
         who,
         "change_request.request",
@@ -129,9 +132,9 @@ def approve_change(
     s: Session, request_id: int, *, note: str = "", by: str, at: datetime | None = None
 ) -> ChangeRequestView:
     """Approve: the shipment gets the new value (the old one is kept on the request and in the audit)."""
-    who = _username(by, "approved_by")
-    text = _text(note, "note", max_len=10_000)
-    now = _aware(at, "time") if at is not None else utcnow()
+    who = clean_username(by, "approved_by")
+    text = clean_text(note, "note", max_len=10_000)
+    now = aware_utc(at, "time") if at is not None else utcnow()
     r, shipment, case = _load(s, request_id)
     old_stage = r.stage
     r.stage = CHANGE_REQUEST.step(r.id, r.stage, "approve")
@@ -141,8 +144,9 @@ def approve_change(
     r.old_value, r.decided_by, r.decided_at, r.decision_note = before, who, now, text
     case.status, case.updated_at = CaseStatus.RESOLVED.value, now
     s.flush()
-    _audit(s, who, "change_request.approve", "change_request", r.id, {"from": old_stage, "to": r.stage, "note": text})
-    _audit(
+    record_audit(s, who, "change_request.approve", "change_request", r.id,
+                 {"from": old_stage, "to": r.stage, "note": text})
+    record_audit(
         s,
         who,
         "shipment.update",
@@ -160,16 +164,17 @@ def approve_change(
 
 def reject_change(s: Session, request_id: int, *, note: str, by: str, at: datetime | None = None) -> ChangeRequestView:
     """Reject (a reason is required); the shipment is not touched."""
-    who = _username(by, "rejected_by")
-    text = _text(note, "note", max_len=10_000, required=True)
-    now = _aware(at, "time") if at is not None else utcnow()
+    who = clean_username(by, "rejected_by")
+    text = clean_text(note, "note", max_len=10_000, required=True)
+    now = aware_utc(at, "time") if at is not None else utcnow()
     r, shipment, case = _load(s, request_id)
     old_stage = r.stage
     r.stage = CHANGE_REQUEST.step(r.id, r.stage, "reject")
     r.decided_by, r.decided_at, r.decision_note = who, now, text
     case.updated_at = now
     s.flush()
-    _audit(s, who, "change_request.reject", "change_request", r.id, {"from": old_stage, "to": r.stage, "note": text})
+    record_audit(s, who, "change_request.reject", "change_request", r.id,
+                 {"from": old_stage, "to": r.stage, "note": text})
     s.flush()
     return _view(r, shipment.waybill)
 
@@ -177,6 +182,6 @@ def reject_change(s: Session, request_id: int, *, note: str, by: str, at: dateti
 def list_change_requests(s: Session, *, stage: str | None = None, limit: int = 100) -> tuple[ChangeRequestView, ...]:
     stmt = select(ChangeRequest, Shipment.waybill).join(Shipment, Shipment.id == ChangeRequest.shipment_id)
     if stage is not None:
-        stmt = stmt.where(ChangeRequest.stage == _enum(ChangeStage, stage, "stage", InvalidWorkflowInput).value)
+        stmt = stmt.where(ChangeRequest.stage == parse_enum(ChangeStage, stage, "stage", InvalidWorkflowInput).value)
     stmt = stmt.order_by(ChangeRequest.requested_at.desc(), ChangeRequest.id.desc()).limit(max(1, min(limit, 1000)))
     return tuple(_view(r, wb) for r, wb in s.execute(stmt).all())

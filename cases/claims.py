@@ -21,11 +21,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from cases.audit import record_audit
+from cases.case_records import create_case, load_case
 from cases.errors import ClaimNotFound, EvidenceRejected, InvalidWorkflowInput
+from cases.inputs import aware_utc, clean_text, clean_username, parse_enum
 from cases.models import Claim, ClaimEvidence, ClaimLiability, ClaimOffer, utcnow
 from cases.money import bp_to_percent, percent_to_bp, split_by_shares, to_fen, yuan, yuan0
 from cases.private_files import private_dir
-from cases.services import _audit, _aware, _enum, _load_case, _text, _username, create_case
 from cases.views import CaseInput
 from cases.vocab import (
     AccidentCause,
@@ -193,7 +195,7 @@ def _load(s: Session, claim_id: int) -> Claim:
 
 
 def _now(at: datetime | None) -> datetime:
-    return _aware(at, "time") if at is not None else utcnow()
+    return aware_utc(at, "time") if at is not None else utcnow()
 
 
 def _step(
@@ -218,14 +220,14 @@ def report_claim(
 ) -> ClaimView:
     """Start the claim workflow on a case of kind claim (stage reported). A major incident (flagged,
     or claimed ≥ MAJOR_CLAIM_YUAN) is escalated to `centre_head` (audited as claim.escalate)."""
-    who = _username(by, "reported_by")
-    chan = _enum(ClaimChannel, channel, "claim channel", InvalidWorkflowInput)
-    cause = _enum(AccidentCause, accident_cause, "accident cause", InvalidWorkflowInput)
+    who = clean_username(by, "reported_by")
+    chan = parse_enum(ClaimChannel, channel, "claim channel", InvalidWorkflowInput)
+    cause = parse_enum(AccidentCause, accident_cause, "accident cause", InvalidWorkflowInput)
     claimed_fen = to_fen(claimed, "claimed amount")
-    branch_name = _text(branch, "branch", max_len=100)
-    head = _username(centre_head, "centre_head")
+    branch_name = clean_text(branch, "branch", max_len=100)
+    head = clean_username(centre_head, "centre_head")
     now = _now(at)
-    case = _load_case(s, case_id, for_update=True)
+    case = load_case(s, case_id, for_update=True)
     if case.kind != CaseKind.CLAIM:
         raise InvalidWorkflowInput(f"case {case.number} is a {case.kind}, not a claim")
     if s.scalars(select(Claim.id).where(Claim.case_id == case.id)).first() is not None:
@@ -245,7 +247,7 @@ def report_claim(
     )
     s.add(c)
     s.flush()
-    _audit(
+    record_audit(
         s,
         who,
         "claim.report",
@@ -263,7 +265,8 @@ def report_claim(
     )
     if is_major:
         case.priority = "urgent"
-        _audit(s, who, "claim.escalate", "claim", c.id, {"escalated_to": head, "claimed": str(yuan0(claimed_fen))})
+        record_audit(s, who, "claim.escalate", "claim", c.id,
+                     {"escalated_to": head, "claimed": str(yuan0(claimed_fen))})
         log.warning("major claim on case %s (%s yuan) escalated to %s", case.number, yuan0(claimed_fen), head)
     s.flush()
     return _view(c)
@@ -285,8 +288,8 @@ def open_claim(
     """Create a claim case and report the claim on it."""
     if case.kind != CaseKind.CLAIM:
         raise InvalidWorkflowInput(f"open_claim needs a case of kind claim, got {case.kind!r}")
-    _enum(ClaimChannel, channel, "claim channel", InvalidWorkflowInput)
-    _enum(AccidentCause, accident_cause, "accident cause", InvalidWorkflowInput)
+    parse_enum(ClaimChannel, channel, "claim channel", InvalidWorkflowInput)
+    parse_enum(AccidentCause, accident_cause, "accident cause", InvalidWorkflowInput)
     to_fen(claimed, "claimed amount")
     created = create_case(s, case, by)
     return report_claim(
@@ -304,7 +307,7 @@ def open_claim(
 
 
 def start_investigation(s: Session, claim_id: int, *, by: str, at: datetime | None = None) -> ClaimView:
-    who = _username(by, "investigator")
+    who = clean_username(by, "investigator")
     now = _now(at)
     c = _load(s, claim_id)
     c.case.assigned_to = who if c.case.assigned_to is None else c.case.assigned_to
@@ -343,7 +346,7 @@ def add_evidence(
     at: datetime | None = None,
 ) -> ClaimView:
     """Keep a photo, document or recording under `store.root` (only while investigating)."""
-    who = _username(by, "uploaded_by")
+    who = clean_username(by, "uploaded_by")
     name, ctype = _check_evidence(store, filename, data, content_type)
     now = _now(at)
     c = _load(s, claim_id)
@@ -378,16 +381,16 @@ def fix_liability(
     s: Session, claim_id: int, *, parties: Sequence[LiabilityInput], by: str, at: datetime | None = None
 ) -> ClaimView:
     """Name the responsible parties (明确责任人) with shares summing to exactly 100 %; needs evidence."""
-    who = _username(by, "fixed_by")
+    who = clean_username(by, "fixed_by")
     if not parties:
         raise InvalidWorkflowInput("liability needs at least one responsible party")
     rows: list[tuple[str, str, int]] = []
     for i, p in enumerate(parties, 1):
-        party = _enum(LiableParty, p.party, "liable party", InvalidWorkflowInput)
+        party = parse_enum(LiableParty, p.party, "liable party", InvalidWorkflowInput)
         rows.append(
             (
                 party.value,
-                _text(p.name, "party name", max_len=100),
+                clean_text(p.name, "party name", max_len=100),
                 percent_to_bp(p.share_percent, f"share of party {i}"),
             )
         )
@@ -426,10 +429,10 @@ def offer(
     at: datetime | None = None,
 ) -> ClaimView:
     """An offer (company) or counter-offer (customer) in the negotiation."""
-    who = _username(by, "recorded_by")
-    side = _enum(OfferBy, offered_by, "offered_by", InvalidWorkflowInput)
+    who = clean_username(by, "recorded_by")
+    side = parse_enum(OfferBy, offered_by, "offered_by", InvalidWorkflowInput)
     fen = to_fen(amount, "offer")
-    text = _text(note, "note", max_len=10_000)
+    text = clean_text(note, "note", max_len=10_000)
     now = _now(at)
     c = _load(s, claim_id)
     CLAIM.step(c.id, c.stage, "offer")
@@ -441,7 +444,7 @@ def agree_amount(
     s: Session, claim_id: int, *, amount: Decimal | str | int, by: str, at: datetime | None = None
 ) -> ClaimView:
     """The agreed compensation; it must be one of the amounts offered by either side."""
-    who = _username(by, "agreed_by")
+    who = clean_username(by, "agreed_by")
     fen = to_fen(amount, "agreed amount")
     now = _now(at)
     c = _load(s, claim_id)
@@ -456,7 +459,7 @@ def agree_amount(
 
 def notify_parties(s: Session, claim_id: int, *, by: str, at: datetime | None = None) -> ClaimView:
     """Tell each responsible party what it owes: the agreed amount split by shares, to the fen."""
-    who = _username(by, "notified_by")
+    who = clean_username(by, "notified_by")
     now = _now(at)
     c = _load(s, claim_id)
     CLAIM.step(c.id, c.stage, "notify_parties")
@@ -479,10 +482,10 @@ def file_insurer_claim(
     by: str,
     at: datetime | None = None,
 ) -> ClaimView:
-    who = _username(by, "filed_by")
-    ins = _text(insurer, "insurer", max_len=100, required=True)
-    pol = _text(policy_no, "policy number", max_len=64, required=True)
-    num = _text(insurer_claim_no, "insurer claim number", max_len=64, required=True)
+    who = clean_username(by, "filed_by")
+    ins = clean_text(insurer, "insurer", max_len=100, required=True)
+    pol = clean_text(policy_no, "policy number", max_len=64, required=True)
+    num = clean_text(insurer_claim_no, "insurer claim number", max_len=64, required=True)
     now = _now(at)
     c = _load(s, claim_id)
     CLAIM.step(c.id, c.stage, "file_insurer_claim")
@@ -501,8 +504,8 @@ def update_insurer_claim(
     by: str,
     at: datetime | None = None,
 ) -> ClaimView:
-    who = _username(by, "updated_by")
-    st = _enum(InsurerStatus, status, "insurer status", InvalidWorkflowInput)
+    who = clean_username(by, "updated_by")
+    st = parse_enum(InsurerStatus, status, "insurer status", InvalidWorkflowInput)
     payout_fen = to_fen(payout, "insurer payout") if payout is not None else None
     if st is InsurerStatus.PAID and payout_fen is None:
         raise InvalidWorkflowInput("an insurer claim marked paid needs the payout amount")
@@ -525,7 +528,7 @@ def update_insurer_claim(
 
 def pay(s: Session, claim_id: int, *, amount: Decimal | str | int, by: str, at: datetime | None = None) -> ClaimView:
     """The customer has been paid; the amount must be the agreed one."""
-    who = _username(by, "paid_by")
+    who = clean_username(by, "paid_by")
     fen = to_fen(amount, "paid amount")
     now = _now(at)
     c = _load(s, claim_id)
@@ -537,7 +540,7 @@ def pay(s: Session, claim_id: int, *, amount: Decimal | str | int, by: str, at: 
 
 
 def close(s: Session, claim_id: int, *, by: str, at: datetime | None = None) -> ClaimView:
-    who = _username(by, "closed_by")
+    who = clean_username(by, "closed_by")
     now = _now(at)
     c = _load(s, claim_id)
     CLAIM.step(c.id, c.stage, "close")
@@ -563,7 +566,7 @@ def list_claims(
     """Claims, newest first; `branch` gives a branch's claims (its console's queue)."""
     stmt = select(Claim).options(*_LOAD)
     if stage is not None:
-        stmt = stmt.where(Claim.stage == _enum(ClaimStage, stage, "stage", InvalidWorkflowInput).value)
+        stmt = stmt.where(Claim.stage == parse_enum(ClaimStage, stage, "stage", InvalidWorkflowInput).value)
     if branch is not None:
         stmt = stmt.where(Claim.branch == branch)
     if major is not None:

@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from cases.audit import iso_utc, record_audit
+from cases.case_records import create_case, load_case
 from cases.errors import ComplaintNotFound, InvalidWorkflowInput
+from cases.inputs import aware_utc, clean_text, clean_username, parse_enum
 from cases.models import Case, Complaint, utcnow
-from cases.services import _audit, _aware, _enum, _iso, _load_case, _text, _username, create_case
 from cases.views import CaseInput
 from cases.vocab import CaseKind, CaseStatus, ComplaintCause, ComplaintStage, ComplaintType, Department
 from cases.workflow import COMPLAINT, advance
@@ -94,18 +96,18 @@ def _load(s: Session, complaint_id: int) -> Complaint:
 
 
 def _now(at: datetime | None) -> datetime:
-    return _aware(at, "time") if at is not None else utcnow()
+    return aware_utc(at, "time") if at is not None else utcnow()
 
 
 def record_complaint(
     s: Session, case_id: int, *, complaint_type: str, branch: str = "", by: str, at: datetime | None = None
 ) -> ComplaintView:
     """Start the complaint workflow on an existing case of kind complaint (stage recorded)."""
-    who = _username(by, "recorded_by")
-    ctype = _enum(ComplaintType, complaint_type, "complaint type", InvalidWorkflowInput)
-    branch_name = _text(branch, "branch", max_len=100)
+    who = clean_username(by, "recorded_by")
+    ctype = parse_enum(ComplaintType, complaint_type, "complaint type", InvalidWorkflowInput)
+    branch_name = clean_text(branch, "branch", max_len=100)
     now = _now(at)
-    case = _load_case(s, case_id, for_update=True)
+    case = load_case(s, case_id, for_update=True)
     if case.kind != CaseKind.COMPLAINT:
         raise InvalidWorkflowInput(f"case {case.number} is a {case.kind}, not a complaint")
     if s.scalars(select(Complaint.id).where(Complaint.case_id == case.id)).first() is not None:
@@ -120,7 +122,7 @@ def record_complaint(
     )
     s.add(c)
     s.flush()
-    _audit(
+    record_audit(
         s,
         who,
         "complaint.record",
@@ -135,10 +137,10 @@ def record_complaint(
 def open_complaint(
     s: Session, case: CaseInput, *, complaint_type: str, branch: str = "", by: str, at: datetime | None = None
 ) -> ComplaintView:
-    """Create a complaint case (see `services.create_case`) and record the complaint on it."""
+    """Create a complaint case (see `cases.case_records.create_case`) and record the complaint on it."""
     if case.kind != CaseKind.COMPLAINT:
         raise InvalidWorkflowInput(f"open_complaint needs a case of kind complaint, got {case.kind!r}")
-    _enum(ComplaintType, complaint_type, "complaint type", InvalidWorkflowInput)
+    parse_enum(ComplaintType, complaint_type, "complaint type", InvalidWorkflowInput)
     created = create_case(s, case, by)
     return record_complaint(s, created.id, complaint_type=complaint_type, branch=branch, by=by, at=at)
 
@@ -162,10 +164,10 @@ def analyse(
     at: datetime | None = None,
 ) -> ComplaintView:
     """Record the cause category and the responsible department (stage analysed)."""
-    who = _username(by, "analysed_by")
-    cause_v = _enum(ComplaintCause, cause, "complaint cause", InvalidWorkflowInput)
-    dept = _enum(Department, responsible_department, "department", InvalidWorkflowInput)
-    text = _text(analysis, "analysis", max_len=10_000)
+    who = clean_username(by, "analysed_by")
+    cause_v = parse_enum(ComplaintCause, cause, "complaint cause", InvalidWorkflowInput)
+    dept = parse_enum(Department, responsible_department, "department", InvalidWorkflowInput)
+    text = clean_text(analysis, "analysis", max_len=10_000)
     now = _now(at)
     c = _load(s, complaint_id)
     COMPLAINT.step(c.id, c.stage, "analyse")
@@ -193,10 +195,10 @@ def refer(
 ) -> ComplaintView:
     """Refer to a department with a deadline for its rectification (stage referred). Referring again
     while referred renews the referral (another department or a new deadline)."""
-    who = _username(by, "referred_by")
-    dept = _enum(Department, department, "department", InvalidWorkflowInput)
-    due = _aware(deadline, "deadline")
-    text = _text(note, "note", max_len=10_000)
+    who = clean_username(by, "referred_by")
+    dept = parse_enum(Department, department, "department", InvalidWorkflowInput)
+    due = aware_utc(deadline, "deadline")
+    text = clean_text(note, "note", max_len=10_000)
     now = _now(at)
     if due <= now:
         raise InvalidWorkflowInput(f"deadline {due.isoformat()} is not in the future")
@@ -206,7 +208,7 @@ def refer(
     case: Case = c.case
     case.department, case.follow_up_due = dept.value, due
     return _step(
-        s, c, "refer", who, now, {"department": dept.value, "deadline": _iso(due), "note": text}, CaseStatus.REFERRED
+        s, c, "refer", who, now, {"department": dept.value, "deadline": iso_utc(due), "note": text}, CaseStatus.REFERRED
     )
 
 
@@ -214,8 +216,8 @@ def confirm_rectification(
     s: Session, complaint_id: int, *, rectification: str, by: str, at: datetime | None = None
 ) -> ComplaintView:
     """The department's rectification (整改) is confirmed (stage rectified)."""
-    who = _username(by, "confirmed_by")
-    text = _text(rectification, "rectification", max_len=10_000, required=True)
+    who = clean_username(by, "confirmed_by")
+    text = clean_text(rectification, "rectification", max_len=10_000, required=True)
     now = _now(at)
     c = _load(s, complaint_id)
     COMPLAINT.step(c.id, c.stage, "confirm_rectification")
@@ -226,8 +228,8 @@ def confirm_rectification(
 
 def tell_customer(s: Session, complaint_id: int, *, reply: str, by: str, at: datetime | None = None) -> ComplaintView:
     """The customer has been told the result (stage customer_told)."""
-    who = _username(by, "told_by")
-    text = _text(reply, "reply", max_len=10_000, required=True)
+    who = clean_username(by, "told_by")
+    text = clean_text(reply, "reply", max_len=10_000, required=True)
     now = _now(at)
     c = _load(s, complaint_id)
     COMPLAINT.step(c.id, c.stage, "tell_customer")
@@ -238,7 +240,7 @@ def tell_customer(s: Session, complaint_id: int, *, reply: str, by: str, at: dat
 
 def close(s: Session, complaint_id: int, *, by: str, at: datetime | None = None) -> ComplaintView:
     """Close the complaint and its case (stage closed)."""
-    who = _username(by, "closed_by")
+    who = clean_username(by, "closed_by")
     now = _now(at)
     c = _load(s, complaint_id)
     COMPLAINT.step(c.id, c.stage, "close")
@@ -264,9 +266,9 @@ def list_complaints(
     """Complaints, newest first; `referred_to` gives a department's queue of referrals."""
     stmt = select(Complaint).options(selectinload(Complaint.case))
     if stage is not None:
-        stmt = stmt.where(Complaint.stage == _enum(ComplaintStage, stage, "stage", InvalidWorkflowInput).value)
+        stmt = stmt.where(Complaint.stage == parse_enum(ComplaintStage, stage, "stage", InvalidWorkflowInput).value)
     if referred_to is not None:
-        dept = _enum(Department, referred_to, "department", InvalidWorkflowInput)
+        dept = parse_enum(Department, referred_to, "department", InvalidWorkflowInput)
         stmt = stmt.where(Complaint.referred_to == dept.value)
     stmt = stmt.order_by(Complaint.recorded_at.desc(), Complaint.id.desc()).limit(max(1, min(limit, 1000)))
     return tuple(_view(c) for c in s.scalars(stmt).all())

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from cases import claims, complaints, inspections
+from cases.call_records import record_call
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.demo_data import STAGES
 from cases.inspections import InspectionInput
-from cases.services import record_call
 from cases.views import CaseInput
 from telephony.records import CallRecord
 

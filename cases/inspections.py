@@ -11,10 +11,11 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from cases.audit import iso_utc, record_audit
 from cases.errors import FindingNotFound, InspectionNotFound, InvalidWorkflowInput
+from cases.inputs import aware_utc, clean_text, clean_username, parse_enum, validate_waybill
 from cases.models import Inspection, InspectionFinding, Sanction, SelfSettled, utcnow
 from cases.money import to_fen, yuan, yuan0
-from cases.services import _audit, _aware, _enum, _iso, _text, _username, validate_waybill
 from cases.vocab import ComplaintType, FindingStage, InspectionKind, SanctionKind, SettledBy
 from cases.workflow import FINDING
 
@@ -133,7 +134,7 @@ def _inspection_view(i: Inspection) -> InspectionView:
     )
 
 
-def _sanction_view(x: Sanction) -> SanctionView:
+def sanction_view(x: Sanction) -> SanctionView:
     return SanctionView(
         x.id,
         x.inspection_id,
@@ -148,12 +149,12 @@ def _sanction_view(x: Sanction) -> SanctionView:
 
 
 def record_inspection(s: Session, data: InspectionInput, *, by: str) -> InspectionView:
-    who = _username(by, "inspector")
-    kind = _enum(InspectionKind, data.kind, "inspection kind", InvalidWorkflowInput)
-    branch = _text(data.branch, "branch", max_len=100, required=True)
-    person = _text(data.person, "person", max_len=100)
-    at = _aware(data.inspected_at, "inspected_at")
-    note = _text(data.note, "note", max_len=10_000)
+    who = clean_username(by, "inspector")
+    kind = parse_enum(InspectionKind, data.kind, "inspection kind", InvalidWorkflowInput)
+    branch = clean_text(data.branch, "branch", max_len=100, required=True)
+    person = clean_text(data.person, "person", max_len=100)
+    at = aware_utc(data.inspected_at, "inspected_at")
+    note = clean_text(data.note, "note", max_len=10_000)
     quoted_fen = tariff_fen = None
     due = done = None
     if kind in RATE_KINDS:
@@ -164,8 +165,8 @@ def record_inspection(s: Session, data: InspectionInput, *, by: str) -> Inspecti
     elif kind in TIMELINESS_KINDS:
         if data.due_at is None:
             raise InvalidWorkflowInput(f"a {kind.value} check needs the due time")
-        due = _aware(data.due_at, "due_at")
-        done = _aware(data.done_at, "done_at") if data.done_at is not None else None
+        due = aware_utc(data.due_at, "due_at")
+        done = aware_utc(data.done_at, "done_at") if data.done_at is not None else None
         passed = done is not None and done <= due
     else:
         if data.passed is None:
@@ -189,13 +190,13 @@ def record_inspection(s: Session, data: InspectionInput, *, by: str) -> Inspecti
     )
     s.add(i)
     s.flush()
-    _audit(
+    record_audit(
         s,
         who,
         "inspection.record",
         "inspection",
         i.id,
-        {"kind": kind.value, "branch": branch, "person": person, "passed": passed, "at": _iso(at)},
+        {"kind": kind.value, "branch": branch, "person": person, "passed": passed, "at": iso_utc(at)},
     )
     s.flush()
     return _inspection_view(i)
@@ -216,10 +217,10 @@ def add_finding(
     s: Session, inspection_id: int, *, description: str, deadline: datetime, assignee: str = "", by: str
 ) -> FindingView:
     """A problem found → a rectification task for `assignee` (branch or person) due by `deadline`."""
-    who = _username(by, "inspector")
-    text = _text(description, "description", max_len=10_000, required=True)
-    due = _aware(deadline, "deadline")
-    who_fixes = _text(assignee, "assignee", max_len=100)
+    who = clean_username(by, "inspector")
+    text = clean_text(description, "description", max_len=10_000, required=True)
+    due = aware_utc(deadline, "deadline")
+    who_fixes = clean_text(assignee, "assignee", max_len=100)
     i = _load_inspection(s, inspection_id)
     if due <= i.inspected_at:
         raise InvalidWorkflowInput("the rectification deadline must be after the inspection")
@@ -228,13 +229,13 @@ def add_finding(
     )
     s.add(f)
     s.flush()
-    _audit(
+    record_audit(
         s,
         who,
         "finding.add",
         "finding",
         f.id,
-        {"inspection": i.id, "to": f.stage, "deadline": _iso(due), "assignee": f.assignee},
+        {"inspection": i.id, "to": f.stage, "deadline": iso_utc(due), "assignee": f.assignee},
     )
     s.flush()
     return _finding_view(f)
@@ -250,37 +251,37 @@ def _load_finding(s: Session, finding_id: int) -> InspectionFinding:
 def rectify_finding(
     s: Session, finding_id: int, *, rectification: str, by: str, at: datetime | None = None
 ) -> FindingView:
-    who = _username(by, "rectified_by")
-    text = _text(rectification, "rectification", max_len=10_000, required=True)
-    now = _aware(at, "time") if at is not None else utcnow()
+    who = clean_username(by, "rectified_by")
+    text = clean_text(rectification, "rectification", max_len=10_000, required=True)
+    now = aware_utc(at, "time") if at is not None else utcnow()
     f = _load_finding(s, finding_id)
     old = f.stage
     f.stage = FINDING.step(f.id, f.stage, "rectify")
     f.rectification, f.rectified_at = text, now
     s.flush()
-    _audit(s, who, "finding.rectify", "finding", f.id, {"from": old, "to": f.stage, "rectification": text})
+    record_audit(s, who, "finding.rectify", "finding", f.id, {"from": old, "to": f.stage, "rectification": text})
     s.flush()
     return _finding_view(f)
 
 
 def verify_finding(s: Session, finding_id: int, *, by: str, at: datetime | None = None) -> FindingView:
-    who = _username(by, "verified_by")
-    now = _aware(at, "time") if at is not None else utcnow()
+    who = clean_username(by, "verified_by")
+    now = aware_utc(at, "time") if at is not None else utcnow()
     f = _load_finding(s, finding_id)
     old = f.stage
     f.stage = FINDING.step(f.id, f.stage, "verify")
     f.verified_by, f.verified_at = who, now
     s.flush()
-    _audit(s, who, "finding.verify", "finding", f.id, {"from": old, "to": f.stage})
+    record_audit(s, who, "finding.verify", "finding", f.id, {"from": old, "to": f.stage})
     s.flush()
     return _finding_view(f)
 
 
 def reopen_finding(s: Session, finding_id: int, *, deadline: datetime, note: str, by: str) -> FindingView:
     """Verification failed: the task goes back to the assignee with a new deadline."""
-    who = _username(by, "verified_by")
-    due = _aware(deadline, "deadline")
-    text = _text(note, "note", max_len=10_000, required=True)
+    who = clean_username(by, "verified_by")
+    due = aware_utc(deadline, "deadline")
+    text = clean_text(note, "note", max_len=10_000, required=True)
     f = _load_finding(s, finding_id)
     old = f.stage
     f.stage = FINDING.step(f.id, f.stage, "reopen")
@@ -288,14 +289,15 @@ def reopen_finding(s: Session, finding_id: int, *, deadline: datetime, note: str
         raise InvalidWorkflowInput("the new deadline must be after the failed rectification")
     f.deadline, f.rectified_at = due, None
     s.flush()
-    _audit(s, who, "finding.reopen", "finding", f.id, {"from": old, "to": f.stage, "deadline": _iso(due), "note": text})
+    record_audit(s, who, "finding.reopen", "finding", f.id,
+                 {"from": old, "to": f.stage, "deadline": iso_utc(due), "note": text})
     s.flush()
     return _finding_view(f)
 
 
 def overdue_findings(s: Session, *, now: datetime | None = None) -> tuple[FindingView, ...]:
     """Open rectification tasks past their deadline, oldest deadline first."""
-    when = _aware(now, "now") if now is not None else utcnow()
+    when = aware_utc(now, "now") if now is not None else utcnow()
     stmt = (
         select(InspectionFinding)
         .where(InspectionFinding.stage == FindingStage.OPEN.value, InspectionFinding.deadline < when)
@@ -317,13 +319,13 @@ def record_sanction(
     by: str,
 ) -> SanctionView:
     """A reward or penalty for a branch (and optionally a person in it)."""
-    who = _username(by, "decided_by")
-    k = _enum(SanctionKind, kind, "sanction kind", InvalidWorkflowInput)
-    branch_name = _text(branch, "branch", max_len=100, required=True)
-    person_name = _text(person, "person", max_len=100)
+    who = clean_username(by, "decided_by")
+    k = parse_enum(SanctionKind, kind, "sanction kind", InvalidWorkflowInput)
+    branch_name = clean_text(branch, "branch", max_len=100, required=True)
+    person_name = clean_text(person, "person", max_len=100)
     fen = to_fen(amount, "amount")
-    why = _text(reason, "reason", max_len=10_000, required=True)
-    at = _aware(decided_at, "decided_at")
+    why = clean_text(reason, "reason", max_len=10_000, required=True)
+    at = aware_utc(decided_at, "decided_at")
     if inspection_id is not None:
         _load_inspection(s, inspection_id)
     x = Sanction(
@@ -338,7 +340,7 @@ def record_sanction(
     )
     s.add(x)
     s.flush()
-    _audit(
+    record_audit(
         s,
         who,
         "sanction.record",
@@ -353,7 +355,7 @@ def record_sanction(
         },
     )
     s.flush()
-    return _sanction_view(x)
+    return sanction_view(x)
 
 
 def record_self_settled(
@@ -370,13 +372,13 @@ def record_self_settled(
     by: str,
 ) -> SelfSettledView:
     """Business settled with a customer by the market, a branch, a driver or a loader themselves."""
-    who = _username(by, "recorded_by")
-    sb = _enum(SettledBy, settled_by, "settled_by", InvalidWorkflowInput)
-    kind = _enum(ComplaintType, issue, "issue", InvalidWorkflowInput)
-    branch_name = _text(branch, "branch", max_len=100, required=True)
-    person_name = _text(person, "person", max_len=100)
+    who = clean_username(by, "recorded_by")
+    sb = parse_enum(SettledBy, settled_by, "settled_by", InvalidWorkflowInput)
+    kind = parse_enum(ComplaintType, issue, "issue", InvalidWorkflowInput)
+    branch_name = clean_text(branch, "branch", max_len=100, required=True)
+    person_name = clean_text(person, "person", max_len=100)
     fen = to_fen(amount, "amount")
-    at = _aware(settled_at, "settled_at")
+    at = aware_utc(settled_at, "settled_at")
     wb = validate_waybill(waybill) if waybill else None
     x = SelfSettled(
         settled_by=sb.value,
@@ -386,13 +388,13 @@ def record_self_settled(
         issue=kind.value,
         amount_fen=fen,
         settled_at=at,
-        note=_text(note, "note", max_len=10_000),
+        note=clean_text(note, "note", max_len=10_000),
         recorded_by=who,
         recorded_at=utcnow(),
     )
     s.add(x)
     s.flush()
-    _audit(
+    record_audit(
         s,
         who,
         "self_settled.record",

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cases.audit import iso_utc, record_audit
 from cases.complaints import loose_ends
 from cases.errors import NotFound
 from cases.models import AuditEntry, Case, utcnow
-from cases.services import _audit, _iso
 from cases.vocab import OPEN_STATUSES
 
 ACK = "reminder.acknowledge"
@@ -49,12 +49,12 @@ class Reminder:
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "case_id": self.case_id, "case_number": self.case_number, "subject": self.subject,
-                "kind": self.kind, "due": _iso(self.due), "assignee": self.assignee, "department": self.department,
+                "kind": self.kind, "due": iso_utc(self.due), "assignee": self.assignee, "department": self.department,
                 "overdue": self.overdue}
 
 
 def _reminder(case: Case, kind: str, due: datetime) -> Reminder:
-    return Reminder(key=f"{case.id}:{kind}:{_iso(due)}", case_id=case.id, case_number=case.number,
+    return Reminder(key=f"{case.id}:{kind}:{iso_utc(due)}", case_id=case.id, case_number=case.number,
                     subject=case.subject, kind=kind, due=due, assignee=case.assigned_to or case.created_by or None,
                     department=case.department)
 
@@ -101,6 +101,7 @@ def acknowledge_reminder(s: Session, key: str, *, by: str, now: datetime | None 
     reminder = next((r for r in due_reminders(s, now=now, lead=lead) if r.key == key), None)
     if reminder is None:
         raise ReminderNotFound(f"no reminder {key!r} is due")
-    _audit(s, by, ACK, "case", reminder.case_id, {"key": key, "kind": reminder.kind, "due": _iso(reminder.due)})
+    record_audit(s, by, ACK, "case", reminder.case_id,
+                 {"key": key, "kind": reminder.kind, "due": iso_utc(reminder.due)})
     s.flush()
     return reminder

@@ -42,8 +42,8 @@ def register_search_cli(subparsers: Any) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from cases.local_time import CHINA_TZ
     from cases.search import SearchFilters, search_transcripts
-    from cases.services import CHINA_TZ
 
     def at(day: date | None, plus: int = 0) -> datetime | None:
         return datetime.combine(day + timedelta(days=plus), datetime.min.time(), CHINA_TZ) if day else None

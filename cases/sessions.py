@@ -3,8 +3,8 @@
 The console's signed cookie carries only a random token; the database keeps its SHA-256 (`session_key`)
 with the user and when the session was last used. A session is valid while its row exists, its user
 is active and it has not been idle too long; logout ends one session, and a new password, a new
-role or a disabled account end all of the user's (`cases.services.set_password`, `set_role`,
-`set_active`). Like `cases.services`, these functions flush but never commit.
+role or a disabled account end all of the user's (`cases.accounts.set_password`, `set_role`,
+`set_active`). Like the rest of `cases`, these functions flush but never commit.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `ShipmentSource` is the interface; `EmbeddedShipmentSource` reads the `shipments` table,
 `HttpShipmentSource` asks a TMS over HTTP JSON (contract: docs/shipments.md) and may fall back to
 the embedded table when the TMS cannot be reached or answers badly. `make_source` builds
-one from the `[shipments]` settings table. Used by the screen pop (`cases.services.caller_context`)
+one from the `[shipments]` settings table. Used by the screen pop (`cases.caller_context`)
 and the IVR's tracking lookup.
 """
 
@@ -27,8 +27,10 @@ from cases.errors import (
     ShipmentSourceUnreachable,
     UnknownWaybill,
 )
+from cases.inputs import validate_waybill
+from cases.phones import normalize_phone
 from cases.redact import masked
-from cases.services import create_shipment, find_shipment, normalize_phone, validate_waybill
+from cases.shipment_records import create_shipment, find_shipment
 from cases.views import ShipmentEventInput, ShipmentEventView, ShipmentInput, ShipmentView
 
 log = logging.getLogger(__name__)

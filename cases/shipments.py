@@ -29,9 +29,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from cases.audit import record_audit
+from cases.customers import match_customer
 from cases.errors import InvalidWaybill, ShipmentImportError
+from cases.inputs import validate_waybill
 from cases.models import CustomerPhone, Shipment, ShipmentEvent, utcnow
-from cases.services import _audit, _match_customer, _suffix_key, normalize_phone, phones_match, validate_waybill
+from cases.phones import normalize_phone, phone_tail, phones_match
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +272,7 @@ def parse_csv(text: str, *, tz: str = DEFAULT_TZ) -> tuple[ImportedRow, ...]:
 
 
 def _shippers(s: Session, phones: set[str]) -> dict[str, int | None]:
-    """Each shipper phone's customer (as `cases.services` matches phones): exact matches in one
+    """Each shipper phone's customer (as `cases.customers` matches phones): exact matches in one
     query per 500 phones, the tail match only for the others."""
     found: dict[str, int | None] = {}
     wanted = sorted(phones)
@@ -281,23 +284,23 @@ def _shippers(s: Session, phones: set[str]) -> dict[str, int | None]:
         rest = [phone for phone in wanted if phone not in found]
         if len(rest) <= BULK_TAIL_MATCH:
             for phone in rest:
-                customer = _match_customer(s, phone)
+                customer = match_customer(s, phone)
                 found[phone] = customer.id if customer is not None else None
             return found
         # many phones: one pass over the customers' phones, grouped by the 8-digit tail they share
         by_tail: dict[str, list[tuple[str, int]]] = {}
         for phone, cid in s.execute(select(CustomerPhone.phone, CustomerPhone.customer_id)):
-            tail = _suffix_key(phone)
+            tail = phone_tail(phone)
             if tail is not None:
                 by_tail.setdefault(tail, []).append((phone, cid))
         for phone in rest:
-            tail = _suffix_key(phone)
+            tail = phone_tail(phone)
             found[phone] = _closest(phone, by_tail.get(tail, [])) if tail is not None else None
     return found
 
 
 def _closest(norm: str, candidates: list[tuple[str, int]]) -> int | None:
-    """`cases.services._match_customer`'s rule: the longest shared tail wins; a tie links nobody."""
+    """`cases.customers.match_customer`'s rule: the longest shared tail wins; a tie links nobody."""
     digits = len(norm.lstrip("0"))
     scored = [(min(len(p.lstrip("0")), digits), cid) for p, cid in candidates if phones_match(p, norm)]
     if not scored:
@@ -338,7 +341,8 @@ def import_rows(s: Session, rows: Sequence[ImportedRow], *, by: str, encoding: s
         sh.updated_at = r.history[-1].at if r.history else now
     s.flush()
     summary = ImportSummary(encoding=encoding, rows=len(rows), created=created, updated=updated, events=events)
-    _audit(s, by, "shipments.import", "shipment", "*", {"rows": len(rows), "created": created, "updated": updated})
+    record_audit(s, by, "shipments.import", "shipment", "*",
+                 {"rows": len(rows), "created": created, "updated": updated})
     log.info("shipments import: %s rows (%s new, %s updated, %s events)", len(rows), created, updated, events)
     return summary
 

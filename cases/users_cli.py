@@ -74,8 +74,8 @@ def _show(user: UserView) -> str:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from cases.accounts import create_user
     from cases.db import open_migrated
-    from cases.services import create_user
 
     try:
         password = _password(args)
@@ -88,8 +88,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from cases.accounts import list_users
     from cases.db import open_migrated
-    from cases.services import list_users
 
     try:
         with open_migrated(args.settings.database_url) as db, db.reading() as s:
@@ -102,8 +102,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
+    from cases.accounts import set_password
     from cases.db import open_migrated
-    from cases.services import set_password
 
     try:
         password = _password(args)
@@ -116,8 +116,8 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
 
 def cmd_role(args: argparse.Namespace) -> int:
+    from cases.accounts import set_role
     from cases.db import open_migrated
-    from cases.services import set_role
 
     try:
         with open_migrated(args.settings.database_url) as db, db.session() as s:
@@ -129,8 +129,8 @@ def cmd_role(args: argparse.Namespace) -> int:
 
 
 def cmd_set_active(args: argparse.Namespace) -> int:
+    from cases.accounts import set_active
     from cases.db import open_migrated
-    from cases.services import set_active
 
     try:
         with open_migrated(args.settings.database_url) as db, db.session() as s:

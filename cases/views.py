@@ -1,4 +1,4 @@
-"""Frozen views returned by `cases.services`, and the inputs it accepts. No ORM objects leak out."""
+"""Frozen views returned by the `cases` modules, and the inputs they accept. No ORM objects leak out."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ class CaseCallView:
     transcripts: tuple[TranscriptView, ...]
     check: CallCheckView | None = None
     entities: tuple[CallEntityView, ...] = ()
-    assigned: tuple[str, ...] = ()  # agents a supervisor gave the call to (cases.services.assign_call)
+    assigned: tuple[str, ...] = ()  # agents a supervisor gave the call to (cases.call_access.assign_call)
     # the reader may not see this call's recording, transcripts, check and entities (left out): an agent
     # that was not on it (agent_console.data.get_case)
     withheld: bool = False

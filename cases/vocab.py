@@ -76,15 +76,6 @@ class Role(_Labelled):
 
 OPEN_STATUSES: frozenset[CaseStatus] = frozenset({CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED})
 
-# Which status may follow which. A closed case is final; a resolved one may be reopened.
-TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    CaseStatus.OPEN: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.REFERRED, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
-    CaseStatus.IN_PROGRESS: frozenset({CaseStatus.REFERRED, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
-    CaseStatus.REFERRED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
-    CaseStatus.RESOLVED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.CLOSED}),
-    CaseStatus.CLOSED: frozenset(),
-}
-
 _LABELS_ZH: dict[type[StrEnum], dict[str, str]] = {
     CustomerKind: {
         "shipper": "发货人",

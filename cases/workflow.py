@@ -1,4 +1,5 @@
-"""The workflow rules, in one place: which action may be taken in which stage, and where it leads.
+"""The workflow rules, in one place: which action may be taken in which stage, and where it leads;
+and which status a case may take next (`CASE_STATUS_TRANSITIONS`, checked by `check_case_status`).
 
 Every workflow step of `cases.complaints`, `cases.claims`, `cases.changes` and `cases.inspections`
 asks its machine here (`Machine.step`) before changing anything; an action the current stage does
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cases.errors import IllegalTransition
+from cases.audit import record_audit
+from cases.errors import IllegalTransition, InvalidCaseInput
 from cases.vocab import CaseStatus, ChangeStage, ClaimStage, ComplaintStage, FindingStage
 
 if TYPE_CHECKING:
@@ -69,8 +71,6 @@ def advance(s: Session, machine: Machine, row: Staged, action: str, who: str, no
             detail: dict[str, Any], case_status: CaseStatus | None) -> None:
     """Take one step: the machine decides the new stage (or raises, changing nothing), the case's
     own status follows, and the step is audited as `<workflow>.<action>` with from/to."""
-    from cases.services import _audit
-
     old = row.stage
     row.stage = machine.step(row.id, row.stage, action)
     row.updated_at = now
@@ -80,8 +80,30 @@ def advance(s: Session, machine: Machine, row: Staged, action: str, who: str, no
         case.status = case_status.value
     case.updated_at = now
     s.flush()
-    _audit(s, who, f"{machine.name}.{action}", machine.name, row.id, {"from": old, "to": row.stage, **detail})
+    record_audit(s, who, f"{machine.name}.{action}", machine.name, row.id, {"from": old, "to": row.stage, **detail})
     s.flush()
+
+
+# ---------------------------------------------------------------- a case's own status
+
+# Which status may follow which. A closed case is final; a resolved one may be reopened.
+CASE_STATUS_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.OPEN: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.REFERRED, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
+    CaseStatus.IN_PROGRESS: frozenset({CaseStatus.REFERRED, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
+    CaseStatus.REFERRED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
+    CaseStatus.RESOLVED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.CLOSED}),
+    CaseStatus.CLOSED: frozenset(),
+}
+
+
+def check_case_status(number: str, old: CaseStatus, new: CaseStatus) -> None:
+    """`InvalidCaseInput` unless case `number` may go from status `old` to `new` (keeping it is allowed)."""
+    if new is not old and new not in CASE_STATUS_TRANSITIONS[old]:
+        allowed = ", ".join(sorted(st.value for st in CASE_STATUS_TRANSITIONS[old])) or "none (closed is final)"
+        raise InvalidCaseInput(f"case {number} cannot go from {old.value} to {new.value}; allowed: {allowed}")
+
+
+# ---------------------------------------------------------------- the workflows' machines
 
 
 def _s(action: str, sources: tuple[str, ...] | str, target: str) -> Step:

@@ -48,7 +48,7 @@ from agent_console.report_jobs import ReportJobError
 from cases.db import Database
 from cases.errors import CasesError
 from cases.redact import masked
-from cases.services import transcripts_for_call
+from cases.transcript_records import transcripts_for_call
 from pipeline.transcription_jobs import IVR_JOB
 from pipeline.transcription_results import call_ended_at, store_transcription
 from transcripts.engine import VoskEngine, recording_parts, stereo_speakers_for

@@ -26,11 +26,9 @@ from agent_console.config import ConsoleConfig
 from agent_console.wallboard import WallboardRelay
 from agent_console.wrapup import WrapUps
 from cases.db import Database
+from cases.demo_data import DEMO_WAYBILLS
 from cases.private_files import private_dir
 from cases.redact import masked
-from cases.services import (
-    DEMO_WAYBILLS,
-)
 from hotline_cli import jobqueue, webserver
 from hotline_cli.config import Settings, shipment_source
 from hotline_cli.foreground import sigterm_as_interrupt, wait_forever

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cases.db import Database
+from cases.demo_seed import seed_demo
 from cases.errors import CasesError
+from cases.local_time import CHINA_TZ
 from cases.private_files import private_dir, write_private
-from cases.services import CHINA_TZ, seed_demo
 from hotline_cli.config import Settings
 from transcripts.engine import default_model_dir
 from transcripts.errors import TranscriptsError

@@ -19,11 +19,12 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from cases.case_records import create_case, find_case_by_number
 from cases.claims import claim_for_case
+from cases.customers import find_customer_by_phone
 from cases.db import Database
 from cases.errors import CasesError
 from cases.prompt_faults import record_prompt_fault
-from cases.services import create_case, find_case_by_number, find_customer_by_phone
 from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
 from cases.vocab import CaseKind, CustomerKind

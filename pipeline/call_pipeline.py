@@ -18,9 +18,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from agent_console import metrics
+from cases.call_records import calls_with_outcome, get_call, record_call
 from cases.db import Database
 from cases.errors import DatabaseUnavailable
-from cases.services import calls_with_outcome, get_call, record_call
 from pipeline.catch_up import queue_missing_transcripts
 from pipeline.transcription_jobs import TranscriptionJobs, ivr_job_id
 from pipeline.transcription_results import call_ended_at, store_transcription

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cases.call_records import calls_needing_transcripts
 from cases.db import Database
-from cases.services import calls_needing_transcripts
 from pipeline.transcription_jobs import TranscriptionJobs
 from transcripts.errors import TranscriptsError
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
+from cases.call_records import get_call
+from cases.case_records import link_call
 from cases.db import Database
 from cases.errors import CasesError
-from cases.services import attach_transcript, get_call, link_call
+from cases.transcript_records import attach_transcript
 from pipeline.call_analysis import store_call_analysis
 from pipeline.transcription_jobs import IVR_JOB, linkedid_of_job
 from transcripts.jobs import TranscriptionResult

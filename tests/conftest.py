@@ -88,7 +88,7 @@ def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite database with the demo data, made once per test process: seeding costs ~1.4 CPU-s
     (argon2 hashes of the demo accounts), and hundreds of tests start from it."""
     from cases.db import Database
-    from cases.services import seed_demo
+    from cases.demo_seed import seed_demo
 
     path = tmp_path_factory.mktemp("seeded") / "cases.db"
     database = Database(f"sqlite:///{path}")

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from cases.call_records import get_call, record_call
 from cases.db import Database
-from cases.services import attach_transcript, get_call, record_call, seed_demo, transcripts_for_call
+from cases.demo_seed import seed_demo
+from cases.transcript_records import attach_transcript, transcripts_for_call
 from telephony.records import CallRecord
 
 EXE = [sys.executable, "-m", "hotline_cli.main"]

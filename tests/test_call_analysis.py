@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from cases import services
 from cases.call_checks import CallAnalysisInput, EntityInput, FindingInput, call_analysis, record_call_analysis
+from cases.call_records import record_call
+from cases.case_records import create_case
 from cases.db import Database
 from cases.errors import CallNotFound, InvalidTranscriptInput
 from cases.models import CallCheckFinding, CallEntity, TranscriptSegment
 from cases.search import search_transcripts
+from cases.shipment_records import create_shipment
 from cases.views import CaseInput, ShipmentInput
 from pipeline.call_analysis import analyse_call
 from pipeline.call_pipeline import CallPipeline
@@ -55,9 +57,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     database = Database(url)
     database.migrate()
     with database.session() as s:
-        services.record_call(s, CallRecord(linkedid="C.1", caller="13900001111", outcome="answered",
+        record_call(s, CallRecord(linkedid="C.1", caller="13900001111", outcome="answered",
                                            agent="agent1001", agents=["agent1001"], hotline="service"))
-        services.create_shipment(s, ShipmentInput(waybill=WAYBILL, origin="上海", destination="郑州"))
+        create_shipment(s, ShipmentInput(waybill=WAYBILL, origin="上海", destination="郑州"))
     yield database
     database.dispose()
 
@@ -73,7 +75,7 @@ def test_a_transcribed_call_gets_its_check_entities_and_search_index(db: Databas
         check, entities = call_analysis(s, "C.1")
         hits = search_transcripts(s, "律师").hits
         segments = s.scalar(select(func.count()).select_from(TranscriptSegment))
-        case = services.create_case(s, CaseInput(kind="complaint", subject="未到", linkedid="C.1"), "agent1001")
+        case = create_case(s, CaseInput(kind="complaint", subject="未到", linkedid="C.1"), "agent1001")
     assert check is not None
     rules = {f.rule for f in check.findings}
     assert "closing" in rules and "escalation" in rules and "greeting" not in rules

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from cases.local_time import CHINA_TZ
 from cases.models import Claim, Complaint, Inspection, SelfSettled
-from cases.services import CHINA_TZ
 from hotline_cli.config import load_settings
 from hotline_cli.startup import open_database
 

@@ -30,9 +30,10 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import text as sqltext
 from waits import start_redis, stop_processes
 
+from cases.call_records import get_call
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
-from cases.services import get_call, transcripts_for_call
+from cases.transcript_records import transcripts_for_call
 from hotline_cli import jobqueue
 from telephony.connection import AmiConnection, AmiEndpoint
 

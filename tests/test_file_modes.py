@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cases import claims as cl
-from cases import services
+from cases.accounts import create_user
 from cases.db import Database
 from cases.private_files import private_dir
 from cases.views import CaseInput
@@ -42,7 +42,7 @@ def test_the_sqlite_database_its_folder_and_its_wal_are_private(tmp_path: Path) 
     try:
         db.migrate()
         with db.session() as s:
-            services.create_user(s, "agent1", "a-long-password", "agent", "a")
+            create_user(s, "agent1", "a-long-password", "agent", "a")
         assert mode(path) == 0o600
         assert mode(path.parent) == 0o700 and mode(path.parent.parent) == 0o700
         for extra in ("-wal", "-shm"):

@@ -15,8 +15,9 @@ import pytest
 import redis
 from loopback import free_port, redis_url
 
+from cases.call_records import record_call
 from cases.db import Database
-from cases.services import record_call, transcripts_for_call
+from cases.transcript_records import transcripts_for_call
 from hotline_cli import jobqueue
 from hotline_cli.jobqueue import JobQueueError, RqTranscriber, WorkerContext
 from telephony.records import CallRecord

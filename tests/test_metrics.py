@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from agent_console import metrics
 from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
-from cases import services
+from cases.accounts import create_user
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
 from hotline_cli.process_metrics import record_metrics
@@ -41,7 +41,7 @@ def app_bus(seeded_sqlite_db: Database,
             sources: metrics.MetricSources) -> Iterator[tuple[FlaskClient, EventBus, Database]]:
     db = seeded_sqlite_db
     with db.session() as s:
-        services.create_user(s, "admin1", DEMO_PASSWORD, "admin", "Admin")
+        create_user(s, "admin1", DEMO_PASSWORD, "admin", "Admin")
     bus = EventBus()
     app, _ = create_app(ConsoleConfig(secret_key="k", metrics_token=TOKEN), db, bus, EmptyLive(),
                         metric_sources=sources)

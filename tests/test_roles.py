@@ -19,9 +19,9 @@ import socketio
 from loopback import free_port, redis_url
 from waits import stop_processes
 
+from cases.call_records import get_call
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
-from cases.services import get_call
 from telephony.actions import Actions
 from telephony.connection import AmiConnection, AmiEndpoint
 

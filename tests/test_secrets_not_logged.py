@@ -21,8 +21,9 @@ import requests
 from loopback import free_port
 from waits import start_redis, stop_processes, wait_until
 
-from cases import services
+from cases.accounts import create_user
 from cases.db import Database
+from cases.demo_seed import seed_demo
 from telephony.connection import AmiConnection, AmiEndpoint
 
 EXE = [sys.executable, "-m", "hotline_cli.main", "-v"]
@@ -43,8 +44,8 @@ def test_no_secret_in_any_log(tmp_path: Path, pg_url: str) -> None:
     db = Database(pg_url)
     db.migrate()
     with db.session() as s:
-        services.seed_demo(s)
-        services.create_user(s, "opsagent", USER_PASSWORD, "agent", "Ops Agent")
+        seed_demo(s)
+        create_user(s, "opsagent", USER_PASSWORD, "agent", "Ops Agent")
     db.dispose()
     ami_port, http_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from cases.services import get_call
+from cases.call_records import get_call
 from hotline_cli.config import Settings, load_settings
 from hotline_cli.runtime import build_process
 from telephony.connection import AmiEndpoint

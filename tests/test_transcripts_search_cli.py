@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cases import services
+from cases.call_records import record_call
 from cases.db import Database
+from cases.transcript_records import attach_transcript
 from hotline_cli.main import main
 from telephony.records import CallRecord
 
@@ -21,9 +22,9 @@ def config(tmp_path: Path) -> Path:
     db = Database(f"sqlite:///{tmp_path / 'h.db'}")
     db.migrate()
     with db.session() as s:
-        services.record_call(s, CallRecord(linkedid="CLI.1", caller="13900001111", outcome="answered",
+        record_call(s, CallRecord(linkedid="CLI.1", caller="13900001111", outcome="answered",
                                            agent="agent1001", hotline="service", started_at=1_790_000_000.0))
-        services.attach_transcript(s, "CLI.1", engine="vosk-turns", model="m", speaker="mixed", text="",
+        attach_transcript(s, "CLI.1", engine="vosk-turns", model="m", speaker="mixed", text="",
                                    words_json=json.dumps(TURNS, ensure_ascii=False), duration_s=8.0)
     db.dispose()
     path = tmp_path / "hotline.toml"

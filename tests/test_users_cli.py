@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cases import services
+from cases.accounts import authenticate
 from cases.db import Database
 from hotline_cli.main import main
 
@@ -31,7 +31,7 @@ def _login(config: Path, username: str, password: str) -> bool:
     db = Database(f"sqlite:///{config.parent / 'h.db'}")
     try:
         with db.session() as s:
-            return services.authenticate(s, username, password) is not None
+            return authenticate(s, username, password) is not None
     finally:
         db.dispose()
 

@@ -18,9 +18,9 @@ from waits import wait_until
 
 from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
-from cases import services
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
+from cases.demo_seed import seed_demo
 from telephony.events import EventBus
 from telephony.live import AgentSnapshot, LiveSnapshot, QueueSnapshot, WaitingCaller
 from transcripts.live_events import LiveBus
@@ -163,7 +163,7 @@ def _seeded(url: str) -> Iterator[Database]:
     database = Database(url)
     database.migrate()
     with database.session() as s:
-        services.seed_demo(s)
+        seed_demo(s)
     yield database
     database.dispose()
 

@@ -98,12 +98,12 @@ def test_socket_refused_after_logout(console: Console) -> None:
 def test_login_with_an_older_scrypt_hash_works_and_upgrades_it_to_argon2(console: Console) -> None:
     from sqlalchemy import select
 
-    from cases import services
     from cases.models import User
+    from cases.passwords import scrypt_hash, verify_password
 
     with console.db.session() as s:
         user = s.scalars(select(User).where(User.username == "agent1002")).one()
-        user.password_hash = services.scrypt_hash("hotline-demo")
+        user.password_hash = scrypt_hash("hotline-demo")
     refused = console.client().post("/login", data={"username": "agent1002", "password": "wrong-password"})
     assert refused.status_code == 401
     with console.db.session() as s:
@@ -112,4 +112,4 @@ def test_login_with_an_older_scrypt_hash_works_and_upgrades_it_to_argon2(console
     assert resp.status_code == 302 and resp.headers["Location"] == "/agent"
     with console.db.session() as s:
         stored = s.scalars(select(User.password_hash).where(User.username == "agent1002")).one()
-    assert stored.startswith("$argon2id$") and services.verify_password("hotline-demo", stored)
+    assert stored.startswith("$argon2id$") and verify_password("hotline-demo", stored)

@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cases import services
+from cases.accounts import create_user
+from cases.call_records import get_call, record_call
+from cases.case_records import list_cases
 from cases.demo_data import DEMO_PASSWORD
+from cases.transcript_records import attach_transcript
 from telephony.events import AgentRinging, CallStarted
 
 if TYPE_CHECKING:
@@ -93,7 +96,7 @@ def users(console: Console) -> Console:
     with console.db.session() as s:
         for role in ("claims", "inspector", "admin", "branch"):
             branch = "郑州分公司" if role == "branch" else ""
-            services.create_user(s, USERS[role], DEMO_PASSWORD, role, role, branch=branch)
+            create_user(s, USERS[role], DEMO_PASSWORD, role, role, branch=branch)
     return console
 
 
@@ -145,10 +148,10 @@ def test_calls_of_other_agents_for_every_role(users: Console, role: str) -> None
 
     (users.config.recordings_dir / "taken.1003.wav").write_bytes(b"RIFF....WAVEfmt ")  # type: ignore[operator]
     with users.db.session() as s:
-        services.record_call(s, CallRecord(linkedid="taken.1003", caller="49305551001", hotline="service",
+        record_call(s, CallRecord(linkedid="taken.1003", caller="49305551001", hotline="service",
                                            outcome="answered", agent="agent1003", agents=["agent1003"],
                                            rang=["agent1003"], recording="taken.1003.wav"))
-        services.attach_transcript(s, "taken.1003", engine="vosk", model="t", speaker="caller", text="只给1003听的话",
+        attach_transcript(s, "taken.1003", engine="vosk", model="t", speaker="caller", text="只给1003听的话",
                                    words_json="[]", duration_s=1.0)
     case_id = users.login("supervisor").post("/api/cases", json={"kind": "inquiry", "subject": "x",
                                                                  "linkedid": "taken.1003"}).get_json()["id"]
@@ -159,7 +162,7 @@ def test_calls_of_other_agents_for_every_role(users: Console, role: str) -> None
     assert client.post("/api/cases", json={"kind": "inquiry", "subject": "z",
                                            "linkedid": "no.such.call"}).status_code == unknown
     with users.db.session() as s:
-        assert services.get_call(s, "no.such.call") is None
+        assert get_call(s, "no.such.call") is None
     page = client.get(f"/cases/{case_id}")
     if reads is None:
         assert page.status_code == 403
@@ -210,13 +213,13 @@ def test_posts_without_the_csrf_token_are_refused_and_store_nothing(console: Con
     assert raw.post("/login", data={"username": "agent1001", "password": DEMO_PASSWORD}).status_code == 400
     agent = console.login("agent1001")
     with console.db.session() as s:
-        before = len(services.list_cases(s, limit=1000))
+        before = len(list_cases(s, limit=1000))
     body = {"kind": "inquiry", "subject": "x"}
     resp = agent.post("/api/cases", json=body, headers={"X-CSRF-Token": "wrong"})
     assert resp.status_code == 400 and "CSRF" in resp.get_json()["message"]
     assert agent.post("/api/cases", json=body).status_code == 201  # with the right token
     with console.db.session() as s:
-        assert len(services.list_cases(s, limit=1000)) == before + 1
+        assert len(list_cases(s, limit=1000)) == before + 1
     # the pages carry the token: in a meta tag and in the login and logout forms
     page = agent.get("/agent").get_data(as_text=True)
     assert 'name="csrf-token"' in page and 'name="csrf_token"' in page

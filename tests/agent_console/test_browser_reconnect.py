@@ -14,7 +14,7 @@ import pytest
 from browser_support import login, new_page, shot
 
 from agent_console.reminders import REMINDERS_KEY, ReminderChecker
-from cases import services
+from cases.case_records import create_case
 from cases.models import AuditEntry, Case, utcnow
 from cases.views import CaseInput
 from telephony.events import AgentRinging, AgentStatus, CallQueued, CallStarted
@@ -56,7 +56,7 @@ def test_reconnect_restores_state_and_reminders_in_chromium(console: Console, ba
     for page in (agent, sup):
         page.wait_for_selector('[data-testid="reminders-empty"]:visible')
     with console.db.session() as s:
-        case = services.create_case(s, CaseInput(
+        case = create_case(s, CaseInput(
             kind="complaint", subject="破损理赔进度未反馈", status="referred", department="branch",
             assigned_to="agent1001", follow_up_due=utcnow() + timedelta(days=1)), "agent1001")
         s.get_one(Case, case.id).follow_up_due = utcnow() - timedelta(hours=3)

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from agent_console import data
-from cases import services
+from cases.audit import audit_for
+from cases.call_records import get_call, record_call
+from cases.case_records import create_case
 from cases.models import Call, Case
+from cases.transcript_records import attach_transcript
 from cases.views import CaseInput
 from telephony.events import AgentRinging, CallAnswered, CallEnded, CallStarted
 from telephony.records import CallRecord
@@ -41,8 +44,8 @@ def record(console: Console, linkedid: str, agent: str | None, *, rang: tuple[st
                      agents=[agent] if agent else [], rang=list(rang) or ([agent] if agent else []),
                      talk_s=30.0, recording=f"{linkedid}.wav", started_at=T0, answered_at=T0 + 5, ended_at=T0 + 35)
     with console.db.session() as s:
-        services.record_call(s, rec)
-        services.attach_transcript(s, linkedid, engine="vosk", model="test", speaker="caller", text=transcript,
+        record_call(s, rec)
+        attach_transcript(s, linkedid, engine="vosk", model="test", speaker="caller", text=transcript,
                                    words_json="[]", duration_s=3.0)
 
 
@@ -91,7 +94,7 @@ def test_an_unknown_linkedid_is_refused_and_stores_nothing(console: Console) -> 
         assert resp.get_json()["message"] == "未找到该通话"
     assert counts(console) == before
     with console.db.session() as s:
-        assert services.get_call(s, "1764500000.999") is None
+        assert get_call(s, "1764500000.999") is None
 
 
 def test_the_call_live_with_the_agent_is_linked_before_it_is_stored(console: Console) -> None:
@@ -119,8 +122,8 @@ def test_the_call_live_with_the_agent_is_linked_before_it_is_stored(console: Con
                                                                  "linkedid": "live.2"})
     assert mine.status_code == 201, mine.get_json()
     with console.db.session() as s:
-        assert services.get_call(s, "live.1").outcome == "pending"  # type: ignore[union-attr]
-        assert services.get_call(s, "live.2").outcome == "pending"  # type: ignore[union-attr]
+        assert get_call(s, "live.1").outcome == "pending"  # type: ignore[union-attr]
+        assert get_call(s, "live.2").outcome == "pending"  # type: ignore[union-attr]
     own = agent.get(ringing.get_json()["url"]).get_data(as_text=True)
     assert 'data-testid="case-call-live.1"' in own and "case-call-withheld" not in own  # its own pending call
     # a supervisor may link any live call
@@ -151,7 +154,7 @@ def test_a_call_a_supervisor_assigns_is_the_agents_to_link_and_read(console: Con
                                           "linkedid": "1003.call"}).status_code == 201
     assert console.login("agent1002").get("/recordings/1003.call").status_code == 403  # still only agent1001's
     with console.db.session() as s:
-        audit = services.audit_for(s, "call", "1003.call")
+        audit = audit_for(s, "call", "1003.call")
     assert [(a.what, a.who) for a in audit] == [("call.assign", "supervisor")]
 
 
@@ -160,7 +163,7 @@ def test_accepting_a_callback_task_gives_the_agent_the_callers_message(console: 
     the task hears and reads the caller's message; another agent does not."""
     record(console, "ivr.1", None, transcript="请回电给我，货丢了")
     with console.db.session() as s:
-        case = services.create_case(s, CaseInput(kind="inquiry", subject="IVR: 回电请求 callback request",
+        case = create_case(s, CaseInput(kind="inquiry", subject="IVR: 回电请求 callback request",
                                                  linkedid="ivr.1"), "ivr")
     agent = console.login("agent1001")
     assert "货丢了" not in agent.get(f"/cases/{case.id}").get_data(as_text=True)

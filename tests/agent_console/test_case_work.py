@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from cases import services
+from cases.audit import audit_for
+from cases.call_records import record_call
+from cases.case_records import create_case, get_case, link_call
+from cases.customers import create_customer
 from cases.demo_data import DEMO_WAYBILLS
 from cases.models import Customer
 from telephony.events import AgentRinging, CallStarted, CallVariable
@@ -33,8 +36,8 @@ def _pop(console: Console, linkedid: str, caller: str, waybill: str | None = Non
 
 def test_several_matching_customers_give_a_choice_list(console: Console) -> None:
     with console.db.session() as s:
-        a = services.create_customer(s, "王芳", "shipper", ["0055551099"])
-        b = services.create_customer(s, "王芳物流", "key_account", ["4955551099"])
+        a = create_customer(s, "王芳", "shipper", ["0055551099"])
+        b = create_customer(s, "王芳物流", "key_account", ["4955551099"])
     pop = _pop(console, "m.1", "55551099")
     assert pop["customer"] is None  # not one match: nobody is guessed
     assert {c["id"] for c in pop["candidates"]} == {a.id, b.id}  # type: ignore[union-attr]
@@ -67,8 +70,8 @@ def test_wrap_up_code_note_and_referral_with_deadline(console: Console) -> None:
     assert body["status"] == "referred" and body["department"] == "branch"
     assert body["follow_up_due"].startswith("2026-12-01T10:00")  # 18:00 China time, stored in UTC
     with console.db.session() as s:
-        stored = services.get_case(s, case["id"])
-        audit = services.audit_for(s, "case", case["id"])
+        stored = get_case(s, case["id"])
+        audit = audit_for(s, "case", case["id"])
     assert "follow_up" in stored.description and "客户要求今天送达" in stored.description
     assert [a.what for a in audit] == ["case.create", "case.update"] and audit[-1].who == "agent1001"
 
@@ -83,8 +86,8 @@ def test_bad_updates_are_refused_with_nothing_changed(console: Console) -> None:
         assert resp.get_json()["message"]
     assert http.post("/api/cases/99999/update", json={"note": "x"}).status_code == 404
     with console.db.session() as s:
-        assert services.get_case(s, case["id"]).status == "open"
-        assert len(services.audit_for(s, "case", case["id"])) == 1
+        assert get_case(s, case["id"]).status == "open"
+        assert len(audit_for(s, "case", case["id"])) == 1
 
 
 def test_consignee_phone_change_request_from_the_pop(console: Console) -> None:
@@ -107,12 +110,12 @@ def test_the_case_page_shows_each_calls_ivr_path(console: Console) -> None:
 
     path = "menu=2:complaint>waybill:skipped>recorded=5.3s>case=C20261130-0001>agent=complaints"
     with console.db.session() as s:
-        services.record_call(s, CallRecord(linkedid="ivr.page.1", caller="49305551001", hotline="service",
+        record_call(s, CallRecord(linkedid="ivr.page.1", caller="49305551001", hotline="service",
                                            outcome="answered", ivr_path=path))
-        services.record_call(s, CallRecord(linkedid="ivr.page.2", caller="49305551001", hotline="service",
+        record_call(s, CallRecord(linkedid="ivr.page.2", caller="49305551001", hotline="service",
                                            outcome="abandoned_in_ivr"))
-        case = services.create_case(s, CaseInput(kind="complaint", subject="投诉", linkedid="ivr.page.1"), "ivr")
-        services.link_call(s, case.id, "ivr.page.2", "ivr")
+        case = create_case(s, CaseInput(kind="complaint", subject="投诉", linkedid="ivr.page.1"), "ivr")
+        link_call(s, case.id, "ivr.page.2", "ivr")
     html = console.login("agent1001").get(f"/cases/{case.id}").get_data(as_text=True)
     assert 'data-testid="case-call-ivr-path-ivr.page.1">' + path.replace(">", "&gt;") + "<" in html
     assert "case-call-ivr-path-ivr.page.2" not in html  # a call without an IVR path shows none

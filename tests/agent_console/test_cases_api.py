@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from cases import services
+from cases.call_records import record_call
+from cases.case_records import cases_for_call, get_case
+from cases.customers import find_customer_by_phone
 from cases.demo_data import DEMO_WAYBILLS
 from cases.models import Case
+from cases.transcript_records import attach_transcript
 from telephony.events import AgentRinging, CallAnswered, CallStarted
 from telephony.records import CallRecord
 
@@ -42,7 +45,7 @@ def record(console: Console, linkedid: str, recording: str | None = None) -> Non
         waybill=DEMO_WAYBILLS[0],
     )
     with console.db.session() as s:
-        services.record_call(s, rec)
+        record_call(s, rec)
 
 
 def case_count(console: Console) -> int:
@@ -68,8 +71,8 @@ def test_post_creates_a_case_linked_to_the_call(console: Console) -> None:
     assert body["number"].startswith("C")
     assert body["url"] == f"/cases/{body['id']}"
     with console.db.session() as s:
-        linked = services.cases_for_call(s, "c.1")
-        case = services.get_case(s, body["id"])
+        linked = cases_for_call(s, "c.1")
+        case = get_case(s, body["id"])
     assert [c.number for c in linked] == [body["number"]]
     assert case.created_by == "agent1001"
     assert case.customer is not None and case.customer.name == "张伟"
@@ -88,7 +91,7 @@ def test_case_may_be_saved_before_the_call_is_recorded(console: Console) -> None
     """The call the agent is answering is not stored before it ends: while it is live with the agent
     (its pop, the call it talks on) the case links it as a pending call that its record fills in."""
     with console.db.session() as s:
-        customer = services.find_customer_by_phone(s, CALLER)
+        customer = find_customer_by_phone(s, CALLER)
     assert customer is not None
     console.bus.publish(CallStarted("c.live", CALLER, "ZHANG WEI", "4008001", "service", T0))
     console.bus.publish(AgentRinging("c.live", "agent1001", "service", CALLER, T0 + 2))
@@ -102,8 +105,8 @@ def test_case_may_be_saved_before_the_call_is_recorded(console: Console) -> None
     assert resp.status_code == 201
     record(console, "c.live")  # the call ends later
     with console.db.session() as s:
-        assert [c.id for c in services.cases_for_call(s, "c.live")] == [resp.get_json()["id"]]
-        case = services.get_case(s, resp.get_json()["id"])
+        assert [c.id for c in cases_for_call(s, "c.live")] == [resp.get_json()["id"]]
+        case = get_case(s, resp.get_json()["id"])
     assert case.customer is not None and case.customer.name == "张伟"
 
 
@@ -148,7 +151,7 @@ def test_case_page_shows_case_calls_recording_and_transcript(console: Console) -
     (console.config.recordings_dir / "c.2.wav").write_bytes(b"RIFF....WAVEfmt ")  # type: ignore[operator]
     record(console, "c.2", recording=str(console.config.recordings_dir / "c.2.wav"))  # type: ignore[operator]
     with console.db.session() as s:
-        services.attach_transcript(
+        attach_transcript(
             s,
             "c.2",
             engine="vosk",

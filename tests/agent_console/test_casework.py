@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from cases import claims as cl
 from cases import complaints as co
 from cases import inspections as ins
-from cases import services
+from cases.accounts import create_user
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
 from cases.models import AuditEntry, Claim, ClaimEvidence
@@ -280,9 +280,9 @@ def test_branch_user_needs_a_branch(console: Console) -> None:
     from cases.errors import InvalidUserInput
 
     with console.db.session() as s, pytest.raises(InvalidUserInput, match="needs the branch"):
-        services.create_user(s, "nobranch", DEMO_PASSWORD, "branch", "x")
+        create_user(s, "nobranch", DEMO_PASSWORD, "branch", "x")
     with console.db.session() as s:
-        view = services.create_user(s, "sh_market", DEMO_PASSWORD, "branch", "上海市场", branch="上海市场区域")
+        view = create_user(s, "sh_market", DEMO_PASSWORD, "branch", "上海市场", branch="上海市场区域")
     assert view.branch == "上海市场区域"
     page = console.login("sh_market").get("/branch").get_data(as_text=True)
     assert "上海市场区域" in page and "没有待处理的转交" in page

@@ -28,7 +28,7 @@ from sqlalchemy import func, inspect, select, text
 
 from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
-from cases import services
+from cases.accounts import create_user
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
 from cases.workflow import CLAIM, COMPLAINT
@@ -107,7 +107,7 @@ def site(seeded_sqlite_db: Database, tmp_path: Path) -> Iterator[Site]:
     db = seeded_sqlite_db
     with db.session() as s:
         for role in ("claims", "inspector", "admin", "branch"):
-            services.create_user(s, USERS[role] or "", DEMO_PASSWORD, role, role,
+            create_user(s, USERS[role] or "", DEMO_PASSWORD, role, role,
                                  branch="郑州分公司" if role == "branch" else "")
     recordings = tmp_path / "rec"
     recordings.mkdir()

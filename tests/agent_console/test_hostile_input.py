@@ -18,9 +18,13 @@ from sqlalchemy import inspect
 
 from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
-from cases import claims, services
+from cases import claims
+from cases.call_records import record_call
+from cases.case_records import get_case
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
+from cases.demo_seed import seed_demo
+from cases.transcript_records import attach_transcript
 from cases.views import CaseInput
 from telephony.events import EventBus
 from telephony.live import LiveSnapshot
@@ -71,7 +75,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
         db = Database(request.getfixturevalue("pg_url"))
         db.migrate()
         with db.session() as s:
-            services.seed_demo(s)
+            seed_demo(s)
     recordings = tmp_path / "rec"
     recordings.mkdir()
     evidence = tmp_path / "evidence"
@@ -104,7 +108,7 @@ def test_script_in_notes_and_subjects_is_escaped_and_sql_is_stored_as_text(site:
     assert "DROP TABLE calls; --" in page and "&#39; OR &#39;1&#39;=&#39;1&#39; --" in page
     assert tables(site.db) == before  # nothing ran
     with site.db.session() as s:
-        assert services.get_case(s, case_id).subject == XSS  # stored exactly
+        assert get_case(s, case_id).subject == XSS  # stored exactly
 
 
 def test_login_with_sql_in_the_username_or_password_is_just_a_failed_login(site: Site) -> None:
@@ -121,10 +125,10 @@ def test_search_with_script_and_sql_is_escaped_and_scoped(site: Site) -> None:
     now = time.time()
     with site.db.session() as s:
         for lid, agent in (("h.1", "agent1001"), ("h.2", "agent1002")):
-            services.record_call(s, CallRecord(lid, caller="49305551001", hotline="service", outcome="answered",
+            record_call(s, CallRecord(lid, caller="49305551001", hotline="service", outcome="answered",
                                                agent=agent, agents=[agent], started_at=now - 60,
                                                answered_at=now - 50, ended_at=now - 10))
-            services.attach_transcript(s, lid, engine="vosk", model="m", speaker="caller",
+            attach_transcript(s, lid, engine="vosk", model="m", speaker="caller",
                                        text=f"投诉 快递员 {XSS} {SQLI}", words_json="[]", duration_s=5.0)
     before = tables(site.db)
     sup, _ = site.login("supervisor")
@@ -156,7 +160,7 @@ def test_paths_out_of_the_recordings_folder_are_refused(site: Site, tmp_path: Pa
     with site.db.session() as s:
         for lid, rec in (("p.1", str(secret)), ("p.2", "../outside.wav"), ("p.3", "ok.wav"),
                          ("p.4", "/etc/passwd"), ("p.5", str(site.recordings / ".." / "outside.wav"))):
-            services.record_call(s, CallRecord(lid, caller="1", hotline="service", outcome="answered",
+            record_call(s, CallRecord(lid, caller="1", hotline="service", outcome="answered",
                                                agent="agent1001", agents=["agent1001"], recording=rec,
                                                started_at=now - 60, answered_at=now - 50, ended_at=now - 10))
     client, _ = site.login("supervisor")

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from cases import services
+from cases.call_records import record_call
+from cases.case_records import create_case, get_case
 from cases.views import CaseInput
 
 if TYPE_CHECKING:
@@ -170,14 +171,14 @@ def test_supervisor_reroutes_a_waiting_caller(live_pbx: LivePbx) -> None:
 def test_ivr_callback_request_is_a_task_and_accepting_it_rings_the_agent(live_pbx: LivePbx) -> None:
     c = live_pbx.console
     with c.db.session() as s:
-        case = services.create_case(s, CaseInput(kind="inquiry", subject="IVR: 回电请求 callback request",
+        case = create_case(s, CaseInput(kind="inquiry", subject="IVR: 回电请求 callback request",
                                                  description="来电 49305551002 在非工作时间致电，请求回电。",
                                                  linkedid="cb.1"), "ivr")
-        services.create_case(s, CaseInput(kind="inquiry", subject="普通咨询"), "agent1003")
+        create_case(s, CaseInput(kind="inquiry", subject="普通咨询"), "agent1003")
     from telephony.records import CallRecord
 
     with c.db.session() as s:
-        services.record_call(s, CallRecord(linkedid="cb.1", caller="49305551002", hotline="service",
+        record_call(s, CallRecord(linkedid="cb.1", caller="49305551002", hotline="service",
                                            outcome="abandoned_in_ivr"))
     http = c.login("agent1001")
     tasks = http.get("/api/callbacks").get_json()["tasks"]
@@ -188,7 +189,7 @@ def test_ivr_callback_request_is_a_task_and_accepting_it_rings_the_agent(live_pb
     assert resp.get_json()["status"] == "in_progress" and resp.get_json()["calling"] == "49305551002"
     assert live_pbx.actions("originate") == before + 1
     with c.db.session() as s:
-        stored = services.get_case(s, case.id)
+        stored = get_case(s, case.id)
     assert stored.assigned_to == "agent1001" and "agent1001" in stored.description
     assert http.post("/api/callbacks/999999/accept").status_code == 404
 

@@ -7,7 +7,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from agent_console.app import dispatcher
-from cases import services
+from cases.case_records import create_case
+from cases.customers import find_customer_by_phone
 from cases.demo_data import DEMO_WAYBILLS
 from cases.views import CaseInput
 from telephony.events import AgentRinging, CallQueued, CallStarted, CallVariable
@@ -71,7 +72,7 @@ def test_a_case_written_meanwhile_is_in_the_pop(console: Console) -> None:
     console.settle()
     assert eventually(lambda: len(made) == 1)
     with console.db.session() as s:
-        customer = services.find_customer_by_phone(s, CALLER)
+        customer = find_customer_by_phone(s, CALLER)
     assert customer is not None
     created = agent.post("/api/cases", json={"kind": "inquiry", "subject": "排队时新建的工单",
                                              "customer_id": customer.id})
@@ -106,9 +107,9 @@ def test_a_case_the_ivr_registered_is_in_the_pop_and_a_late_queue_join_looks_up_
     console.settle()
     assert eventually(lambda: len(made) == 1)
     with console.db.session() as s:
-        customer = services.find_customer_by_phone(s, CALLER)
+        customer = find_customer_by_phone(s, CALLER)
         assert customer is not None
-        case = services.create_case(s, CaseInput(kind="complaint", subject="语音导航留言的投诉",
+        case = create_case(s, CaseInput(kind="complaint", subject="语音导航留言的投诉",
                                                  customer_id=customer.id), "ivr")
     bus.publish(CallVariable("pf.4", "CASE_ID", str(case.id), T0 + 20))
     console.settle()

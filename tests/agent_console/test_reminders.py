@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from agent_console.reminders import REMINDERS_KEY, ReminderChecker
-from cases import complaints, services
+from cases import complaints
+from cases.case_records import create_case
 from cases.models import AuditEntry, Case, Complaint, utcnow
 from cases.reminders import DUE_SOON, OVERDUE, due_reminders
 from cases.views import CaseInput
@@ -30,7 +31,7 @@ def referred_case(console: Console, *, due_in: timedelta, assignee: str = "agent
     """A complaint case referred to a department (the console's case form) with a deadline `due_in` from
     now (moved there after creation when it lies in the past), worked by `assignee`."""
     with console.db.session() as s:
-        case = services.create_case(s, CaseInput(kind="complaint", subject="货物破损未处理", status="referred",
+        case = create_case(s, CaseInput(kind="complaint", subject="货物破损未处理", status="referred",
                                                  department="branch", assigned_to=assignee,
                                                  follow_up_due=utcnow() + timedelta(days=1)), assignee)
         s.get_one(Case, case.id).follow_up_due = utcnow() + due_in

@@ -18,7 +18,7 @@ from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
 from agent_console.report_jobs import RESULT_KEPT_S, JobView, LocalReportRunner, ReportRequest
 from agent_console.report_quota import ReportQuota, TooManyReportJobs
-from cases import services
+from cases.accounts import create_user
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
 from telephony.events import EventBus
@@ -63,7 +63,7 @@ class EmptyLive:
 def site(seeded_sqlite_db: Database, tmp_path: Path) -> Iterator[tuple[Flask, HeldRunner]]:
     runner = HeldRunner()
     with seeded_sqlite_db.session() as s:
-        services.create_user(s, "inspector1", DEMO_PASSWORD, "inspector", "质检")
+        create_user(s, "inspector1", DEMO_PASSWORD, "inspector", "质检")
     config = ConsoleConfig(secret_key="k", demo=True, report_wait_s=0.0, report_jobs_per_user=3)
     app, _ = create_app(config, seeded_sqlite_db, EventBus(), EmptyLive(), reports=runner)  # type: ignore[arg-type]
     app.config["TESTING"] = True

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
-from cases import services
+from cases.case_records import DESCRIPTION_MAX_LEN
 from cases.db import Database
 from cases.models import AuditEntry, Case
 from hotline_cli.config import ConfigError, load_settings
@@ -108,20 +108,20 @@ def test_case_text_over_its_field_limit_is_a_clear_400_and_nothing_is_stored(con
     agent = console.login("agent1001")
     before = _counts(console.db)
     resp = agent.post("/api/cases", json={"kind": "complaint", "subject": "投诉",
-                                          "description": "长" * (services.DESCRIPTION_MAX_LEN + 1)})
+                                          "description": "长" * (DESCRIPTION_MAX_LEN + 1)})
     assert resp.status_code == 400
     assert "description is too long" in resp.get_json()["detail"]
     resp = agent.post("/api/cases", json={"kind": "complaint", "subject": "长" * 201})
     assert resp.status_code == 400 and "subject is too long" in resp.get_json()["detail"]
     assert _counts(console.db) == before
     resp = agent.post("/api/cases", json={"kind": "complaint", "subject": "投诉",
-                                          "description": "长" * services.DESCRIPTION_MAX_LEN})
+                                          "description": "长" * DESCRIPTION_MAX_LEN})
     assert resp.status_code == 201
     # the same limit on the complaints and claims desks (they open their case through cases.services)
     claims = console.login("supervisor")  # the claims desk is the supervisors' too
     before = _counts(console.db)
     form = {"subject": "破损", "branch": "郑州分公司", "channel": "hotline", "accident_cause": "handling_damage",
-            "claimed": "300", "description": "长" * (services.DESCRIPTION_MAX_LEN + 1)}
+            "claimed": "300", "description": "长" * (DESCRIPTION_MAX_LEN + 1)}
     assert claims.post("/claims", data=form).status_code == 400
     assert _counts(console.db) == before
 

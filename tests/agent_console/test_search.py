@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cases import services
 from cases.call_checks import CallAnalysisInput, EntityInput, FindingInput, record_call_analysis
+from cases.call_records import record_call
+from cases.case_records import create_case, get_case, list_cases
 from cases.demo_data import DEMO_WAYBILLS
+from cases.shipment_records import find_shipment
+from cases.transcript_records import attach_transcript
 from cases.views import CaseInput
 from telephony.records import CallRecord
 
@@ -24,9 +27,9 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 def _call(console: Console, linkedid: str, agent: str, turns: list[dict[str, object]], day: int = 2) -> None:
     at = T0.replace(day=day).timestamp()
     with console.db.session() as s:
-        services.record_call(s, CallRecord(linkedid=linkedid, caller="13900001111", outcome="answered", agent=agent,
+        record_call(s, CallRecord(linkedid=linkedid, caller="13900001111", outcome="answered", agent=agent,
                                            agents=[agent], hotline="service", started_at=at, ended_at=at + 60))
-        services.attach_transcript(s, linkedid, engine="vosk-turns", model="m", speaker="mixed", text="",
+        attach_transcript(s, linkedid, engine="vosk-turns", model="m", speaker="mixed", text="",
                                    words_json=json.dumps(turns, ensure_ascii=False), duration_s=20.0)
 
 
@@ -59,7 +62,7 @@ def test_supervisor_searches_every_call_agent_only_its_own(calls: Console) -> No
 
 def test_api_hit_fields_and_filters(calls: Console) -> None:
     with calls.db.session() as s:
-        case = services.create_case(s, CaseInput(kind="complaint", subject="投诉", linkedid="S.1"), "agent1001")
+        case = create_case(s, CaseInput(kind="complaint", subject="投诉", linkedid="S.1"), "agent1001")
     sup = calls.login("supervisor")
     hit = sup.get(f"/api/search?q={DEMO_WAYBILLS[0]}").get_json()["hits"][0]
     assert (hit["linkedid"], hit["speaker"], hit["start_s"], hit["agent"], hit["hotline"]) == (
@@ -108,7 +111,7 @@ def test_page_in_both_languages(calls: Console) -> None:
 
 def test_case_page_shows_the_check_and_links_a_heard_waybill_to_its_shipment(calls: Console) -> None:
     with calls.db.session() as s:
-        case = services.create_case(s, CaseInput(kind="complaint", subject="投诉", linkedid="S.1"), "agent1001")
+        case = create_case(s, CaseInput(kind="complaint", subject="投诉", linkedid="S.1"), "agent1001")
         record_call_analysis(s, "S.1", CallAnalysisInput(
             score=55,
             findings=(FindingInput("closing", "no closing in the last 15 s", deduction=15),
@@ -144,7 +147,7 @@ def test_with_a_transport_management_system_every_heard_waybill_opens_it(console
         _call(console, "T.1", "agent1001", [{"speaker": "customer", "start": 1.0, "end": 3.0,
                                              "text": "运单 号 800099998888"}])
         with console.db.session() as s:
-            case = services.create_case(s, CaseInput(kind="inquiry", subject="查询", linkedid="T.1"), "agent1001")
+            case = create_case(s, CaseInput(kind="inquiry", subject="查询", linkedid="T.1"), "agent1001")
             record_call_analysis(s, "T.1", CallAnalysisInput(score=90, entities=(
                 EntityInput("waybill", "800099998888", "customer", 1.0),)))
         agent = console.login("agent1001")
@@ -167,7 +170,7 @@ def test_a_case_on_a_waybill_only_the_tms_knows_keeps_a_copy_of_the_shipment(con
         resp = agent.post("/api/cases", json={"kind": "complaint", "subject": "派送延误", "waybill": "800077776666"})
         assert resp.status_code == 201, resp.get_json()
         with console.db.session() as s:
-            case = services.get_case(s, resp.get_json()["id"])
+            case = get_case(s, resp.get_json()["id"])
             assert case.shipment is not None and case.shipment.waybill == "800077776666"
             assert [e.place for e in case.shipment.events] == ["上海营业部", "郑州分拨中心"]
         # a second case on it uses the copy; the TMS is not asked to copy it again
@@ -177,12 +180,12 @@ def test_a_case_on_a_waybill_only_the_tms_knows_keeps_a_copy_of_the_shipment(con
         assert len(tms.requests) == asked
         # unknown to the TMS: the usual clear error; TMS down: a clear error, nothing stored
         with console.db.session() as s:
-            before = len(services.list_cases(s, limit=1000))
+            before = len(list_cases(s, limit=1000))
         resp = agent.post("/api/cases", json={"kind": "inquiry", "subject": "x", "waybill": "800011112222"})
         assert resp.status_code == 400 and "no shipment with waybill 800011112222" in resp.get_json()["detail"]
         tms.json("800033334444", {**TMS_SHIPMENT, "waybill": "800033334444"}, delay=2.0)
         resp = agent.post("/api/cases", json={"kind": "inquiry", "subject": "x", "waybill": "800033334444"})
         assert resp.status_code == 400 and "cannot be looked up now" in resp.get_json()["detail"]
         with console.db.session() as s:
-            assert len(services.list_cases(s, limit=1000)) == before
-            assert services.find_shipment(s, "800033334444") is None
+            assert len(list_cases(s, limit=1000)) == before
+            assert find_shipment(s, "800033334444") is None

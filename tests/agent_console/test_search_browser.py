@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from browser_support import login, new_page
 
-from cases import services
 from cases.call_checks import CallAnalysisInput, EntityInput, FindingInput, record_call_analysis
+from cases.call_records import record_call
+from cases.case_records import create_case
 from cases.demo_data import DEMO_WAYBILLS
+from cases.transcript_records import attach_transcript
 from cases.views import CaseInput
 from telephony.records import CallRecord
 
@@ -29,12 +31,12 @@ def test_search_in_chromium(console: Console, base_url: str, chromium: Any) -> N
              {"speaker": "customer", "start": 65.0, "end": 70.0,
               "text": f"{HOSTILE} 运单 号 {DEMO_WAYBILLS[0]} 快递员 态度 很 差 我 要 投诉"}]
     with console.db.session() as s:
-        services.record_call(s, CallRecord(linkedid="B.1", caller="13900001111", outcome="answered",
+        record_call(s, CallRecord(linkedid="B.1", caller="13900001111", outcome="answered",
                                            agent="agent1001", agents=["agent1001"], hotline="service",
                                            started_at=at, ended_at=at + 90))
-        services.attach_transcript(s, "B.1", engine="vosk-turns", model="m", speaker="mixed", text="",
+        attach_transcript(s, "B.1", engine="vosk-turns", model="m", speaker="mixed", text="",
                                    words_json=json.dumps(turns, ensure_ascii=False), duration_s=90.0)
-        case = services.create_case(s, CaseInput(kind="complaint", subject="态度差", linkedid="B.1"), "agent1001")
+        case = create_case(s, CaseInput(kind="complaint", subject="态度差", linkedid="B.1"), "agent1001")
         record_call_analysis(s, "B.1", CallAnalysisInput(
             score=70, findings=(FindingInput("escalation", "escalation word: 投诉", 65.0, "customer", "投诉"),
                                 FindingInput("closing", "no closing in the last 15 s", deduction=30)),

@@ -22,10 +22,11 @@ from waits import wait_until
 
 from agent_console import data
 from agent_console.context import console as console_of
-from cases import services
+from cases.accounts import set_active, set_password, set_role
 from cases.demo_data import DEMO_PASSWORD
 from cases.errors import InvalidUserInput
 from cases.models import User, utcnow
+from cases.passwords import ARGON2_MEMORY_KIB, password_needs_rehash
 from hotline_cli.config import ConfigError, load_settings
 from hotline_cli.main import main
 from hotline_cli.runtime import console_config
@@ -205,12 +206,12 @@ def test_argon2_is_sized_and_older_hashes_verify_and_are_upgraded_at_login(conso
     old = PasswordHasher().hash(DEMO_PASSWORD)  # m=65536, t=3, p=4
     with console.db.session() as s:
         s.scalars(select(User).where(User.username == "agent1003")).one().password_hash = old
-    assert services.password_needs_rehash(old)
+    assert password_needs_rehash(old)
     assert _post_login(console.client(), "agent1003", DEMO_PASSWORD).status_code == 302
     with console.db.session() as s:
         stored = s.scalars(select(User.password_hash).where(User.username == "agent1003")).one()
-    assert stored.startswith(f"$argon2id$v=19$m={services.ARGON2_MEMORY_KIB},t=2,p=1$")
-    assert services.ARGON2_MEMORY_KIB == 19456 and not services.password_needs_rehash(stored)
+    assert stored.startswith(f"$argon2id$v=19$m={ARGON2_MEMORY_KIB},t=2,p=1$")
+    assert ARGON2_MEMORY_KIB == 19456 and not password_needs_rehash(stored)
 
 
 # --- trusted proxies ---------------------------------------------------------------------------------
@@ -332,7 +333,7 @@ def test_a_new_password_ends_the_users_sessions_at_once(console: Console) -> Non
     client = console.login("agent1001")
     other = console.login("agent1002")
     with console.db.session() as s:
-        services.set_password(s, "agent1001", "a-new-password")
+        set_password(s, "agent1001", "a-new-password")
     assert client.get("/agent").status_code == 302
     assert other.get("/agent").status_code == 200  # other users' sessions stay
     assert console.login("agent1001", "a-new-password").get("/agent").status_code == 200
@@ -341,10 +342,10 @@ def test_a_new_password_ends_the_users_sessions_at_once(console: Console) -> Non
 def test_disabling_the_account_ends_its_sessions_at_once(console: Console) -> None:
     client = console.login("agent1001")
     with console.db.session() as s:
-        services.set_active(s, "agent1001", False)
+        set_active(s, "agent1001", False)
     assert client.get("/agent").status_code == 302
     with console.db.session() as s:  # enabled again: the old session stays ended, a new login works
-        services.set_active(s, "agent1001", True)
+        set_active(s, "agent1001", True)
     assert client.get("/agent").status_code == 302
     assert console.login("agent1001").get("/agent").status_code == 200
 
@@ -354,7 +355,7 @@ def test_a_role_change_ends_the_users_sessions_and_the_role_is_read_on_every_req
     sup = console.login("supervisor")
     assert sup.get("/supervisor").status_code == 200
     with console.db.session() as s:
-        services.set_role(s, "supervisor", "agent")
+        set_role(s, "supervisor", "agent")
     assert sup.get("/supervisor").status_code == 302  # session ended
     again = console.login("supervisor")
     assert again.get("/supervisor").status_code == 403 and again.get("/agent").status_code == 200
@@ -368,7 +369,7 @@ def test_set_role_refuses_bad_input_and_changes_nothing(console: Console) -> Non
     client = console.login("agent1001")
     for role, branch in (("boss", None), ("branch", "")):
         with pytest.raises(InvalidUserInput), console.db.session() as s:
-            services.set_role(s, "agent1001", role, branch=branch)
+            set_role(s, "agent1001", role, branch=branch)
     assert client.get("/agent").status_code == 200
 
 
@@ -389,7 +390,7 @@ def test_sessions_ended_elsewhere_close_their_sockets_within_the_sweep(make_cons
     sock = console.socket(client)
     assert sock.is_connected()
     with console.db.session() as s:
-        services.set_password(s, "agent1001", "a-new-password")
+        set_password(s, "agent1001", "a-new-password")
     wait_until(lambda: not sock.is_connected(), timeout=5, what="socket closed by the session sweep")
 
 

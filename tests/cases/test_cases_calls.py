@@ -9,10 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from cases import services as sv
+from cases.call_records import get_call, record_call
+from cases.caller_context import caller_context
+from cases.customers import create_customer
 from cases.db import Database
-from cases.errors import InvalidCallRecord
+from cases.errors import InvalidCallRecord, InvalidCaseInput
 from cases.models import Call
+from cases.phones import normalize_phone, phones_match
 from telephony.records import CallRecord
 
 T0 = 1_796_000_000.25  # 2026-11-30 (UTC), with a fraction
@@ -46,9 +49,9 @@ def _record(linkedid: str = "1764490000.11", caller: str = "49305551001", **kw: 
 
 def test_record_call_stores_every_field(db: Database) -> None:
     with db.session() as s:
-        sv.record_call(s, _record())
+        record_call(s, _record())
     with db.session() as s:
-        (view,) = [v for v in sv.caller_context(s, "49305551001").previous_calls]
+        (view,) = [v for v in caller_context(s, "49305551001").previous_calls]
     assert view.linkedid == "1764490000.11"
     assert (view.caller, view.caller_name, view.dialed, view.hotline) == ("49305551001", "张伟", "4000", "service")
     assert (view.digits, view.queue, view.outcome, view.agent) == ("1800012345678#", "service", "answered", "agent1001")
@@ -68,11 +71,11 @@ def test_record_call_stores_every_field(db: Database) -> None:
 
 def test_replaying_a_call_keeps_one_row_and_updates_it(db: Database) -> None:
     with db.session() as s:
-        first = sv.record_call(s, _record(outcome="interrupted", talk_s=None, reconciled=False))
+        first = record_call(s, _record(outcome="interrupted", talk_s=None, reconciled=False))
     with db.session() as s:
-        second = sv.record_call(s, _record(outcome="answered", talk_s=95.0, reconciled=True))
+        second = record_call(s, _record(outcome="answered", talk_s=95.0, reconciled=True))
     with db.session() as s:
-        third = sv.record_call(s, _record(outcome="answered", talk_s=95.0, reconciled=True))
+        third = record_call(s, _record(outcome="answered", talk_s=95.0, reconciled=True))
         rows = s.scalars(select(Call)).all()
     assert len(rows) == 1
     assert first.id == second.id == third.id
@@ -83,27 +86,27 @@ def test_replaying_a_call_keeps_one_row_and_updates_it(db: Database) -> None:
 def test_a_long_ivr_path_is_stored_whole_and_a_replay_without_one_clears_it(db: Database) -> None:
     path = ">".join(f"menu:invalid={n % 10}" for n in range(400))  # ~5,600 characters: no length limit
     with db.session() as s:
-        sv.record_call(s, _record("p.1", ivr_path=path))
+        record_call(s, _record("p.1", ivr_path=path))
     with db.session() as s:
         assert s.scalars(select(Call.ivr_path).where(Call.linkedid == "p.1")).one() == path
-        view = sv.record_call(s, _record("p.1", ivr_path=None))
+        view = record_call(s, _record("p.1", ivr_path=None))
     assert view.ivr_path is None
 
 
 def test_distinct_linkedids_are_distinct_calls(db: Database) -> None:
     with db.session() as s:
-        sv.record_call(s, _record("a.1"))
-        sv.record_call(s, _record("a.2"))
+        record_call(s, _record("a.1"))
+        record_call(s, _record("a.2"))
         assert s.scalar(select(func.count()).select_from(Call)) == 2
 
 
 def test_call_links_customer_by_exact_phone(db: Database) -> None:
     with db.session() as s:
-        zhang = sv.create_customer(s, "张伟", "shipper", ["49305551001", "138 0013 8001"])
-        other = sv.create_customer(s, "李娜", "consignee", ["49305551002"])
-        by_first = sv.record_call(s, _record("c.1", caller="49305551001"))
-        by_second = sv.record_call(s, _record("c.2", caller="13800138001"))
-        by_other = sv.record_call(s, _record("c.3", caller="49305551002"))
+        zhang = create_customer(s, "张伟", "shipper", ["49305551001", "138 0013 8001"])
+        other = create_customer(s, "李娜", "consignee", ["49305551002"])
+        by_first = record_call(s, _record("c.1", caller="49305551001"))
+        by_second = record_call(s, _record("c.2", caller="13800138001"))
+        by_other = record_call(s, _record("c.3", caller="49305551002"))
     assert by_first.customer_id == zhang.id
     assert by_first.customer_name == "张伟"
     assert by_second.customer_id == zhang.id
@@ -122,8 +125,8 @@ def test_call_links_customer_by_exact_phone(db: Database) -> None:
 )
 def test_call_links_customer_by_suffix(db: Database, stored: str, caller: str) -> None:
     with db.session() as s:
-        customer = sv.create_customer(s, "客户", "shipper", [stored])
-        view = sv.record_call(s, _record("s.1", caller=caller))
+        customer = create_customer(s, "客户", "shipper", [stored])
+        view = record_call(s, _record("s.1", caller=caller))
     assert view.customer_id == customer.id
 
 
@@ -139,34 +142,34 @@ def test_call_links_customer_by_suffix(db: Database, stored: str, caller: str) -
 )
 def test_call_does_not_link_a_different_phone(db: Database, stored: str, caller: str) -> None:
     with db.session() as s:
-        sv.create_customer(s, "客户", "shipper", [stored])
-        view = sv.record_call(s, _record("n.1", caller=caller))
+        create_customer(s, "客户", "shipper", [stored])
+        view = record_call(s, _record("n.1", caller=caller))
     assert view.customer_id is None
 
 
 def test_ambiguous_suffix_links_nobody(db: Database) -> None:
     with db.session() as s:
-        sv.create_customer(s, "甲", "shipper", ["8612345678"])
-        sv.create_customer(s, "乙", "shipper", ["9912345678"])
-        view = sv.record_call(s, _record("amb.1", caller="12345678"))
+        create_customer(s, "甲", "shipper", ["8612345678"])
+        create_customer(s, "乙", "shipper", ["9912345678"])
+        view = record_call(s, _record("amb.1", caller="12345678"))
     assert view.customer_id is None
 
 
 def test_exact_match_beats_suffix_match(db: Database) -> None:
     with db.session() as s:
-        sv.create_customer(s, "长号", "shipper", ["8613800138001"])
-        exact = sv.create_customer(s, "短号", "consignee", ["13800138001"])
-        view = sv.record_call(s, _record("ex.1", caller="13800138001"))
+        create_customer(s, "长号", "shipper", ["8613800138001"])
+        exact = create_customer(s, "短号", "consignee", ["13800138001"])
+        view = record_call(s, _record("ex.1", caller="13800138001"))
     assert view.customer_id == exact.id
 
 
 def test_replay_relinks_customer_created_after_the_call(db: Database) -> None:
     with db.session() as s:
-        assert sv.record_call(s, _record("late.1", caller="49305551006")).customer_id is None
+        assert record_call(s, _record("late.1", caller="49305551006")).customer_id is None
     with db.session() as s:
-        chen = sv.create_customer(s, "陈静", "shipper", ["49305551006"])
+        chen = create_customer(s, "陈静", "shipper", ["49305551006"])
     with db.session() as s:
-        assert sv.record_call(s, _record("late.1", caller="49305551006")).customer_id == chen.id
+        assert record_call(s, _record("late.1", caller="49305551006")).customer_id == chen.id
 
 
 @pytest.mark.parametrize(
@@ -185,16 +188,16 @@ def test_invalid_records_are_refused(db: Database, change: dict[str, object], me
         rec.linkedid = str(change["linkedid"])
     with pytest.raises(InvalidCallRecord, match=message):
         with db.session() as s:
-            sv.record_call(s, rec)
+            record_call(s, rec)
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Call)) == 0
 
 
 def test_customer_phone_must_be_unique(db: Database) -> None:
     with db.session() as s:
-        sv.create_customer(s, "甲", "shipper", ["49305551001"])
-        with pytest.raises(sv.InvalidCaseInput, match="already belongs"):
-            sv.create_customer(s, "乙", "shipper", ["+49 30 555 1001"])
+        create_customer(s, "甲", "shipper", ["49305551001"])
+        with pytest.raises(InvalidCaseInput, match="already belongs"):
+            create_customer(s, "乙", "shipper", ["+49 30 555 1001"])
 
 
 # ---------------------------------------------------------------- phone matching, pure
@@ -204,7 +207,7 @@ digits = st.text(alphabet="0123456789", min_size=1, max_size=16)
 
 @given(digits, digits)
 def test_phones_match_is_symmetric(a: str, b: str) -> None:
-    assert sv.phones_match(a, b) == sv.phones_match(b, a)
+    assert phones_match(a, b) == phones_match(b, a)
 
 
 @given(
@@ -215,23 +218,23 @@ def test_phones_match_is_symmetric(a: str, b: str) -> None:
 )
 def test_a_number_matches_itself_with_any_prefix_and_formatting(number: str, prefix: str) -> None:
     spaced = " ".join(number[i : i + 3] for i in range(0, len(number), 3))
-    assert sv.phones_match(number, "+" + prefix + spaced)
-    assert sv.normalize_phone("(" + spaced + ")-") == number
+    assert phones_match(number, "+" + prefix + spaced)
+    assert normalize_phone("(" + spaced + ")-") == number
 
 
 def test_normalize_phone_keeps_ascii_digits_only() -> None:
-    assert sv.normalize_phone("+86 (138) 0013-8000 ext") == "8613800138000"
-    assert sv.normalize_phone("１３８") == ""  # full-width digits are not ASCII digits
-    assert sv.normalize_phone(None) == ""
+    assert normalize_phone("+86 (138) 0013-8000 ext") == "8613800138000"
+    assert normalize_phone("１３８") == ""  # full-width digits are not ASCII digits
+    assert normalize_phone(None) == ""
 
 
 def test_non_hotline_call_stores_no_hotline(db: Database) -> None:
     with db.session() as s:
-        sv.record_call(s, CallRecord(linkedid="int.1", caller="1001", outcome="internal", hotline=None))
-        sv.record_call(s, CallRecord(linkedid="int.2", caller="1002", outcome="internal", hotline=""))
+        record_call(s, CallRecord(linkedid="int.1", caller="1001", outcome="internal", hotline=None))
+        record_call(s, CallRecord(linkedid="int.2", caller="1002", outcome="internal", hotline=""))
     with db.session() as s:
-        one, two = sv.get_call(s, "int.1"), sv.get_call(s, "int.2")
-        assert sv.get_call(s, "int.3") is None
+        one, two = get_call(s, "int.1"), get_call(s, "int.2")
+        assert get_call(s, "int.3") is None
     assert one is not None and two is not None
     assert (one.hotline, two.hotline) == (None, None)
     assert (one.outcome, one.started_at, one.agents) == ("internal", None, ())

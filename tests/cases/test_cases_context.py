@@ -10,11 +10,15 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from cases import services as sv
+from cases.call_records import record_call
+from cases.caller_context import PREVIOUS_CALLS_LIMIT, PREVIOUS_CALLS_MARGIN, caller_context
+from cases.case_records import create_case, update_case
+from cases.customers import create_customer
 from cases.db import Database
 from cases.errors import InvalidWaybill
 from cases.models import Call
-from cases.views import CaseInput, CaseUpdate, ShipmentEventInput, ShipmentInput, WaybillLookup
+from cases.shipment_records import create_shipment, find_shipment
+from cases.views import CallerContext, CaseInput, CaseUpdate, ShipmentEventInput, ShipmentInput, WaybillLookup
 from telephony.records import CallRecord
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
@@ -22,7 +26,7 @@ NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
 def _shipment(s: Session, waybill: str, shipper_id: int | None, *, days_ago: int, consignee_phone: str = "") -> None:
     t = NOW - timedelta(days=days_ago)
-    sv.create_shipment(
+    create_shipment(
         s,
         ShipmentInput(
             waybill=waybill,
@@ -43,14 +47,14 @@ def _shipment(s: Session, waybill: str, shipper_id: int | None, *, days_ago: int
 
 def _call(s: Session, linkedid: str, caller: str, minutes_ago: int) -> None:
     start = (NOW - timedelta(minutes=minutes_ago)).timestamp()
-    sv.record_call(s, CallRecord(linkedid=linkedid, caller=caller, outcome="answered", started_at=start))
+    record_call(s, CallRecord(linkedid=linkedid, caller=caller, outcome="answered", started_at=start))
 
 
 @pytest.fixture
 def zhang(db: Database) -> int:
     with db.session() as s:
-        customer = sv.create_customer(s, "张伟", "shipper", ["49305551001", "13800138001"])
-        sv.create_customer(s, "李娜", "consignee", ["49305551002"])
+        customer = create_customer(s, "张伟", "shipper", ["49305551001", "13800138001"])
+        create_customer(s, "李娜", "consignee", ["49305551002"])
         for i in range(7):
             _shipment(s, f"80001234560{i}", customer.id, days_ago=10 - i)
         _shipment(s, "800099990000", None, days_ago=0, consignee_phone="13800138001")  # he receives it
@@ -60,7 +64,7 @@ def zhang(db: Database) -> int:
 
 def test_known_caller_without_waybill(db: Database, zhang: int) -> None:
     with db.session() as s:
-        ctx = sv.caller_context(s, "+49 30 5551001", None)
+        ctx = caller_context(s, "+49 30 5551001", None)
     assert ctx.phone == "+49 30 5551001"
     assert ctx.phone_normalized == "49305551001"
     assert ctx.customer is not None
@@ -80,7 +84,7 @@ def test_known_caller_without_waybill(db: Database, zhang: int) -> None:
 
 def test_known_caller_with_waybill_gets_the_shipment_and_its_history(db: Database, zhang: int) -> None:
     with db.session() as s:
-        ctx = sv.caller_context(s, "49305551001", "800012345603")
+        ctx = caller_context(s, "49305551001", "800012345603")
     assert ctx.waybill_lookup is WaybillLookup.FOUND
     assert ctx.shipment is not None
     assert ctx.shipment.waybill == "800012345603"
@@ -104,7 +108,7 @@ def test_bad_or_unknown_waybill_does_not_break_the_screen_pop(
     db: Database, zhang: int, waybill: str, lookup: WaybillLookup
 ) -> None:
     with db.session() as s:
-        ctx = sv.caller_context(s, "49305551001", waybill)
+        ctx = caller_context(s, "49305551001", waybill)
     assert ctx.waybill == waybill
     assert ctx.waybill_lookup is lookup
     assert ctx.shipment is None
@@ -115,7 +119,7 @@ def test_bad_or_unknown_waybill_does_not_break_the_screen_pop(
 def test_unknown_caller(db: Database, zhang: int) -> None:
     with db.session() as s:
         _call(s, "u.1", "49305551011", 30)
-        ctx = sv.caller_context(s, "49305551011", "800012345600")
+        ctx = caller_context(s, "49305551011", "800012345600")
     assert ctx.customer is None
     assert ctx.shipment is not None and ctx.shipment.waybill == "800012345600"
     assert ctx.recent_shipments == ()
@@ -129,8 +133,8 @@ def test_previous_calls_newest_first_at_most_ten(db: Database, zhang: int) -> No
             _call(s, f"p.{i}", "49305551001", minutes_ago=100 - i)  # p.11 is the newest
         _call(s, "other.phone", "13800138001", minutes_ago=1)  # his other phone: included
         _call(s, "not.him", "49305551002", minutes_ago=2)
-        ctx = sv.caller_context(s, "49305551001", None)
-        without_current = sv.caller_context(s, "49305551001", None, exclude_linkedid="other.phone")
+        ctx = caller_context(s, "49305551001", None)
+        without_current = caller_context(s, "49305551001", None, exclude_linkedid="other.phone")
     ids = [c.linkedid for c in ctx.previous_calls]
     assert ids == ["other.phone", "p.11", "p.10", "p.9", "p.8", "p.7", "p.6", "p.5", "p.4", "p.3"]
     assert [c.linkedid for c in without_current.previous_calls][0] == "p.11"
@@ -139,21 +143,21 @@ def test_previous_calls_newest_first_at_most_ten(db: Database, zhang: int) -> No
 
 def test_open_cases_of_the_customer_and_of_the_phone(db: Database, zhang: int) -> None:
     with db.session() as s:
-        open_case = sv.create_case(s, CaseInput(kind="complaint", subject="延误", customer_id=zhang), by="agent1001")
-        closed = sv.create_case(s, CaseInput(kind="inquiry", subject="运价", customer_id=zhang), by="agent1001")
-        sv.update_case(s, closed.id, CaseUpdate(status="closed"), by="agent1001")
-        referred = sv.create_case(
+        open_case = create_case(s, CaseInput(kind="complaint", subject="延误", customer_id=zhang), by="agent1001")
+        closed = create_case(s, CaseInput(kind="inquiry", subject="运价", customer_id=zhang), by="agent1001")
+        update_case(s, closed.id, CaseUpdate(status="closed"), by="agent1001")
+        referred = create_case(
             s,
             CaseInput(kind="claim", subject="破损", customer_id=zhang, status="referred", department="warehouse"),
             by="agent1002",
         )
         # an unknown caller's case is found through the call it was opened on
         _call(s, "anon.1", "49305551012", 5)
-        anon_case = sv.create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="anon.1"), by="agent1003")
-        someone_else = sv.create_case(s, CaseInput(kind="inquiry", subject="别人"), by="agent1003")
+        anon_case = create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="anon.1"), by="agent1003")
+        someone_else = create_case(s, CaseInput(kind="inquiry", subject="别人"), by="agent1003")
 
-        known = sv.caller_context(s, "49305551001", None)
-        anon = sv.caller_context(s, "49305551012", None)
+        known = caller_context(s, "49305551001", None)
+        anon = caller_context(s, "49305551012", None)
     assert {c.number for c in known.open_cases} == {open_case.number, referred.number}
     assert [c.id for c in known.open_cases] == [referred.id, open_case.id]  # newest first
     assert {c.status for c in known.open_cases} == {"open", "referred"}
@@ -161,7 +165,7 @@ def test_open_cases_of_the_customer_and_of_the_phone(db: Database, zhang: int) -
     assert someone_else.number not in {c.number for c in known.open_cases + anon.open_cases}
 
 
-def _calls_loaded(s: Session, phone: str) -> tuple[int, sv.CallerContext]:
+def _calls_loaded(s: Session, phone: str) -> tuple[int, CallerContext]:
     """How many Call rows one screen-pop lookup of `phone` loads, and its result."""
     loaded: list[Call] = []
 
@@ -171,7 +175,7 @@ def _calls_loaded(s: Session, phone: str) -> tuple[int, sv.CallerContext]:
     event.listen(Call, "load", on_load)
     try:
         s.expire_all()  # nothing cached from the last lookup: every row it needs is loaded again
-        ctx = sv.caller_context(s, phone, None)
+        ctx = caller_context(s, phone, None)
     finally:
         event.remove(Call, "load", on_load)
     return len(loaded), ctx
@@ -183,7 +187,7 @@ def test_screen_pop_lookup_work_does_not_grow_with_the_phones_calls(db: Database
     find the open cases linked to them, and the console fell behind once enough calls were stored."""
     with db.session() as s:
         _call(s, "first", "49305551012", minutes_ago=10_000)  # an unknown caller's oldest call ...
-        case = sv.create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="first"), by="agent1003")
+        case = create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="first"), by="agent1003")
         for i in range(300):
             _call(s, f"a.{i}", "49305551012", minutes_ago=9_000 - i)
         few, ctx_few = _calls_loaded(s, "49305551012")
@@ -191,7 +195,7 @@ def test_screen_pop_lookup_work_does_not_grow_with_the_phones_calls(db: Database
             _call(s, f"b.{i}", "49305551012", minutes_ago=5_000 - i)
         many, ctx_many = _calls_loaded(s, "49305551012")
     # one page of the limit and a small margin, not the 20 x limit rows it read before the tail key
-    assert many == few <= sv.PREVIOUS_CALLS_LIMIT + sv.PREVIOUS_CALLS_MARGIN
+    assert many == few <= PREVIOUS_CALLS_LIMIT + PREVIOUS_CALLS_MARGIN
     # ... keeps its open case on the pop, however many calls came after it
     assert [c.number for c in ctx_few.open_cases] == [c.number for c in ctx_many.open_cases] == [case.number]
     assert [c.linkedid for c in ctx_many.previous_calls][:2] == ["b.299", "b.298"]
@@ -203,20 +207,20 @@ def test_previous_calls_page_on_past_calls_of_the_same_tail_in_another_city(db: 
     with db.session() as s:
         for i in range(4):
             _call(s, f"own.{i}", "010 1234 5678", minutes_ago=1_000 + i)
-        for i in range(3 * (sv.PREVIOUS_CALLS_LIMIT + sv.PREVIOUS_CALLS_MARGIN)):
+        for i in range(3 * (PREVIOUS_CALLS_LIMIT + PREVIOUS_CALLS_MARGIN)):
             _call(s, f"shanghai.{i}", "021 1234 5678", minutes_ago=i)  # newer: they come first
-        for i in range(sv.PREVIOUS_CALLS_LIMIT):
+        for i in range(PREVIOUS_CALLS_LIMIT):
             _call(s, f"old.{i}", "+86 10 1234 5678", minutes_ago=2_000 + i)  # the same line, dialled in full
         loaded, ctx = _calls_loaded(s, "01012345678")
-    expected = [f"own.{i}" for i in range(4)] + [f"old.{i}" for i in range(sv.PREVIOUS_CALLS_LIMIT - 4)]
+    expected = [f"own.{i}" for i in range(4)] + [f"old.{i}" for i in range(PREVIOUS_CALLS_LIMIT - 4)]
     assert [c.linkedid for c in ctx.previous_calls] == expected
-    assert loaded <= 5 * (sv.PREVIOUS_CALLS_LIMIT + sv.PREVIOUS_CALLS_MARGIN)
+    assert loaded <= 5 * (PREVIOUS_CALLS_LIMIT + PREVIOUS_CALLS_MARGIN)
 
 
 def test_find_shipment(db: Database, zhang: int) -> None:
     with db.session() as s:
-        found = sv.find_shipment(s, " 800012345601 ")
-        missing = sv.find_shipment(s, "80001234560199")
+        found = find_shipment(s, " 800012345601 ")
+        missing = find_shipment(s, "80001234560199")
     assert found is not None and found.waybill == "800012345601"
     assert found.origin == "上海" and found.destination == "郑州"
     assert missing is None
@@ -227,7 +231,7 @@ def test_find_shipment(db: Database, zhang: int) -> None:
 )
 def test_find_shipment_rejects_malformed_waybills(db: Database, waybill: str) -> None:
     with db.session() as s, pytest.raises(InvalidWaybill, match="10-14 digits"):
-        sv.find_shipment(s, waybill)
+        find_shipment(s, waybill)
 
 
 def _lookup_plans(db: Database, phone: str) -> list[tuple[str, list[str]]]:
@@ -243,7 +247,7 @@ def _lookup_plans(db: Database, phone: str) -> list[tuple[str, list[str]]]:
     event.listen(db.engine, "before_cursor_execute", on_execute)
     try:
         with db.session() as s:
-            sv.caller_context(s, phone, None)
+            caller_context(s, phone, None)
     finally:
         event.remove(db.engine, "before_cursor_execute", on_execute)
     plans: list[tuple[str, list[str]]] = []
@@ -269,8 +273,8 @@ def test_phone_matching_uses_the_tail_key_indexes_not_table_scans(db: Database, 
             _call(s, f"z.{i}", "13800138001", minutes_ago=100 + i)  # the customer's mobile
         for i in range(300):
             _call(s, f"o.{i}", f"1390013{i:04d}", minutes_ago=100 + i)  # other callers
-        sv.create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="o.1"), by="agent1003")
-        sv.create_customer(s, "王芳", "shipper", ["02112345678"])
+        create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="o.1"), by="agent1003")
+        create_customer(s, "王芳", "shipper", ["02112345678"])
     for phone in ("+86 138 0013 8001", "010 1390 0130 001"):  # a known customer, an unknown caller
         plans = _lookup_plans(db, phone)
         text = "\n".join(line for _, lines in plans for line in lines)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from cases import claims, complaints, inspections, reports
-from cases import services as sv
+from cases.call_records import record_call
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.db import Database
 from cases.errors import InvalidReportRequest, ReportRenderError
@@ -97,7 +97,7 @@ def seed(s: Session, evidence: Path) -> None:
 
     def call(n: int, at: datetime, hotline: str | None, queue: str | None, outcome: str, agent: str | None,
              wait: float | None, talk: float | None) -> None:
-        sv.record_call(s, CallRecord(linkedid=f"c{n}", caller="13800138000", hotline=hotline, queue=queue,
+        record_call(s, CallRecord(linkedid=f"c{n}", caller="13800138000", hotline=hotline, queue=queue,
                                      outcome=outcome, agent=agent, wait_s=wait, talk_s=talk,
                                      started_at=at.timestamp()))
 

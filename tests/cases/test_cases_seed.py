@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from cases import services as sv
+from cases.accounts import authenticate, create_user
+from cases.caller_context import caller_context
+from cases.case_records import list_cases
+from cases.customers import create_customer, find_customer_by_phone
 from cases.db import Database
-from cases.demo_data import DEMO_PASSWORD, DEMO_PHONES
+from cases.demo_data import DEMO_PASSWORD, DEMO_PHONES, DEMO_WAYBILLS
+from cases.demo_seed import seed_demo
 from cases.models import Call, Case, Customer, CustomerPhone, Shipment, ShipmentEvent, User
+from cases.shipment_records import find_shipment
+from cases.views import SeedSummary
 
 TABLES = (Customer, CustomerPhone, Shipment, ShipmentEvent, Case, User, Call)
 
@@ -19,39 +25,39 @@ def _counts(db: Database) -> dict[str, int]:
 
 def test_seed_demo_is_idempotent(db: Database) -> None:
     with db.session() as s:
-        first = sv.seed_demo(s)
+        first = seed_demo(s)
     after_first = _counts(db)
     with db.session() as s:
-        second = sv.seed_demo(s)
-    assert first == sv.SeedSummary(customers=8, shipments=10, cases=3, users=7)
-    assert second == sv.SeedSummary(customers=0, shipments=0, cases=0, users=0)
+        second = seed_demo(s)
+    assert first == SeedSummary(customers=8, shipments=10, cases=3, users=7)
+    assert second == SeedSummary(customers=0, shipments=0, cases=0, users=0)
     assert _counts(db) == after_first
     assert after_first["customers"] == 8 and after_first["shipments"] == 10
 
 
 def test_seeded_phones_waybills_and_users(db: Database) -> None:
     with db.session() as s:
-        sv.seed_demo(s)
-    assert sv.DEMO_WAYBILLS and all(len(w) == 12 and w.isdigit() for w in sv.DEMO_WAYBILLS)
+        seed_demo(s)
+    assert DEMO_WAYBILLS and all(len(w) == 12 and w.isdigit() for w in DEMO_WAYBILLS)
     with db.session() as s:
         for phone in DEMO_PHONES:
-            assert sv.find_customer_by_phone(s, phone) is not None, phone
-        assert sv.find_customer_by_phone(s, "49305551011") is None  # the simulator's unknown callers
+            assert find_customer_by_phone(s, phone) is not None, phone
+        assert find_customer_by_phone(s, "49305551011") is None  # the simulator's unknown callers
         two_phones = [c for c in s.scalars(select(Customer)).all() if len(c.phones) == 2]
         assert len(two_phones) >= 2
-        for waybill in sv.DEMO_WAYBILLS:
-            shipment = sv.find_shipment(s, waybill)
+        for waybill in DEMO_WAYBILLS:
+            shipment = find_shipment(s, waybill)
             assert shipment is not None
             statuses = [e.status for e in shipment.events]
             assert statuses and statuses[0] == "已揽收"
             assert set(statuses) <= {"已揽收", "运输中", "到达分拨中心", "派送中", "已签收"}
             assert shipment.status == statuses[-1]
-        assert {sh.status for w in sv.DEMO_WAYBILLS if (sh := sv.find_shipment(s, w))} >= {"已签收", "运输中"}
+        assert {sh.status for w in DEMO_WAYBILLS if (sh := find_shipment(s, w))} >= {"已签收", "运输中"}
         users = {
-            name: sv.authenticate(s, name, DEMO_PASSWORD)
+            name: authenticate(s, name, DEMO_PASSWORD)
             for name in ("agent1001", "agent1002", "agent1003", "supervisor")
         }
-        open_cases = sv.list_cases(s, status="open") + sv.list_cases(s, status="referred")
+        open_cases = list_cases(s, status="open") + list_cases(s, status="referred")
     assert {n: (u.display_name, u.role) for n, u in users.items() if u} == {
         "agent1001": ("安娜", "agent"),
         "agent1002": ("本", "agent"),
@@ -63,21 +69,21 @@ def test_seeded_phones_waybills_and_users(db: Database) -> None:
 
 def test_seeded_caller_gets_a_useful_screen_pop(db: Database) -> None:
     with db.session() as s:
-        sv.seed_demo(s)
-        ctx = sv.caller_context(s, "49305551001", None)
+        seed_demo(s)
+        ctx = caller_context(s, "49305551001", None)
     assert ctx.customer is not None and ctx.customer.name == "张伟"
-    assert ctx.recent_shipments and all(sh.waybill in sv.DEMO_WAYBILLS for sh in ctx.recent_shipments)
+    assert ctx.recent_shipments and all(sh.waybill in DEMO_WAYBILLS for sh in ctx.recent_shipments)
     assert any(c.kind == "complaint" for c in ctx.open_cases)
 
 
 def test_seed_keeps_existing_data(db: Database) -> None:
     with db.session() as s:
-        mine = sv.create_customer(s, "已有客户", "other", ["49305551001"])
-        sv.create_user(s, "agent1001", "my own password", "supervisor", "Anna")
+        mine = create_customer(s, "已有客户", "other", ["49305551001"])
+        create_user(s, "agent1001", "my own password", "supervisor", "Anna")
     with db.session() as s:
-        summary = sv.seed_demo(s)
+        summary = seed_demo(s)
     assert summary.customers == 7 and summary.users == 6
     with db.session() as s:
-        assert sv.find_customer_by_phone(s, "49305551001") == mine
-        assert sv.authenticate(s, "agent1001", "my own password") is not None
-        assert sv.authenticate(s, "agent1001", DEMO_PASSWORD) is None
+        assert find_customer_by_phone(s, "49305551001") == mine
+        assert authenticate(s, "agent1001", "my own password") is not None
+        assert authenticate(s, "agent1001", DEMO_PASSWORD) is None

@@ -7,10 +7,11 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from cases import services as sv
+from cases.call_records import record_call
 from cases.db import Database
 from cases.errors import CallNotFound, InvalidTranscriptInput
 from cases.models import Transcript
+from cases.transcript_records import attach_transcript, transcripts_for_call
 from telephony.records import CallRecord
 
 WORDS = [
@@ -22,13 +23,13 @@ WORDS = [
 @pytest.fixture
 def call(db: Database) -> str:
     with db.session() as s:
-        sv.record_call(s, CallRecord(linkedid="T.1", caller="49305551002", outcome="answered", recording="/r/T.1.wav"))
+        record_call(s, CallRecord(linkedid="T.1", caller="49305551002", outcome="answered", recording="/r/T.1.wav"))
     return "T.1"
 
 
 def test_attach_transcript_round_trips(db: Database, call: str) -> None:
     with db.session() as s:
-        view = sv.attach_transcript(
+        view = attach_transcript(
             s,
             call,
             engine="vosk",
@@ -38,7 +39,7 @@ def test_attach_transcript_round_trips(db: Database, call: str) -> None:
             words_json=json.dumps(WORDS, ensure_ascii=False),
             duration_s=2.5,
         )
-        sv.attach_transcript(
+        attach_transcript(
             s, call, engine="vosk", model="m", speaker="agent", text="您好", words_json="[]", duration_s=None
         )
     assert (view.linkedid, view.engine, view.model, view.speaker) == (
@@ -49,8 +50,8 @@ def test_attach_transcript_round_trips(db: Database, call: str) -> None:
     )
     assert view.created_at.tzinfo is not None
     with db.session() as s:
-        stored = sv.transcripts_for_call(s, call)
-        assert sv.transcripts_for_call(s, "unknown") == ()
+        stored = transcripts_for_call(s, call)
+        assert transcripts_for_call(s, "unknown") == ()
     assert [t.speaker for t in stored] == ["caller", "agent"]
     assert stored[0] == view
     assert json.loads(stored[0].words_json) == WORDS
@@ -60,7 +61,7 @@ def test_attach_transcript_round_trips(db: Database, call: str) -> None:
 
 def test_transcript_needs_an_existing_call(db: Database) -> None:
     with db.session() as s, pytest.raises(CallNotFound, match="'nope'"):
-        sv.attach_transcript(
+        attach_transcript(
             s, "nope", engine="vosk", model="m", speaker="mixed", text="x", words_json="[]", duration_s=1.0
         )
     with db.session() as s:
@@ -89,6 +90,6 @@ def test_invalid_transcripts_are_refused(db: Database, call: str, change: dict[s
     }
     args.update(change)
     with db.session() as s, pytest.raises(InvalidTranscriptInput, match=message):
-        sv.attach_transcript(s, call, **args)  # type: ignore[arg-type]
+        attach_transcript(s, call, **args)  # type: ignore[arg-type]
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Transcript)) == 0

@@ -11,12 +11,14 @@ import pytest
 from workflow_support import PNG, WAYBILL, make_shipment, new_change, new_claim, new_complaint
 
 from cases import changes, claims, complaints, inspections
-from cases import services as sv
+from cases.audit import audit_for
+from cases.case_records import create_case, get_case, list_cases
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.db import Database
 from cases.errors import EvidenceRejected, InvalidInput, InvalidWorkflowInput
 from cases.inspections import InspectionInput
 from cases.models import Claim
+from cases.shipment_records import find_shipment
 from cases.views import CaseInput
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -39,7 +41,7 @@ def test_loose_ends_and_overdue_referrals(db: Database) -> None:
         complaints.confirm_rectification(s, referred, rectification="已整改", by="a1")
         assert {e.reason for e in complaints.loose_ends(s, now=later) if e.complaint_id == referred} == {
             "customer_not_told"}
-        case = sv.get_case(s, complaints.get_complaint(s, referred).case_id)
+        case = get_case(s, complaints.get_complaint(s, referred).case_id)
         assert case.status == "in_progress"
 
 
@@ -51,10 +53,10 @@ def test_referral_sets_case_department_and_deadline(db: Database) -> None:
         with pytest.raises(InvalidWorkflowInput, match="not in the future"):
             complaints.refer(s, cid, department="branch", deadline=datetime.now(UTC) - timedelta(hours=1), by="a1")
         v = complaints.refer(s, cid, department="trunk_vehicle", deadline=due, by="a1")
-        case = sv.get_case(s, v.case_id)
+        case = get_case(s, v.case_id)
     assert (case.status, case.department, case.follow_up_due) == ("referred", "trunk_vehicle", due)
     with db.session() as s:
-        trail = [json.loads(a.detail_json) for a in sv.audit_for(s, "complaint", cid)]
+        trail = [json.loads(a.detail_json) for a in audit_for(s, "complaint", cid)]
     assert [t.get("to") for t in trail] == ["recorded", "analysed", "referred"]
 
 
@@ -121,8 +123,8 @@ def test_major_claim_is_flagged_and_escalated(db: Database) -> None:
                               accident_cause="traffic_accident", claimed="50000", by="a1", centre_head="head1")
         small = claims.open_claim(s, CaseInput(kind="claim", subject="小件"), channel="hotline", accident_cause="loss",
                                   claimed="49999.99", by="a1")
-        whats = [a.what for a in sv.audit_for(s, "claim", v.id)]
-        case = sv.get_case(s, v.case_id)
+        whats = [a.what for a in audit_for(s, "claim", v.id)]
+        case = get_case(s, v.case_id)
     assert (v.major, v.escalated_to, small.major, small.escalated_to) == (True, "head1", False, None)
     assert whats == ["claim.report", "claim.escalate"] and case.priority == "urgent"
 
@@ -135,16 +137,16 @@ def test_claim_input_errors_store_nothing(db: Database) -> None:
         with pytest.raises(InvalidWorkflowInput, match="negative"):
             claims.open_claim(s, CaseInput(kind="claim", subject="x"), channel="hotline", accident_cause="loss",
                               claimed="-1", by="a1")
-        assert sv.list_cases(s) == () and s.query(Claim).count() == 0
+        assert list_cases(s) == () and s.query(Claim).count() == 0
 
 
 def test_change_request_updates_the_shipment_on_approval(db: Database) -> None:
     with db.session() as s:
         rid = new_change(s)
-        assert sv.find_shipment(s, WAYBILL).consignee_phone == "13800138000"  # type: ignore[union-attr]
+        assert find_shipment(s, WAYBILL).consignee_phone == "13800138000"  # type: ignore[union-attr]
         v = changes.approve_change(s, rid, by="supervisor")
-        shipment = sv.find_shipment(s, WAYBILL)
-        trail = [json.loads(a.detail_json) for a in sv.audit_for(s, "shipment", shipment.id)]  # type: ignore[union-attr]
+        shipment = find_shipment(s, WAYBILL)
+        trail = [json.loads(a.detail_json) for a in audit_for(s, "shipment", shipment.id)]  # type: ignore[union-attr]
     assert shipment is not None and shipment.consignee_phone == "13900139000"
     assert (v.old_value, v.new_value, v.stage) == ("13800138000", "13900139000", "applied")
     assert trail[-1]["changes"] == {"consignee_phone": {"from": "13800138000", "to": "13900139000"}}
@@ -153,10 +155,10 @@ def test_change_request_updates_the_shipment_on_approval(db: Database) -> None:
 def test_change_request_rules(db: Database) -> None:
     with db.session() as s:
         make_shipment(s)
-        wrong = sv.create_case(s, CaseInput(kind="inquiry", subject="x", waybill=WAYBILL), by="a1")
+        wrong = create_case(s, CaseInput(kind="inquiry", subject="x", waybill=WAYBILL), by="a1")
         with pytest.raises(InvalidWorkflowInput, match="not a change request"):
             changes.request_change(s, wrong.id, field="consignee_name", new_value="王五", by="a1")
-        case = sv.create_case(s, CaseInput(kind="change_request", subject="x", waybill=WAYBILL), by="a1")
+        case = create_case(s, CaseInput(kind="change_request", subject="x", waybill=WAYBILL), by="a1")
         with pytest.raises(InvalidWorkflowInput, match="already"):
             changes.request_change(s, case.id, field="consignee_name", new_value="李娜", by="a1")
         with pytest.raises(InvalidWorkflowInput, match="not a phone"):
@@ -165,7 +167,7 @@ def test_change_request_rules(db: Database) -> None:
         with pytest.raises(InvalidInput, match="required"):
             changes.reject_change(s, rid, note="", by="sup")
         changes.reject_change(s, rid, note="未核实", by="sup")
-        assert sv.find_shipment(s, WAYBILL).consignee_name == "李娜"  # type: ignore[union-attr]
+        assert find_shipment(s, WAYBILL).consignee_name == "李娜"  # type: ignore[union-attr]
 
 
 def test_inspection_checks_work_out_pass_or_fail(db: Database) -> None:

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from cases import reports
-from cases import services as sv
+from cases.call_records import record_call
 from cases.db import Database
 from cases.ivr_path import NODES, exit_node, ivr_node, ivr_steps, self_service
 from cases.reports.ivr import IvrEnd, IvrLine, NodeCount, ivr_end
@@ -79,7 +79,7 @@ CALLS: tuple[tuple[str, datetime, str | None, str, str | None], ...] = (
 def seed(s: Session) -> None:
     for linkedid, at, hotline, outcome, path in CALLS:
         answered = outcome == "answered"
-        sv.record_call(s, CallRecord(
+        record_call(s, CallRecord(
             linkedid=linkedid, caller="13800138000", hotline=hotline, outcome=outcome, ivr_path=path,
             agent="agent1001" if answered else None, started_at=at.timestamp(),
             answered_at=at.timestamp() + 12 if answered else None, ended_at=at.timestamp() + 90))

@@ -6,7 +6,10 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import select, text
 
-from cases import services as sv
+from cases.call_records import record_call
+from cases.caller_context import caller_context
+from cases.case_records import create_case
+from cases.customers import create_customer
 from cases.db import Database
 from cases.models import Call, CustomerPhone
 from cases.phones import phone_tail
@@ -40,7 +43,7 @@ def test_upgrade_backfills_the_tail_keys_by_the_models_rule(empty_db: Database) 
     assert calls[0][1] == "13800138000"[-8:] and calls[8][1] is None  # the rule, spelled out once
     # backfilled rows are found by the lookup: the old mobile call matches the caller's full number
     with empty_db.session() as s:
-        ctx = sv.caller_context(s, "+86 138 0013 8000", None)
+        ctx = caller_context(s, "+86 138 0013 8000", None)
     assert ctx.customer is not None and ctx.customer.id == 1
     assert {c.linkedid for c in ctx.previous_calls} == {"old.0", "old.1"}
 
@@ -61,9 +64,9 @@ def _downgrade(db: Database, revision: str) -> None:
 def test_downgrade_drops_the_tail_keys_and_keeps_the_rows(empty_db: Database) -> None:
     empty_db.migrate()
     with empty_db.session() as s:
-        sv.create_customer(s, "张伟", "shipper", ["13800138001"])
-        sv.record_call(s, CallRecord(linkedid="c.1", caller="13800138001", outcome="answered"))
-        sv.create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="c.1"), by="agent1001")
+        create_customer(s, "张伟", "shipper", ["13800138001"])
+        record_call(s, CallRecord(linkedid="c.1", caller="13800138001", outcome="answered"))
+        create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="c.1"), by="agent1001")
     _downgrade(empty_db, "0007")
     with empty_db.engine.connect() as conn:
         assert "caller_tail" not in conn.execute(text("SELECT * FROM calls")).keys()
@@ -77,8 +80,8 @@ def test_downgrade_drops_the_tail_keys_and_keeps_the_rows(empty_db: Database) ->
 
 def test_the_models_set_the_tail_key_whenever_the_number_is_set(db: Database) -> None:
     with db.session() as s:
-        sv.record_call(s, CallRecord(linkedid="c.1", caller="+86 138-0013-8002", outcome="answered"))
-        sv.create_customer(s, "李娜", "consignee", ["010 5555 1002"])
+        record_call(s, CallRecord(linkedid="c.1", caller="+86 138-0013-8002", outcome="answered"))
+        create_customer(s, "李娜", "consignee", ["010 5555 1002"])
     with db.session() as s:
         call = s.scalars(select(Call).where(Call.linkedid == "c.1")).one()
         phone = s.scalars(select(CustomerPhone)).one()

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from cases import services as sv
+from cases.caller_context import caller_context
 from cases.db import Database
 from cases.errors import InvalidWaybill, ShipmentSourceBadAnswer, ShipmentSourceUnreachable, UnknownWaybill
+from cases.shipment_records import create_shipment
 from cases.shipment_sources import EMBEDDED, HttpShipmentSource, HttpSourceSettings, find_via, make_source
 from cases.views import ShipmentEventInput, ShipmentInput, WaybillLookup
 from hotline_cli.config import ConfigError, load_settings, shipment_source
@@ -35,7 +36,7 @@ def _source(base: str, *, timeout: float = 2.0, fallback: bool = False, token: s
 
 def _embedded(db: Database, waybill: str = "800012345678") -> None:
     with db.session() as s:
-        sv.create_shipment(
+        create_shipment(
             s,
             ShipmentInput(
                 waybill=waybill, origin="上海", destination="郑州", consignee_name="本地表",
@@ -128,15 +129,15 @@ def test_caller_context_uses_the_source_and_reports_unavailable(db: Database, tm
     _embedded(db)
     state.json("800012345678", TMS_SHIPMENT)
     with db.reading() as s:
-        ctx = sv.caller_context(s, "13900139002", "800012345678", shipments=_source(base))
+        ctx = caller_context(s, "13900139002", "800012345678", shipments=_source(base))
         assert ctx.waybill_lookup is WaybillLookup.FOUND and ctx.shipment is not None
         assert ctx.shipment.consignee_name == "李娜"  # the TMS's, not the embedded row's
-        ctx = sv.caller_context(s, "13900139002", "800012345679", shipments=_source(base))
+        ctx = caller_context(s, "13900139002", "800012345679", shipments=_source(base))
         assert ctx.waybill_lookup is WaybillLookup.NOT_FOUND and ctx.shipment is None
         state.json("800012345678", TMS_SHIPMENT, status=502)
-        ctx = sv.caller_context(s, "13900139002", "800012345678", shipments=_source(base))
+        ctx = caller_context(s, "13900139002", "800012345678", shipments=_source(base))
         assert ctx.waybill_lookup is WaybillLookup.UNAVAILABLE and ctx.shipment is None
-        ctx = sv.caller_context(s, "13900139002", "800012345678", shipments=EMBEDDED)
+        ctx = caller_context(s, "13900139002", "800012345678", shipments=EMBEDDED)
         assert ctx.waybill_lookup is WaybillLookup.FOUND and ctx.shipment is not None
         assert ctx.shipment.consignee_name == "本地表"
 

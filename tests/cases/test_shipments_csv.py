@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from cases import services as sv
+from cases.customers import create_customer, find_customer_by_phone
 from cases.db import Database
 from cases.errors import ShipmentImportError
 from cases.models import AuditEntry, Shipment, ShipmentEvent
+from cases.shipment_records import find_shipment
 from cases.shipments import decode, export_csv, import_csv
 
 HEADER = "waybill,shipper_phone,consignee_name,consignee_phone,origin,destination,status,history\n"
@@ -36,13 +37,13 @@ def _count(db: Database) -> tuple[int, int]:
 
 def test_import_creates_shipments_with_history_in_shanghai_time(db: Database) -> None:
     with db.session() as s:
-        zhang = sv.create_customer(s, "张伟", "shipper", ["13800138001"])
+        zhang = create_customer(s, "张伟", "shipper", ["13800138001"])
         summary = import_csv(s, GOOD.encode("utf-8"), by="ops")
     assert (summary.rows, summary.created, summary.updated, summary.events) == (2, 2, 0, 2)
     assert summary.encoding == "utf-8"
     with db.session() as s:
-        one = sv.find_shipment(s, "800012345601")
-        two = sv.find_shipment(s, "800012345602")
+        one = find_shipment(s, "800012345601")
+        two = find_shipment(s, "800012345602")
         audit = s.scalars(select(AuditEntry).where(AuditEntry.what == "shipments.import")).one()
     assert one is not None and two is not None
     assert one.shipper_customer_id == zhang.id  # linked by the shipper's phone
@@ -64,7 +65,7 @@ def test_import_upserts_by_waybill_and_keeps_history_when_row_has_none(db: Datab
         summary = import_csv(s, again.encode(), by="ops")
     assert (summary.created, summary.updated, summary.events) == (1, 1, 0)
     with db.session() as s:
-        one = sv.find_shipment(s, "800012345601")
+        one = find_shipment(s, "800012345601")
     assert one is not None
     assert (one.consignee_name, one.destination, one.status) == ("赵六", "广州", "已签收")
     assert len(one.events) == 2  # no history in the row: the stored one stays
@@ -72,7 +73,7 @@ def test_import_upserts_by_waybill_and_keeps_history_when_row_has_none(db: Datab
     replaced = HEADER + '800012345601,,赵六,13700137000,上海,广州,,"2026-11-30T08:00:00+08:00 | 广州 | 已签收"\n'
     with db.session() as s:
         import_csv(s, replaced.encode(), by="ops")
-        one = sv.find_shipment(s, "800012345601")
+        one = find_shipment(s, "800012345601")
     assert one is not None and [e.status for e in one.events] == ["已签收"]
 
 
@@ -100,7 +101,7 @@ def test_bad_rows_are_all_named_by_line_and_column_and_nothing_is_imported(db: D
     assert "line 6, column -: has 5 fields, the header has 8" in msg
     assert _count(db) == before
     with db.session() as s:
-        assert sv.find_shipment(s, "800012345609") is None
+        assert find_shipment(s, "800012345609") is None
 
 
 def test_line_numbers_count_multi_line_history_cells(db: Database) -> None:
@@ -134,7 +135,7 @@ def test_utf8_bom_and_gbk_are_read_and_other_bytes_refused(db: Database) -> None
     gbk_text = HEADER + "800012345605,,张三,13900139005,上海,郑州,已揽收,\n"
     with db.session() as s:
         gbk = import_csv(s, gbk_text.encode("gbk"), by="ops")
-        sh = sv.find_shipment(s, "800012345605")
+        sh = find_shipment(s, "800012345605")
     assert gbk.encoding == "gbk" and sh is not None and sh.consignee_name == "张三" and sh.origin == "上海"
     with pytest.raises(ShipmentImportError, match="not UTF-8: byte"):
         decode(gbk_text.encode("gbk"), "utf-8")
@@ -148,10 +149,10 @@ def test_export_round_trips_through_import(db: Database, tmp_path: Path) -> None
         exported = export_csv(s)
     assert exported.startswith(b"\xef\xbb\xbf" + HEADER.strip().encode())
     with db.session() as s:
-        before = [sv.find_shipment(s, w) for w in ("800012345601", "800012345602")]
+        before = [find_shipment(s, w) for w in ("800012345601", "800012345602")]
     with db.session() as s:
         summary = import_csv(s, exported, by="ops")
-        after = [sv.find_shipment(s, w) for w in ("800012345601", "800012345602")]
+        after = [find_shipment(s, w) for w in ("800012345601", "800012345602")]
     assert (summary.created, summary.updated) == (0, 2)
     strip = [(v.waybill, v.consignee_name, v.consignee_phone, v.status, v.events) for v in before if v]
     assert strip == [(v.waybill, v.consignee_name, v.consignee_phone, v.status, v.events) for v in after if v]
@@ -190,17 +191,17 @@ def test_cli_import_export_and_one_line_error(db: Database, tmp_path: Path) -> N
 @pytest.mark.parametrize("rows", [3, 40])  # few phones: one lookup each; many: one pass over the customers
 def test_shipper_phones_link_customers_like_the_screen_pop(db: Database, rows: int) -> None:
     with db.session() as s:
-        zhang = sv.create_customer(s, "张伟", "shipper", ["13800138001"])
-        sv.create_customer(s, "甲", "shipper", ["01055551001"])
-        sv.create_customer(s, "乙", "shipper", ["02155551001"])  # same 8-digit tail as 甲: ambiguous
+        zhang = create_customer(s, "张伟", "shipper", ["13800138001"])
+        create_customer(s, "甲", "shipper", ["01055551001"])
+        create_customer(s, "乙", "shipper", ["02155551001"])  # same 8-digit tail as 甲: ambiguous
     lines = [HEADER, "800012345601,+86 138-0013-8001,,,上海,郑州,,\n",  # tail match -> 张伟
              "800012345602,55551001,,,上海,郑州,,\n",  # 8 digits matching two customers -> nobody
              "800012345603,13900000000,,,上海,郑州,,\n"]  # unknown
     lines += [f"8000123457{i:02d},1370000{i:04d},,,上海,郑州,,\n" for i in range(rows - 3)]
     with db.session() as s:
         import_csv(s, "".join(lines).encode(), by="ops")
-        got = [sv.find_shipment(s, w) for w in ("800012345601", "800012345602", "800012345603")]
+        got = [find_shipment(s, w) for w in ("800012345601", "800012345602", "800012345603")]
     assert [g.shipper_customer_id if g else "missing" for g in got] == [zhang.id, None, None]
     with db.session() as s:
-        assert sv.find_customer_by_phone(s, "+86 138-0013-8001") is not None
-        assert sv.find_customer_by_phone(s, "55551001") is None  # the screen pop's rule agrees
+        assert find_customer_by_phone(s, "+86 138-0013-8001") is not None
+        assert find_customer_by_phone(s, "55551001") is None  # the screen pop's rule agrees

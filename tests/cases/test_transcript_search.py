@@ -11,10 +11,12 @@ from casesdb_support import BACKENDS, PgSchemas, new_database
 from sqlalchemy import delete, func, select, text
 
 from cases import search
-from cases import services as sv
+from cases.call_records import record_call
+from cases.case_records import create_case
 from cases.db import Database
 from cases.models import Call, Transcript, TranscriptSegment
 from cases.search import InvalidSearchQuery, SearchFilters, parse_query, search_transcripts
+from cases.transcript_records import attach_transcript
 from cases.views import CaseInput
 from telephony.records import CallRecord
 
@@ -35,13 +37,13 @@ CALL_B = [  # an English-speaking customer and a phone number spoken digit by di
 
 def _call(s, linkedid: str, *, at: datetime, agent: str, hotline: str = "service", agents: list[str] | None = None,
           ) -> None:
-    sv.record_call(s, CallRecord(linkedid=linkedid, caller="13900001111", outcome="answered", agent=agent,
+    record_call(s, CallRecord(linkedid=linkedid, caller="13900001111", outcome="answered", agent=agent,
                                  agents=agents or [agent], hotline=hotline, started_at=at.timestamp(),
                                  ended_at=at.timestamp() + 60))
 
 
 def _turns(s, linkedid: str, turns: list[dict[str, object]]) -> None:
-    sv.attach_transcript(s, linkedid, engine="vosk-turns", model="m", speaker="mixed",
+    attach_transcript(s, linkedid, engine="vosk-turns", model="m", speaker="mixed",
                          text="\n".join(f"{t['speaker']}: {t['text']}" for t in turns),
                          words_json=json.dumps(turns, ensure_ascii=False), duration_s=15.0)
 
@@ -108,7 +110,7 @@ def test_filters(calls: Database) -> None:
 
 def test_hit_carries_call_case_speaker_offset_and_an_escaped_snippet(calls: Database) -> None:
     with calls.session() as s:
-        case = sv.create_case(s, CaseInput(kind="complaint", subject="快递员态度", linkedid="A.1"), "agent1001")
+        case = create_case(s, CaseInput(kind="complaint", subject="快递员态度", linkedid="A.1"), "agent1001")
         hit = search_transcripts(s, "态度").hits[0]
     assert (hit.linkedid, hit.speaker, hit.start_s, hit.end_s, hit.agent, hit.hotline) == (
         "A.1", "customer", 8.5, 11.0, "agent1001", "service")
@@ -166,7 +168,7 @@ def test_fts_syntax_in_user_text_is_only_text(calls: Database) -> None:
 def test_index_follows_insert_update_and_delete(db: Database) -> None:
     with db.session() as s:
         _call(s, "U.1", at=T0, agent="agent1001")
-        sv.attach_transcript(s, "U.1", engine="vosk", model="m", speaker="caller", text="我 要 赔偿",
+        attach_transcript(s, "U.1", engine="vosk", model="m", speaker="caller", text="我 要 赔偿",
                              words_json="[]", duration_s=3.0)
     assert _find(db, "赔偿") == [("U.1", "customer", 0.0)]
     with db.session() as s:
@@ -177,7 +179,7 @@ def test_index_follows_insert_update_and_delete(db: Database) -> None:
         s.delete(s.scalars(select(Transcript)).one())
     assert _find(db, "律师") == []
     with db.session() as s:
-        sv.attach_transcript(s, "U.1", engine="vosk", model="m", speaker="agent", text="您好", words_json="[]",
+        attach_transcript(s, "U.1", engine="vosk", model="m", speaker="agent", text="您好", words_json="[]",
                              duration_s=None)
         s.execute(delete(Call))  # SQL delete: foreign-key cascade, FTS5 triggers
     with db.session() as s:
@@ -195,9 +197,9 @@ def test_word_timings_make_turns_and_the_turns_transcript_is_not_indexed_twice(d
              {"speaker": "customer", "start": 5.0, "end": 5.6, "text": "赔偿"}]
     with db.session() as s:
         _call(s, "W.1", at=T0, agent="agent1001")
-        sv.attach_transcript(s, "W.1", engine="vosk", model="m", speaker="caller", text="我的 快递 丢 了 赔偿",
+        attach_transcript(s, "W.1", engine="vosk", model="m", speaker="caller", text="我的 快递 丢 了 赔偿",
                              words_json=json.dumps(caller_words, ensure_ascii=False), duration_s=6.0)
-        sv.attach_transcript(s, "W.1", engine="vosk", model="m", speaker="agent", text="您好",
+        attach_transcript(s, "W.1", engine="vosk", model="m", speaker="agent", text="您好",
                              words_json=json.dumps(agent_words, ensure_ascii=False), duration_s=6.0)
     assert _find(db, "赔偿") == [("W.1", "customer", 5.0)]
     assert _find(db, "快递") == [("W.1", "customer", 1.0)]  # cut at the 2.9 s pause

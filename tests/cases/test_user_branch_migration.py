@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from cases import services as sv
+from cases.accounts import create_user
 from cases.db import Database
 
 
@@ -23,7 +23,7 @@ def test_upgrade_to_0007_keeps_users_and_allows_branch_staff(empty_db: Database)
     with empty_db.engine.connect() as conn:
         assert conn.execute(text("SELECT username, branch FROM users")).all() == [("old", "")]
     with empty_db.session() as s:
-        view = sv.create_user(s, "zz1", "password-123", "branch", "赵敏", branch="郑州分公司")
+        view = create_user(s, "zz1", "password-123", "branch", "赵敏", branch="郑州分公司")
     assert view.branch == "郑州分公司"
     with empty_db.engine.begin() as conn, pytest.raises(IntegrityError):
         conn.execute(text("UPDATE users SET role = 'boss' WHERE username = 'zz1'"))

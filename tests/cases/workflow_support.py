@@ -9,9 +9,10 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from cases import changes, claims, complaints, inspections
-from cases import services as sv
+from cases.case_records import create_case
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.inspections import InspectionInput
+from cases.shipment_records import create_shipment, find_shipment
 from cases.views import CaseInput, ShipmentInput
 
 WAYBILL = "800012345678"
@@ -21,8 +22,8 @@ Action = Callable[[Session, int], object]
 
 
 def make_shipment(s: Session) -> None:
-    if sv.find_shipment(s, WAYBILL) is None:
-        sv.create_shipment(s, ShipmentInput(waybill=WAYBILL, origin="上海", destination="郑州",
+    if find_shipment(s, WAYBILL) is None:
+        create_shipment(s, ShipmentInput(waybill=WAYBILL, origin="上海", destination="郑州",
                                             consignee_name="李娜", consignee_phone="13800138000"))
 
 
@@ -109,7 +110,7 @@ CHANGE_PATHS: dict[str, tuple[str, ...]] = {"requested": (), "applied": ("approv
 
 def new_change(s: Session) -> int:
     make_shipment(s)
-    case = sv.create_case(s, CaseInput(kind="change_request", subject="改电话", waybill=WAYBILL), by="agent1001")
+    case = create_case(s, CaseInput(kind="change_request", subject="改电话", waybill=WAYBILL), by="agent1001")
     return changes.request_change(s, case.id, field="consignee_phone", new_value="139 0013 9000", by="agent1001").id
 
 

@@ -27,10 +27,12 @@ import pytest
 from browser_support import login, new_page, require_chromium
 
 from cases.call_checks import call_analysis
+from cases.call_records import get_call
+from cases.case_records import cases_for_call
 from cases.db import Database
 from cases.demo_data import DEMO_WAYBILLS
 from cases.search import search_transcripts
-from cases.services import cases_for_call, get_call, transcripts_for_call
+from cases.transcript_records import transcripts_for_call
 from telephony.connection import AmiConnection, AmiEndpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from cases.case_records import create_case, get_case
+from cases.customers import create_customer
 from cases.db import Database
-from cases.services import create_case, create_customer, create_shipment, get_case
+from cases.shipment_records import create_shipment
 from cases.views import CaseInput, CaseView, ShipmentEventInput, ShipmentInput
 from ivr.config import DATA_DIR, MenuStore
 from ivr.flow import IvrFlow, IvrOutcome

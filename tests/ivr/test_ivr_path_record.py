@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from cases.call_records import get_call
 from cases.db import Database
-from cases.services import DEMO_WAYBILLS, get_call, seed_demo
+from cases.demo_data import DEMO_WAYBILLS
+from cases.demo_seed import seed_demo
 from hotline_cli.demo_ivr import DemoIvr
 from pipeline.call_pipeline import CallPipeline
 from telephony.calls import CallTracker

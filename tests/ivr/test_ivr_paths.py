@@ -8,9 +8,9 @@ import socket
 from pathlib import Path
 
 from cases import claims
+from cases.case_records import get_case, list_cases
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.prompt_faults import recent_prompt_faults
-from cases.services import get_case, list_cases
 from cases.views import CaseInput
 from ivr.agi_client import AgiCaller, AgiCallResult
 from tests.ivr.conftest import AGI_FIXTURES, CLOSED_AT, KEY_ACCOUNT_PHONE, WAYBILL, IvrServer

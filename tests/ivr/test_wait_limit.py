@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from agent_console.data import callback_tasks
+from cases.call_records import get_call
 from cases.db import Database
-from cases.services import get_call, seed_demo
+from cases.demo_seed import seed_demo
 from hotline_cli.config import ConfigError, load_settings
 from hotline_cli.demo_ivr import DemoIvr
 from ivr.overflow import WaitLimitError, WaitLimitWatcher, check_limits

@@ -14,7 +14,7 @@ from pathlib import Path
 from waits import stop_processes, wait_until
 
 from cases.db import Database
-from cases.services import CHINA_TZ
+from cases.local_time import CHINA_TZ
 from hotline_cli.demo_ivr import demo_menus
 from pbx.asterisk_lab import AMI_SECRET, EXE, AsteriskLab, Sipp, hotline_env
 from tests.test_roles import wait_http
