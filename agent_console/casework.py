@@ -47,7 +47,7 @@ from cases.errors import (
     NotFound,
 )
 from cases.ids import parse_row_id
-from cases.models import Claim, ClaimEvidence, Complaint, Inspection, InspectionFinding, SelfSettled
+from cases.models.workflows import Claim, ClaimEvidence, Complaint, Inspection, InspectionFinding, SelfSettled
 from cases.money import yuan0
 from cases.views import CaseInput
 from cases.vocab import (
@@ -515,7 +515,7 @@ def _inspection_page(inspection_id: int, notice: Notice | None = None, status: i
 
 
 def _sanctions(s: Session) -> tuple[ins.SanctionView, ...]:
-    from cases.models import Sanction
+    from cases.models.workflows import Sanction
 
     rows = s.scalars(select(Sanction).order_by(Sanction.decided_at.desc(), Sanction.id.desc()).limit(500)).all()
     return tuple(ins.sanction_view(x) for x in rows)

@@ -29,7 +29,7 @@ from agent_console.context import console
 from cases import complaints as co
 from cases.audit import audit_for
 from cases.errors import ComplaintNotFound
-from cases.models import Complaint
+from cases.models.workflows import Complaint
 from cases.views import CaseInput
 from cases.vocab import ComplaintCause, ComplaintStage, ComplaintType, Department
 from cases.workflow import COMPLAINT

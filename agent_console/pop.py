@@ -17,7 +17,7 @@ from cases.caller_context import caller_context
 from cases.customers import customer_view
 from cases.db import Database
 from cases.errors import CasesError
-from cases.models import Customer, CustomerPhone
+from cases.models.customers import Customer, CustomerPhone
 from cases.phones import normalize_phone, phone_tail, phones_match
 from cases.shipment_sources import ShipmentSource
 from cases.views import CallerContext, CallView, CaseSummaryView, CustomerView, ShipmentView

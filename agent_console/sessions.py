@@ -18,7 +18,7 @@ from flask import g, session
 
 from cases import sessions as stored
 from cases.db import Database
-from cases.models import utcnow
+from cases.models.base import utcnow
 from cases.views import SessionView
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from agent_console.sessions import SessionPolicy
 from cases import sessions as stored
 from cases.db import Database
 from cases.errors import DatabaseUnavailable
-from cases.models import utcnow
+from cases.models.base import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from agent_console.config import ConsoleConfig  # noqa: E402
 from agent_console.namespaces import Dispatcher  # noqa: E402
 from cases import demo_seed, passwords  # noqa: E402
 from cases.db import Database  # noqa: E402
-from cases.models import User  # noqa: E402
+from cases.models.accounts import User  # noqa: E402
 from telephony.connection import AmiEndpoint  # noqa: E402
 from telephony.events import EventBus  # noqa: E402
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links  # noqa: E402

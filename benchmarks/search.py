@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from cases import segment  # noqa: E402
 from cases.db import Database  # noqa: E402
-from cases.models import Call, Transcript  # noqa: E402
+from cases.models.calls import Call, Transcript  # noqa: E402
 from cases.search import like_scan, search_transcripts  # noqa: E402
 
 PG = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

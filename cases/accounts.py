@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from cases.errors import InvalidUserInput, UserExists, UserNotFound
 from cases.inputs import USERNAME_RE, parse_enum
-from cases.models import User, utcnow
+from cases.models.accounts import User
+from cases.models.base import utcnow
 from cases.passwords import DUMMY_HASH, hash_password, password_needs_rehash, verify_password
 from cases.sessions import end_user_sessions
 from cases.views import LoginCheck, UserView

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cases.models import AuditEntry, utcnow
+from cases.models.audit import AuditEntry
+from cases.models.base import utcnow
 from cases.views import AuditView
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import func, select, text
 
 from cases.db import Database
 from cases.errors import CasesError
-from cases.models import Base
+from cases.models.base import Base
 
 log = logging.getLogger(__name__)
 

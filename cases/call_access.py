@@ -20,7 +20,8 @@ from cases.audit import record_audit
 from cases.call_records import call_by_linkedid, call_view
 from cases.errors import CallNotFound, InvalidUserInput
 from cases.inputs import clean_username
-from cases.models import CallAssignment, utcnow
+from cases.models.base import utcnow
+from cases.models.calls import CallAssignment
 from cases.views import CallView, CaseCallView
 from cases.vocab import Role
 

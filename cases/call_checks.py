@@ -17,7 +17,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cases.errors import CallNotFound, InvalidTranscriptInput
-from cases.models import ENTITY_KINDS, SEGMENT_SPEAKERS, Call, CallCheckFinding, CallCheckResult, CallEntity, utcnow
+from cases.models.base import utcnow
+from cases.models.call_analysis import ENTITY_KINDS, SEGMENT_SPEAKERS, CallCheckFinding, CallCheckResult, CallEntity
+from cases.models.calls import Call
 from cases.views import CallCheckView, CallEntityView, CheckFindingView
 
 log = logging.getLogger(__name__)

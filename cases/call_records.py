@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from cases.customers import match_customer
 from cases.errors import InvalidCallRecord
 from cases.inputs import aware_utc
-from cases.models import Base, Call, Transcript, utcnow
+from cases.models.base import Base, utcnow
+from cases.models.calls import Call, Transcript
 from cases.phones import normalize_phone
 from cases.views import CallView
 from telephony.records import CallRecord

@@ -14,7 +14,9 @@ from cases.case_records import SUMMARY_LOAD, case_summary
 from cases.customers import customer_view, match_customer
 from cases.errors import InvalidWaybill, ShipmentSourceError, UnknownWaybill
 from cases.inputs import validate_waybill
-from cases.models import Call, Case, Shipment, case_calls
+from cases.models.calls import Call
+from cases.models.case import Case, case_calls
+from cases.models.shipments import Shipment
 from cases.phones import normalize_phone, phone_tail, phones_match
 from cases.shipment_records import customer_shipments, shipment_by_waybill, shipment_view
 from cases.views import CallerContext, ShipmentView, WaybillLookup

@@ -20,7 +20,12 @@ from cases.errors import CallNotFound, CaseNotFound, InvalidCaseInput, InvalidWa
 from cases.ids import is_row_id
 from cases.inputs import aware_utc, clean_text, clean_username, parse_enum, validate_waybill
 from cases.local_time import CHINA_TZ
-from cases.models import Call, CallCheckResult, CallEntity, Case, CaseCounter, Customer, Shipment, case_calls, utcnow
+from cases.models.base import utcnow
+from cases.models.call_analysis import CallCheckResult, CallEntity
+from cases.models.calls import Call
+from cases.models.case import Case, CaseCounter, case_calls
+from cases.models.customers import Customer
+from cases.models.shipments import Shipment
 from cases.shipment_records import shipment_by_waybill, shipment_view
 from cases.transcript_records import transcript_view
 from cases.views import UNSET, CaseCallView, CaseInput, CaseSummaryView, CaseUpdate, CaseView

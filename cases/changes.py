@@ -14,7 +14,10 @@ from cases.audit import record_audit
 from cases.case_records import load_case
 from cases.errors import ChangeRequestNotFound, InvalidWorkflowInput
 from cases.inputs import aware_utc, clean_text, clean_username, parse_enum
-from cases.models import Case, ChangeRequest, Shipment, utcnow
+from cases.models.base import utcnow
+from cases.models.case import Case
+from cases.models.shipments import Shipment
+from cases.models.workflows import ChangeRequest
 from cases.phones import normalize_phone
 from cases.vocab import CaseKind, CaseStatus, ChangeField, ChangeStage
 from cases.workflow import CHANGE_REQUEST

@@ -25,7 +25,8 @@ from cases.audit import record_audit
 from cases.case_records import create_case, load_case
 from cases.errors import ClaimNotFound, EvidenceRejected, InvalidWorkflowInput
 from cases.inputs import aware_utc, clean_text, clean_username, parse_enum
-from cases.models import Claim, ClaimEvidence, ClaimLiability, ClaimOffer, utcnow
+from cases.models.base import utcnow
+from cases.models.workflows import Claim, ClaimEvidence, ClaimLiability, ClaimOffer
 from cases.money import bp_to_percent, percent_to_bp, split_by_shares, to_fen, yuan, yuan0
 from cases.private_files import private_dir
 from cases.views import CaseInput

@@ -16,7 +16,9 @@ from cases.audit import iso_utc, record_audit
 from cases.case_records import create_case, load_case
 from cases.errors import ComplaintNotFound, InvalidWorkflowInput
 from cases.inputs import aware_utc, clean_text, clean_username, parse_enum
-from cases.models import Case, Complaint, utcnow
+from cases.models.base import utcnow
+from cases.models.case import Case
+from cases.models.workflows import Complaint
 from cases.views import CaseInput
 from cases.vocab import CaseKind, CaseStatus, ComplaintCause, ComplaintStage, ComplaintType, Department
 from cases.workflow import COMPLAINT, advance

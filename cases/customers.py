@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from cases.errors import InvalidCaseInput
 from cases.inputs import clean_text, parse_enum
-from cases.models import Customer, CustomerPhone, utcnow
+from cases.models.base import utcnow
+from cases.models.customers import Customer, CustomerPhone
 from cases.phones import normalize_phone, phone_tail, phones_match
 from cases.views import CustomerView
 from cases.vocab import CustomerKind

@@ -13,7 +13,11 @@ from cases.accounts import create_user
 from cases.case_records import create_case
 from cases.customers import create_customer
 from cases.demo_data import DEMO_CASES, DEMO_CUSTOMERS, DEMO_PASSWORD, DEMO_SHIPMENTS, DEMO_USERS, STAGES
-from cases.models import Case, CustomerPhone, Shipment, User, utcnow
+from cases.models.accounts import User
+from cases.models.base import utcnow
+from cases.models.case import Case
+from cases.models.customers import CustomerPhone
+from cases.models.shipments import Shipment
 from cases.shipment_records import create_shipment
 from cases.views import CaseInput, SeedSummary, ShipmentEventInput, ShipmentInput
 

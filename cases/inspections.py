@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, selectinload
 from cases.audit import iso_utc, record_audit
 from cases.errors import FindingNotFound, InspectionNotFound, InvalidWorkflowInput
 from cases.inputs import aware_utc, clean_text, clean_username, parse_enum, validate_waybill
-from cases.models import Inspection, InspectionFinding, Sanction, SelfSettled, utcnow
+from cases.models.base import utcnow
+from cases.models.workflows import Inspection, InspectionFinding, Sanction, SelfSettled
 from cases.money import to_fen, yuan, yuan0
 from cases.vocab import ComplaintType, FindingStage, InspectionKind, SanctionKind, SettledBy
 from cases.workflow import FINDING

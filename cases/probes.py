@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cases.errors import InvalidInput
-from cases.models import PROBE_STAGES, ProbeRun
+from cases.models.probes import PROBE_STAGES, ProbeRun
 
 
 class InvalidProbeResult(InvalidInput):

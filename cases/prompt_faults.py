@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cases.errors import InvalidInput
-from cases.models import PromptFault
+from cases.models.probes import PromptFault
 
 RECENT = timedelta(hours=24)  # a fault not seen again for a day is taken as fixed
 

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from cases.audit import iso_utc, record_audit
 from cases.complaints import loose_ends
 from cases.errors import NotFound
-from cases.models import AuditEntry, Case, utcnow
+from cases.models.audit import AuditEntry
+from cases.models.base import utcnow
+from cases.models.case import Case
 from cases.vocab import OPEN_STATUSES
 
 ACK = "reminder.acknowledge"

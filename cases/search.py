@@ -46,7 +46,9 @@ from sqlalchemy.orm import Mapper, Session
 
 from cases import segment
 from cases.errors import InvalidInput
-from cases.models import FTS_COLUMN, FTS_TABLE, Call, Case, Transcript, TranscriptSegment, case_calls
+from cases.models.call_analysis import FTS_COLUMN, FTS_TABLE, TranscriptSegment
+from cases.models.calls import Call, Transcript
+from cases.models.case import Case, case_calls
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Result, delete, select, update
 from sqlalchemy.orm import Session
 
-from cases.models import ConsoleSession, User, utcnow
+from cases.models.accounts import ConsoleSession, User
+from cases.models.base import utcnow
 from cases.views import SessionView, UserView
 from cases.vocab import Role
 

@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from cases.errors import InvalidCaseInput
 from cases.inputs import aware_utc, clean_text, validate_waybill
-from cases.models import Customer, Shipment, ShipmentEvent, utcnow
+from cases.models.base import utcnow
+from cases.models.customers import Customer
+from cases.models.shipments import Shipment, ShipmentEvent
 from cases.phones import normalize_phone
 from cases.views import ShipmentEventView, ShipmentInput, ShipmentView
 

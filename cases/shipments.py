@@ -33,7 +33,9 @@ from cases.audit import record_audit
 from cases.customers import match_customer
 from cases.errors import InvalidWaybill, ShipmentImportError
 from cases.inputs import validate_waybill
-from cases.models import CustomerPhone, Shipment, ShipmentEvent, utcnow
+from cases.models.base import utcnow
+from cases.models.customers import CustomerPhone
+from cases.models.shipments import Shipment, ShipmentEvent
 from cases.phones import normalize_phone, phone_tail, phones_match
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from cases import search as _search  # noqa: F401  (registers the transcript ind
 from cases.call_records import call_by_linkedid
 from cases.errors import CallNotFound, InvalidTranscriptInput
 from cases.inputs import parse_enum
-from cases.models import Transcript, utcnow
+from cases.models.base import utcnow
+from cases.models.calls import Transcript
 from cases.views import TranscriptView
 from cases.vocab import Speaker
 

@@ -19,7 +19,7 @@ from cases.vocab import CaseStatus, ChangeStage, ClaimStage, ComplaintStage, Fin
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from cases.models import Case
+    from cases.models.case import Case
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ def seed_demo_workflows(s: Session, evidence_root: Path) -> bool:
     """Last month's complaints, claims, inspections and self-settled business, so the desks and the
     reports of a new demo have work to show; once per database (nothing if any claim exists)."""
     from cases.demo_workflows import seed_month
-    from cases.models import Claim
+    from cases.models.workflows import Claim
 
     if s.scalars(select(Claim.id).limit(1)).first() is not None:
         return False

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from cases.call_checks import CallAnalysisInput, EntityInput, FindingInput, record_call_analysis
 from cases.db import Database
 from cases.errors import CasesError
-from cases.models import SEGMENT_SPEAKERS
+from cases.models.call_analysis import SEGMENT_SPEAKERS
 from transcripts.entities import extract_entities
 from transcripts.errors import TranscriptsError
 from transcripts.jobs import TranscriptionResult

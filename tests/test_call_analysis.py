@@ -15,7 +15,7 @@ from cases.call_records import record_call
 from cases.case_records import create_case
 from cases.db import Database
 from cases.errors import CallNotFound, InvalidTranscriptInput
-from cases.models import CallCheckFinding, CallEntity, TranscriptSegment
+from cases.models.call_analysis import CallCheckFinding, CallEntity, TranscriptSegment
 from cases.search import search_transcripts
 from cases.shipment_records import create_shipment
 from cases.views import CaseInput, ShipmentInput

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from cases.local_time import CHINA_TZ
-from cases.models import Claim, Complaint, Inspection, SelfSettled
+from cases.models.workflows import Claim, Complaint, Inspection, SelfSettled
 from hotline_cli.config import load_settings
 from hotline_cli.startup import open_database
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
-from cases.models import Base, include_name
+from cases.models.base import Base
+from cases.models.call_analysis import include_name
 
 config = context.config
 target_metadata = Base.metadata

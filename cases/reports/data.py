@@ -15,9 +15,9 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from cases.errors import InvalidReportRequest
-from cases.models import (
-    Call,
-    Case,
+from cases.models.calls import Call
+from cases.models.case import Case
+from cases.models.workflows import (
     Claim,
     ClaimLiability,
     Complaint,

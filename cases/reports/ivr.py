@@ -18,7 +18,7 @@ from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from cases.ivr_path import NODES, exit_node, ivr_node, ivr_steps, node_label, self_service
-from cases.models import Call
+from cases.models.calls import Call
 from cases.reports.data import Period, _local_day, _pct
 
 HOTLINE_ORDER = ("service", "claims")

@@ -98,7 +98,7 @@ def test_socket_refused_after_logout(console: Console) -> None:
 def test_login_with_an_older_scrypt_hash_works_and_upgrades_it_to_argon2(console: Console) -> None:
     from sqlalchemy import select
 
-    from cases.models import User
+    from cases.models.accounts import User
     from cases.passwords import scrypt_hash, verify_password
 
     with console.db.session() as s:

@@ -15,7 +15,9 @@ from browser_support import login, new_page, shot
 
 from agent_console.reminders import REMINDERS_KEY, ReminderChecker
 from cases.case_records import create_case
-from cases.models import AuditEntry, Case, utcnow
+from cases.models.audit import AuditEntry
+from cases.models.base import utcnow
+from cases.models.case import Case
 from cases.views import CaseInput
 from telephony.events import AgentRinging, AgentStatus, CallQueued, CallStarted
 

@@ -18,7 +18,8 @@ from agent_console import data
 from cases.audit import audit_for
 from cases.call_records import get_call, record_call
 from cases.case_records import create_case
-from cases.models import Call, Case
+from cases.models.calls import Call
+from cases.models.case import Case
 from cases.transcript_records import attach_transcript
 from cases.views import CaseInput
 from telephony.events import AgentRinging, CallAnswered, CallEnded, CallStarted

@@ -12,7 +12,7 @@ from cases.call_records import record_call
 from cases.case_records import create_case, get_case, link_call
 from cases.customers import create_customer
 from cases.demo_data import DEMO_WAYBILLS
-from cases.models import Customer
+from cases.models.customers import Customer
 from telephony.events import AgentRinging, CallStarted, CallVariable
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from cases.call_records import record_call
 from cases.case_records import cases_for_call, get_case
 from cases.customers import find_customer_by_phone
 from cases.demo_data import DEMO_WAYBILLS
-from cases.models import Case
+from cases.models.case import Case
 from cases.transcript_records import attach_transcript
 from telephony.events import AgentRinging, CallAnswered, CallStarted
 from telephony.records import CallRecord

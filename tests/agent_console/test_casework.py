@@ -22,7 +22,8 @@ from cases import inspections as ins
 from cases.accounts import create_user
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
-from cases.models import AuditEntry, Claim, ClaimEvidence
+from cases.models.audit import AuditEntry
+from cases.models.workflows import Claim, ClaimEvidence
 from cases.views import CaseInput
 
 if TYPE_CHECKING:

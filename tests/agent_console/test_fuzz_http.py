@@ -147,7 +147,7 @@ def site(seeded_sqlite_db: Database, tmp_path: Path) -> Iterator[Site]:
                                 "csrf_token": tokens["inspector"]})
     assert resp.status_code == 303
     with db.reading() as s:
-        from cases.models import InspectionFinding
+        from cases.models.workflows import InspectionFinding
 
         finding_id = int(s.scalar(select(func.max(InspectionFinding.id))) or 0)
     yield Site(app, socketio, db, clients, tokens, claim_id, complaint_id, inspection_id, finding_id)

@@ -12,7 +12,10 @@ from sqlalchemy import select
 from agent_console.reminders import REMINDERS_KEY, ReminderChecker
 from cases import complaints
 from cases.case_records import create_case
-from cases.models import AuditEntry, Case, Complaint, utcnow
+from cases.models.audit import AuditEntry
+from cases.models.base import utcnow
+from cases.models.case import Case
+from cases.models.workflows import Complaint
 from cases.reminders import DUE_SOON, OVERDUE, due_reminders
 from cases.views import CaseInput
 

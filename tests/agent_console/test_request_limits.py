@@ -17,7 +17,8 @@ from agent_console.app import create_app, dispatcher
 from agent_console.config import ConsoleConfig
 from cases.case_records import DESCRIPTION_MAX_LEN
 from cases.db import Database
-from cases.models import AuditEntry, Case
+from cases.models.audit import AuditEntry
+from cases.models.case import Case
 from hotline_cli.config import ConfigError, load_settings
 from hotline_cli.runtime import console_config
 from telephony.events import EventBus

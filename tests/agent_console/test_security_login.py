@@ -25,7 +25,8 @@ from agent_console.context import console as console_of
 from cases.accounts import set_active, set_password, set_role
 from cases.demo_data import DEMO_PASSWORD
 from cases.errors import InvalidUserInput
-from cases.models import User, utcnow
+from cases.models.accounts import User
+from cases.models.base import utcnow
 from cases.passwords import ARGON2_MEMORY_KIB, password_needs_rehash
 from hotline_cli.config import ConfigError, load_settings
 from hotline_cli.main import main
@@ -395,7 +396,7 @@ def test_sessions_ended_elsewhere_close_their_sockets_within_the_sweep(make_cons
 
 
 def test_sessions_idle_past_the_timeout_are_logged_out(make_console: Callable[..., Console]) -> None:
-    from cases.models import ConsoleSession
+    from cases.models.accounts import ConsoleSession
 
     console = make_console(session_idle_s=600.0)
     client = console.login("agent1001")

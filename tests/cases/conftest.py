@@ -15,7 +15,7 @@ from casesdb_support import BACKENDS, PgSchemas, new_database
 from sqlalchemy import text
 
 from cases.db import Database
-from cases.models import Base
+from cases.models.base import Base
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from cases.caller_context import caller_context
 from cases.customers import create_customer
 from cases.db import Database
 from cases.errors import InvalidCallRecord, InvalidCaseInput
-from cases.models import Call
+from cases.models.calls import Call
 from cases.phones import normalize_phone, phones_match
 from telephony.records import CallRecord
 

@@ -25,7 +25,9 @@ from cases.case_records import (
 from cases.customers import create_customer
 from cases.db import Database
 from cases.errors import CaseNotFound, InvalidCaseInput
-from cases.models import AuditEntry, Call, Case
+from cases.models.audit import AuditEntry
+from cases.models.calls import Call
+from cases.models.case import Case
 from cases.shipment_records import create_shipment
 from cases.transcript_records import attach_transcript
 from cases.views import UNSET, CallView, CaseInput, CaseUpdate, CaseView, ShipmentEventInput, ShipmentInput

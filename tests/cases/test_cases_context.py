@@ -16,7 +16,7 @@ from cases.case_records import create_case, update_case
 from cases.customers import create_customer
 from cases.db import Database
 from cases.errors import InvalidWaybill
-from cases.models import Call
+from cases.models.calls import Call
 from cases.shipment_records import create_shipment, find_shipment
 from cases.views import CallerContext, CaseInput, CaseUpdate, ShipmentEventInput, ShipmentInput, WaybillLookup
 from telephony.records import CallRecord

@@ -16,7 +16,10 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from cases.db import MIGRATIONS_DIR, Database
 from cases.errors import DatabaseUnavailable
-from cases.models import Base, Case, Customer, CustomerPhone, include_name
+from cases.models.base import Base
+from cases.models.call_analysis import include_name
+from cases.models.case import Case
+from cases.models.customers import Customer, CustomerPhone
 
 EXPECTED_TABLES = {
     "customers",

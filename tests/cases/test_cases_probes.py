@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cases.db import Database
-from cases.models import ProbeRun
+from cases.models.probes import ProbeRun
 from cases.probes import InvalidProbeResult, ProbeInput, latest_probes, probe_history, record_probe
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

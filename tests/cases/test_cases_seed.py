@@ -11,7 +11,11 @@ from cases.customers import create_customer, find_customer_by_phone
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD, DEMO_PHONES, DEMO_WAYBILLS
 from cases.demo_seed import seed_demo
-from cases.models import Call, Case, Customer, CustomerPhone, Shipment, ShipmentEvent, User
+from cases.models.accounts import User
+from cases.models.calls import Call
+from cases.models.case import Case
+from cases.models.customers import Customer, CustomerPhone
+from cases.models.shipments import Shipment, ShipmentEvent
 from cases.shipment_records import find_shipment
 from cases.views import SeedSummary
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from cases.call_records import record_call
 from cases.db import Database
 from cases.errors import CallNotFound, InvalidTranscriptInput
-from cases.models import Transcript
+from cases.models.calls import Transcript
 from cases.transcript_records import attach_transcript, transcripts_for_call
 from telephony.records import CallRecord
 

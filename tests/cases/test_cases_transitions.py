@@ -28,7 +28,8 @@ from workflow_support import (
 
 from cases.db import Database
 from cases.errors import IllegalTransition
-from cases.models import AuditEntry, ChangeRequest, Claim, Complaint, InspectionFinding
+from cases.models.audit import AuditEntry
+from cases.models.workflows import ChangeRequest, Claim, Complaint, InspectionFinding
 from cases.workflow import CHANGE_REQUEST, CLAIM, COMPLAINT, FINDING, Machine
 
 Row = type[Complaint] | type[Claim] | type[ChangeRequest] | type[InspectionFinding]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from cases.accounts import authenticate, create_user
 from cases.db import Database
 from cases.errors import InvalidUserInput, UserExists
-from cases.models import User
+from cases.models.accounts import User
 from cases.passwords import password_needs_rehash, scrypt_hash, verify_password
 
 PASSWORD = "correct horse 电池"

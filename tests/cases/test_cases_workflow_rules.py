@@ -17,7 +17,7 @@ from cases.claims import EvidenceStore, LiabilityInput
 from cases.db import Database
 from cases.errors import EvidenceRejected, InvalidInput, InvalidWorkflowInput
 from cases.inspections import InspectionInput
-from cases.models import Claim
+from cases.models.workflows import Claim
 from cases.shipment_records import find_shipment
 from cases.views import CaseInput
 

@@ -11,7 +11,8 @@ from cases.caller_context import caller_context
 from cases.case_records import create_case
 from cases.customers import create_customer
 from cases.db import Database
-from cases.models import Call, CustomerPhone
+from cases.models.calls import Call
+from cases.models.customers import CustomerPhone
 from cases.phones import phone_tail
 from cases.views import CaseInput
 from telephony.records import CallRecord

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from cases.accounts import create_user
 from cases.db import Database
-from cases.models import User
+from cases.models.accounts import User
 
 
 def test_reading_does_not_wait_for_a_writer_and_writes_nothing(tmp_path: Path) -> None:

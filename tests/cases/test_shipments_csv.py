@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from cases.customers import create_customer, find_customer_by_phone
 from cases.db import Database
 from cases.errors import ShipmentImportError
-from cases.models import AuditEntry, Shipment, ShipmentEvent
+from cases.models.audit import AuditEntry
+from cases.models.shipments import Shipment, ShipmentEvent
 from cases.shipment_records import find_shipment
 from cases.shipments import decode, export_csv, import_csv
 

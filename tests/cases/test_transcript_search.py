@@ -14,7 +14,8 @@ from cases import search
 from cases.call_records import record_call
 from cases.case_records import create_case
 from cases.db import Database
-from cases.models import Call, Transcript, TranscriptSegment
+from cases.models.call_analysis import TranscriptSegment
+from cases.models.calls import Call, Transcript
 from cases.search import InvalidSearchQuery, SearchFilters, parse_query, search_transcripts
 from cases.transcript_records import attach_transcript
 from cases.views import CaseInput

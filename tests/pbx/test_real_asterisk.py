@@ -11,7 +11,8 @@ import time
 from sqlalchemy import select
 from waits import wait_until
 
-from cases.models import Call, Case
+from cases.models.calls import Call
+from cases.models.case import Case
 from pbx.asterisk_lab import AGENTS, Key
 from pbx.hotline_site import BLOCKED, KEY_ACCOUNT, Site
 from tests.test_roles import agent_client, login
