@@ -14,23 +14,14 @@ from sqlalchemy.orm import Session
 
 from cases.errors import InvalidReportRequest
 from cases.reports import document as d
-from cases.reports.data import (
-    DEFAULT_TZ,
-    CallFigures,
-    ClaimsReport,
-    ComplaintSummary,
-    InspectionsReport,
-    Period,
-    SelfSettledReport,
-    call_figures,
-    claims_report,
-    complaint_summary,
-    inspections_report,
-    make_period,
-    self_settled_report,
-)
+from cases.reports.calls import CallFigures, call_figures
+from cases.reports.claims import ClaimsReport, claims_report
+from cases.reports.complaints import ComplaintSummary, complaint_summary
+from cases.reports.data import DEFAULT_TZ, Period, make_period
+from cases.reports.inspections import InspectionsReport, inspections_report
 from cases.reports.ivr import IvrLine, IvrReport, ivr_report
 from cases.reports.render import find_cjk_font, to_json, to_pdf, to_xlsx
+from cases.reports.self_settled import SelfSettledReport, self_settled_report
 
 __all__ = [
     "DEFAULT_TZ",

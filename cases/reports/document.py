@@ -8,18 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from cases.reports.data import (
-    CallFigures,
-    CallLine,
-    ClaimsReport,
-    ComplaintSummary,
-    Count,
-    DayCount,
-    InspectionsReport,
-    Period,
-    SelfSettledReport,
-)
+from cases.reports.calls import CallFigures, CallLine
+from cases.reports.claims import ClaimsReport
+from cases.reports.complaints import ComplaintSummary
+from cases.reports.data import Count, DayCount, Period
+from cases.reports.inspections import InspectionsReport
 from cases.reports.ivr import IvrLine, IvrReport, NodeCount
+from cases.reports.self_settled import SelfSettledReport
 
 Cell = str | int | Decimal
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from cases.ivr_path import NODES, exit_node, ivr_node, ivr_steps, node_label, self_service
 from cases.models.calls import Call
-from cases.reports.data import Period, _local_day, _pct
+from cases.reports.data import Period, local_day_sql, percent
 
 HOTLINE_ORDER = ("service", "claims")
 TOTAL = "total"  # the `hotline` of a line over all hotlines
@@ -130,9 +130,9 @@ class _Tally:
             out_of_hours_callbacks=self.ooh_callbacks,
             other=e[IvrEnd.OTHER],
             cases_registered=self.cases,
-            answered_percent=_pct(e[IvrEnd.ANSWERED], entered),
-            self_served_percent=_pct(e[IvrEnd.SELF_SERVED], entered),
-            left_percent=_pct(e[IvrEnd.LEFT_IN_IVR], entered),
+            answered_percent=percent(e[IvrEnd.ANSWERED], entered),
+            self_served_percent=percent(e[IvrEnd.SELF_SERVED], entered),
+            left_percent=percent(e[IvrEnd.LEFT_IN_IVR], entered),
             left_at=_node_counts(self.left_at),
             served=_node_counts(self.served),
         )
@@ -145,7 +145,7 @@ def _node_counts(counts: Counter[str]) -> tuple[NodeCount, ...]:
     whole = sum(counts.values())
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], _NODE_ORDER.get(kv[0], len(NODES)), kv[0]))
     return tuple(
-        NodeCount(node, node_label(node).zh, node_label(node).en, n, _pct(n, whole)) for node, n in ordered if n
+        NodeCount(node, node_label(node).zh, node_label(node).en, n, percent(n, whole)) for node, n in ordered if n
     )
 
 
@@ -157,7 +157,7 @@ def ivr_report(s: Session, period: Period) -> IvrReport:
     """Hotline calls started in the period that entered the IVR (an IVR path, or the outcome
     `out_of_hours` / `abandoned_in_ivr`), by how they ended (`ivr_end`), per hotline and local day."""
     path = func.coalesce(Call.ivr_path, "")
-    day = _local_day(Call.started_at, period, s.get_bind().dialect.name).label("day")
+    day = local_day_sql(Call.started_at, period, s.get_bind().dialect.name).label("day")
     kept = case((Call.outcome.in_(QUEUE_OUTCOMES), literal("")), else_=path).label("path")
     has_case = case((or_(path.like("case=%"), path.like("%>case=%")), 1), else_=0).label("has_case")
     rows = s.execute(
