@@ -13,26 +13,18 @@ import argparse
 import os
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cases.cli_args import EXIT_ERROR, day_arg
 from cases.errors import CasesError
-
-EXIT_ERROR = 2
+from cases.search_cli import register_search_cli
+from cases.users_cli import register_users_cli
 
 
 def _fail(message: str) -> int:
     print(f"hotline report: error: {message}", file=sys.stderr)
     return EXIT_ERROR
-
-
-def day_arg(value: str) -> date:
-    """argparse type of a day given as YYYY-MM-DD."""
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _write_whole(out: Path, data: bytes) -> None:
@@ -77,9 +69,6 @@ def register_cli(subparsers: Any) -> None:
     exp.add_argument("--tz", default="Asia/Shanghai", help="time zone of the history times")
     exp.add_argument("--no-bom", action="store_true", help="leave out the UTF-8 byte order mark")
     exp.set_defaults(func=cmd_shipments_export)
-
-    from cases.search_cli import register_search_cli
-    from cases.users_cli import register_users_cli
 
     register_search_cli(subparsers)
     register_users_cli(subparsers)

@@ -13,7 +13,7 @@ import sys
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from cases.cli import EXIT_ERROR, day_arg
+from cases.cli_args import EXIT_ERROR, day_arg
 from cases.errors import CasesError
 
 
