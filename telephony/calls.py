@@ -31,7 +31,7 @@ from telephony.events import (
 )
 from telephony.frames import Message
 from telephony.live import AgentSnapshot, LiveSnapshot, QueueSnapshot, WaitingCaller
-from telephony.records import CallRecord
+from telephony.records import CallRecord, join_ivr_path
 
 log = logging.getLogger(__name__)
 
@@ -371,9 +371,9 @@ class CallTracker:
                 rec.waybill = value or None
             elif var == "CALLBACK_OFFER" and value and self._customer_leg(call, msg):
                 call.offered = True  # the dialplan's [callback-offer] marks the caller it took out of a queue
-            elif var == "IVR_PATH" and value:
+            elif var == "IVR_PATH":
                 # each IVR visit (the menu, later a callback offer) sets its own part of the path
-                rec.ivr_path = value if not rec.ivr_path or rec.ivr_path == value else f"{rec.ivr_path}>{value}"
+                rec.ivr_path = join_ivr_path(rec.ivr_path, value)
             self._publish(CallVariable(rec.linkedid, var, value, at))
 
     def _on_dtmf(self, msg: Message, at: float) -> None:
