@@ -18,7 +18,8 @@ from telephony.connection import AmiEndpoint
 
 if TYPE_CHECKING:
     from cases.probes import ProbeInput
-    from ivr.probe import ProbeConfig, ProbeResult
+    from ivr.probe.config import ProbeConfig
+    from ivr.probe.results import ProbeResult
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ def hotline_of(number: str) -> str:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from cases.errors import CasesError
-    from ivr.probe import ProbeConfig, ProbeConfigError, ProbeError, run_probe
+    from ivr.probe.config import ProbeConfig, ProbeConfigError, ProbeError
+    from ivr.probe.run import run_probe
 
     settings = getattr(args, "settings", None)
     ami: AmiEndpoint | None = None
