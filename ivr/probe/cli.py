@@ -105,7 +105,7 @@ class ProbeStore:
 
 def hotline_of(number: str) -> str:
     """The hotline a number belongs to (service, claims), else the number itself."""
-    from telephony.calls import DEFAULT_HOTLINES
+    from telephony.ami_reads import DEFAULT_HOTLINES
 
     return DEFAULT_HOTLINES.get(number, number)
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from telephony.calls import CallTracker, ReconcileReport
+from telephony.calls import CallTracker
 from telephony.connection import AmiClient, AmiEndpoint
 from telephony.events import CallEnded, DomainEvent
+from telephony.reconcile import ReconcileReport
 from telephony.records import CallRecord
 from telephony.resync import resync
 from telephony.simulator.pbx import SimulatedPbx, make_agents
