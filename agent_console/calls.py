@@ -21,7 +21,7 @@ from telephony.events import (
     DomainEvent,
     IvrDigit,
 )
-from telephony.records import CallRecord
+from telephony.records import CallRecord, join_ivr_path
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class CallInfo:
     in_queue: bool = False
     agent: str | None = None  # the agent talking (CallAnswered)
     answered_at: float | None = None
+    ivr_path: str | None = None  # every IVR visit so far (IVR_PATH values, telephony.records.join_ivr_path)
 
     @property
     def waybill(self) -> str | None:
@@ -73,7 +74,10 @@ class CallMemory:
             elif isinstance(event, IvrDigit):
                 self._get_or_add(event.linkedid).digits = event.digits
             elif isinstance(event, CallVariable):
-                self._get_or_add(event.linkedid).variables[event.name] = event.value
+                info = self._get_or_add(event.linkedid)
+                info.variables[event.name] = event.value
+                if event.name == "IVR_PATH":
+                    info.ivr_path = join_ivr_path(info.ivr_path, event.value)
             elif isinstance(event, CallQueued):
                 info = self._get_or_add(event.linkedid)
                 info.queue = event.queue

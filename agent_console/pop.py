@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,13 +22,20 @@ from cases.phones import normalize_phone, phone_tail, phones_match
 from cases.shipment_sources import ShipmentSource
 from cases.views import CallerContext, CallView, CaseSummaryView, CustomerView, ShipmentView
 from cases.vocab import CaseKind
-from ivr.menus import Choice, menu_for
+from ivr.actions import suggested_case_kind
+from ivr.config import HotlineMenu, Option, shipped_menus
 from telephony.events import AgentRinging
 
 log = logging.getLogger(__name__)
 
 
 # --- IVR choices ------------------------------------------------------------------------------
+
+
+class MenuSource(Protocol):
+    """The menus the IVR runs (`ivr.config.MenuStore`: the menu files, reloaded when one changes)."""
+
+    def get(self, hotline: str) -> HotlineMenu | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,44 +45,42 @@ class IvrChoice:
     label_en: str
 
 
-def ivr_choices(hotline: str, digits: str) -> tuple[IvrChoice, ...]:
-    """The menu keys the caller pressed, labelled from `ivr.menus`.
+def _menu(hotline: str, menus: MenuSource | None) -> HotlineMenu | None:
+    return (menus or shipped_menus()).get(hotline) if hotline else None
 
-    As in `Menu.describe`: invalid keys up to the first valid choice, which ends the menu part;
-    the keys after it are data (the waybill number) and are left out.
-    """
-    menu = menu_for(hotline)
+
+def _pressed(menu: HotlineMenu, digits: str) -> list[tuple[str, Option | None]]:
+    """The menu keys the caller pressed: invalid keys up to the first valid option, which ends the menu part;
+    the keys after it are data (the waybill number) and are left out."""
+    pressed: list[tuple[str, Option | None]] = []
+    for d in digits:
+        option = menu.option(d)
+        pressed.append((d, option))
+        if option is not None:
+            break
+    return pressed
+
+
+def ivr_choices(hotline: str, digits: str, menus: MenuSource | None = None) -> tuple[IvrChoice, ...]:
+    """The menu keys the caller pressed, labelled from the menus the IVR runs (`menus`; default: the
+    shipped menu files)."""
+    menu = _menu(hotline, menus)
     if menu is None:
         return tuple(IvrChoice(d, "", "") for d in digits)
-    pressed: list[IvrChoice] = []
-    for d in digits:
-        choice = menu.choice(d)
-        if choice is None:
-            pressed.append(IvrChoice(d, "", ""))
-            continue
-        pressed.append(IvrChoice(d, choice.label_zh, choice.label_en))
-        break
-    return tuple(pressed)
+    return tuple(IvrChoice(d, o.label_zh, o.label_en) if o is not None else IvrChoice(d, "", "")
+                 for d, o in _pressed(menu, digits))
 
 
-def _chosen(hotline: str, digits: str) -> Choice | None:
-    """The choice of the first valid menu key, if any."""
-    menu = menu_for(hotline)
+def suggested_kind(hotline: str, digits: str, menus: MenuSource | None = None) -> str:
+    """The case kind the form proposes: the one of the action the caller chose in the IVR's menu, else of
+    the queue it sends to (ivr.actions); no choice: of the hotline's agent queue."""
+    menu = _menu(hotline, menus)
     if menu is None:
-        return None
-    return next((c for c in map(menu.choice, digits) if c is not None), None)
-
-
-def suggested_kind(hotline: str, digits: str) -> str:
-    """The case kind the form proposes: claims → claim, complaints queue → complaint, waybill → tracking."""
-    if hotline == "claims":
-        return CaseKind.CLAIM.value
-    chosen = _chosen(hotline, digits)
-    if chosen is not None and chosen.queue == "complaints":
-        return CaseKind.COMPLAINT.value
-    if chosen is not None and chosen.action == "collect_waybill":
-        return CaseKind.TRACKING.value
-    return CaseKind.INQUIRY.value
+        return CaseKind.INQUIRY.value
+    chosen = next((o for _, o in _pressed(menu, digits) if o is not None), None)
+    if chosen is None:
+        return suggested_case_kind(None, menu.agent_queue).value
+    return suggested_case_kind(chosen.action, chosen.queue).value
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -239,11 +244,13 @@ def build_screen_pop(
     context: CallerContext | None,
     lookup_error: str | None = None,
     candidates: tuple[CustomerView, ...] = (),
+    menus: MenuSource | None = None,
 ) -> ScreenPop:
-    """Pure: the pop from what the events said and what the database knows (None if it failed)."""
+    """Pure: the pop from what the events said, what the database knows (None if it failed) and the
+    IVR's menus (default: the shipped menu files)."""
     info = info or CallInfo(linkedid=ringing.linkedid, caller=ringing.caller, queue=ringing.queue)
     waybill = info.waybill
-    choices = ivr_choices(info.hotline, info.digits)
+    choices = ivr_choices(info.hotline, info.digits, menus)
     if context is None:
         lookup = "unavailable" if waybill else "none"
     else:
@@ -258,8 +265,8 @@ def build_screen_pop(
         dialed=info.dialed,
         ivr_digits=info.digits,
         ivr_choices=choices,
-        ivr_path=info.variables.get("IVR_PATH") or None,
-        suggested_kind=suggested_kind(info.hotline, info.digits),
+        ivr_path=info.ivr_path or None,
+        suggested_kind=suggested_kind(info.hotline, info.digits, menus),
         waybill=waybill,
         waybill_lookup=lookup,
         shipment=_shipment(context.shipment) if context and context.shipment else None,
@@ -290,9 +297,10 @@ class PopLookup:
 class PopBuilder:
     """Looks the caller up in the database and builds the pop; a failed lookup still gives a pop."""
 
-    def __init__(self, db: Database, shipments: ShipmentSource | None = None) -> None:
+    def __init__(self, db: Database, shipments: ShipmentSource | None = None, menus: MenuSource | None = None) -> None:
         self._db = db
         self._shipments = shipments  # None: the embedded shipments table
+        self._menus = menus or shipped_menus()  # the menus the IVR runs: labels and suggested case kind
 
     def lookup(self, caller: str, waybill: str | None, linkedid: str) -> PopLookup:
         try:
@@ -311,11 +319,10 @@ class PopBuilder:
         caller = info.caller if info is not None and info.caller else ringing.caller
         return caller, (info.waybill if info is not None else None)
 
-    @staticmethod
-    def from_lookup(ringing: AgentRinging, info: CallInfo | None, found: PopLookup) -> ScreenPop:
+    def from_lookup(self, ringing: AgentRinging, info: CallInfo | None, found: PopLookup) -> ScreenPop:
         if found.context is None:
-            return build_screen_pop(ringing, info, None, lookup_error=found.error)
-        return build_screen_pop(ringing, info, found.context, candidates=found.candidates)
+            return build_screen_pop(ringing, info, None, lookup_error=found.error, menus=self._menus)
+        return build_screen_pop(ringing, info, found.context, candidates=found.candidates, menus=self._menus)
 
     def build(self, ringing: AgentRinging, info: CallInfo | None) -> ScreenPop:
         caller, waybill = self.lookup_key(ringing, info)

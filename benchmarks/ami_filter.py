@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from telephony.ami_reads import HOLD_USER_EVENT, READ_EVENTS, READ_VARIABLES  # noqa: E402
 from telephony.ami_user import manager_conf  # noqa: E402
-from telephony.calls import HOLD_USER_EVENT, READ_EVENTS, READ_VARIABLES  # noqa: E402
 from telephony.frames import parse_all  # noqa: E402
 from telephony.manager_rights import ManagerUser, event_text, parse_manager_conf  # noqa: E402
 

@@ -64,7 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rig import Arrival, Fleet, PbxProcess, compact_summary, load_avg, login_all, pct, seed_users  # noqa: E402
 
 from cases.db import Database  # noqa: E402
-from telephony.simulator.pbx import LOAD_CALLERS, make_agents  # noqa: E402
+from telephony.simulator.people import LOAD_CALLERS, make_agents  # noqa: E402
 
 PG = os.environ.get("HOTLINE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EXE = [sys.executable, "-m", "hotline_cli.main"]

@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from telephony.calls import CallTracker  # noqa: E402
 from telephony.frames import Message  # noqa: E402
-from telephony.simulator.pbx import SimulatedPbx, make_agents  # noqa: E402
+from telephony.simulator.pbx import SimulatedPbx  # noqa: E402
+from telephony.simulator.people import make_agents  # noqa: E402
 
 
 def main() -> None:

@@ -41,7 +41,8 @@ from cases.models.accounts import User  # noqa: E402
 from telephony.connection import AmiEndpoint  # noqa: E402
 from telephony.events import EventBus  # noqa: E402
 from telephony.pbxlink import CombinedLive, PbxControl, PbxLink, make_links  # noqa: E402
-from telephony.simulator.pbx import LOAD_CALLERS, SimulatedPbx, make_agents  # noqa: E402
+from telephony.simulator.pbx import SimulatedPbx  # noqa: E402
+from telephony.simulator.people import LOAD_CALLERS, make_agents  # noqa: E402
 from telephony.simulator.scenario import CallScript  # noqa: E402
 from telephony.simulator.server import AmiServer  # noqa: E402
 

@@ -46,7 +46,8 @@ def _wait_for_stop(stop: threading.Event) -> None:
 
 # ---------------------------------------------------------------------------- simulator
 def cmd_simulator(args: argparse.Namespace) -> int:
-    from telephony.simulator.pbx import LOAD_CALLERS, SimulatedPbx, make_agents
+    from telephony.simulator.pbx import SimulatedPbx
+    from telephony.simulator.people import LOAD_CALLERS, make_agents
     from telephony.simulator.scenario import ScenarioError
     from telephony.simulator.server import AmiServer, Credentials
 

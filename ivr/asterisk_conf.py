@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ivr.config import HotlineMenu
-from telephony.calls import HOLD_USER_EVENT
+from telephony.ami_reads import HOLD_USER_EVENT
 
 ROUTING_MODES = ("ami", "dialplan")
 HOLD_SECONDS = 3

@@ -12,7 +12,7 @@ from typing import Any
 
 from ivr.asterisk_conf import ROUTING_MODES, extensions_conf, phones_conf, queues_conf
 from ivr.config import MenuFileError, MenuStore
-from ivr.probe_cli import register_probe_cli
+from ivr.probe.cli import register_probe_cli
 from ivr.prompts import PromptBuildError, build_prompts
 from ivr.server import DEFAULT_PORT, AgiServer, AgiServerError
 from telephony.ami_user import manager_conf

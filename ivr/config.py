@@ -2,11 +2,14 @@
 
 `load_menu(path, prompts)` → `HotlineMenu` or `MenuFileError` naming the file and the key.
 `MenuStore` serves the menus of a folder and reloads a file when it changes; a file that no longer
-validates keeps the last good menu serving (the error is kept in `store.errors`).
+validates keeps the last good menu serving (the error is kept in `store.errors`). The IVR runs them
+(`ivr.flow`) and the console's screen pops label a caller's keys from them (`agent_console.pop`): one
+truth. An option's `action` is one of `ivr.actions.ACTIONS`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -16,25 +19,16 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from ivr.actions import ACTIONS
 from ivr.speech import WORDS
 
 log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-ACTIONS = ("tracking", "complaint", "change_phone", "new_claim", "claim_status", "agent")
 QUEUES = ("service", "complaints", "claims")
 LANGUAGES = ("zh", "en")
 _PROMPT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _HOTLINE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-# What each action needs from the file
-NEEDS: dict[str, tuple[str, ...]] = {
-    "tracking": ("collect.waybill",),
-    "change_phone": ("collect.waybill", "collect.phone"),
-    "complaint": ("recording",),
-    "new_claim": ("recording",),
-    "claim_status": ("collect.claim",),
-    "agent": (),
-}
 
 
 class MenuFileError(Exception):
@@ -337,10 +331,15 @@ def parse_menu(data: dict[str, Any], where: str, prompts: Prompts) -> HotlineMen
     hours = _hours(where, data["hours"]) if "hours" in data else None
     r.used.add("hours")
     for opt in options:
-        for need in NEEDS[opt.action]:
+        action = ACTIONS[opt.action]
+        for need in action.needs:
             present = recording is not None if need == "recording" else need.split(".")[1] in collect
             if not present:
                 raise MenuFileError(f"{where}: action {opt.action} (key {opt.key}) needs a [{need}] section")
+        lacking = [name for name in action.prompts if name not in prompts.names()]
+        if lacking:
+            raise MenuFileError(f"{where}: action {opt.action} (key {opt.key}) plays prompt {lacking[0]!r}, "
+                                "not in the prompt texts")
 
     menu = HotlineMenu(
         hotline=hotline,
@@ -434,3 +433,10 @@ class MenuStore:
     def all(self) -> tuple[HotlineMenu, ...]:
         with self._lock:
             return tuple(self._menus[h] for h in sorted(self._menus))
+
+
+@functools.cache
+def shipped_menus() -> MenuStore:
+    """The shipped menu files (`DATA_DIR`, what `hotline ivr serve` runs without --menus), one store per
+    process, reloaded when a file changes: what the console labels a caller's keys with."""
+    return MenuStore()

@@ -29,6 +29,7 @@ from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
 from cases.vocab import CaseKind, CustomerKind
 from ivr import speech
+from ivr.actions import ACTIONS, AGENT, CHANGE_PHONE, CLAIM_STATUS, COMPLAINT, NEW_CLAIM, TRACKING, IvrAction
 from ivr.agi import AgiError, AgiHangup, AgiPromptMissing, AgiSession
 from ivr.config import Collect, HotlineMenu, MenuStore, Option
 
@@ -82,6 +83,25 @@ class IvrOutcome:
 
 class _Back(Exception):
     """Caller pressed * to go back to the main menu."""
+
+
+# the run step of a menu option's action: (flow, session, caller, menu, option)
+ActionHandler = Callable[["IvrFlow", AgiSession, CallState, HotlineMenu, Option], None]
+HANDLERS: dict[str, ActionHandler] = {}
+
+
+def handles(*actions: IvrAction) -> Callable[[ActionHandler], ActionHandler]:
+    """Register an `IvrFlow` method as the run step of `actions` (ivr.actions): a menu option with one
+    of them runs it."""
+
+    def register(handler: ActionHandler) -> ActionHandler:
+        for action in actions:
+            if action.name in HANDLERS:
+                raise LookupError(f"IVR action {action.name} has two handlers")
+            HANDLERS[action.name] = handler
+        return handler
+
+    return register
 
 
 class IvrFlow:
@@ -377,16 +397,7 @@ class IvrFlow:
 
     def _action(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
         try:
-            if option.action == "tracking":
-                self._tracking(s, st, menu, option)
-            elif option.action == "change_phone":
-                self._change_phone(s, st, menu, option)
-            elif option.action in ("complaint", "new_claim"):
-                self._report(s, st, menu, option)
-            elif option.action == "claim_status":
-                self._claim_status(s, st, menu, option)
-            else:
-                self._to_agent(s, st, option.queue)
+            HANDLERS[option.action](self, s, st, menu, option)
         except (CasesError, SQLAlchemyError) as exc:
             log.error("IVR %s: %s failed on the database (%s): to an agent", st.uniqueid, option.action, exc)
             st.step("error")
@@ -403,6 +414,10 @@ class IvrFlow:
             self._goodbye(s, st)
 
     # ------------------------------------------------------------------ actions
+    @handles(AGENT)
+    def _agent(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
+        self._to_agent(s, st, option.queue)
+
     def _find_shipment(self, waybill: str) -> ShipmentView | None:
         with self.db.session() as db:
             return find_via(self.shipments, db, waybill)
@@ -422,6 +437,7 @@ class IvrFlow:
         st.waybill = digits
         return found[digits]
 
+    @handles(TRACKING)
     def _tracking(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
         shipment = self._waybill(s, st, menu)
         if shipment is None:
@@ -449,6 +465,7 @@ class IvrFlow:
         st.case_number = case.number
         st.step(f"case={case.number}")
 
+    @handles(CHANGE_PHONE)
     def _change_phone(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
         shipment = self._waybill(s, st, menu)
         if shipment is None:
@@ -477,6 +494,7 @@ class IvrFlow:
             return
         self._to_agent(s, st, option.queue)
 
+    @handles(COMPLAINT, NEW_CLAIM)
     def _report(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
         """Complaint / new claim: waybill if the caller has one (`#` alone skips), their own words
         (RECORD FILE), a case carrying both, then an agent."""
@@ -524,6 +542,7 @@ class IvrFlow:
                        f"来电 {st.caller} 经语音导航留言（{seconds:.1f} 秒），待转写。\n录音 recording: {st.recording}",
                        waybill)
 
+    @handles(CLAIM_STATUS)
     def _claim_status(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
         found: dict[str, str] = {}
 
@@ -582,3 +601,13 @@ class IvrFlow:
             st.step("callback")
             self._play(s, st, "callback-registered", keys=False)
         self._goodbye(s, st)
+
+
+def _check_handlers() -> None:
+    """Every registered action (ivr.actions) has its run step here: a menu may use any of them."""
+    missing = sorted(set(ACTIONS) - set(HANDLERS))
+    if missing:
+        raise LookupError(f"IVR action(s) without a handler in ivr.flow: {', '.join(missing)}")
+
+
+_check_handlers()

@@ -25,7 +25,7 @@ from pipeline.catch_up import queue_missing_transcripts
 from pipeline.transcription_jobs import TranscriptionJobs, ivr_job_id
 from pipeline.transcription_results import call_ended_at, store_transcription
 from telephony.events import CallAnswered, CallEnded, CallStarted, CallVariable, DomainEvent, EventBus
-from telephony.records import CallRecord
+from telephony.records import CallRecord, join_ivr_path
 from transcripts.errors import TranscriptsError
 from transcripts.jobs import TranscriptionResult
 from transcripts.standard import Rules, load_rules
@@ -83,7 +83,7 @@ class CallPipeline:
             self._q.put(dataclasses.replace(rec, agents=list(rec.agents)))
         elif isinstance(event, CallVariable) and event.name == "IVR_PATH" and event.linkedid in self._live:
             rec = self._live[event.linkedid]  # stored with the call's next pending row and at its end
-            rec.ivr_path = event.value if not rec.ivr_path else f"{rec.ivr_path}>{event.value}"
+            rec.ivr_path = join_ivr_path(rec.ivr_path, event.value)
         elif isinstance(event, CallVariable) and event.name in ("CASE_ID", "IVR_RECORDING"):
             seen = self._ivr_vars.setdefault(event.linkedid, {})
             seen[event.name] = event.value

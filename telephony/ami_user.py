@@ -1,7 +1,7 @@
 """Hotline's AMI user: the classes it reads and writes, the events it keeps, and its manager.conf section.
 
 Least privilege, from what the code sends and reads (write classes: telephony.manager_rights.ACTION_CLASSES;
-events: telephony.calls.READ_EVENTS):
+events: telephony.ami_reads.READ_EVENTS):
 - write `call` (Redirect, Hangup, Setvar, Getvar), `agent` (QueuePause, QueueAdd, QueueRemove),
   `originate` (Originate: supervisor listen/whisper/barge, live transcript taps), `reporting`
   (CoreShowChannels of a resync); QueueStatus, QueueSummary and Ping need none. Never `command` or `system`.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from telephony.calls import HOLD_USER_EVENT, READ_EVENTS, READ_VARIABLES
+from telephony.ami_reads import HOLD_USER_EVENT, READ_EVENTS, READ_VARIABLES
 from telephony.manager_rights import ACTION_CLASSES, ManagerUser
 
 # the class of each event Hotline reads, as Asterisk 20 sends it (its Privilege line; a test checks these

@@ -2,7 +2,9 @@
 
 One `CallTracker` per PBX connection feed. It is fed `Message`s in stream order on one thread
 (the AMI reader, or replay) and needs no lock for that; `snapshot()` may be called from other
-threads and takes the lock.
+threads and takes the lock. What it reads: `telephony.ami_reads`; the calls, agents and queues it
+keeps and the changes that publish events: `telephony.call_state`; a resync's snapshot applied:
+`telephony.reconcile`.
 """
 
 from __future__ import annotations
@@ -10,19 +12,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
-from telephony.actions import ChannelInfo, QueueEntryInfo, QueueStatus
+from telephony.actions import ChannelInfo, QueueStatus
+from telephony.ami_reads import (
+    DEFAULT_HOTLINES,
+    HOLD_USER_EVENT,
+    HOTLINE_NAMES,
+    MEMBER_STATUS,
+    READ_VARIABLES,
+    TAP_CHANNEL_PREFIX,
+    WATCHED_VARIABLES,
+    Hotlines,
+)
+from telephony.call_state import CallBook, Ring, Talk, TrackedCall, clean_number, pause_reason, peer_of
 from telephony.events import (
     AgentRinging,
-    AgentRingStopped,
     AgentStatus,
     CallAnswered,
-    CallEnded,
     CallHolding,
-    CallLeftQueue,
     CallQueued,
     CallStarted,
     CallVariable,
@@ -30,116 +38,14 @@ from telephony.events import (
     IvrDigit,
 )
 from telephony.frames import Message
-from telephony.live import AgentSnapshot, LiveSnapshot, QueueSnapshot, WaitingCaller
-from telephony.records import CallRecord
+from telephony.live import LiveSnapshot, WaitingCaller
+from telephony.reconcile import ReconcileReport, apply_snapshot
+from telephony.records import CallRecord, join_ivr_path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOTLINES = {"4008001": "service", "4008002": "claims"}
-HOTLINE_NAMES = frozenset(DEFAULT_HOTLINES.values())
-# Channel variables the IVR sets that consumers care about (leading underscores stripped).
-WATCHED_VARIABLES = frozenset({"WAYBILL", "CASE_ID", "IVR_PATH", "IVR_QUEUE", "IVR_RECORDING", "QUEUE_PRIO",
-                               "CLAIM_NO", "LANG", "CALLBACK_OFFER"})
-# every channel variable the tracker reads from VarSet events
-READ_VARIABLES = frozenset({"HOTLINE", "MIXMONITOR_FILENAME"}) | WATCHED_VARIABLES
-MEMBER_STATUS = {
-    "0": "unknown", "1": "idle", "2": "busy", "3": "busy", "4": "unavailable",
-    "5": "unavailable", "6": "ringing", "7": "ringing", "8": "busy",
-}
-# The dialplan's holding step announces a call with UserEvent(HotlineHold,Hotline: <hotline>): an event of
-# the `user` class that an allow-list filter can keep, unlike its Newexten among every other dialplan step
-HOLD_USER_EVENT = "HotlineHold"
-# Every event the tracker needs: the generated manager.conf (telephony.ami_user) lets these through and no
-# others. It also reads Newexten (the holding step of older dialplans) when sent, and the QueueMember
-# items of a QueueStatus answer (list answers: no filter applies to them) fed one by one: replay hands a
-# whole answer to `reconcile`, and feeds only one whose start it did not see (a capture begun inside it).
-READ_EVENTS = ("Newchannel", "NewCallerid", "VarSet", "DTMFEnd", "UserEvent", "QueueCallerJoin",
-               "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentRingNoAnswer", "DialEnd",
-               "AgentConnect", "BridgeLeave", "HangupRequest", "Hangup", "QueueMemberStatus", "QueueMemberAdded",
-               "QueueMemberPause", "QueueMemberRemoved", "Shutdown", "FullyBooted")
-RECENTLY_ENDED = 4096
-# Channels Hotline originates itself to tap a call's audio (live transcripts): not calls.
-TAP_CHANNEL_PREFIX = "AudioSocket/"
 MAX_LIVE_CALLS = 50_000  # beyond this, the longest-silent calls are closed (a corrupt stream must not eat memory)
 
-
-def peer_of(interface_or_channel: str) -> str:
-    """`SIP/agent1001-0000000a` or `SIP/agent1001` -> `agent1001`; Local/x@ctx/n -> x@ctx."""
-    tech, sep, rest = interface_or_channel.partition("/")
-    if not sep:
-        return interface_or_channel
-    if tech == "Local":
-        return rest.split("/", 1)[0].split(";", 1)[0].rsplit("-", 1)[0]
-    dash = rest.rfind("-")
-    if dash > 0 and len(rest) - dash - 1 == 8:
-        return rest[:dash]
-    return rest
-
-
-@dataclass(slots=True)
-class _Ring:
-    agent: str
-    queue: str
-    dest_channel: str
-    at: float
-    ended: bool = False
-
-
-@dataclass(slots=True)
-class _Talk:
-    agent: str
-    dest_channel: str
-    start: float
-    end: float | None = None
-
-
-@dataclass(slots=True)
-class _Call:
-    rec: CallRecord
-    key: str  # Asterisk's Linkedid (rec.linkedid may carry the PBX's prefix)
-    channels: dict[str, str] = field(default_factory=dict)  # uniqueid -> channel name (live)
-    customer_uid: str = ""  # the customer's leg: the queue caller, else the first channel
-    agent_channels: set[str] = field(default_factory=set)
-    rings: dict[str, _Ring] = field(default_factory=dict)  # dest channel -> ring
-    talks: list[_Talk] = field(default_factory=list)
-    queue_since: float | None = None
-    last_seen: float = 0.0
-    in_queue: bool = False
-    queued_ever: bool = False
-    abandoned: bool = False
-    wait: float = 0.0
-    hangup_requested: str | None = None
-    rejected: bool = False
-    offered: bool = False  # moved to the callback offer (CALLBACK_OFFER) and not queued again since
-    held: bool = False  # its entry into the holding step was announced (UserEvent, or Newexten on old dialplans)
-
-
-@dataclass(slots=True)
-class _Member:
-    agent: str
-    name: str = ""
-    status: str = "unknown"
-    paused: dict[str, str] = field(default_factory=dict)  # queue -> reason
-    queues: set[str] = field(default_factory=set)
-    linkedid: str | None = None
-    since: float = 0.0
-
-
-@dataclass(slots=True)
-class _Queue:
-    name: str
-    waiting: dict[str, WaitingCaller] = field(default_factory=dict)
-    answered: int = 0
-    abandoned: int = 0
-
-
-
-def _self_served(steps: list[str]) -> bool:
-    """The IVR ended the call with its goodbye (ivr.flow `goodbye`; the caller may hang up during it) after
-    serving the caller, not after an error."""
-    while steps and steps[-1] == "hangup":
-        steps = steps[:-1]
-    return bool(steps) and steps[-1] == "goodbye" and "error" not in steps
 
 class CallTracker:
     """Follows every call of one Asterisk through IVR, queue and agents."""
@@ -155,17 +61,10 @@ class CallTracker:
         """`id_prefix` (e.g. "pbx2:") keeps the calls of several Asterisks apart in one call store:
         each Asterisk counts its Uniqueids on its own."""
         self._publish = publish
-        self.id_prefix = id_prefix
-        self.hold_context = hold_context  # the dialplan's holding step (see `hotline asterisk-config`)
-        self._hotlines = dict(hotlines or DEFAULT_HOTLINES)
-        self._hotline_names = frozenset(self._hotlines.values()) | HOTLINE_NAMES
+        numbers = dict(hotlines or DEFAULT_HOTLINES)
+        self._hotlines = Hotlines(numbers, frozenset(numbers.values()) | HOTLINE_NAMES, hold_context)
         self._clock = clock
-        self._calls: dict[str, _Call] = {}
-        self._by_uid: dict[str, str] = {}  # uniqueid -> linkedid
-        self._by_channel: dict[str, str] = {}  # channel name -> linkedid
-        self._ended: OrderedDict[str, None] = OrderedDict()
-        self._members: dict[str, _Member] = {}
-        self._queues: dict[str, _Queue] = {}
+        self._book = CallBook(publish, id_prefix)
         self._lock = threading.RLock()
         self._stream_time = 0.0
         self.events_seen = 0
@@ -200,6 +99,16 @@ class CallTracker:
             "FullyBooted": self._on_fully_booted,
         }
 
+    @property
+    def id_prefix(self) -> str:
+        """Before each Linkedid in the records: "" for one Asterisk, e.g. "pbx2:" for one of several."""
+        return self._book.id_prefix
+
+    @property
+    def hold_context(self) -> str:
+        """The dialplan's holding step (see `hotline asterisk-config`)."""
+        return self._hotlines.hold_context
+
     def handled_events(self) -> frozenset[str]:
         """The names of the events this tracker acts on."""
         return frozenset(self._handlers)
@@ -226,15 +135,15 @@ class CallTracker:
             handler(msg, at)
             lid = msg.fields.get("Linkedid")
             if lid is not None:
-                call = self._calls.get(lid)
+                call = self._book.calls.get(lid)
                 if call is not None:
                     call.last_seen = at
 
     def _evict(self, at: float) -> None:
-        oldest = min(self._calls.values(), key=lambda c: c.last_seen)
+        oldest = min(self._book.calls.values(), key=lambda c: c.last_seen)
         log.warning("more than %s live calls: closing the longest silent one, %s", self.max_live_calls,
                     oldest.rec.linkedid)
-        self._finish(oldest, at, interrupted=True, reconciled=True)
+        self._book.finish(oldest, at, interrupted=True, reconciled=True)
 
     def begin_buffering(self) -> None:
         """Hold events from here on (the stream position of a resync snapshot) until `reconcile`."""
@@ -266,27 +175,15 @@ class CallTracker:
         return self._stream_time or self._clock()
 
     # ------------------------------------------------------------------ helpers
-    def _call_of(self, msg: Message) -> _Call | None:
+    def _call_of(self, msg: Message) -> TrackedCall | None:
         lid = msg.fields.get("Linkedid")
         if lid is None:
             uid = msg.fields.get("Uniqueid")
-            lid = self._by_uid.get(uid) if uid else None
-        return self._calls.get(lid) if lid else None
+            lid = self._book.by_uid.get(uid) if uid else None
+        return self._book.calls.get(lid) if lid else None
 
-    def _customer_leg(self, call: _Call, msg: Message) -> bool:
+    def _customer_leg(self, call: TrackedCall, msg: Message) -> bool:
         return msg.fields.get("Uniqueid") == call.customer_uid
-
-    def _member(self, agent: str) -> _Member:
-        m = self._members.get(agent)
-        if m is None:
-            m = self._members[agent] = _Member(agent)
-        return m
-
-    def _queue(self, name: str) -> _Queue:
-        q = self._queues.get(name)
-        if q is None:
-            q = self._queues[name] = _Queue(name)
-        return q
 
     # ------------------------------------------------------------------ channels
     def _on_newchannel(self, msg: Message, at: float) -> None:
@@ -294,33 +191,33 @@ class CallTracker:
         lid = f.get("Linkedid", "")
         uid = f.get("Uniqueid", "")
         channel = f.get("Channel", "")
-        if not lid or not uid or lid in self._ended or channel.startswith(TAP_CHANNEL_PREFIX):
+        if not lid or not uid or lid in self._book.ended or channel.startswith(TAP_CHANNEL_PREFIX):
             return
-        call = self._calls.get(lid)
+        call = self._book.calls.get(lid)
         if call is None:
             dialed = f.get("Exten", "")
             rec = CallRecord(
                 linkedid=self.id_prefix + lid,
-                caller=_clean_number(f.get("CallerIDNum", "")),
-                caller_name=_clean_number(f.get("CallerIDName", "")),
+                caller=clean_number(f.get("CallerIDNum", "")),
+                caller_name=clean_number(f.get("CallerIDName", "")),
                 dialed=dialed,
-                hotline=self._hotlines.get(dialed),
+                hotline=self._hotlines.numbers.get(dialed),
                 started_at=at,
             )
-            if len(self._calls) >= self.max_live_calls:
+            if len(self._book.calls) >= self.max_live_calls:
                 self._evict(at)
-            call = self._calls[lid] = _Call(rec=rec, key=lid, customer_uid=uid, last_seen=at)
+            call = self._book.calls[lid] = TrackedCall(rec=rec, key=lid, customer_uid=uid, last_seen=at)
             hv = _chan_var(msg, "HOTLINE")
-            if hv in self._hotline_names:
+            if hv in self._hotlines.names:
                 rec.hotline = hv
             self._publish(CallStarted(rec.linkedid, rec.caller, rec.caller_name, dialed, rec.hotline or "", at))
         elif uid == lid and not call.rec.dialed:
             # taken up by a resync before its Newchannel came through: fill in what only it says
             call.rec.dialed = f.get("Exten", "")
-            call.rec.hotline = call.rec.hotline or self._hotlines.get(call.rec.dialed)
+            call.rec.hotline = call.rec.hotline or self._hotlines.numbers.get(call.rec.dialed)
         call.channels[uid] = channel
-        self._by_uid[uid] = lid
-        self._by_channel[channel] = lid
+        self._book.by_uid[uid] = lid
+        self._book.by_channel[channel] = lid
 
     def _on_newexten(self, msg: Message, at: float) -> None:
         """A dialplan step; the first of the holding step announces the call on a dialplan without the
@@ -345,10 +242,10 @@ class CallTracker:
         call = self._call_of(msg)
         if call is None or not self._customer_leg(call, msg):
             return
-        num = _clean_number(msg.fields.get("CallerIDNum", ""))
+        num = clean_number(msg.fields.get("CallerIDNum", ""))
         if num and not call.rec.caller:
             call.rec.caller = num
-            call.rec.caller_name = _clean_number(msg.fields.get("CallerIDName", ""))
+            call.rec.caller_name = clean_number(msg.fields.get("CallerIDName", ""))
 
     def _on_varset(self, msg: Message, at: float) -> None:
         f = msg.fields
@@ -361,7 +258,7 @@ class CallTracker:
         value = f.get("Value", "")
         rec = call.rec
         if var == "HOTLINE":
-            if value in self._hotline_names and self._customer_leg(call, msg):
+            if value in self._hotlines.names and self._customer_leg(call, msg):
                 rec.hotline = value
         elif var == "MIXMONITOR_FILENAME":
             if self._customer_leg(call, msg) or not rec.recording:
@@ -371,9 +268,9 @@ class CallTracker:
                 rec.waybill = value or None
             elif var == "CALLBACK_OFFER" and value and self._customer_leg(call, msg):
                 call.offered = True  # the dialplan's [callback-offer] marks the caller it took out of a queue
-            elif var == "IVR_PATH" and value:
+            elif var == "IVR_PATH":
                 # each IVR visit (the menu, later a callback offer) sets its own part of the path
-                rec.ivr_path = value if not rec.ivr_path or rec.ivr_path == value else f"{rec.ivr_path}>{value}"
+                rec.ivr_path = join_ivr_path(rec.ivr_path, value)
             self._publish(CallVariable(rec.linkedid, var, value, at))
 
     def _on_dtmf(self, msg: Message, at: float) -> None:
@@ -399,44 +296,33 @@ class CallTracker:
         if uid and uid != call.customer_uid:
             # the customer side is the channel waiting in the queue (Local;2 of a callback)
             call.customer_uid = uid
-            num = _clean_number(f.get("CallerIDNum", ""))
+            num = clean_number(f.get("CallerIDNum", ""))
             if num:
                 call.rec.caller = num
-                call.rec.caller_name = _clean_number(f.get("CallerIDName", ""))
+                call.rec.caller_name = clean_number(f.get("CallerIDName", ""))
         call.rec.queue = queue
         call.in_queue = True
         call.queued_ever = True
         call.offered = False
         call.queue_since = at
         position = _int(f.get("Position", "0"))
-        self._queue(queue).waiting[call.rec.linkedid] = WaitingCaller(
+        self._book.queue(queue).waiting[call.rec.linkedid] = WaitingCaller(
             call.rec.linkedid, call.rec.caller, call.rec.caller_name, call.rec.hotline or "", position, at
         )
         self._publish(CallQueued(call.rec.linkedid, queue, position, at, f.get("Channel", "")))
-
-    def _leave_queue(self, call: _Call, queue: str, reason: str, at: float) -> None:
-        if call.in_queue and call.queue_since is not None:
-            call.wait += max(0.0, at - call.queue_since)
-        call.in_queue = False
-        call.queue_since = None
-        q = self._queue(queue)
-        if q.waiting.pop(call.rec.linkedid, None) is not None:
-            if reason == "abandoned":
-                q.abandoned += 1
-            self._publish(CallLeftQueue(call.rec.linkedid, queue, reason, at))
 
     def _on_queue_leave(self, msg: Message, at: float) -> None:
         call = self._call_of(msg)
         if call is None:
             return
-        self._leave_queue(call, msg.fields.get("Queue", ""), "left", at)
+        self._book.leave_queue(call, msg.fields.get("Queue", ""), "left", at)
 
     def _on_queue_abandon(self, msg: Message, at: float) -> None:
         call = self._call_of(msg)
         if call is None:
             return
         call.abandoned = True
-        self._leave_queue(call, msg.fields.get("Queue", ""), "abandoned", at)
+        self._book.leave_queue(call, msg.fields.get("Queue", ""), "abandoned", at)
 
     # ------------------------------------------------------------------ agents
     def _on_agent_called(self, msg: Message, at: float) -> None:
@@ -447,30 +333,17 @@ class CallTracker:
         dest = f.get("DestChannel", "")
         agent = peer_of(f.get("Interface", "") or dest)
         queue = f.get("Queue", "")
-        call.rings[dest] = _Ring(agent, queue, dest, at)
+        call.rings[dest] = Ring(agent, queue, dest, at)
         call.agent_channels.add(dest)
-        m = self._member(agent)
+        m = self._book.member(agent)
         m.name = f.get("MemberName", m.name)
         m.linkedid = call.rec.linkedid
         self._publish(AgentRinging(call.rec.linkedid, agent, queue, call.rec.caller, at))
 
-    def _end_ring(self, call: _Call, dest: str, reason: str, at: float) -> None:
-        ring = call.rings.get(dest)
-        if ring is None or ring.ended:
-            return
-        ring.ended = True
-        if reason != "answered":
-            if ring.agent not in call.rec.rang:
-                call.rec.rang.append(ring.agent)
-            m = self._members.get(ring.agent)
-            if m is not None and m.linkedid == call.rec.linkedid:
-                m.linkedid = None
-            self._publish(AgentRingStopped(call.rec.linkedid, ring.agent, reason, at))
-
     def _on_ring_no_answer(self, msg: Message, at: float) -> None:
         call = self._call_of(msg)
         if call is not None:
-            self._end_ring(call, msg.fields.get("DestChannel", ""), "no_answer", at)
+            self._book.end_ring(call, msg.fields.get("DestChannel", ""), "no_answer", at)
 
     def _on_dial_end(self, msg: Message, at: float) -> None:
         status = msg.fields.get("DialStatus", "")
@@ -479,7 +352,7 @@ class CallTracker:
         call = self._call_of(msg)
         if call is not None:
             reason = "no_answer" if status == "NOANSWER" else "cancelled"
-            self._end_ring(call, msg.fields.get("DestChannel", ""), reason, at)
+            self._book.end_ring(call, msg.fields.get("DestChannel", ""), reason, at)
 
     def _on_agent_connect(self, msg: Message, at: float) -> None:
         call = self._call_of(msg)
@@ -489,19 +362,19 @@ class CallTracker:
         dest = f.get("DestChannel", "")
         agent = peer_of(f.get("Interface", "") or dest)
         queue = f.get("Queue", "")
-        self._end_ring(call, dest, "answered", at)
+        self._book.end_ring(call, dest, "answered", at)
         rec = call.rec
         if rec.answered_at is None:
             rec.answered_at = at
         if agent not in rec.agents:
             rec.agents.append(agent)
         rec.agent = agent
-        call.talks.append(_Talk(agent, dest, at))
+        call.talks.append(Talk(agent, dest, at))
         call.agent_channels.add(dest)
         if call.in_queue:
-            self._leave_queue(call, queue, "answered", at)
-        self._queue(queue).answered += 1
-        m = self._member(agent)
+            self._book.leave_queue(call, queue, "answered", at)
+        self._book.queue(queue).answered += 1
+        m = self._book.member(agent)
         m.linkedid = rec.linkedid
         self._publish(CallAnswered(rec.linkedid, agent, queue, at, f.get("Uniqueid", ""), f.get("DestUniqueid", "")))
 
@@ -509,12 +382,7 @@ class CallTracker:
         call = self._call_of(msg)
         if call is None:
             return
-        self._end_talk(call, msg.fields.get("Channel", ""), at)
-
-    def _end_talk(self, call: _Call, channel: str, at: float) -> None:
-        for talk in call.talks:
-            if talk.dest_channel == channel and talk.end is None:
-                talk.end = at
+        self._book.end_talk(call, msg.fields.get("Channel", ""), at)
 
     # ------------------------------------------------------------------ hang-ups
     def _on_hangup_request(self, msg: Message, at: float) -> None:
@@ -530,22 +398,22 @@ class CallTracker:
     def _on_hangup(self, msg: Message, at: float) -> None:
         f = msg.fields
         uid = f.get("Uniqueid", "")
-        lid = self._by_uid.pop(uid, None)
+        lid = self._book.by_uid.pop(uid, None)
         channel = f.get("Channel", "")
-        self._by_channel.pop(channel, None)
-        call = self._calls.get(lid) if lid else None
+        self._book.by_channel.pop(channel, None)
+        call = self._book.calls.get(lid) if lid else None
         if call is None:
             return
         call.channels.pop(uid, None)
         ring = call.rings.get(channel)
         if ring is not None and not ring.ended:
-            self._end_ring(call, channel, "cancelled", at)
-        self._end_talk(call, channel, at)
+            self._book.end_ring(call, channel, "cancelled", at)
+        self._book.end_talk(call, channel, at)
         if channel in call.agent_channels:
             for agent in {t.agent for t in call.talks if t.dest_channel == channel} | (
                 {ring.agent} if ring else set()
             ):
-                m = self._members.get(agent)
+                m = self._book.members.get(agent)
                 if m is not None and m.linkedid == call.rec.linkedid:
                     m.linkedid = None
         if uid == call.customer_uid and f.get("Cause") == "21":
@@ -553,59 +421,9 @@ class CallTracker:
         if uid == call.customer_uid and call.in_queue and call.rec.queue:
             # hung up while waiting without a QueueCallerAbandon seen yet
             call.abandoned = True
-            self._leave_queue(call, call.rec.queue, "abandoned", at)
+            self._book.leave_queue(call, call.rec.queue, "abandoned", at)
         if not call.channels:
-            self._finish(call, at, interrupted=False)
-
-    def _finish(self, call: _Call, at: float, *, interrupted: bool, reconciled: bool = False) -> None:
-        rec = call.rec
-        lid = call.key
-        self._calls.pop(lid, None)
-        for uid in list(call.channels):
-            self._by_uid.pop(uid, None)
-        for ch in list(call.channels.values()):
-            self._by_channel.pop(ch, None)
-        for ring in call.rings.values():
-            if not ring.ended:
-                self._end_ring(call, ring.dest_channel, "cancelled", at)
-        if call.in_queue and rec.queue:
-            self._leave_queue(call, rec.queue, "left", at)
-        for talk in call.talks:
-            if talk.end is None:
-                talk.end = at
-            m = self._members.get(talk.agent)
-            if m is not None and m.linkedid == rec.linkedid:
-                m.linkedid = None
-        rec.ended_at = at
-        if call.queued_ever:
-            rec.wait_s = round(call.wait, 3)
-        if call.talks:
-            rec.talk_s = round(sum((t.end or at) - t.start for t in call.talks), 3)
-        rec.hangup_by = call.hangup_requested
-        rec.reconciled = rec.reconciled or reconciled
-        if call.talks:
-            rec.outcome = "answered"
-        elif rec.hotline is None:
-            rec.outcome = "internal"
-        elif interrupted:
-            rec.outcome = "interrupted"
-        elif call.rejected and not call.queued_ever:
-            rec.outcome = "rejected"
-        elif call.offered:
-            rec.outcome = "callback_offered"
-        elif call.queued_ever:
-            gave_up = call.abandoned or call.hangup_requested == "caller"
-            rec.outcome = "abandoned_in_queue" if gave_up else "unanswered"
-        elif "closed" in (steps := (rec.ivr_path or "").split(">")):
-            rec.outcome = "out_of_hours"  # the IVR's closed-hours branch (ivr.flow), whoever hung up
-        elif _self_served(steps):
-            rec.outcome = "self_served"
-        else:
-            rec.outcome = "abandoned_in_ivr"
-        self._ended[lid] = None
-        if len(self._ended) > RECENTLY_ENDED:
-            self._ended.popitem(last=False)
-        self._publish(CallEnded(rec, at))
+            self._book.finish(call, at, interrupted=False)
 
     # ------------------------------------------------------------------ members
     def _on_member_status(self, msg: Message, at: float) -> None:
@@ -615,7 +433,7 @@ class CallTracker:
             return
         agent = peer_of(iface)
         queue = f.get("Queue", "")
-        m = self._member(agent)
+        m = self._book.member(agent)
         m.name = f.get("MemberName") or f.get("Name") or m.name
         m.queues.add(queue)
         status = MEMBER_STATUS.get(f.get("Status", ""), m.status)
@@ -629,13 +447,13 @@ class CallTracker:
             m.since = at
         if status == "idle":
             m.linkedid = None
-        self._publish(AgentStatus(agent, queue, m.status, bool(m.paused), _pause_reason(m), at))
+        self._publish(AgentStatus(agent, queue, m.status, bool(m.paused), pause_reason(m), at))
 
     def _on_member_removed(self, msg: Message, at: float) -> None:
         f = msg.fields
         agent = peer_of(f.get("Interface", ""))
         queue = f.get("Queue", "")
-        m = self._members.get(agent)
+        m = self._book.members.get(agent)
         if m is None:
             return
         m.queues.discard(queue)
@@ -643,7 +461,7 @@ class CallTracker:
         if not m.queues:
             m.status = "unavailable"
             m.since = at
-        self._publish(AgentStatus(agent, queue, m.status, bool(m.paused), _pause_reason(m), at))
+        self._publish(AgentStatus(agent, queue, m.status, bool(m.paused), pause_reason(m), at))
 
     # ------------------------------------------------------------------ PBX life
     def _on_shutdown(self, msg: Message, at: float) -> None:
@@ -651,7 +469,7 @@ class CallTracker:
 
     def _on_fully_booted(self, msg: Message, at: float) -> None:
         uptime = _int(msg.fields.get("Uptime", "-1"))
-        if self.pbx_shutdown or (0 <= uptime < 5 and self._calls):
+        if self.pbx_shutdown or (0 <= uptime < 5 and self._book.calls):
             # a restarted Asterisk knows none of the calls we still hold
             self.close_all(at, reconciled=True)
         self.pbx_shutdown = False
@@ -660,9 +478,9 @@ class CallTracker:
         """End every live call as interrupted (PBX gone). Returns how many were closed."""
         when = at if at is not None else (self.last_event_at or self._clock())
         with self._lock:
-            calls = list(self._calls.values())
+            calls = list(self._book.calls.values())
             for call in calls:
-                self._finish(call, when, interrupted=True, reconciled=reconciled)
+                self._book.finish(call, when, interrupted=True, reconciled=reconciled)
         return len(calls)
 
     # ------------------------------------------------------------------ resync
@@ -681,154 +499,23 @@ class CallTracker:
         The held events (`begin_buffering`) are processed after the snapshot is applied.
         """
         at = now if now is not None else self._clock()
-        report = ReconcileReport()
-        agent_ifaces = {m.interface for m in status.members} if status is not None else set()
-        live = {c.uniqueid: c for c in channels or ()}
-        entries = {e.uniqueid: e for e in status.entries} if status is not None else None
-        by_linked: dict[str, list[ChannelInfo]] = {}
-        for c in channels or ():
-            if not c.channel.startswith(TAP_CHANNEL_PREFIX):
-                by_linked.setdefault(c.linkedid, []).append(c)
         with self._lock:
-            for lid, call in list(self._calls.items()):
-                if call.last_seen > asked_at or (call.rec.started_at or 0) > asked_at:
-                    continue
-                if channels is not None:
-                    if not any(uid in live for uid in call.channels):
-                        call.rec.reconciled = True
-                        self._finish(call, at, interrupted=True, reconciled=True)
-                        report.closed.append(lid)
-                        continue
-                    for uid in [u for u in call.channels if u not in live]:
-                        channel = call.channels.pop(uid)
-                        self._by_uid.pop(uid, None)
-                        self._by_channel.pop(channel, None)
-                        if channel in call.rings and not call.rings[channel].ended:
-                            self._end_ring(call, channel, "cancelled", at)
-                        self._end_talk(call, channel, at)
-                if self._apply_live(call, by_linked.get(lid, []), entries, agent_ifaces, at):
-                    report.updated.append(lid)
-            for lid, chans in by_linked.items():
-                if lid in self._calls or lid in self._ended:
-                    continue
-                self._take_up(lid, chans, entries, agent_ifaces, at)
-                report.taken_up.append(lid)
-            for m in status.members if status is not None else ():
-                agent = peer_of(m.interface)
-                member = self._member(agent)
-                member.name = m.name or member.name
-                member.queues.add(m.queue)
-                member.status = MEMBER_STATUS.get(m.status, member.status)
-                if m.paused:
-                    member.paused[m.queue] = m.paused_reason
-                else:
-                    member.paused.pop(m.queue, None)
+            report = apply_snapshot(self._book, self._hotlines, channels, status, asked_at, at)
             self.resyncs += 1
             self.end_buffering()
         log.info("resync: %s calls closed, %s taken up, %s updated", len(report.closed), len(report.taken_up),
                  len(report.updated))
         return report
 
-    def _hotline_of(self, ch: ChannelInfo) -> tuple[str | None, str]:
-        """(hotline, dialed number) of a channel met in a snapshot: its HOTLINE variable, else where
-        in the dialplan it is (the number dialled, the holding step, a hotline's IVR context)."""
-        if ch.hotline in self._hotline_names:
-            return ch.hotline, ""
-        if ch.exten in self._hotlines:
-            return self._hotlines[ch.exten], ch.exten
-        if ch.context == self.hold_context and ch.exten in self._hotline_names:
-            return ch.exten, ""
-        for prefix in ("hotline-", "ivr-"):
-            name = ch.context[len(prefix):] if ch.context.startswith(prefix) else ""
-            if name in self._hotline_names:
-                return name, ""
-        return None, ""
-
-    def _apply_live(self, call: _Call, chans: list[ChannelInfo], entries: dict[str, QueueEntryInfo] | None,
-                    agent_ifaces: set[str], at: float) -> bool:
-        """What a snapshot says of a call now; `entries` None: no QueueStatus answer, its queue as it was."""
-        changed = False
-        customer = next((c for c in chans if c.uniqueid == call.customer_uid), None)
-        entry = entries.get(call.customer_uid) if entries is not None else None
-        if entry is not None and not call.in_queue:
-            call.rec.queue = entry.queue
-            call.in_queue = call.queued_ever = True
-            call.queue_since = at - entry.wait_s
-            self._queue(entry.queue).waiting[call.rec.linkedid] = WaitingCaller(
-                call.rec.linkedid, call.rec.caller, call.rec.caller_name, call.rec.hotline or "", entry.position,
-                call.queue_since)
-            changed = True
-        elif entries is not None and entry is None and call.in_queue and call.rec.queue:
-            self._leave_queue(call, call.rec.queue, "left", at)
-            changed = True
-        if customer is not None and customer.bridge_id:
-            for c in chans:
-                iface = _iface_of(c.channel)
-                if c is customer or iface not in agent_ifaces or c.bridge_id != customer.bridge_id:
-                    continue
-                if not any(t.dest_channel == c.channel and t.end is None for t in call.talks):
-                    agent = peer_of(iface)
-                    call.talks.append(_Talk(agent, c.channel, at))
-                    call.agent_channels.add(c.channel)
-                    if agent not in call.rec.agents:
-                        call.rec.agents.append(agent)
-                    call.rec.agent = agent
-                    if call.rec.answered_at is None:
-                        call.rec.answered_at = at
-                    self._member(agent).linkedid = call.rec.linkedid
-                    self._publish(CallAnswered(call.rec.linkedid, agent, call.rec.queue or "", at))
-                    changed = True
-        if changed:
-            call.rec.reconciled = True
-        return changed
-
-    def _take_up(self, lid: str, chans: list[ChannelInfo], entries: dict[str, QueueEntryInfo] | None,
-                 agent_ifaces: set[str], at: float) -> None:
-        first = next((c for c in chans if c.uniqueid == lid), None) or next(
-            (c for c in chans if _iface_of(c.channel) not in agent_ifaces), chans[0])
-        queued = next((c for c in chans if c.uniqueid in (entries or {})), None)
-        customer = queued or first
-        hotline, dialed = self._hotline_of(first)
-        if customer.hotline in self._hotline_names:
-            hotline = customer.hotline
-        rec = CallRecord(linkedid=self.id_prefix + lid, caller=_clean_number(customer.caller),
-                         caller_name=_clean_number(customer.caller_name), dialed=dialed, hotline=hotline,
-                         started_at=at - _duration_s(first.duration), reconciled=True)
-        call = self._calls[lid] = _Call(rec=rec, key=lid, customer_uid=customer.uniqueid, last_seen=at)
-        for c in chans:
-            call.channels[c.uniqueid] = c.channel
-            self._by_uid[c.uniqueid] = lid
-            self._by_channel[c.channel] = lid
-        self._publish(CallStarted(rec.linkedid, rec.caller, rec.caller_name, "", rec.hotline or "", at))
-        self._apply_live(call, chans, entries, agent_ifaces, at)
-        if call.in_queue and rec.queue and entries is not None:
-            self._publish(CallQueued(rec.linkedid, rec.queue, entries[customer.uniqueid].position, at,
-                                     customer.channel))
-
     # ------------------------------------------------------------------ reading
     def live_call_ids(self) -> list[str]:
         with self._lock:
-            return list(self._calls)
+            return list(self._book.calls)
 
     def snapshot(self, now: float | None = None) -> LiveSnapshot:
         at = now if now is not None else self._clock()
         with self._lock:
-            queues = []
-            for q in sorted(self._queues.values(), key=lambda q: q.name):
-                waiting = tuple(sorted(q.waiting.values(), key=lambda w: w.since))
-                longest = max((at - w.since for w in waiting), default=0.0)
-                queues.append(QueueSnapshot(q.name, waiting, round(max(0.0, longest), 1),
-                                            q.answered, q.abandoned))
-            agents = []
-            for m in sorted(self._members.values(), key=lambda m: m.agent):
-                status = m.status
-                if m.linkedid and status == "idle":
-                    status = "ringing"
-                agents.append(AgentSnapshot(m.agent, m.name, status, bool(m.paused), _pause_reason(m),
-                                            m.linkedid, m.since))
-            return LiveSnapshot(at, tuple(queues), tuple(agents), len(self._calls))
-
-
+            return self._book.snapshot(at)
 
 
 def _chan_var(msg: Message, name: str) -> str:
@@ -839,37 +526,8 @@ def _chan_var(msg: Message, name: str) -> str:
     return ""
 
 
-def _clean_number(value: str) -> str:
-    return "" if value in ("<unknown>", "unknown") else value
-
-
 def _int(value: str) -> int:
     try:
         return int(value)
     except ValueError:
         return 0
-
-
-@dataclass(slots=True)
-class ReconcileReport:
-    closed: list[str] = field(default_factory=list)  # ended while we were away
-    taken_up: list[str] = field(default_factory=list)  # live calls we did not know
-    updated: list[str] = field(default_factory=list)  # known calls whose state changed meanwhile
-
-
-def _iface_of(channel: str) -> str:
-    """`SIP/agent1001-0000000a` -> `SIP/agent1001`."""
-    head, sep, tail = channel.rpartition("-")
-    return head if sep and len(tail) == 8 else channel
-
-
-def _duration_s(value: str) -> float:
-    try:
-        h, m, s = (int(x) for x in value.split(":"))
-    except ValueError:
-        return 0.0
-    return float(h * 3600 + m * 60 + s)
-
-
-def _pause_reason(m: _Member) -> str:
-    return next((r for r in m.paused.values() if r), "")

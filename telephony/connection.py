@@ -192,6 +192,10 @@ class AmiConnection:
             except OSError as exc:
                 raise AmiUnreachable(f"send failed: {exc}") from None
 
+    def logoff(self) -> None:
+        """Say goodbye (Logoff) without waiting for the answer; the caller closes the connection."""
+        self._send("Action: Logoff\r\nActionID: logoff\r\n\r\n")
+
     def send_action(self, action: str, fields: dict[str, str] | None = None, *,
                     timeout: float | None = None, is_list: bool = False,
                     on_response: Callable[[Message], None] | None = None) -> ActionResult:
@@ -434,7 +438,7 @@ class AmiClient:
         conn = self.conn
         if conn is not None:
             try:
-                conn._send("Action: Logoff\r\nActionID: logoff\r\n\r\n")
+                conn.logoff()
             except AmiError:
                 pass
             conn.close()
@@ -447,7 +451,7 @@ def check_login(endpoint: AmiEndpoint) -> str:
     conn = AmiConnection(endpoint, lambda m: None)
     conn.connect_and_login()
     try:
-        conn._send("Action: Logoff\r\nActionID: logoff\r\n\r\n")
+        conn.logoff()
     finally:
         conn.close()
     return conn.banner
@@ -467,7 +471,7 @@ def list_commands(endpoint: AmiEndpoint) -> tuple[str, list[str]]:
     reader.start()
     try:
         result = conn.send_action("ListCommands")
-        conn._send("Action: Logoff\r\nActionID: logoff\r\n\r\n")
+        conn.logoff()
     finally:
         done.set()
         conn.close()

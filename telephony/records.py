@@ -22,6 +22,19 @@ OUTCOMES = (
 )
 
 
+def join_ivr_path(path: str | None, visit: str) -> str | None:
+    """A call's IVR path once one more IVR visit set `IVR_PATH` to `visit`: the visits in order, joined
+    with ">" (the menu, later e.g. the queue wait limit's callback offer; cases.ivr_path reads it back).
+    An empty value adds nothing, and the same value set again (a repeated VarSet) is the same visit.
+    The one way to join it: the call record (telephony.calls), the pipeline's pending rows and the
+    console's live calls and pops all use it, so they show the same path."""
+    if not visit:
+        return path
+    if not path or path == visit:
+        return visit
+    return f"{path}>{visit}"
+
+
 def iso(ts: float | None) -> str | None:
     """Epoch seconds -> ISO 8601 UTC with milliseconds, or None."""
     if ts is None:

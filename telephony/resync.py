@@ -10,8 +10,9 @@ import logging
 import time
 
 from telephony.actions import Actions, ActionSender
-from telephony.calls import CallTracker, ReconcileReport
+from telephony.calls import CallTracker
 from telephony.connection import AmiError, AmiTimeout
+from telephony.reconcile import ReconcileReport
 
 log = logging.getLogger(__name__)
 

@@ -41,8 +41,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from telephony.frames import Message
-from telephony.simulator.pbx import SimChannel, SimulatedPbx, state_at
+from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.scenario import CallScript, Fields
+from telephony.simulator.snapshot import SimChannel, state_at
 
 log = logging.getLogger(__name__)
 
@@ -314,8 +315,7 @@ class AudioSocketTaps:
 
     def _spied(self, uniqueid: str) -> tuple[str, CallScript, SimChannel] | None:
         pbx = self.pbx
-        with pbx._lock:
-            calls = [(lid, c.script) for lid, c in pbx.calls.items() if uniqueid in c.script.uniqueids]
+        calls = [(lid, script) for lid, script in pbx.live_scripts().items() if uniqueid in script.uniqueids]
         for lid, script in calls:
             state = state_at(pbx, time.time(), only=lid)
             for ch in state.channels:

@@ -1,21 +1,37 @@
-"""The simulated PBX: agents, a call scheduler and the stream of AMI events it produces.
+"""The simulated PBX: a call scheduler, its agents' availability and the stream of AMI events it produces.
 
-It plays call scripts cut from real captures (see scenario.py) on a wall clock, keeps its agents
-busy while they ring and talk, and hands every due message to its listeners (the AMI server).
+It plays call scripts cut from real captures (see scenario.py) on a wall clock (its `EventClock`,
+clock.py), keeps its agents (people.py) busy while they ring and talk, changes a call's script when
+AMI asks (a Redirect, a Hangup: dialplan.py's events) and hands every due message to its listeners
+(the AMI server). What it would answer to a snapshot at one instant: snapshot.py.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from telephony.simulator.clock import EventClock
+from telephony.simulator.devices import DeviceStates
+from telephony.simulator.dialplan import (
+    CALLBACK_CONTEXT,
+    CHANNEL_KEYS,
+    REROUTE_CONTEXT,
+    field_of,
+    leaving,
+    offer_answer,
+    offer_declined,
+    offer_entry,
+    offer_hangup,
+    queue_entry,
+    requeued,
+)
+from telephony.simulator.people import DEFAULT_AGENTS, DEFAULT_CALLERS, LOAD_CALLERS, make_callers
 from telephony.simulator.scenario import (
     AGENTS_NEEDED,
     SCENARIOS,
@@ -29,41 +45,9 @@ from telephony.simulator.scenario import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_AGENTS = (
-    AgentIdentity("agent1001", "1001", "Anna Agent", "Anna Agent"),
-    AgentIdentity("agent1002", "1002", "Ben Agent", "Ben Agent"),
-    AgentIdentity("agent1003", "1003", "Chen Agent", "Chen Agent"),
-)
-DEFAULT_CALLERS = (
-    ("49305551001", "张伟"), ("49305551002", "李娜"), ("49305551003", "王芳"),
-    ("49305551004", "刘洋"), ("49305551005", "陈静"), ("49305551006", "杨磊"),
-    ("49305551011", "赵敏"), ("49305551012", "黄强"),
-)
-LOAD_CALLERS = 5000  # distinct caller numbers of load calls (`start_load_call`)
 WRAP_UP_S = 2.0
 _QUEUE_ORDER = ("service", "claims", "complaints")
 _RING_OFFSET_S = 1.65  # service_answered: from the first event to the first ring of its agent
-_NAMES = ("Anna", "Ben", "Chen", "Dana", "Eli", "Fang", "Gus", "Hui", "Ivy", "Jun", "Kai", "Lei")
-
-
-def make_callers(n: int) -> tuple[tuple[str, str], ...]:
-    """`n` distinct callers (number, name) for load calls: mobile numbers 139 0000 0000 … whose
-    last 8 digits (the screen pop's tail key) differ too, so a lookup finds only the caller's own calls."""
-    if not 1 <= n <= 10**8:
-        raise ValueError(f"callers must be between 1 and 100000000, not {n}")
-    return tuple((f"139{i:08d}", f"来电 {i + 1}") for i in range(n))
-
-
-def make_agents(n: int) -> tuple[AgentIdentity, ...]:
-    """agent1001 … agent10NN; the first three are the lab's (Anna, Ben, Chen Agent)."""
-    if not 1 <= n <= 8999:
-        raise ValueError(f"agents must be between 1 and 8999, not {n}")
-    out = []
-    for i in range(n):
-        number = str(1001 + i)
-        name = f"{_NAMES[i % len(_NAMES)]} Agent" + (f" {i // len(_NAMES) + 1}" if i >= len(_NAMES) else "")
-        out.append(AgentIdentity(f"agent{number}", number, name, name))
-    return tuple(out)
 
 Listener = Callable[[list[Fields]], None]
 ScriptHook = Callable[[CallScript], None]
@@ -88,8 +72,6 @@ class IvrVisit:
 IvrHook = Callable[[IvrVisit], dict[str, str]]  # returns the channel variables the IVR set
 
 
-CALLBACK_CONTEXT = "callback-offer"  # `hotline asterisk-config`'s [callback-offer] (queue wait limits)
-REROUTE_CONTEXT = "to-queue"  # a supervisor's re-route: Redirect to to-queue,<queue>,1
 OFFER_S = 6.0  # a callback offer in the IVR: the apology, the offer, the key (simulated seconds)
 
 
@@ -99,14 +81,6 @@ class SimCall:
     params: CallParams
     agents: list[str]
     offer_key: str = "1"  # what this caller presses at a callback offer ("" = nothing: back to the queue)
-
-
-@dataclass(order=True, slots=True)
-class _Due:
-    at: float
-    seq: int
-    fields: Fields = field(compare=False)
-    call: str = field(compare=False, default="")
 
 
 class SimulatedPbx:
@@ -140,13 +114,10 @@ class SimulatedPbx:
         self.rng = random.Random(seed)
         self._busy_until: dict[str, float] = {a.peer: 0.0 for a in agents}
         self._paused: dict[str, str] = {}
-        self._trunk_calls: dict[str, int] = {}
-        self._member_status: dict[tuple[str, str], str] = {}
-        self._avail: dict[str, str] = {}
+        self._devices = DeviceStates(self.agents)
         self._members: dict[str, list[str]] = {q: [a.peer for a in agents if q == "service" or a.peer != "agent1001"]
                                                for q in ("service", "complaints", "claims")}
-        self._heap: list[_Due] = []
-        self._seq = itertools.count()
+        self._events = EventClock()
         self._uid_seq = 0
         self._listeners: list[Listener] = []
         self._script_hooks: list[ScriptHook] = []
@@ -239,12 +210,11 @@ class SimulatedPbx:
                     if kv[0] != "Cause-txt"]
             soft = [(k, str(cause) if k == "Cause" else v) for k, v in soft]
             final = [(k, str(cause) if k == "Cause" else cause_txt if k == "Cause-txt" else v) for k, v in hangup]
-            self._heap = [d for d in self._heap if d.call != linkedid]
-            heapq.heapify(self._heap)
+            self._events.drop(linkedid)
             first_future = next((i for i, (t, _) in enumerate(msgs) if t > now), len(msgs))
             msgs[first_future:] = [(now, soft), (now + 0.001, final)]
             for t, f in msgs[first_future:]:
-                heapq.heappush(self._heap, _Due(t, next(self._seq), f, linkedid))
+                self._events.add(t, f, linkedid)
             call.script.end = now + 0.001
             call.script.hold_until = None
             for peer in call.agents:
@@ -272,14 +242,13 @@ class SimulatedPbx:
                 return False
             delta = msgs[end][0] - now
             # what Asterisk would still have said before the hang-up is never said
-            self._heap = [d for d in self._heap if not (d.call == linkedid and d.at > now)]
-            heapq.heapify(self._heap)
+            self._events.drop(linkedid, lambda at: at > now)
             first_future = next(i for i, (t, _) in enumerate(msgs) if t > now)
             tail = [(t - delta, [("Event", "SoftHangupRequest") if kv == ("Event", "HangupRequest") and by_pbx
                                  else kv for kv in f]) for t, f in msgs[end:]]
             msgs[first_future:] = tail
             for t, f in tail:
-                heapq.heappush(self._heap, _Due(t, next(self._seq), f, linkedid))
+                self._events.add(t, f, linkedid)
             call.script.end = msgs[-1][0]
             self._lock.notify_all()
         return True
@@ -290,6 +259,13 @@ class SimulatedPbx:
             seq = self._uid_seq
             self._uid_seq += 1
         return f"{int(time.time())}.{seq}"
+
+    def live_scripts(self, only: str | None = None) -> dict[str, CallScript]:
+        """The scripts of the calls going on, by Linkedid (`only`: just that call's, if it is one)."""
+        with self._lock:
+            if only is not None:
+                return {only: self.calls[only].script} if only in self.calls else {}
+            return {lid: c.script for lid, c in self.calls.items()}
 
     def call_of_channel(self, channel: str) -> str | None:
         """The Linkedid of the live call a channel belongs to."""
@@ -306,12 +282,11 @@ class SimulatedPbx:
             until = call.script.hold_until
             delta = until - now
             msgs = call.script.messages
-            self._heap = [d for d in self._heap if not (d.call == linkedid and d.at >= until)]
-            heapq.heapify(self._heap)
+            self._events.drop(linkedid, lambda at: at >= until)
             for i, (t, f) in enumerate(msgs):
                 if t >= until:
                     msgs[i] = (t - delta, f)
-                    heapq.heappush(self._heap, _Due(t - delta, next(self._seq), f, linkedid))
+                    self._events.add(t - delta, f, linkedid)
             call.script.end = msgs[-1][0]
             call.script.hold_until = None
             self.redirects += 1
@@ -337,21 +312,20 @@ class SimulatedPbx:
             msgs = call.script.messages
             uid = call.script.uniqueids[0]
             past = [f for t, f in msgs if t <= now]
-            caller = [f for f in past if _field(f, "Uniqueid") == uid]
-            if not caller or _field(caller[0], "Channel") != channel:
+            caller = [f for f in past if field_of(f, "Uniqueid") == uid]
+            if not caller or field_of(caller[0], "Channel") != channel:
                 return False
-            joins = [f for f in caller if _field(f, "Event") == "QueueCallerJoin"]
-            left = [f for f in caller if _field(f, "Event") in ("QueueCallerLeave", "QueueCallerAbandon")]
-            if not joins or len(left) >= len(joins) or any(_field(f, "Event") == "AgentConnect" for f in caller):
+            joins = [f for f in caller if field_of(f, "Event") == "QueueCallerJoin"]
+            left = [f for f in caller if field_of(f, "Event") in ("QueueCallerLeave", "QueueCallerAbandon")]
+            if not joins or len(left) >= len(joins) or any(field_of(f, "Event") == "AgentConnect" for f in caller):
                 return False  # not waiting in a queue (or already talking)
             join = joins[-1]
-            old_queue = _field(join, "Queue")
+            old_queue = field_of(join, "Queue")
             future = [(t, f) for t, f in msgs if t > now]
-            self._heap = [d for d in self._heap if not (d.call == linkedid and d.at > now)]
-            heapq.heapify(self._heap)
+            self._events.drop(linkedid, lambda at: at > now)
             del msgs[len(msgs) - len(future):]
-            chan = [(k, v) for k, v in join if k in _CHANNEL_KEYS or k == "ChanVariable"]
-            leave = self._leaving(call, now, join, past, future)
+            chan = [(k, v) for k, v in join if k in CHANNEL_KEYS or k == "ChanVariable"]
+            leave = leaving(uid, join, past, future)
             at = now
             out: list[tuple[float, Fields]] = []
 
@@ -364,21 +338,17 @@ class SimulatedPbx:
                 add(f)
             self.queue_redirects += 1
             if context == REROUTE_CONTEXT:
-                for f in _queue_entry(chan, join, exten, call.script.recording, from_priority=1):
+                for f in queue_entry(chan, join, exten, call.script.recording, from_priority=1):
                     add(f)
-                rest = [(t, _requeued(f, old_queue, exten)) for t, f in future]
+                rest = [(t, requeued(f, old_queue, exten)) for t, f in future]
                 self._splice(call, out + [(max(t, at + 0.001), f) for t, f in rest])
                 self._lock.notify_all()
                 return True
-            add(_newexten(chan, CALLBACK_CONTEXT, exten, 1, "NoOp", f"Wait limit passed in queue {exten}: callback "
-                                                                 "offer"))
-            add(_newexten(chan, CALLBACK_CONTEXT, exten, 2, "Set", f"CALLBACK_OFFER={exten}"))
-            add(_varset(chan, CALLBACK_CONTEXT, exten, 2, "CALLBACK_OFFER", exten))
-            hotline = _field(join, "ChanVariable").partition("=")[2] or "service"
-            add(_newexten(chan, CALLBACK_CONTEXT, exten, 3, "AGI",
-                          f"agi://127.0.0.1:4573/callback-offer?queue={exten}&hotline={hotline}"))
+            hotline = field_of(join, "ChanVariable").partition("=")[2] or "service"
+            for f in offer_entry(chan, exten, hotline):
+                add(f)
             self._splice(call, out, end_after=OFFER_S / self.time_scale + 30.0)
-            visit = IvrVisit("callback_offer", hotline, _field(join, "CallerIDNum"), _field(join, "CallerIDName"),
+            visit = IvrVisit("callback_offer", hotline, field_of(join, "CallerIDNum"), field_of(join, "CallerIDName"),
                              uid, None, script="callback-offer", queue=exten, inputs=(call.offer_key,))
             thread = threading.Thread(target=self._offer, args=(call, visit, chan, join, old_queue, future, at),
                                       name="sim-callback-offer", daemon=True)
@@ -387,41 +357,11 @@ class SimulatedPbx:
         thread.start()
         return True
 
-    def _leaving(self, call: SimCall, now: float, join: Fields, past: list[Fields],
-                 future: list[tuple[float, Fields]]) -> list[Fields]:
-        """What Asterisk sends when a queued caller is taken out of Queue(): the hold music stops, it
-        leaves the queue; a ring still going on for it is cancelled (the agent's leg hangs up)."""
-        uid = call.script.uniqueids[0]
-        out: list[Fields] = []
-        moh = next((f for _, f in future if _field(f, "Event") == "MusicOnHoldStop" and _field(f, "Uniqueid") == uid),
-                   None)
-        if moh is None:
-            start = next((f for f in reversed(past) if _field(f, "Event") == "MusicOnHoldStart"
-                          and _field(f, "Uniqueid") == uid), None)
-            if start is not None:
-                moh = [("Event", "MusicOnHoldStop") if k == "Event" else (k, v) for k, v in start if k != "Class"]
-        if moh is not None:
-            out.append(moh)
-        leave = next((f for _, f in future if _field(f, "Event") == "QueueCallerLeave"
-                      and _field(f, "Uniqueid") == uid), None)
-        if leave is None:
-            leave = [("Event", "QueueCallerLeave") if k == "Event" else (k, v) for k, v in join]
-        out.append([(k, _field(join, "Queue") if k == "Queue" else "0" if k == "Count" else v) for k, v in leave])
-        # agent legs ringing for this caller are hung up
-        live = {_field(f, "Uniqueid") for f in past if _field(f, "Event") == "Newchannel"} - {
-            _field(f, "Uniqueid") for f in past if _field(f, "Event") == "Hangup"} - {uid}
-        for leg in sorted(live):
-            hangup = next((f for _, f in future if _field(f, "Event") == "Hangup" and _field(f, "Uniqueid") == leg),
-                          None)
-            if hangup is not None:
-                out.append(hangup)
-        return out
-
     def _splice(self, call: SimCall, events: list[tuple[float, Fields]], end_after: float = 0.0) -> None:
         """Append events (in time order, all after what was already played) to a call's script."""
         for t, f in events:
             call.script.messages.append((t, f))
-            heapq.heappush(self._heap, _Due(t, next(self._seq), f, call.script.linkedid))
+            self._events.add(t, f, call.script.linkedid)
         last = call.script.messages[-1][0]
         call.script.end = last + end_after
         if end_after == 0.0:
@@ -453,38 +393,19 @@ class SimulatedPbx:
                 at += 0.001
                 out.append((at, fields))
 
-            for name, value in variables.items():
-                add(_varset(chan, CALLBACK_CONTEXT, exten, 3, name, value))
-            next_step = variables["IVR_NEXT"]
-            add(_newexten(chan, CALLBACK_CONTEXT, exten, 4, "GotoIf", f'$["{next_step}" = "hangup"]?done'))
+            for f in offer_answer(chan, exten, variables):
+                add(f)
             if variables["IVR_NEXT"] == "hangup":
-                add(_newexten(chan, CALLBACK_CONTEXT, exten, 7, "Hangup", ""))
-                hangup = next((f for _, f in future if _field(f, "Event") == "Hangup"
-                               and _field(f, "Uniqueid") == uid), None)
-                if hangup is not None:
-                    final = [(k, "16" if k == "Cause" else "Normal Clearing" if k == "Cause-txt" else
-                              CALLBACK_CONTEXT if k == "Context" else exten if k == "Exten" else
-                              "7" if k == "Priority" else v) for k, v in hangup]
-                    add([("Event", "SoftHangupRequest") if k == "Event" else (k, v) for k, v in final
-                         if k != "Cause-txt"])
-                    cdr = next((f for _, f in future if _field(f, "Event") == "Cdr"
-                                and _field(f, "Channel") == _field(join, "Channel")), None)
-                    if cdr is not None:
-                        add(cdr)
-                    add(final)
-                for _, f in future:  # the trunk goes back to not in use
-                    if _field(f, "Event") == "DeviceStateChange" and _field(f, "Device")[4:] not in self.agents:
-                        add(f)
+                for f in offer_hangup(chan, join, exten, uid, future, self.agents):
+                    add(f)
                 self._splice(call, out)
                 for peer in call.agents:  # the agents its script had booked are free again
                     self._busy_until[peer] = min(self._busy_until.get(peer, at), at)
             else:
-                add(_newexten(chan, CALLBACK_CONTEXT, exten, 5, "GotoIf", "$[\"0\" = \"HANGUP\"]?done"))
-                add(_newexten(chan, CALLBACK_CONTEXT, exten, 6, "Goto", f"to-queue,{exten},queue"))
-                for f in _queue_entry(chan, join, exten, call.script.recording, from_priority=3):
+                for f in offer_declined(chan, join, exten, call.script.recording):
                     add(f)
                 delta = max(0.0, at + 0.001 - future[0][0]) if future else 0.0
-                rest = [(t + delta, _requeued(f, queue, exten)) for t, f in future]
+                rest = [(t + delta, requeued(f, queue, exten)) for t, f in future]
                 self._splice(call, out + rest)
                 for peer in call.agents:  # its agents ring that much later
                     self._busy_until[peer] = self._busy_until.get(peer, 0.0) + delta
@@ -502,14 +423,14 @@ class SimulatedPbx:
             deadline = time.time() + 1.0
             while time.time() < deadline:
                 with self._lock:
-                    ending = any(d.at <= time.time() + 0.05 for d in self._heap)
+                    ending = self._events.any_due_by(time.time() + 0.05)
                 if not ending:
                     break
                 time.sleep(0.02)
         with self._lock:
-            self._heap.clear()
+            self._events.clear()
             self.calls.clear()
-            self._trunk_calls.clear()
+            self._devices.trunks_idle()
             for peer in self._busy_until:
                 self._busy_until[peer] = 0.0
         return live
@@ -519,8 +440,7 @@ class SimulatedPbx:
         with self._lock:
             self.booted_at = time.time()
             self._uid_seq = 0
-            self._member_status.clear()
-            self._avail.clear()
+            self._devices.reboot()
 
     def paused_agents(self) -> set[str]:
         with self._lock:
@@ -603,7 +523,7 @@ class SimulatedPbx:
                     self._channel_calls[dict(f)["Channel"]] = script.linkedid
             self.calls_started += 1
             for t, f in script.messages:
-                heapq.heappush(self._heap, _Due(t, next(self._seq), f, script.linkedid))
+                self._events.add(t, f, script.linkedid)
             self._lock.notify_all()
         for hook in self._script_hooks:
             try:
@@ -654,7 +574,7 @@ class SimulatedPbx:
     # ------------------------------------------------------------------ playing
     def pending(self) -> int:
         with self._lock:
-            return len(self._heap)
+            return len(self._events)
 
     def step(self, now: float | None = None) -> int:
         """Send every message due by `now`; returns how many."""
@@ -664,12 +584,10 @@ class SimulatedPbx:
         # it (a session logging in meanwhile would get neither these events nor them in its snapshot)
         with self._play:
             with self._lock:
-                while self._heap and self._heap[0].at <= at:
-                    item = heapq.heappop(self._heap)
-                    due.append(item.fields)
+                due = self._events.take_due(at)
                 listeners = list(self._listeners)
             if due:
-                due = self._device_states(due)
+                due = self._devices.derive(due, self.members_of, self._paused)
                 self.events_sent += len(due)
                 for listener in listeners:
                     try:
@@ -688,49 +606,14 @@ class SimulatedPbx:
                     self._channel_calls = {ch: lid for ch, lid in self._channel_calls.items() if lid not in gone}
         return len(due)
 
-    def _device_states(self, batch: list[Fields]) -> list[Fields]:
-        """Device states as Asterisk derives them from all calls at once: the trunk is INUSE while any
-        call uses it; a queue's `Queue:<q>_avail` device follows whether any member of the queue is
-        free, re-evaluated (and sent when it changes) right after a member's QueueMemberStatus."""
-        out: list[Fields] = []
-        for fields in batch:
-            head = fields[0]
-            if head == ("Event", "QueueMemberStatus"):
-                out.append(fields)
-                d = dict(fields)
-                queue, peer = d.get("Queue", ""), d.get("Interface", "").split("/", 1)[-1]
-                self._member_status[(queue, peer)] = d.get("Status", "")
-                free = any(self._member_status.get((queue, p), "1") == "1" and p not in self._paused
-                           for p in self.members_of(queue))
-                avail = "NOT_INUSE" if free else "INUSE"
-                if self._avail.get(queue) != avail:  # unknown at start: the first evaluation is sent
-                    self._avail[queue] = avail
-                    out.append([("Event", "DeviceStateChange"), ("Privilege", "call,all"),
-                                ("Device", f"Queue:{queue}_avail"), ("State", avail)])
-                continue
-            if head != ("Event", "DeviceStateChange"):
-                out.append(fields)
-                continue
-            d = dict(fields)
-            device, state = d.get("Device", ""), d.get("State", "")
-            if device.startswith("Queue:") and device.endswith("_avail"):
-                continue  # derived above from the members
-            if device.startswith("SIP/") and device[4:] not in self.agents:  # a trunk shared by all calls
-                n = self._trunk_calls.get(device, 0)
-                n = n + 1 if state == "INUSE" else max(0, n - 1) if state == "NOT_INUSE" else n
-                self._trunk_calls[device] = n
-                if (state == "INUSE" and n != 1) or (state == "NOT_INUSE" and n != 0):
-                    continue
-            out.append(fields)
-        return out
-
     def run(self) -> None:
         while not self._stop.is_set():
             self.step()
             with self._lock:
                 wait = 0.2
-                if self._heap:
-                    wait = min(wait, max(0.0, self._heap[0].at - time.time()))
+                next_at = self._events.next_at()
+                if next_at is not None:
+                    wait = min(wait, max(0.0, next_at - time.time()))
                 self._lock.wait(timeout=wait)
 
     def start(self) -> None:
@@ -743,150 +626,3 @@ class SimulatedPbx:
             self._lock.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-
-def _field(fields: Fields, name: str) -> str:
-    for k, v in fields:
-        if k == name:
-            return v
-    return ""
-
-
-def _at(chan: Fields, context: str, exten: str, priority: int) -> Fields:
-    repl = {"Context": context, "Exten": exten, "Priority": str(priority)}
-    return [(k, repl.get(k, v)) for k, v in chan]
-
-
-def _newexten(chan: Fields, context: str, exten: str, priority: int, app: str, data: str) -> Fields:
-    """A Newexten as Asterisk sends it for a channel entering a dialplan step."""
-    return [("Event", "Newexten"), ("Privilege", "dialplan,all"), *_at(chan, context, exten, priority),
-            ("Extension", exten), ("Application", app), ("AppData", data)]
-
-
-def _varset(chan: Fields, context: str, exten: str, priority: int, name: str, value: str) -> Fields:
-    return [("Event", "VarSet"), ("Privilege", "dialplan,all"), *_at(chan, context, exten, priority),
-            ("Variable", name), ("Value", value)]
-
-
-def _queue_entry(chan: Fields, join: Fields, queue: str, recording: str | None, from_priority: int) -> list[Fields]:
-    """`[to-queue]` from priority 1 (a re-route) or 3 (back from the callback offer): the caller
-    joins `queue` and hears its hold music. The recording goes on in the file it had."""
-    out: list[Fields] = []
-    if from_priority <= 1:
-        caller = _field(join, "CallerIDNum")
-        out.append(_newexten(chan, "to-queue", queue, 1, "NoOp", f"Queueing {caller} into {queue}"))
-    if from_priority <= 2 and recording:
-        out.append(_newexten(chan, "to-queue", queue, 2, "MixMonitor", f"{recording},b"))
-        out.append(_varset(chan, "to-queue", queue, 2, "MIXMONITOR_FILENAME", recording))
-    out.append(_newexten(chan, "to-queue", queue, 3, "Queue", f"{queue},,,,300"))
-    repl = {"Context": "to-queue", "Exten": queue, "Priority": "3", "Queue": queue, "Position": "1", "Count": "1"}
-    out.append([(k, repl.get(k, v)) for k, v in join])
-    moh = [(k, v) for k, v in chan]
-    out.append([("Event", "MusicOnHoldStart"), ("Privilege", "call,all"), *_at(moh, "to-queue", queue, 3),
-                ("Class", "default")])
-    return out
-
-
-_QUEUE_FIELDS = ("Queue", "Exten", "DestExten", "Extension")
-
-
-def _requeued(fields: Fields, old: str, new: str) -> Fields:
-    """An event of the call's script after it moved from queue `old` to `new`."""
-    if old == new:
-        return fields
-    return [(k, new if k in _QUEUE_FIELDS and v == old else v) for k, v in fields]
-
-
-_CHANNEL_KEYS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
-                 "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid",
-                 "Linkedid")
-
-
-@dataclass(slots=True)
-class SimChannel:
-    fields: dict[str, str]
-    chan_variable: str = ""
-    application: str = ""
-    application_data: str = ""
-    bridge_id: str = ""
-    variables: dict[str, str] = field(default_factory=dict)
-    started: float = 0.0
-
-
-@dataclass(slots=True)
-class SimEntry:
-    queue: str
-    channel: str
-    uniqueid: str
-    caller: str
-    caller_name: str
-    joined: float
-
-
-@dataclass(slots=True)
-class PbxState:
-    """What Asterisk would report at one instant (CoreShowChannels, QueueStatus)."""
-
-    channels: list[SimChannel]
-    entries: list[SimEntry]
-    member_status: dict[str, str]  # peer -> last QueueMemberStatus Status code
-
-
-def state_at(pbx: SimulatedPbx, now: float, only: str | None = None) -> PbxState:
-    """What Asterisk knows at `now`, as far as its events have been sent (never ahead of them);
-    `only`: just the call with that Linkedid."""
-    now = min(now, pbx.played_until)
-    channels: dict[str, SimChannel] = {}
-    entries: dict[str, SimEntry] = {}
-    member: dict[str, str] = {}
-    member_at: dict[str, float] = {}
-    with pbx._lock:
-        if only is not None:
-            scripts = [pbx.calls[only].script] if only in pbx.calls else []
-        else:
-            scripts = [c.script for c in pbx.calls.values()]
-    for script in scripts:
-        for t, fields in script.messages:
-            if t > now:
-                break
-            d = dict(fields)
-            ev = d.get("Event", "")
-            uid = d.get("Uniqueid", "")
-            if ev == "QueueMemberStatus":
-                peer = d.get("Interface", "").split("/", 1)[-1]
-                if t >= member_at.get(peer, 0.0):
-                    member[peer], member_at[peer] = d.get("Status", ""), t
-                continue
-            if not uid or "Channel" not in d:
-                continue
-            if ev == "Hangup":
-                channels.pop(uid, None)
-                entries.pop(uid, None)
-                continue
-            ch = channels.get(uid)
-            if ch is None:
-                if ev != "Newchannel":
-                    continue
-                ch = channels[uid] = SimChannel({}, started=t)
-            for k in _CHANNEL_KEYS:
-                if k in d:
-                    ch.fields[k] = d[k]
-            if "ChanVariable" in d and ev != "VarSet":
-                ch.chan_variable = d["ChanVariable"]
-            if ev == "Newexten":
-                ch.application, ch.application_data = d.get("Application", ""), d.get("AppData", "")
-            elif ev == "BridgeEnter":
-                ch.bridge_id = d.get("BridgeUniqueid", "")
-            elif ev == "BridgeLeave":
-                ch.bridge_id = ""
-            elif ev == "VarSet":
-                var = d.get("Variable", "").lstrip("_")
-                ch.variables[var] = d.get("Value", "")
-                if var == "HOTLINE":  # manager.conf channelvars: what ChanVariable reports from now on
-                    ch.chan_variable = f"HOTLINE={d.get('Value', '')}"
-            elif ev == "QueueCallerJoin":
-                entries[uid] = SimEntry(d.get("Queue", ""), d.get("Channel", ""), uid, d.get("CallerIDNum", ""),
-                                        d.get("CallerIDName", ""), t)
-            elif ev in ("QueueCallerLeave", "QueueCallerAbandon"):
-                entries.pop(uid, None)
-    return PbxState(list(channels.values()), sorted(entries.values(), key=lambda e: e.joined), member)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 
-from telephony.calls import HOLD_USER_EVENT
+from telephony.ami_reads import HOLD_USER_EVENT
 
 Fields = list[tuple[str, str]]
 

@@ -28,8 +28,9 @@ from telephony.ami_user import manager_conf
 from telephony.frames import FrameParser, Message
 from telephony.manager_rights import ACTION_CLASSES, CLASSES, ManagerConf, ManagerUser, event_mask, parse_manager_conf
 from telephony.simulator.audiosocket_tap import AudioSocketTaps
-from telephony.simulator.pbx import SimChannel, SimulatedPbx, state_at
+from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.scenario import Fields
+from telephony.simulator.snapshot import SimChannel, state_at
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Menu and prompt files: validated on load with errors naming file and key; a broken file keeps
-the previous menu serving; the shipped menus agree with `ivr.menus` (the console's labels)."""
+the previous menu serving."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from ivr.config import DATA_DIR, MenuFileError, MenuStore, load_menu, load_prompts
-from ivr.menus import MENUS
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -98,13 +97,3 @@ def test_hours_and_holidays() -> None:
     assert not hours.is_open(datetime(2026, 11, 29, 2, 0, tzinfo=UTC))  # Sunday
     assert not hours.is_open(datetime(2026, 10, 1, 2, 0, tzinfo=UTC))  # National Day, a Thursday
 
-
-def test_shipped_menus_match_the_console_labels() -> None:
-    store = MenuStore()
-    for menu in store.all():
-        legacy = MENUS[menu.hotline]
-        assert menu.number == legacy.number
-        for option in menu.options:
-            choice = legacy.choice(option.key)
-            assert choice is not None, f"{menu.hotline} key {option.key} has no console label"
-            assert (choice.label_zh, choice.queue) == (option.label_zh, option.queue)

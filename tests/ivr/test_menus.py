@@ -1,30 +1,16 @@
+"""The shipped menu files: the one truth of the hotlines' menus (the IVR runs them, the console's pops
+label a caller's keys from them; ivr/menus.py, a hard-coded copy, is gone)."""
+
 from __future__ import annotations
 
-import dataclasses
-
-import pytest
-
-from ivr.menus import CLAIMS, SERVICE, MenuError, menu_for, validate
+from ivr.config import MenuStore
 
 
 def test_service_menu_matches_the_dialplan() -> None:
-    assert SERVICE.number == "4008001"
-    assert [(c.key, c.queue) for c in SERVICE.choices] == [
+    store = MenuStore()
+    service, claims = store.get("service"), store.get("claims")
+    assert service is not None and claims is not None
+    assert service.number == "4008001"
+    assert [(o.key, o.queue) for o in service.options] == [
         ("1", "service"), ("2", "complaints"), ("3", "service"), ("0", "service")]
-    assert CLAIMS.number == "4008002" and CLAIMS.timeout_queue == "claims"
-
-
-def test_describe_labels_keys_and_stops_at_data() -> None:
-    assert SERVICE.describe("91800012345678") == ["无效按键 9", "运单查询"]
-    assert SERVICE.describe("2", "en") == ["Complaint"]
-    assert CLAIMS.describe("") == ["未按键，转人工"]
-    assert menu_for("claims") is CLAIMS and menu_for(None) is None
-
-
-def test_validate_rejects_bad_menus() -> None:
-    dup = dataclasses.replace(SERVICE, choices=SERVICE.choices + (SERVICE.choices[0],))
-    with pytest.raises(MenuError, match="duplicate"):
-        validate(dup)
-    bad_queue = dataclasses.replace(CLAIMS, timeout_queue="nowhere")
-    with pytest.raises(MenuError, match="unknown queue"):
-        validate(bad_queue)
+    assert claims.number == "4008002" and claims.agent_queue == "claims"

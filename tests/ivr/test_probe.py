@@ -24,17 +24,11 @@ import pytest
 from cases.db import Database
 from cases.probes import ProbeView, latest_probes, probe_history
 from hotline_cli.main import main
-from ivr.probe import (
-    ALAW_TO_LINEAR,
-    ULAW_TO_LINEAR,
-    ProbeConfig,
-    ProbeConfigError,
-    ProbeError,
-    ProbeResult,
-    _ProbeRTP,
-    g711_rms,
-    run_probe,
-)
+from ivr.probe.config import ProbeConfig, ProbeConfigError, ProbeError
+from ivr.probe.results import ProbeResult
+from ivr.probe.rtp import ALAW_TO_LINEAR, ULAW_TO_LINEAR, g711_rms
+from ivr.probe.rtp import ProbeRTP as _ProbeRTP
+from ivr.probe.run import run_probe
 from telephony.connection import AmiEndpoint
 from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.server import AmiServer

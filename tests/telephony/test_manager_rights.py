@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from telephony import ami_user
-from telephony.calls import READ_EVENTS, READ_VARIABLES, CallTracker
+from telephony.ami_reads import READ_EVENTS, READ_VARIABLES
+from telephony.calls import CallTracker
 from telephony.frames import parse_all
 from telephony.manager_rights import (
     CLASSES,

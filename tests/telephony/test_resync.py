@@ -20,12 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from telephony.calls import CallTracker, ReconcileReport
+from telephony.calls import CallTracker
 from telephony.connection import AmiClient, AmiEndpoint
 from telephony.events import CallEnded, DomainEvent
+from telephony.reconcile import ReconcileReport
 from telephony.records import CallRecord
 from telephony.resync import resync
-from telephony.simulator.pbx import SimulatedPbx, make_agents
+from telephony.simulator.pbx import SimulatedPbx
+from telephony.simulator.people import make_agents
 from telephony.simulator.scenario import CallScript
 from telephony.simulator.server import AmiServer
 

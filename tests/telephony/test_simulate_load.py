@@ -14,7 +14,8 @@ from cases.phones import phone_tail
 from telephony.connection import AmiClient, AmiEndpoint
 from telephony.frames import Message, parse_all
 from telephony.manager_rights import ManagerConf
-from telephony.simulator.pbx import DEFAULT_CALLERS, LOAD_CALLERS, SimulatedPbx, make_callers
+from telephony.simulator.pbx import SimulatedPbx
+from telephony.simulator.people import DEFAULT_CALLERS, LOAD_CALLERS, make_callers
 from telephony.simulator.scenario import CallScript
 from telephony.simulator.server import AmiServer
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from telephony.connection import ActionResult, AmiConnection, AmiEndpoint
 from telephony.frames import Message
-from telephony.simulator.pbx import PbxState, SimulatedPbx, state_at
+from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.scenario import CallScript, Fields
 from telephony.simulator.server import AmiServer
+from telephony.simulator.snapshot import PbxState, state_at
 
 
 def _newchannel_at(script: CallScript) -> float:

@@ -18,7 +18,8 @@ from telephony.connection import AmiEndpoint
 
 if TYPE_CHECKING:
     from cases.probes import ProbeInput
-    from ivr.probe import ProbeConfig, ProbeResult
+    from ivr.probe.config import ProbeConfig
+    from ivr.probe.results import ProbeResult
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +105,15 @@ class ProbeStore:
 
 def hotline_of(number: str) -> str:
     """The hotline a number belongs to (service, claims), else the number itself."""
-    from telephony.calls import DEFAULT_HOTLINES
+    from telephony.ami_reads import DEFAULT_HOTLINES
 
     return DEFAULT_HOTLINES.get(number, number)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from cases.errors import CasesError
-    from ivr.probe import ProbeConfig, ProbeConfigError, ProbeError, run_probe
+    from ivr.probe.config import ProbeConfig, ProbeConfigError, ProbeError
+    from ivr.probe.run import run_probe
 
     settings = getattr(args, "settings", None)
     ami: AmiEndpoint | None = None
