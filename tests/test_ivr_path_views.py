@@ -7,10 +7,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from cases.services import get_call
+
 from agent_console.calls import CallMemory
 from agent_console.pop import ScreenPop, build_screen_pop
 from cases.db import Database
-from cases.services import get_call
 from pipeline.call_pipeline import CallPipeline
 from telephony.calls import CallTracker
 from telephony.events import AgentRinging, CallEnded, DomainEvent, EventBus
