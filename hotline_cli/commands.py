@@ -183,7 +183,7 @@ def cmd_ami_check(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- demo / serve
 def cmd_demo(args: argparse.Namespace) -> int:
-    from hotline_cli.runtime import run_demo
+    from hotline_cli.roles.demo import run as run_demo
     from hotline_cli.startup import StartupError
     from hotline_cli.webserver import SiteBuildFailed
 
@@ -196,7 +196,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from hotline_cli.runtime import run_serve
+    from hotline_cli.roles import run_serve
     from hotline_cli.startup import StartupError
     from hotline_cli.webserver import SiteBuildFailed
 

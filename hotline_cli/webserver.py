@@ -65,6 +65,7 @@ class ConsoleSite:
 
 
 BuildSite = Callable[[], ConsoleSite]
+Report = Callable[[str], object]  # tells the user why the site could not start (one line)
 
 
 class SiteBuildFailed(Exception):
@@ -72,7 +73,7 @@ class SiteBuildFailed(Exception):
 
 
 def serve(settings: WebServerSettings, build: BuildSite, *, startup_errors: tuple[type[Exception], ...],
-          report: Callable[[str], object]) -> None:
+          report: Report) -> None:
     """Serves the site `build` makes until SIGTERM / Ctrl-C. An exception of `startup_errors` from `build`
     is handed to `report` (in the process that built it) and ends the server: `SiteBuildFailed` here."""
     if settings.server == "werkzeug":
@@ -112,7 +113,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _serve_gunicorn(settings: WebServerSettings, build: BuildSite, startup_errors: tuple[type[Exception], ...],
-                    report: Callable[[str], object]) -> None:
+                    report: Report) -> None:
     fd = bind(settings.host, settings.port).detach()  # gunicorn's master takes it over (and closes it)
     master = os.getpid()
     try:
@@ -172,7 +173,7 @@ class _GunicornSite(BaseApplication):  # type: ignore[misc]
     """gunicorn run from code: one worker, threads, the port bound by us; the site built in the worker."""
 
     def __init__(self, settings: WebServerSettings, fd: int, build: BuildSite,
-                 startup_errors: tuple[type[Exception], ...], report: Callable[[str], object]) -> None:
+                 startup_errors: tuple[type[Exception], ...], report: Report) -> None:
         self._settings = settings
         self._fd = fd
         self._build = build

@@ -8,7 +8,7 @@ import pytest
 
 from agent_console.config import DEFAULT_PAUSE_REASONS, WRAP_UP_REASON
 from hotline_cli.config import ConfigError, load_settings
-from hotline_cli.runtime import console_config
+from hotline_cli.site import console_config
 
 GOOD = """
 secret_key = "k"

@@ -23,11 +23,11 @@ from loopback import free_port
 from waits import start_redis, stop_processes, wait_until
 
 from hotline_cli.config import Settings
-from hotline_cli.liverole import LiveStatus
 from hotline_cli.livetap import LiveTap, LiveTapSettings
 from hotline_cli.pbxrpc import RemotePbx
 from hotline_cli.process_metrics import serve_metrics
 from hotline_cli.redisbus import EventSubscriber, LiveEventPublisher, LivePublisher
+from hotline_cli.roles.live import LiveStatus
 from telephony.calls import CallTracker
 from telephony.events import EventBus
 from telephony.pbxlink import CombinedLive

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cases.call_records import get_call
 from hotline_cli.config import Settings, load_settings
-from hotline_cli.runtime import build_process
+from hotline_cli.process import build_process
 from telephony.connection import AmiEndpoint
 from telephony.simulator.pbx import SimulatedPbx
 from telephony.simulator.server import AmiServer

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hotline_cli.config import ConfigError, load_settings
-from hotline_cli.runtime import apply_switch_interval
+from hotline_cli.process import apply_switch_interval
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from cases.db import Database
 from cases.models.audit import AuditEntry
 from cases.models.case import Case
 from hotline_cli.config import ConfigError, load_settings
-from hotline_cli.runtime import console_config
+from hotline_cli.site import console_config
 from telephony.events import EventBus
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ from cases.models.base import utcnow
 from cases.passwords import ARGON2_MEMORY_KIB, password_needs_rehash
 from hotline_cli.config import ConfigError, load_settings
 from hotline_cli.main import main
-from hotline_cli.runtime import console_config
+from hotline_cli.site import console_config
 
 if TYPE_CHECKING:
     from conftest import Console

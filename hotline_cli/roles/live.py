@@ -15,6 +15,7 @@ says so.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,14 @@ import redis
 from agent_console import metrics
 from cases.redact import masked
 from hotline_cli.config import Settings
-from hotline_cli.foreground import wait_forever
+from hotline_cli.foreground import sigterm_as_interrupt, wait_forever
 from hotline_cli.livetap import LiveTap, LiveTapError, make_livetap
 from hotline_cli.pbxrpc import RemotePbx
 from hotline_cli.process_metrics import serve_metrics
 from hotline_cli.redisbus import LIVE_KEY, LIVE_KEY_TTL_S, EventSubscriber, LiveEventPublisher
+from hotline_cli.roles.redis_roles import job_retries
 from hotline_cli.startup import StartupError, model_folder
+from hotline_cli.webserver import Report
 from telephony.events import EventBus
 from transcripts.engine import SpeechEngine, VoskEngine, model_label, model_sample_rate
 from transcripts.errors import TranscriptsError
@@ -165,3 +168,12 @@ def run_live(settings: Settings, metrics_port: int | None = None) -> None:
     finally:
         events.stop()
         livetap.stop()
+
+
+def run(args: argparse.Namespace, report: Report) -> int:
+    """`hotline serve --role live`."""
+    sigterm_as_interrupt()
+    settings: Settings = args.settings
+    job_retries(settings, "live")
+    run_live(settings, args.metrics_port)
+    return 0
