@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, render_template, request
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from agent_console import auth, casework, complaints_desk, metrics, reminders, reports_page, search, views
 from agent_console.auth import optional_user
 from agent_console.calls import CallMemory
+from agent_console.case_writes import CaseWrites
 from agent_console.config import ConsoleConfig
 from agent_console.context import EXTENSION_KEY, ConsoleContext, StatusProvider
 from agent_console.control import ActionsSource, ConsoleControl
@@ -163,13 +164,9 @@ def create_app(
                             health=lambda: read_health(db), live_bus=live_bus, wallboard=wallboard,
                             wrap_ups=wrap_ups)
     app.extensions[DISPATCHER_KEY] = dispatcher
-
-    @app.after_request
-    def cases_written(response: Response) -> Response:
-        """A case written here: screen pops prefetched before it look the caller up again."""
-        if request.method == "POST" and response.status_code < 400 and "/cases" in request.path:
-            dispatcher.contexts_changed()
-        return response
+    case_writes = CaseWrites(db.engine, dispatcher.contexts_changed)  # pops look the caller up again
+    case_writes.start()
+    dispatcher.also_stop(case_writes.stop)
     register_socket_handlers(socketio, dispatcher, sockets)
     dispatcher.start()
     sockets.start()
