@@ -18,17 +18,19 @@ from agent_console.config import ConsoleConfig
 from agent_console.context import EXTENSION_KEY, ConsoleContext, StatusProvider
 from agent_console.control import ActionsSource, ConsoleControl
 from agent_console.converters import RowIdConverter
+from agent_console.dispatcher import DISPATCHER_KEY, Dispatcher
+from agent_console.event_wiring import ConsoleInputs, build_dispatcher
 from agent_console.headers import register_security_headers
 from agent_console.i18n import STRINGS, current_language, other_language, translate
 from agent_console.limits import refuse_oversized_body
 from agent_console.login_limiter import LoginLimiter
-from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket_handlers
 from agent_console.password_checks import PasswordChecks, default_concurrency
 from agent_console.pop import PopBuilder
 from agent_console.report_jobs import LocalReportRunner, ReportRunner
 from agent_console.report_quota import ReportQuota
 from agent_console.security import CSRF_FIELD, check_csrf, csrf_token
 from agent_console.sessions import SessionPolicy
+from agent_console.socket_handlers import register_socket_handlers
 from agent_console.socket_sessions import SocketSessions
 from agent_console.unavailable import register_unavailable
 from agent_console.wallboard import WallboardRelay, read_health
@@ -160,11 +162,10 @@ def create_app(
     keeper: WrapUps | None = None
     if wrap_ups is None and config.wrap_up_s > 0:
         keeper = wrap_ups = WrapUps(bus, console_control, config.wrap_up_s)
-    dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, console_control,
-                            health=lambda: read_health(db), live_bus=live_bus, wallboard=wallboard,
-                            wrap_ups=wrap_ups)
+    dispatcher = build_dispatcher(socketio, config, ConsoleInputs(bus, live, calls, live_bus, wallboard), pops,
+                                  console_control, lambda: read_health(db), wrap_ups)
     app.extensions[DISPATCHER_KEY] = dispatcher
-    case_writes = CaseWrites(db.engine, dispatcher.contexts_changed)  # pops look the caller up again
+    case_writes = CaseWrites(db.engine, dispatcher.jobs.lookups.changed)  # pops look the caller up again
     case_writes.start()
     dispatcher.also_stop(case_writes.stop)
     register_socket_handlers(socketio, dispatcher, sockets)
