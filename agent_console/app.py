@@ -10,7 +10,18 @@ from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from agent_console import auth, casework, complaints_desk, metrics, reminders, reports_page, search, views
+from agent_console import (
+    auth,
+    branch_desk,
+    claims_desk,
+    complaints_desk,
+    inspections_desk,
+    metrics,
+    reminders,
+    reports_page,
+    search,
+    views,
+)
 from agent_console.auth import optional_user
 from agent_console.calls import CallMemory
 from agent_console.case_writes import CaseWrites
@@ -18,6 +29,7 @@ from agent_console.config import ConsoleConfig
 from agent_console.context import EXTENSION_KEY, ConsoleContext, StatusProvider
 from agent_console.control import ActionsSource, ConsoleControl
 from agent_console.converters import RowIdConverter
+from agent_console.desk_forms import template_helpers
 from agent_console.dispatcher import DISPATCHER_KEY, Dispatcher
 from agent_console.event_wiring import ConsoleInputs, build_dispatcher
 from agent_console.headers import register_security_headers
@@ -111,7 +123,10 @@ def create_app(
     app.register_blueprint(metrics.bp)
     app.register_blueprint(search.bp)
     app.extensions[search.SHIPMENTS_KEY] = shipments
-    app.register_blueprint(casework.work)
+    app.register_blueprint(claims_desk.bp)
+    app.register_blueprint(inspections_desk.bp)
+    app.register_blueprint(branch_desk.bp)
+    app.context_processor(template_helpers)  # the desks' labels, money and times (the reports page's too)
     app.register_blueprint(reports_page.bp)
     runner = reports if reports is not None else LocalReportRunner(db, config.job_retry_s)
     app.extensions[reports_page.RUNNER_KEY] = runner
