@@ -5,29 +5,44 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, render_template, request
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from agent_console import auth, casework, complaints_desk, metrics, reminders, reports_page, search, views
+from agent_console import (
+    auth,
+    branch_desk,
+    claims_desk,
+    complaints_desk,
+    inspections_desk,
+    metrics,
+    reminders,
+    reports_page,
+    search,
+    views,
+)
 from agent_console.auth import optional_user
 from agent_console.calls import CallMemory
+from agent_console.case_writes import CaseWrites
 from agent_console.config import ConsoleConfig
 from agent_console.context import EXTENSION_KEY, ConsoleContext, StatusProvider
 from agent_console.control import ActionsSource, ConsoleControl
 from agent_console.converters import RowIdConverter
+from agent_console.desk_forms import template_helpers
+from agent_console.dispatcher import DISPATCHER_KEY, Dispatcher
+from agent_console.event_wiring import ConsoleInputs, build_dispatcher
 from agent_console.headers import register_security_headers
 from agent_console.i18n import STRINGS, current_language, other_language, translate
 from agent_console.limits import refuse_oversized_body
 from agent_console.login_limiter import LoginLimiter
-from agent_console.namespaces import DISPATCHER_KEY, Dispatcher, register_socket_handlers
 from agent_console.password_checks import PasswordChecks, default_concurrency
 from agent_console.pop import PopBuilder
 from agent_console.report_jobs import LocalReportRunner, ReportRunner
 from agent_console.report_quota import ReportQuota
 from agent_console.security import CSRF_FIELD, check_csrf, csrf_token
 from agent_console.sessions import SessionPolicy
+from agent_console.socket_handlers import register_socket_handlers
 from agent_console.socket_sessions import SocketSessions
 from agent_console.unavailable import register_unavailable
 from agent_console.wallboard import WallboardRelay, read_health
@@ -111,7 +126,10 @@ def create_app(
     app.extensions[metrics.SOURCES_KEY] = metric_sources
     app.register_blueprint(search.bp)
     app.extensions[search.SHIPMENTS_KEY] = shipments
-    app.register_blueprint(casework.work)
+    app.register_blueprint(claims_desk.bp)
+    app.register_blueprint(inspections_desk.bp)
+    app.register_blueprint(branch_desk.bp)
+    app.context_processor(template_helpers)  # the desks' labels, money and times (the reports page's too)
     app.register_blueprint(reports_page.bp)
     runner = reports if reports is not None else LocalReportRunner(db, config.job_retry_s)
     app.extensions[reports_page.RUNNER_KEY] = runner
@@ -162,17 +180,12 @@ def create_app(
     keeper: WrapUps | None = None
     if wrap_ups is None and config.wrap_up_s > 0:
         keeper = wrap_ups = WrapUps(bus, console_control, config.wrap_up_s)
-    dispatcher = Dispatcher(socketio, bus, live, calls, pops, config, console_control,
-                            health=lambda: read_health(db), live_bus=live_bus, wallboard=wallboard,
-                            wrap_ups=wrap_ups)
+    dispatcher = build_dispatcher(socketio, config, ConsoleInputs(bus, live, calls, live_bus, wallboard), pops,
+                                  console_control, lambda: read_health(db), wrap_ups)
     app.extensions[DISPATCHER_KEY] = dispatcher
-
-    @app.after_request
-    def cases_written(response: Response) -> Response:
-        """A case written here: screen pops prefetched before it look the caller up again."""
-        if request.method == "POST" and response.status_code < 400 and "/cases" in request.path:
-            dispatcher.contexts_changed()
-        return response
+    case_writes = CaseWrites(db.engine, dispatcher.jobs.lookups.changed)  # pops look the caller up again
+    case_writes.start()
+    dispatcher.also_stop(case_writes.stop)
     register_socket_handlers(socketio, dispatcher, sockets)
     dispatcher.start()
     sockets.start()

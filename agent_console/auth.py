@@ -53,7 +53,8 @@ class SessionUser:
             return url_for("pages.supervisor")
         if self.can("agent_console"):
             return url_for("pages.agent")
-        work = {"claims": "work.claims", "inspector": "work.inspections", "branch": "work.branch"}.get(self.role)
+        work = {"claims": "claims.claims", "inspector": "inspections.inspections",
+                "branch": "branch.branch"}.get(self.role)
         return url_for(work) if work else url_for("pages.cases_list")
 
 

@@ -14,18 +14,18 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from agent_console.auth import requires
-from agent_console.casework import (
-    _REFUSED,
-    CENTRE_TZ,
-    Notice,
-    _choice,
-    _done_notice,
-    _field,
-    _user,
-    _when,
-    notice_for,
-)
 from agent_console.context import console
+from agent_console.desk_forms import (
+    CENTRE_TZ,
+    REFUSED,
+    Notice,
+    done_notice,
+    form_choice,
+    form_field,
+    form_when,
+    notice_for,
+    signed_in_user,
+)
 from cases import complaints as co
 from cases.audit import audit_for
 from cases.errors import ComplaintNotFound
@@ -48,7 +48,7 @@ def _list_page(notice: Notice | None = None, status: int = 200) -> ResponseRetur
         loose = co.loose_ends(s)
     return render_template(
         "complaints.html", complaints=rows, loose=loose, stage=stage, stages=list(ComplaintStage),
-        types=list(ComplaintType), notice=notice or _done_notice(), form=request.form,
+        types=list(ComplaintType), notice=notice or done_notice(), form=request.form,
     ), status
 
 
@@ -61,18 +61,18 @@ def complaints() -> ResponseReturnValue:
 @bp.post("/complaints")
 @requires("complaints_work")
 def record() -> ResponseReturnValue:
-    user = _user()
+    user = signed_in_user()
     try:
         with console().db.session() as s:
             view = co.open_complaint(
                 s,
-                CaseInput(kind="complaint", subject=_field("subject", required=True, max_len=200),
-                          description=_field("description"), waybill=_field("waybill") or None),
-                complaint_type=_choice("complaint_type", ComplaintType),
-                branch=_field("branch", max_len=100),
+                CaseInput(kind="complaint", subject=form_field("subject", required=True, max_len=200),
+                          description=form_field("description"), waybill=form_field("waybill") or None),
+                complaint_type=form_choice("complaint_type", ComplaintType),
+                branch=form_field("branch", max_len=100),
                 by=user.username,
             )
-    except _REFUSED as exc:
+    except REFUSED as exc:
         notice, status = notice_for(exc)
         return _list_page(notice, status)
     return redirect(url_for("complaints.page", complaint_id=view.id, done="complaint.record"), 303)
@@ -87,7 +87,7 @@ def _page(complaint_id: int, notice: Notice | None = None, status: int = 200) ->
         audit = audit_for(s, "complaint", complaint_id)
     return render_template(
         "complaint.html", c=view, audit=audit, stages=list(ComplaintStage), causes=list(ComplaintCause),
-        departments=list(Department), notice=notice or _done_notice(), form=request.form,
+        departments=list(Department), notice=notice or done_notice(), form=request.form,
         default_deadline=(datetime.now(CENTRE_TZ) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
     ), status
 
@@ -100,18 +100,18 @@ def page(complaint_id: int) -> ResponseReturnValue:
 
 def _step(s: Session, complaint_id: int, action: str, who: str) -> None:
     if action == "analyse":
-        co.analyse(s, complaint_id, cause=_choice("cause", ComplaintCause),
-                   responsible_department=_choice("responsible_department", Department),
-                   analysis=_field("analysis"), by=who)
+        co.analyse(s, complaint_id, cause=form_choice("cause", ComplaintCause),
+                   responsible_department=form_choice("responsible_department", Department),
+                   analysis=form_field("analysis"), by=who)
     elif action == "refer":
-        deadline = _when("deadline")
+        deadline = form_when("deadline")
         assert deadline is not None
-        co.refer(s, complaint_id, department=_choice("department", Department), deadline=deadline,
-                 note=_field("note"), by=who)
+        co.refer(s, complaint_id, department=form_choice("department", Department), deadline=deadline,
+                 note=form_field("note"), by=who)
     elif action == "confirm_rectification":
-        co.confirm_rectification(s, complaint_id, rectification=_field("rectification", required=True), by=who)
+        co.confirm_rectification(s, complaint_id, rectification=form_field("rectification", required=True), by=who)
     elif action == "tell_customer":
-        co.tell_customer(s, complaint_id, reply=_field("reply", required=True), by=who)
+        co.tell_customer(s, complaint_id, reply=form_field("reply", required=True), by=who)
     elif action == "close":
         co.close(s, complaint_id, by=who)
     else:
@@ -123,13 +123,13 @@ def _step(s: Session, complaint_id: int, action: str, who: str) -> None:
 def step(complaint_id: int, action: str) -> ResponseReturnValue:
     if action not in COMPLAINT.actions():
         abort(404)
-    user = _user()
+    user = signed_in_user()
     try:
         with console().db.session() as s:
             if s.get(Complaint, complaint_id) is None:
                 abort(404)
             _step(s, complaint_id, action, user.username)
-    except _REFUSED as exc:
+    except REFUSED as exc:
         notice, status = notice_for(exc)
         log.info("complaint %s: %s by %s refused: %s", complaint_id, action, user.username, exc)
         return _page(complaint_id, notice, status)

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 UPLOAD_FRAMING_BYTES = 64 * 1024  # multipart boundaries, headers and the form's other fields
 # (endpoint, the <action> it takes or None for any): the routes that take evidence files
-EVIDENCE_ROUTES = {("work.claim_step", "add_evidence"), ("work.branch_evidence", None)}
+EVIDENCE_ROUTES = {("claims.claim_step", "add_evidence"), ("branch.branch_evidence", None)}
 
 
 def body_limit(config: ConsoleConfig, endpoint: str | None, action: object) -> int:

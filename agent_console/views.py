@@ -14,8 +14,8 @@ from agent_console import data
 from agent_console.auth import current_user, requires
 from agent_console.context import console
 from agent_console.control import ControlError
+from agent_console.dispatcher import DISPATCHER_KEY, Dispatcher
 from agent_console.i18n import current_language, translate
-from agent_console.namespaces import DISPATCHER_KEY, Dispatcher
 from agent_console.search import SHIPMENTS_KEY
 from agent_console.wrapup import NotInWrapUp
 from cases.errors import CaseNotFound, ChangeRequestNotFound, DatabaseUnavailable, InvalidInput, UserNotFound

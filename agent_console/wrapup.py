@@ -43,6 +43,16 @@ class WrapUpService(Protocol):
     def until(self, agent: str) -> float | None: ...
 
 
+class NoWrapUps:
+    """No wrap-up after calls here (`wrap_up_s` 0 and no keeper elsewhere): nothing to extend."""
+
+    def extend(self, agent: str) -> float:
+        raise NotInWrapUp("no wrap-up after calls here")
+
+    def until(self, agent: str) -> float | None:
+        return None
+
+
 class WrapUps:
     """The site's wrap-up keeper (see the module text). `start()` subscribes to `bus` and runs the
     timer, `stop()` ends both."""

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent_console.app import create_app, dispatcher  # noqa: E402
 from agent_console.config import ConsoleConfig  # noqa: E402
-from agent_console.namespaces import Dispatcher  # noqa: E402
+from agent_console.dispatcher import Dispatcher  # noqa: E402
 from cases import demo_seed, passwords  # noqa: E402
 from cases.db import Database  # noqa: E402
 from cases.models.accounts import User  # noqa: E402

@@ -69,7 +69,8 @@ class Marks:
     def instrument(self, rig: Rig) -> None:
         """Stamp the dispatcher's dequeue and its emit of each pop (wrapping the instance's methods)."""
         d: Any = rig.dispatcher
-        handle, emit = d._handle, d._emit
+        rooms = d.jobs.rooms
+        handle, emit = d._handle, rooms.emit
 
         def timed_handle(event: Any) -> None:
             if isinstance(event, AgentRinging):
@@ -85,8 +86,8 @@ class Marks:
             emit(name, payload, room)
             self.mark(key, "emit1", time.time())
 
-        d._handle, d._emit = timed_handle, timed_emit
-        feed = getattr(d, "_feed", None)
+        d._handle, rooms.emit = timed_handle, timed_emit
+        feed = getattr(d.jobs.wallboard, "feed", None)
         if feed is not None:  # the wallboard: recomputed on the same thread, holding the GIL meanwhile
             flush = feed.flush
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from cases.services import get_call
-
 from agent_console.calls import CallMemory
 from agent_console.pop import ScreenPop, build_screen_pop
+from cases.call_records import get_call
 from cases.db import Database
 from pipeline.call_pipeline import CallPipeline
 from telephony.calls import CallTracker

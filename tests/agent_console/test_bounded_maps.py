@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from agent_console import agents, namespaces
+from agent_console import agents
+from agent_console import map_limits as namespaces
 from agent_console.app import create_app, dispatcher
 from agent_console.calls import CallMemory
 from cases.db import Database

@@ -1,0 +1,184 @@
+"""The branch desk (`/branch`): branch and market staff see the complaints referred to their branch, the
+rectification tasks of their branch and its claims; they answer, rectify and upload evidence (反馈和跟踪确认),
+and record the business they settled with a customer themselves. Branch users only reach their branch's
+work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agent_console.auth import requires
+from agent_console.context import console
+from agent_console.desk_forms import (
+    CENTRE_TZ,
+    REFUSED,
+    Notice,
+    done_notice,
+    form_amount,
+    form_choice,
+    form_field,
+    form_when,
+    notice_for,
+    signed_in_user,
+)
+from agent_console.evidence_uploads import upload_evidence
+from cases import claims as cl
+from cases import complaints as co
+from cases import inspections as ins
+from cases.errors import NotFound
+from cases.models.workflows import Claim, Complaint, Inspection, InspectionFinding, SelfSettled
+from cases.money import yuan0
+from cases.vocab import ClaimStage, ComplaintStage, ComplaintType, FindingStage, SettledBy
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("branch", __name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BranchWork:
+    referrals: tuple[co.ComplaintView, ...]  # complaints of the branch waiting for its answer
+    answered: tuple[co.ComplaintView, ...]  # answered, being followed up by the centre
+    rectifications: tuple[tuple[ins.InspectionView, ins.FindingView], ...]  # open findings of the branch
+    claims: tuple[cl.ClaimView, ...]  # the branch's claims not closed
+    settled: tuple[ins.SelfSettledView, ...]  # business the branch reported settling itself, newest first
+
+
+def branch_work(s: Session, branch: str) -> BranchWork:
+    complaints = s.scalars(
+        select(Complaint.id).where(
+            Complaint.branch == branch,
+            Complaint.stage.in_([ComplaintStage.REFERRED.value, ComplaintStage.RECTIFIED.value]),
+        ).order_by(Complaint.referral_deadline.asc().nulls_last(), Complaint.id)
+    ).all()
+    views = [co.get_complaint(s, cid) for cid in complaints]
+    finding_rows = s.execute(
+        select(InspectionFinding.id, Inspection.id).join(Inspection)
+        .where(Inspection.branch == branch, InspectionFinding.stage != FindingStage.VERIFIED.value)
+        .order_by(InspectionFinding.deadline, InspectionFinding.id)
+    ).all()
+    inspections: dict[int, ins.InspectionView] = {}
+    pairs: list[tuple[ins.InspectionView, ins.FindingView]] = []
+    for finding_id, inspection_id in finding_rows:
+        view = inspections.get(inspection_id) or ins.get_inspection(s, inspection_id)
+        inspections[inspection_id] = view
+        pairs.append((view, next(f for f in view.findings if f.id == finding_id)))
+    claim_rows = [c for c in cl.list_claims(s, branch=branch, limit=200) if c.stage is not ClaimStage.CLOSED]
+    settled = s.scalars(
+        select(SelfSettled).where(SelfSettled.branch == branch)
+        .order_by(SelfSettled.settled_at.desc(), SelfSettled.id.desc()).limit(10)
+    ).all()
+    return BranchWork(
+        referrals=tuple(v for v in views if v.stage is ComplaintStage.REFERRED),
+        answered=tuple(v for v in views if v.stage is ComplaintStage.RECTIFIED),
+        rectifications=tuple(pairs),
+        claims=tuple(claim_rows),
+        settled=tuple(
+            ins.SelfSettledView(x.id, SettledBy(x.settled_by), x.branch, x.person, x.waybill, ComplaintType(x.issue),
+                                yuan0(x.amount_fen), x.settled_at, x.note, x.recorded_by)
+            for x in settled
+        ),
+    )
+
+
+def _branch_page(notice: Notice | None = None, status: int = 200) -> ResponseReturnValue:
+    user = signed_in_user()
+    with console().db.reading() as s:
+        found = branch_work(s, user.branch)
+    return render_template("branch.html", work=found, branch=user.branch, notice=notice or done_notice(),
+                           max_mb=console().config.evidence_max_bytes // (1024 * 1024),
+                           now=datetime.now(UTC), settled_by=list(SettledBy), issues=list(ComplaintType),
+                           now_local=datetime.now(CENTRE_TZ).strftime("%Y-%m-%dT%H:%M"), form=request.form), status
+
+
+@bp.get("/branch")
+@requires("branch_work")
+def branch() -> ResponseReturnValue:
+    return _branch_page()
+
+
+def _own(row_branch: str | None) -> None:
+    """403 unless the row belongs to the logged-in branch user's branch."""
+    user = signed_in_user()
+    if row_branch is None:
+        abort(404)
+    if not user.branch or row_branch != user.branch:
+        log.info("%s (branch %s) refused work of branch %s", user.username, user.branch, row_branch)
+        abort(403)
+
+
+def _branch_step(work_step: Callable[[Session, str], object], done: str) -> ResponseReturnValue:
+    user = signed_in_user()
+    try:
+        with console().db.session() as s:
+            work_step(s, user.username)
+    except NotFound:
+        abort(404)
+    except REFUSED as exc:
+        notice, status = notice_for(exc)
+        return _branch_page(notice, status)
+    return redirect(url_for("branch.branch", done=done), 303)
+
+
+@bp.post("/branch/complaints/<int:complaint_id>/answer")
+@requires("branch_work")
+def branch_answer(complaint_id: int) -> ResponseReturnValue:
+    """The branch's answer to a referred complaint: what it rectified (整改); the centre then tells
+    the customer and closes."""
+    with console().db.reading() as s:
+        _own(s.scalar(select(Complaint.branch).where(Complaint.id == complaint_id)))
+    return _branch_step(
+        lambda s, who: co.confirm_rectification(
+            s, complaint_id, rectification=form_field("rectification", required=True), by=who),
+        "complaint.confirm_rectification",
+    )
+
+
+@bp.post("/branch/findings/<int:finding_id>/rectify")
+@requires("branch_work")
+def branch_rectify(finding_id: int) -> ResponseReturnValue:
+    with console().db.reading() as s:
+        _own(s.scalar(select(Inspection.branch).join(InspectionFinding).where(InspectionFinding.id == finding_id)))
+    return _branch_step(
+        lambda s, who: ins.rectify_finding(s, finding_id, rectification=form_field("rectification", required=True),
+                                           by=who),
+        "finding.rectify",
+    )
+
+
+@bp.post("/branch/self-settled")
+@requires("branch_work")
+def branch_self_settled() -> ResponseReturnValue:
+    """Business the branch (its market staff, drivers, loaders) settled with a customer itself
+    (自行解决业务), for the supervisor's monthly statistics; always recorded for the user's branch."""
+    branch_name = signed_in_user().branch
+    if not branch_name:
+        abort(403)
+
+    def record(s: Session, who: str) -> object:
+        settled_at = form_when("settled_at")
+        assert settled_at is not None
+        return ins.record_self_settled(
+            s, settled_by=form_choice("settled_by", SettledBy), branch=branch_name,
+            issue=form_choice("issue", ComplaintType), settled_at=settled_at,
+            amount=form_amount("amount", required=False) or Decimal(0), person=form_field("person", max_len=100),
+            waybill=form_field("waybill") or None, note=form_field("note"), by=who)
+
+    return _branch_step(record, "branch.self_settled")
+
+
+@bp.post("/branch/claims/<int:claim_id>/evidence")
+@requires("branch_work")
+def branch_evidence(claim_id: int) -> ResponseReturnValue:
+    with console().db.reading() as s:
+        _own(s.scalar(select(Claim.branch).where(Claim.id == claim_id)))
+    return _branch_step(lambda s, who: upload_evidence(s, claim_id, who), "claim.add_evidence")
