@@ -5,6 +5,7 @@ from another module of ours."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,8 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[str,
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
                 if sub in modules:
@@ -95,7 +97,6 @@ def test_no_import_circles() -> None:
             if len(component) > 1:
                 circles.append(sorted(component))
 
-    import sys
     sys.setrecursionlimit(10000)
     for v in sorted(graph):
         if v not in index:
