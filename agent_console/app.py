@@ -37,7 +37,7 @@ from agent_console.i18n import STRINGS, current_language, other_language, transl
 from agent_console.limits import refuse_oversized_body
 from agent_console.login_limiter import LoginLimiter
 from agent_console.password_checks import PasswordChecks, default_concurrency
-from agent_console.pop import PopBuilder
+from agent_console.pop import MenuSource, PopBuilder
 from agent_console.report_jobs import LocalReportRunner, ReportRunner
 from agent_console.report_quota import ReportQuota
 from agent_console.security import CSRF_FIELD, check_csrf, csrf_token
@@ -77,6 +77,7 @@ def create_app(
     wrap_ups: WrapUpService | None = None,
     reports: ReportRunner | None = None,
     metric_sources: metrics.MetricSources | None = None,
+    menus: MenuSource | None = None,
 ) -> tuple[Flask, SocketIO]:
     """Build the console. It subscribes to `bus` at once; `dispatcher(app).stop()` unsubscribes.
 
@@ -175,7 +176,7 @@ def create_app(
     register_unavailable(app)
     register_security_headers(app)
 
-    pops = PopBuilder(db, shipments)
+    pops = PopBuilder(db, shipments, menus)  # `menus`: the IVR's menu files (default: the shipped ones)
     console_control = ConsoleControl(config, control)
     keeper: WrapUps | None = None
     if wrap_ups is None and config.wrap_up_s > 0:

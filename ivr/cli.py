@@ -32,15 +32,17 @@ def _listen(value: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def _store(command: str, menus: Path | None) -> MenuStore | str:
+def _store(command: str, args: argparse.Namespace) -> MenuStore | str:
+    """`--menus`, else the settings' `ivr_menus` (what the console's pops read too), else the shipped menus."""
+    configured: str = getattr(getattr(args, "settings", None), "ivr_menus", "")
     try:
-        return MenuStore(menus)
+        return MenuStore(args.menus or (Path(configured) if configured else None))
     except MenuFileError as exc:
         return str(exc)
 
 
 def cmd_asterisk_config(args: argparse.Namespace) -> int:
-    store = _store("asterisk-config", args.menus)
+    store = _store("asterisk-config", args)
     if isinstance(store, str):
         return _fail("asterisk-config", store)
     menus = store.all()
@@ -67,7 +69,7 @@ def cmd_asterisk_config(args: argparse.Namespace) -> int:
 
 
 def cmd_prompts_build(args: argparse.Namespace) -> int:
-    store = _store("prompts", args.menus)
+    store = _store("prompts", args)
     if isinstance(store, str):
         return _fail("prompts", store)
     langs = tuple(args.lang.split(",")) if args.lang else None
@@ -88,7 +90,7 @@ def cmd_ivr_serve(args: argparse.Namespace) -> int:
     from cases.errors import CasesError
     from ivr.flow import IvrFlow
 
-    store = _store("ivr", args.menus)
+    store = _store("ivr", args)
     if isinstance(store, str):
         return _fail("ivr", store)
     settings = getattr(args, "settings", None)
