@@ -16,6 +16,7 @@ development and for the benchmarks that compare the two.
 from __future__ import annotations
 
 import ctypes
+import errno
 import logging
 import os
 import signal
@@ -180,6 +181,7 @@ class _GunicornSite(BaseApplication):  # type: ignore[misc]
         self._startup_errors = startup_errors
         self._report = report
         self._site: ConsoleSite | None = None
+        self._stopping = False
         super().__init__()
 
     def load_config(self) -> None:
@@ -200,6 +202,7 @@ class _GunicornSite(BaseApplication):  # type: ignore[misc]
         cfg.set("worker_exit", lambda arbiter, worker: self._close())
 
     def load(self) -> Flask:
+        threading.excepthook = self._thread_died
         try:
             self._site = self._build()
         except self._startup_errors as exc:
@@ -210,11 +213,20 @@ class _GunicornSite(BaseApplication):  # type: ignore[misc]
         return self._site.app
 
     def stopping(self) -> None:
+        self._stopping = True
         if self._site is not None:
             try:
                 self._site.disconnect_consoles()
             except Exception:
                 log.exception("web server: disconnecting the consoles failed")
+
+    def _thread_died(self, args: threading.ExceptHookArgs) -> None:
+        """While the worker stops, Engine.IO's WebSocket writer threads may find their socket already closed by
+        gunicorn (EBADF on the close frame): expected then, one debug line instead of a traceback."""
+        if self._stopping and isinstance(args.exc_value, OSError) and args.exc_value.errno == errno.EBADF:
+            log.debug("web server: a WebSocket closed while stopping (%s)", args.exc_value)
+            return
+        threading.__excepthook__(args)
 
     def _close(self) -> None:
         site, self._site = self._site, None
