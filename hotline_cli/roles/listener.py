@@ -13,15 +13,15 @@ from agent_console.wrapup import WrapUps
 from cases.db import Database
 from cases.redact import masked
 from hotline_cli.config import Settings
-from hotline_cli.foreground import sigterm_as_interrupt, wait_forever
+from hotline_cli.foreground import wait_forever
 from hotline_cli.jobqueue import RqTranscriber
 from hotline_cli.pbxrpc import ControlServer, WrapUpMirror
 from hotline_cli.process import reconcile_pending_calls, start_router, start_wait_limits, start_wrap_ups
 from hotline_cli.process_metrics import record_metrics, rq_backlog, serve_metrics
-from hotline_cli.redisbus import EventPublisher, LivePublisher, RedisUnavailable
-from hotline_cli.roles.redis_roles import job_retries
+from hotline_cli.redisbus import EventPublisher, LivePublisher
+from hotline_cli.roles.redis_roles import run_with_database
 from hotline_cli.site import start_wallboard
-from hotline_cli.startup import StartupError, open_database
+from hotline_cli.startup import StartupError
 from hotline_cli.webserver import Report
 from pipeline.call_pipeline import CallPipeline
 from telephony.connection import AmiEndpoint
@@ -32,17 +32,7 @@ log = logging.getLogger("hotline")
 
 
 def run(args: argparse.Namespace, report: Report) -> int:
-    sigterm_as_interrupt()
-    settings: Settings = args.settings
-    retry = job_retries(settings, "listener")
-    db = open_database(settings)
-    try:
-        listen(settings, db, retry, args.metrics_port)
-    except RedisUnavailable as exc:
-        raise StartupError(str(exc)) from None
-    finally:
-        db.dispose()
-    return 0
+    return run_with_database(args, "listener", listen)
 
 
 def listen(settings: Settings, db: Database, retry: tuple[int, ...], metrics_port: int | None) -> None:

@@ -16,12 +16,10 @@ from cases.db import Database
 from cases.redact import masked
 from hotline_cli import jobqueue
 from hotline_cli.config import Settings
-from hotline_cli.foreground import sigterm_as_interrupt
 from hotline_cli.jobqueue import RqTranscriber
 from hotline_cli.process_metrics import rq_backlog, serve_metrics
-from hotline_cli.redisbus import RedisUnavailable
-from hotline_cli.roles.redis_roles import job_retries
-from hotline_cli.startup import StartupError, model_folder, open_database, standard_rules
+from hotline_cli.roles.redis_roles import run_with_database
+from hotline_cli.startup import model_folder, standard_rules
 from hotline_cli.webserver import Report
 from pipeline.catch_up import queue_missing_transcripts
 
@@ -32,17 +30,7 @@ CATCH_UP_SINCE_S = 86400.0  # the worker's catch-up: calls of the last day
 
 
 def run(args: argparse.Namespace, report: Report) -> int:
-    sigterm_as_interrupt()
-    settings: Settings = args.settings
-    retry = job_retries(settings, "worker")
-    db = open_database(settings)
-    try:
-        run_rq_worker(settings, db, retry, args.metrics_port)
-    except RedisUnavailable as exc:
-        raise StartupError(str(exc)) from None
-    finally:
-        db.dispose()
-    return 0
+    return run_with_database(args, "worker", run_rq_worker)
 
 
 def run_rq_worker(settings: Settings, db: Database, retry: tuple[int, ...], metrics_port: int | None) -> None:
