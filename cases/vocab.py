@@ -343,3 +343,36 @@ _LABELS_ZH.update(
         SettledBy: {"market": "市场", "branch": "分公司", "driver": "司机", "loader": "装卸工"},
     }
 )
+
+
+# ---------------------------------------------------------------- incidents (突发事件, 监察主管9)
+
+
+class IncidentKind(_Labelled):
+    TRAFFIC_ACCIDENT = "traffic_accident"
+    FIRE = "fire"
+    THEFT_ROBBERY = "theft_robbery"
+    MASS_INCIDENT = "mass_incident"
+    SYSTEM_FAILURE = "system_failure"  # 5.3: 系统、网络运行不正常给客户带来不便或损失
+    OTHER = "other"
+
+
+class IncidentStage(_Labelled):
+    REPORTED = "reported"
+    HANDLING = "handling"
+    CLOSED = "closed"
+
+
+_LABELS_ZH.update(
+    {
+        IncidentKind: {
+            "traffic_accident": "交通事故",
+            "fire": "火灾",
+            "theft_robbery": "盗抢",
+            "mass_incident": "群体事件",
+            "system_failure": "系统、网络故障",
+            "other": "其他",
+        },
+        IncidentStage: {"reported": "已上报", "handling": "处理中", "closed": "已处理完毕"},
+    }
+)

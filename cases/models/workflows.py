@@ -249,13 +249,22 @@ class InspectionFinding(Base):
     inspection: Mapped[Inspection] = relationship(back_populates="findings")
 
 
+SANCTION_SOURCES = ("inspection_id", "complaint_id", "claim_id", "incident_id")
+SANCTION_ONE_SOURCE = " + ".join(f"(CASE WHEN {c} IS NULL THEN 0 ELSE 1 END)" for c in SANCTION_SOURCES) + " <= 1"
+SANCTION_COLLECTED = ("(collected_at IS NULL AND collected_by IS NULL) OR "
+                      "(collected_at IS NOT NULL AND collected_by IS NOT NULL AND kind = 'penalty')")
+
+
 class Sanction(Base):
-    """A reward or penalty (奖罚) for a branch or a person, usually from an inspection."""
+    """A reward or penalty (奖罚) for a branch or a person, from an inspection, a complaint, a claim or an
+    incident (or none); a penalty's collection (已收缴) is recorded with who and when."""
 
     __tablename__ = "sanctions"
     __table_args__ = (
         CheckConstraint(in_values("kind", values(SanctionKind)), name="kind"),
         CheckConstraint("amount_fen >= 0", name="amount_fen"),
+        CheckConstraint(SANCTION_ONE_SOURCE, name="one_source"),
+        CheckConstraint(SANCTION_COLLECTED, name="collected"),
         Index("ix_sanctions_decided_at", "decided_at"),
     )
 
@@ -268,6 +277,12 @@ class Sanction(Base):
     reason: Mapped[str] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(String(64))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # migration 0015: the other sources (at most one source in all), and a penalty collected (已收缴)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id", ondelete="SET NULL"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id", ondelete="SET NULL"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    collected_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class SelfSettled(Base):

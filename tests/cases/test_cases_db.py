@@ -22,6 +22,7 @@ from cases.models.case import Case
 from cases.models.customers import Customer, CustomerPhone
 
 EXPECTED_TABLES = {
+    "incidents",
     "customers",
     "customer_phones",
     "shipments",
