@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from cases.db import Database
@@ -21,17 +21,28 @@ INCIDENT = ("INSERT INTO incidents (id, kind, stage, occurred_at, branch, place,
             " '2026-11-30 01:00:00+00')")
 
 
+def _pragma(conn: Connection, pragma: str) -> None:
+    """A PRAGMA outside any transaction (foreign_keys is a no-op inside one), as `Database.migrate` runs it."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cur = dbapi.cursor()
+    try:
+        cur.execute(pragma)
+    finally:
+        cur.close()
+
+
 def _downgrade(db: Database, revision: str) -> None:
     """Alembic downgrade in one transaction, with SQLite's foreign keys off as `Database.migrate` has them."""
     cfg = db.alembic_config()
     with db.engine.connect() as conn:
         if db.dialect == "sqlite":
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            _pragma(conn, "PRAGMA foreign_keys=OFF")
         with conn.begin():
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, revision)
         if db.dialect == "sqlite":
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            _pragma(conn, "PRAGMA foreign_keys=ON")
 
 
 def test_upgrade_keeps_sanctions_and_enforces_one_source_and_collection(empty_db: Database) -> None:
