@@ -100,6 +100,14 @@ class FindingNotFound(NotFound):
     pass
 
 
+class IncidentNotFound(NotFound):
+    """No incident (突发事件) with that id."""
+
+
+class SanctionNotFound(NotFound):
+    """No reward or penalty (奖罚) with that id."""
+
+
 class InvalidReportRequest(InvalidInput):
     """A report was asked for with a bad name, period, time zone or format."""
 

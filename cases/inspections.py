@@ -1,6 +1,7 @@
 """Inspections (监察): spot checks of branches and people, findings → rectification tasks with
-deadlines → verification (`cases.workflow.FINDING`), rewards and penalties (奖罚), and the business
-settled with customers by the market, branches, drivers and loaders themselves (自行解决业务)."""
+deadlines → verification (`cases.workflow.FINDING`), and the business settled with customers by the
+market, branches, drivers and loaders themselves (自行解决业务). Rewards and penalties (奖罚) live in
+`cases.sanctions` (`record_sanction` is named here too, as before)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from cases.audit import iso_utc, record_audit
 from cases.errors import FindingNotFound, InspectionNotFound, InvalidWorkflowInput
 from cases.inputs import aware_utc, clean_text, clean_username, parse_enum, validate_waybill
 from cases.models.base import utcnow
-from cases.models.workflows import Inspection, InspectionFinding, Sanction, SelfSettled
+from cases.models.workflows import Inspection, InspectionFinding, SelfSettled
 from cases.money import to_fen, yuan, yuan0
-from cases.vocab import ComplaintType, FindingStage, InspectionKind, SanctionKind, SettledBy
+from cases.sanctions import SanctionView as SanctionView  # rewards and penalties: cases.sanctions
+from cases.sanctions import record_sanction as record_sanction
+from cases.vocab import ComplaintType, FindingStage, InspectionKind, SettledBy
 from cases.workflow import FINDING
 
 RATE_KINDS = frozenset({InspectionKind.FREIGHT_RATE})
@@ -75,19 +78,6 @@ class InspectionView:
 
 
 @dataclass(frozen=True, slots=True)
-class SanctionView:
-    id: int
-    inspection_id: int | None
-    kind: SanctionKind
-    branch: str
-    person: str
-    amount: Decimal
-    reason: str
-    decided_by: str
-    decided_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class SelfSettledView:
     id: int
     settled_by: SettledBy
@@ -132,20 +122,6 @@ def _inspection_view(i: Inspection) -> InspectionView:
         done_at=i.done_at,
         note=i.note,
         findings=tuple(_finding_view(f) for f in i.findings),
-    )
-
-
-def sanction_view(x: Sanction) -> SanctionView:
-    return SanctionView(
-        x.id,
-        x.inspection_id,
-        SanctionKind(x.kind),
-        x.branch,
-        x.person,
-        yuan0(x.amount_fen),
-        x.reason,
-        x.decided_by,
-        x.decided_at,
     )
 
 
@@ -305,58 +281,6 @@ def overdue_findings(s: Session, *, now: datetime | None = None) -> tuple[Findin
         .order_by(InspectionFinding.deadline, InspectionFinding.id)
     )
     return tuple(_finding_view(f) for f in s.scalars(stmt).all())
-
-
-def record_sanction(
-    s: Session,
-    *,
-    kind: str,
-    branch: str,
-    amount: Decimal | str | int,
-    reason: str,
-    decided_at: datetime,
-    person: str = "",
-    inspection_id: int | None = None,
-    by: str,
-) -> SanctionView:
-    """A reward or penalty for a branch (and optionally a person in it)."""
-    who = clean_username(by, "decided_by")
-    k = parse_enum(SanctionKind, kind, "sanction kind", InvalidWorkflowInput)
-    branch_name = clean_text(branch, "branch", max_len=100, required=True)
-    person_name = clean_text(person, "person", max_len=100)
-    fen = to_fen(amount, "amount")
-    why = clean_text(reason, "reason", max_len=10_000, required=True)
-    at = aware_utc(decided_at, "decided_at")
-    if inspection_id is not None:
-        _load_inspection(s, inspection_id)
-    x = Sanction(
-        inspection_id=inspection_id,
-        kind=k.value,
-        branch=branch_name,
-        person=person_name,
-        amount_fen=fen,
-        reason=why,
-        decided_by=who,
-        decided_at=at,
-    )
-    s.add(x)
-    s.flush()
-    record_audit(
-        s,
-        who,
-        "sanction.record",
-        "sanction",
-        x.id,
-        {
-            "kind": k.value,
-            "branch": branch_name,
-            "person": person_name,
-            "amount": str(yuan0(fen)),
-            "inspection": inspection_id,
-        },
-    )
-    s.flush()
-    return sanction_view(x)
 
 
 def record_self_settled(

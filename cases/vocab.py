@@ -363,6 +363,15 @@ class IncidentStage(_Labelled):
     CLOSED = "closed"
 
 
+class SanctionSource(_Labelled):
+    """Where a reward or penalty (奖罚) comes from."""
+
+    INSPECTION = "inspection"
+    COMPLAINT = "complaint"
+    CLAIM = "claim"
+    INCIDENT = "incident"
+
+
 _LABELS_ZH.update(
     {
         IncidentKind: {
@@ -374,5 +383,6 @@ _LABELS_ZH.update(
             "other": "其他",
         },
         IncidentStage: {"reported": "已上报", "handling": "处理中", "closed": "已处理完毕"},
+        SanctionSource: {"inspection": "监察", "complaint": "投诉", "claim": "理赔", "incident": "突发事件"},
     }
 )

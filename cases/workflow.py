@@ -1,7 +1,7 @@
 """The workflow rules, in one place: which action may be taken in which stage, and where it leads;
 and which status a case may take next (`CASE_STATUS_TRANSITIONS`, checked by `check_case_status`).
 
-Every workflow step of `cases.complaints`, `cases.claims`, `cases.changes` and `cases.inspections`
+Every workflow step of `cases.complaints`, `cases.claims`, `cases.changes`, `cases.inspections` and `cases.incidents`
 asks its machine here (`Machine.step`) before changing anything; an action the current stage does
 not allow raises `IllegalTransition` naming the workflow, the stage and the allowed actions.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cases.audit import record_audit
 from cases.errors import IllegalTransition, InvalidCaseInput
-from cases.vocab import CaseStatus, ChangeStage, ClaimStage, ComplaintStage, FindingStage
+from cases.vocab import CaseStatus, ChangeStage, ClaimStage, ComplaintStage, FindingStage, IncidentStage
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -165,4 +165,17 @@ FINDING = Machine(
     ),
 )
 
-MACHINES: tuple[Machine, ...] = (COMPLAINT, CLAIM, CHANGE_REQUEST, FINDING)
+N = IncidentStage
+INCIDENT = Machine(
+    "incident",
+    N.REPORTED,
+    (
+        # an inspector or supervisor takes the incident (突发事件) in hand, then records each measure
+        # taken (处理措施) until it is over and the result is written down
+        _s("handle", N.REPORTED, N.HANDLING),
+        _s("add_measure", N.HANDLING, N.HANDLING),
+        _s("close", N.HANDLING, N.CLOSED),
+    ),
+)
+
+MACHINES: tuple[Machine, ...] = (COMPLAINT, CLAIM, CHANGE_REQUEST, FINDING, INCIDENT)

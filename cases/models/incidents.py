@@ -1,5 +1,5 @@
 """Incidents (突发事件, 监察主管9: 能够及时处理各种突发事件): what happened, when and where, who was
-involved, the measures taken (处理措施) and who handled it, from reported through handling to closed
+involved, the measures taken (处理措施, one row each) and who handled it, from reported through handling to closed
 (migration 0015)."""
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ class Incident(Base):
     place: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text)
     people: Mapped[str] = mapped_column(Text, default="")  # the people involved (当事人)
-    measures: Mapped[str] = mapped_column(Text, default="")  # 处理措施, one line per measure with its time
     result: Mapped[str] = mapped_column(Text, default="")  # 处理结果, given at closing
     reported_by: Mapped[str] = mapped_column(String(100))  # who reported it (a driver, a branch ...)
     recorded_by: Mapped[str] = mapped_column(String(64))  # the console user who recorded it
@@ -43,3 +42,20 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case | None] = relationship()
+    measures: Mapped[list[IncidentMeasure]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="IncidentMeasure.id"
+    )
+
+
+class IncidentMeasure(Base):
+    """One measure taken (处理措施) while handling an incident, by whom and when."""
+
+    __tablename__ = "incident_measures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    measure: Mapped[str] = mapped_column(Text)
+    taken_by: Mapped[str] = mapped_column(String(64))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    incident: Mapped[Incident] = relationship(back_populates="measures")

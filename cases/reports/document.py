@@ -185,6 +185,10 @@ def inspections_doc(r: InspectionsReport) -> ReportDoc:
             ("整改超期", r.findings_overdue),
             ("奖励合计", r.rewards),
             ("处罚合计", r.penalties),
+            ("处罚已收缴", r.penalties_collected),
+            ("处罚未收缴", r.penalties_uncollected),
+            ("突发事件", r.incidents.total),
+            ("突发事件未处理完毕", r.incidents.not_closed),
         ),
         (
             Chart(
@@ -224,10 +228,25 @@ def inspections_doc(r: InspectionsReport) -> ReportDoc:
             ),
             Table(
                 "奖罚明细 Details",
-                ("日期", "分公司", "姓名", "奖/罚", "金额", "事由", "监察项目"),
+                ("日期", "分公司", "姓名", "奖/罚", "金额", "事由", "监察项目", "决定人", "来源", "来源编号", "收缴",
+                 "收缴时间", "收缴人"),
                 tuple(
-                    (_local(x.decided_at, r.period), x.branch, x.person, x.kind, x.amount, x.reason, x.inspection_kind)
+                    (_local(x.decided_at, r.period), x.branch, x.person, x.kind, x.amount, x.reason, x.inspection_kind,
+                     x.decided_by, x.source, x.source_ref, x.collected,
+                     _local(x.collected_at, r.period) if x.collected_at is not None else "", x.collected_by)
                     for x in r.rows
+                ),
+            ),
+            _count_table("突发事件类型 Incidents by kind", "类型", r.incidents.by_kind),
+            _count_table("突发事件处理状态 Incidents by stage", "状态", r.incidents.by_stage),
+            Table(
+                "突发事件明细 Incidents",
+                ("编号", "发生时间", "类型", "分公司", "地点", "经过", "状态", "上报人", "处理人", "处理措施",
+                 "处理结果", "案件号"),
+                tuple(
+                    (i.number, _local(i.occurred_at, r.period), i.kind, i.branch, i.place, i.description, i.stage,
+                     i.reported_by, i.handled_by, i.measures, i.result, i.case_number)
+                    for i in r.incidents.rows
                 ),
             ),
         ),

@@ -1,4 +1,6 @@
-"""The monthly inspection report with rewards and penalties (每月监察奖罚明细报表)."""
+"""The monthly inspection report with rewards and penalties (每月监察奖罚明细报表): each reward or penalty
+with the inspector who decided it, its source (an inspection, complaint, claim or incident, with its number)
+and whether a penalty was collected (已收缴); and the period's incidents (突发事件, `cases.reports.incidents`)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from cases.models.workflows import (
 )
 from cases.money import yuan0
 from cases.reports.data import DETAIL_LIMIT, Count, Period, count_rows
+from cases.reports.incidents import IncidentFigures, incident_figures
+from cases.sanctions import sanction_view
 from cases.vocab import (
     FindingStage,
     InspectionKind,
@@ -52,6 +56,12 @@ class SanctionRow:
     amount: Decimal
     reason: str
     inspection_kind: str
+    decided_by: str  # the inspector (or supervisor) who decided it
+    source: str  # 监察 / 投诉 / 理赔 / 突发事件, "" when none
+    source_ref: str  # its number: 案件号 of a complaint or claim, #id of an inspection or incident
+    collected: str  # a penalty: 已收缴 / 未收缴; a reward: ""
+    collected_at: datetime | None
+    collected_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +74,16 @@ class InspectionsReport:
     findings_overdue: int
     rewards: Decimal
     penalties: Decimal
+    penalties_collected: Decimal
+    penalties_uncollected: Decimal
     by_kind: tuple[KindLine, ...]
     by_branch: tuple[SanctionTotals, ...]
     by_person: tuple[SanctionTotals, ...]
     rows: tuple[SanctionRow, ...]
+    incidents: IncidentFigures
+
+
+COLLECTED, NOT_COLLECTED = "已收缴", "未收缴"
 
 
 def _sanction_totals(rows: Sequence[Any], with_person: bool) -> tuple[SanctionTotals, ...]:
@@ -80,7 +96,8 @@ def _sanction_totals(rows: Sequence[Any], with_person: bool) -> tuple[SanctionTo
 
 def inspections_report(s: Session, period: Period, *, now: datetime | None = None) -> InspectionsReport:
     """Inspections done and failed per kind, findings by stage (overdue as of `now`, default period
-    end), and every reward and penalty decided in the period, with totals per branch and per person."""
+    end), every reward and penalty decided in the period, with totals per branch and per person and the
+    penalties collected (已收缴) or not, and the incidents that occurred in the period."""
     when = now or min(period.end, datetime.now(UTC))
     ins = and_(Inspection.inspected_at >= period.start, Inspection.inspected_at < period.end)
     sin = and_(Sanction.decided_at >= period.start, Sanction.decided_at < period.end)
@@ -126,18 +143,22 @@ def inspections_report(s: Session, period: Period, *, now: datetime | None = Non
         .order_by(Sanction.decided_at, Sanction.id)
         .limit(DETAIL_LIMIT)
     ).all()
-    rows = tuple(
-        SanctionRow(
-            x.decided_at,
-            x.branch,
-            x.person,
-            SanctionKind(x.kind).label_zh,
-            yuan0(x.amount_fen),
-            x.reason,
-            InspectionKind(k).label_zh if k else "",
-        )
-        for x, k in detail
-    )
+    rows = []
+    for x, k in detail:
+        v = sanction_view(s, x)
+        is_penalty = v.kind is SanctionKind.PENALTY
+        rows.append(SanctionRow(
+            v.decided_at, v.branch, v.person, v.kind.label_zh, v.amount, v.reason,
+            InspectionKind(k).label_zh if k else "", v.decided_by,
+            v.source.label_zh if v.source is not None else "", v.source_ref,
+            (NOT_COLLECTED if v.collected_at is None else COLLECTED) if is_penalty else "",
+            v.collected_at, v.collected_by or "",
+        ))
+    collected = yuan0(int(s.scalar(
+        select(func.coalesce(func.sum(Sanction.amount_fen), 0))
+        .where(sin, Sanction.kind == SanctionKind.PENALTY.value, Sanction.collected_at.is_not(None))
+    ) or 0))
+    penalties = sum((b.penalties for b in by_branch), Decimal("0.00"))
     return InspectionsReport(
         period=period,
         inspections=sum(k.inspections for k in by_kind),
@@ -146,9 +167,12 @@ def inspections_report(s: Session, period: Period, *, now: datetime | None = Non
         findings_by_stage=findings_by_stage,
         findings_overdue=overdue,
         rewards=sum((b.rewards for b in by_branch), Decimal("0.00")),
-        penalties=sum((b.penalties for b in by_branch), Decimal("0.00")),
+        penalties=penalties,
+        penalties_collected=collected,
+        penalties_uncollected=penalties - collected,
         by_kind=by_kind,
         by_branch=by_branch,
         by_person=by_person,
-        rows=rows,
+        rows=tuple(rows),
+        incidents=incident_figures(s, period),
     )

@@ -23,6 +23,7 @@ from cases.models.customers import Customer, CustomerPhone
 
 EXPECTED_TABLES = {
     "incidents",
+    "incident_measures",
     "customers",
     "customer_phones",
     "shipments",

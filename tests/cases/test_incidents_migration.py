@@ -15,9 +15,9 @@ OLD_SANCTION = ("INSERT INTO sanctions (inspection_id, kind, branch, person, amo
 INSPECTION = ("INSERT INTO inspections (id, kind, branch, person, inspector, inspected_at, passed, note, created_at)"
               " VALUES (1, 'staff_appearance', '郑州分公司', '王强', 'inspector1', '2026-11-30 01:00:00+00', false, '',"
               " '2026-11-30 01:00:00+00')")
-INCIDENT = ("INSERT INTO incidents (id, kind, stage, occurred_at, branch, place, description, people, measures, result,"
+INCIDENT = ("INSERT INTO incidents (id, kind, stage, occurred_at, branch, place, description, people, result,"
             " reported_by, recorded_by, recorded_at, updated_at) VALUES (1, 'fire', 'reported', '2026-11-30 01:00:00+00',"
-            " '郑州分公司', '仓库', '仓库起火', '', '', '', '司机', 'inspector1', '2026-11-30 01:00:00+00',"
+            " '郑州分公司', '仓库', '仓库起火', '', '', '司机', 'inspector1', '2026-11-30 01:00:00+00',"
             " '2026-11-30 01:00:00+00')")
 
 

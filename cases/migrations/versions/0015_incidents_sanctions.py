@@ -42,7 +42,6 @@ def upgrade() -> None:
         sa.Column("place", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("people", sa.Text(), nullable=False),
-        sa.Column("measures", sa.Text(), nullable=False),
         sa.Column("result", sa.Text(), nullable=False),
         sa.Column("reported_by", sa.String(length=100), nullable=False),
         sa.Column("recorded_by", sa.String(length=64), nullable=False),
@@ -62,6 +61,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_incidents_case_id"), ["case_id"], unique=False)
         batch_op.create_index("ix_incidents_occurred_at", ["occurred_at"], unique=False)
         batch_op.create_index("ix_incidents_stage_occurred_at", ["stage", "occurred_at"], unique=False)
+
+    op.create_table(
+        "incident_measures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("measure", sa.Text(), nullable=False),
+        sa.Column("taken_by", sa.String(length=64), nullable=False),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"],
+                                name=op.f("fk_incident_measures_incident_id_incidents"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_measures")),
+    )
+    with op.batch_alter_table("incident_measures", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_incident_measures_incident_id"), ["incident_id"], unique=False)
 
     with op.batch_alter_table("sanctions", schema=None) as batch_op:
         for column, _table in NEW_SOURCES:
@@ -87,6 +100,7 @@ def downgrade() -> None:
         batch_op.drop_column("collected_at")
         for column, _table in reversed(NEW_SOURCES):
             batch_op.drop_column(column)
+    op.drop_table("incident_measures")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_index("ix_incidents_stage_occurred_at")
         batch_op.drop_index("ix_incidents_occurred_at")
