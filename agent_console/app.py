@@ -15,10 +15,12 @@ from agent_console import (
     branch_desk,
     claims_desk,
     complaints_desk,
+    incidents_desk,
     inspections_desk,
     metrics,
     reminders,
     reports_page,
+    sanctions_desk,
     search,
     views,
 )
@@ -129,6 +131,8 @@ def create_app(
     app.extensions[search.SHIPMENTS_KEY] = shipments
     app.register_blueprint(claims_desk.bp)
     app.register_blueprint(inspections_desk.bp)
+    app.register_blueprint(incidents_desk.bp)  # 突发事件
+    app.register_blueprint(sanctions_desk.bp)  # 奖罚 from any source, 已收缴
     app.register_blueprint(branch_desk.bp)
     app.context_processor(template_helpers)  # the desks' labels, money and times (the reports page's too)
     app.register_blueprint(reports_page.bp)

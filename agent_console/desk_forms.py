@@ -19,7 +19,7 @@ from agent_console.auth import SessionUser, current_user
 from agent_console.i18n import current_language, translate
 from cases.errors import DatabaseUnavailable, EvidenceRejected, IllegalTransition, InvalidInput
 from cases.ids import parse_row_id
-from cases.vocab import ClaimStage, ComplaintStage, FindingStage
+from cases.vocab import ClaimStage, ComplaintStage, FindingStage, IncidentStage
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,8 @@ def form_row_id(name: str) -> int:
 
 
 def _stage_label(workflow: str, stage: str) -> str:
-    enum: dict[str, type[StrEnum]] = {"claim": ClaimStage, "complaint": ComplaintStage, "finding": FindingStage}
+    enum: dict[str, type[StrEnum]] = {"claim": ClaimStage, "complaint": ComplaintStage, "finding": FindingStage,
+                                      "incident": IncidentStage}
     cls = enum.get(workflow)
     if cls is None:
         return stage

@@ -32,6 +32,7 @@ from agent_console.desk_forms import (
 from cases import inspections as ins
 from cases.errors import FindingNotFound, InspectionNotFound
 from cases.models.workflows import Inspection, InspectionFinding
+from cases.sanctions import SourceRef, list_sanctions
 from cases.vocab import InspectionKind, SanctionKind
 
 log = logging.getLogger(__name__)
@@ -95,19 +96,12 @@ def _inspection_page(inspection_id: int, notice: Notice | None = None, status: i
             view = ins.get_inspection(s, inspection_id)
         except InspectionNotFound:
             abort(404)
-        sanctions = tuple(x for x in _sanctions(s) if x.inspection_id == inspection_id)
+        sanctions = list_sanctions(s, source=SourceRef(inspection_id=inspection_id))
     return render_template(
         "inspection.html", inspection=view, sanctions=sanctions, sanction_kinds=list(SanctionKind),
         notice=notice or done_notice(), form=request.form,
         default_deadline=(datetime.now(CENTRE_TZ) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
     ), status
-
-
-def _sanctions(s: Session) -> tuple[ins.SanctionView, ...]:
-    from cases.models.workflows import Sanction
-
-    rows = s.scalars(select(Sanction).order_by(Sanction.decided_at.desc(), Sanction.id.desc()).limit(500)).all()
-    return tuple(ins.sanction_view(x) for x in rows)
 
 
 @bp.get("/inspections/<int:inspection_id>")

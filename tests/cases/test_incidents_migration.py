@@ -10,15 +10,16 @@ from sqlalchemy.exc import IntegrityError
 
 from cases.db import Database
 
-OLD_SANCTION = ("INSERT INTO sanctions (inspection_id, kind, branch, person, amount_fen, reason, decided_by, decided_at)"
-                " VALUES (1, 'penalty', '郑州分公司', '王强', 20000, '运价不符', 'inspector1', '2026-11-30 01:00:00+00')")
+OLD_SANCTION = ("INSERT INTO sanctions (inspection_id, kind, branch, person, amount_fen, reason, decided_by,"
+                " decided_at) VALUES (1, 'penalty', '郑州分公司', '王强', 20000, '运价不符', 'inspector1',"
+                " '2026-11-30 01:00:00+00')")
 INSPECTION = ("INSERT INTO inspections (id, kind, branch, person, inspector, inspected_at, passed, note, created_at)"
               " VALUES (1, 'staff_appearance', '郑州分公司', '王强', 'inspector1', '2026-11-30 01:00:00+00', false, '',"
               " '2026-11-30 01:00:00+00')")
 INCIDENT = ("INSERT INTO incidents (id, kind, stage, occurred_at, branch, place, description, people, result,"
-            " reported_by, recorded_by, recorded_at, updated_at) VALUES (1, 'fire', 'reported', '2026-11-30 01:00:00+00',"
-            " '郑州分公司', '仓库', '仓库起火', '', '', '司机', 'inspector1', '2026-11-30 01:00:00+00',"
-            " '2026-11-30 01:00:00+00')")
+            " reported_by, recorded_by, recorded_at, updated_at) VALUES (1, 'fire', 'reported',"
+            " '2026-11-30 01:00:00+00', '郑州分公司', '仓库', '仓库起火', '', '', '司机', 'inspector1',"
+            " '2026-11-30 01:00:00+00', '2026-11-30 01:00:00+00')")
 
 
 def _pragma(conn: Connection, pragma: str) -> None:
