@@ -74,6 +74,13 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/inspections", INSPECTION_DESK),
     ("GET", "/inspections/1", INSPECTION_DESK),
     ("POST", "/inspections/1/close", INSPECTION_DESK),
+    ("GET", "/incidents", INSPECTION_DESK),  # incidents (突发事件) and rewards/penalties (奖罚) from any source
+    ("POST", "/incidents", INSPECTION_DESK),
+    ("GET", "/incidents/1", INSPECTION_DESK),
+    ("POST", "/incidents/1/close", INSPECTION_DESK),
+    ("GET", "/sanctions", INSPECTION_DESK),
+    ("POST", "/sanctions", INSPECTION_DESK),
+    ("POST", "/sanctions/1/collect", INSPECTION_DESK),
     ("GET", "/branch", BRANCH),
     ("POST", "/branch/complaints/1/answer", BRANCH),
     ("POST", "/branch/findings/1/rectify", BRANCH),
@@ -102,7 +109,7 @@ def users(console: Console) -> Console:
 
 def _rule_path(rule: str) -> str:
     for placeholder in ("<int:case_id>", "<int:claim_id>", "<int:evidence_id>", "<int:inspection_id>",
-                        "<int:complaint_id>", "<int:finding_id>"):
+                        "<int:complaint_id>", "<int:finding_id>", "<int:incident_id>", "<int:sanction_id>"):
         rule = rule.replace(placeholder, "1")
     return rule.replace("<linkedid>", "no.such").replace("<waybill>", "no.such").replace("<action>", "close").replace(
         "<name>", "no.such").replace("<fmt>", "pdf").replace("<job_id>", "no.such")
