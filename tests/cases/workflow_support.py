@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from cases import changes, claims, complaints, inspections
+from cases import changes, claims, complaints, incidents, inspections
 from cases.case_records import create_case
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.inspections import InspectionInput
@@ -133,3 +133,22 @@ def new_finding(s: Session) -> int:
                            passed=False), by="inspector1")
     return inspections.add_finding(s, insp.id, description="未穿工装", deadline=now + timedelta(days=2),
                                    by="inspector1").id
+
+
+def incident_actions() -> dict[str, Action]:
+    return {
+        "handle": lambda s, i: incidents.handle_incident(s, i, measure="通知保险公司", by="inspector1"),
+        "add_measure": lambda s, i: incidents.add_measure(s, i, measure="调车转运", by="inspector1"),
+        "close": lambda s, i: incidents.close_incident(s, i, result="货物已转运", by="inspector1"),
+    }
+
+
+INCIDENT_PATHS: dict[str, tuple[str, ...]] = {
+    "reported": (), "handling": ("handle", "add_measure"), "closed": ("handle", "close")}
+
+
+def new_incident(s: Session) -> int:
+    return incidents.record_incident(
+        s, incidents.IncidentInput(kind="traffic_accident", occurred_at=datetime.now(UTC) - timedelta(hours=2),
+                                   branch="郑州分公司", description="干线车辆追尾", reported_by="司机王强"),
+        by="inspector1").id
