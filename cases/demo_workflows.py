@@ -1,6 +1,6 @@
 """Deterministic demo workflows for one month: complaints, claims, inspections with rewards and
-penalties, self-settled business and hotline calls — what the example reports in docs/reports are
-rendered from (`python -m cases.demo_workflows DIR`)."""
+penalties, incidents (`cases.demo_incidents`), self-settled business and hotline calls — what the
+example reports in docs/reports are rendered from (`python -m cases.demo_workflows DIR`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from cases import claims, complaints, inspections
 from cases.call_records import record_call
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.demo_data import STAGES
+from cases.demo_incidents import seed_incidents
 from cases.inspections import InspectionInput
 from cases.views import CaseInput
 from telephony.records import CallRecord
@@ -294,6 +295,7 @@ def seed_month(s: Session, month: date, *, evidence_root: Path, tz: str = "Asia/
                 ivr_path=paths.choice(["closed>goodbye", f"closed>case={case_no}>callback>goodbye", "closed>hangup"]),
             ),
         )
+    seed_incidents(s, month, tz=tz)  # incidents (突发事件), penalties collected (已收缴)
 
 
 def _demo_ivr_path(rnd: random.Random, hotline: str, queue: str | None, day: date, i: int) -> str:

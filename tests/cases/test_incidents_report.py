@@ -116,3 +116,16 @@ def test_the_report_files_carry_the_new_columns(db: Database, month_db: dict[str
     (tmp_path / "r.pdf").write_bytes(pdf)
     text = subprocess.run([pdftotext, str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True, check=True).stdout
     assert "突发事件明细" in text and "未收缴" in text and "群体事件" in text
+
+
+def test_the_demo_month_has_incidents_in_every_stage_and_penalties_partly_collected(
+        db: Database, tmp_path: Path) -> None:
+    from cases.demo_workflows import seed_month
+
+    with db.session() as s:
+        seed_month(s, date(2026, 11, 1), evidence_root=tmp_path / "evidence")
+    with db.reading() as s:
+        r = reports.inspections_report(s, MONTH)
+    assert r.incidents.total == 5 and {c.key for c in r.incidents.by_stage} == {"reported", "handling", "closed"}
+    assert Decimal(0) < r.penalties_collected < r.penalties
+    assert any(x.source == "突发事件" for x in r.rows) and {x.collected for x in r.rows} >= {"已收缴", "未收缴"}
