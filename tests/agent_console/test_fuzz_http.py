@@ -31,7 +31,7 @@ from agent_console.config import ConsoleConfig
 from cases.accounts import create_user
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
-from cases.workflow import CLAIM, COMPLAINT
+from cases.workflow import CLAIM, COMPLAINT, INCIDENT
 from telephony.events import EventBus
 from telephony.live import LiveSnapshot
 from transcripts.live_events import LiveBus
@@ -50,7 +50,7 @@ DATES = ["2024-13-45", "0000-00-00", "99999-01-01", "9999-12-31", "0001-01-01", 
          "9999-12-31T23:59-12:00", "1899-12-31T23:59+00:00", "3000-01-01", "0001-01-01"]
 NUMBERS = ["-1", "0", "1e999", "NaN", "Infinity", "-Infinity", str(10**30), "1" * 500, "abc", "", " ", "1,2,3",
            "¥-5", "9" * 40 + ".99", "0x10", "1_000"]
-DATE_FIELDS = {"deadline", "inspected_at", "due_at", "done_at", "settled_at", "follow_up_due"}
+DATE_FIELDS = {"deadline", "inspected_at", "due_at", "done_at", "settled_at", "follow_up_due", "occurred_at"}
 MONEY_FIELDS = {"claimed", "amount", "payout", "quoted", "tariff", "share_0", "finding_id"}
 QUERY_KEYS = ["from", "until", "since", "offset", "stage", "tz", "name", "lang", "done", "q", "again", "hotline",
               "agent", "speaker", "next", "fmt"]
@@ -146,6 +146,10 @@ def site(seeded_sqlite_db: Database, tmp_path: Path) -> Iterator[Site]:
                           data={"description": "整改", "deadline": "2030-01-01T10:00",
                                 "csrf_token": tokens["inspector"]})
     assert resp.status_code == 303
+    for url, form in (("/incidents", PAGE_FORMS["/incidents"] | {"case_number": ""}),  # incident 1, sanction 1
+                      ("/sanctions", PAGE_FORMS["/sanctions"] | {"source": "incident"})):
+        resp = inspector.post(url, data=form | {"csrf_token": tokens["inspector"]})
+        assert resp.status_code == 303, resp.get_data(as_text=True)[:2000]
     with db.reading() as s:
         from cases.models.workflows import InspectionFinding
 
@@ -170,7 +174,7 @@ def _route_urls(site: Site, rule: str) -> tuple[list[str], list[str]]:
     real = {"case_id": "1", "claim_id": str(site.claim_id), "complaint_id": str(site.complaint_id),
             "inspection_id": str(site.inspection_id), "finding_id": str(site.finding_id), "evidence_id": "1",
             "linkedid": "no.such", "waybill": "800012345678", "name": "complaints-weekly", "fmt": "json",
-            "job_id": "no.such"}
+            "job_id": "no.such", "incident_id": "1", "sanction_id": "1"}
     names = re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", rule)
 
     def fill(values: dict[str, str]) -> str:
@@ -182,7 +186,8 @@ def _route_urls(site: Site, rule: str) -> tuple[list[str], list[str]]:
     good: list[str] = []
     if "action" in names:
         actions = CLAIM.actions() if rule.startswith("/claims") else COMPLAINT.actions() \
-            if rule.startswith("/complaints") else tuple(INSPECTION_FORMS)
+            if rule.startswith("/complaints") else INCIDENT.actions() if rule.startswith("/incidents") \
+            else tuple(INSPECTION_FORMS)
         good += [fill(real | {"action": a}) for a in actions]
         real["action"] = actions[0]
     else:
@@ -216,6 +221,10 @@ PAGE_FORMS: dict[str, dict[str, str]] = {
     "/complaints": {"subject": "x", "complaint_type": "attitude", "branch": "郑州分公司", "waybill": "x"},
     "/branch/self-settled": {"settled_by": "driver", "issue": "damage", "amount": "1", "settled_at": FUTURE,
                              "person": "x", "waybill": "x", "note": "x"},
+    "/incidents": {"kind": "fire", "occurred_at": "2026-11-30T10:00", "branch": "郑州分公司", "place": "x",
+                   "description": "x", "people": "x", "reported_by": "x", "case_number": "x"},
+    "/sanctions": {"source": "complaint", "source_ref": "1", "kind": "penalty", "amount": "1", "branch": "郑州分公司",
+                   "person": "x", "reason": "x", "next": "/sanctions"},
 }
 JSON_BASES: dict[str, dict[str, Any]] = {
     "/api/cases": {"kind": "inquiry", "subject": "x", "customer_id": 1, "linkedid": "x", "waybill": "800012345678"},
@@ -239,6 +248,8 @@ def _base_form(url: str) -> dict[str, str]:
         return dict(INSPECTION_FORMS.get(action, {}))
     if path.startswith("/complaints/"):
         return dict(COMPLAINT_FORMS.get(action, {}))
+    if path.startswith("/incidents/"):
+        return {"measure": "x", "result": "x"}
     if path.startswith("/branch/"):
         return {"rectification": "x"}
     return {"x": "y"}
