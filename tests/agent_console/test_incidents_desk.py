@@ -157,3 +157,17 @@ def test_penalties_from_a_complaint_and_a_claim_are_shown_there_and_collected_on
     assert "装车不牢" in page and "服务态度恶劣" not in page and "及时上报" not in page
     page = inspector.get("/sanctions").get_data(as_text=True)
     assert f"投诉 <span class=\"mono\">{complaint_no}</span>" in page and "已收缴" in page
+
+
+def test_the_reports_page_shows_decider_source_collection_and_incidents(console: Console) -> None:
+    (complaint_id, complaint_no), _ = _complaint_and_claim(console)
+    inspector = console.login("inspector")
+    assert inspector.post("/incidents", data=INCIDENT_FORM).status_code == 303
+    assert inspector.post("/sanctions", data={"source": "complaint", "source_ref": complaint_no, "kind": "penalty",
+                                              "amount": "80", "branch": "郑州分公司", "reason": "态度恶劣"}
+                          ).status_code == 303
+    until = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()  # the sanction is decided now
+    page = inspector.get("/reports", query_string={"name": "inspections-monthly", "from": "2026-11-01",
+                                                   "until": until}).get_data(as_text=True)
+    assert "突发事件明细" in page and "京港澳高速 K689" in page and "处罚未收缴" in page
+    assert complaint_no in page and "决定人" in page and ">inspector<" in page
