@@ -5,6 +5,7 @@ Every step asks `cases.workflow.INCIDENT` and is audited (entity `incident`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,11 +71,20 @@ class IncidentView:
     allowed_actions: tuple[str, ...]
 
 
-def _view(s: Session, i: Incident) -> IncidentView:
-    complaint_id = claim_id = None
-    if i.case_id is not None:
-        complaint_id = s.scalar(select(Complaint.id).where(Complaint.case_id == i.case_id))
-        claim_id = s.scalar(select(Claim.id).where(Claim.case_id == i.case_id))
+def _views(s: Session, rows: Sequence[Incident]) -> tuple[IncidentView, ...]:
+    """The views of `rows`; the complaints and claims of their cases looked up in two queries."""
+    case_ids = {i.case_id for i in rows if i.case_id is not None}
+    complaints: dict[int, int] = {}
+    claims: dict[int, int] = {}
+    if case_ids:
+        complaints = {int(c): int(i) for i, c in s.execute(
+            select(Complaint.id, Complaint.case_id).where(Complaint.case_id.in_(case_ids)))}
+        claims = {int(c): int(i) for i, c in s.execute(
+            select(Claim.id, Claim.case_id).where(Claim.case_id.in_(case_ids)))}
+    return tuple(_view(i, complaints, claims) for i in rows)
+
+
+def _view(i: Incident, complaints: dict[int, int], claims: dict[int, int]) -> IncidentView:
     return IncidentView(
         id=i.id,
         kind=IncidentKind(i.kind),
@@ -90,8 +100,8 @@ def _view(s: Session, i: Incident) -> IncidentView:
         handled_by=i.handled_by,
         case_id=i.case_id,
         case_number=i.case.number if i.case is not None else None,
-        complaint_id=complaint_id,
-        claim_id=claim_id,
+        complaint_id=complaints.get(i.case_id) if i.case_id is not None else None,
+        claim_id=claims.get(i.case_id) if i.case_id is not None else None,
         recorded_at=i.recorded_at,
         handling_at=i.handling_at,
         closed_at=i.closed_at,
@@ -134,7 +144,7 @@ def record_incident(s: Session, data: IncidentInput, *, by: str, now: datetime |
         "reported_by": reporter, "case": case.number if case is not None else None,
     })
     s.flush()
-    return _view(s, i)
+    return _views(s, [i])[0]
 
 
 def _load(s: Session, incident_id: int, *, lock: bool = False) -> Incident:
@@ -145,7 +155,7 @@ def _load(s: Session, incident_id: int, *, lock: bool = False) -> Incident:
 
 
 def get_incident(s: Session, incident_id: int) -> IncidentView:
-    return _view(s, _load(s, incident_id))
+    return _views(s, [_load(s, incident_id)])[0]
 
 
 def list_incidents(s: Session, *, stage: str | None = None, limit: int = 200) -> tuple[IncidentView, ...]:
@@ -154,7 +164,7 @@ def list_incidents(s: Session, *, stage: str | None = None, limit: int = 200) ->
     if stage is not None:
         stmt = stmt.where(Incident.stage == parse_enum(IncidentStage, stage, "stage", InvalidWorkflowInput).value)
     stmt = stmt.order_by(Incident.occurred_at.desc(), Incident.id.desc()).limit(max(1, min(limit, LIST_LIMIT)))
-    return tuple(_view(s, i) for i in s.scalars(stmt).all())
+    return _views(s, s.scalars(stmt).all())
 
 
 def _step(s: Session, i: Incident, action: str, who: str, at: datetime, detail: dict[str, object]) -> None:
@@ -183,7 +193,7 @@ def handle_incident(
     if text:
         _measure(i, text, who, now)
     _step(s, i, "handle", who, now, {"handled_by": who, "measure": text})
-    return _view(s, i)
+    return _views(s, [i])[0]
 
 
 def add_measure(s: Session, incident_id: int, *, measure: str, by: str, at: datetime | None = None) -> IncidentView:
@@ -195,7 +205,7 @@ def add_measure(s: Session, incident_id: int, *, measure: str, by: str, at: date
     INCIDENT.step(i.id, i.stage, "add_measure")
     _measure(i, text, who, now)
     _step(s, i, "add_measure", who, now, {"measure": text})
-    return _view(s, i)
+    return _views(s, [i])[0]
 
 
 def close_incident(s: Session, incident_id: int, *, result: str, by: str, at: datetime | None = None) -> IncidentView:
@@ -209,4 +219,4 @@ def close_incident(s: Session, incident_id: int, *, result: str, by: str, at: da
         raise InvalidWorkflowInput("an incident cannot be closed before it was taken in hand")
     i.result, i.closed_at = text, now
     _step(s, i, "close", who, now, {"result": text})
-    return _view(s, i)
+    return _views(s, [i])[0]

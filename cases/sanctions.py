@@ -4,6 +4,7 @@ source), and for a penalty whether it was collected (已收缴: by whom, when). 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -65,30 +66,40 @@ class SourceRef:
         return tuple((k, v) for k, v in pairs if v is not None)
 
 
-def _case_number_of(s: Session, model: type[Complaint] | type[Claim], row_id: int) -> str:
-    number = s.scalar(select(Case.number).join(model, model.case_id == Case.id).where(model.id == row_id))
-    return number or ""
+def _case_numbers(s: Session, model: type[Complaint] | type[Claim], ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = s.execute(select(model.id, Case.number).join(Case, Case.id == model.case_id).where(model.id.in_(ids)))
+    return {int(i): str(n) for i, n in rows}
 
 
-def _source(s: Session, x: Sanction) -> tuple[SanctionSource | None, str]:
+def _view(x: Sanction, complaint_numbers: dict[int, str], claim_numbers: dict[int, str]) -> SanctionView:
+    source: SanctionSource | None = None
+    ref = ""
     if x.complaint_id is not None:
-        return SanctionSource.COMPLAINT, _case_number_of(s, Complaint, x.complaint_id)
-    if x.claim_id is not None:
-        return SanctionSource.CLAIM, _case_number_of(s, Claim, x.claim_id)
-    if x.incident_id is not None:
-        return SanctionSource.INCIDENT, f"#{x.incident_id}"
-    if x.inspection_id is not None:
-        return SanctionSource.INSPECTION, f"#{x.inspection_id}"
-    return None, ""
-
-
-def sanction_view(s: Session, x: Sanction) -> SanctionView:
-    source, ref = _source(s, x)
+        source, ref = SanctionSource.COMPLAINT, complaint_numbers.get(x.complaint_id, "")
+    elif x.claim_id is not None:
+        source, ref = SanctionSource.CLAIM, claim_numbers.get(x.claim_id, "")
+    elif x.incident_id is not None:
+        source, ref = SanctionSource.INCIDENT, f"#{x.incident_id}"
+    elif x.inspection_id is not None:
+        source, ref = SanctionSource.INSPECTION, f"#{x.inspection_id}"
     return SanctionView(
         x.id, x.inspection_id, SanctionKind(x.kind), x.branch, x.person, yuan0(x.amount_fen), x.reason,
         x.decided_by, x.decided_at, x.complaint_id, x.claim_id, x.incident_id, source, ref,
         x.collected_at, x.collected_by,
     )
+
+
+def sanction_views(s: Session, rows: Sequence[Sanction]) -> tuple[SanctionView, ...]:
+    """The views of `rows`, their complaints' and claims' case numbers looked up in two queries."""
+    complaints = _case_numbers(s, Complaint, {x.complaint_id for x in rows if x.complaint_id is not None})
+    claims = _case_numbers(s, Claim, {x.claim_id for x in rows if x.claim_id is not None})
+    return tuple(_view(x, complaints, claims) for x in rows)
+
+
+def sanction_view(s: Session, x: Sanction) -> SanctionView:
+    return sanction_views(s, [x])[0]
 
 
 def source_of_case(s: Session, number: str) -> SourceRef:
@@ -187,4 +198,4 @@ def list_sanctions(
     if uncollected:
         stmt = stmt.where(Sanction.kind == SanctionKind.PENALTY.value, Sanction.collected_at.is_(None))
     stmt = stmt.order_by(Sanction.decided_at.desc(), Sanction.id.desc()).limit(max(1, min(limit, LIST_LIMIT)))
-    return tuple(sanction_view(s, x) for x in s.scalars(stmt).all())
+    return sanction_views(s, s.scalars(stmt).all())

@@ -21,7 +21,7 @@ from cases.models.workflows import (
 from cases.money import yuan0
 from cases.reports.data import DETAIL_LIMIT, Count, Period, count_rows
 from cases.reports.incidents import IncidentFigures, incident_figures
-from cases.sanctions import sanction_view
+from cases.sanctions import sanction_views
 from cases.vocab import (
     FindingStage,
     InspectionKind,
@@ -144,8 +144,7 @@ def inspections_report(s: Session, period: Period, *, now: datetime | None = Non
         .limit(DETAIL_LIMIT)
     ).all()
     rows = []
-    for x, k in detail:
-        v = sanction_view(s, x)
+    for v, k in zip(sanction_views(s, [x for x, _ in detail]), [k for _, k in detail], strict=True):
         is_penalty = v.kind is SanctionKind.PENALTY
         rows.append(SanctionRow(
             v.decided_at, v.branch, v.person, v.kind.label_zh, v.amount, v.reason,
