@@ -1,8 +1,9 @@
 """Rewards and penalties (奖罚) on the inspection desk (`/sanctions`): inspectors and supervisors decide one
-from an inspection, a complaint, a claim or an incident (typed by its number: 案件号, or #id) or from none,
-and record that a penalty was collected (已收缴). The same form and list appear on the complaint, claim,
-inspection and incident pages (`sanctions_of` in the templates); after a step the user goes back to the
-page the form was on. A refused step shows this page with the reason, and nothing is stored."""
+from an inspection, a complaint, a claim or an incident (typed by its number: a complaint's or claim's 案件号,
+an inspection's or incident's #id) or from none, and record that a penalty was collected (已收缴). The same
+list appears on the complaint, claim, inspection and incident pages (`sanctions_of` in the templates), with
+the form; after a step the user goes back to the page the form was on. A refused step shows this page with
+the reason, and nothing is stored."""
 
 from __future__ import annotations
 
@@ -70,15 +71,16 @@ def _source(s: Session) -> sx.SourceRef:
     if not kind:
         return sx.SourceRef()
     source = SanctionSource(form_choice("source", SanctionSource))
-    ref = form_field("source_ref", required=True, max_len=20).lstrip("#").strip()
-    row_id = parse_row_id(ref)
-    if row_id is None and source in (SanctionSource.INSPECTION, SanctionSource.INCIDENT):
-        raise FormError("work.err.required", f"source_ref: {ref[:20]!r} is not a number")
-    if row_id is None:
-        found = sx.source_of_case(s, ref)
+    raw = form_field("source_ref", required=True, max_len=20)
+    by_case = source in (SanctionSource.COMPLAINT, SanctionSource.CLAIM) and not raw.startswith("#")
+    if by_case:  # a complaint or claim by its 案件号
+        found = sx.source_of_case(s, raw)
         if found.given()[0][0] is not source:
-            raise InvalidWorkflowInput(f"case {ref} is not a {source.value}")
+            raise InvalidWorkflowInput(f"case {raw} is not a {source.value}")
         return found
+    row_id = parse_row_id(raw.removeprefix("#"))
+    if row_id is None:
+        raise FormError("work.err.required", f"source_ref: {raw[:20]!r} is not a number")
     return sx.SourceRef(**{f"{source.value}_id": row_id})
 
 

@@ -124,6 +124,9 @@ def test_penalties_from_a_complaint_and_a_claim_are_shown_there_and_collected_on
         resp = inspector.post("/sanctions", data=penalty | bad)
         assert resp.status_code == 400 and why in resp.get_data(as_text=True), bad
     assert _count(console, Sanction) == 1
+    resp = inspector.post("/sanctions", data=penalty | {"source": "complaint", "source_ref": f"#{complaint_id}",
+                                                        "kind": "reward", "amount": "10", "reason": "主动道歉"})
+    assert resp.status_code == 303  # a complaint by its row number (#) as well as by its 案件号
     # the supervisor decides one from the claim's own page, and goes back there
     supervisor = console.login("supervisor")
     page = supervisor.get(f"/claims/{claim_id}").get_data(as_text=True)
@@ -139,6 +142,7 @@ def test_penalties_from_a_complaint_and_a_claim_are_shown_there_and_collected_on
     assert rows["服务态度恶劣"][1:] == (complaint_id, None, "inspector")
     assert rows["装车不牢"][1:] == (None, claim_id, "supervisor")
     assert rows["及时上报"][1:] == (None, None, "supervisor")
+    assert rows["主动道歉"][1:] == (complaint_id, None, "inspector")
     page = supervisor.get(f"/complaints/{complaint_id}").get_data(as_text=True)
     assert "服务态度恶劣" in page and "未收缴" in page and "装车不牢" not in page
     # collected once; a second time, or a reward, is refused
@@ -154,7 +158,7 @@ def test_penalties_from_a_complaint_and_a_claim_are_shown_there_and_collected_on
         assert collected is not None and collected.collected_by == "inspector"
         assert [a.what for a in audit_for(s, "sanction", pid)] == ["sanction.record", "sanction.collect"]
     page = inspector.get("/sanctions?uncollected=1").get_data(as_text=True)
-    assert "装车不牢" in page and "服务态度恶劣" not in page and "及时上报" not in page
+    assert "装车不牢" in page and "服务态度恶劣" not in page and "及时上报" not in page and "主动道歉" not in page
     page = inspector.get("/sanctions").get_data(as_text=True)
     assert f"投诉 <span class=\"mono\">{complaint_no}</span>" in page and "已收缴" in page
 
