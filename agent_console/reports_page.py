@@ -194,9 +194,9 @@ def write_analysis(name: str) -> ResponseReturnValue:
         log.info("analysis of report %s refused: %s", name, exc)
         return _render(name, period=period, job=None, job_fmt=reports.PAGE, error=str(exc), status=400,
                        draft=request.form.get("text", ""))
-    args = {"name": name, "from": period.from_day.isoformat(), "until": period.until_day.isoformat(),
-            "tz": period.tz, "saved": "1"}
-    return redirect(url_for("reports.page", **args), 303)
+    args = urlencode({"name": name, "from": period.from_day.isoformat(), "until": period.until_day.isoformat(),
+                      "tz": period.tz, "saved": "1"})
+    return redirect(f"{url_for('reports.page')}?{args}", 303)
 
 
 @bp.get("/api/report-jobs/<job_id>")
