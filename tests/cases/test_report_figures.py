@@ -27,6 +27,7 @@ from cases.db import Database
 from cases.errors import InvalidCaseInput, InvalidReportRequest
 from cases.models.audit import AuditEntry
 from cases.reports.claims_analysis import cause_analysis
+from cases.reports.document import Table, claims_doc, complaints_doc
 from cases.shipment_records import create_shipment
 from cases.views import CaseInput, CaseUpdate, ShipmentInput
 from telephony.records import CallRecord
@@ -70,8 +71,8 @@ def test_weekly_summary_has_waybill_customer_rectification_reply_and_handler(db:
     got = [(x.waybill, x.customer, x.rectification, x.customer_reply, x.handler) for x in r.rows]
     assert got == [("800012345678", "张三", "调整发车班次", "已致歉并告知新时效", "agent1002"),
                    ("800087654321", "王五", "", "", "agent1003")]  # no customer: the consignee; no assignee
-    doc = reports.d.complaints_doc(r)
-    detail = next(b for b in doc.blocks if isinstance(b, reports.d.Table) and b.title.startswith("明细"))
+    doc = complaints_doc(r)
+    detail = next(b for b in doc.blocks if isinstance(b, Table) and b.title.startswith("明细"))
     for head in ("运单号", "客户", "整改结果", "答复客户", "处理人"):
         assert head in detail.headers
     row = dict(zip(detail.headers, detail.rows[0], strict=True))
@@ -123,10 +124,10 @@ def test_monthly_claims_liable_insurer_days_and_cause_analysis(db: Database, tmp
     assert text[3] == "与上期相比：丢失 -2 件、装卸破损 +1 件、交通事故 +1 件。"
     assert "索赔金额最大的是交通事故（60,000.00 元）" in "".join(text)
     assert "平均理赔天数 3.5 天" in "".join(text)
-    doc = reports.d.claims_doc(r)
-    words = next(b for b in doc.blocks if isinstance(b, reports.d.Table) and b.title.startswith("事故原因分析（文字）"))
+    doc = claims_doc(r)
+    words = next(b for b in doc.blocks if isinstance(b, Table) and b.title.startswith("事故原因分析（文字）"))
     assert tuple(row[0] for row in words.rows) == text
-    detail = next(b for b in doc.blocks if isinstance(b, reports.d.Table) and b.title.startswith("明细"))
+    detail = next(b for b in doc.blocks if isinstance(b, Table) and b.title.startswith("明细"))
     assert detail.headers[-3:] == ("责任人", "保险状态", "理赔天数")
     assert detail.rows[0][-3:] == ("分公司 郑州分公司 60%; 装卸工 赵六 40%", "已报保险", Decimal("3.5"))
 
@@ -187,10 +188,10 @@ def test_wrap_up_codes_counted_per_code_hotline_and_agent(db: Database) -> None:
     assert [(c.code, c.count) for c in r.by_code] == [("resolved", 2), ("follow_up", 1)]
     assert r.wrap_ups == 3 and later.wrap_ups == 0
     doc = reports.REPORTS["agents-monthly"].document(r)
-    by_hotline = next(b for b in doc.blocks if isinstance(b, reports.d.Table) and "按热线" in b.title)
+    by_hotline = next(b for b in doc.blocks if isinstance(b, Table) and "按热线" in b.title)
     assert by_hotline.headers == ("话后代码", "理赔热线", "客服热线", "合计")
     assert by_hotline.rows == (("已解决", 1, 1, 2), ("需跟进", 1, 0, 1))
-    by_agent = next(b for b in doc.blocks if isinstance(b, reports.d.Table) and "按客服员" in b.title)
+    by_agent = next(b for b in doc.blocks if isinstance(b, Table) and "按客服员" in b.title)
     assert by_agent.rows == (("agent1001", 1, 0, 1), ("agent1002", 1, 1, 2))
 
 
