@@ -48,6 +48,16 @@ class PartyLine:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonLine:
+    party: LiableParty
+    label: str
+    name: str  # 责任人: which branch, driver, loader ... ("" when not named)
+    claims: int
+    shares_percent: Decimal  # the person's shares of those claims, summed (60% + 40% = 100.00)
+    owed: Decimal  # notified amounts owed
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimRow:
     case_number: str
     reported_at: datetime
@@ -83,6 +93,7 @@ class ClaimsReport:
     previous_by_cause: tuple[Count, ...] = ()
     settled: int = 0  # claims of the period paid so far
     avg_days_to_settle: Decimal | None = None  # over those (reported → paid)
+    by_person: tuple[PersonLine, ...] = ()  # 责任人 with their shares
 
 
 def days_between(start: datetime, end: datetime | None) -> Decimal | None:
@@ -173,6 +184,26 @@ def claims_report(s: Session, period: Period) -> ClaimsReport:
             key=lambda x: (-x.owed, x.party.value),
         )
     )
+    person_rows = s.execute(
+        select(
+            ClaimLiability.party,
+            ClaimLiability.name,
+            func.count(func.distinct(ClaimLiability.claim_id)),
+            zero(func.sum(ClaimLiability.share_bp), 0),
+            zero(func.sum(ClaimLiability.owed_fen), 0),
+        )
+        .join(Claim, Claim.id == ClaimLiability.claim_id)
+        .where(inp)
+        .group_by(ClaimLiability.party, ClaimLiability.name)
+    ).all()
+    by_person = tuple(
+        sorted(
+            (PersonLine(LiableParty(p), LiableParty(p).label_zh, nm, int(k),
+                        (Decimal(int(bp or 0)) / 100).quantize(Decimal("0.01")), yuan0(int(o or 0)))
+             for p, nm, k, bp, o in person_rows),
+            key=lambda x: (-x.owed, -x.shares_percent, x.party.value, x.name),
+        )
+    )
     detail = s.execute(
         select(Claim, Case.number)
         .join(Case, Case.id == Claim.case_id)
@@ -225,4 +256,5 @@ def claims_report(s: Session, period: Period) -> ClaimsReport:
         settled=len(settled_days),
         avg_days_to_settle=(sum(settled_days, Decimal(0)) / len(settled_days)).quantize(Decimal("0.1"))
         if settled_days else None,
+        by_person=by_person,
     )

@@ -126,7 +126,7 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
             ("平均理赔天数", r.avg_days_to_settle if r.avg_days_to_settle is not None else "–"),
         ),
         (
-            Table("事故原因分析（文字）Accident-cause analysis in words", ("分析",),
+            Table("事故原因文字分析 Accident-cause analysis in words", ("分析",),
                   tuple((line,) for line in cause_analysis(r))),
             Chart(
                 "事故原因（件数）",
@@ -150,6 +150,11 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
                 "责任方 Responsible parties",
                 ("责任方", "案件数", "应承担金额"),
                 tuple((p.label, p.claims, p.owed) for p in r.by_party),
+            ),
+            Table(
+                "责任人 Liable people",
+                ("责任方", "责任人", "案件数", "责任比例合计%", "应承担金额"),
+                tuple((p.label, p.name, p.claims, p.shares_percent, p.owed) for p in r.by_person),
             ),
             _count_table("按状态 By stage", "状态", r.by_stage),
             _count_table("按分公司 By branch", "分公司", r.by_branch),

@@ -251,7 +251,7 @@ def _pdf_table(pdf: Any, t: Table, font_face: Any) -> None:
         max(pdf.get_string_width(str(h)), *(pdf.get_string_width(_fmt(r[i])) for r in rows)) + 4
         for i, h in enumerate(t.headers)
     ]
-    weights = [min(w, 90.0) for w in natural]
+    weights = [min(w, 90.0) for w in natural] if len(natural) > 1 else [min(natural[0], pdf.epw)]  # text: wide
     total_w = min(pdf.epw, sum(weights))
     numeric = [all(isinstance(r[i], int | Decimal) for r in rows) for i in range(len(t.headers))]
     pdf.set_fill_color(246, 248, 251)

@@ -116,6 +116,9 @@ def test_monthly_claims_liable_insurer_days_and_cause_analysis(db: Database, tmp
     assert first.days_to_settle == Decimal("3.5")
     assert [x.days_to_settle for x in r.rows[1:]] == [None, None] and r.rows[1].insurer_status == ""
     assert (r.settled, r.avg_days_to_settle, r.previous_total) == (1, Decimal("3.5"), 3)
+    assert [(p.label, p.name, p.claims, p.shares_percent, p.owed) for p in r.by_person] == [
+        ("分公司", "郑州分公司", 1, Decimal("60.00"), Decimal("540.00")),
+        ("装卸工", "赵六", 1, Decimal("40.00"), Decimal("360.00"))]
     assert {c.key: c.count for c in r.previous_by_cause} == {"loss": 2, "handling_damage": 1}
     text = cause_analysis(r)
     assert text[0].startswith("本期受理理赔 3 件，上期 3 件，持平")
@@ -125,7 +128,7 @@ def test_monthly_claims_liable_insurer_days_and_cause_analysis(db: Database, tmp
     assert "索赔金额最大的是交通事故（60,000.00 元）" in "".join(text)
     assert "平均理赔天数 3.5 天" in "".join(text)
     doc = claims_doc(r)
-    words = next(b for b in doc.blocks if isinstance(b, Table) and b.title.startswith("事故原因分析（文字）"))
+    words = next(b for b in doc.blocks if isinstance(b, Table) and b.title.startswith("事故原因文字分析"))
     assert tuple(row[0] for row in words.rows) == text
     detail = next(b for b in doc.blocks if isinstance(b, Table) and b.title.startswith("明细"))
     assert detail.headers[-3:] == ("责任人", "保险状态", "理赔天数")
