@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cases.audit import iso_utc, record_audit
+from cases.errors import InvalidCaseInput
 from cases.inputs import clean_text, clean_username
 from cases.models.base import utcnow
 from cases.models.report_analyses import ReportAnalysis
@@ -55,9 +56,11 @@ def analysis_for(s: Session, report: str, period: Period) -> AnalysisView | None
 def save_analysis(s: Session, report: str, period: Period, text: str, by: str,
                   *, at: datetime | None = None) -> AnalysisView:
     """Write (or replace) the analysis of `report` over `period`; "" clears it. InvalidCaseInput for a
-    text over ANALYSIS_MAX_LEN or a bad username, nothing stored then."""
+    text over ANALYSIS_MAX_LEN, a NUL character or a bad username, nothing stored then."""
     who = clean_username(by, "written_by")
     body = clean_text(text, "analysis", max_len=ANALYSIS_MAX_LEN)
+    if "\x00" in body:  # PostgreSQL's text cannot hold it: a clear refusal, not a database error
+        raise InvalidCaseInput("analysis contains a NUL character")
     now = at or utcnow()
     row = _row(s, report, period, for_update=True)
     before = row.text if row is not None else ""

@@ -236,6 +236,8 @@ def test_bad_analysis_is_refused_and_the_old_one_kept(db: Database) -> None:
         reports.write_analysis(s, "claims-monthly", MONTH, ANALYSIS, "supervisor")
     with db.session() as s, pytest.raises(InvalidCaseInput, match="too long"):
         reports.write_analysis(s, "claims-monthly", MONTH, "长" * 10_001, "supervisor")
+    with db.session() as s, pytest.raises(InvalidCaseInput, match="NUL"):
+        reports.write_analysis(s, "claims-monthly", MONTH, "a\x00b", "supervisor")
     with db.session() as s, pytest.raises(InvalidReportRequest, match="unknown report"):
         reports.write_analysis(s, "no-such-report", MONTH, "x", "supervisor")
     with db.reading() as s:
