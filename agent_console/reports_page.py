@@ -6,7 +6,12 @@ The page's document and each download are report jobs (agent_console.report_jobs
 worker process with processes by role (RQ), on a thread of the console's own when embedded. A request
 waits up to `report_wait_s` for its job; a job not done by then is shown with its state and progress
 (the page polls `/api/report-jobs/<id>`), and offered (the page shown, the file sent) once done. A job
-failed for good shows its error and a "try again" link (`again=1`)."""
+failed for good shows its error and a "try again" link (`again=1`).
+
+Each report and period has the supervisor's written analysis and suggestions (分析…提出合理化建议,
+`cases.reports.analyses`): shown to everyone who sees the report, written by supervisors (capability
+`report_analysis`, POST /reports/<name>/analysis), carried into its XLSX and PDF. A job's name holds the
+analysis' version, so a file rendered before the text changed is not offered after it."""
 
 from __future__ import annotations
 
