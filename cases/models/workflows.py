@@ -175,7 +175,7 @@ class ClaimOffer(Base):
 
 
 class ChangeRequest(Base):
-    """A consignee or consignee-phone change (变更收货人/电话) awaiting approval."""
+    """A consignee or consignee-phone change (更改收货人/电话) awaiting approval."""
 
     __tablename__ = "change_requests"
     __table_args__ = (
