@@ -70,7 +70,7 @@ def this_period() -> Period:
 def record_the_call(db: Database, linkedid: str, hotline: str) -> None:
     """The call's end as the listener stores it (recording) and its transcript as the pipeline does."""
     with db.session() as s:
-        record_call(s, CallRecord(linkedid=linkedid, caller=CALLER, hotline=hotline, outcome="answered",  # type: ignore[arg-type]
+        record_call(s, CallRecord(linkedid=linkedid, caller=CALLER, hotline=hotline, outcome="answered",
                                   agent="agent1001", agents=["agent1001"], rang=["agent1001"], talk_s=60.0,
                                   recording=f"{linkedid}.wav", started_at=T0, answered_at=T0 + 8, ended_at=T0 + 70,
                                   waybill=WAYBILL))
