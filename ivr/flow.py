@@ -25,6 +25,7 @@ from cases.customers import find_customer_by_phone
 from cases.db import Database
 from cases.errors import CasesError
 from cases.intake import ChangeIntake, ClaimIntake, ComplaintIntake, Details, take_in
+from cases.phones import normalize_phone
 from cases.prompt_faults import record_prompt_fault
 from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
@@ -460,10 +461,14 @@ class IvrFlow:
 
     def _new_case(self, st: CallState, kind: CaseKind, subject: str, description: str, waybill: str | None,
                   details: Details | None = None) -> None:
-        """The case and its workflow record (cases.intake: a complaint's, a claim's, a change request's)."""
+        """The case and its workflow record (cases.intake: a complaint's, a claim's, a change request's), for the
+        customer the caller's number matches (the call itself is stored only at its end)."""
         with self.db.session() as db:
-            case = take_in(db, CaseInput(kind=kind.value, subject=subject, description=description,
-                                         waybill=waybill, linkedid=st.uniqueid or None), IVR_USER, details).case
+            customer = find_customer_by_phone(db, st.caller) if st.caller else None
+            case = take_in(db, CaseInput(kind=kind.value, subject=subject, description=description, waybill=waybill,
+                                         linkedid=st.uniqueid or None,
+                                         customer_id=customer.id if customer is not None else None),
+                           IVR_USER, details).case
         st.case_id = case.id
         st.case_number = case.number
         st.step(f"case={case.number}")
@@ -486,11 +491,14 @@ class IvrFlow:
                 st.step("phone:retry")
                 continue
             st.step("phone:confirmed")
+            # the change request itself (cases.changes), unless the phone is the consignee's already
+            same = normalize_phone(phone) == normalize_phone(shipment.consignee_phone or "")
             self._new_case(
                 st, CaseKind.CHANGE_REQUEST, "IVR: 更改收货人电话 change consignee phone",
                 f"来电 {st.caller} 经语音导航申请将运单 {shipment.waybill} 的收货人电话由 "
                 f"{shipment.consignee_phone or '-'} 改为 {phone}。", shipment.waybill,
-                ChangeIntake(field=ChangeField.CONSIGNEE_PHONE.value, new_value=phone, reason="语音导航 IVR"))
+                None if same else ChangeIntake(field=ChangeField.CONSIGNEE_PHONE.value, new_value=phone,
+                                               reason="语音导航 IVR"))
             self._play(s, st, "request-registered", keys=False)
             assert st.case_number is not None
             self._say(s, st, speech.digits(st.case_number), keys=False)

@@ -19,11 +19,13 @@ from cases.call_records import record_call
 from cases.changes import list_change_requests
 from cases.db import Database
 from cases.demo_data import DEMO_WAYBILLS
+from cases.intake import ClaimIntake, ComplaintIntake, take_in
 from cases.models.calls import Call
 from cases.models.case import Case
 from cases.models.workflows import ChangeRequest, Claim, Complaint
 from cases.reports.data import Period, make_period
 from cases.transcript_records import attach_transcript
+from cases.views import CaseInput
 from telephony.events import AgentRinging, CallQueued, CallStarted, CallVariable
 from telephony.records import CallRecord
 
@@ -195,3 +197,23 @@ def test_bad_kind_fields_are_a_clear_400_and_nothing_is_stored(console: Console,
     assert _counts(console.db) == before  # no case, no workflow record, no pending call row
     en = console.login("agent1001").post("/api/cases?lang=en", json=body).get_json()
     assert en["message"] and en["detail"]
+
+
+@pytest.mark.parametrize(("details", "desk"), [(ComplaintIntake(), "/complaints"),
+                                               (ClaimIntake(channel="hotline"), "/claims")])
+def test_an_ivr_made_complaint_or_claim_shows_its_call_recording_and_transcript(
+        console: Console, details: ComplaintIntake | ClaimIntake, desk: str) -> None:
+    """As ivr.flow makes them: by user ivr, the live call linked as pending, the message's recording in the
+    description; the call stored at its end with its recording, the message transcribed."""
+    linkedid = "1764500200.1"
+    kind = "complaint" if isinstance(details, ComplaintIntake) else "claim"
+    with console.db.session() as s:
+        taken = take_in(s, CaseInput(kind=kind, subject=f"IVR: {kind}", waybill=WAYBILL, linkedid=linkedid,
+                                     description=f"录音 recording: /var/spool/asterisk/ivr/{linkedid}.wav"), "ivr",
+                        details)
+    record_the_call(console.db, linkedid, "service")
+    sup = console.login("supervisor")
+    page = sup.get(f"/cases/{taken.case.id}").get_data(as_text=True)
+    assert linkedid in page and WAYBILL in page and f'data-testid="recording-{linkedid}"' in page
+    assert "外箱 破损" in page, page
+    assert taken.case.number in sup.get(desk).get_data(as_text=True)

@@ -18,7 +18,7 @@ from cases.models.case import Case
 from cases.reports.data import Period, make_period
 from cases.shipment_records import create_shipment
 from cases.views import CaseInput, ShipmentEventInput, ShipmentInput
-from tests.ivr.conftest import WAYBILL, IvrServer
+from tests.ivr.conftest import KEY_ACCOUNT_PHONE, WAYBILL, IvrServer
 from tests.ivr.test_ivr_paths import call
 
 
@@ -28,7 +28,8 @@ def _this_week() -> Period:
 
 
 def test_a_complaint_left_in_the_menu_is_on_the_desk_and_in_the_weekly_report(ivr_server: IvrServer) -> None:
-    r = call(ivr_server, "service", ["2", WAYBILL + "#", "talks then #"], uniqueid="1796031000.1")
+    r = call(ivr_server, "service", ["2", WAYBILL + "#", "talks then #"], uniqueid="1796031000.1",
+             callerid=KEY_ACCOUNT_PHONE)
     case_id = int(r.variables["CASE_ID"])
     assert r.variables["IVR_PATH"].startswith(f"menu=2:complaint>waybill={WAYBILL}>recorded=")
     with ivr_server.world.db.session() as s:
@@ -42,6 +43,7 @@ def test_a_complaint_left_in_the_menu_is_on_the_desk_and_in_the_weekly_report(iv
     assert complaint.case_number in [row.case_number for row in weekly.rows] and weekly.total >= 1
     assert [c.call.linkedid for c in case.calls] == ["1796031000.1"]
     assert r.variables["IVR_RECORDING"] in case.description and case.shipment is not None
+    assert case.customer is not None and case.customer.name == "大客户 华东电子"  # by the caller's number
 
 
 def test_a_claim_left_in_the_menu_is_on_the_desk_and_in_the_monthly_report(ivr_server: IvrServer) -> None:
@@ -99,3 +101,12 @@ def test_claim_status_by_waybill_finds_an_old_claim_behind_many_newer_ones(ivr_s
     # a waybill without a claim is not found
     r = call(ivr_server, "claims", ["2", "800012349902#", "", ""])
     assert r.variables["IVR_PATH"].split(">")[1] == "claim:not_found=800012349902"
+
+
+def test_the_consignees_own_phone_again_is_a_case_without_a_change(ivr_server: IvrServer) -> None:
+    r = call(ivr_server, "service", ["3", WAYBILL + "#", "13900000009#", "1"], uniqueid="1796031000.4")
+    case_id = int(r.variables["CASE_ID"])
+    assert r.variables["IVR_PATH"].endswith("phone:confirmed>case=" + get_number(ivr_server, case_id) + ">goodbye")
+    with ivr_server.world.db.session() as s:
+        assert [c for c in list_change_requests(s, limit=1000) if c.case_id == case_id] == []
+        assert get_case(s, case_id).kind == "change_request"
