@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from browser_support import login, new_page, shot
 
+from cases.customers import find_customer_by_phone
 from cases.demo_data import DEMO_WAYBILLS
+from cases.intake import ClaimIntake, take_in
+from cases.views import CaseInput
 from telephony.events import AgentRinging, CallAnswered, CallQueued, CallStarted, CallVariable, IvrDigit
 
 if TYPE_CHECKING:
@@ -22,6 +25,11 @@ pytestmark = [pytest.mark.browser]
 
 def test_a_complaint_saved_from_the_pop_is_on_the_complaints_desk(console: Console, base_url: str, chromium: Any,
                                                                    tmp_path: Path) -> None:
+    with console.db.session() as s:  # 张伟's open claim: the pop shows its stage (理赔阶段)
+        customer = find_customer_by_phone(s, "49305551001")
+        assert customer is not None
+        claim = take_in(s, CaseInput(kind="claim", subject="上月的破损理赔", customer_id=customer.id), "claims",
+                        ClaimIntake(accident_cause="handling_damage", claimed="500")).case
     errors: list[str] = []
     page = login(new_page(chromium, errors), base_url, "agent1001")
     page.wait_for_url("**/agent")
@@ -35,6 +43,7 @@ def test_a_complaint_saved_from_the_pop_is_on_the_complaints_desk(console: Conso
     page.wait_for_selector(f'[data-testid="pop-linkedid"]:has-text("{lid}")')
     console.bus.publish(CallAnswered(lid, "agent1001", "complaints", t0 + 2))
     assert page.input_value('[data-testid="case-kind"]') == "complaint"
+    assert page.text_content(f'[data-testid="pop-claim-stage-{claim.id}"]') == "理赔阶段: 已报案"
     page.wait_for_selector('[data-testid="case-complaint-fields"]:visible')
     assert page.is_hidden('[data-testid="case-claim-fields"]') and page.is_hidden('[data-testid="case-change-fields"]')
     assert page.input_value('[data-testid="case-complaint-type"]') == "other"  # 其他 until the agent chooses
