@@ -11,6 +11,7 @@ from flask import current_app, request, session
 
 from agent_console.config import LANGUAGES
 from agent_console.i18n_cases import CASES_EN, CASES_ZH
+from agent_console.i18n_intake import INTAKE_EN, INTAKE_ZH
 from agent_console.i18n_live import LIVE_EN, LIVE_ZH_CN
 from agent_console.i18n_reports import REPORTS_EN, REPORTS_ZH
 
@@ -609,6 +610,8 @@ EN.update(CASES_EN)
 ZH_CN.update(LIVE_ZH_CN)  # the live transcript pane and live-call view
 ZH_CN.update(REPORTS_ZH), EN.update(REPORTS_EN)  # the reports page's analysis and suggestions
 EN.update(LIVE_EN)
+ZH_CN.update(INTAKE_ZH)  # the pop's intake (agent_console.i18n_intake)
+EN.update(INTAKE_EN)
 
 STRINGS: dict[str, dict[str, str]] = {"zh-CN": ZH_CN, "en": EN}
 
