@@ -116,9 +116,8 @@ COMPLAINT = Machine(
     C.RECORDED,
     (
         _s("analyse", C.RECORDED, C.ANALYSED),
-        # (re)refer: to a department (and unit) with a deadline; a referral may be renewed while it is
-        # open, and a customer not satisfied at the follow-up call (回访) may lead to a new one
-        _s("refer", (C.ANALYSED, C.REFERRED, C.FOLLOWED_UP), C.REFERRED),
+        # (re)refer: to a department (and unit) with a deadline; a referral may be renewed while it is open
+        _s("refer", (C.ANALYSED, C.REFERRED), C.REFERRED),
         # the department's answer: its rectification (整改), then the centre verifies it (验证) or
         # sends it back with a new deadline, as inspection findings are verified
         _s("confirm_rectification", C.REFERRED, C.RECTIFIED),
@@ -131,6 +130,8 @@ COMPLAINT = Machine(
         _s("follow_up", C.CUSTOMER_TOLD, C.FOLLOWED_UP),
         _s("follow_up_attempt", C.CUSTOMER_TOLD, C.CUSTOMER_TOLD),
         _s("close", C.FOLLOWED_UP, C.CLOSED),
+        # a customer not satisfied at the follow-up call may lead to a new referral
+        _s("refer", C.FOLLOWED_UP, C.REFERRED),
     ),
 )
 

@@ -178,7 +178,7 @@ def test_the_follow_up_call_comes_before_closing(db: Database) -> None:
         complaints.verify(s, other, by="supervisor")
         complaints.tell_customer(s, other, reply="已补发", by="a1")
         v = follow_ups.record_follow_up(s, other, outcome="unsatisfied", note="仍少一件", by="a1")
-        assert v.stage.value == "followed_up" and v.allowed_actions == ("refer", "close")
+        assert v.stage.value == "followed_up" and v.allowed_actions == ("close", "refer")
         complaints.refer(s, other, department="warehouse", deadline=_due(), note="客户仍少一件", by="a1")
         complaints.confirm_rectification(s, other, rectification="已补齐", by="wh")
         complaints.verify(s, other, by="supervisor")
