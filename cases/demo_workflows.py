@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from cases import claims, complaints, inspections
 from cases.call_records import record_call
 from cases.claims import EvidenceStore, LiabilityInput
-from cases.follow_ups import record_follow_up
 from cases.demo_data import STAGES
+from cases.follow_ups import record_follow_up
 from cases.inspections import InspectionInput
 from cases.views import CaseInput
 from telephony.records import CallRecord

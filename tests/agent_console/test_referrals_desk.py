@@ -93,7 +93,7 @@ def test_the_centre_sends_back_and_verifies_on_the_desk(console: Console) -> Non
     page = warehouse.get("/branch").get_data(as_text=True)
     assert f'data-testid="sent-back-{cid}"' in page and "未说明如何处理" in page and "已处理" in page
     warehouse.post(f"/branch/complaints/{cid}/answer", data={"rectification": "破损件已补发，装卸工已培训"})
-    assert f'data-testid="referrals-answered"' in warehouse.get("/branch").get_data(as_text=True)
+    assert 'data-testid="referrals-answered"' in warehouse.get("/branch").get_data(as_text=True)
     assert supervisor.post(f"/complaints/{cid}/verify", data={"note": "已核实补发单"}).status_code == 303
     page = supervisor.get(f"/complaints/{cid}").get_data(as_text=True)
     assert 'data-testid="complaint-verified"' in page and "已核实补发单" in page and "整改已验证" in page
