@@ -40,7 +40,7 @@ class SessionUser:
     display_name: str
     role: str
     branch: str = ""  # role branch: the branch or market area the user belongs to
-    department: str = ""  # role branch: the department whose referrals the user answers
+    department: str = ""  # role branch: the department whose referrals the user answers (default branch)
 
     @property
     def is_supervisor(self) -> bool:
@@ -72,7 +72,7 @@ def current_user() -> SessionUser | None:
         return None
     u = found.user
     return SessionUser(username=u.username, display_name=u.display_name, role=str(u.role), branch=u.branch,
-                       department=u.department.value if u.department else "")
+                       department=u.department.value if u.department else ("branch" if u.role == "branch" else ""))
 
 
 def optional_user() -> SessionUser | None:

@@ -69,10 +69,11 @@ def test_a_department_answers_and_the_centre_verifies_in_chromium(console: Conso
 
     desk.reload()
     assert "请说明叉车司机的处理和防护措施" in (desk.text_content(f'[data-testid="sent-back-{c.id}"]') or "")
+    shot(desk, tmp_path, "department-desk")
     desk.fill(f'[data-testid="answer-text-{c.id}"]', "叉车司机已停岗培训，入库通道加装防撞条")
     desk.click(f'[data-testid="answer-{c.id}"]')
     desk.wait_for_load_state("load")
-    shot(desk, tmp_path, "department-desk")
+    assert desk.is_visible('[data-testid="referrals-answered"]')
 
     centre.reload()
     assert "加装防撞条" in (centre.text_content('[data-testid="complaint-rectification"]') or "")
