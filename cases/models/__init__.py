@@ -14,8 +14,10 @@ from cases.models import (  # noqa: F401  (declares every table on Base.metadata
     calls,
     case,
     customers,
+    follow_ups,
     incidents,
     probes,
+    report_analyses,
     shipments,
     workflows,
 )

@@ -5,6 +5,7 @@ decided from a complaint or a claim is shown on its page and marked collected (�
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -160,7 +161,10 @@ def test_penalties_from_a_complaint_and_a_claim_are_shown_there_and_collected_on
     page = inspector.get("/sanctions?uncollected=1").get_data(as_text=True)
     assert "装车不牢" in page and "服务态度恶劣" not in page and "及时上报" not in page and "主动道歉" not in page
     page = inspector.get("/sanctions").get_data(as_text=True)
-    assert f"投诉 <span class=\"mono\">{complaint_no}</span>" in page and "已收缴" in page
+    cell = re.search(rf'data-testid="sanction-source-{pid}">(.*?)</td>', page, re.S)
+    assert cell is not None and re.sub(r"<[^>]+>|\s+", "", cell.group(1)) == f"投诉{complaint_no}"
+    assert f'href="/complaints/{complaint_id}"' in cell.group(1)  # inspectors work complaints too (监察主管3)
+    assert "已收缴" in page
 
 
 def test_the_reports_page_shows_decider_source_collection_and_incidents(console: Console) -> None:
