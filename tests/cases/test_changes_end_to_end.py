@@ -154,8 +154,9 @@ def test_approval_updates_the_tms_first(db: Database, tms: tuple[Tms, str]) -> N
     with db.session() as s:
         v = changes.approve_change(s, rid, note="ok", by="supervisor", source=source)
     assert v.stage == "applied" and v.old_value == "13900139002"
-    assert state.updates == [(TMS_WAYBILL, {"changes": {"consignee_phone": {"from": "13900139002", "to": "13700137000"}},
-                                            "reference": f"change_request:{rid}", "changed_by": "supervisor"})]
+    change = {"consignee_phone": {"from": "13900139002", "to": "13700137000"}}
+    assert state.updates == [(TMS_WAYBILL, {"changes": change, "reference": f"change_request:{rid}",
+                                            "changed_by": "supervisor"})]
     assert ("/api/v1/shipments/" + TMS_WAYBILL, "Bearer t0ken") in state.requests
     assert state.current(TMS_WAYBILL)["consignee_phone"] == "13700137000"
     with db.reading() as s:
