@@ -45,6 +45,8 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "claim_evidence": frozenset({"claims", "supervisor", "admin", "branch"}),
     # the complaints desk: analyse, refer, confirm rectification, tell the customer, close
     "complaints_work": frozenset({"agent", "supervisor", "admin"}),
+    # the changes desk: approve or refuse consignee changes (更改收货人/联系电话/收货地址) agents requested
+    "changes_decide": frozenset({"supervisor", "admin"}),
     # the standard's reports on the page and as XLSX / PDF / JSON downloads
     "reports": CENTRE_ROLES,
 }

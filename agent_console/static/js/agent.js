@@ -344,6 +344,7 @@
 
   const socket = connectSocket();
   if (typeof startReminders === "function") startReminders(socket);
+  if (typeof startChangeCallbacks === "function") startChangeCallbacks(socket);
   if (!socket) return;
   socket.on("agent_state", applySnapshot);
   socket.on("agent_delta", applyDelta);

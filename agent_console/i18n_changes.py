@@ -1,0 +1,88 @@
+"""The strings of consignee changes (更改收货人/联系电话/收货地址): the changes desk, the case page's
+changes, the agent's callbacks (回电) after a decision. Merged into `agent_console.i18n`'s catalogues."""
+
+from __future__ import annotations
+
+CHANGES_ZH: dict[str, str] = {
+    "nav.changes": "更改审批",
+    "change.title": "更改收货人 / 联系电话 / 收货地址",
+    "change.field.consignee_address": "收货地址",
+    "vocab.ChangeField.consignee_name": "收货人",
+    "vocab.ChangeField.consignee_phone": "收货人电话",
+    "vocab.ChangeField.consignee_address": "收货地址",
+    "vocab.ChangeStage.requested": "待审批",
+    "vocab.ChangeStage.applied": "已更改",
+    "vocab.ChangeStage.rejected": "已驳回",
+    "action.change_request.approve": "批准更改",
+    "action.change_request.reject": "驳回",
+    "chg.title": "更改审批",
+    "chg.hint": "客服员提交的更改申请由客服主管审批；批准后运单信息（运输管理系统或本地运单表）随即更改，"
+    "批准或驳回都会生成回电任务，由提交申请的客服员告知客户。",
+    "chg.none": "没有此状态的更改申请",
+    "chg.old": "原值",
+    "chg.new": "新值",
+    "chg.reason": "申请原因",
+    "chg.requested": "申请人",
+    "chg.decision": "审批",
+    "chg.note": "审批意见（可选）",
+    "chg.refuse_reason": "驳回原因（必填）",
+    "chg.on_case": "更改申请",
+    "chg.callback": "回电",
+    "chg.callback_open": "待回电",
+    "chg.callback_done": "已回电",
+    "chg.callbacks": "更改结果回电",
+    "chg.no_callbacks": "没有待回电的更改结果",
+    "chg.callback_mark_done": "已告知客户",
+    "chg.decided_by": "审批人",
+    "chg.go_decide": "去审批",
+    "change.err.not_allowed": "只有客服主管（或管理员）可以审批更改申请；客服员可以提交申请，不能审批",
+    "change.err.decided": "该更改申请已审批过，不能再次审批",
+    "change.err.tms_refused": "运输管理系统拒绝了这项更改：申请仍为待审批，运单信息未更改",
+    "change.err.tms_unreachable": "运输管理系统暂时无法访问：申请仍为待审批，运单信息未更改，请稍后再试",
+    "change.err.reason": "驳回更改申请必须填写原因",
+    "change.err.callback_done": "该回电已完成",
+}
+
+CHANGES_EN: dict[str, str] = {
+    "nav.changes": "Changes",
+    "change.title": "Change consignee / phone / address",
+    "change.field.consignee_address": "Consignee address",
+    "vocab.ChangeField.consignee_name": "Consignee",
+    "vocab.ChangeField.consignee_phone": "Consignee phone",
+    "vocab.ChangeField.consignee_address": "Consignee address",
+    "vocab.ChangeStage.requested": "Awaiting approval",
+    "vocab.ChangeStage.applied": "Changed",
+    "vocab.ChangeStage.rejected": "Refused",
+    "action.change_request.approve": "Approve",
+    "action.change_request.reject": "Refuse",
+    "chg.title": "Change approvals",
+    "chg.hint": "Agents request changes; a customer-service supervisor approves or refuses them. On approval the "
+    "shipment is changed at once (in the transport-management system or the local shipments table); either "
+    "decision gives the requesting agent a callback to tell the customer.",
+    "chg.none": "No change requests at this stage",
+    "chg.old": "Old value",
+    "chg.new": "New value",
+    "chg.reason": "Reason given",
+    "chg.requested": "Requested by",
+    "chg.decision": "Decision",
+    "chg.note": "Note (optional)",
+    "chg.refuse_reason": "Reason for refusing (required)",
+    "chg.on_case": "Change requests",
+    "chg.callback": "Callback",
+    "chg.callback_open": "to call back",
+    "chg.callback_done": "called back",
+    "chg.callbacks": "Change outcomes to call back",
+    "chg.no_callbacks": "No change outcomes to call back",
+    "chg.callback_mark_done": "Customer told",
+    "chg.decided_by": "Decided by",
+    "chg.go_decide": "Decide",
+    "change.err.not_allowed": "Only a customer-service supervisor (or an admin) may approve or refuse a change "
+    "request; agents may request changes, not decide them",
+    "change.err.decided": "This change request was already decided",
+    "change.err.tms_refused": "The transport-management system refused the change: the request still awaits "
+    "approval and the shipment was not changed",
+    "change.err.tms_unreachable": "The transport-management system cannot be reached: the request still awaits "
+    "approval and the shipment was not changed; try again later",
+    "change.err.reason": "A reason is required to refuse a change request",
+    "change.err.callback_done": "This callback was already done",
+}
