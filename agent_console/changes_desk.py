@@ -107,11 +107,11 @@ def changes() -> ResponseReturnValue:
 @requires("write_cases")
 def step(request_id: int, action: str) -> ResponseReturnValue:
     """Form: approve (note optional) or reject (reason required)."""
-    if action not in CHANGE_REQUEST.actions():
-        abort(404)
     user = signed_in_user()
     if not user.can(DECIDE):
         return _forbidden_page(user)
+    if action not in CHANGE_REQUEST.actions():
+        abort(404)
     try:
         note = form_field("note", required=action == "reject")
         decide(request_id, action, note, user.username)
@@ -136,11 +136,11 @@ def request_json(v: ChangeRequestView) -> dict[str, Any]:
 @requires("write_cases")
 def api_step(request_id: int, action: str) -> ResponseReturnValue:
     """{note}: approve or reject (note required); 403 for anyone but a supervisor or an admin."""
-    if action not in CHANGE_REQUEST.actions():
-        abort(404)
     user = signed_in_user()
     if not user.can(DECIDE):
         return {"error": "change.err.not_allowed", "message": _t("change.err.not_allowed")}, 403
+    if action not in CHANGE_REQUEST.actions():
+        abort(404)
     body = request.get_json(silent=True)
     raw = body.get("note", "") if isinstance(body, dict) else None
     if not isinstance(raw, str):
