@@ -33,7 +33,7 @@ function startChangeCallbacks(socket) {
       t("chg.callback_mark_done"));
     const item = el("li", { class: "task", dataset: { testid: `change-callback-${c.id}`, outcome: c.outcome } },
       el("div", {},
-        el("span", { class: "badge " + (good ? "ok" : "bad") }, c.outcome_label), " ",
+        el("span", { class: "badge " + (good ? "score-ok" : "bad") }, c.outcome_label), " ",
         el("a", { href: `/cases/${c.case_id}`, class: "mono" }, c.case_number), " ",
         el("span", {}, `${c.field_label}: ${c.old_value || "–"} → ${c.new_value}`)),
       el("div", { class: "muted small" }, `${t("chg.decided_by")} ${c.decided_by}`, c.note ? ` · ${c.note}` : "",
