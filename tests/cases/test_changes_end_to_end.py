@@ -240,3 +240,23 @@ def test_tms_answer_without_the_new_value_is_a_bad_answer(db: Database, tms: tup
     with pytest.raises(ShipmentSourceBadAnswer, match="HTTP 500"), db.session() as s:
         changes.approve_change(s, rid, by="supervisor", source=source)
     _nothing_changed(db, rid, audits)
+
+
+def test_the_address_in_the_shipments_csv(db: Database) -> None:
+    from cases.shipments import export_csv, import_csv
+
+    head = "waybill,consignee_name,origin,destination"
+    with db.session() as s:
+        import_csv(s, f"{head},consignee_address\n800012345601,李娜,上海,郑州,郑州市金水区花园路 8 号\n".encode(),
+                   by="admin")
+    with db.session() as s:  # an older file without the column keeps the address
+        import_csv(s, f"{head}\n800012345601,李娜娜,上海,郑州\n".encode(), by="admin")
+    with db.reading() as s:
+        shipment = find_shipment(s, "800012345601")
+        exported = export_csv(s, bom=False).decode()
+    assert shipment is not None and (shipment.consignee_name, shipment.consignee_address) == ("李娜娜",
+                                                                                            "郑州市金水区花园路 8 号")
+    assert exported.splitlines()[0].endswith(",history,consignee_address")
+    assert exported.splitlines()[1].endswith(",郑州市金水区花园路 8 号")
+    with pytest.raises(InvalidInput, match="consignee_address: is too long"), db.session() as s:
+        import_csv(s, f"{head},consignee_address\n800012345601,李娜,上海,郑州,{'路' * 201}\n".encode(), by="admin")
