@@ -61,7 +61,8 @@ def test_a_supervisor_approves_a_change_and_the_agent_calls_back(console: Consol
 
     # the agent's page got the callback without a reload
     item = agent.wait_for_selector('[data-testid^="change-callback-"][data-outcome="applied"]')
-    assert item is not None and NEW_ADDRESS in (item.text_content() or "") and case.number in (item.text_content() or "")
+    said = (item.text_content() or "") if item is not None else ""
+    assert NEW_ADDRESS in said and case.number in said
     assert agent.text_content('[data-testid="change-callbacks-count"]') == "1"
     shot(agent, tmp_path, "changes-agent-callback")
     agent.click('[data-testid^="change-callback-done-"]')

@@ -71,6 +71,8 @@ def test_agent_requests_supervisor_approves_agent_calls_back(console: Console) -
     assert _stage(console, rid) == "applied"
     with console.db.reading() as s:
         assert find_shipment(s, WAYBILL).consignee_address == "郑州市金水区花园路 8 号"  # type: ignore[union-attr]
+    shipment_page = agent.get(f"/shipments/{WAYBILL}").get_data(as_text=True)
+    assert 'data-testid="shipment-consignee-address">郑州市金水区花园路 8 号<' in shipment_page
     # deciding twice is refused
     resp = sup.post(f"/changes/{rid}/reject", data={"note": "再驳回"})
     assert resp.status_code == 409 and "已审批过" in resp.get_data(as_text=True)
