@@ -29,6 +29,7 @@ from agent_console.desk_forms import (
 from cases import complaints as co
 from cases.audit import audit_for
 from cases.errors import ComplaintNotFound
+from cases.intake import ComplaintIntake, take_in
 from cases.models.workflows import Complaint
 from cases.views import CaseInput
 from cases.vocab import ComplaintCause, ComplaintStage, ComplaintType, Department
@@ -64,14 +65,16 @@ def record() -> ResponseReturnValue:
     user = signed_in_user()
     try:
         with console().db.session() as s:
-            view = co.open_complaint(
+            taken = take_in(
                 s,
                 CaseInput(kind="complaint", subject=form_field("subject", required=True, max_len=200),
                           description=form_field("description"), waybill=form_field("waybill") or None),
-                complaint_type=form_choice("complaint_type", ComplaintType),
-                branch=form_field("branch", max_len=100),
-                by=user.username,
+                user.username,
+                ComplaintIntake(complaint_type=form_choice("complaint_type", ComplaintType),
+                                branch=form_field("branch", max_len=100)),
             )
+            assert taken.complaint is not None
+            view = taken.complaint
     except REFUSED as exc:
         notice, status = notice_for(exc)
         return _list_page(notice, status)

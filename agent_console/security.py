@@ -49,6 +49,8 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "changes_decide": frozenset({"supervisor", "admin"}),
     # the standard's reports on the page and as XLSX / PDF / JSON downloads
     "reports": CENTRE_ROLES,
+    # the supervisor's written analysis and suggestions of a report and period (分析…提出合理化建议)
+    "report_analysis": frozenset({"supervisor", "admin"}),
 }
 
 

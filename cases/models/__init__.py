@@ -16,6 +16,7 @@ from cases.models import (  # noqa: F401  (declares every table on Base.metadata
     change_callbacks,
     customers,
     probes,
+    report_analyses,
     shipments,
     workflows,
 )

@@ -136,7 +136,7 @@ def test_illegal_steps_are_refused_with_a_clear_message_and_change_nothing(conso
     claims.post(f"/claims/{cid}/agree_amount", data={"amount": "500"})
     claims.post(f"/claims/{cid}/notify_parties")
     resp = claims.post(f"/claims/{cid}/pay", data={"amount": "499.99"})
-    assert resp.status_code == 400 and "赔付金额必须等于确定的赔偿金额" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "赔付金额必须等于确定的理赔金额" in resp.get_data(as_text=True)
     resp = claims.post(f"/claims/{cid}/close")
     assert resp.status_code == 409 and "不能执行「结案」" in resp.get_data(as_text=True)
     assert _stage(console, cid) == "parties_notified"
