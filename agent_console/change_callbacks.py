@@ -1,8 +1,10 @@
 """The callbacks (回电) owed after a change request's decision, on the agent's page: pushed to the
 requesting agent as `change_callback` the moment the decision is committed (Socket.IO room
-`agent:<username>`), listed by `GET /api/change-callbacks` (an agent's own open ones; a supervisor's:
+`agent:<username>`; one for no one in particular, e.g. of a change the IVR took, to `supervisors`), listed by
+`GET /api/change-callbacks` (an agent's own open ones and those of no one in particular; a supervisor's:
 every open one) and marked done (已回电: the customer was told) by `POST /api/change-callbacks/<id>/done`
-{note?}, by that agent or a supervisor; audited (cases.change_callbacks)."""
+{note?}, by that agent (anyone for one of no one in particular) or a supervisor; audited
+(cases.change_callbacks)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from flask import Blueprint, abort, current_app, request
 from flask.typing import ResponseReturnValue
 
 from agent_console.auth import requires
-from agent_console.console_rooms import agent_room
+from agent_console.console_rooms import SUPERVISORS_ROOM, agent_room
 from agent_console.context import console
 from agent_console.desk_forms import label, signed_in_user
 from agent_console.i18n import current_language, translate
@@ -41,7 +43,7 @@ def push_callback(c: ChangeCallbackView) -> None:
     if socketio is None:
         return
     try:
-        socketio.emit(EVENT, callback_json(c), to=agent_room(c.agent))
+        socketio.emit(EVENT, callback_json(c), to=agent_room(c.agent) if c.agent else SUPERVISORS_ROOM)
     except Exception:  # a message queue away must not undo a committed decision
         log.exception("change callback %s not pushed to %s", c.id, c.agent)
 
@@ -56,7 +58,8 @@ def mine() -> ResponseReturnValue:
     user = signed_in_user()
     try:
         with console().db.reading() as s:
-            rows = list_callbacks(s, agent=None if user.can("wallboard") else user.username, open_only=True)
+            rows = list_callbacks(s, agent=None if user.can("wallboard") else user.username, with_unassigned=True,
+                                  open_only=True)
     except DatabaseUnavailable:
         abort(503)
     return {"callbacks": [callback_json(c) for c in rows]}
@@ -73,7 +76,7 @@ def done(callback_id: int) -> ResponseReturnValue:
     try:
         with console().db.session() as s:
             found = get_callback(s, callback_id)
-            if found.agent != user.username and not user.can("wallboard"):
+            if found.agent not in (user.username, "") and not user.can("wallboard"):
                 abort(403)
             view = complete_callback(s, callback_id, note=note, by=user.username)
     except ChangeCallbackNotFound:

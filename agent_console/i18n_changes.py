@@ -34,6 +34,7 @@ CHANGES_ZH: dict[str, str] = {
     "chg.no_callbacks": "没有待回电的更改结果",
     "chg.callback_mark_done": "已告知客户",
     "chg.decided_by": "审批人",
+    "chg.callback_anyone": "无指定客服员，任何客服员均可回电",
     "chg.go_decide": "去审批",
     "change.err.not_allowed": "只有客服主管（或管理员）可以审批更改申请；客服员可以提交申请，不能审批",
     "change.err.decided": "该更改申请已审批过，不能再次审批",
@@ -75,6 +76,7 @@ CHANGES_EN: dict[str, str] = {
     "chg.no_callbacks": "No change outcomes to call back",
     "chg.callback_mark_done": "Customer told",
     "chg.decided_by": "Decided by",
+    "chg.callback_anyone": "for any agent",
     "chg.go_decide": "Decide",
     "change.err.not_allowed": "Only a customer-service supervisor (or an admin) may approve or refuse a change "
     "request; agents may request changes, not decide them",

@@ -1,6 +1,8 @@
 """The callback (回电) owed to the customer once a change request is decided: made by the decision for
 the agent who asked for the change (cases.changes), listed on that agent's page and the case page, and
-marked done (已回电) by that agent or a supervisor. Audited (entity "change_callback")."""
+marked done (已回电) by that agent or a supervisor. A change the IVR or another non-agent asked for goes to
+the case's assignee, else to no one in particular (`agent` ""): every agent sees it and any may take it.
+Audited (entity "change_callback")."""
 
 from __future__ import annotations
 
@@ -13,12 +15,15 @@ from sqlalchemy.orm import Session
 from cases.audit import record_audit
 from cases.errors import ChangeCallbackNotFound, InvalidWorkflowInput
 from cases.inputs import aware_utc, clean_text, clean_username
+from cases.models.accounts import User
 from cases.models.base import utcnow
 from cases.models.case import Case
 from cases.models.change_callbacks import ChangeCallback
 from cases.models.shipments import Shipment
 from cases.models.workflows import ChangeRequest
-from cases.vocab import ChangeField, ChangeStage
+from cases.vocab import ChangeField, ChangeStage, Role
+
+CALLBACK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value, Role.ADMIN.value)  # the console users who take calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +50,17 @@ class ChangeCallbackView:
         return self.done_at is not None
 
 
+def who_calls_back(s: Session, r: ChangeRequest, case: Case) -> str:
+    """The requester when it is an active user who takes calls; else the case's assignee, else "" (anyone)."""
+    user = s.scalars(select(User).where(User.username == r.requested_by)).one_or_none()
+    if user is not None and user.active and user.role in CALLBACK_ROLES:
+        return user.username
+    return case.assigned_to or ""
+
+
 def create_callback(s: Session, r: ChangeRequest, case: Case, *, by: str, at: datetime) -> ChangeCallback:
-    """The callback for a request just decided (`r.stage` applied or rejected), for its requester."""
-    cb = ChangeCallback(change_request_id=r.id, case_id=case.id, agent=r.requested_by, outcome=r.stage,
+    """The callback for a request just decided (`r.stage` applied or rejected), for `who_calls_back`."""
+    cb = ChangeCallback(change_request_id=r.id, case_id=case.id, agent=who_calls_back(s, r, case), outcome=r.stage,
                         note=r.decision_note, created_at=at)
     s.add(cb)
     s.flush()
@@ -74,11 +87,12 @@ def _view(cb: ChangeCallback, r: ChangeRequest, number: str, waybill: str) -> Ch
 
 
 def list_callbacks(s: Session, *, agent: str | None = None, case_id: int | None = None, open_only: bool = False,
-                   limit: int = 100) -> tuple[ChangeCallbackView, ...]:
-    """Callbacks, newest first: of one agent, of one case, only those not done yet."""
+                   with_unassigned: bool = False, limit: int = 100) -> tuple[ChangeCallbackView, ...]:
+    """Callbacks, newest first: of one agent (and those of no one in particular), of one case, only those
+    not done yet."""
     stmt = _QUERY
     if agent is not None:
-        stmt = stmt.where(ChangeCallback.agent == agent)
+        stmt = stmt.where(ChangeCallback.agent.in_((agent, "") if with_unassigned else (agent,)))
     if case_id is not None:
         stmt = stmt.where(ChangeCallback.case_id == case_id)
     if open_only:

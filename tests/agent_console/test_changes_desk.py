@@ -152,3 +152,22 @@ def test_tms_refusing_or_down_changes_nothing(console: Console) -> None:
         with console.db.reading() as s:
             assert find_shipment(s, waybill).consignee_phone == "13700137000"  # type: ignore[union-attr]
         assert [c["case_id"] for c in agent.get("/api/change-callbacks").get_json()["callbacks"]] == [case_id]
+
+
+def test_a_change_the_ivr_took_is_any_agents_callback(console: Console) -> None:
+    from cases.case_records import create_case
+    from cases.views import CaseInput
+
+    with console.db.session() as s:
+        case = create_case(s, CaseInput(kind="change_request", subject="IVR: 更改联系电话", waybill=WAYBILL), "ivr")
+        rid = changes.request_change(s, case.id, field="consignee_phone", new_value="13700137000", by="ivr").id
+    sup = console.login("supervisor")
+    sup_sock = console.socket(sup)
+    assert sup.post(f"/changes/{rid}/reject", data={"note": "来电号码无法核实"}).status_code == 303
+    assert console.wait_for(sup_sock, "change_callback")["agent"] == ""
+    first, second = console.login("agent1001"), console.login("agent1002")
+    [seen] = first.get("/api/change-callbacks").get_json()["callbacks"]
+    assert seen["outcome"] == "rejected" and second.get("/api/change-callbacks").get_json()["callbacks"] == [seen]
+    assert second.post(f"/api/change-callbacks/{seen['id']}/done", json={}).status_code == 200
+    assert first.get("/api/change-callbacks").get_json()["callbacks"] == []
+    assert "无指定客服员" in sup.get(f"/cases/{case.id}").get_data(as_text=True)

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from workflow_support import WAYBILL, make_shipment
 
 from cases import change_callbacks, changes
+from cases.accounts import create_user
 from cases.audit import audit_for
-from cases.case_records import create_case
+from cases.case_records import create_case, update_case
 from cases.db import Database
 from cases.errors import (
     ChangeCallbackNotFound,
@@ -29,7 +30,7 @@ from cases.models.audit import AuditEntry
 from cases.models.change_callbacks import ChangeCallback
 from cases.shipment_records import find_shipment
 from cases.shipment_sources import HttpShipmentSource, HttpSourceSettings, copy_into_table
-from cases.views import CaseInput
+from cases.views import CaseInput, CaseUpdate
 from tests.fake_tms import TMS_SHIPMENT, Tms, serve_tms
 
 TMS_WAYBILL = str(TMS_SHIPMENT["waybill"])
@@ -39,6 +40,15 @@ TMS_WAYBILL = str(TMS_SHIPMENT["waybill"])
 def tms() -> Iterator[tuple[Tms, str]]:
     with serve_tms() as served:
         yield served
+
+
+@pytest.fixture(autouse=True)
+def agents(db: Database) -> None:
+    """The console users who ask for changes (and call back); "ivr" is none of them."""
+    with db.session() as s:
+        for name in ("agent1001", "agent1002"):
+            create_user(s, name, "password-123", "agent", name)
+        create_user(s, "inspector1", "password-123", "inspector", "监察")
 
 
 def _case(db: Database, waybill: str = WAYBILL) -> int:
@@ -116,6 +126,25 @@ def test_callback_done_once_by_anyone_named(db: Database) -> None:
         assert change_callbacks.list_callbacks(s, open_only=True) == ()
         assert [a.what for a in audit_for(s, "change_callback", cb.id)] == ["change_callback.create",
                                                                               "change_callback.done"]
+
+
+def test_a_change_the_ivr_took_is_called_back_by_the_assignee_or_anyone(db: Database) -> None:
+    case_id = _case(db)
+    with db.session() as s:
+        phone = changes.request_change(s, case_id, field="consignee_phone", new_value="13700137000", by="ivr").id
+        name = changes.request_change(s, case_id, field="consignee_name", new_value="王五", by="inspector1").id
+        changes.reject_change(s, phone, note="来电号码不是收货人电话", by="supervisor")
+    with db.session() as s:
+        update_case(s, case_id, CaseUpdate(assigned_to="agent1002"),
+                    "supervisor")
+        changes.approve_change(s, name, by="supervisor")
+    with db.reading() as s:
+        by_request = {c.change_request_id: c.agent for c in change_callbacks.list_callbacks(s)}
+        mine = change_callbacks.list_callbacks(s, agent="agent1001", with_unassigned=True)
+        theirs = change_callbacks.list_callbacks(s, agent="agent1002", with_unassigned=True)
+    assert by_request == {phone: "", name: "agent1002"}  # no one in particular / the case's assignee
+    assert [c.change_request_id for c in mine] == [phone]
+    assert sorted(c.change_request_id for c in theirs) == sorted([phone, name])
 
 
 def test_request_rules_for_the_new_fields(db: Database) -> None:

@@ -1,6 +1,6 @@
 // The callbacks (回电) owed after a change request was approved or refused, on the agent page: the list
 // from /api/change-callbacks, kept current by the `change_callback` event, done with
-// POST /api/change-callbacks/<id>/done (agent_console/change_callbacks.py).
+// POST /api/change-callbacks/<id>/done (agent_console/change_callbacks.py); reloaded every minute too.
 "use strict";
 
 function startChangeCallbacks(socket) {
@@ -37,7 +37,7 @@ function startChangeCallbacks(socket) {
         el("a", { href: `/cases/${c.case_id}`, class: "mono" }, c.case_number), " ",
         el("span", {}, `${c.field_label}: ${c.old_value || "–"} → ${c.new_value}`)),
       el("div", { class: "muted small" }, `${t("chg.decided_by")} ${c.decided_by}`, c.note ? ` · ${c.note}` : "",
-        " · ", formatTime(c.created_at)),
+        " · ", formatTime(c.created_at), c.agent ? "" : ` · ${t("chg.callback_anyone")}`),
       button);
     button.addEventListener("click", async () => {
       button.disabled = true;
@@ -63,4 +63,5 @@ function startChangeCallbacks(socket) {
     socket.on("change_callback", add);
   }
   load();
+  setInterval(load, 60000);  // those of no one in particular (the IVR's changes) are not pushed to agents
 }
