@@ -6,6 +6,7 @@ nothing changes."""
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,7 @@ def _stage(console: Console, rid: int) -> str:
 def test_agent_requests_supervisor_approves_agent_calls_back(console: Console) -> None:
     agent = console.login("agent1001")
     sock = console.socket(agent)
-    case_id, rid = _request(agent, WAYBILL, "consignee_address", "郑州市金水区花园路 8 号")
+    case_id, rid = _request(agent, WAYBILL, "consignee_address", "郑州市中原区建设路 18 号")
     # the agent may not decide: told who does, nothing changed
     resp = agent.post(f"/changes/{rid}/approve", data={"note": "我自己批"})
     assert resp.status_code == 403 and "只有客服主管（或管理员）可以审批更改申请" in resp.get_data(as_text=True)
@@ -64,15 +65,18 @@ def test_agent_requests_supervisor_approves_agent_calls_back(console: Console) -
     sup = console.login("supervisor")
     desk = sup.get("/changes").get_data(as_text=True)
     assert 'data-testid="nav-changes"' in desk and f'data-testid="change-row-{rid}"' in desk
-    assert "郑州市金水区花园路 8 号" in desk and "收货地址" in desk and "待审批" in desk
+    assert "郑州市中原区建设路 18 号" in desk and "收货地址" in desk and "待审批" in desk
+    assert "郑州市金水区花园路 8 号" in desk  # the address on record, shown as the old value
     resp = sup.post(f"/changes/{rid}/approve", data={"note": "已核实身份"})
     assert resp.status_code == 303 and "done=change_request.approve" in resp.headers["Location"]
     assert "已完成：批准更改" in sup.get(resp.headers["Location"]).get_data(as_text=True)
     assert _stage(console, rid) == "applied"
     with console.db.reading() as s:
-        assert find_shipment(s, WAYBILL).consignee_address == "郑州市金水区花园路 8 号"  # type: ignore[union-attr]
+        assert find_shipment(s, WAYBILL).consignee_address == "郑州市中原区建设路 18 号"  # type: ignore[union-attr]
     shipment_page = agent.get(f"/shipments/{WAYBILL}").get_data(as_text=True)
-    assert 'data-testid="shipment-consignee-address">郑州市金水区花园路 8 号<' in shipment_page
+    case_text = re.sub(r"<[^>]+>", "", agent.get(f"/cases/{case_id}").get_data(as_text=True))
+    assert "收货地址: 郑州市金水区花园路 8 号 → 郑州市中原区建设路 18 号" in case_text  # old → new
+    assert 'data-testid="shipment-consignee-address">郑州市中原区建设路 18 号<' in shipment_page
     # deciding twice is refused
     resp = sup.post(f"/changes/{rid}/reject", data={"note": "再驳回"})
     assert resp.status_code == 409 and "已审批过" in resp.get_data(as_text=True)
@@ -80,7 +84,7 @@ def test_agent_requests_supervisor_approves_agent_calls_back(console: Console) -
     pushed = console.wait_for(sock, "change_callback")
     assert (pushed["case_id"], pushed["outcome"], pushed["note"]) == (case_id, "applied", "已核实身份")
     [mine] = agent.get("/api/change-callbacks").get_json()["callbacks"]
-    assert mine["id"] == pushed["id"] and mine["new_value"] == "郑州市金水区花园路 8 号"
+    assert mine["id"] == pushed["id"] and mine["new_value"] == "郑州市中原区建设路 18 号"
     other = console.login("agent1002")
     assert other.get("/api/change-callbacks").get_json()["callbacks"] == []
     assert other.post(f"/api/change-callbacks/{mine['id']}/done", json={}).status_code == 403
