@@ -39,12 +39,14 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "claims_work": frozenset({"claims", "supervisor", "admin"}),
     # the inspection console: inspections, findings, rectification verification, rewards and penalties
     "inspections_work": frozenset({"inspector", "supervisor", "admin"}),
-    # the branch console: a branch's referrals, rectifications and claims (only its own: ownership)
+    # the department desk (/branch): referrals routed to the user's department and unit, and a branch's
+    # rectifications and claims (only its own: ownership)
     "branch_work": frozenset({"branch"}),
     # a claim's evidence files: claims staff, and the branch the claim belongs to (ownership)
     "claim_evidence": frozenset({"claims", "supervisor", "admin", "branch"}),
-    # the complaints desk: analyse, refer, confirm rectification, tell the customer, close
-    "complaints_work": frozenset({"agent", "supervisor", "admin"}),
+    # the complaints desk: analyse, refer, verify rectifications, tell the customer, follow up, close; the
+    # inspection supervisor takes and resolves complaints too (监察主管3: 对接收到的客户投诉问题进行落实、解决)
+    "complaints_work": frozenset({"agent", "supervisor", "inspector", "admin"}),
     # the changes desk: approve or refuse consignee changes (更改收货人/联系电话/收货地址) agents requested
     "changes_decide": frozenset({"supervisor", "admin"}),
     # the standard's reports on the page and as XLSX / PDF / JSON downloads

@@ -15,6 +15,7 @@ from cases.models import (  # noqa: F401  (declares every table on Base.metadata
     case,
     change_callbacks,
     customers,
+    follow_ups,
     probes,
     report_analyses,
     shipments,

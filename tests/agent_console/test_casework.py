@@ -257,7 +257,7 @@ def test_branch_staff_see_and_answer_only_their_branch(console: Console) -> None
         assert co.get_complaint(s, mine).stage.value == "rectified"
         assert co.get_complaint(s, theirs).stage.value == "referred"
     resp = branch.post(f"/branch/complaints/{mine}/answer", data={"rectification": "again"})
-    assert resp.status_code == 409 and "不能执行「确认整改」" in resp.get_data(as_text=True)
+    assert resp.status_code == 409 and "不能执行「反馈整改」" in resp.get_data(as_text=True)
     code, _ = _upload(branch, f"/branch/claims/{own_claim}/evidence", "现场.png", PNG, "image/png")
     assert code == 303
     with console.db.reading() as s:
