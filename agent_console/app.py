@@ -13,6 +13,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from agent_console import (
     auth,
     branch_desk,
+    change_callbacks,
+    changes_desk,
     claims_desk,
     complaints_desk,
     incidents_desk,
@@ -141,6 +143,8 @@ def create_app(
     app.extensions[reports_page.QUOTA_KEY] = ReportQuota(config.report_jobs_per_user)
     app.register_blueprint(complaints_desk.bp)
     app.register_blueprint(reminders.bp)
+    app.register_blueprint(changes_desk.bp)  # consignee changes decided; the callbacks after (issue #17)
+    app.register_blueprint(change_callbacks.bp)
 
     @app.context_processor
     def inject_language() -> dict[str, Any]:

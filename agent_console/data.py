@@ -306,7 +306,8 @@ def update_case(db: Database, case_id: int, payload: object, by: str, wrap_up_la
 
 
 def request_change(db: Database, case_id: int, payload: object, by: str) -> ChangeRequestView:
-    """{field: consignee_name|consignee_phone, new_value, reason?} → a change request on the case."""
+    """{field: consignee_name|consignee_phone|consignee_address, new_value, reason?} → a change request on
+    the case (decided on the changes desk: agent_console.changes_desk)."""
     if not isinstance(payload, dict):
         raise BadCaseRequest("case.err.json", "the body must be a JSON object")
     unknown = sorted(set(payload) - {"field", "new_value", "reason"})

@@ -115,6 +115,7 @@ class PopShipment:
     consignee_name: str
     consignee_phone: str
     events: tuple[PopShipmentEvent, ...]  # oldest first
+    consignee_address: str = ""  # 收货地址 (migration 0012)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +189,7 @@ def _shipment(s: ShipmentView) -> PopShipment:
         shipper_name=s.shipper_name,
         consignee_name=s.consignee_name,
         consignee_phone=s.consignee_phone,
+        consignee_address=s.consignee_address,
         events=tuple(
             PopShipmentEvent(at=e.at.isoformat(timespec="seconds"), place=e.place, status=e.status, note=e.note)
             for e in s.events

@@ -47,6 +47,8 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     # the complaints desk: analyse, refer, verify rectifications, tell the customer, follow up, close; the
     # inspection supervisor takes and resolves complaints too (监察主管3: 对接收到的客户投诉问题进行落实、解决)
     "complaints_work": frozenset({"agent", "supervisor", "inspector", "admin"}),
+    # the changes desk: approve or refuse consignee changes (更改收货人/联系电话/收货地址) agents requested
+    "changes_decide": frozenset({"supervisor", "admin"}),
     # the standard's reports on the page and as XLSX / PDF / JSON downloads
     "reports": CENTRE_ROLES,
     # the supervisor's written analysis and suggestions of a report and period (分析…提出合理化建议)

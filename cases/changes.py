@@ -1,6 +1,12 @@
-"""Consignee / consignee-phone change requests (更改收货人/联系电话): requested → applied (approved: the
-shipment is updated) or rejected. Rules in `cases.workflow.CHANGE_REQUEST`; audited (entity
-"change_request", and "shipment" for the update itself)."""
+"""Consignee changes (更改收货人/联系电话/收货地址): an agent requests one on a change-request case
+(`request_change`: 待审批), a supervisor approves it (`approve_change`: the shipment source is updated,
+已更改) or refuses it with a reason (`reject_change`: 已驳回). Either decision makes the callback (回电)
+the requesting agent owes the customer (cases.change_callbacks). Rules in `cases.workflow.CHANGE_REQUEST`;
+audited (entity "change_request", "shipment" for the update itself, "change_callback").
+
+Approval with a transport-management system (the `http` shipment source) tells it first
+(cases.shipment_updates); when it refuses or cannot be reached the error propagates before anything is
+written: the request stays requested and the table copy keeps its value."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from cases.audit import record_audit
 from cases.case_records import load_case
+from cases.change_callbacks import create_callback
 from cases.errors import ChangeRequestNotFound, InvalidWorkflowInput
 from cases.inputs import aware_utc, clean_text, clean_username, parse_enum
 from cases.models.base import utcnow
@@ -19,8 +26,12 @@ from cases.models.case import Case
 from cases.models.shipments import Shipment
 from cases.models.workflows import ChangeRequest
 from cases.phones import normalize_phone
+from cases.shipment_sources import ShipmentSource
+from cases.shipment_updates import ShipmentChange, push_change
 from cases.vocab import CaseKind, CaseStatus, ChangeField, ChangeStage
 from cases.workflow import CHANGE_REQUEST
+
+MAX_LEN = {ChangeField.CONSIGNEE_NAME: 100, ChangeField.CONSIGNEE_ADDRESS: 200}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +50,10 @@ class ChangeRequestView:
     decided_at: datetime | None
     decision_note: str
     allowed_actions: tuple[str, ...]
+    case_number: str = ""
 
 
-def _view(r: ChangeRequest, waybill: str) -> ChangeRequestView:
+def _view(r: ChangeRequest, waybill: str, case_number: str = "") -> ChangeRequestView:
     return ChangeRequestView(
         id=r.id,
         case_id=r.case_id,
@@ -57,6 +69,7 @@ def _view(r: ChangeRequest, waybill: str) -> ChangeRequestView:
         decided_at=r.decided_at,
         decision_note=r.decision_note,
         allowed_actions=CHANGE_REQUEST.allowed(r.stage),
+        case_number=case_number,
     )
 
 
@@ -66,13 +79,15 @@ def _clean_value(fld: ChangeField, value: str) -> str:
         if not 5 <= len(phone) <= 32:
             raise InvalidWorkflowInput(f"{value!r} is not a phone number")
         return phone
-    return clean_text(value, "consignee name", max_len=100, required=True)
+    what = "consignee address" if fld is ChangeField.CONSIGNEE_ADDRESS else "consignee name"
+    return clean_text(value, what, max_len=MAX_LEN[fld], required=True)
 
 
 def request_change(
     s: Session, case_id: int, *, field: str, new_value: str, reason: str = "", by: str, at: datetime | None = None
 ) -> ChangeRequestView:
-    """Ask for a change of the case's shipment (the case must be a change request with a waybill)."""
+    """Ask for a change of the case's shipment (the case must be a change request with a waybill; one
+    request per field of a shipment waits for approval at a time)."""
     who = clean_username(by, "requested_by")
     fld = parse_enum(ChangeField, field, "change field", InvalidWorkflowInput)
     value = _clean_value(fld, new_value)
@@ -86,6 +101,13 @@ def request_change(
     current = str(getattr(case.shipment, fld.value))
     if current == value:
         raise InvalidWorkflowInput(f"the {fld.value} of {case.shipment.waybill} is already {value!r}")
+    waiting = s.scalars(select(ChangeRequest.id).where(
+        ChangeRequest.shipment_id == case.shipment.id, ChangeRequest.field == fld.value,
+        ChangeRequest.stage == ChangeStage.REQUESTED.value)).first()
+    if waiting is not None:
+        raise InvalidWorkflowInput(
+            f"a change of the {fld.value} of {case.shipment.waybill} is already waiting for approval "
+            f"(change request {waiting})")
     r = ChangeRequest(
         case_id=case.id,
         shipment_id=case.shipment.id,
@@ -118,7 +140,7 @@ def request_change(
         },
     )
     s.flush()
-    return _view(r, case.shipment.waybill)
+    return _view(r, case.shipment.waybill, case.number)
 
 
 def _load(s: Session, request_id: int) -> tuple[ChangeRequest, Shipment, Case]:
@@ -132,23 +154,29 @@ def _load(s: Session, request_id: int) -> tuple[ChangeRequest, Shipment, Case]:
 
 
 def approve_change(
-    s: Session, request_id: int, *, note: str = "", by: str, at: datetime | None = None
+    s: Session, request_id: int, *, note: str = "", by: str, at: datetime | None = None,
+    source: ShipmentSource | None = None,
 ) -> ChangeRequestView:
-    """Approve: the shipment gets the new value (the old one is kept on the request and in the audit)."""
+    """Approve: the shipment source gets the new value (a transport-management system first, then the
+    table copy; the old value is kept on the request and in the audit) and the requester is given the
+    callback. A TMS that refuses or cannot be reached raises (`ShipmentSourceError`) before anything is
+    written."""
     who = clean_username(by, "approved_by")
     text = clean_text(note, "note", max_len=10_000)
     now = aware_utc(at, "time") if at is not None else utcnow()
     r, shipment, case = _load(s, request_id)
     old_stage = r.stage
-    r.stage = CHANGE_REQUEST.step(r.id, r.stage, "approve")
+    new_stage = CHANGE_REQUEST.step(r.id, r.stage, "approve")
     before = str(getattr(shipment, r.field))
+    told = push_change(source, ShipmentChange(waybill=shipment.waybill, field=r.field, from_value=before,
+                                              to_value=r.new_value, reference=f"change_request:{r.id}",
+                                              changed_by=who))
+    r.stage = new_stage
     setattr(shipment, r.field, r.new_value)
     shipment.updated_at = now
     r.old_value, r.decided_by, r.decided_at, r.decision_note = before, who, now, text
     case.status, case.updated_at = CaseStatus.RESOLVED.value, now
     s.flush()
-    record_audit(s, who, "change_request.approve", "change_request", r.id,
-                 {"from": old_stage, "to": r.stage, "note": text})
     record_audit(
         s,
         who,
@@ -159,16 +187,20 @@ def approve_change(
             "waybill": shipment.waybill,
             "changes": {r.field: {"from": before, "to": r.new_value}},
             "change_request": r.id,
+            "source": told,
         },
     )
+    create_callback(s, r, case, by=who, at=now)
+    record_audit(s, who, "change_request.approve", "change_request", r.id,
+                 {"from": old_stage, "to": r.stage, "note": text, "source": told})
     s.flush()
-    return _view(r, shipment.waybill)
+    return _view(r, shipment.waybill, case.number)
 
 
 def reject_change(s: Session, request_id: int, *, note: str, by: str, at: datetime | None = None) -> ChangeRequestView:
-    """Reject (a reason is required); the shipment is not touched."""
+    """Refuse (a reason is required); the shipment is not touched; the requester is given the callback."""
     who = clean_username(by, "rejected_by")
-    text = clean_text(note, "note", max_len=10_000, required=True)
+    text = clean_text(note, "reason", max_len=10_000, required=True)
     now = aware_utc(at, "time") if at is not None else utcnow()
     r, shipment, case = _load(s, request_id)
     old_stage = r.stage
@@ -176,15 +208,37 @@ def reject_change(s: Session, request_id: int, *, note: str, by: str, at: dateti
     r.decided_by, r.decided_at, r.decision_note = who, now, text
     case.updated_at = now
     s.flush()
+    create_callback(s, r, case, by=who, at=now)
     record_audit(s, who, "change_request.reject", "change_request", r.id,
                  {"from": old_stage, "to": r.stage, "note": text})
     s.flush()
-    return _view(r, shipment.waybill)
+    return _view(r, shipment.waybill, case.number)
 
 
-def list_change_requests(s: Session, *, stage: str | None = None, limit: int = 100) -> tuple[ChangeRequestView, ...]:
-    stmt = select(ChangeRequest, Shipment.waybill).join(Shipment, Shipment.id == ChangeRequest.shipment_id)
+def get_change_request(s: Session, request_id: int) -> ChangeRequestView:
+    row = s.execute(
+        select(ChangeRequest, Shipment.waybill, Case.number)
+        .join(Shipment, Shipment.id == ChangeRequest.shipment_id)
+        .join(Case, Case.id == ChangeRequest.case_id)
+        .where(ChangeRequest.id == request_id)
+    ).one_or_none()
+    if row is None:
+        raise ChangeRequestNotFound(f"change request {request_id} does not exist")
+    return _view(*row)
+
+
+def list_change_requests(
+    s: Session, *, stage: str | None = None, case_id: int | None = None, limit: int = 100
+) -> tuple[ChangeRequestView, ...]:
+    """Newest first; of one stage, of one case."""
+    stmt = (
+        select(ChangeRequest, Shipment.waybill, Case.number)
+        .join(Shipment, Shipment.id == ChangeRequest.shipment_id)
+        .join(Case, Case.id == ChangeRequest.case_id)
+    )
     if stage is not None:
         stmt = stmt.where(ChangeRequest.stage == parse_enum(ChangeStage, stage, "stage", InvalidWorkflowInput).value)
+    if case_id is not None:
+        stmt = stmt.where(ChangeRequest.case_id == case_id)
     stmt = stmt.order_by(ChangeRequest.requested_at.desc(), ChangeRequest.id.desc()).limit(max(1, min(limit, 1000)))
-    return tuple(_view(r, wb) for r, wb in s.execute(stmt).all())
+    return tuple(_view(r, wb, number) for r, wb, number in s.execute(stmt).all())

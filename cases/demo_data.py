@@ -93,6 +93,14 @@ DEMO_SHIPMENTS: tuple[DemoShipment, ...] = (
     DemoShipment(_W[9], "zhaolei", "马超", "18900189014", "上海", "杭州", 1, 0),
 )
 
+# the consignees' addresses (收货地址) of some demo shipments, by waybill; the others have none on record
+DEMO_ADDRESSES: dict[str, str] = {
+    _W[0]: "郑州市金水区花园路 8 号",
+    _W[1]: "成都市武侯区人民南路四段 12 号",
+    _W[3]: "郑州市二七区大学路 75 号",
+    _W[6]: "南京市鼓楼区中山北路 30 号",
+}
+
 DEMO_CASES: tuple[DemoCase, ...] = (
     DemoCase(
         subject="货物延误，客户要求尽快派送",

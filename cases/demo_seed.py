@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 from cases.accounts import create_user
 from cases.case_records import create_case
 from cases.customers import create_customer
-from cases.demo_data import DEMO_CASES, DEMO_CUSTOMERS, DEMO_PASSWORD, DEMO_SHIPMENTS, DEMO_USERS, STAGES
+from cases.demo_data import (
+    DEMO_ADDRESSES,
+    DEMO_CASES,
+    DEMO_CUSTOMERS,
+    DEMO_PASSWORD,
+    DEMO_SHIPMENTS,
+    DEMO_USERS,
+    STAGES,
+)
 from cases.models.accounts import User
 from cases.models.base import utcnow
 from cases.models.case import Case
@@ -67,6 +75,7 @@ def seed_demo(s: Session, *, now: datetime | None = None) -> SeedSummary:
                 shipper_phone=shipper_phone or "",
                 consignee_name=ds.consignee_name,
                 consignee_phone=ds.consignee_phone,
+                consignee_address=DEMO_ADDRESSES.get(ds.waybill, ""),
                 events=events,
             ),
         )

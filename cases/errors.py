@@ -135,3 +135,12 @@ class ShipmentSourceUnreachable(ShipmentSourceError):
 class ShipmentSourceBadAnswer(ShipmentSourceError):
     """The transport-management system answered, but not with the contract's JSON (HTTP 5xx, not
     JSON, fields missing or of the wrong type)."""
+
+
+class ShipmentUpdateRefused(ShipmentSourceError):
+    """The transport-management system answered a shipment update with a refusal (HTTP 4xx: unknown
+    waybill, the value changed meanwhile, the shipment already delivered, ...); nothing was changed."""
+
+
+class ChangeCallbackNotFound(NotFound):
+    """No such open callback (回电) after a change request's decision."""

@@ -88,6 +88,7 @@ def copy_into_table(s: Session, source: ShipmentSource, waybill: str) -> bool:
     create_shipment(s, ShipmentInput(
         waybill=view.waybill, origin=view.origin, destination=view.destination, shipper_phone=view.shipper_phone,
         consignee_name=view.consignee_name, consignee_phone=view.consignee_phone,
+        consignee_address=view.consignee_address,
         events=tuple(ShipmentEventInput(at=e.at, status=e.status, place=e.place, note=e.note) for e in view.events)))
     log.info("shipment %s copied from the %s source for a case", wb, source.name)
     return True
@@ -168,6 +169,7 @@ def parse_answer(body: Any, waybill: str, url: str) -> ShipmentView:
         shipper_phone=normalize_phone(_text(body, "shipper_phone", url)),
         consignee_name=_text(body, "consignee_name", url),
         consignee_phone=normalize_phone(_text(body, "consignee_phone", url)),
+        consignee_address=_text(body, "consignee_address", url),
         origin=_text(body, "origin", url),
         destination=_text(body, "destination", url),
         status=status,

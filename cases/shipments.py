@@ -3,7 +3,10 @@
 One row per waybill. Columns (header row required, any order; `waybill`, `origin`, `destination`
 required, the others optional):
 
-    waybill, shipper_phone, consignee_name, consignee_phone, origin, destination, status, history
+    waybill, shipper_phone, consignee_name, consignee_phone, origin, destination, status, history,
+    consignee_address
+
+A file without `consignee_address` leaves the addresses the table has as they are.
 
 `history` holds the status history, one event per line (or separated by ``;``), each
 ``TIME | PLACE | STATUS [| NOTE]``; TIME is ``YYYY-MM-DD HH:MM[:SS]`` in the import's time zone
@@ -49,6 +52,7 @@ COLUMNS: tuple[str, ...] = (
     "destination",
     "status",
     "history",
+    "consignee_address",  # last: files written before it had the column still import
 )
 REQUIRED: tuple[str, ...] = ("waybill", "origin", "destination")
 ENCODINGS: tuple[str, ...] = ("auto", "utf-8", "gbk")
@@ -56,7 +60,7 @@ DEFAULT_TZ = "Asia/Shanghai"
 MAX_ERRORS_SHOWN = 20
 MAX_ROWS = 1_000_000
 BULK_TAIL_MATCH = 20  # more unmatched shipper phones than this: one pass over the customers' phones
-_LIMITS = {"consignee_name": 100, "origin": 100, "destination": 100, "status": 50}
+_LIMITS = {"consignee_name": 100, "origin": 100, "destination": 100, "status": 50, "consignee_address": 200}
 _PHONE_MAX = 32
 _EVENT_SPLIT = re.compile(r"[\n;]")
 _LOCAL_TIME = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
@@ -82,6 +86,7 @@ class ImportedRow:
     destination: str
     status: str
     history: tuple[ImportedEvent, ...] | None  # None: the file gives no history for this row
+    consignee_address: str | None = None  # None: the file has no such column
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +269,7 @@ def parse_csv(text: str, *, tz: str = DEFAULT_TZ) -> tuple[ImportedRow, ...]:
                 destination=cells["destination"],
                 status=status,
                 history=history,
+                consignee_address=cells.get("consignee_address"),
             )
         )
     if errors:
@@ -336,6 +342,8 @@ def import_rows(s: Session, rows: Sequence[ImportedRow], *, by: str, encoding: s
         sh.shipper_customer_id = shippers.get(r.shipper_phone)
         sh.consignee_name = r.consignee_name
         sh.consignee_phone = r.consignee_phone
+        if r.consignee_address is not None:
+            sh.consignee_address = r.consignee_address
         sh.origin, sh.destination, sh.status = r.origin, r.destination, r.status
         if r.history is not None:
             sh.events = [ShipmentEvent(at=e.at, place=e.place, status=e.status, note=e.note) for e in r.history]
@@ -385,6 +393,7 @@ def export_csv(s: Session, *, tz: str = DEFAULT_TZ, bom: bool = True) -> bytes:
                 sh.destination,
                 sh.status,
                 history,
+                sh.consignee_address,
             ]
         )
     body = out.getvalue().encode("utf-8")

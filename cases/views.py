@@ -66,6 +66,7 @@ class ShipmentView:
     created_at: datetime
     updated_at: datetime
     events: tuple[ShipmentEventView, ...]  # oldest first
+    consignee_address: str = ""  # 收货地址
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,3 +307,4 @@ class ShipmentInput:
     consignee_name: str = ""
     consignee_phone: str = ""
     events: tuple[ShipmentEventInput, ...] = ()
+    consignee_address: str = ""

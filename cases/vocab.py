@@ -234,6 +234,7 @@ class InsurerStatus(_Labelled):
 class ChangeField(_Labelled):
     CONSIGNEE_NAME = "consignee_name"
     CONSIGNEE_PHONE = "consignee_phone"
+    CONSIGNEE_ADDRESS = "consignee_address"
 
 
 class ChangeStage(_Labelled):
@@ -345,7 +346,7 @@ _LABELS_ZH.update(
             "rejected": "已拒赔",
             "paid": "已赔付",
         },
-        ChangeField: {"consignee_name": "收货人", "consignee_phone": "收货人电话"},
+        ChangeField: {"consignee_name": "收货人", "consignee_phone": "收货人电话", "consignee_address": "收货地址"},
         ChangeStage: {"requested": "待审批", "applied": "已更改", "rejected": "已驳回"},
         InspectionKind: {
             "freight_rate": "市场运价",

@@ -13,6 +13,7 @@ from cases.models import (  # noqa: F401  (declares every table on Base.metadata
     call_analysis,
     calls,
     case,
+    change_callbacks,
     customers,
     follow_ups,
     incidents,

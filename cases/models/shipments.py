@@ -20,6 +20,7 @@ class Shipment(Base):
     shipper_phone: Mapped[str] = mapped_column(String(32), default="")
     consignee_name: Mapped[str] = mapped_column(String(100), default="")
     consignee_phone: Mapped[str] = mapped_column(String(32), default="", index=True)
+    consignee_address: Mapped[str] = mapped_column(String(200), default="")  # migration 0012
     origin: Mapped[str] = mapped_column(String(100), default="")
     destination: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(50), default="")

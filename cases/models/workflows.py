@@ -186,7 +186,8 @@ class ClaimOffer(Base):
 
 
 class ChangeRequest(Base):
-    """A consignee or consignee-phone change (更改收货人/电话) awaiting approval."""
+    """A change of the consignee's name, phone or address (更改收货人/联系电话/收货地址): requested by an
+    agent, approved (the shipment source is updated) or refused by a supervisor (cases.changes)."""
 
     __tablename__ = "change_requests"
     __table_args__ = (
@@ -198,8 +199,8 @@ class ChangeRequest(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
     field: Mapped[str] = mapped_column(String(20))
-    old_value: Mapped[str] = mapped_column(String(100), default="")
-    new_value: Mapped[str] = mapped_column(String(100))
+    old_value: Mapped[str] = mapped_column(String(200), default="")  # 200: an address (migration 0012)
+    new_value: Mapped[str] = mapped_column(String(200))
     stage: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(Text, default="")
     requested_by: Mapped[str] = mapped_column(String(64))

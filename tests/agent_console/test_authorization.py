@@ -97,6 +97,12 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/api/report-jobs/no.such", EVERYONE),
     ("GET", "/api/reminders", EVERYONE),  # own cases' reminders; supervisors: all
     ("POST", "/api/reminders/ack", WRITERS),  # own cases' reminders; supervisors: any (test_reminders.py)
+    # consignee changes: supervisors decide (agents are told so: test_changes_desk.py), agents call back
+    ("GET", "/changes", SUPERVISORS),
+    ("POST", "/changes/1/close", SUPERVISORS),
+    ("POST", "/api/change-requests/1/close", SUPERVISORS),
+    ("GET", "/api/change-callbacks", AGENTS),
+    ("POST", "/api/change-callbacks/1/done", AGENTS),
 ]
 
 
@@ -111,7 +117,8 @@ def users(console: Console) -> Console:
 
 def _rule_path(rule: str) -> str:
     for placeholder in ("<int:case_id>", "<int:claim_id>", "<int:evidence_id>", "<int:inspection_id>",
-                        "<int:complaint_id>", "<int:finding_id>", "<int:incident_id>", "<int:sanction_id>"):
+                        "<int:complaint_id>", "<int:finding_id>", "<int:request_id>", "<int:callback_id>",
+                        "<int:incident_id>", "<int:sanction_id>"):
         rule = rule.replace(placeholder, "1")
     return rule.replace("<linkedid>", "no.such").replace("<waybill>", "no.such").replace("<action>", "close").replace(
         "<name>", "no.such").replace("<fmt>", "pdf").replace("<job_id>", "no.such")

@@ -31,7 +31,7 @@ from agent_console.config import ConsoleConfig
 from cases.accounts import create_user
 from cases.db import Database
 from cases.demo_data import DEMO_PASSWORD
-from cases.workflow import CLAIM, COMPLAINT, INCIDENT
+from cases.workflow import CHANGE_REQUEST, CLAIM, COMPLAINT, INCIDENT
 from telephony.events import EventBus
 from telephony.live import LiveSnapshot
 from transcripts.live_events import LiveBus
@@ -174,7 +174,7 @@ def _route_urls(site: Site, rule: str) -> tuple[list[str], list[str]]:
     real = {"case_id": "1", "claim_id": str(site.claim_id), "complaint_id": str(site.complaint_id),
             "inspection_id": str(site.inspection_id), "finding_id": str(site.finding_id), "evidence_id": "1",
             "linkedid": "no.such", "waybill": "800012345678", "name": "complaints-weekly", "fmt": "json",
-            "job_id": "no.such", "incident_id": "1", "sanction_id": "1"}
+            "job_id": "no.such", "request_id": "1", "callback_id": "1", "incident_id": "1", "sanction_id": "1"}
     names = re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", rule)
 
     def fill(values: dict[str, str]) -> str:
@@ -186,8 +186,9 @@ def _route_urls(site: Site, rule: str) -> tuple[list[str], list[str]]:
     good: list[str] = []
     if "action" in names:
         actions = CLAIM.actions() if rule.startswith("/claims") else COMPLAINT.actions() \
-            if rule.startswith("/complaints") else INCIDENT.actions() if rule.startswith("/incidents") \
-            else tuple(INSPECTION_FORMS)
+            if rule.startswith("/complaints") else CHANGE_REQUEST.actions() \
+            if rule.startswith(("/changes", "/api/change-requests")) else INCIDENT.actions() \
+            if rule.startswith("/incidents") else tuple(INSPECTION_FORMS)
         good += [fill(real | {"action": a}) for a in actions]
         real["action"] = actions[0]
     else:

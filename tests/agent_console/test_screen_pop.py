@@ -61,6 +61,7 @@ def test_agent_ringing_pops_on_the_ringing_agent_only(console: Console) -> None:
     assert pop["waybill"] == WAYBILL
     assert pop["waybill_lookup"] == "found"
     assert pop["shipment"]["status"] == "到达分拨中心"
+    assert pop["shipment"]["consignee_address"] == "郑州市金水区花园路 8 号"  # 收货地址 (migration 0012)
     assert [e["status"] for e in pop["shipment"]["events"]] == ["已揽收", "运输中", "到达分拨中心"]
     assert pop["ivr_choices"] == [{"digit": "1", "label_zh": "运单查询", "label_en": "Tracking by waybill"}]
     assert pop["suggested_kind"] == "tracking"

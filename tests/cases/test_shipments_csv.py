@@ -185,7 +185,7 @@ def test_cli_import_export_and_one_line_error(db: Database, tmp_path: Path) -> N
     exp = _hotline(url, "export", "--out", str(out))
     assert exp.returncode == 0, exp.stderr.decode()
     lines = out.read_bytes().decode("utf-8-sig").splitlines()
-    assert lines[0] == HEADER.strip()
+    assert lines[0] == HEADER.strip() + ",consignee_address"  # the address last (migration 0012)
     assert lines[1].startswith("800012345601,8613800138001,李娜,13900139002,上海,郑州,运输中")
 
 

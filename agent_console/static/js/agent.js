@@ -129,7 +129,8 @@
       status.textContent = shipment.status;
       status.dataset.state = "found";
       setText("pop-route", `${shipment.origin} → ${shipment.destination}`);
-      setText("pop-consignee", `${shipment.consignee_name} ${shipment.consignee_phone || ""}`);
+      setText("pop-consignee", `${shipment.consignee_name} ${shipment.consignee_phone || ""}` +
+        (shipment.consignee_address ? ` · ${shipment.consignee_address}` : ""));
     } else {
       const missing = pop.waybill_lookup === "unavailable" ? "pop.shipment_unavailable" : "pop.shipment_unknown";
       status.textContent = pop.waybill ? t(missing) : "–";
@@ -380,6 +381,7 @@
 
   const socket = connectSocket();
   if (typeof startReminders === "function") startReminders(socket);
+  if (typeof startChangeCallbacks === "function") startChangeCallbacks(socket);
   if (!socket) return;
   socket.on("agent_state", applySnapshot);
   socket.on("agent_delta", applyDelta);
