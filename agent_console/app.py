@@ -197,7 +197,7 @@ def create_app(
         dispatcher.also_stop(keeper.stop)
     dispatcher.also_stop(runner.stop)
     checker = reminders.ReminderChecker(socketio, db, config.reminder_interval_s, config.reminder_lead_s,
-                                        config.reminder_repeat_s)
+                                        config.reminder_repeat_s, claim_deadlines=config.claim_deadlines)
     app.extensions[reminders.REMINDERS_KEY] = checker
     dispatcher.also_stop(checker.stop)
     checker.start()
