@@ -14,6 +14,7 @@ from agent_console import (
     auth,
     branch_desk,
     claims_desk,
+    claims_overdue,
     complaints_desk,
     inspections_desk,
     metrics,
@@ -128,6 +129,7 @@ def create_app(
     app.register_blueprint(search.bp)
     app.extensions[search.SHIPMENTS_KEY] = shipments
     app.register_blueprint(claims_desk.bp)
+    app.register_blueprint(claims_overdue.bp)
     app.register_blueprint(inspections_desk.bp)
     app.register_blueprint(branch_desk.bp)
     app.context_processor(template_helpers)  # the desks' labels, money and times (the reports page's too)

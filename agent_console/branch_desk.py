@@ -1,5 +1,6 @@
 """The branch desk (`/branch`): branch and market staff see the complaints referred to their branch, the
-rectification tasks of their branch and its claims; they answer, rectify and upload evidence (反馈和跟踪确认),
+rectification tasks of their branch, its claims and the claims it is liable for (share, amount owed, when it was
+told: `cases.claim_owed.owed_by`); they answer, rectify and upload evidence (反馈和跟踪确认),
 and record the business they settled with a customer themselves. Branch users only reach their branch's
 work."""
 
@@ -34,10 +35,12 @@ from agent_console.evidence_uploads import upload_evidence
 from cases import claims as cl
 from cases import complaints as co
 from cases import inspections as ins
+from cases.claim_owed import OwedLine, owed_by, total_owed
 from cases.errors import NotFound
 from cases.models.workflows import Claim, Complaint, Inspection, InspectionFinding, SelfSettled
 from cases.money import yuan0
-from cases.vocab import ClaimStage, ComplaintStage, ComplaintType, FindingStage, SettledBy
+from cases.vocab import ComplaintStage, ComplaintType, FindingStage, LiableParty, SettledBy
+from cases.workflow import CLAIM_ENDED_STAGES
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class BranchWork:
     rectifications: tuple[tuple[ins.InspectionView, ins.FindingView], ...]  # open findings of the branch
     claims: tuple[cl.ClaimView, ...]  # the branch's claims not closed
     settled: tuple[ins.SelfSettledView, ...]  # business the branch reported settling itself, newest first
+    owed: tuple[OwedLine, ...] = ()  # claims the branch is liable for (明确责任人), with what it owes
 
 
 def branch_work(s: Session, branch: str) -> BranchWork:
@@ -72,7 +76,7 @@ def branch_work(s: Session, branch: str) -> BranchWork:
         view = inspections.get(inspection_id) or ins.get_inspection(s, inspection_id)
         inspections[inspection_id] = view
         pairs.append((view, next(f for f in view.findings if f.id == finding_id)))
-    claim_rows = [c for c in cl.list_claims(s, branch=branch, limit=200) if c.stage is not ClaimStage.CLOSED]
+    claim_rows = [c for c in cl.list_claims(s, branch=branch, limit=200) if c.stage not in CLAIM_ENDED_STAGES]
     settled = s.scalars(
         select(SelfSettled).where(SelfSettled.branch == branch)
         .order_by(SelfSettled.settled_at.desc(), SelfSettled.id.desc()).limit(10)
@@ -82,6 +86,7 @@ def branch_work(s: Session, branch: str) -> BranchWork:
         answered=tuple(v for v in views if v.stage is ComplaintStage.RECTIFIED),
         rectifications=tuple(pairs),
         claims=tuple(claim_rows),
+        owed=owed_by(s, LiableParty.BRANCH, branch, include_ended=True, limit=200) if branch else (),
         settled=tuple(
             ins.SelfSettledView(x.id, SettledBy(x.settled_by), x.branch, x.person, x.waybill, ComplaintType(x.issue),
                                 yuan0(x.amount_fen), x.settled_at, x.note, x.recorded_by)
@@ -95,6 +100,7 @@ def _branch_page(notice: Notice | None = None, status: int = 200) -> ResponseRet
     with console().db.reading() as s:
         found = branch_work(s, user.branch)
     return render_template("branch.html", work=found, branch=user.branch, notice=notice or done_notice(),
+                           owed_total=total_owed(found.owed),
                            max_mb=console().config.evidence_max_bytes // (1024 * 1024),
                            now=datetime.now(UTC), settled_by=list(SettledBy), issues=list(ComplaintType),
                            now_local=datetime.now(CENTRE_TZ).strftime("%Y-%m-%dT%H:%M"), form=request.form), status

@@ -11,6 +11,7 @@ from flask import current_app, request, session
 
 from agent_console.config import LANGUAGES
 from agent_console.i18n_cases import CASES_EN, CASES_ZH
+from agent_console.i18n_claims import CLAIMS_EN, CLAIMS_ZH
 from agent_console.i18n_live import LIVE_EN, LIVE_ZH_CN
 
 ZH_CN: dict[str, str] = {
@@ -607,6 +608,8 @@ ZH_CN.update(CASES_ZH)  # claims, inspection and branch consoles
 EN.update(CASES_EN)
 ZH_CN.update(LIVE_ZH_CN)  # the live transcript pane and live-call view
 EN.update(LIVE_EN)
+ZH_CN.update(CLAIMS_ZH)  # claims on time: deadlines, overdue list, endings, what each party owes
+EN.update(CLAIMS_EN)
 
 STRINGS: dict[str, dict[str, str]] = {"zh-CN": ZH_CN, "en": EN}
 
