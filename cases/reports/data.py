@@ -41,7 +41,7 @@ class Period:
 def make_period(from_day: date, until_day: date, tz: str = DEFAULT_TZ) -> Period:
     try:
         zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise InvalidReportRequest(f"unknown time zone {tz!r}") from None
     if until_day <= from_day:
         raise InvalidReportRequest(f"until {until_day} must be after from {from_day}")
