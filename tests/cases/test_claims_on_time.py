@@ -176,7 +176,8 @@ def test_major_incident_is_the_supervisors_decision(db: Database) -> None:
         assert claims.get_claim(s, flagged).major_status == "suggested"
         with pytest.raises(InvalidWorkflowInput, match="only a suggested"):
             claim_decisions.decide_major(s, small, confirm=False, note="否", by="supervisor")
-        v = claim_decisions.decide_major(s, small, confirm=True, note="连带损失大", by="supervisor", centre_head="head1")
+        v = claim_decisions.decide_major(s, small, confirm=True, note="连带损失大", by="supervisor",
+                                         centre_head="head1")
         assert (v.major, v.major_status, v.escalated_to) == (True, "confirmed", "head1")
         assert get_case(s, v.case_id).priority == "urgent"
         with pytest.raises(InvalidWorkflowInput, match="confirmed already"):

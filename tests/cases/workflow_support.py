@@ -59,7 +59,8 @@ def new_complaint(s: Session) -> int:
 def _update_insurer(s: Session, claim_id: int) -> object:
     view = claims.get_claim(s, claim_id)
     if view.insurer_status is None and "file_insurer_claim" in view.allowed_actions:
-        claims.file_insurer_claim(s, claim_id, insurer="平安财险", policy_no="P-1", insurer_claim_no="C-1", by="claims1")
+        claims.file_insurer_claim(s, claim_id, insurer="平安财险", policy_no="P-1", insurer_claim_no="C-1",
+                                  by="claims1")
     return claims.update_insurer_claim(s, claim_id, status="paid", payout="800.00", by="claims1")
 
 
