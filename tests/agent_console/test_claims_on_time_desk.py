@@ -120,3 +120,18 @@ def test_claim_deadlines_from_the_settings_file_reach_the_console(tmp_path: Path
         cfg.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigError, match=message):
             load_settings(cfg, environ={})
+
+
+def test_an_overdue_claim_is_a_reminder_for_its_reporter_and_the_supervisors(console: Console) -> None:
+    cid, case_id = _claim(console, "逾期提醒的理赔", days_ago=2)
+
+    def kinds(user: str) -> set[tuple[int, str]]:
+        body = console.login(user).get("/api/reminders").get_json()
+        return {(r["case_id"], r["kind"]) for r in body["reminders"]}
+
+    assert (case_id, "claim_overdue") in kinds("supervisor")
+    assert (case_id, "claim_overdue") in kinds("agent1001")  # who reported it, until claims staff take it
+    assert (case_id, "claim_overdue") not in kinds("agent1002")
+    with console.db.session() as s:
+        cl.start_investigation(s, cid, by="claims")  # a new stage: 7 days before it is due again
+    assert (case_id, "claim_overdue") not in kinds("supervisor")
