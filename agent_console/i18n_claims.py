@@ -69,7 +69,7 @@ CLAIMS_EN: dict[str, str] = {
     "claims.days": "{n} days",
     "claims.mine": "Mine only",
     "claims.major_suggested": "Possible major incident",
-    "claims.major_suggest_hint": "Possible major incident (a supervisor confirms it, then it goes to the centre's head)",
+    "claims.major_suggest_hint": "Possible major incident (confirmed by a supervisor, then sent to the centre's head)",
     "claim.ended_reason": "Reason",
     "claim.refused_note": "Why it is refused",
     "claim.withdrawn_note": "Why it is withdrawn",
