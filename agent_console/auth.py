@@ -40,6 +40,7 @@ class SessionUser:
     display_name: str
     role: str
     branch: str = ""  # role branch: the branch or market area the user belongs to
+    department: str = ""  # role branch: the department whose referrals the user answers (default branch)
 
     @property
     def is_supervisor(self) -> bool:
@@ -70,7 +71,8 @@ def current_user() -> SessionUser | None:
     if found is None:
         return None
     u = found.user
-    return SessionUser(username=u.username, display_name=u.display_name, role=str(u.role), branch=u.branch)
+    return SessionUser(username=u.username, display_name=u.display_name, role=str(u.role), branch=u.branch,
+                       department=u.department.value if u.department else ("branch" if u.role == "branch" else ""))
 
 
 def optional_user() -> SessionUser | None:
@@ -202,7 +204,7 @@ def login_post() -> ResponseReturnValue:
     session["lang"] = lang
     log.info("console login: %s (%s) from %s", found.username, found.role, address)
     user = SessionUser(username=found.username, display_name=found.display_name, role=str(found.role),
-                       branch=found.branch)
+                       branch=found.branch, department=found.department.value if found.department else "")
     return redirect(safe_next(nxt) or user.home())
 
 

@@ -1,8 +1,10 @@
-"""The branch desk (`/branch`): branch and market staff see the complaints referred to their branch, the
-rectification tasks of their branch, its claims and the claims it is liable for (share, amount owed, when it was
-told: `cases.claim_owed.owed_by`); they answer, rectify and upload evidence (反馈和跟踪确认),
-and record the business they settled with a customer themselves. Branch users only reach their branch's
-work."""
+"""The department desk (`/branch`): department staff (role branch: 分公司, 市场区域, 仓管, 结算, 兑付, 开票,
+大客户项目主管, 干线车辆) see the complaints referred to their department — for a branch or market area, to
+their unit — routed by `cases.referrals`, and answer them with their rectification (整改), which the
+centre then verifies. Branch and market staff also see the rectification tasks of their branch and its
+claims, and the claims their unit is liable for with the share, the amount owed and when it was told
+(`cases.claim_owed.owed_by`); they rectify and upload evidence (反馈和跟踪确认), and record the business they
+settled with a customer themselves. Users only reach their own department's (and branch's) work."""
 
 from __future__ import annotations
 
@@ -37,9 +39,10 @@ from cases import complaints as co
 from cases import inspections as ins
 from cases.claim_owed import OwedLine, owed_by, total_owed
 from cases.errors import NotFound
-from cases.models.workflows import Claim, Complaint, Inspection, InspectionFinding, SelfSettled
+from cases.models.workflows import Claim, Inspection, InspectionFinding, SelfSettled
 from cases.money import yuan0
-from cases.vocab import ComplaintStage, ComplaintType, FindingStage, LiableParty, SettledBy
+from cases.referrals import department_referrals, referral_is_for
+from cases.vocab import UNIT_DEPARTMENTS, ComplaintType, Department, FindingStage, LiableParty, SettledBy
 from cases.workflow import CLAIM_ENDED_STAGES
 
 log = logging.getLogger(__name__)
@@ -55,16 +58,16 @@ class BranchWork:
     claims: tuple[cl.ClaimView, ...]  # the branch's claims not closed
     settled: tuple[ins.SelfSettledView, ...]  # business the branch reported settling itself, newest first
     owed: tuple[OwedLine, ...] = ()  # claims the branch is liable for (明确责任人), with what it owes
+    department: Department = Department.BRANCH  # whose referrals (cases.referrals)
+    unit_desk: bool = True  # a branch or market area: its findings, claims and self-settled business too
 
 
-def branch_work(s: Session, branch: str) -> BranchWork:
-    complaints = s.scalars(
-        select(Complaint.id).where(
-            Complaint.branch == branch,
-            Complaint.stage.in_([ComplaintStage.REFERRED.value, ComplaintStage.RECTIFIED.value]),
-        ).order_by(Complaint.referral_deadline.asc().nulls_last(), Complaint.id)
-    ).all()
-    views = [co.get_complaint(s, cid) for cid in complaints]
+def branch_work(s: Session, branch: str, department: str = Department.BRANCH.value) -> BranchWork:
+    dept = Department(department or Department.BRANCH.value)
+    queue = department_referrals(s, dept, branch)
+    if dept.value not in UNIT_DEPARTMENTS or not branch:
+        return BranchWork(referrals=queue.waiting, answered=queue.answered, rectifications=(), claims=(), settled=(),
+                          department=dept, unit_desk=False)
     finding_rows = s.execute(
         select(InspectionFinding.id, Inspection.id).join(Inspection)
         .where(Inspection.branch == branch, InspectionFinding.stage != FindingStage.VERIFIED.value)
@@ -82,11 +85,12 @@ def branch_work(s: Session, branch: str) -> BranchWork:
         .order_by(SelfSettled.settled_at.desc(), SelfSettled.id.desc()).limit(10)
     ).all()
     return BranchWork(
-        referrals=tuple(v for v in views if v.stage is ComplaintStage.REFERRED),
-        answered=tuple(v for v in views if v.stage is ComplaintStage.RECTIFIED),
+        referrals=queue.waiting,
+        answered=queue.answered,
+        department=dept,
         rectifications=tuple(pairs),
         claims=tuple(claim_rows),
-        owed=owed_by(s, LiableParty.BRANCH, branch, include_ended=True, limit=200) if branch else (),
+        owed=owed_by(s, LiableParty(dept.value), branch, include_ended=True, limit=200),  # a unit is a liable party
         settled=tuple(
             ins.SelfSettledView(x.id, SettledBy(x.settled_by), x.branch, x.person, x.waybill, ComplaintType(x.issue),
                                 yuan0(x.amount_fen), x.settled_at, x.note, x.recorded_by)
@@ -98,7 +102,7 @@ def branch_work(s: Session, branch: str) -> BranchWork:
 def _branch_page(notice: Notice | None = None, status: int = 200) -> ResponseReturnValue:
     user = signed_in_user()
     with console().db.reading() as s:
-        found = branch_work(s, user.branch)
+        found = branch_work(s, user.branch, user.department)
     return render_template("branch.html", work=found, branch=user.branch, notice=notice or done_notice(),
                            owed_total=total_owed(found.owed),
                            max_mb=console().config.evidence_max_bytes // (1024 * 1024),
@@ -117,7 +121,7 @@ def _own(row_branch: str | None) -> None:
     user = signed_in_user()
     if row_branch is None:
         abort(404)
-    if not user.branch or row_branch != user.branch:
+    if not user.branch or row_branch != user.branch or user.department not in UNIT_DEPARTMENTS:
         log.info("%s (branch %s) refused work of branch %s", user.username, user.branch, row_branch)
         abort(403)
 
@@ -138,10 +142,17 @@ def _branch_step(work_step: Callable[[Session, str], object], done: str) -> Resp
 @bp.post("/branch/complaints/<int:complaint_id>/answer")
 @requires("branch_work")
 def branch_answer(complaint_id: int) -> ResponseReturnValue:
-    """The branch's answer to a referred complaint: what it rectified (整改); the centre then tells
-    the customer and closes."""
+    """The department's answer to a complaint referred to it: what it rectified (整改); the centre then
+    verifies it (or sends it back), tells the customer, calls back (回访) and closes."""
+    user = signed_in_user()
     with console().db.reading() as s:
-        _own(s.scalar(select(Complaint.branch).where(Complaint.id == complaint_id)))
+        routed = referral_is_for(s, complaint_id, user.department, user.branch)
+    if routed is None:
+        abort(404)
+    if not routed:
+        log.info("%s (%s %s) refused the referral of complaint %s", user.username, user.department, user.branch,
+                 complaint_id)
+        abort(403)
     return _branch_step(
         lambda s, who: co.confirm_rectification(
             s, complaint_id, rectification=form_field("rectification", required=True), by=who),
@@ -167,7 +178,7 @@ def branch_self_settled() -> ResponseReturnValue:
     """Business the branch (its market staff, drivers, loaders) settled with a customer itself
     (自行解决业务), for the supervisor's monthly statistics; always recorded for the user's branch."""
     branch_name = signed_in_user().branch
-    if not branch_name:
+    if not branch_name or signed_in_user().department not in UNIT_DEPARTMENTS:
         abort(403)
 
     def record(s: Session, who: str) -> object:

@@ -38,6 +38,7 @@ from cases import claim_decisions as cd
 from cases import claims as cl
 from cases.claim_clock import ClaimClock, clock
 from cases.errors import ClaimNotFound
+from cases.intake import ClaimIntake, take_in
 from cases.models.workflows import Claim, ClaimEvidence
 from cases.views import CaseInput
 from cases.vocab import AccidentCause, ClaimChannel, ClaimStage, InsurerStatus, LiableParty, OfferBy
@@ -87,17 +88,17 @@ def report_claim() -> ResponseReturnValue:
         claimed = form_amount("claimed")
         assert claimed is not None
         with console().db.session() as s:
-            view = cl.open_claim(
+            taken = take_in(
                 s,
                 CaseInput(kind="claim", subject=subject, description=form_field("description"),
                           waybill=form_field("waybill") or None),
-                channel=form_choice("channel", ClaimChannel),
-                accident_cause=form_choice("accident_cause", AccidentCause),
-                claimed=claimed,
-                branch=form_field("branch", max_len=100),
-                major=request.form.get("major") == "on",
-                by=user.username,
+                user.username,
+                ClaimIntake(channel=form_choice("channel", ClaimChannel),
+                            accident_cause=form_choice("accident_cause", AccidentCause), claimed=claimed,
+                            branch=form_field("branch", max_len=100), major=request.form.get("major") == "on"),
             )
+            assert taken.claim is not None
+            view = taken.claim
     except REFUSED as exc:
         notice, status = notice_for(exc)
         return _claims_page(notice, status)

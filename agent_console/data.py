@@ -15,11 +15,13 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from agent_console.intake_form import BadIntakeField, parse_details, split_intake
 from cases import accounts, call_access, call_records, case_records, changes
 from cases.changes import ChangeRequestView
 from cases.db import Database
 from cases.errors import CallNotFound, CaseNotFound, CasesError, InvalidCaseInput, ShipmentSourceError
 from cases.ids import MAX_ID, is_row_id
+from cases.intake import IntakeView, take_in
 from cases.local_time import CHINA_TZ
 from cases.prompt_faults import recent_prompt_faults
 from cases.shipment_sources import ShipmentSource, copy_into_table
@@ -150,12 +152,18 @@ def parse_case_input(payload: object) -> CaseInput:
     )
 
 
-def create_case(db: Database, payload: object, user: CallUser, shipments: ShipmentSource | None = None) -> CaseView:
-    """Create a case from the form's JSON; `BadCaseRequest` or a `cases.errors.InvalidInput`. With a
-    transport-management system as the shipment source, a waybill only it knows is copied into the
-    table first (an unreachable system is an `InvalidCaseInput`, and nothing is stored). Its call
-    (`linkedid`) only as `CallUser` says: `CallRefused` for a call the user may not link."""
-    case_input = parse_case_input(payload)
+def create_case(db: Database, payload: object, user: CallUser, shipments: ShipmentSource | None = None) -> IntakeView:
+    """Create a case from the form's JSON with its workflow record (cases.intake: a complaint's, a claim's, a
+    change request's, from the kind's fields, agent_console.intake_form); `BadCaseRequest` or a
+    `cases.errors.InvalidInput`. With a transport-management system as the shipment source, a waybill only
+    it knows is copied into the table first (an unreachable system is an `InvalidCaseInput`, and nothing is
+    stored). Its call (`linkedid`) only as `CallUser` says: `CallRefused` for a call the user may not link."""
+    kind_fields, rest = split_intake(payload)
+    case_input = parse_case_input(rest)
+    try:
+        details = parse_details(case_input.kind, kind_fields, waybill=case_input.waybill)
+    except BadIntakeField as exc:
+        raise BadCaseRequest(exc.key, str(exc)) from None
     by = user.username
     with db.session() as s:
         pending_ok = _may_link(s, case_input.linkedid, user) if case_input.linkedid else False
@@ -166,11 +174,11 @@ def create_case(db: Database, payload: object, user: CallUser, shipments: Shipme
                 raise InvalidCaseInput(
                     f"waybill {case_input.waybill}: the shipment cannot be looked up now ({exc})") from None
         try:
-            case = case_records.create_case(s, case_input, by, pending_ok=pending_ok)
+            taken = take_in(s, case_input, by, details, pending_ok=pending_ok)
         except CallNotFound:  # stored by nobody meanwhile: as if unknown
             raise CallRefused("case.err.no_call", f"no call {case_input.linkedid}", 404) from None
-    log.info("case %s created by %s (call %s)", case.number, by, case_input.linkedid)
-    return case
+    log.info("case %s created by %s (call %s)", taken.case.number, by, case_input.linkedid)
+    return taken
 
 
 def get_case(db: Database, case_id: int, user: CallUser) -> CaseView:

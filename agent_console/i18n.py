@@ -12,7 +12,10 @@ from flask import current_app, request, session
 from agent_console.config import LANGUAGES
 from agent_console.i18n_cases import CASES_EN, CASES_ZH
 from agent_console.i18n_claims import CLAIMS_EN, CLAIMS_ZH
+from agent_console.i18n_intake import INTAKE_EN, INTAKE_ZH
 from agent_console.i18n_live import LIVE_EN, LIVE_ZH_CN
+from agent_console.i18n_referrals import REFERRALS_EN, REFERRALS_ZH
+from agent_console.i18n_reports import REPORTS_EN, REPORTS_ZH
 
 ZH_CN: dict[str, str] = {
     "app.title": "路港物流 客服中心",
@@ -606,8 +609,14 @@ EN: dict[str, str] = {
 
 ZH_CN.update(CASES_ZH)  # claims, inspection and branch consoles
 EN.update(CASES_EN)
+ZH_CN.update(REFERRALS_ZH)  # referrals to every department, 验证, 回访 (after CASES: replaces some)
+EN.update(REFERRALS_EN)
 ZH_CN.update(LIVE_ZH_CN)  # the live transcript pane and live-call view
 EN.update(LIVE_EN)
+ZH_CN.update(REPORTS_ZH)  # the reports page's analysis and suggestions
+EN.update(REPORTS_EN)
+ZH_CN.update(INTAKE_ZH)  # the pop's intake (agent_console.i18n_intake)
+EN.update(INTAKE_EN)
 ZH_CN.update(CLAIMS_ZH)  # claims on time: deadlines, overdue list, endings, what each party owes
 EN.update(CLAIMS_EN)
 

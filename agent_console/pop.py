@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from agent_console.calls import CallInfo
+from cases.caller_claims import claim_stages
 from cases.caller_context import caller_context
 from cases.customers import customer_view
 from cases.db import Database
@@ -21,7 +22,7 @@ from cases.models.customers import Customer, CustomerPhone
 from cases.phones import normalize_phone, phone_tail, phones_match
 from cases.shipment_sources import ShipmentSource
 from cases.views import CallerContext, CallView, CaseSummaryView, CustomerView, ShipmentView
-from cases.vocab import CaseKind
+from cases.vocab import CaseKind, ClaimStage
 from ivr.actions import suggested_case_kind
 from ivr.config import HotlineMenu, Option, shipped_menus
 from telephony.events import AgentRinging
@@ -137,6 +138,10 @@ class PopCase:
     department: str | None
     created_at: str
     follow_up_due: str | None
+    # a claim's stage (理赔阶段), so the agent can 督促理赔员按时完成理赔; None for other kinds
+    claim_stage: str | None = None
+    claim_stage_zh: str | None = None
+    claim_stage_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +207,8 @@ def _call(c: CallView) -> PopCall:
     )
 
 
-def _case(c: CaseSummaryView) -> PopCase:
+def _case(c: CaseSummaryView, stages: dict[int, ClaimStage]) -> PopCase:
+    stage = stages.get(c.id)
     return PopCase(
         id=c.id,
         number=c.number,
@@ -212,6 +218,9 @@ def _case(c: CaseSummaryView) -> PopCase:
         department=str(c.department) if c.department is not None else None,
         created_at=c.created_at.isoformat(timespec="seconds"),
         follow_up_due=_iso(c.follow_up_due),
+        claim_stage=stage.value if stage is not None else None,
+        claim_stage_zh=stage.label_zh if stage is not None else None,
+        claim_stage_en=stage.value.replace("_", " ").capitalize() if stage is not None else None,
     )
 
 
@@ -245,6 +254,7 @@ def build_screen_pop(
     lookup_error: str | None = None,
     candidates: tuple[CustomerView, ...] = (),
     menus: MenuSource | None = None,
+    claim_stages: tuple[tuple[int, ClaimStage], ...] = (),
 ) -> ScreenPop:
     """Pure: the pop from what the events said, what the database knows (None if it failed) and the
     IVR's menus (default: the shipped menu files)."""
@@ -275,7 +285,7 @@ def build_screen_pop(
         previous_calls=tuple(
             _call(c) for c in (context.previous_calls if context else ()) if c.linkedid != ringing.linkedid
         ),
-        open_cases=tuple(_case(c) for c in (context.open_cases if context else ())),
+        open_cases=tuple(_case(c, dict(claim_stages)) for c in (context.open_cases if context else ())),
         recent_shipments=tuple(_shipment(x) for x in (context.recent_shipments if context else ())),
         lookup_error=lookup_error,
         rang_at=ringing.at,
@@ -292,6 +302,7 @@ class PopLookup:
     context: CallerContext | None
     candidates: tuple[CustomerView, ...] = ()
     error: str | None = None
+    claim_stages: tuple[tuple[int, ClaimStage], ...] = ()  # (case id, its claim's stage) of the open claims
 
 
 class PopBuilder:
@@ -312,11 +323,12 @@ class PopBuilder:
             with self._db.reading() as s:
                 context = caller_context(s, caller, waybill, exclude_linkedid=linkedid, shipments=self._shipments)
                 candidates = customer_candidates(s, caller, context.shipment)
+                stages = claim_stages(s, (c.id for c in context.open_cases if c.kind is CaseKind.CLAIM))
         except (CasesError, SQLAlchemyError) as exc:
             log.warning("screen pop for %s without caller context: %s", linkedid, exc)
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             return PopLookup(caller, waybill, None, error=first_line)
-        return PopLookup(caller, waybill, context, candidates)
+        return PopLookup(caller, waybill, context, candidates, claim_stages=tuple(sorted(stages.items())))
 
     @staticmethod
     def lookup_key(ringing: AgentRinging, info: CallInfo | None) -> tuple[str, str | None]:
@@ -327,7 +339,8 @@ class PopBuilder:
     def from_lookup(self, ringing: AgentRinging, info: CallInfo | None, found: PopLookup) -> ScreenPop:
         if found.context is None:
             return build_screen_pop(ringing, info, None, lookup_error=found.error, menus=self._menus)
-        return build_screen_pop(ringing, info, found.context, candidates=found.candidates, menus=self._menus)
+        return build_screen_pop(ringing, info, found.context, candidates=found.candidates, menus=self._menus,
+                                claim_stages=found.claim_stages)
 
     def build(self, ringing: AgentRinging, info: CallInfo | None) -> ScreenPop:
         caller, waybill = self.lookup_key(ringing, info)

@@ -41,10 +41,13 @@ class ReportRequest:
     until_day: date
     tz: str
     fmt: str  # one of cases.reports.FORMATS, or cases.reports.PAGE
+    analysis: str = ""  # the version of the report's written analysis (a new one: a new job, never the old file)
 
     @property
     def job_id(self) -> str:
         key = f"{self.name}|{self.from_day.isoformat()}|{self.until_day.isoformat()}|{self.tz}|{self.fmt}"
+        if self.analysis:
+            key += f"|{self.analysis}"
         return "rp-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
     def period(self) -> reports.Period:

@@ -6,7 +6,12 @@ The page's document and each download are report jobs (agent_console.report_jobs
 worker process with processes by role (RQ), on a thread of the console's own when embedded. A request
 waits up to `report_wait_s` for its job; a job not done by then is shown with its state and progress
 (the page polls `/api/report-jobs/<id>`), and offered (the page shown, the file sent) once done. A job
-failed for good shows its error and a "try again" link (`again=1`)."""
+failed for good shows its error and a "try again" link (`again=1`).
+
+Each report and period has the supervisor's written analysis and suggestions (分析…提出合理化建议,
+`cases.reports.analyses`): shown to everyone who sees the report, written by supervisors (capability
+`report_analysis`, POST /reports/<name>/analysis), carried into its XLSX and PDF. A job's name holds the
+analysis' version, so a file rendered before the text changed is not offered after it."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from agent_console.auth import current_user, requires
@@ -24,7 +29,7 @@ from agent_console.i18n import current_language, translate
 from agent_console.report_jobs import JobView, ReportJobError, ReportRequest, ReportRunner, wait
 from agent_console.report_quota import ReportQuota, TooManyReportJobs
 from cases import reports
-from cases.errors import CasesError, InvalidReportRequest
+from cases.errors import CasesError, DatabaseUnavailable, InvalidReportRequest
 from cases.reports.document import Chart, Table
 
 log = logging.getLogger(__name__)
@@ -65,8 +70,9 @@ def _bars(chart: Chart) -> BarChart | None:
 
 
 def _period(name: str) -> reports.Period:
-    tz = (request.args.get("tz") or reports.DEFAULT_TZ).strip()
-    raw_from, raw_until = request.args.get("from", ""), request.args.get("until", "")
+    args = request.form if request.method == "POST" else request.args
+    tz = (args.get("tz") or reports.DEFAULT_TZ).strip()
+    raw_from, raw_until = args.get("from", ""), args.get("until", "")
     if not raw_from and not raw_until:
         return reports.default_period(name, tz)
     try:
@@ -84,7 +90,10 @@ def _job(name: str, fmt: str) -> tuple[reports.Period, JobView]:
     """Submit (or find) the job of this report, period and format; wait up to `report_wait_s`.
     Raises CasesError for bad input, ReportJobError when jobs cannot be queued."""
     period = _period(name)
-    req = ReportRequest(name, period.from_day, period.until_day, period.tz, fmt)
+    with console().db.reading() as s:
+        written = reports.analysis(s, name, period)
+    req = ReportRequest(name, period.from_day, period.until_day, period.tz, fmt,
+                        written.version if written is not None else "")
     runner = _runner()
     quota: ReportQuota = current_app.extensions[QUOTA_KEY]
     user = current_user()
@@ -105,8 +114,16 @@ def _again_url() -> str:
     return f"{request.path}?" + urlencode(request.args.to_dict() | {"again": "1"})
 
 
+def _analysis(name: str, period: reports.Period | None) -> reports.AnalysisView | None:
+    if period is None:
+        return None
+    with console().db.reading() as s:
+        return reports.analysis(s, name, period)
+
+
 def _render(name: str, *, period: reports.Period | None, job: JobView | None, job_fmt: str,
-            error: str | None, status: int) -> tuple[str, int]:
+            error: str | None, status: int, draft: str | None = None) -> tuple[str, int]:
+    user = current_user()
     doc = job.result if job is not None and job.state == "done" and job_fmt == reports.PAGE else None
     tables = [b for b in doc.blocks if isinstance(b, Table)] if doc else []
     charts = [c for c in (_bars(b) for b in doc.blocks if isinstance(b, Chart)) if c is not None] if doc else []
@@ -116,7 +133,9 @@ def _render(name: str, *, period: reports.Period | None, job: JobView | None, jo
         tz=request.args.get("tz") or reports.DEFAULT_TZ,
         job=job if job is not None and (job.state != "done" or job_fmt != reports.PAGE) else None,
         job_fmt=job_fmt, poll_url=url_for("reports.job_status", job_id=job.id) if job is not None else "",
-        again_url=_again_url(),
+        again_url=_again_url(), analysis=_analysis(name, period),
+        may_write_analysis=user is not None and user.can("report_analysis"),
+        analysis_saved=request.args.get("saved") == "1", draft=draft,
     ), status
 
 
@@ -128,6 +147,8 @@ def page() -> ResponseReturnValue:
         abort(404)
     try:
         period, job = _job(name, reports.PAGE)
+    except DatabaseUnavailable:
+        raise
     except CasesError as exc:
         return _render(name, period=None, job=None, job_fmt=reports.PAGE, error=str(exc), status=400)
     except ReportJobError as exc:
@@ -143,6 +164,8 @@ def download(name: str, fmt: str) -> ResponseReturnValue:
         abort(404)
     try:
         period, job = _job(name, fmt)
+    except DatabaseUnavailable:
+        raise
     except CasesError as exc:
         return {"error": "invalid_report", "message": str(exc)}, 400
     except ReportJobError as exc:
@@ -154,6 +177,31 @@ def download(name: str, fmt: str) -> ResponseReturnValue:
     log.info("report %s %s as %s", name, period.label, fmt)
     return Response(job.result, mimetype=MIME[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.post("/reports/<name>/analysis")
+@requires("report_analysis")
+def write_analysis(name: str) -> ResponseReturnValue:
+    """The supervisor's analysis and suggestions of the report over the period (form: from, until, tz,
+    text): stored (last write wins, audited), then the page again (303); bad input: the page with the error."""
+    if name not in reports.REPORTS:
+        abort(404)
+    user = current_user()
+    assert user is not None  # requires() ran first
+    period: reports.Period | None = None
+    try:
+        period = _period(name)
+        with console().db.session() as s:
+            reports.write_analysis(s, name, period, request.form.get("text", ""), user.username)
+    except DatabaseUnavailable:
+        raise
+    except CasesError as exc:
+        log.info("analysis of report %s refused: %s", name, exc)
+        return _render(name, period=period, job=None, job_fmt=reports.PAGE, error=str(exc), status=400,
+                       draft=request.form.get("text", ""))
+    args = urlencode({"name": name, "from": period.from_day.isoformat(), "until": period.until_day.isoformat(),
+                      "tz": period.tz, "saved": "1"})
+    return redirect(f"{url_for('reports.page')}?{args}", 303)
 
 
 @bp.get("/api/report-jobs/<job_id>")

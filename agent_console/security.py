@@ -41,14 +41,18 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "major_incident": frozenset({"supervisor", "admin"}),
     # the inspection console: inspections, findings, rectification verification, rewards and penalties
     "inspections_work": frozenset({"inspector", "supervisor", "admin"}),
-    # the branch console: a branch's referrals, rectifications and claims (only its own: ownership)
+    # the department desk (/branch): referrals routed to the user's department and unit, and a branch's
+    # rectifications and claims (only its own: ownership)
     "branch_work": frozenset({"branch"}),
     # a claim's evidence files: claims staff, and the branch the claim belongs to (ownership)
     "claim_evidence": frozenset({"claims", "supervisor", "admin", "branch"}),
-    # the complaints desk: analyse, refer, confirm rectification, tell the customer, close
-    "complaints_work": frozenset({"agent", "supervisor", "admin"}),
+    # the complaints desk: analyse, refer, verify rectifications, tell the customer, follow up, close; the
+    # inspection supervisor takes and resolves complaints too (监察主管3: 对接收到的客户投诉问题进行落实、解决)
+    "complaints_work": frozenset({"agent", "supervisor", "inspector", "admin"}),
     # the standard's reports on the page and as XLSX / PDF / JSON downloads
     "reports": CENTRE_ROLES,
+    # the supervisor's written analysis and suggestions of a report and period (分析…提出合理化建议)
+    "report_analysis": frozenset({"supervisor", "admin"}),
 }
 
 

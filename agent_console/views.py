@@ -17,10 +17,11 @@ from agent_console.context import console
 from agent_console.control import ControlError
 from agent_console.dispatcher import DISPATCHER_KEY, Dispatcher
 from agent_console.i18n import current_language, translate
+from agent_console.intake_form import intake_json
 from agent_console.search import SHIPMENTS_KEY
 from agent_console.wrapup import NotInWrapUp
 from cases.errors import CaseNotFound, ChangeRequestNotFound, DatabaseUnavailable, InvalidInput, UserNotFound
-from cases.vocab import CaseKind, CaseStatus, ChangeField, Department
+from cases.vocab import AccidentCause, CaseKind, CaseStatus, ChangeField, ComplaintType, Department
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def agent() -> ResponseReturnValue:
         departments=[d.value for d in Department],
         statuses=[s.value for s in CaseStatus],
         change_fields=[f.value for f in ChangeField],
+        complaint_types=list(ComplaintType), accident_causes=list(AccidentCause),
         pause_reasons=[r for r in cfg.pause_reasons if r.code != "wrap-up"],
         wrap_up_codes=cfg.wrap_up_codes,
         wrap_up_s=cfg.wrap_up_s,
@@ -224,11 +226,11 @@ def _case_json(case: Any) -> dict[str, Any]:
 @requires("write_cases")
 def create_case() -> ResponseReturnValue:
     try:
-        case = data.create_case(console().db, request.get_json(silent=True), _call_user(),
-                                current_app.extensions.get(SHIPMENTS_KEY))
+        taken = data.create_case(console().db, request.get_json(silent=True), _call_user(),
+                                 current_app.extensions.get(SHIPMENTS_KEY))
     except _CASE_ERRORS as exc:
         return _case_error(exc)
-    return _case_json(case), 201
+    return intake_json(taken, _case_json(taken.case)), 201
 
 
 @api.post("/cases/<int:case_id>/update")

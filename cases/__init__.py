@@ -10,7 +10,8 @@ before anything is written, so a failed call leaves stored data unchanged.
 - `cases.caller_context`: what the screen pop shows for a caller.
 - `cases.customers`, `cases.shipment_records`: customers (by phone, `cases.phones`) and shipments.
 - `cases.case_records`: opening, changing, linking and reading cases (status rules: `cases.workflow`).
-- `cases.complaints`, `cases.claims`, `cases.changes`, `cases.inspections`: the workflows (`cases.workflow`).
+- `cases.complaints`, `cases.claims`, `cases.changes`, `cases.inspections`: the workflows (`cases.workflow`);
+  `cases.referrals` (a department desk's referrals) and `cases.follow_ups` (回访) around complaints.
 - `cases.audit`: the audit log; `cases.inputs`: the input checks every writer shares.
 - `cases.accounts`: users and logins; `cases.passwords`: password hashing; `cases.sessions`: console sessions.
 - `cases.demo_seed`: seeding `cases.demo_data`.

@@ -15,7 +15,7 @@ from cases.models.base import utcnow
 from cases.passwords import DUMMY_HASH, hash_password, password_needs_rehash, verify_password
 from cases.sessions import end_user_sessions
 from cases.views import LoginCheck, UserView
-from cases.vocab import Role
+from cases.vocab import UNIT_DEPARTMENTS, Department, Role
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +24,29 @@ MIN_PASSWORD_LENGTH = 8
 
 def _user_view(u: User) -> UserView:
     return UserView(id=u.id, username=u.username, display_name=u.display_name, role=Role(u.role), active=u.active,
-                    branch=u.branch)
+                    branch=u.branch, department=Department(u.department) if u.department else None)
+
+
+def _department(role: Role, department: str | None, unit: str) -> str | None:
+    """The department of a user of `role` (department staff only: default branch), checked with its unit."""
+    if role is not Role.BRANCH:
+        if department:
+            raise InvalidUserInput(f"only department staff (role branch) have a department, not role {role.value}")
+        return None
+    dept = parse_enum(Department, department or Department.BRANCH.value, "department", InvalidUserInput)
+    if dept.value in UNIT_DEPARTMENTS and not unit:
+        which = "branch" if dept is Department.BRANCH else "market area"
+        raise InvalidUserInput(f"a user of role branch in department {dept.value} needs the {which} it belongs to")
+    return dept.value
 
 
 def create_user(
-    s: Session, username: str, password: str, role: str, display_name: str, *, branch: str = ""
+    s: Session, username: str, password: str, role: str, display_name: str, *, branch: str = "",
+    department: str | None = None,
 ) -> UserView:
-    """A new user; the password is stored as a salted argon2id hash only. Users of role branch
-    belong to a branch (or market area), whose referrals, rectifications and claims they see."""
+    """A new user; the password is stored as a salted argon2id hash only. Users of role branch are
+    department staff: they belong to a department (default branch: 分公司) and, for a branch or market
+    area, to one unit of it (`branch`), whose referrals (and branch work) they see."""
     name = (username or "").strip()
     if not USERNAME_RE.fullmatch(name):
         raise InvalidUserInput(f"username {username!r} is not valid (1-64 letters, digits, _ . -)")
@@ -44,8 +59,7 @@ def create_user(
     branch_name = (branch or "").strip()
     if len(branch_name) > 100:
         raise InvalidUserInput("branch is longer than 100 characters")
-    if role_value is Role.BRANCH and not branch_name:
-        raise InvalidUserInput("a user of role branch needs the branch it belongs to")
+    dept = _department(role_value, department, branch_name)
     if s.scalars(select(User.id).where(User.username == name)).first() is not None:
         raise UserExists(f"user {name!r} already exists")
     user = User(
@@ -53,6 +67,7 @@ def create_user(
         display_name=shown,
         role=role_value.value,
         branch=branch_name,
+        department=dept,
         password_hash=hash_password(password),
         active=True,
         created_at=utcnow(),
@@ -97,19 +112,22 @@ def set_active(s: Session, username: str, active: bool) -> UserView:
     return _user_view(user)
 
 
-def set_role(s: Session, username: str, role: str, *, branch: str | None = None) -> UserView:
-    """A new role (and for role branch the branch, else the one stored); the user's console sessions
-    end at once, so the new role applies from the next login."""
+def set_role(
+    s: Session, username: str, role: str, *, branch: str | None = None, department: str | None = None
+) -> UserView:
+    """A new role (and for role branch the department and the branch, else the ones stored); the
+    user's console sessions end at once, so the new role applies from the next login."""
     user = user_by_name(s, username)
     role_value = parse_enum(Role, role, "role", InvalidUserInput)
     branch_name = user.branch if branch is None else branch.strip()
     if len(branch_name) > 100:
         raise InvalidUserInput("branch is longer than 100 characters")
-    if role_value is Role.BRANCH and not branch_name:
-        raise InvalidUserInput("a user of role branch needs the branch it belongs to")
+    wanted = department if department is not None else (user.department if role_value is Role.BRANCH else None)
+    dept = _department(role_value, wanted, branch_name)
     old = user.role
     user.role = role_value.value
     user.branch = branch_name
+    user.department = dept
     end_user_sessions(s, user.id)
     log.info("role of %s changed from %s to %s; the user's console sessions ended", user.username, old,
              role_value.value)

@@ -1,7 +1,9 @@
-"""The complaint (投诉) workflow: recorded → analysed → referred → rectification confirmed (整改) →
-customer told → closed. Rules live in `cases.workflow.COMPLAINT`; every step is audited (entity
-"complaint") and keeps the case's own status in line. `loose_ends` finds overdue referrals and
-complaints left with loose ends (留有尾巴)."""
+"""The complaint (投诉) workflow: recorded → analysed (cause, 责任部门 and unit) → referred (to a
+department and, for a branch or market area, one unit of it, with a deadline) → the department's
+rectification (整改) → verified by the centre (验证; or sent back with a new deadline) → customer told →
+followed up (回访, `cases.follow_ups`) → closed. Rules live in `cases.workflow.COMPLAINT`; every step is
+audited (entity "complaint") and keeps the case's own status in line. `loose_ends` finds overdue
+referrals and complaints left with loose ends (留有尾巴)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,33 @@ from cases.errors import ComplaintNotFound, InvalidWorkflowInput
 from cases.inputs import aware_utc, clean_text, clean_username, parse_enum
 from cases.models.base import utcnow
 from cases.models.case import Case
+from cases.models.follow_ups import ComplaintFollowUp
 from cases.models.workflows import Complaint
 from cases.views import CaseInput
-from cases.vocab import CaseKind, CaseStatus, ComplaintCause, ComplaintStage, ComplaintType, Department
+from cases.vocab import (
+    UNIT_DEPARTMENTS,
+    CaseKind,
+    CaseStatus,
+    ComplaintCause,
+    ComplaintStage,
+    ComplaintType,
+    Department,
+    FollowUpOutcome,
+)
 from cases.workflow import COMPLAINT, advance
 
 STALE_AFTER = timedelta(hours=48)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpView:
+    """One follow-up call (回访) to the customer."""
+
+    id: int
+    outcome: FollowUpOutcome
+    note: str
+    called_by: str
+    called_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +57,9 @@ class ComplaintView:
     subject: str
     stage: ComplaintStage
     complaint_type: ComplaintType
-    branch: str
+    branch: str  # 相关分公司: as reported, before any investigation (not who is responsible)
     cause: ComplaintCause | None
-    responsible_department: Department | None
+    responsible_department: Department | None  # 责任部门: from the analysis
     analysis: str
     referred_to: Department | None
     referral_deadline: datetime | None
@@ -49,11 +72,24 @@ class ComplaintView:
     customer_told_at: datetime | None
     closed_at: datetime | None
     allowed_actions: tuple[str, ...]
+    responsible_unit: str = ""  # 责任分公司 (or market area): from the analysis
+    referred_unit: str = ""  # the unit of the department the referral went to (branch / market area)
+    rectified_by: str | None = None
+    verified_by: str | None = None
+    verified_at: datetime | None = None
+    verification_note: str = ""  # why the centre sent the rectification back, or what it saw verifying
+    follow_ups: tuple[FollowUpView, ...] = ()
+
+    @property
+    def sent_back(self) -> bool:
+        """Referred again after the centre did not accept the department's rectification."""
+        return self.stage is ComplaintStage.REFERRED and bool(self.rectification)
 
 
 @dataclass(frozen=True, slots=True)
 class LooseEnd:
-    """A complaint that needs attention: `reason` is referral_overdue, no_follow_up or customer_not_told."""
+    """A complaint that needs attention: `reason` is referral_overdue, no_follow_up, not_verified,
+    customer_not_told or no_return_call (see `loose_ends`)."""
 
     complaint_id: int
     case_number: str
@@ -62,6 +98,7 @@ class LooseEnd:
     since: datetime
     referred_to: Department | None
     branch: str
+    referred_unit: str = ""
 
 
 def _view(c: Complaint) -> ComplaintView:
@@ -87,7 +124,41 @@ def _view(c: Complaint) -> ComplaintView:
         customer_told_at=c.customer_told_at,
         closed_at=c.closed_at,
         allowed_actions=COMPLAINT.allowed(c.stage),
+        responsible_unit=c.responsible_unit,
+        referred_unit=c.referred_unit,
+        rectified_by=c.rectified_by,
+        verified_by=c.verified_by,
+        verified_at=c.verified_at,
+        verification_note=c.verification_note,
+        follow_ups=tuple(follow_up_view(f) for f in c.follow_ups),
     )
+
+
+def follow_up_view(f: ComplaintFollowUp) -> FollowUpView:
+    return FollowUpView(id=f.id, outcome=FollowUpOutcome(f.outcome), note=f.note, called_by=f.called_by,
+                        called_at=f.called_at)
+
+
+def complaint_view(c: Complaint) -> ComplaintView:
+    """The view of a loaded complaint row (for `cases.referrals` and `cases.follow_ups`)."""
+    return _view(c)
+
+
+def load_for_update(s: Session, complaint_id: int) -> Complaint:
+    """The complaint row, locked for a step; `ComplaintNotFound` if there is none."""
+    return _load(s, complaint_id)
+
+
+def step_time(at: datetime | None) -> datetime:
+    return _now(at)
+
+
+def take_step(
+    s: Session, c: Complaint, action: str, who: str, now: datetime, detail: dict[str, Any],
+    case_status: CaseStatus | None,
+) -> ComplaintView:
+    """Take one step of the complaint machine (see `cases.workflow.advance`): audited, case status kept."""
+    return _step(s, c, action, who, now, detail, case_status)
 
 
 def _load(s: Session, complaint_id: int) -> Complaint:
@@ -161,28 +232,38 @@ def analyse(
     *,
     cause: str,
     responsible_department: str,
+    responsible_unit: str | None = None,
     analysis: str = "",
     by: str,
     at: datetime | None = None,
 ) -> ComplaintView:
-    """Record the cause category and the responsible department (stage analysed)."""
+    """Record the cause category and the responsible department (stage analysed); for a branch or
+    market area also which one (责任分公司; default: the branch reported with the complaint)."""
     who = clean_username(by, "analysed_by")
     cause_v = parse_enum(ComplaintCause, cause, "complaint cause", InvalidWorkflowInput)
     dept = parse_enum(Department, responsible_department, "department", InvalidWorkflowInput)
+    unit_given = clean_unit(responsible_unit, "responsible unit")
     text = clean_text(analysis, "analysis", max_len=10_000)
     now = _now(at)
     c = _load(s, complaint_id)
     COMPLAINT.step(c.id, c.stage, "analyse")
+    unit = (unit_given if responsible_unit is not None else c.branch) if dept.value in UNIT_DEPARTMENTS else ""
     c.cause, c.responsible_department, c.analysis, c.analysed_at = cause_v.value, dept.value, text, now
+    c.responsible_unit = unit
     return _step(
         s,
         c,
         "analyse",
         who,
         now,
-        {"cause": cause_v.value, "responsible_department": dept.value, "analysis": text},
+        {"cause": cause_v.value, "responsible_department": dept.value, "responsible_unit": unit, "analysis": text},
         CaseStatus.IN_PROGRESS,
     )
+
+
+def clean_unit(value: str | None, what: str) -> str:
+    """A unit's name (which branch or market area), with inner runs of spaces made one."""
+    return " ".join(clean_text(value, what, max_len=100).split())
 
 
 def refer(
@@ -191,14 +272,19 @@ def refer(
     *,
     department: str,
     deadline: datetime,
+    unit: str | None = None,
     note: str = "",
     by: str,
     at: datetime | None = None,
 ) -> ComplaintView:
-    """Refer to a department with a deadline for its rectification (stage referred). Referring again
-    while referred renews the referral (another department or a new deadline)."""
+    """Refer to a department with a deadline for its rectification (stage referred); a branch or
+    market area also needs the unit (which one: default the responsible unit of the analysis, else
+    the branch reported), whose desk then shows it. Referring again while referred renews the referral
+    (another department or a new deadline); a customer not satisfied at the follow-up call (回访) may
+    be referred again."""
     who = clean_username(by, "referred_by")
     dept = parse_enum(Department, department, "department", InvalidWorkflowInput)
+    unit_given = clean_unit(unit, "unit")
     due = aware_utc(deadline, "deadline")
     text = clean_text(note, "note", max_len=10_000)
     now = _now(at)
@@ -206,30 +292,70 @@ def refer(
         raise InvalidWorkflowInput(f"deadline {due.isoformat()} is not in the future")
     c = _load(s, complaint_id)
     COMPLAINT.step(c.id, c.stage, "refer")
-    c.referred_to, c.referral_deadline, c.referred_at = dept.value, due, now
+    if dept.value in UNIT_DEPARTMENTS:
+        fallback = c.responsible_unit if c.responsible_department == dept.value else ""
+        target = unit_given if unit is not None and unit_given else (fallback or c.branch)
+        if not target:
+            raise InvalidWorkflowInput(f"a referral to {dept.label_zh} ({dept.value}) needs the unit: which one")
+    else:
+        target = ""
+    c.referred_to, c.referred_unit, c.referral_deadline, c.referred_at = dept.value, target, due, now
+    c.rectification, c.rectified_at, c.rectified_by, c.verification_note = "", None, None, ""
     case: Case = c.case
     case.department, case.follow_up_due = dept.value, due
     return _step(
-        s, c, "refer", who, now, {"department": dept.value, "deadline": iso_utc(due), "note": text}, CaseStatus.REFERRED
+        s, c, "refer", who, now, {"department": dept.value, "unit": target, "deadline": iso_utc(due), "note": text},
+        CaseStatus.REFERRED,
     )
 
 
 def confirm_rectification(
     s: Session, complaint_id: int, *, rectification: str, by: str, at: datetime | None = None
 ) -> ComplaintView:
-    """The department's rectification (整改) is confirmed (stage rectified)."""
+    """The department's answer: its rectification (整改), typed on its desk (or by the centre for it);
+    stage rectified, waiting for the centre's verification (`verify` or `send_back`)."""
     who = clean_username(by, "confirmed_by")
     text = clean_text(rectification, "rectification", max_len=10_000, required=True)
     now = _now(at)
     c = _load(s, complaint_id)
     COMPLAINT.step(c.id, c.stage, "confirm_rectification")
-    c.rectification, c.rectified_at = text, now
+    c.rectification, c.rectified_at, c.rectified_by = text, now, who
     c.case.follow_up_due = None
     return _step(s, c, "confirm_rectification", who, now, {"rectification": text}, CaseStatus.IN_PROGRESS)
 
 
+def verify(s: Session, complaint_id: int, *, note: str = "", by: str, at: datetime | None = None) -> ComplaintView:
+    """The centre verified the department's rectification (验证, stage verified): the customer may
+    now be told."""
+    who = clean_username(by, "verified_by")
+    text = clean_text(note, "note", max_len=10_000)
+    now = _now(at)
+    c = _load(s, complaint_id)
+    COMPLAINT.step(c.id, c.stage, "verify")
+    c.verified_by, c.verified_at, c.verification_note = who, now, text
+    return _step(s, c, "verify", who, now, {"note": text}, CaseStatus.IN_PROGRESS)
+
+
+def send_back(
+    s: Session, complaint_id: int, *, deadline: datetime, note: str, by: str, at: datetime | None = None
+) -> ComplaintView:
+    """Verification failed: back to the department with why and a new deadline (stage referred); its
+    rectification stays shown until it answers again."""
+    who = clean_username(by, "sent_back_by")
+    text = clean_text(note, "note", max_len=10_000, required=True)
+    due = aware_utc(deadline, "deadline")
+    now = _now(at)
+    if due <= now:
+        raise InvalidWorkflowInput(f"deadline {due.isoformat()} is not in the future")
+    c = _load(s, complaint_id)
+    COMPLAINT.step(c.id, c.stage, "send_back")
+    c.referral_deadline, c.verification_note = due, text
+    c.case.follow_up_due = due
+    return _step(s, c, "send_back", who, now, {"deadline": iso_utc(due), "note": text}, CaseStatus.REFERRED)
+
+
 def tell_customer(s: Session, complaint_id: int, *, reply: str, by: str, at: datetime | None = None) -> ComplaintView:
-    """The customer has been told the result (stage customer_told)."""
+    """The customer has been told the result (stage customer_told); the follow-up call (回访) follows."""
     who = clean_username(by, "told_by")
     text = clean_text(reply, "reply", max_len=10_000, required=True)
     now = _now(at)
@@ -241,7 +367,7 @@ def tell_customer(s: Session, complaint_id: int, *, reply: str, by: str, at: dat
 
 
 def close(s: Session, complaint_id: int, *, by: str, at: datetime | None = None) -> ComplaintView:
-    """Close the complaint and its case (stage closed)."""
+    """Close the complaint and its case (stage closed): only after the follow-up call (回访)."""
     who = clean_username(by, "closed_by")
     now = _now(at)
     c = _load(s, complaint_id)
@@ -283,7 +409,9 @@ def loose_ends(
 
     - referral_overdue: referred, and the department's deadline has passed (reminder due);
     - no_follow_up: recorded or analysed, and nothing happened for `stale_after`;
-    - customer_not_told: rectified `stale_after` ago, but no feedback to the customer yet.
+    - not_verified: the department answered `stale_after` ago, but the centre has not verified it;
+    - customer_not_told: verified `stale_after` ago, but no feedback to the customer yet;
+    - no_return_call: the customer was told `stale_after` ago, but no follow-up call (回访) closed it.
     """
     when = _now(now)
     cutoff = when - stale_after
@@ -295,19 +423,15 @@ def loose_ends(
                 Complaint.stage.in_([ComplaintStage.RECORDED, ComplaintStage.ANALYSED])
                 & (Complaint.updated_at < cutoff),
                 (Complaint.stage == ComplaintStage.RECTIFIED) & (Complaint.rectified_at < cutoff),
+                (Complaint.stage == ComplaintStage.VERIFIED) & (Complaint.verified_at < cutoff),
+                (Complaint.stage == ComplaintStage.CUSTOMER_TOLD) & (Complaint.updated_at < cutoff),
             )
         )
         .options(selectinload(Complaint.case))
     )
     out: list[LooseEnd] = []
     for c in s.scalars(stmt).all():
-        if c.stage == ComplaintStage.REFERRED:
-            reason, since = "referral_overdue", c.referral_deadline
-        elif c.stage == ComplaintStage.RECTIFIED:
-            reason, since = "customer_not_told", c.rectified_at
-        else:
-            reason, since = "no_follow_up", c.updated_at
-        assert since is not None
+        reason, since = _loose(c)
         out.append(
             LooseEnd(
                 complaint_id=c.id,
@@ -317,9 +441,26 @@ def loose_ends(
                 since=since,
                 referred_to=Department(c.referred_to) if c.referred_to else None,
                 branch=c.branch,
+                referred_unit=c.referred_unit,
             )
         )
     return tuple(sorted(out, key=lambda e: (e.since, e.complaint_id)))
+
+
+def _loose(c: Complaint) -> tuple[str, datetime]:
+    since: datetime | None
+    if c.stage == ComplaintStage.REFERRED:
+        reason, since = "referral_overdue", c.referral_deadline
+    elif c.stage == ComplaintStage.RECTIFIED:
+        reason, since = "not_verified", c.rectified_at
+    elif c.stage == ComplaintStage.VERIFIED:
+        reason, since = "customer_not_told", c.verified_at
+    elif c.stage == ComplaintStage.CUSTOMER_TOLD:
+        reason, since = "no_return_call", c.updated_at
+    else:
+        reason, since = "no_follow_up", c.updated_at
+    assert since is not None
+    return reason, since
 
 
 def overdue_referrals(s: Session, *, now: datetime | None = None) -> tuple[LooseEnd, ...]:

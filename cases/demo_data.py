@@ -59,6 +59,7 @@ class DemoUser:
     display_name: str
     role: Role
     branch: str = ""  # role branch: its branch
+    department: str | None = None  # role branch: its department (default branch)
 
 
 DEMO_CUSTOMERS: tuple[DemoCustomer, ...] = (
@@ -132,4 +133,5 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("claims", "王芳", Role.CLAIMS),
     DemoUser("inspector", "刘强", Role.INSPECTOR),
     DemoUser("branch_zz", "赵敏", Role.BRANCH, "郑州分公司"),
+    DemoUser("warehouse", "孙丽", Role.BRANCH, "", "warehouse"),  # 仓管: the warehouse's referrals
 )

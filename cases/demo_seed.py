@@ -99,7 +99,8 @@ def seed_demo(s: Session, *, now: datetime | None = None) -> SeedSummary:
     for du in DEMO_USERS:
         if s.scalars(select(User.id).where(User.username == du.username)).first() is not None:
             continue
-        create_user(s, du.username, DEMO_PASSWORD, du.role, du.display_name, branch=du.branch)
+        create_user(s, du.username, DEMO_PASSWORD, du.role, du.display_name, branch=du.branch,
+                    department=du.department)
         created["users"] += 1
 
     s.flush()

@@ -17,6 +17,7 @@ from cases import claims, complaints, inspections
 from cases.call_records import record_call
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.demo_data import STAGES
+from cases.follow_ups import record_follow_up
 from cases.inspections import InspectionInput
 from cases.views import CaseInput
 from telephony.records import CallRecord
@@ -79,8 +80,10 @@ def seed_month(s: Session, month: date, *, evidence_root: Path, tz: str = "Asia/
                 s, c.id, rectification="已整改", by="supervisor", at=t0 + timedelta(hours=20)
             )
         if depth >= 4:
+            complaints.verify(s, c.id, by="supervisor", at=t0 + timedelta(hours=21))
             complaints.tell_customer(s, c.id, reply="已回复客户", by="agent1002", at=t0 + timedelta(hours=22))
         if depth >= 5:
+            record_follow_up(s, c.id, outcome="satisfied", by="agent1002", at=t0 + timedelta(hours=23))
             complaints.close(s, c.id, by="supervisor", at=t0 + timedelta(days=1, hours=1))
         del day
 

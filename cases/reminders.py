@@ -28,7 +28,7 @@ from cases.vocab import OPEN_STATUSES
 ACK = "reminder.acknowledge"
 DUE_SOON = "follow_up_due"  # the deadline is within the lead time
 OVERDUE = "follow_up_overdue"  # the deadline has passed (a referral's department is late)
-LOOSE_END_KINDS = ("no_follow_up", "customer_not_told")  # complaints.loose_ends reasons (留有尾巴)
+LOOSE_END_KINDS = ("no_follow_up", "not_verified", "customer_not_told", "no_return_call")  # loose_ends reasons
 CLAIM_OVERDUE = "claim_overdue"  # a claim past its stage's or its total deadline (逾期)
 KINDS = (DUE_SOON, OVERDUE, *LOOSE_END_KINDS, CLAIM_OVERDUE)
 DEFAULT_LEAD = timedelta(hours=2)

@@ -27,7 +27,7 @@ def register_search_cli(subparsers: Any) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="transcripts_command", required=True)
     s = sub.add_parser("search", help="full-text search over transcripts (Chinese, English, digits)")
-    s.add_argument("query", help='e.g. 投诉 快递员, SF1234*, "态度 差"')
+    s.add_argument("query", help='e.g. 投诉 司机, 800012*, "态度 差"')
     s.add_argument("--since", type=day_arg, default=None, help="first day (China Standard Time), YYYY-MM-DD")
     s.add_argument("--until", type=day_arg, default=None, help="last day, inclusive")
     s.add_argument("--hotline", choices=("service", "claims"), default=None)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from cases.models.accounts import ConsoleSession, User
 from cases.models.base import utcnow
 from cases.views import SessionView, UserView
-from cases.vocab import Role
+from cases.vocab import Department, Role
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ def find_session(s: Session, token: str) -> SessionView | None:
         return None
     user: User = row.User
     view = UserView(id=user.id, username=user.username, display_name=user.display_name, role=Role(user.role),
-                    active=user.active, branch=user.branch)
+                    active=user.active, branch=user.branch,
+                    department=Department(user.department) if user.department else None)
     return SessionView(key=row.id, user=view, last_seen_at=row.last_seen_at)
 
 

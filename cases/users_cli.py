@@ -1,5 +1,10 @@
 """`hotline users add|list|passwd|role|disable|enable`: the console's accounts, kept by an administrator.
 
+Department staff (role branch) belong to a department (--department: branch 分公司, market_area 市场区域,
+trunk_vehicle 干线车辆, warehouse 仓管, settlement 结算, payment 兑付, invoicing 开票, key_account 大客户项目主管;
+default branch) and, for a branch or market area, to one of them (--branch): their desk shows the
+complaints referred to that department (and unit).
+
 A new password, a new role and disabling an account end the user's console sessions at once (the
 pages open with them are logged out at their next request, their live connections within seconds).
 
@@ -17,7 +22,7 @@ from typing import Any
 
 from cases.errors import CasesError, InvalidUserInput
 from cases.views import UserView
-from cases.vocab import Role
+from cases.vocab import Department, Role
 
 EXIT_ERROR = 2
 
@@ -36,6 +41,8 @@ def register_users_cli(subparsers: Any) -> None:
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--name", default="", help="display name (default: the username)")
     add.add_argument("--branch", default="", help="role branch: the branch or market area the user works for")
+    add.add_argument("--department", default=None, choices=[d.value for d in Department],
+                     help="role branch: the department whose referrals the user answers (default: branch)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(func=cmd_add)
     ls = sub.add_parser("list", help="every account with its role and whether it may log in")
@@ -48,6 +55,8 @@ def register_users_cli(subparsers: Any) -> None:
     rl.add_argument("username")
     rl.add_argument("--role", required=True, choices=[r.value for r in Role])
     rl.add_argument("--branch", default=None, help="role branch: the branch or market area (default: as stored)")
+    rl.add_argument("--department", default=None, choices=[d.value for d in Department],
+                    help="role branch: the department (default: as stored, else branch)")
     rl.set_defaults(func=cmd_role)
     for verb, active in (("disable", False), ("enable", True)):
         sp = sub.add_parser(verb, help=("no more logins; the history stays" if not active else "allow logins again"))
@@ -70,7 +79,9 @@ def _password(args: argparse.Namespace) -> str:
 def _show(user: UserView) -> str:
     state = "active" if user.active else "disabled"
     branch = f" ({user.branch})" if user.branch else ""
-    return f"{user.username}\t{user.role.value}{branch}\t{state}\t{user.display_name}"
+    dept = user.department
+    role = user.role.value + (f":{dept.value}" if dept is not None and dept is not Department.BRANCH else "")
+    return f"{user.username}\t{role}{branch}\t{state}\t{user.display_name}"
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -80,7 +91,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     try:
         password = _password(args)
         with open_migrated(args.settings.database_url) as db, db.session() as s:
-            user = create_user(s, args.username, password, args.role, args.name, branch=args.branch)
+            user = create_user(s, args.username, password, args.role, args.name, branch=args.branch,
+                               department=args.department)
     except CasesError as exc:
         return _fail(str(exc))
     print(f"added {_show(user)}")
@@ -121,7 +133,7 @@ def cmd_role(args: argparse.Namespace) -> int:
 
     try:
         with open_migrated(args.settings.database_url) as db, db.session() as s:
-            user = set_role(s, args.username, args.role, branch=args.branch)
+            user = set_role(s, args.username, args.role, branch=args.branch, department=args.department)
     except CasesError as exc:
         return _fail(str(exc))
     print(_show(user))

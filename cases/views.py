@@ -214,6 +214,7 @@ class UserView:
     role: Role
     active: bool
     branch: str = ""  # role branch: the branch (or market area) whose work the user sees
+    department: Department | None = None  # role branch: the department whose referrals the user answers
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,9 @@ class Role(_Labelled):
     CLAIMS = "claims"
     INSPECTOR = "inspector"
     ADMIN = "admin"
-    BRANCH = "branch"  # branch / market-area staff: answer referrals, rectifications, claims of their branch
+    # department staff (分公司, 市场区域, 仓管, 结算, 兑付, 开票, 大客户, 干线车辆: users.department, and
+    # users.branch the unit for a branch or market area): answer the referrals routed to their department
+    BRANCH = "branch"
 
 
 OPEN_STATUSES: frozenset[CaseStatus] = frozenset({CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED})
@@ -118,7 +120,7 @@ _LABELS_ZH: dict[type[StrEnum], dict[str, str]] = {
         "claims": "理赔",
         "inspector": "监察主管",
         "admin": "管理员",
-        "branch": "分公司/市场人员",
+        "branch": "部门/分公司人员",
     },
 }
 
@@ -155,9 +157,23 @@ class ComplaintStage(_Labelled):
     RECORDED = "recorded"
     ANALYSED = "analysed"
     REFERRED = "referred"
-    RECTIFIED = "rectified"
+    RECTIFIED = "rectified"  # the department answered with its rectification (整改): the centre verifies it
+    VERIFIED = "verified"  # the centre verified the rectification (验证)
     CUSTOMER_TOLD = "customer_told"
+    FOLLOWED_UP = "followed_up"  # the follow-up call (回访) reached the customer, or 3 attempts did not
     CLOSED = "closed"
+
+
+# departments whose referrals go to one unit of theirs (which branch, which market area)
+UNIT_DEPARTMENTS: frozenset[str] = frozenset({"branch", "market_area"})
+
+
+class FollowUpOutcome(_Labelled):
+    """The follow-up call (回访) to the customer after telling them the result."""
+
+    SATISFIED = "satisfied"
+    UNSATISFIED = "unsatisfied"
+    UNREACHABLE = "unreachable"
 
 
 class ClaimStage(_Labelled):
@@ -289,10 +305,13 @@ _LABELS_ZH.update(
             "recorded": "已登记",
             "analysed": "已分析",
             "referred": "已转交",
-            "rectified": "已整改",
+            "rectified": "已反馈整改",
+            "verified": "整改已验证",
             "customer_told": "已回复客户",
+            "followed_up": "已回访",
             "closed": "已关闭",
         },
+        FollowUpOutcome: {"satisfied": "满意", "unsatisfied": "不满意", "unreachable": "联系不上"},
         ClaimStage: {
             "reported": "已报案",
             "investigating": "调查中",

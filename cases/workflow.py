@@ -116,14 +116,25 @@ COMPLAINT = Machine(
     C.RECORDED,
     (
         _s("analyse", C.RECORDED, C.ANALYSED),
-        # (re)refer: to a department with a deadline; a referral may be renewed while it is open
+        # (re)refer: to a department (and unit) with a deadline; a referral may be renewed while it is open
         _s("refer", (C.ANALYSED, C.REFERRED), C.REFERRED),
+        # the department's answer: its rectification (整改), then the centre verifies it (验证) or
+        # sends it back with a new deadline, as inspection findings are verified
         _s("confirm_rectification", C.REFERRED, C.RECTIFIED),
+        _s("verify", C.RECTIFIED, C.VERIFIED),
+        _s("send_back", C.RECTIFIED, C.REFERRED),
         # a complaint settled without a referral goes straight to telling the customer
-        _s("tell_customer", (C.ANALYSED, C.RECTIFIED), C.CUSTOMER_TOLD),
-        _s("close", C.CUSTOMER_TOLD, C.CLOSED),
+        _s("tell_customer", (C.ANALYSED, C.VERIFIED), C.CUSTOMER_TOLD),
+        # the follow-up call (回访): reached (satisfied or not), or the last allowed attempt unreached;
+        # an earlier unreached attempt is recorded and the stage stays (cases.follow_ups)
+        _s("follow_up", C.CUSTOMER_TOLD, C.FOLLOWED_UP),
+        _s("follow_up_attempt", C.CUSTOMER_TOLD, C.CUSTOMER_TOLD),
+        _s("close", C.FOLLOWED_UP, C.CLOSED),
+        # a customer not satisfied at the follow-up call may lead to a new referral
+        _s("refer", C.FOLLOWED_UP, C.REFERRED),
     ),
 )
+
 
 def _loops(action: str, stages: tuple[str, ...]) -> tuple[Step, ...]:
     """An action that may be taken in each of `stages` and keeps the stage (it changes no clock)."""

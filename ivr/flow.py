@@ -19,15 +19,17 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from cases.case_records import create_case, find_case_by_number
+from cases.caller_claims import find_caller_claim
 from cases.claims import claim_for_case
 from cases.customers import find_customer_by_phone
 from cases.db import Database
 from cases.errors import CasesError
+from cases.intake import ChangeIntake, ClaimIntake, ComplaintIntake, Details, take_in
+from cases.phones import normalize_phone
 from cases.prompt_faults import record_prompt_fault
 from cases.shipment_sources import EMBEDDED, ShipmentSource, find_via
 from cases.views import CaseInput, ShipmentView
-from cases.vocab import CaseKind, CustomerKind
+from cases.vocab import CaseKind, ChangeField, ClaimChannel, CustomerKind
 from ivr import speech
 from ivr.actions import ACTIONS, AGENT, CHANGE_PHONE, CLAIM_STATUS, COMPLAINT, NEW_CLAIM, TRACKING, IvrAction
 from ivr.agi import AgiError, AgiHangup, AgiPromptMissing, AgiSession
@@ -457,10 +459,16 @@ class IvrFlow:
         """The hotline's clock (its business hours' UTC offset), else the centre's (UTC+8)."""
         return menu.hours.utc_offset if menu.hours is not None else CENTRE_UTC_OFFSET
 
-    def _new_case(self, st: CallState, kind: CaseKind, subject: str, description: str, waybill: str | None) -> None:
+    def _new_case(self, st: CallState, kind: CaseKind, subject: str, description: str, waybill: str | None,
+                  details: Details | None = None) -> None:
+        """The case and its workflow record (cases.intake: a complaint's, a claim's, a change request's), for the
+        customer the caller's number matches (the call itself is stored only at its end)."""
         with self.db.session() as db:
-            case = create_case(db, CaseInput(kind=kind.value, subject=subject, description=description,
-                                             waybill=waybill, linkedid=st.uniqueid or None), IVR_USER)
+            customer = find_customer_by_phone(db, st.caller) if st.caller else None
+            case = take_in(db, CaseInput(kind=kind.value, subject=subject, description=description, waybill=waybill,
+                                         linkedid=st.uniqueid or None,
+                                         customer_id=customer.id if customer is not None else None),
+                           IVR_USER, details).case
         st.case_id = case.id
         st.case_number = case.number
         st.step(f"case={case.number}")
@@ -483,10 +491,14 @@ class IvrFlow:
                 st.step("phone:retry")
                 continue
             st.step("phone:confirmed")
+            # the change request itself (cases.changes), unless the phone is the consignee's already
+            same = normalize_phone(phone) == normalize_phone(shipment.consignee_phone or "")
             self._new_case(
                 st, CaseKind.CHANGE_REQUEST, "IVR: 更改收货人电话 change consignee phone",
                 f"来电 {st.caller} 经语音导航申请将运单 {shipment.waybill} 的收货人电话由 "
-                f"{shipment.consignee_phone or '-'} 改为 {phone}。", shipment.waybill)
+                f"{shipment.consignee_phone or '-'} 改为 {phone}。", shipment.waybill,
+                None if same else ChangeIntake(field=ChangeField.CONSIGNEE_PHONE.value, new_value=phone,
+                                               reason="语音导航 IVR"))
             self._play(s, st, "request-registered", keys=False)
             assert st.case_number is not None
             self._say(s, st, speech.digits(st.case_number), keys=False)
@@ -538,18 +550,20 @@ class IvrFlow:
             return
         kind = CaseKind.CLAIM if option.action == "new_claim" else CaseKind.COMPLAINT
         subject = "IVR: 理赔报案 new claim" if kind is CaseKind.CLAIM else "IVR: 投诉 complaint"
+        details: Details = (ClaimIntake(channel=ClaimChannel.HOTLINE.value) if kind is CaseKind.CLAIM
+                            else ComplaintIntake())
         self._new_case(st, kind, subject,
                        f"来电 {st.caller} 经语音导航留言（{seconds:.1f} 秒），待转写。\n录音 recording: {st.recording}",
-                       waybill)
+                       waybill, details)
 
     @handles(CLAIM_STATUS)
     def _claim_status(self, s: AgiSession, st: CallState, menu: HotlineMenu, option: Option) -> None:
         found: dict[str, str] = {}
 
         def check(digits: str) -> bool:
-            number = f"C{digits[:8]}-{digits[8:]}" if len(digits) == 12 else ""
+            """The claim by its case number, else by its waybill (the caller's own claim first)."""
             with self.db.session() as db:
-                case = find_case_by_number(db, number, CaseKind.CLAIM.value) if number else None
+                case = find_caller_claim(db, digits, st.caller)
             if case is None:
                 return False
             found[digits] = case.status.value

@@ -14,7 +14,9 @@ from cases.models import (  # noqa: F401  (declares every table on Base.metadata
     calls,
     case,
     customers,
+    follow_ups,
     probes,
+    report_analyses,
     shipments,
     workflows,
 )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cases.models.base import Base, UTCDateTime, in_values, in_values_or_null, utcnow
 from cases.models.case import Case
+from cases.models.follow_ups import ComplaintFollowUp
 from cases.vocab import (
     AccidentCause,
     ChangeField,
@@ -47,6 +48,7 @@ class Complaint(Base):
         CheckConstraint(in_values_or_null("referred_to", values(Department)), name="referred_to"),
         Index("ix_complaints_stage_deadline", "stage", "referral_deadline"),
         Index("ix_complaints_recorded_at", "recorded_at"),
+        Index("ix_complaints_referred", "referred_to", "referred_unit"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -56,10 +58,16 @@ class Complaint(Base):
     branch: Mapped[str] = mapped_column(String(100), default="")
     cause: Mapped[str | None] = mapped_column(String(20))
     responsible_department: Mapped[str | None] = mapped_column(String(20))
+    responsible_unit: Mapped[str] = mapped_column(String(100), default="")  # which branch / market area (0014)
     analysis: Mapped[str] = mapped_column(Text, default="")
     referred_to: Mapped[str | None] = mapped_column(String(20))
+    referred_unit: Mapped[str] = mapped_column(String(100), default="")  # which branch / market area (0014)
     referral_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rectification: Mapped[str] = mapped_column(Text, default="")
+    rectified_by: Mapped[str | None] = mapped_column(String(64))  # 0014: who answered (the department's user)
+    verified_by: Mapped[str | None] = mapped_column(String(64))  # 0014: the centre's verification (验证)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verification_note: Mapped[str] = mapped_column(Text, default="")  # 0014: why it was sent back, or what was seen
     customer_reply: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -70,6 +78,9 @@ class Complaint(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship()
+    follow_ups: Mapped[list[ComplaintFollowUp]] = relationship(
+        order_by="ComplaintFollowUp.id", lazy="selectin", cascade="all, delete-orphan"
+    )
 
 
 class Claim(Base):
@@ -186,7 +197,7 @@ class ClaimOffer(Base):
 
 
 class ChangeRequest(Base):
-    """A consignee or consignee-phone change (变更收货人/电话) awaiting approval."""
+    """A consignee or consignee-phone change (更改收货人/电话) awaiting approval."""
 
     __tablename__ = "change_requests"
     __table_args__ = (

@@ -5,7 +5,7 @@ those or the page's document (`PAGE`), saying how far it got (for report jobs)."
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,10 +14,13 @@ from sqlalchemy.orm import Session
 
 from cases.errors import InvalidReportRequest
 from cases.reports import document as d
+from cases.reports.agents import AgentsReport, agents_report
+from cases.reports.analyses import AnalysisView, analysis_for, save_analysis
 from cases.reports.calls import CallFigures, call_figures
 from cases.reports.claims import ClaimsReport, claims_report
 from cases.reports.complaints import ComplaintSummary, complaint_summary
 from cases.reports.data import DEFAULT_TZ, Period, make_period
+from cases.reports.document_agents import agents_doc
 from cases.reports.inspections import InspectionsReport, inspections_report
 from cases.reports.ivr import IvrLine, IvrReport, ivr_report
 from cases.reports.render import find_cjk_font, to_json, to_pdf, to_xlsx
@@ -27,6 +30,8 @@ __all__ = [
     "DEFAULT_TZ",
     "FORMATS",
     "PAGE",
+    "AgentsReport",
+    "AnalysisView",
     "REPORTS",
     "CallFigures",
     "ClaimsReport",
@@ -38,6 +43,8 @@ __all__ = [
     "Progress",
     "ReportSpec",
     "SelfSettledReport",
+    "agents_report",
+    "analysis",
     "build",
     "call_figures",
     "claims_report",
@@ -50,6 +57,7 @@ __all__ = [
     "produce",
     "render",
     "self_settled_report",
+    "write_analysis",
 ]
 
 FORMATS = ("xlsx", "pdf", "json")
@@ -75,6 +83,7 @@ REPORTS: dict[str, ReportSpec] = {
         ReportSpec("self-settled-monthly", "每月自行解决业务统计", "month", self_settled_report, d.self_settled_doc),
         ReportSpec("calls", "呼叫中心话务统计", "week", call_figures, d.calls_doc),
         ReportSpec("ivr", "语音导航报表", "week", ivr_report, d.ivr_doc),
+        ReportSpec("agents-monthly", "客服员质检评分及话后代码统计", "month", agents_report, agents_doc),
     )
 }
 
@@ -97,6 +106,16 @@ def default_period(name: str, tz: str = DEFAULT_TZ, *, today: date | None = None
     first = day.replace(day=1)
     prev_first = (first - timedelta(days=1)).replace(day=1)
     return make_period(prev_first, first, tz)
+
+
+def analysis(s: Session, name: str, period: Period) -> AnalysisView | None:
+    """The supervisor's written analysis of this report and period (None: none written)."""
+    return analysis_for(s, _spec(name).name, period)
+
+
+def write_analysis(s: Session, name: str, period: Period, text: str, by: str) -> AnalysisView:
+    """Write the analysis of this report and period (last write wins, audited); see cases.reports.analyses."""
+    return save_analysis(s, _spec(name).name, period, text, by)
 
 
 def build(s: Session, name: str, period: Period) -> Any:
@@ -123,6 +142,10 @@ def produce(s: Session, name: str, period: Period, fmt: str, progress: Progress 
         return to_json(data)
     say(50, "document")
     doc = spec.document(data)
+    written = analysis_for(s, spec.name, period)
+    if written is not None and written.text:
+        doc = replace(doc, analysis=written.text, analysis_by=f"{written.written_by} "
+                      f"{written.written_at.astimezone(ZoneInfo(period.tz)):%Y-%m-%d %H:%M}")
     if fmt == PAGE:
         return doc
     say(70, fmt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,8 +20,11 @@ from cases.reports.data import DETAIL_LIMIT, Count, DayCount, Period, count_rows
 from cases.vocab import (
     AccidentCause,
     ClaimStage,
+    InsurerStatus,
     LiableParty,
 )
+
+DAY_S = Decimal(86400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,16 @@ class PartyLine:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonLine:
+    party: LiableParty
+    label: str
+    name: str  # 责任人: which branch, driver, loader ... ("" when not named)
+    claims: int
+    shares_percent: Decimal  # the person's shares of those claims, summed (60% + 40% = 100.00)
+    owed: Decimal  # notified amounts owed
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimRow:
     case_number: str
     reported_at: datetime
@@ -54,6 +68,9 @@ class ClaimRow:
     agreed: Decimal | None
     paid: Decimal | None
     major: bool
+    liable: str  # 责任人 with shares: "分公司 郑州分公司 60%; 装卸工 40%"
+    insurer_status: str  # 保险状态 ("" when not claimed from the insurer)
+    days_to_settle: Decimal | None  # 理赔天数: reported → paid, in days (None: not paid yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +89,35 @@ class ClaimsReport:
     by_party: tuple[PartyLine, ...]
     trend: tuple[DayCount, ...]
     rows: tuple[ClaimRow, ...]
+    previous_total: int = 0  # the month (or span) before
+    previous_by_cause: tuple[Count, ...] = ()
+    settled: int = 0  # claims of the period paid so far
+    avg_days_to_settle: Decimal | None = None  # over those (reported → paid)
+    by_person: tuple[PersonLine, ...] = ()  # 责任人 with their shares
+
+
+def days_between(start: datetime, end: datetime | None) -> Decimal | None:
+    return (Decimal(str((end - start).total_seconds())) / DAY_S).quantize(Decimal("0.1")) if end else None
+
+
+def _share(bp: int) -> str:
+    return f"{Decimal(bp) / 100:g}%"
+
+
+def _liable(s: Session, claim_ids: list[int]) -> dict[int, str]:
+    """Per claim: its liable parties with names and shares, largest share first."""
+    out: dict[int, list[str]] = defaultdict(list)
+    if not claim_ids:
+        return {}
+    rows = s.execute(
+        select(ClaimLiability.claim_id, ClaimLiability.party, ClaimLiability.name, ClaimLiability.share_bp)
+        .where(ClaimLiability.claim_id.in_(claim_ids))
+        .order_by(ClaimLiability.claim_id, ClaimLiability.share_bp.desc(), ClaimLiability.id)
+    ).all()
+    for cid, party, name, bp in rows:
+        who = " ".join(x for x in (LiableParty(party).label_zh, name) if x)
+        out[cid].append(f"{who} {_share(bp)}")
+    return {k: "; ".join(v) for k, v in out.items()}
 
 
 def claims_report(s: Session, period: Period) -> ClaimsReport:
@@ -138,6 +184,26 @@ def claims_report(s: Session, period: Period) -> ClaimsReport:
             key=lambda x: (-x.owed, x.party.value),
         )
     )
+    person_rows = s.execute(
+        select(
+            ClaimLiability.party,
+            ClaimLiability.name,
+            func.count(func.distinct(ClaimLiability.claim_id)),
+            zero(func.sum(ClaimLiability.share_bp), 0),
+            zero(func.sum(ClaimLiability.owed_fen), 0),
+        )
+        .join(Claim, Claim.id == ClaimLiability.claim_id)
+        .where(inp)
+        .group_by(ClaimLiability.party, ClaimLiability.name)
+    ).all()
+    by_person = tuple(
+        sorted(
+            (PersonLine(LiableParty(p), LiableParty(p).label_zh, nm, int(k),
+                        (Decimal(int(bp or 0)) / 100).quantize(Decimal("0.01")), yuan0(int(o or 0)))
+             for p, nm, k, bp, o in person_rows),
+            key=lambda x: (-x.owed, -x.shares_percent, x.party.value, x.name),
+        )
+    )
     detail = s.execute(
         select(Claim, Case.number)
         .join(Case, Case.id == Claim.case_id)
@@ -145,6 +211,7 @@ def claims_report(s: Session, period: Period) -> ClaimsReport:
         .order_by(Claim.reported_at, Claim.id)
         .limit(DETAIL_LIMIT)
     ).all()
+    liable = _liable(s, [c.id for c, _ in detail])
     rows = tuple(
         ClaimRow(
             num,
@@ -156,9 +223,19 @@ def claims_report(s: Session, period: Period) -> ClaimsReport:
             yuan0(c.agreed_fen) if c.agreed_fen is not None else None,
             yuan0(c.paid_fen) if c.paid_fen is not None else None,
             c.major,
+            liable.get(c.id, ""),
+            InsurerStatus(c.insurer_status).label_zh if c.insurer_status else "",
+            days_between(c.reported_at, c.paid_at),
         )
         for c, num in detail
     )
+    settle = [days_between(a, b) for a, b in s.execute(
+        select(Claim.reported_at, Claim.paid_at).where(inp, Claim.paid_at.is_not(None))).all()]
+    settled_days = [x for x in settle if x is not None]
+    prev = period.previous_month_or_span()
+    in_prev = and_(Claim.reported_at >= prev.start, Claim.reported_at < prev.end)
+    prev_causes = count_rows(s, select(Claim.accident_cause, n).where(in_prev).group_by(Claim.accident_cause),
+                             AccidentCause)
     return ClaimsReport(
         period=period,
         total=total,
@@ -174,4 +251,10 @@ def claims_report(s: Session, period: Period) -> ClaimsReport:
         by_party=by_party,
         trend=daily_trend(s, Claim.reported_at, inp, period),
         rows=rows,
+        previous_total=sum(c.count for c in prev_causes),
+        previous_by_cause=prev_causes,
+        settled=len(settled_days),
+        avg_days_to_settle=(sum(settled_days, Decimal(0)) / len(settled_days)).quantize(Decimal("0.1"))
+        if settled_days else None,
+        by_person=by_person,
     )

@@ -11,6 +11,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from cases.models.case import Case
+from cases.models.customers import Customer
+from cases.models.shipments import Shipment
 from cases.models.workflows import (
     Complaint,
 )
@@ -33,6 +35,11 @@ class ComplaintRow:
     stage: str
     referred_to: str
     subject: str
+    waybill: str  # the shipment's waybill ("" when the case has none)
+    customer: str  # the customer's name, else the shipment's consignee
+    rectification: str  # 整改结果
+    customer_reply: str  # 答复客户
+    handler: str  # 处理人: the case's assignee, else who recorded it
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,24 +90,31 @@ def complaint_summary(s: Session, period: Period, *, now: datetime | None = None
         or 0
     )
     detail = s.execute(
-        select(Complaint, Case.number, Case.subject)
+        select(Complaint, Case, Shipment.waybill, Shipment.consignee_name, Customer.name)
         .join(Case, Case.id == Complaint.case_id)
+        .outerjoin(Shipment, Shipment.id == Case.shipment_id)
+        .outerjoin(Customer, Customer.id == Case.customer_id)
         .where(inp)
         .order_by(Complaint.recorded_at, Complaint.id)
         .limit(DETAIL_LIMIT)
     ).all()
     rows = tuple(
         ComplaintRow(
-            case_number=num,
+            case_number=case.number,
             recorded_at=c.recorded_at,
             complaint_type=ComplaintType(c.complaint_type).label_zh,
             branch=c.branch,
             cause=ComplaintCause(c.cause).label_zh if c.cause else "",
             stage=ComplaintStage(c.stage).label_zh,
             referred_to=Department(c.referred_to).label_zh if c.referred_to else "",
-            subject=subj,
+            subject=case.subject,
+            waybill=waybill or "",
+            customer=customer or consignee or "",
+            rectification=c.rectification,
+            customer_reply=c.customer_reply,
+            handler=case.assigned_to or case.created_by,
         )
-        for c, num, subj in detail
+        for c, case, waybill, consignee, customer in detail
     )
     return ComplaintSummary(
         period=period,

@@ -37,6 +37,15 @@ class Period:
     def previous(self) -> Period:
         return make_period(self.from_day - (self.until_day - self.from_day), self.from_day, self.tz)
 
+    def previous_month_or_span(self) -> Period:
+        """The calendar month before, when this period is one calendar month; else `previous()`."""
+        first = self.from_day
+        after = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if first.day != 1 or self.until_day != after:
+            return self.previous()
+        before = (first - timedelta(days=1)).replace(day=1)
+        return make_period(before, first, self.tz)
+
 
 def make_period(from_day: date, until_day: date, tz: str = DEFAULT_TZ) -> Period:
     try:

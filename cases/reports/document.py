@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from cases.reports.calls import CallFigures, CallLine
 from cases.reports.claims import ClaimsReport
+from cases.reports.claims_analysis import cause_analysis
 from cases.reports.complaints import ComplaintSummary
 from cases.reports.data import Count, DayCount, Period
 from cases.reports.inspections import InspectionsReport
@@ -45,6 +46,11 @@ class ReportDoc:
     period: str
     kpis: tuple[tuple[str, Cell], ...]
     blocks: tuple[Table | Chart, ...]
+    analysis: str = ""  # the supervisor's written analysis and suggestions (cases.reports.analyses)
+    analysis_by: str = ""  # who wrote it, when (local time)
+
+
+ANALYSIS_TITLE = "分析与建议 Analysis and suggestions"
 
 
 HOTLINES = {"service": "客服热线", "claims": "理赔热线", "total": "合计"}  # the standard's 客服电话, 理赔电话
@@ -91,18 +97,12 @@ def complaints_doc(r: ComplaintSummary) -> ReportDoc:
             _trend_chart("每日投诉趋势 Daily trend", (("投诉", r.trend),)),
             Table(
                 "明细 Details",
-                ("案件号", "登记时间", "类型", "分公司", "原因", "状态", "转交部门", "主题"),
+                ("案件号", "登记时间", "运单号", "客户", "类型", "分公司", "原因", "状态", "转交部门", "主题",
+                 "整改结果", "答复客户", "处理人"),
                 tuple(
-                    (
-                        x.case_number,
-                        _local(x.recorded_at, r.period),
-                        x.complaint_type,
-                        x.branch,
-                        x.cause,
-                        x.stage,
-                        x.referred_to,
-                        x.subject,
-                    )
+                    (x.case_number, _local(x.recorded_at, r.period), x.waybill, x.customer, x.complaint_type,
+                     x.branch, x.cause, x.stage, x.referred_to, x.subject, x.rectification, x.customer_reply,
+                     x.handler)
                     for x in r.rows
                 ),
             ),
@@ -123,8 +123,11 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
             ("理赔金额", r.agreed),
             ("已赔付", r.paid),
             ("保险赔付", r.insurer_payout),
+            ("平均理赔天数", r.avg_days_to_settle if r.avg_days_to_settle is not None else "–"),
         ),
         (
+            Table("事故原因文字分析 Accident-cause analysis in words", ("分析",),
+                  tuple((line,) for line in cause_analysis(r))),
             Chart(
                 "事故原因（件数）",
                 "bar",
@@ -148,12 +151,18 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
                 ("责任方", "案件数", "应承担金额"),
                 tuple((p.label, p.claims, p.owed) for p in r.by_party),
             ),
+            Table(
+                "责任人 Liable people",
+                ("责任方", "责任人", "案件数", "责任比例合计%", "应承担金额"),
+                tuple((p.label, p.name, p.claims, p.shares_percent, p.owed) for p in r.by_person),
+            ),
             _count_table("按状态 By stage", "状态", r.by_stage),
             _count_table("按分公司 By branch", "分公司", r.by_branch),
             _trend_chart("每日报案趋势 Daily trend", (("报案", r.trend),)),
             Table(
                 "明细 Details",
-                ("案件号", "报案时间", "分公司", "事故原因", "状态", "索赔", "理赔金额", "赔付", "重大"),
+                ("案件号", "报案时间", "分公司", "事故原因", "状态", "索赔", "理赔金额", "赔付", "重大", "责任人",
+                 "保险状态", "理赔天数"),
                 tuple(
                     (
                         x.case_number,
@@ -165,6 +174,9 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
                         x.agreed if x.agreed is not None else "",
                         x.paid if x.paid is not None else "",
                         "是" if x.major else "",
+                        x.liable,
+                        x.insurer_status,
+                        x.days_to_settle if x.days_to_settle is not None else "",
                     )
                     for x in r.rows
                 ),
@@ -455,7 +467,8 @@ def doc_to_json(doc: ReportDoc) -> dict[str, object]:
                                      "series": [[name, list(values)] for name, values in block.series],
                                      "unit": block.unit}})
     return {"name": doc.name, "title": doc.title, "period": doc.period,
-            "kpis": [[label, _cell_json(value)] for label, value in doc.kpis], "blocks": blocks}
+            "kpis": [[label, _cell_json(value)] for label, value in doc.kpis], "blocks": blocks,
+            "analysis": doc.analysis, "analysis_by": doc.analysis_by}
 
 
 def _text(value: object) -> str:
@@ -514,4 +527,5 @@ def doc_from_json(data: object) -> ReportDoc:
         label, value = _pair(item)
         kpis.append((_text(label), _cell_of(value)))
     return ReportDoc(_text(data.get("name")), _text(data.get("title")), _text(data.get("period")), tuple(kpis),
-                     tuple(_block_of(b) for b in _items(data.get("blocks"))))
+                     tuple(_block_of(b) for b in _items(data.get("blocks"))),
+                     _text(data.get("analysis", "")), _text(data.get("analysis_by", "")))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cases.errors import ReportRenderError
-from cases.reports.document import Cell, Chart, ReportDoc, Table
+from cases.reports.document import ANALYSIS_TITLE, Cell, Chart, ReportDoc, Table
 
 FONT_ENV = "HOTLINE_CJK_FONT"
 FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto", "/usr/share/fonts")
@@ -75,6 +75,14 @@ def to_xlsx(doc: ReportDoc) -> bytes:
         ws.cell(i, 2, _xl(value))
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["B"].width = 18
+    if doc.analysis:  # below the KPIs, each paragraph a row of its own, wrapped over columns A-H
+        first = len(doc.kpis) + 5
+        ws.cell(first, 1, ANALYSIS_TITLE).font = Font(bold=True, size=12)
+        ws.cell(first + 1, 1, doc.analysis_by).font = Font(italic=True, color="666666")
+        for k, para in enumerate(doc.analysis.splitlines() or [""], start=first + 2):
+            ws.cell(k, 1, para).alignment = Alignment(wrap_text=True, vertical="top")
+            ws.merge_cells(start_row=k, start_column=1, end_row=k, end_column=8)
+            ws.row_dimensions[k].height = 15 * max(1, math.ceil(len(para) / 60))
     used: set[str] = {"概要"}
 
     def sheet_name(title: str) -> str:
@@ -204,6 +212,15 @@ def to_pdf(doc: ReportDoc) -> bytes:
         pdf.set_font("cjk", size=13)
         pdf.cell(tile_w - 4, 8, _fmt(value))
     pdf.set_y(y + 22)
+    if doc.analysis:
+        _heading(pdf, ANALYSIS_TITLE, 20)
+        pdf.set_font("cjk", size=8)
+        pdf.set_text_color(90, 90, 90)
+        pdf.cell(0, 5, doc.analysis_by, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(0, 0, 0)
+        pdf.set_font("cjk", size=10)
+        pdf.multi_cell(0, 6, doc.analysis, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
     for block in doc.blocks:
         if isinstance(block, Table):
             _pdf_table(pdf, block, FontFace)
@@ -234,7 +251,7 @@ def _pdf_table(pdf: Any, t: Table, font_face: Any) -> None:
         max(pdf.get_string_width(str(h)), *(pdf.get_string_width(_fmt(r[i])) for r in rows)) + 4
         for i, h in enumerate(t.headers)
     ]
-    weights = [min(w, 90.0) for w in natural]
+    weights = [min(w, 90.0) for w in natural] if len(natural) > 1 else [min(natural[0], pdf.epw)]  # text: wide
     total_w = min(pdf.epw, sum(weights))
     numeric = [all(isinstance(r[i], int | Decimal) for r in rows) for i in range(len(t.headers))]
     pdf.set_fill_color(246, 248, 251)

@@ -32,6 +32,7 @@ SEARCHERS = {"agent", "supervisor", "inspector", "admin"}  # agents: their own c
 CLAIMS_DESK = {"claims", "supervisor", "admin"}
 INSPECTION_DESK = {"inspector", "supervisor", "admin"}
 BRANCH = {"branch"}
+COMPLAINTS_DESK = {"agent", "supervisor", "inspector", "admin"}  # 监察主管3: inspectors take complaints too
 ASSIGNERS = {"supervisor", "admin"}  # give an agent a call (then it may link it and see its transcripts)
 ALL_CALLS = EVERYONE - {"agent"}  # every call's recording and transcripts; link any stored or live call
 
@@ -81,11 +82,12 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/branch/claims/1/evidence", BRANCH),
     ("POST", "/branch/self-settled", BRANCH),
     ("GET", "/reports", EVERYONE),
-    ("GET", "/complaints", AGENTS),
-    ("POST", "/complaints", AGENTS),
-    ("GET", "/complaints/1", AGENTS),
-    ("POST", "/complaints/1/close", AGENTS),
+    ("GET", "/complaints", COMPLAINTS_DESK),
+    ("POST", "/complaints", COMPLAINTS_DESK),
+    ("GET", "/complaints/1", COMPLAINTS_DESK),
+    ("POST", "/complaints/1/close", COMPLAINTS_DESK),
     ("GET", "/reports/no.such/pdf", EVERYONE),
+    ("POST", "/reports/no.such/analysis", SUPERVISORS),  # the supervisor's analysis and suggestions
     ("GET", "/api/report-jobs/no.such", EVERYONE),
     ("GET", "/api/reminders", EVERYONE),  # own cases' reminders; supervisors: all
     ("POST", "/api/reminders/ack", WRITERS),  # own cases' reminders; supervisors: any (test_reminders.py)

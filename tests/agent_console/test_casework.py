@@ -136,7 +136,7 @@ def test_illegal_steps_are_refused_with_a_clear_message_and_change_nothing(conso
     claims.post(f"/claims/{cid}/agree_amount", data={"amount": "500"})
     claims.post(f"/claims/{cid}/notify_parties")
     resp = claims.post(f"/claims/{cid}/pay", data={"amount": "499.99"})
-    assert resp.status_code == 400 and "赔付金额必须等于确定的赔偿金额" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "赔付金额必须等于确定的理赔金额" in resp.get_data(as_text=True)
     resp = claims.post(f"/claims/{cid}/close")
     assert resp.status_code == 409 and "不能执行「结案」" in resp.get_data(as_text=True)
     assert _stage(console, cid) == "parties_notified"
@@ -270,7 +270,7 @@ def test_branch_staff_see_and_answer_only_their_branch(console: Console) -> None
         assert co.get_complaint(s, mine).stage.value == "rectified"
         assert co.get_complaint(s, theirs).stage.value == "referred"
     resp = branch.post(f"/branch/complaints/{mine}/answer", data={"rectification": "again"})
-    assert resp.status_code == 409 and "不能执行「确认整改」" in resp.get_data(as_text=True)
+    assert resp.status_code == 409 and "不能执行「反馈整改」" in resp.get_data(as_text=True)
     code, _ = _upload(branch, f"/branch/claims/{own_claim}/evidence", "现场.png", PNG, "image/png")
     assert code == 303
     with console.db.reading() as s:

@@ -173,7 +173,7 @@ def test_a_claim_from_report_to_payment_in_chromium(console: Console, base_url: 
     # paid: a wrong amount is refused first
     page.fill('[data-testid="pay-amount"]', "2300")
     _do(page, "pay")
-    assert "赔付金额必须等于确定的赔偿金额" in _error(page) and _stage(page) == "parties_notified"
+    assert "赔付金额必须等于确定的理赔金额" in _error(page) and _stage(page) == "parties_notified"
     page.fill('[data-testid="pay-amount"]', "2400.00")
     _do(page, "pay")
     assert _stage(page) == "paid"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Console
 
 from cases import claims as cl
 from cases.claims import EvidenceStore, LiabilityInput
@@ -18,6 +18,9 @@ from cases.models.workflows import Claim
 from cases.views import CaseInput
 from hotline_cli.config import ConfigError, load_settings
 from hotline_cli.site import console_config
+
+if TYPE_CHECKING:
+    from conftest import Console
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

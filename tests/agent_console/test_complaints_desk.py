@@ -54,16 +54,24 @@ def test_a_complaint_round_trip_with_the_branch(console: Console) -> None:
     assert branch.post(f"/branch/complaints/{cid}/answer",
                        data={"rectification": "已对派送员批评教育并上门致歉"}).status_code == 303
     page = agent.get(f"/complaints/{cid}").get_data(as_text=True)
-    assert "已对派送员批评教育并上门致歉" in page and "回复客户" in page
+    assert "已对派送员批评教育并上门致歉" in page and "验证通过" in page and "退回重新整改" in page
+    # the branch's own answer does not close the loop: the centre verifies it first
+    r = agent.post(f"/complaints/{cid}/tell_customer", data={"reply": "已告知"})
+    assert r.status_code == 409 and "不能执行「回复客户」。现在可以：验证通过、退回重新整改" in r.get_data(as_text=True)
+    step("verify", note="已电话核实")
     r = agent.post(f"/complaints/{cid}/tell_customer", data={"reply": " "})
     assert r.status_code == 400 and "请填写必填项" in r.get_data(as_text=True)
     step("tell_customer", reply="已电话告知客户处理结果，客户满意")
+    r = agent.post(f"/complaints/{cid}/close")
+    assert r.status_code == 409 and "现在可以：回访" in r.get_data(as_text=True)
+    step("follow_up", outcome="satisfied", note="客户对处理结果满意")
     step("close")
     with console.db.reading() as s:
         view = co.get_complaint(s, cid)
     assert view.stage.value == "closed" and view.customer_reply == "已电话告知客户处理结果，客户满意"
     page = agent.get(f"/complaints/{cid}").get_data(as_text=True)
-    assert "已结案，无后续步骤" in page and "确认整改" in page  # the history names the branch's answer
+    assert "已结案，无后续步骤" in page and "反馈整改" in page  # the history names the branch's answer
+    assert "客户对处理结果满意" in page and "满意" in page
     assert agent.post(f"/complaints/{cid}/no_such").status_code == 404
     assert agent.post("/complaints/9999/close").status_code == 404
 

@@ -207,6 +207,8 @@ COMPLAINT_FORMS: dict[str, dict[str, str]] = {
     "analyse": {"cause": "attitude", "responsible_department": "branch", "analysis": "x"},
     "refer": {"department": "branch", "deadline": FUTURE, "note": "x"},
     "confirm_rectification": {"rectification": "x"}, "tell_customer": {"reply": "x"},
+    "verify": {"note": "x"}, "send_back": {"note": "x", "deadline": FUTURE},
+    "follow_up": {"outcome": "unreachable", "note": "x"}, "follow_up_attempt": {"outcome": "satisfied", "note": "x"},
 }
 PAGE_FORMS: dict[str, dict[str, str]] = {
     "/claims": {"subject": "x", "branch": "郑州分公司", "channel": "hotline", "accident_cause": "handling_damage",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from cases import claim_decisions, claims, complaints, inspections, reports
+from cases import claim_decisions, claims, complaints, follow_ups, inspections, reports
 from cases.call_records import record_call
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.db import Database
@@ -49,6 +49,7 @@ def seed(s: Session, evidence: Path) -> None:
     complaints.analyse(s, c, cause="staff_attitude", responsible_department="market_area", by="agent1001",
                        at=t(8, 23, 59))
     complaints.tell_customer(s, c, reply="已致歉", by="agent1001", at=t(8, 23, 59))
+    follow_ups.record_follow_up(s, c, outcome="satisfied", by="agent1001", at=t(8, 23, 59))
     complaints.close(s, c, by="supervisor", at=t(8, 23, 59))
     _complaint(s, t(9, 0, 30), "loss", "成都分公司")  # next period
     _complaint(s, t(1, 20), "delay", "成都分公司")  # previous period

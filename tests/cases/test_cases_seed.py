@@ -33,7 +33,7 @@ def test_seed_demo_is_idempotent(db: Database) -> None:
     after_first = _counts(db)
     with db.session() as s:
         second = seed_demo(s)
-    assert first == SeedSummary(customers=8, shipments=10, cases=3, users=7)
+    assert first == SeedSummary(customers=8, shipments=10, cases=3, users=8)
     assert second == SeedSummary(customers=0, shipments=0, cases=0, users=0)
     assert _counts(db) == after_first
     assert after_first["customers"] == 8 and after_first["shipments"] == 10
@@ -86,7 +86,7 @@ def test_seed_keeps_existing_data(db: Database) -> None:
         create_user(s, "agent1001", "my own password", "supervisor", "Anna")
     with db.session() as s:
         summary = seed_demo(s)
-    assert summary.customers == 7 and summary.users == 6
+    assert summary.customers == 7 and summary.users == 7
     with db.session() as s:
         assert find_customer_by_phone(s, "49305551001") == mine
         assert authenticate(s, "agent1001", "my own password") is not None

@@ -40,6 +40,9 @@ def test_loose_ends_and_overdue_referrals(db: Database) -> None:
         assert complaints.loose_ends(s, now=datetime.now(UTC) + timedelta(hours=1)) == ()
         complaints.confirm_rectification(s, referred, rectification="已整改", by="a1")
         assert {e.reason for e in complaints.loose_ends(s, now=later) if e.complaint_id == referred} == {
+            "not_verified"}
+        complaints.verify(s, referred, by="a1")
+        assert {e.reason for e in complaints.loose_ends(s, now=later) if e.complaint_id == referred} == {
             "customer_not_told"}
         case = get_case(s, complaints.get_complaint(s, referred).case_id)
         assert case.status == "in_progress"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from cases import changes, claim_decisions, claims, complaints, inspections
+from cases import changes, claim_decisions, claims, complaints, follow_ups, inspections
 from cases.case_records import create_case
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.inspections import InspectionInput
@@ -34,19 +34,27 @@ def complaint_actions() -> dict[str, Action]:
                                                    analysis="干线晚到", by="agent1001"),
         "refer": lambda s, i: complaints.refer(s, i, department="branch", deadline=later, by="agent1001"),
         "confirm_rectification": lambda s, i: complaints.confirm_rectification(
-            s, i, rectification="已加派车辆", by="agent1001"),
+            s, i, rectification="已加派车辆", by="branch_zz"),
+        "verify": lambda s, i: complaints.verify(s, i, note="已电话核实", by="supervisor"),
+        "send_back": lambda s, i: complaints.send_back(s, i, deadline=later, note="未见整改记录", by="inspector"),
         "tell_customer": lambda s, i: complaints.tell_customer(s, i, reply="已电话告知", by="agent1001"),
+        "follow_up": lambda s, i: follow_ups.record_follow_up(s, i, outcome="satisfied", note="客户满意",
+                                                              by="agent1001"),
+        "follow_up_attempt": lambda s, i: follow_ups.record_follow_up(s, i, outcome="unreachable", by="agent1001"),
         "close": lambda s, i: complaints.close(s, i, by="supervisor"),
     }
 
 
+_TOLD = ("analyse", "refer", "confirm_rectification", "verify", "tell_customer")
 COMPLAINT_PATHS: dict[str, tuple[str, ...]] = {
     "recorded": (),
     "analysed": ("analyse",),
     "referred": ("analyse", "refer"),
     "rectified": ("analyse", "refer", "confirm_rectification"),
-    "customer_told": ("analyse", "refer", "confirm_rectification", "tell_customer"),
-    "closed": ("analyse", "refer", "confirm_rectification", "tell_customer", "close"),
+    "verified": ("analyse", "refer", "confirm_rectification", "verify"),
+    "customer_told": _TOLD,
+    "followed_up": (*_TOLD, "follow_up"),
+    "closed": (*_TOLD, "follow_up", "close"),
 }
 
 

@@ -206,7 +206,11 @@
       el("li", {},
         el("a", { href: `/cases/${c.id}`, class: "mono" }, c.number), " ",
         el("span", { class: "badge" }, t("case.kind." + c.kind)), " ",
-        el("span", { class: "badge" }, t("case.status." + c.status)), " ", c.subject));
+        el("span", { class: "badge" }, t("case.status." + c.status)), " ",
+        c.claim_stage ? el("span", { class: "badge claim-stage", "data-testid": `pop-claim-stage-${c.id}`,
+                                     title: t("intake.claim_stage") },
+          `${t("intake.claim_stage")}: ${LANG === "en" ? c.claim_stage_en : c.claim_stage_zh}`) : null, " ",
+        c.subject));
     fillList("pop-previous-calls", pop.previous_calls, (c) =>
       el("li", {},
         el("time", { datetime: c.started_at || "" }, formatTime(c.started_at)), " ",
@@ -227,11 +231,41 @@
   const errorBox = document.getElementById("case-error");
   const resultBox = document.getElementById("case-result");
 
+  // the fields of the chosen kind (a complaint's type, a claim's cause and amount, a change's field and new
+  // value): the others are hidden and disabled, so the form sends only the kind's own
+  const kindSelect = document.getElementById("case-kind");
+  function showKindFields() {
+    for (const box of document.querySelectorAll(".kind-fields")) {
+      const on = box.dataset.kinds.split(" ").includes(kindSelect.value);
+      box.hidden = !on;
+      box.disabled = !on;
+    }
+  }
+  kindSelect.addEventListener("change", showKindFields);
+  showKindFields();
+
+  function resetKindFields() {
+    document.getElementById("case-complaint-type").value = "other";
+    document.getElementById("case-accident-cause").value = "other";
+    for (const id of ["case-claimed", "case-branch", "case-change-field", "case-change-value"]) {
+      document.getElementById(id).value = "";
+    }
+  }
+
+  function workflowText(body) {
+    if (body.complaint_id) return ` · ${t("intake.complaint_recorded")}`;
+    if (body.claim_id) return ` · ${t("intake.claim_reported")} · ${t("intake.claim_stage")}: ${t("intake.stage." + body.claim_stage)}`;
+    if (body.change_request_id) return ` · ${t("intake.change_requested")}`;
+    return "";
+  }
+
   function prepareForm(pop) {
     document.getElementById("case-linkedid").value = pop.linkedid;
     document.getElementById("case-customer-id").value = pop.customer ? String(pop.customer.id) : "";
     document.getElementById("case-waybill").value = pop.shipment ? pop.shipment.waybill : (pop.waybill || "");
     document.getElementById("case-kind").value = pop.suggested_kind;
+    resetKindFields();
+    showKindFields();
     document.getElementById("pop-withdrawn").hidden = true;
     errorBox.hidden = true;
     resultBox.hidden = true;
@@ -257,11 +291,13 @@
       const link = document.getElementById("case-number");
       link.textContent = answer.body.number;
       link.href = answer.body.url;
+      setText("case-workflow", workflowText(answer.body));
       resultBox.hidden = false;
       lastCase = answer.body;
       showCaseWork();
       document.getElementById("case-subject").value = "";
       document.getElementById("case-description").value = "";
+      resetKindFields();
     } catch (err) {
       flash("case-error", `${t("case.error")}: ${err}`);
     } finally {
