@@ -16,6 +16,7 @@ from agent_console import (
     change_callbacks,
     changes_desk,
     claims_desk,
+    claims_overdue,
     complaints_desk,
     incidents_desk,
     inspections_desk,
@@ -132,6 +133,7 @@ def create_app(
     app.register_blueprint(search.bp)
     app.extensions[search.SHIPMENTS_KEY] = shipments
     app.register_blueprint(claims_desk.bp)
+    app.register_blueprint(claims_overdue.bp)
     app.register_blueprint(inspections_desk.bp)
     app.register_blueprint(incidents_desk.bp)  # 突发事件
     app.register_blueprint(sanctions_desk.bp)  # 奖罚 from any source, 已收缴
@@ -205,7 +207,7 @@ def create_app(
         dispatcher.also_stop(keeper.stop)
     dispatcher.also_stop(runner.stop)
     checker = reminders.ReminderChecker(socketio, db, config.reminder_interval_s, config.reminder_lead_s,
-                                        config.reminder_repeat_s)
+                                        config.reminder_repeat_s, claim_deadlines=config.claim_deadlines)
     app.extensions[reminders.REMINDERS_KEY] = checker
     dispatcher.also_stop(checker.stop)
     checker.start()

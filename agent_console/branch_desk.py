@@ -2,8 +2,9 @@
 大客户项目主管, 干线车辆) see the complaints referred to their department — for a branch or market area, to
 their unit — routed by `cases.referrals`, and answer them with their rectification (整改), which the
 centre then verifies. Branch and market staff also see the rectification tasks of their branch and its
-claims; they rectify and upload evidence (反馈和跟踪确认), and record the business they settled with a
-customer themselves. Users only reach their own department's (and branch's) work."""
+claims, and the claims their unit is liable for with the share, the amount owed and when it was told
+(`cases.claim_owed.owed_by`); they rectify and upload evidence (反馈和跟踪确认), and record the business they
+settled with a customer themselves. Users only reach their own department's (and branch's) work."""
 
 from __future__ import annotations
 
@@ -36,11 +37,13 @@ from agent_console.evidence_uploads import upload_evidence
 from cases import claims as cl
 from cases import complaints as co
 from cases import inspections as ins
+from cases.claim_owed import OwedLine, owed_by, total_owed
 from cases.errors import NotFound
 from cases.models.workflows import Claim, Inspection, InspectionFinding, SelfSettled
 from cases.money import yuan0
 from cases.referrals import department_referrals, referral_is_for
-from cases.vocab import UNIT_DEPARTMENTS, ClaimStage, ComplaintType, Department, FindingStage, SettledBy
+from cases.vocab import UNIT_DEPARTMENTS, ComplaintType, Department, FindingStage, LiableParty, SettledBy
+from cases.workflow import CLAIM_ENDED_STAGES
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class BranchWork:
     rectifications: tuple[tuple[ins.InspectionView, ins.FindingView], ...]  # open findings of the branch
     claims: tuple[cl.ClaimView, ...]  # the branch's claims not closed
     settled: tuple[ins.SelfSettledView, ...]  # business the branch reported settling itself, newest first
+    owed: tuple[OwedLine, ...] = ()  # claims the branch is liable for (明确责任人), with what it owes
     department: Department = Department.BRANCH  # whose referrals (cases.referrals)
     unit_desk: bool = True  # a branch or market area: its findings, claims and self-settled business too
 
@@ -75,7 +79,7 @@ def branch_work(s: Session, branch: str, department: str = Department.BRANCH.val
         view = inspections.get(inspection_id) or ins.get_inspection(s, inspection_id)
         inspections[inspection_id] = view
         pairs.append((view, next(f for f in view.findings if f.id == finding_id)))
-    claim_rows = [c for c in cl.list_claims(s, branch=branch, limit=200) if c.stage is not ClaimStage.CLOSED]
+    claim_rows = [c for c in cl.list_claims(s, branch=branch, limit=200) if c.stage not in CLAIM_ENDED_STAGES]
     settled = s.scalars(
         select(SelfSettled).where(SelfSettled.branch == branch)
         .order_by(SelfSettled.settled_at.desc(), SelfSettled.id.desc()).limit(10)
@@ -86,6 +90,7 @@ def branch_work(s: Session, branch: str, department: str = Department.BRANCH.val
         department=dept,
         rectifications=tuple(pairs),
         claims=tuple(claim_rows),
+        owed=owed_by(s, LiableParty(dept.value), branch, include_ended=True, limit=200),  # a unit is a liable party
         settled=tuple(
             ins.SelfSettledView(x.id, SettledBy(x.settled_by), x.branch, x.person, x.waybill, ComplaintType(x.issue),
                                 yuan0(x.amount_fen), x.settled_at, x.note, x.recorded_by)
@@ -99,6 +104,7 @@ def _branch_page(notice: Notice | None = None, status: int = 200) -> ResponseRet
     with console().db.reading() as s:
         found = branch_work(s, user.branch, user.department)
     return render_template("branch.html", work=found, branch=user.branch, notice=notice or done_notice(),
+                           owed_total=total_owed(found.owed),
                            max_mb=console().config.evidence_max_bytes // (1024 * 1024),
                            now=datetime.now(UTC), settled_by=list(SettledBy), issues=list(ComplaintType),
                            now_local=datetime.now(CENTRE_TZ).strftime("%Y-%m-%dT%H:%M"), form=request.form), status

@@ -1,6 +1,8 @@
 """The claims desk (`/claims`, `/claims/<id>`): the claims staff work a claim through its workflow
 (investigation with evidence, liability shares summing to 100 %, offers and counter-offers, agreed
-amount, responsible parties notified, insurer claim, payment, close).
+amount, responsible parties notified, payment, close; or refused / withdrawn before payment), the insurer's
+claim beside it, the supervisor's 重大事故 decision, and each claim's ageing against the per-stage deadlines
+(`ConsoleConfig.claim_deadlines`; the overdue list is `agent_console.claims_overdue`).
 
 Every step goes through `cases.claims` (the workflow rules live in `cases.workflow`): a step the stage
 does not allow, or bad input, re-renders the page with a clear message (409 / 400) and changes nothing.
@@ -18,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session, selectinload
 
 from agent_console.auth import requires
+from agent_console.claims_overdue import overdue_for
 from agent_console.context import console
 from agent_console.desk_forms import (
     REFUSED,
@@ -31,7 +34,9 @@ from agent_console.desk_forms import (
     signed_in_user,
 )
 from agent_console.evidence_uploads import upload_evidence
+from cases import claim_decisions as cd
 from cases import claims as cl
+from cases.claim_clock import ClaimClock, clock
 from cases.errors import ClaimNotFound
 from cases.intake import ClaimIntake, take_in
 from cases.models.workflows import Claim, ClaimEvidence
@@ -44,18 +49,28 @@ log = logging.getLogger(__name__)
 bp = Blueprint("claims", __name__)
 
 LIABILITY_ROWS = 4
+# the stepper's stages: the path to 已结案 (refused and withdrawn are shown as the claim's end instead)
+MAIN_PATH = tuple(st for st in ClaimStage if st not in (ClaimStage.REFUSED, ClaimStage.WITHDRAWN))
 
 
 def _claims_page(notice: Notice | None = None, status: int = 200) -> ResponseReturnValue:
     stage = request.args.get("stage") or None
     if stage is not None and stage not in {m.value for m in ClaimStage}:
         stage = None
+    deadlines = console().config.claim_deadlines
     with console().db.reading() as s:
         rows = cl.list_claims(s, stage=stage, limit=200)
+        late = overdue_for(s, signed_in_user())
     return render_template(
         "claims.html", claims=rows, stage=stage, stages=list(ClaimStage), channels=list(ClaimChannel),
         causes=list(AccidentCause), notice=notice or done_notice(), form=request.form,
+        clocks={c.id: claim_clock(c) for c in rows}, overdue_count=len(late), deadlines=deadlines,
     ), status
+
+
+def claim_clock(view: cl.ClaimView) -> ClaimClock:
+    """The claim's ageing against the console's deadlines."""
+    return clock(view.stage, view.reported_at, view.stage_since, view.closed_at, console().config.claim_deadlines)
 
 
 @bp.get("/claims")
@@ -100,9 +115,9 @@ def _claim_page(claim_id: int, notice: Notice | None = None, status: int = 200) 
         audit = _audit(s, "claim", claim_id)
     offered = sorted({o.amount for o in view.offers})
     return render_template(
-        "claim.html", claim=view, audit=audit, notice=notice or done_notice(), stages=list(ClaimStage),
+        "claim.html", claim=view, audit=audit, notice=notice or done_notice(), stages=MAIN_PATH,
         parties=list(LiableParty), offer_sides=list(OfferBy), insurer_statuses=list(InsurerStatus),
-        offered=offered, liability_rows=LIABILITY_ROWS, form=request.form,
+        offered=offered, liability_rows=LIABILITY_ROWS, form=request.form, clock=claim_clock(view),
         max_mb=console().config.evidence_max_bytes // (1024 * 1024), evidence_types=cl.EVIDENCE_TYPES,
     ), status
 
@@ -167,6 +182,16 @@ def _claim_step(s: Session, claim_id: int, action: str, who: str) -> None:
     elif action == "update_insurer_claim":
         cl.update_insurer_claim(s, claim_id, status=form_choice("status", InsurerStatus),
                                 payout=form_amount("payout", required=False), by=who)
+    elif action in ("refuse", "withdraw"):
+        end = cd.refuse if action == "refuse" else cd.withdraw
+        end(s, claim_id, reason=form_field("reason", required=True), by=who)
+    elif action == "decide_major":
+        if not signed_in_user().can("major_incident"):
+            abort(403)
+        decision = form_field("decision", required=True)
+        if decision not in ("confirm", "decline"):
+            raise FormError("work.err.choice", f"decision: {decision!r} is not confirm or decline")
+        cd.decide_major(s, claim_id, confirm=decision == "confirm", note=form_field("note", required=True), by=who)
     elif action == "pay":
         amount = form_amount("amount")
         assert amount is not None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent_console.login_limiter import LimiterSettings
+from cases.claim_clock import ClaimDeadlines
 
 LANGUAGES = ("zh-CN", "en")
 WRAP_UP_REASON = "wrap-up"
@@ -84,6 +85,7 @@ class ConsoleConfig:
     reminder_interval_s: float = 30.0  # how often follow-up reminders are checked (0: never)
     reminder_lead_s: float = 7200.0  # a follow-up deadline this close raises a reminder
     reminder_repeat_s: float = 0.0  # an unacknowledged reminder is pushed again this often (0: once)
+    claim_deadlines: ClaimDeadlines = field(default_factory=ClaimDeadlines)  # days per claim stage (逾期)
     login_concurrency: int = 0  # password checks at once (each holds argon2's memory); 0: the CPU count
     login_wait_s: float = 2.0  # a login waits this long for a free check, then is answered 503 + Retry-After
     login_limits: LimiterSettings = field(default_factory=LimiterSettings)  # agent_console.login_limiter

@@ -181,6 +181,10 @@ def notice_for(exc: Exception) -> tuple[Notice, int]:
             key = "work.err.not_agreed"
         elif "gather evidence" in message:
             key = "work.err.no_evidence"
+        elif "重大事故" in message:
+            key = "work.err.major"
+        elif "the insurer claim" in message:
+            key = "work.err.insurer"
         return Notice("error", _t(key), message), 400
     if isinstance(exc, DatabaseUnavailable):
         log.error("case work not saved: %s", exc)

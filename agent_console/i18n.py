@@ -12,6 +12,7 @@ from flask import current_app, request, session
 from agent_console.config import LANGUAGES
 from agent_console.i18n_cases import CASES_EN, CASES_ZH
 from agent_console.i18n_changes import CHANGES_EN, CHANGES_ZH
+from agent_console.i18n_claims import CLAIMS_EN, CLAIMS_ZH
 from agent_console.i18n_incidents import INCIDENTS_EN, INCIDENTS_ZH
 from agent_console.i18n_intake import INTAKE_EN, INTAKE_ZH
 from agent_console.i18n_live import LIVE_EN, LIVE_ZH_CN
@@ -620,6 +621,8 @@ ZH_CN.update(INTAKE_ZH)  # the pop's intake (agent_console.i18n_intake)
 EN.update(INTAKE_EN)
 ZH_CN.update(CHANGES_ZH)  # consignee changes decided, the callbacks after (issue #17)
 EN.update(CHANGES_EN)
+ZH_CN.update(CLAIMS_ZH)  # claims on time: deadlines, overdue list, endings, what each party owes
+EN.update(CLAIMS_EN)
 ZH_CN.update(INCIDENTS_ZH)  # incidents (突发事件), rewards and penalties (奖罚)
 EN.update(INCIDENTS_EN)
 

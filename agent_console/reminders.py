@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent_console.auth import SessionUser, current_user, requires
 from agent_console.i18n import current_language, translate
+from cases.claim_clock import ClaimDeadlines
 from cases.db import Database
 from cases.errors import CasesError, DatabaseUnavailable
 from cases.reminders import Reminder, ReminderNotFound, acknowledge_reminder, due_reminders
@@ -45,12 +46,13 @@ class ReminderChecker:
     `repeat_s` (at the first check after it) while nobody acknowledges them; 0 pushes them once."""
 
     def __init__(self, socketio: SocketIO, db: Database, interval_s: float, lead_s: float, repeat_s: float = 0.0,
-                 *, clock: Callable[[], float] = time.monotonic) -> None:
+                 *, clock: Callable[[], float] = time.monotonic, claim_deadlines: ClaimDeadlines | None = None) -> None:
         self._socketio = socketio
         self._db = db
         self._interval = interval_s
         self.lead = timedelta(seconds=lead_s)
         self.repeat_s = repeat_s
+        self.claim_deadlines = claim_deadlines or ClaimDeadlines()  # overdue claims remind too
         self._clock = clock
         self._known: dict[str, Reminder] = {}
         self._pushed: dict[str, float] = {}  # key -> when it was last pushed (clock)
@@ -76,7 +78,7 @@ class ReminderChecker:
 
     def current(self) -> tuple[Reminder, ...]:
         with self._db.reading() as s:
-            return due_reminders(s, lead=self.lead)
+            return due_reminders(s, lead=self.lead, claim_deadlines=self.claim_deadlines)
 
     def check(self) -> list[Reminder]:
         """Ask the database; push new reminders and withdraw those no longer due. Returns the new ones."""
@@ -107,7 +109,7 @@ class ReminderChecker:
     def acknowledge(self, key: str, by: str) -> Reminder:
         """Audited acknowledgement (cases.reminders); everyone it was pushed to sees it cleared."""
         with self._db.session() as s:
-            reminder = acknowledge_reminder(s, key, by=by, lead=self.lead)
+            reminder = acknowledge_reminder(s, key, by=by, lead=self.lead, claim_deadlines=self.claim_deadlines)
         with self._lock:
             self._known.pop(key, None)
             self._pushed.pop(key, None)

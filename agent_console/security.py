@@ -37,6 +37,8 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "search_all_transcripts": frozenset({"supervisor", "inspector", "admin"}),
     # the claims console: claims through their workflow (agents and supervisors may follow them too)
     "claims_work": frozenset({"claims", "supervisor", "admin"}),
+    # 重大事故: the supervisor confirms or declines what the amount or the reporter suggests
+    "major_incident": frozenset({"supervisor", "admin"}),
     # the inspection console: inspections, findings, rectification verification, rewards and penalties
     "inspections_work": frozenset({"inspector", "supervisor", "admin"}),
     # the department desk (/branch): referrals routed to the user's department and unit, and a branch's

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from agent_console import data
 from agent_console.auth import current_user, requires
+from agent_console.claims_overdue import claim_of_case
 from agent_console.context import console
 from agent_console.control import ControlError
 from agent_console.dispatcher import DISPATCHER_KEY, Dispatcher
@@ -107,7 +108,8 @@ def _case_page(case_id: int, assign_error: str = "", status: int = 200) -> Respo
     except CaseNotFound:
         abort(404)
     agents = data.active_agents(console().db) if _user().can("assign_calls") and case.calls else ()
-    return render_template("case.html", case=case, agents=agents, assign_error=assign_error), status
+    return render_template("case.html", case=case, agents=agents, assign_error=assign_error,
+                           case_claim=claim_of_case(case.id, case.kind)), status
 
 
 @pages.get("/cases/<int:case_id>")

@@ -1,8 +1,11 @@
 """The claim (理赔) workflow: reported → investigating (evidence) → liability fixed (shares summing to
-100 %) → negotiating (offers and counter-offers) → amount agreed → responsible parties notified →
-insurer claim → paid → closed. Rules live in `cases.workflow.CLAIM`; every step is audited (entity
-"claim"). Money is Decimal yuan. Major incidents (explicitly, or claimed ≥ `MAJOR_CLAIM_YUAN`) are
-flagged and escalated to the centre's head."""
+100 %) → negotiating (offers and counter-offers) → amount agreed → responsible parties notified → paid →
+closed; before payment it may end refused or withdrawn (`cases.claim_decisions`). The insurer's claim is a
+track beside it, recordable from liability fixed onward, also after payment. Rules live in
+`cases.workflow.CLAIM`; every step is audited (entity "claim") and a step into another stage restarts the
+stage's clock (`stage_since`, the per-stage deadlines of `cases.claim_clock`). Money is Decimal yuan.
+重大事故: the reporter's flag or a claimed amount ≥ `MAJOR_CLAIM_YUAN` only suggests it; a supervisor
+confirms (then it is escalated to the centre's head) or declines (`cases.claim_decisions.decide_major`)."""
 
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from cases.vocab import (
     ClaimStage,
     InsurerStatus,
     LiableParty,
+    MajorStatus,
     OfferBy,
 )
 from cases.workflow import CLAIM, advance
@@ -130,11 +134,18 @@ class ClaimView:
     agreed_at: datetime | None
     notified_at: datetime | None
     paid_at: datetime | None
-    closed_at: datetime | None
+    closed_at: datetime | None  # closed, refused or withdrawn
     evidence: tuple[EvidenceView, ...]
     liabilities: tuple[LiabilityView, ...]
     offers: tuple[OfferView, ...]
     allowed_actions: tuple[str, ...]
+    stage_since: datetime  # when it entered its stage (the clock of the stage's deadline)
+    end_reason: str  # why it was refused or withdrawn
+    major_status: MajorStatus | None  # None: 重大事故 never suggested
+    major_decided_by: str | None
+    major_decided_at: datetime | None
+    major_note: str
+    assigned_to: str | None  # the claims staff working it (its case's assignee)
 
 
 _LOAD = (
@@ -145,7 +156,7 @@ _LOAD = (
 )
 
 
-def _view(c: Claim) -> ClaimView:
+def claim_view(c: Claim) -> ClaimView:
     return ClaimView(
         id=c.id,
         case_id=c.case_id,
@@ -185,25 +196,37 @@ def _view(c: Claim) -> ClaimView:
             OfferView(OfferBy(o.offered_by), yuan0(o.amount_fen), o.note, o.recorded_by, o.at) for o in c.offers
         ),
         allowed_actions=CLAIM.allowed(c.stage),
+        stage_since=c.stage_since,
+        end_reason=c.end_reason,
+        major_status=MajorStatus(c.major_status) if c.major_status else None,
+        major_decided_by=c.major_decided_by,
+        major_decided_at=c.major_decided_at,
+        major_note=c.major_note,
+        assigned_to=c.case.assigned_to,
     )
 
 
-def _load(s: Session, claim_id: int) -> Claim:
+def load_for_update(s: Session, claim_id: int) -> Claim:
     c = s.get(Claim, claim_id, options=list(_LOAD), with_for_update=True)
     if c is None:
         raise ClaimNotFound(f"claim {claim_id} does not exist")
     return c
 
 
-def _now(at: datetime | None) -> datetime:
+def at_or_now(at: datetime | None) -> datetime:
     return aware_utc(at, "time") if at is not None else utcnow()
 
 
-def _step(
+def step_claim(
     s: Session, c: Claim, action: str, who: str, now: datetime, detail: dict[str, Any], case_status: CaseStatus | None
 ) -> ClaimView:
+    """One step through `cases.workflow.CLAIM` (audited); entering another stage restarts its clock."""
+    old = c.stage
     advance(s, CLAIM, c, action, who, now, detail, case_status)
-    return _view(c)
+    if c.stage != old:
+        c.stage_since = now
+        s.flush()
+    return claim_view(c)
 
 
 def report_claim(
@@ -219,21 +242,22 @@ def report_claim(
     by: str,
     at: datetime | None = None,
 ) -> ClaimView:
-    """Start the claim workflow on a case of kind claim (stage reported). A major incident (flagged,
-    or claimed ≥ MAJOR_CLAIM_YUAN) is escalated to `centre_head` (audited as claim.escalate)."""
+    """Start the claim workflow on a case of kind claim (stage reported). 重大事故 is only suggested here
+    (`major`, or claimed ≥ MAJOR_CLAIM_YUAN): a supervisor confirms it (`cases.claim_decisions`), and only
+    then is it escalated to the centre's head. `centre_head` is kept for callers; it is checked, not used."""
     who = clean_username(by, "reported_by")
     chan = parse_enum(ClaimChannel, channel, "claim channel", InvalidWorkflowInput)
     cause = parse_enum(AccidentCause, accident_cause, "accident cause", InvalidWorkflowInput)
     claimed_fen = to_fen(claimed, "claimed amount")
     branch_name = clean_text(branch, "branch", max_len=100)
-    head = clean_username(centre_head, "centre_head")
-    now = _now(at)
+    clean_username(centre_head, "centre_head")
+    now = at_or_now(at)
     case = load_case(s, case_id, for_update=True)
     if case.kind != CaseKind.CLAIM:
         raise InvalidWorkflowInput(f"case {case.number} is a {case.kind}, not a claim")
     if s.scalars(select(Claim.id).where(Claim.case_id == case.id)).first() is not None:
         raise InvalidWorkflowInput(f"case {case.number} already has a claim record")
-    is_major = major or claimed_fen >= to_fen(MAJOR_CLAIM_YUAN, "threshold")
+    suggested = major or claimed_fen >= to_fen(MAJOR_CLAIM_YUAN, "threshold")
     c = Claim(
         case=case,
         stage=CLAIM.initial,
@@ -241,10 +265,12 @@ def report_claim(
         accident_cause=cause.value,
         branch=branch_name,
         claimed_fen=claimed_fen,
-        major=is_major,
-        escalated_to=head if is_major else None,
+        major=False,
+        major_status=MajorStatus.SUGGESTED.value if suggested else None,
+        escalated_to=None,
         reported_at=now,
         updated_at=now,
+        stage_since=now,
     )
     s.add(c)
     s.flush()
@@ -261,16 +287,14 @@ def report_claim(
             "accident_cause": cause.value,
             "claimed": str(yuan0(claimed_fen)),
             "branch": branch_name,
-            "major": is_major,
+            "major_suggested": suggested,
         },
     )
-    if is_major:
-        case.priority = "urgent"
-        record_audit(s, who, "claim.escalate", "claim", c.id,
-                     {"escalated_to": head, "claimed": str(yuan0(claimed_fen))})
-        log.warning("major claim on case %s (%s yuan) escalated to %s", case.number, yuan0(claimed_fen), head)
+    if suggested:
+        log.info("claim on case %s (%s yuan): 重大事故 suggested, for a supervisor to decide", case.number,
+                 yuan0(claimed_fen))
     s.flush()
-    return _view(c)
+    return claim_view(c)
 
 
 def open_claim(
@@ -309,10 +333,10 @@ def open_claim(
 
 def start_investigation(s: Session, claim_id: int, *, by: str, at: datetime | None = None) -> ClaimView:
     who = clean_username(by, "investigator")
-    now = _now(at)
-    c = _load(s, claim_id)
+    now = at_or_now(at)
+    c = load_for_update(s, claim_id)
     c.case.assigned_to = who if c.case.assigned_to is None else c.case.assigned_to
-    return _step(s, c, "start_investigation", who, now, {}, CaseStatus.IN_PROGRESS)
+    return step_claim(s, c, "start_investigation", who, now, {}, CaseStatus.IN_PROGRESS)
 
 
 def _check_evidence(store: EvidenceStore, filename: str, data: bytes, content_type: str) -> tuple[str, str]:
@@ -349,8 +373,8 @@ def add_evidence(
     """Keep a photo, document or recording under `store.root` (only while investigating)."""
     who = clean_username(by, "uploaded_by")
     name, ctype = _check_evidence(store, filename, data, content_type)
-    now = _now(at)
-    c = _load(s, claim_id)
+    now = at_or_now(at)
+    c = load_for_update(s, claim_id)
     CLAIM.step(c.id, c.stage, "add_evidence")
     digest = hashlib.sha256(data).hexdigest()
     folder = Path(store.root) / str(c.id)
@@ -375,7 +399,7 @@ def add_evidence(
             uploaded_at=now,
         )
     )
-    return _step(s, c, "add_evidence", who, now, {"filename": name, "sha256": digest, "size": len(data)}, None)
+    return step_claim(s, c, "add_evidence", who, now, {"filename": name, "sha256": digest, "size": len(data)}, None)
 
 
 def fix_liability(
@@ -401,14 +425,14 @@ def fix_liability(
     total = sum(r[2] for r in rows)
     if total != 10000:
         raise InvalidWorkflowInput(f"liability shares sum to {bp_to_percent(total)} %, not 100 %")
-    now = _now(at)
-    c = _load(s, claim_id)
+    now = at_or_now(at)
+    c = load_for_update(s, claim_id)
     CLAIM.step(c.id, c.stage, "fix_liability")
     if not c.evidence:
         raise InvalidWorkflowInput(f"claim {c.id}: gather evidence before fixing liability")
     c.liabilities = [ClaimLiability(party=p, name=n, share_bp=bp) for p, n, bp in rows]
     c.liability_fixed_at = now
-    return _step(
+    return step_claim(
         s,
         c,
         "fix_liability",
@@ -434,11 +458,12 @@ def offer(
     side = parse_enum(OfferBy, offered_by, "offered_by", InvalidWorkflowInput)
     fen = to_fen(amount, "offer")
     text = clean_text(note, "note", max_len=10_000)
-    now = _now(at)
-    c = _load(s, claim_id)
+    now = at_or_now(at)
+    c = load_for_update(s, claim_id)
     CLAIM.step(c.id, c.stage, "offer")
     c.offers.append(ClaimOffer(offered_by=side.value, amount_fen=fen, note=text, recorded_by=who, at=now))
-    return _step(s, c, "offer", who, now, {"offered_by": side.value, "amount": str(yuan0(fen)), "note": text}, None)
+    detail = {"offered_by": side.value, "amount": str(yuan0(fen)), "note": text}
+    return step_claim(s, c, "offer", who, now, detail, None)
 
 
 def agree_amount(
@@ -447,22 +472,22 @@ def agree_amount(
     """The agreed compensation; it must be one of the amounts offered by either side."""
     who = clean_username(by, "agreed_by")
     fen = to_fen(amount, "agreed amount")
-    now = _now(at)
-    c = _load(s, claim_id)
+    now = at_or_now(at)
+    c = load_for_update(s, claim_id)
     CLAIM.step(c.id, c.stage, "agree_amount")
     offered = {o.amount_fen for o in c.offers}
     if fen not in offered:
         shown = ", ".join(str(yuan0(f)) for f in sorted(offered))
         raise InvalidWorkflowInput(f"claim {c.id}: {yuan0(fen)} was never offered (offers: {shown})")
     c.agreed_fen, c.agreed_at = fen, now
-    return _step(s, c, "agree_amount", who, now, {"amount": str(yuan0(fen))}, None)
+    return step_claim(s, c, "agree_amount", who, now, {"amount": str(yuan0(fen))}, None)
 
 
 def notify_parties(s: Session, claim_id: int, *, by: str, at: datetime | None = None) -> ClaimView:
     """Tell each responsible party what it owes: the agreed amount split by shares, to the fen."""
     who = clean_username(by, "notified_by")
-    now = _now(at)
-    c = _load(s, claim_id)
+    now = at_or_now(at)
+    c = load_for_update(s, claim_id)
     CLAIM.step(c.id, c.stage, "notify_parties")
     assert c.agreed_fen is not None
     parts = split_by_shares(c.agreed_fen, [p.share_bp for p in c.liabilities])
@@ -470,7 +495,7 @@ def notify_parties(s: Session, claim_id: int, *, by: str, at: datetime | None = 
         p.owed_fen, p.notified_at = owed, now
     c.notified_at = now
     owed_detail = [{"party": p.party, "name": p.name, "owed": str(yuan0(p.owed_fen))} for p in c.liabilities]
-    return _step(s, c, "notify_parties", who, now, {"owed": owed_detail}, None)
+    return step_claim(s, c, "notify_parties", who, now, {"owed": owed_detail}, None)
 
 
 def file_insurer_claim(
@@ -487,11 +512,14 @@ def file_insurer_claim(
     ins = clean_text(insurer, "insurer", max_len=100, required=True)
     pol = clean_text(policy_no, "policy number", max_len=64, required=True)
     num = clean_text(insurer_claim_no, "insurer claim number", max_len=64, required=True)
-    now = _now(at)
-    c = _load(s, claim_id)
+    now = at_or_now(at)
+    c = load_for_update(s, claim_id)
     CLAIM.step(c.id, c.stage, "file_insurer_claim")
+    if c.insurer_status is not None:
+        raise InvalidWorkflowInput(f"claim {c.id}: the insurer claim is filed already ({c.insurer_claim_no}); "
+                                   "update its status instead")
     c.insurer, c.policy_no, c.insurer_claim_no, c.insurer_status = ins, pol, num, InsurerStatus.FILED.value
-    return _step(
+    return step_claim(
         s, c, "file_insurer_claim", who, now, {"insurer": ins, "policy_no": pol, "insurer_claim_no": num}, None
     )
 
@@ -510,13 +538,15 @@ def update_insurer_claim(
     payout_fen = to_fen(payout, "insurer payout") if payout is not None else None
     if st is InsurerStatus.PAID and payout_fen is None:
         raise InvalidWorkflowInput("an insurer claim marked paid needs the payout amount")
-    now = _now(at)
-    c = _load(s, claim_id)
+    now = at_or_now(at)
+    c = load_for_update(s, claim_id)
     CLAIM.step(c.id, c.stage, "update_insurer_claim")
+    if c.insurer_status is None:
+        raise InvalidWorkflowInput(f"claim {c.id}: file the insurer claim before recording its status")
     c.insurer_status = st.value
     if payout_fen is not None:
         c.insurer_payout_fen = payout_fen
-    return _step(
+    return step_claim(
         s,
         c,
         "update_insurer_claim",
@@ -531,34 +561,34 @@ def pay(s: Session, claim_id: int, *, amount: Decimal | str | int, by: str, at: 
     """The customer has been paid; the amount must be the agreed one."""
     who = clean_username(by, "paid_by")
     fen = to_fen(amount, "paid amount")
-    now = _now(at)
-    c = _load(s, claim_id)
+    now = at_or_now(at)
+    c = load_for_update(s, claim_id)
     CLAIM.step(c.id, c.stage, "pay")
     if fen != c.agreed_fen:
         raise InvalidWorkflowInput(f"claim {c.id}: paid {yuan0(fen)} is not the agreed {yuan0(c.agreed_fen)}")
     c.paid_fen, c.paid_at = fen, now
-    return _step(s, c, "pay", who, now, {"amount": str(yuan0(fen))}, CaseStatus.RESOLVED)
+    return step_claim(s, c, "pay", who, now, {"amount": str(yuan0(fen))}, CaseStatus.RESOLVED)
 
 
 def close(s: Session, claim_id: int, *, by: str, at: datetime | None = None) -> ClaimView:
     who = clean_username(by, "closed_by")
-    now = _now(at)
-    c = _load(s, claim_id)
+    now = at_or_now(at)
+    c = load_for_update(s, claim_id)
     CLAIM.step(c.id, c.stage, "close")
     c.closed_at = now
-    return _step(s, c, "close", who, now, {}, CaseStatus.CLOSED)
+    return step_claim(s, c, "close", who, now, {}, CaseStatus.CLOSED)
 
 
 def get_claim(s: Session, claim_id: int) -> ClaimView:
     c = s.get(Claim, claim_id, options=list(_LOAD))
     if c is None:
         raise ClaimNotFound(f"claim {claim_id} does not exist")
-    return _view(c)
+    return claim_view(c)
 
 
 def claim_for_case(s: Session, case_id: int) -> ClaimView | None:
     c = s.scalars(select(Claim).where(Claim.case_id == case_id).options(*_LOAD)).first()
-    return _view(c) if c is not None else None
+    return claim_view(c) if c is not None else None
 
 
 def list_claims(
@@ -573,4 +603,4 @@ def list_claims(
     if major is not None:
         stmt = stmt.where(Claim.major.is_(major))
     stmt = stmt.order_by(Claim.reported_at.desc(), Claim.id.desc()).limit(max(1, min(limit, 1000)))
-    return tuple(_view(c) for c in s.scalars(stmt).all())
+    return tuple(claim_view(c) for c in s.scalars(stmt).all())

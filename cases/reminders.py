@@ -3,7 +3,9 @@ is near or past, and complaints left with loose ends (留有尾巴, `complaints.
 acknowledged once, by its assignee or a supervisor, with an audit entry (what
 "reminder.acknowledge" on the case); acknowledged reminders are not raised again. The overdue
 reminder is another reminder than the one before the deadline, so acknowledging "due soon" still
-leaves "overdue" to come."""
+leaves "overdue" to come. Claims past a deadline of `cases.claim_clock` (a stage's or the total) raise
+"claim_overdue" to the claims staff working them (or whoever reported them, before anyone took them) and the
+supervisors; a claim that moves on gets a new deadline, and so a new reminder once that one passes."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cases.audit import iso_utc, record_audit
+from cases.claim_clock import ClaimDeadlines, overdue_claims
 from cases.complaints import loose_ends
 from cases.errors import NotFound
 from cases.models.audit import AuditEntry
@@ -26,7 +29,8 @@ ACK = "reminder.acknowledge"
 DUE_SOON = "follow_up_due"  # the deadline is within the lead time
 OVERDUE = "follow_up_overdue"  # the deadline has passed (a referral's department is late)
 LOOSE_END_KINDS = ("no_follow_up", "not_verified", "customer_not_told", "no_return_call")  # loose_ends reasons
-KINDS = (DUE_SOON, OVERDUE, *LOOSE_END_KINDS)
+CLAIM_OVERDUE = "claim_overdue"  # a claim past its stage's or its total deadline (逾期)
+KINDS = (DUE_SOON, OVERDUE, *LOOSE_END_KINDS, CLAIM_OVERDUE)
 DEFAULT_LEAD = timedelta(hours=2)
 
 
@@ -61,7 +65,7 @@ def _reminder(case: Case, kind: str, due: datetime) -> Reminder:
                     department=case.department)
 
 
-def _candidates(s: Session, now: datetime, lead: timedelta) -> list[Reminder]:
+def _candidates(s: Session, now: datetime, lead: timedelta, deadlines: ClaimDeadlines) -> list[Reminder]:
     out: dict[str, Reminder] = {}
     stmt = select(Case).where(Case.follow_up_due.is_not(None), Case.follow_up_due <= now + lead,
                               Case.status.in_([st.value for st in OPEN_STATUSES]))
@@ -79,6 +83,12 @@ def _candidates(s: Session, now: datetime, lead: timedelta) -> list[Reminder]:
             continue
         r = _reminder(ended, kind, end.since)
         out[r.key] = r
+    late = {c.case_id: c for c in overdue_claims(s, deadlines, now=now)}
+    for case in s.scalars(select(Case).where(Case.id.in_(late))).all() if late else ():
+        due = late[case.id].clock.due_at
+        if due is not None:
+            r = _reminder(case, CLAIM_OVERDUE, due)
+            out[r.key] = r
     return sorted(out.values(), key=lambda r: (r.due, r.case_id, r.kind))
 
 
@@ -90,17 +100,19 @@ def _acknowledged(s: Session, case_ids: set[int]) -> set[str]:
     return {str(d.get("key")) for d in rows if isinstance(d, dict)}
 
 
-def due_reminders(s: Session, *, now: datetime | None = None, lead: timedelta = DEFAULT_LEAD) -> tuple[Reminder, ...]:
+def due_reminders(s: Session, *, now: datetime | None = None, lead: timedelta = DEFAULT_LEAD,
+                  claim_deadlines: ClaimDeadlines | None = None) -> tuple[Reminder, ...]:
     """Reminders due now and not yet acknowledged, earliest deadline first."""
-    found = _candidates(s, now or utcnow(), lead)
+    found = _candidates(s, now or utcnow(), lead, claim_deadlines or ClaimDeadlines())
     done = _acknowledged(s, {r.case_id for r in found})
     return tuple(r for r in found if r.key not in done)
 
 
 def acknowledge_reminder(s: Session, key: str, *, by: str, now: datetime | None = None,
-                         lead: timedelta = DEFAULT_LEAD) -> Reminder:
+                         lead: timedelta = DEFAULT_LEAD, claim_deadlines: ClaimDeadlines | None = None) -> Reminder:
     """Mark a due reminder acknowledged (audited). ReminderNotFound if it is not due now."""
-    reminder = next((r for r in due_reminders(s, now=now, lead=lead) if r.key == key), None)
+    found = due_reminders(s, now=now, lead=lead, claim_deadlines=claim_deadlines)
+    reminder = next((r for r in found if r.key == key), None)
     if reminder is None:
         raise ReminderNotFound(f"no reminder {key!r} is due")
     record_audit(s, by, ACK, "case", reminder.case_id,

@@ -183,9 +183,18 @@ class ClaimStage(_Labelled):
     NEGOTIATING = "negotiating"
     AMOUNT_AGREED = "amount_agreed"
     PARTIES_NOTIFIED = "parties_notified"
-    INSURER_CLAIMED = "insurer_claimed"
     PAID = "paid"
-    CLOSED = "closed"
+    CLOSED = "closed"  # paid, then closed
+    REFUSED = "refused"  # ended: the claim is refused (拒赔), with the reason
+    WITHDRAWN = "withdrawn"  # ended: the customer withdrew it (撤案), with the reason
+
+
+class MajorStatus(_Labelled):
+    """重大事故: the amount (or the reporter) only suggests it; a supervisor confirms or declines."""
+
+    SUGGESTED = "suggested"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
 
 
 class ClaimChannel(_Labelled):
@@ -311,10 +320,12 @@ _LABELS_ZH.update(
             "negotiating": "协商中",
             "amount_agreed": "金额已确定",
             "parties_notified": "已通知责任方",
-            "insurer_claimed": "已向保险公司索赔",
             "paid": "已赔付",
             "closed": "已结案",
+            "refused": "拒赔",
+            "withdrawn": "客户撤回",
         },
+        MajorStatus: {"suggested": "待主管确认", "confirmed": "已确认", "declined": "不属重大事故"},
         ClaimChannel: {"hotline": "理赔热线", "agent": "客服员", "branch": "分公司"},
         AccidentCause: {
             "handling_damage": "装卸破损",

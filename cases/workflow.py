@@ -135,7 +135,20 @@ COMPLAINT = Machine(
     ),
 )
 
+
+def _loops(action: str, stages: tuple[str, ...]) -> tuple[Step, ...]:
+    """An action that may be taken in each of `stages` and keeps the stage (it changes no clock)."""
+    return tuple(_s(action, st, st) for st in stages)
+
+
 L = ClaimStage
+# before the customer is paid a claim may end refused (拒赔) or withdrawn (撤案), each with its reason
+CLAIM_OPEN_STAGES: tuple[str, ...] = (L.REPORTED, L.INVESTIGATING, L.LIABILITY_FIXED, L.NEGOTIATING,
+                                      L.AMOUNT_AGREED, L.PARTIES_NOTIFIED)
+CLAIM_ENDED_STAGES: frozenset[str] = frozenset({L.CLOSED, L.REFUSED, L.WITHDRAWN})
+# the insurer's claim is its own track beside the customer's: filed once liability is fixed, and its status
+# and payout recorded whenever the insurer answers, also after the customer is paid and after closing
+_INSURER_STAGES = (L.LIABILITY_FIXED, L.NEGOTIATING, L.AMOUNT_AGREED, L.PARTIES_NOTIFIED, L.PAID, L.CLOSED)
 CLAIM = Machine(
     "claim",
     L.REPORTED,
@@ -146,10 +159,14 @@ CLAIM = Machine(
         _s("offer", (L.LIABILITY_FIXED, L.NEGOTIATING), L.NEGOTIATING),
         _s("agree_amount", L.NEGOTIATING, L.AMOUNT_AGREED),
         _s("notify_parties", L.AMOUNT_AGREED, L.PARTIES_NOTIFIED),
-        _s("file_insurer_claim", L.PARTIES_NOTIFIED, L.INSURER_CLAIMED),
-        _s("update_insurer_claim", L.INSURER_CLAIMED, L.INSURER_CLAIMED),
-        _s("pay", (L.PARTIES_NOTIFIED, L.INSURER_CLAIMED), L.PAID),
+        _s("pay", L.PARTIES_NOTIFIED, L.PAID),
         _s("close", L.PAID, L.CLOSED),
+        _s("refuse", CLAIM_OPEN_STAGES, L.REFUSED),
+        _s("withdraw", CLAIM_OPEN_STAGES, L.WITHDRAWN),
+        *_loops("file_insurer_claim", _INSURER_STAGES),
+        *_loops("update_insurer_claim", _INSURER_STAGES),
+        # 重大事故: the supervisor confirms or declines while the claim is not ended
+        *_loops("decide_major", (*CLAIM_OPEN_STAGES, L.PAID)),
     ),
 )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_console.config import DEFAULT_PAUSE_REASONS, WRAP_UP_REASON, PauseReason
+from cases.claim_clock import ClaimDeadlines, InvalidClaimDeadlines, parse_claim_deadlines
 from cases.redact import masked
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ class Settings:
     pause_reasons: tuple[PauseReason, ...] = DEFAULT_PAUSE_REASONS
     # [reminders] lead_minutes, repeat_minutes, check_seconds
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
+    # [claim_deadlines] stage = days: how long a claim may stay in each stage, and `total` (cases.claim_clock)
+    claim_deadlines: ClaimDeadlines = field(default_factory=ClaimDeadlines)
     shipments: ShipmentsSettings = field(default_factory=ShipmentsSettings)
     job_queue: str = "hotline-transcription"  # the RQ queue of transcription jobs (processes by role)
     job_retry_s: str = "10,30,60,120,300"  # seconds before each retry of a failed job (transcriptions, reports)
@@ -304,6 +307,13 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
                 updates[key] = _pause_reasons(value)
             elif key == "reminders":
                 updates[key] = _reminders(value)
+            elif key == "claim_deadlines":
+                if not isinstance(value, dict):
+                    raise ConfigError("settings file: claim_deadlines must be a table ([claim_deadlines] reported = 1)")
+                try:
+                    updates[key] = parse_claim_deadlines(value)
+                except InvalidClaimDeadlines as exc:
+                    raise ConfigError(f"settings file: {exc}") from None
             elif key in known:
                 kind = {"http_port": int, "data_dir": Path, "recordings_dir": Path, "live_transcripts": bool,
                         "audiosocket_port": int, "live_max_streams": int, "live_prewarm": int, "wrap_up_s": float,

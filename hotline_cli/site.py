@@ -95,6 +95,7 @@ def console_config(settings: Settings, *, demo: bool) -> ConsoleConfig:
                          reminder_lead_s=settings.reminders.lead_minutes * 60,
                          reminder_repeat_s=settings.reminders.repeat_minutes * 60,
                          reminder_interval_s=settings.reminders.check_seconds,
+                         claim_deadlines=settings.claim_deadlines,
                          report_wait_s=settings.report_wait_s, job_retry_s=_retry(settings),
                          session_cookie_secure=(settings.behind_https if settings.session_cookie_secure is None
                                                 else settings.session_cookie_secure),

@@ -28,6 +28,7 @@ from cases.vocab import (
     InspectionKind,
     InsurerStatus,
     LiableParty,
+    MajorStatus,
     OfferBy,
     SanctionKind,
     SettledBy,
@@ -92,7 +93,9 @@ class Claim(Base):
         CheckConstraint(in_values("accident_cause", values(AccidentCause)), name="accident_cause"),
         CheckConstraint(in_values_or_null("insurer_status", values(InsurerStatus)), name="insurer_status"),
         CheckConstraint("claimed_fen >= 0", name="claimed_fen"),
+        CheckConstraint(in_values_or_null("major_status", values(MajorStatus)), name="major_status"),
         Index("ix_claims_reported_at", "reported_at"),
+        Index("ix_claims_stage_since", "stage", "stage_since"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -118,6 +121,14 @@ class Claim(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # migration 0013: the stage's clock (set on every step that changes the stage), the reason a claim was
+    # refused or withdrawn, and the supervisor's 重大事故 decision (the amount only suggests it)
+    stage_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+    major_status: Mapped[str | None] = mapped_column(String(10))
+    major_decided_by: Mapped[str | None] = mapped_column(String(64))
+    major_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    major_note: Mapped[str] = mapped_column(Text, default="")
 
     case: Mapped[Case] = relationship()
     evidence: Mapped[list[ClaimEvidence]] = relationship(

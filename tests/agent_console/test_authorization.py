@@ -69,6 +69,7 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/claims", CLAIMS_DESK),
     ("POST", "/claims", CLAIMS_DESK),
     ("GET", "/claims/1", CLAIMS_DESK),
+    ("GET", "/claims/overdue", CLAIMS_DESK),
     ("POST", "/claims/1/close", CLAIMS_DESK),
     ("GET", "/claims/1/evidence/1", CLAIMS_DESK | BRANCH),
     ("GET", "/inspections", INSPECTION_DESK),

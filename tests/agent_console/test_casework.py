@@ -167,11 +167,24 @@ def test_evidence_type_and_size_limits(console: Console) -> None:
     assert not list((console.config.evidence_dir or console.db.url).glob("**/*.png"))  # type: ignore[union-attr]
 
 
-def test_a_major_claim_is_flagged_and_escalated(console: Console) -> None:
+def test_a_major_claim_is_suggested_then_confirmed_by_the_supervisor(console: Console) -> None:
+    # issue #17: the amount only suggests 重大事故; the supervisor confirms it, and only then is it escalated
     claims = console.login("claims")
     cid = _report(claims, claimed="80000", major="")
     page = claims.get(f"/claims/{cid}").get_data(as_text=True)
-    assert "重大事故" in page and "已上报 supervisor" in page
+    assert "疑似重大事故" in page and "已上报 supervisor" not in page
+    assert 'data-testid="form-decide_major"' not in page  # claims staff do not decide it
+    resp = claims.post(f"/claims/{cid}/decide_major", data={"decision": "confirm", "note": "x"})
+    assert resp.status_code == 403
+    supervisor = console.login("supervisor")
+    resp = supervisor.post(f"/claims/{cid}/decide_major", data={"decision": "confirm", "note": ""})
+    assert resp.status_code == 400  # a note is required
+    resp = supervisor.post(f"/claims/{cid}/decide_major", data={"decision": "confirm", "note": "整车货损，上报"})
+    assert resp.status_code == 303
+    page = supervisor.get(f"/claims/{cid}").get_data(as_text=True)
+    assert "已上报 supervisor" in page and "整车货损，上报" in page and 'data-status="confirmed"' in page
+    resp = supervisor.post(f"/claims/{cid}/decide_major", data={"decision": "decline", "note": "改判"})
+    assert resp.status_code == 400 and "已确认的不能再改" in resp.get_data(as_text=True)
     bad = claims.post("/claims", data={"subject": "x", "channel": "fax", "accident_cause": "loss", "claimed": "1"})
     assert bad.status_code == 400 and "选项无效" in bad.get_data(as_text=True)
     bad = claims.post("/claims", data={"subject": "x", "channel": "hotline", "accident_cause": "loss",

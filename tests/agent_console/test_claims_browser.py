@@ -2,7 +2,8 @@
 
 A claim walks from report to payment and closing through the pages: reported → investigating with
 an uploaded photo → liability (a 90 % split refused first) → offers and a counter-offer → agreed →
-responsible parties notified → insurer claim → paid (a wrong amount refused first) → closed; a step
+responsible parties notified (the insurer claim filed beside) → paid (a wrong amount refused first; the
+insurer's payout recorded after) → closed; a step
 from a page another worker has overtaken is refused with the standard's words and changes nothing.
 Then an inspector's finding is rectified at the branch desk and verified. zh-CN screenshots at
 1366×768 are saved (to docs/screenshots/ when HOTLINE_SCREENSHOTS=1).
@@ -161,25 +162,27 @@ def test_a_claim_from_report_to_payment_in_chromium(console: Console, base_url: 
     owed = page.text_content('[data-testid="claim-liabilities"]') or ""
     assert "¥1,680.00" in owed and "¥720.00" in owed
 
-    # insurer
+    # insurer: its claim is a track beside the customer's (issue #17), filed here and answered after paying
     page.fill('[data-testid="insurer-name"]', "平安财险")
     page.fill('[data-testid="insurer-policy"]', "P-2026-0042")
     page.fill('[data-testid="insurer-claim-no"]', "PA-20261130-778")
     _do(page, "file_insurer_claim")
-    assert _stage(page) == "insurer_claimed"
-    page.select_option('[data-testid="insurer-status"]', "paid")
-    page.fill('[data-testid="insurer-payout"]', "1800")
-    _do(page, "update_insurer_claim")
-    assert "¥1,800.00" in (page.text_content('[data-testid="claim-insurer"]') or "")
+    assert _stage(page) == "parties_notified"
+    assert not page.is_visible('[data-testid="do-file_insurer_claim"]')  # filed once
 
     # paid: a wrong amount is refused first
     page.fill('[data-testid="pay-amount"]', "2300")
     _do(page, "pay")
-    assert "赔付金额必须等于确定的理赔金额" in _error(page) and _stage(page) == "insurer_claimed"
+    assert "赔付金额必须等于确定的理赔金额" in _error(page) and _stage(page) == "parties_notified"
     page.fill('[data-testid="pay-amount"]', "2400.00")
     _do(page, "pay")
     assert _stage(page) == "paid"
     assert page.text_content('[data-testid="claim-paid-amount"]') == "¥2,400.00"
+    # the insurer's payout after the customer is paid
+    page.select_option('[data-testid="insurer-status"]', "paid")
+    page.fill('[data-testid="insurer-payout"]', "1800")
+    _do(page, "update_insurer_claim")
+    assert "¥1,800.00" in (page.text_content('[data-testid="claim-insurer"]') or "") and _stage(page) == "paid"
     _do(page, "close")
     assert _stage(page) == "closed"
     assert page.is_visible('[data-testid="claim-final"]')
@@ -189,7 +192,8 @@ def test_a_claim_from_report_to_payment_in_chromium(console: Console, base_url: 
     stale.goto(claim_url)
     assert not stale.is_visible('[data-testid="do-close"]')
     resp = stale.request.post(f"{claim_url}/close", form={"csrf_token": _csrf(stale)})
-    assert resp.status == 409 and "不能执行「结案」" in resp.text() and "无（已是最后阶段）" in resp.text()
+    # (a closed claim still records the insurer's answers: those are what is possible now)
+    assert resp.status == 409 and "不能执行「结案」" in resp.text() and "更新保险理赔状态" in resp.text()
 
     with console.db.reading() as s:
         view = cl.get_claim(s, claim_id)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from cases import claims, complaints, follow_ups, inspections, reports
+from cases import claim_decisions, claims, complaints, follow_ups, inspections, reports
 from cases.call_records import record_call
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.db import Database
@@ -70,8 +70,11 @@ def seed(s: Session, evidence: Path) -> None:
     claims.close(s, k1, by="c1", at=t(5, 10))
     claims.open_claim(s, CaseInput(kind="claim", subject="破损2"), channel="branch", accident_cause="handling_damage",
                       claimed="300", branch="上海分公司", by="a1", at=t(10, 9))
-    claims.open_claim(s, CaseInput(kind="claim", subject="车祸"), channel="agent", accident_cause="traffic_accident",
-                      claimed="60000", branch="郑州分公司", by="a1", at=t(20, 9))
+    major = claims.open_claim(s, CaseInput(kind="claim", subject="车祸"), channel="agent",
+                              accident_cause="traffic_accident", claimed="60000", branch="郑州分公司", by="a1",
+                              at=t(20, 9))
+    # 重大事故 counts once a supervisor confirms it (the amount only suggests it: issue #17)
+    claim_decisions.decide_major(s, major.id, confirm=True, note="整车事故", by="supervisor", at=t(20, 10))
     claims.open_claim(s, CaseInput(kind="claim", subject="十月"), channel="agent", accident_cause="loss",
                       claimed="10", by="a1", at=t(31, 23, month=10))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from workflow_support import PNG, WAYBILL, make_shipment, new_change, new_claim, new_complaint
 
-from cases import changes, claims, complaints, inspections
+from cases import changes, claim_decisions, claims, complaints, inspections
 from cases.audit import audit_for
 from cases.case_records import create_case, get_case, list_cases
 from cases.claims import EvidenceStore, LiabilityInput
@@ -120,16 +120,22 @@ def test_liability_shares_money_and_payment(db: Database, tmp_path: Path) -> Non
     assert str(v.paid) == "1000.01" and v.stage == "paid"
 
 
-def test_major_claim_is_flagged_and_escalated(db: Database) -> None:
+def test_major_claim_is_suggested_then_confirmed_and_escalated(db: Database) -> None:
+    # issue #17: ≥ ¥50,000 used to make a claim 重大事故 and escalate it at once; the amount only suggests it
+    # now, and the escalation follows the supervisor's confirmation (cases.claim_decisions)
     with db.session() as s:
         v = claims.open_claim(s, CaseInput(kind="claim", subject="整车侧翻"), channel="hotline",
                               accident_cause="traffic_accident", claimed="50000", by="a1", centre_head="head1")
         small = claims.open_claim(s, CaseInput(kind="claim", subject="小件"), channel="hotline", accident_cause="loss",
                                   claimed="49999.99", by="a1")
+        assert (v.major, v.major_status, v.escalated_to) == (False, "suggested", None)
+        assert (small.major, small.major_status) == (False, None)
+        assert get_case(s, v.case_id).priority != "urgent"
+        v = claim_decisions.decide_major(s, v.id, confirm=True, note="整车货损", by="supervisor", centre_head="head1")
         whats = [a.what for a in audit_for(s, "claim", v.id)]
         case = get_case(s, v.case_id)
-    assert (v.major, v.escalated_to, small.major, small.escalated_to) == (True, "head1", False, None)
-    assert whats == ["claim.report", "claim.escalate"] and case.priority == "urgent"
+    assert (v.major, v.major_status, v.escalated_to, v.major_decided_by) == (True, "confirmed", "head1", "supervisor")
+    assert whats == ["claim.report", "claim.decide_major", "claim.escalate"] and case.priority == "urgent"
 
 
 def test_claim_input_errors_store_nothing(db: Database) -> None:

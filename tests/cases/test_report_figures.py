@@ -58,6 +58,7 @@ def _seed_complaints(s: Session) -> None:
     complaints.analyse(s, a, cause="transport_delay", responsible_department="branch", by="agent1001", at=t(2, 11))
     complaints.refer(s, a, department="branch", deadline=t(3, 10), by="agent1001", at=t(2, 12))
     complaints.confirm_rectification(s, a, rectification="调整发车班次", by="agent1001", at=t(3, 9))
+    complaints.verify(s, a, note="整改已核实", by="supervisor", at=t(3, 9))
     complaints.tell_customer(s, a, reply="已致歉并告知新时效", by="agent1001", at=t(3, 10))
     complaints.open_complaint(s, CaseInput(kind="complaint", subject="态度差", waybill="800087654321"),
                               complaint_type="attitude", branch="成都分公司", by="agent1003", at=t(4, 10))

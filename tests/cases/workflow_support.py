@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from cases import changes, claims, complaints, follow_ups, incidents, inspections
+from cases import changes, claim_decisions, claims, complaints, follow_ups, incidents, inspections
 from cases.case_records import create_case
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.inspections import InspectionInput
@@ -64,6 +64,14 @@ def new_complaint(s: Session) -> int:
     ).id
 
 
+def _update_insurer(s: Session, claim_id: int) -> object:
+    view = claims.get_claim(s, claim_id)
+    if view.insurer_status is None and "file_insurer_claim" in view.allowed_actions:
+        claims.file_insurer_claim(s, claim_id, insurer="平安财险", policy_no="P-1", insurer_claim_no="C-1",
+                                  by="claims1")
+    return claims.update_insurer_claim(s, claim_id, status="paid", payout="800.00", by="claims1")
+
+
 def claim_actions(evidence_root: Path) -> dict[str, Action]:
     store = EvidenceStore(root=evidence_root)
     return {
@@ -78,10 +86,13 @@ def claim_actions(evidence_root: Path) -> dict[str, Action]:
         "notify_parties": lambda s, i: claims.notify_parties(s, i, by="claims1"),
         "file_insurer_claim": lambda s, i: claims.file_insurer_claim(
             s, i, insurer="平安财险", policy_no="P-1", insurer_claim_no="C-1", by="claims1"),
-        "update_insurer_claim": lambda s, i: claims.update_insurer_claim(
-            s, i, status="paid", payout="800.00", by="claims1"),
+        # the insurer's status needs its claim filed first (filed here when the path has not)
+        "update_insurer_claim": lambda s, i: _update_insurer(s, i),
         "pay": lambda s, i: claims.pay(s, i, amount="1000.00", by="claims1"),
         "close": lambda s, i: claims.close(s, i, by="claims1"),
+        "refuse": lambda s, i: claim_decisions.refuse(s, i, reason="非承运责任", by="claims1"),
+        "withdraw": lambda s, i: claim_decisions.withdraw(s, i, reason="客户已自行解决", by="claims1"),
+        "decide_major": lambda s, i: claim_decisions.decide_major(s, i, confirm=True, note="整车损失", by="supervisor"),
     }
 
 
@@ -93,9 +104,11 @@ CLAIM_PATHS: dict[str, tuple[str, ...]] = {
     "negotiating": _NEG,
     "amount_agreed": (*_NEG, "agree_amount"),
     "parties_notified": (*_NEG, "agree_amount", "notify_parties"),
-    "insurer_claimed": (*_NEG, "agree_amount", "notify_parties", "file_insurer_claim"),
-    "paid": (*_NEG, "agree_amount", "notify_parties", "file_insurer_claim", "pay"),
-    "closed": (*_NEG, "agree_amount", "notify_parties", "file_insurer_claim", "pay", "close"),
+    # the insurer's claim is a track beside the customer's (migration 0013), no longer a stage before paying
+    "paid": (*_NEG, "agree_amount", "notify_parties", "pay"),
+    "closed": (*_NEG, "agree_amount", "notify_parties", "pay", "close"),
+    "refused": ("start_investigation", "add_evidence", "refuse"),
+    "withdrawn": ("withdraw",),
 }
 
 

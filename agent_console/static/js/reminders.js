@@ -28,7 +28,7 @@ function startReminders(socket) {
         " ",
         el("span", {}, r.subject)),
       el("div", { class: "reminder-meta muted small" },
-        `${t(r.kind.startsWith("follow_up") ? "reminder.due" : "reminder.since")} ${formatTime(r.due)}`,
+        `${t(r.kind.startsWith("follow_up") || r.kind === "claim_overdue" ? "reminder.due" : "reminder.since")} ${formatTime(r.due)}`,
         r.department ? ` · ${t("dept." + r.department)}` : "",
         r.assignee ? ` · ${t("reminder.assignee")} ${r.assignee}` : ""),
       ack);
