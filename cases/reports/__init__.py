@@ -137,12 +137,12 @@ def produce(s: Session, name: str, period: Period, fmt: str, progress: Progress 
     say = progress or (lambda pct, step: None)
     say(5, "data")
     data = spec.build(s, period)
+    written = analysis_for(s, spec.name, period)
     if fmt == "json":
         say(70, "json")
-        return to_json(data)
+        return to_json(data, analysis=written if written is not None and written.text else None)
     say(50, "document")
     doc = spec.document(data)
-    written = analysis_for(s, spec.name, period)
     if written is not None and written.text:
         doc = replace(doc, analysis=written.text, analysis_by=f"{written.written_by} "
                       f"{written.written_at.astimezone(ZoneInfo(period.tz)):%Y-%m-%d %H:%M}")

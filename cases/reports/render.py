@@ -44,8 +44,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_json(data: Any) -> bytes:
-    return json.dumps(_plain(data), ensure_ascii=False, indent=2).encode("utf-8")
+def to_json(data: Any, analysis: Any = None) -> bytes:
+    """The report data; with the supervisor's written analysis (text, written_by, written_at) under
+    "analysis" when one is given, as the XLSX and PDF carry it."""
+    plain = _plain(data)
+    if analysis is not None and isinstance(plain, dict):
+        plain["analysis"] = _plain(analysis)
+    return json.dumps(plain, ensure_ascii=False, indent=2).encode("utf-8")
 
 
 # ---------------------------------------------------------------- XLSX
