@@ -10,7 +10,7 @@ failed for good shows its error and a "try again" link (`again=1`).
 
 Each report and period has the supervisor's written analysis and suggestions (分析…提出合理化建议,
 `cases.reports.analyses`): shown to everyone who sees the report, written by supervisors (capability
-`report_analysis`, POST /reports/<name>/analysis), carried into its XLSX and PDF. A job's name holds the
+`report_analysis`, POST /reports/<name>/analysis), carried into its XLSX, PDF and JSON. A job's name holds the
 analysis' version, so a file rendered before the text changed is not offered after it."""
 
 from __future__ import annotations

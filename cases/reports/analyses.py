@@ -1,6 +1,6 @@
 """The supervisor's written analysis and suggestions of a report (分析…提出合理化建议): one text per
 report and period (table `report_analyses`), the last write wins, each write audited
-(`report.analysis`, with the text before and after). The report's XLSX and PDF carry it."""
+(`report.analysis`, with the text before and after). The report's XLSX, PDF and JSON carry it."""
 
 from __future__ import annotations
 

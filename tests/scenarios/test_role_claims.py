@@ -30,9 +30,8 @@ from cases.models.base import utcnow
 from cases.views import CaseInput
 
 if TYPE_CHECKING:
-    from flask.testing import FlaskClient
-
     from conftest import Console
+    from flask.testing import FlaskClient
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -134,8 +133,10 @@ def test_claims_staff_take_investigate_settle_refuse_and_report(console: Console
     days = {r["case_number"]: r["days_to_settle"] for r in report["rows"]}
     assert Decimal(days[old.case_number]) >= Decimal("9.9") and days[taken["number"]] == "0.0"
     causes = {c["cause"]: (c["count"], Decimal(c["paid"])) for c in report["by_cause"]}
-    assert causes == {"handling_damage": (1, Decimal("1200")), "loss": (1, Decimal("300")), "other": (1, Decimal("0"))}
+    assert causes == {"handling_damage": (1, Decimal("1200")), "loss": (1, Decimal("300")),
+                      "other": (1, Decimal("0"))}
     people = {(p["party"], p["name"]): Decimal(p["owed"]) for p in report["by_person"]}
-    assert people[("branch", "郑州分公司")] == Decimal("840") and people[("trunk_vehicle", "司机 赵四")] == Decimal("360")
+    assert people[("branch", "郑州分公司")] == Decimal("840")
+    assert people[("trunk_vehicle", "司机 赵四")] == Decimal("360")
     page = text_of(claims.get("/reports", query_string={"name": "claims-monthly", **month}).get_data(as_text=True))
     assert "事故原因分析" in page and "平均理赔天数" in page

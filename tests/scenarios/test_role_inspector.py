@@ -4,10 +4,10 @@ Steps and the standard's duties (监察主管 工作职责及程序):
 - 3 对接收到的客户投诉问题进行落实、解决: the inspector records a complaint (a driver asked for extra money),
   analyses it, refers it to the trunk vehicles (干线车辆), whose user answers on the department desk; the
   inspector verifies, tells the customer, calls back (回访) and closes it;
-- 4 定期对市场运价、服务规范进行抽查, 8 监督检查员仪容仪表、车容车貌, 9 转款及时性、代收货款上交及时性 and 1 深入到各部门
-  查找问题: spot checks of 郑州分公司's freight rate (quoted above the tariff: failed), service standard (服务规范),
-  staff appearance (仪容仪表), vehicle appearance (车容车貌), fund transfer (转款: late, failed) and COD hand-in
-  (on time: passed);
+- 4 定期对市场运价、服务规范进行抽查, 8 监督检查员仪容仪表、车容车貌, 9 转款及时性、代收货款上交及时性 and
+  1 深入到各部门查找问题: spot checks of 郑州分公司's freight rate (quoted above the tariff: failed), service
+  standard (服务规范), staff appearance (仪容仪表), vehicle appearance (车容车貌), fund transfer (转款: late,
+  failed) and COD hand-in (on time: passed);
 - 2 将存在问题及时反馈到相关部门并监督、检查整改情况: a finding with a deadline goes to the branch's desk, the branch
   rectifies, the inspector reopens it (not good enough), the branch rectifies again, the inspector verifies;
 - 9 及时处理各种突发事件: an incident (突发事件) recorded, taken in hand with measures, closed;
@@ -34,9 +34,8 @@ from cases.audit import audit_for
 from cases.demo_data import DEMO_PASSWORD
 
 if TYPE_CHECKING:
-    from flask.testing import FlaskClient
-
     from conftest import Console
+    from flask.testing import FlaskClient
 
 
 def _local(hours_ago: float) -> str:

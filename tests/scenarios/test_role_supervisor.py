@@ -28,8 +28,8 @@ from sqlalchemy import select
 
 from cases import claims as cl
 from cases.audit import audit_for
-from cases.call_records import record_call
 from cases.call_checks import record_call_analysis
+from cases.call_records import record_call
 from cases.models.audit import AuditEntry
 from cases.models.base import utcnow
 from cases.models.report_analyses import ReportAnalysis
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from conftest import Console
 
 ANALYSIS = "本周投诉以破损为主，集中在郑州分公司装卸环节。\n建议：装卸工岗前培训，易碎品加固包装。"
-POLITE = (Turn("agent", 0.0, 3.0, "您好 路港物流 客服 很高兴 为您 服务"), Turn("customer", 3.5, 6.0, "我 想 查 一下 货"),
+POLITE = (Turn("agent", 0.0, 3.0, "您好 路港物流 客服 很高兴 为您 服务"),
+          Turn("customer", 3.5, 6.0, "我 想 查 一下 货"),
           Turn("agent", 6.5, 9.0, "好的 请 稍等 您的 货 明天 到"), Turn("agent", 9.5, 11.0, "感谢 您的 来电 再见"))
 CURT = (Turn("customer", 0.0, 3.0, "我的 货 怎么 还 没 到"), Turn("agent", 3.5, 5.0, "不 知道 你 自己 查"))
 
