@@ -1,10 +1,11 @@
 """The supervisor's analysis and suggestions on the reports page (issue #17): written per report and
 period by supervisors only (agents read it), stored (last write wins, audited), and carried into that
-report's XLSX and PDF downloads at once — a file rendered before the text changed is not served again."""
+report's XLSX, PDF and JSON downloads at once — a file rendered before the text changed is not served again."""
 
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +53,9 @@ def test_supervisor_writes_the_analysis_and_the_files_carry_it(console: Console,
     assert xlsx.status_code == 200 and "分析与建议 Analysis and suggestions" in cells
     assert "本周投诉以延误为主，集中在郑州分公司。" in cells
     assert "建议：增开夜间班车，延误超过一天主动告知客户。" in cells
+    carried = json.loads(sup.get("/reports/complaints-weekly/json", query_string=WEEK).data)["analysis"]
+    assert (carried["text"], carried["written_by"]) == (TEXT, "supervisor")  # the JSON carries it too
+    assert "analysis" not in json.loads(sup.get("/reports/claims-monthly/json", query_string=WEEK).data)
     pdf = sup.get("/reports/complaints-weekly/pdf", query_string=WEEK)
     assert pdf.status_code == 200
     (tmp_path / "r.pdf").write_bytes(pdf.data)
