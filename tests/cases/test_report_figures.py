@@ -134,8 +134,8 @@ def test_monthly_claims_liable_insurer_days_and_cause_analysis(db: Database, tmp
     words = next(b for b in doc.blocks if isinstance(b, Table) and b.title.startswith("事故原因文字分析"))
     assert tuple(row[0] for row in words.rows) == text
     detail = next(b for b in doc.blocks if isinstance(b, Table) and b.title.startswith("明细"))
-    assert detail.headers[-3:] == ("责任人", "保险状态", "理赔天数")
-    assert detail.rows[0][-3:] == ("分公司 郑州分公司 60%; 装卸工 赵六 40%", "已报保险", Decimal("3.5"))
+    assert detail.headers[-4:] == ("责任人", "保险状态", "理赔天数", "拒赔/撤回原因")
+    assert detail.rows[0][-4:] == ("分公司 郑州分公司 60%; 装卸工 赵六 40%", "已报保险", Decimal("3.5"), "")
 
 
 def test_cause_analysis_of_an_empty_month(db: Database) -> None:
