@@ -37,7 +37,7 @@ from agent_console.evidence_uploads import upload_evidence
 from cases import claims as cl
 from cases import complaints as co
 from cases import inspections as ins
-from cases.claim_owed import OwedLine, owed_by, total_owed
+from cases.claim_owed import DEPARTMENT_PARTIES, OwedLine, owed_by_department, total_owed
 from cases.errors import NotFound
 from cases.models.workflows import Claim, Inspection, InspectionFinding, SelfSettled
 from cases.money import yuan0
@@ -60,14 +60,19 @@ class BranchWork:
     owed: tuple[OwedLine, ...] = ()  # claims the branch is liable for (明确责任人), with what it owes
     department: Department = Department.BRANCH  # whose referrals (cases.referrals)
     unit_desk: bool = True  # a branch or market area: its findings, claims and self-settled business too
+    owed_parties: tuple[LiableParty, ...] = ()  # the liable parties the department answers for (owed above)
 
 
 def branch_work(s: Session, branch: str, department: str = Department.BRANCH.value) -> BranchWork:
     dept = Department(department or Department.BRANCH.value)
     queue = department_referrals(s, dept, branch)
+    parties = DEPARTMENT_PARTIES.get(dept, ())
     if dept.value not in UNIT_DEPARTMENTS or not branch:
+        # 仓管, 干线车辆 ...: no unit, but what their parties owe on claims (a unit department without a unit: none)
+        owes = dept.value not in UNIT_DEPARTMENTS
         return BranchWork(referrals=queue.waiting, answered=queue.answered, rectifications=(), claims=(), settled=(),
-                          department=dept, unit_desk=False)
+                          owed=owed_by_department(s, dept.value) if owes else (), department=dept, unit_desk=False,
+                          owed_parties=parties if owes else ())
     finding_rows = s.execute(
         select(InspectionFinding.id, Inspection.id).join(Inspection)
         .where(Inspection.branch == branch, InspectionFinding.stage != FindingStage.VERIFIED.value)
@@ -90,7 +95,8 @@ def branch_work(s: Session, branch: str, department: str = Department.BRANCH.val
         department=dept,
         rectifications=tuple(pairs),
         claims=tuple(claim_rows),
-        owed=owed_by(s, LiableParty(dept.value), branch, include_ended=True, limit=200),  # a unit is a liable party
+        owed=owed_by_department(s, dept.value, branch),  # a unit is a liable party
+        owed_parties=parties,
         settled=tuple(
             ins.SelfSettledView(x.id, SettledBy(x.settled_by), x.branch, x.person, x.waybill, ComplaintType(x.issue),
                                 yuan0(x.amount_fen), x.settled_at, x.note, x.recorded_by)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from agent_console.intake_form import BadIntakeField, parse_details, split_intake
-from cases import accounts, call_access, call_records, case_records, changes
+from cases import accounts, call_access, call_records, case_records, changes, wrap_ups
 from cases.changes import ChangeRequestView
 from cases.db import Database
 from cases.errors import CallNotFound, CaseNotFound, CasesError, InvalidCaseInput, ShipmentSourceError
@@ -299,8 +299,11 @@ def parse_case_update(payload: object, wrap_up_labels: dict[str, str]) -> CaseUp
 
 def update_case(db: Database, case_id: int, payload: object, by: str, wrap_up_labels: dict[str, str]) -> CaseView:
     update = parse_case_update(payload, wrap_up_labels)
+    code = payload.get("wrap_up_code") if isinstance(payload, dict) else None
     with db.session() as s:
         case = case_records.update_case(s, case_id, update, by)
+        if isinstance(code, str) and code.strip() in wrap_up_labels:  # the note line stays, for the history
+            wrap_ups.record_wrap_up(s, case_id, code.strip(), wrap_up_labels[code.strip()], by)
     log.info("case %s updated by %s", case.number, by)
     return case
 

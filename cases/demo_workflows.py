@@ -1,5 +1,6 @@
 """Deterministic demo workflows for one month: complaints, claims, inspections with rewards and
-penalties, incidents (`cases.demo_incidents`), self-settled business and hotline calls — what the
+penalties, incidents (`cases.demo_incidents`), self-settled business, hotline calls and the agents' work
+on them (`cases.demo_agents`: checks, wrap-up codes, consignee changes, a confirmed 重大事故) — what the
 example reports in docs/reports are rendered from (`python -m cases.demo_workflows DIR`)."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from cases import claims, complaints, inspections
 from cases.call_records import record_call
 from cases.claims import EvidenceStore, LiabilityInput
+from cases.demo_agents import seed_agent_work
 from cases.demo_data import STAGES
 from cases.demo_incidents import seed_incidents
 from cases.follow_ups import record_follow_up
@@ -299,6 +301,7 @@ def seed_month(s: Session, month: date, *, evidence_root: Path, tz: str = "Asia/
             ),
         )
     seed_incidents(s, month, tz=tz)  # incidents (突发事件), penalties collected (已收缴)
+    seed_agent_work(s, start)  # checks, wrap-up codes, consignee changes, a confirmed 重大事故
 
 
 def _demo_ivr_path(rnd: random.Random, hotline: str, queue: str | None, day: date, i: int) -> str:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from cases import reports
 from cases.local_time import CHINA_TZ
-from cases.models.workflows import Claim, Complaint, Inspection, SelfSettled
+from cases.models.workflows import ChangeRequest, Claim, Complaint, Inspection, SelfSettled
 from hotline_cli.config import load_settings
 from hotline_cli.startup import open_database
 
@@ -28,6 +29,16 @@ def test_demo_database_gets_last_months_workflows_once(tmp_path: Path) -> None:
         this_month = datetime.now(CHINA_TZ).date().replace(day=1)
         assert first.astimezone(CHINA_TZ).date() < this_month  # last month's: nothing dated in the future
         assert any((tmp_path / "var" / "evidence").rglob("*")), "claim evidence files are stored"
+        with db.reading() as s:  # the agents' work: agents-monthly and the change section are not empty
+            last = first.astimezone(CHINA_TZ).date().replace(day=1)
+            agents = reports.agents_report(s, reports.make_period(last, this_month))
+            changed = s.scalars(select(ChangeRequest.stage)).all()
+            majors = s.scalars(select(Claim.major_status).where(Claim.major)).all()
+            ended = sorted(s.scalars(select(Claim.stage).where(Claim.stage.in_(("refused", "withdrawn")))).all())
+        assert agents.checked > 0 and len(agents.by_agent) == 3 and agents.wrap_ups > 0
+        assert {w.agent for w in agents.wrap_up_counts} == {"agent1001", "agent1002", "agent1003"}
+        assert sorted(changed) == ["applied", "applied", "applied", "applied", "rejected", "requested"]
+        assert majors == ["confirmed"] and ended == ["refused", "withdrawn"]
     finally:
         db.dispose()
     db = open_database(settings, seed_demo=True)  # a restart of the demo adds nothing

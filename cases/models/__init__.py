@@ -21,4 +21,5 @@ from cases.models import (  # noqa: F401  (declares every table on Base.metadata
     report_analyses,
     shipments,
     workflows,
+    wrap_ups,
 )

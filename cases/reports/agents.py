@@ -2,28 +2,24 @@
 checks of its calls in the period summed (checked calls, total and average score, lowest score, points
 deducted, the rule failed most), and the wrap-up codes agents chose (话后代码) per code, hotline and agent.
 
-A wrap-up code is recorded on a case as a note of the case update ("话后代码 wrap-up: <code> (<label>)",
-agent_console.data.parse_case_update), audited as `case.update`: counted here by who chose it and when,
-on the hotline of the case's call that agent took (else the case's latest call)."""
+A wrap-up code is one row of `wrap_ups` (cases.wrap_ups.record_wrap_up, migration 0017): counted here by
+who chose it and when, on the hotline of the call it was about (the case's call that agent took, else the
+case's latest call; "none": the case had no call)."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from cases.models.audit import AuditEntry
 from cases.models.call_analysis import CallCheckFinding, CallCheckResult
 from cases.models.calls import Call
-from cases.models.case import case_calls
+from cases.models.wrap_ups import WrapUp
 from cases.reports.data import Period
 
-WRAP_UP_NOTE = re.compile(r"^话后代码 wrap-up: (?P<code>[^\s()]+) \((?P<label>[^)\n]*)\)", re.MULTILINE)
 NO_HOTLINE = "none"
 
 
@@ -99,40 +95,15 @@ def _quality(s: Session, period: Period) -> tuple[AgentQuality, ...]:
     return tuple(sorted(out, key=lambda a: (-a.avg_score, a.agent)))
 
 
-def _hotlines(s: Session, case_ids: set[int]) -> dict[int, list[tuple[Any, str | None, str]]]:
-    """Per case: its calls as (started_at, agent, hotline), latest first."""
-    out: dict[int, list[tuple[Any, str | None, str]]] = defaultdict(list)
-    if not case_ids:
-        return out
-    for cid, started, agent, hotline in s.execute(
-        select(case_calls.c.case_id, Call.started_at, Call.agent, Call.hotline)
-        .join(Call, Call.id == case_calls.c.call_id)
-        .where(case_calls.c.case_id.in_(sorted(case_ids)))
-        .order_by(case_calls.c.case_id, Call.started_at.desc(), Call.id.desc())
-    ).all():
-        out[int(cid)].append((started, agent, hotline or NO_HOTLINE))
-    return out
-
-
 def _wrap_ups(s: Session, period: Period) -> tuple[WrapUpCount, ...]:
-    entries = s.execute(
-        select(AuditEntry.who, AuditEntry.entity_id, AuditEntry.detail)
-        .where(AuditEntry.what == "case.update", AuditEntry.entity == "case", AuditEntry.at >= period.start,
-               AuditEntry.at < period.end)
-        .order_by(AuditEntry.at, AuditEntry.id)
+    rows = s.execute(
+        select(WrapUp.code, WrapUp.label, WrapUp.hotline, WrapUp.agent, func.count())
+        .where(WrapUp.at >= period.start, WrapUp.at < period.end)
+        .group_by(WrapUp.code, WrapUp.label, WrapUp.hotline, WrapUp.agent)
     ).all()
-    chosen: list[tuple[str, int, str, str]] = []
-    for who, entity_id, detail in entries:
-        note = detail.get("note") if isinstance(detail, dict) else None
-        m = WRAP_UP_NOTE.search(note) if isinstance(note, str) else None
-        if m is not None and entity_id.isdigit():
-            chosen.append((who, int(entity_id), m["code"], m["label"]))
-    calls = _hotlines(s, {cid for _, cid, _, _ in chosen})
     counts: Counter[tuple[str, str, str, str]] = Counter()
-    for who, cid, code, label in chosen:
-        mine = [h for _, agent, h in calls.get(cid, []) if agent == who]
-        hotline = (mine or [h for _, _, h in calls.get(cid, [])] or [NO_HOTLINE])[0]
-        counts[(code, label, hotline, who)] += 1
+    for code, label, hotline, agent, k in rows:
+        counts[(code, label, hotline or NO_HOTLINE, agent)] += int(k)
     return tuple(WrapUpCount(code, label, hotline, agent, k)
                  for (code, label, hotline, agent), k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 

@@ -25,6 +25,7 @@ from cases.vocab import (
 )
 
 DAY_S = Decimal(86400)
+ENDED = (ClaimStage.REFUSED.value, ClaimStage.WITHDRAWN.value)  # ended unpaid, with a reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,8 @@ class ClaimRow:
     liable: str  # 责任人 with shares: "分公司 郑州分公司 60%; 装卸工 40%"
     insurer_status: str  # 保险状态 ("" when not claimed from the insurer)
     days_to_settle: Decimal | None  # 理赔天数: reported → paid, in days (None: not paid yet)
+    end_reason: str = ""  # why it was refused (拒赔) or withdrawn (客户撤回); "" otherwise
+    ended_at: datetime | None = None  # when it was refused or withdrawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,8 @@ class ClaimsReport:
     settled: int = 0  # claims of the period paid so far
     avg_days_to_settle: Decimal | None = None  # over those (reported → paid)
     by_person: tuple[PersonLine, ...] = ()  # 责任人 with their shares
+    refused: int = 0  # claims of the period refused (拒赔)
+    withdrawn: int = 0  # claims of the period the customer withdrew (客户撤回)
 
 
 def days_between(start: datetime, end: datetime | None) -> Decimal | None:
@@ -135,6 +140,8 @@ def claims_report(s: Session, period: Period) -> ClaimsReport:
             zero(func.sum(Claim.insurer_payout_fen), 0),
             func.sum(case((Claim.major, 1), else_=0)),
             func.sum(case((Claim.stage == ClaimStage.CLOSED.value, 1), else_=0)),
+            func.sum(case((Claim.stage == ClaimStage.REFUSED.value, 1), else_=0)),
+            func.sum(case((Claim.stage == ClaimStage.WITHDRAWN.value, 1), else_=0)),
         ).where(inp)
     ).one()
     total = int(tot[0])
@@ -226,6 +233,8 @@ def claims_report(s: Session, period: Period) -> ClaimsReport:
             liable.get(c.id, ""),
             InsurerStatus(c.insurer_status).label_zh if c.insurer_status else "",
             days_between(c.reported_at, c.paid_at),
+            c.end_reason if c.stage in ENDED else "",
+            c.closed_at if c.stage in ENDED else None,
         )
         for c, num in detail
     )
@@ -257,4 +266,6 @@ def claims_report(s: Session, period: Period) -> ClaimsReport:
         avg_days_to_settle=(sum(settled_days, Decimal(0)) / len(settled_days)).quantize(Decimal("0.1"))
         if settled_days else None,
         by_person=by_person,
+        refused=int(tot[7] or 0),
+        withdrawn=int(tot[8] or 0),
     )

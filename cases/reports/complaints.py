@@ -16,6 +16,7 @@ from cases.models.shipments import Shipment
 from cases.models.workflows import (
     Complaint,
 )
+from cases.reports.changes import ChangesSection, change_requests
 from cases.reports.data import DETAIL_LIMIT, Count, DayCount, Period, count_rows, daily_trend
 from cases.vocab import (
     ComplaintCause,
@@ -56,6 +57,7 @@ class ComplaintSummary:
     by_department: tuple[Count, ...]
     trend: tuple[DayCount, ...]
     rows: tuple[ComplaintRow, ...]
+    changes: ChangesSection  # 更改收货人/联系电话/地址 (客服员 3.4), cases.reports.changes
 
 
 def complaint_summary(s: Session, period: Period, *, now: datetime | None = None) -> ComplaintSummary:
@@ -129,4 +131,5 @@ def complaint_summary(s: Session, period: Period, *, now: datetime | None = None
         by_department=by(Complaint.responsible_department, Department),
         trend=daily_trend(s, Complaint.recorded_at, inp, period),
         rows=rows,
+        changes=change_requests(s, period),
     )

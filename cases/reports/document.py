@@ -9,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from cases.reports.calls import CallFigures, CallLine
+from cases.reports.changes import ChangesSection
 from cases.reports.claims import ClaimsReport
 from cases.reports.claims_analysis import cause_analysis
 from cases.reports.complaints import ComplaintSummary
@@ -73,6 +74,21 @@ def _trend_chart(title: str, series: tuple[tuple[str, tuple[DayCount, ...]], ...
     return Chart(title, "line", cats, tuple((name, tuple(float(d.count) for d in days)) for name, days in series))
 
 
+def changes_blocks(c: ChangesSection, period: Period) -> tuple[Table, ...]:
+    """The complaint summary's section of change requests (客服员 3.4): per field, and each request."""
+    return (
+        Table("更改申请 Change requests", ("项目", "申请", "已更改", "已驳回", "待审批"),
+              (*((f.label, f.requested, f.applied, f.refused, f.pending) for f in c.by_field),
+               ("合计", c.requested, c.applied, c.refused, c.pending))),
+        Table("更改明细 Change request details",
+              ("案件号", "运单号", "项目", "原值", "新值", "申请人", "申请时间", "审批人", "结果", "更改原因",
+               "审批意见"),
+              tuple((x.case_number, x.waybill, x.field, x.old_value, x.new_value, x.requested_by,
+                     _local(x.requested_at, period), x.decided_by, x.outcome, x.reason, x.decision_note)
+                    for x in c.rows)),
+    )
+
+
 def complaints_doc(r: ComplaintSummary) -> ReportDoc:
     change = r.total - r.previous_total
     return ReportDoc(
@@ -85,6 +101,7 @@ def complaints_doc(r: ComplaintSummary) -> ReportDoc:
             ("环比变化", f"{change:+d}"),
             ("已关闭", r.closed),
             ("转交超期", r.overdue_referrals),
+            ("更改申请", r.changes.requested),
         ),
         (
             _count_chart("按类型", r.by_type),
@@ -106,6 +123,7 @@ def complaints_doc(r: ComplaintSummary) -> ReportDoc:
                     for x in r.rows
                 ),
             ),
+            *changes_blocks(r.changes, r.period),
         ),
     )
 
@@ -124,6 +142,8 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
             ("已赔付", r.paid),
             ("保险赔付", r.insurer_payout),
             ("平均理赔天数", r.avg_days_to_settle if r.avg_days_to_settle is not None else "–"),
+            ("拒赔", r.refused),
+            ("客户撤回", r.withdrawn),
         ),
         (
             Table("事故原因文字分析 Accident-cause analysis in words", ("分析",),
@@ -157,12 +177,18 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
                 tuple((p.label, p.name, p.claims, p.shares_percent, p.owed) for p in r.by_person),
             ),
             _count_table("按状态 By stage", "状态", r.by_stage),
+            Table(
+                "拒赔与客户撤回 Refused and withdrawn",
+                ("案件号", "结果", "结束时间", "原因", "索赔"),
+                tuple((x.case_number, x.stage, _local(x.ended_at, r.period) if x.ended_at else "", x.end_reason,
+                       x.claimed) for x in r.rows if x.ended_at is not None),
+            ),
             _count_table("按分公司 By branch", "分公司", r.by_branch),
             _trend_chart("每日报案趋势 Daily trend", (("报案", r.trend),)),
             Table(
                 "明细 Details",
                 ("案件号", "报案时间", "分公司", "事故原因", "状态", "索赔", "理赔金额", "赔付", "重大", "责任人",
-                 "保险状态", "理赔天数"),
+                 "保险状态", "理赔天数", "拒赔/撤回原因"),
                 tuple(
                     (
                         x.case_number,
@@ -177,6 +203,7 @@ def claims_doc(r: ClaimsReport) -> ReportDoc:
                         x.liable,
                         x.insurer_status,
                         x.days_to_settle if x.days_to_settle is not None else "",
+                        x.end_reason,
                     )
                     for x in r.rows
                 ),

@@ -13,6 +13,7 @@ from cases.case_records import create_case, get_case, link_call
 from cases.customers import create_customer
 from cases.demo_data import DEMO_WAYBILLS
 from cases.models.customers import Customer
+from cases.models.wrap_ups import WrapUp
 from telephony.events import AgentRinging, CallStarted, CallVariable
 
 if TYPE_CHECKING:
@@ -72,8 +73,10 @@ def test_wrap_up_code_note_and_referral_with_deadline(console: Console) -> None:
     with console.db.session() as s:
         stored = get_case(s, case["id"])
         audit = audit_for(s, "case", case["id"])
+        rows = [(w.case_id, w.agent, w.code, w.label, w.call_id, w.hotline) for w in s.scalars(select(WrapUp))]
     assert "follow_up" in stored.description and "客户要求今天送达" in stored.description
     assert [a.what for a in audit] == ["case.create", "case.update"] and audit[-1].who == "agent1001"
+    assert rows == [(case["id"], "agent1001", "follow_up", "需跟进", None, None)]  # a row, for the report
 
 
 def test_bad_updates_are_refused_with_nothing_changed(console: Console) -> None:
@@ -88,6 +91,7 @@ def test_bad_updates_are_refused_with_nothing_changed(console: Console) -> None:
     with console.db.session() as s:
         assert get_case(s, case["id"]).status == "open"
         assert len(audit_for(s, "case", case["id"])) == 1
+        assert s.scalars(select(WrapUp)).all() == []
 
 
 def test_consignee_phone_change_request_from_the_pop(console: Console) -> None:

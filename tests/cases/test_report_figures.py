@@ -26,10 +26,12 @@ from cases.customers import create_customer
 from cases.db import Database
 from cases.errors import InvalidCaseInput, InvalidReportRequest
 from cases.models.audit import AuditEntry
+from cases.models.wrap_ups import WrapUp
 from cases.reports.claims_analysis import cause_analysis
 from cases.reports.document import Table, claims_doc, complaints_doc
 from cases.shipment_records import create_shipment
 from cases.views import CaseInput, CaseUpdate, ShipmentInput
+from cases.wrap_ups import record_wrap_up
 from telephony.records import CallRecord
 
 CST = timezone(timedelta(hours=8))
@@ -132,8 +134,8 @@ def test_monthly_claims_liable_insurer_days_and_cause_analysis(db: Database, tmp
     words = next(b for b in doc.blocks if isinstance(b, Table) and b.title.startswith("事故原因文字分析"))
     assert tuple(row[0] for row in words.rows) == text
     detail = next(b for b in doc.blocks if isinstance(b, Table) and b.title.startswith("明细"))
-    assert detail.headers[-3:] == ("责任人", "保险状态", "理赔天数")
-    assert detail.rows[0][-3:] == ("分公司 郑州分公司 60%; 装卸工 赵六 40%", "已报保险", Decimal("3.5"))
+    assert detail.headers[-4:] == ("责任人", "保险状态", "理赔天数", "拒赔/撤回原因")
+    assert detail.rows[0][-4:] == ("分公司 郑州分公司 60%; 装卸工 赵六 40%", "已报保险", Decimal("3.5"), "")
 
 
 def test_cause_analysis_of_an_empty_month(db: Database) -> None:
@@ -177,11 +179,15 @@ def test_wrap_up_codes_counted_per_code_hotline_and_agent(db: Database) -> None:
         _call(s, 2, now - timedelta(minutes=20), "agent1002", "claims", None)
         c1 = create_case(s, CaseInput(kind="inquiry", subject="查询", linkedid="q1"), "agent1001").id
         c2 = create_case(s, CaseInput(kind="inquiry", subject="理赔进度", linkedid="q2"), "agent1002").id
-        note = "话后代码 wrap-up: {} ({})"
-        update_case(s, c1, CaseUpdate(note=note.format("resolved", "已解决")), "agent1001")
-        update_case(s, c2, CaseUpdate(note=note.format("resolved", "已解决") + "\n客户满意"), "agent1002")
-        update_case(s, c2, CaseUpdate(note=note.format("follow_up", "需跟进")), "agent1002")
-        update_case(s, c2, CaseUpdate(note="普通备注 no code"), "agent1002")
+        update_case(s, c2, CaseUpdate(note="话后代码 wrap-up: complaint (投诉受理)"), "agent1002")  # a note: no row
+        record_wrap_up(s, c1, "resolved", "已解决", "agent1001")
+        record_wrap_up(s, c2, "resolved", "已解决", "agent1002")
+        record_wrap_up(s, c2, "follow_up", "需跟进", "agent1002")
+        record_wrap_up(s, c2, "info_given", "已告知", "agent1001", at=now - timedelta(days=40))  # another month
+        assert [w.hotline for w in s.scalars(select(WrapUp).order_by(WrapUp.id))] == [
+            "service", "claims", "claims", "claims"]
+        with pytest.raises(InvalidCaseInput, match="required"):
+            record_wrap_up(s, c1, " ", "", "agent1001")
     with db.reading() as s:
         r = reports.agents_report(s, period)
         later = reports.agents_report(s, reports.make_period(period.until_day, period.until_day + timedelta(1), "UTC"))

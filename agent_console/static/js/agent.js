@@ -344,8 +344,11 @@
     const answer = await postJSON(`/api/cases/${lastCase.id}/change-request`, {
       field: document.getElementById("change-field").value,
       new_value: document.getElementById("change-value").value.trim(),
+      reason: document.getElementById("change-reason").value.trim(),
     });
     if (!answer.ok) { flash("work-error", errorText(answer)); return; }
+    document.getElementById("change-value").value = "";
+    document.getElementById("change-reason").value = "";
     flash("work-result", `${t("change.saved")}: ${answer.body.old_value} → ${answer.body.new_value}`);
   });
 
