@@ -28,6 +28,7 @@ from agent_console.context import console
 from agent_console.i18n import current_language, translate
 from agent_console.report_jobs import JobView, ReportJobError, ReportRequest, ReportRunner, wait
 from agent_console.report_quota import ReportQuota, TooManyReportJobs
+from agent_console.security import may_write_analysis
 from cases import reports
 from cases.errors import CasesError, DatabaseUnavailable, InvalidReportRequest
 from cases.reports.document import Chart, Table
@@ -134,7 +135,7 @@ def _render(name: str, *, period: reports.Period | None, job: JobView | None, jo
         job=job if job is not None and (job.state != "done" or job_fmt != reports.PAGE) else None,
         job_fmt=job_fmt, poll_url=url_for("reports.job_status", job_id=job.id) if job is not None else "",
         again_url=_again_url(), analysis=_analysis(name, period),
-        may_write_analysis=user is not None and user.can("report_analysis"),
+        may_write_analysis=user is not None and may_write_analysis(user.role, name),
         analysis_saved=request.args.get("saved") == "1", draft=draft,
     ), status
 
@@ -188,6 +189,8 @@ def write_analysis(name: str) -> ResponseReturnValue:
         abort(404)
     user = current_user()
     assert user is not None  # requires() ran first
+    if not may_write_analysis(user.role, name):
+        abort(403)
     period: reports.Period | None = None
     try:
         period = _period(name)

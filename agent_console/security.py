@@ -53,9 +53,24 @@ CAPABILITIES: Mapping[str, frozenset[str]] = {
     "changes_decide": frozenset({"supervisor", "admin"}),
     # the standard's reports on the page and as XLSX / PDF / JSON downloads
     "reports": CENTRE_ROLES,
-    # the supervisor's written analysis and suggestions of a report and period (分析…提出合理化建议)
-    "report_analysis": frozenset({"supervisor", "admin"}),
+    # the written analysis and suggestions of a report and period (分析…提出合理化建议): the supervisor's
+    # for every report; claims staff and inspectors only for their own (`REPORT_AUTHORS`)
+    "report_analysis": frozenset({"supervisor", "admin", "claims", "inspector"}),
 }
+
+# Who writes the analysis of which report beyond the supervisor and admin: 理赔6 每月做出理赔报表及事故原因
+# 分析; 监察主管5 负责出具每月的监察奖罚明细报表.
+ANALYSIS_FOR_EVERY_REPORT: frozenset[str] = frozenset({"supervisor", "admin"})
+REPORT_AUTHORS: dict[str, frozenset[str]] = {
+    "claims-monthly": frozenset({"claims"}),
+    "inspections-monthly": frozenset({"inspector"}),
+}
+
+
+def may_write_analysis(role: str, report: str) -> bool:
+    """Whether `role` writes the analysis of report `report` (the capability `report_analysis` lets a role
+    reach the form at all)."""
+    return role in ANALYSIS_FOR_EVERY_REPORT or role in REPORT_AUTHORS.get(report, frozenset())
 
 
 def allowed(role: str, capability: str) -> bool:

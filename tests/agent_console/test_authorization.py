@@ -94,7 +94,7 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/complaints/1", COMPLAINTS_DESK),
     ("POST", "/complaints/1/close", COMPLAINTS_DESK),
     ("GET", "/reports/no.such/pdf", EVERYONE),
-    ("POST", "/reports/no.such/analysis", SUPERVISORS),  # the supervisor's analysis and suggestions
+    ("POST", "/reports/no.such/analysis", SUPERVISORS | {"claims", "inspector"}),  # analysis: per report below
     ("GET", "/api/report-jobs/no.such", EVERYONE),
     ("GET", "/api/reminders", EVERYONE),  # own cases' reminders; supervisors: all
     ("POST", "/api/reminders/ack", WRITERS),  # own cases' reminders; supervisors: any (test_reminders.py)

@@ -102,3 +102,23 @@ def test_agents_read_it_but_cannot_write_and_bad_input_keeps_the_old_text(consol
     assert no_csrf.post("/reports/claims-monthly/analysis",
                         data={"from": "2026-11-01", "until": "2026-12-01", "text": "无令牌"}).status_code == 400
     assert _stored(console) == [(TEXT, "supervisor")]
+
+
+def test_claims_staff_and_inspectors_write_only_their_own_reports_analysis(console: Console) -> None:
+    """理赔6 每月做出理赔报表及事故原因分析; 监察主管5 负责出具每月的监察奖罚明细报表: each writes the analysis of
+    its own monthly report, not of the complaint summary (the supervisor's)."""
+    month = {"from": "2026-11-01", "until": "2026-12-01"}
+    claims = console.login("claims")
+    page = claims.get("/reports", query_string={"name": "claims-monthly", **month}).get_data(as_text=True)
+    assert 'data-testid="analysis-form"' in page
+    assert claims.post("/reports/claims-monthly/analysis",
+                       data={**month, "text": "本月装卸破损居多。"}).status_code == 303
+    weekly = claims.get("/reports", query_string={"name": "complaints-weekly", **WEEK}).get_data(as_text=True)
+    assert "analysis-form" not in weekly
+    assert claims.post("/reports/complaints-weekly/analysis", data={**WEEK, "text": "越权"}).status_code == 403
+    assert claims.post("/reports/inspections-monthly/analysis", data={**month, "text": "越权"}).status_code == 403
+    inspector = console.login("inspector")
+    assert inspector.post("/reports/inspections-monthly/analysis",
+                          data={**month, "text": "本月处罚已全部收缴。"}).status_code == 303
+    assert inspector.post("/reports/claims-monthly/analysis", data={**month, "text": "越权"}).status_code == 403
+    assert sorted(_stored(console)) == [("本月处罚已全部收缴。", "inspector"), ("本月装卸破损居多。", "claims")]
