@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cases.audit import record_audit
 from cases.case_records import load_case
 from cases.change_callbacks import create_callback
-from cases.errors import ChangeRequestNotFound, InvalidWorkflowInput
+from cases.errors import ChangeAlreadyWaiting, ChangeRequestNotFound, InvalidWorkflowInput
 from cases.inputs import aware_utc, clean_text, clean_username, parse_enum
 from cases.models.base import utcnow
 from cases.models.case import Case
@@ -105,9 +105,9 @@ def request_change(
         ChangeRequest.shipment_id == case.shipment.id, ChangeRequest.field == fld.value,
         ChangeRequest.stage == ChangeStage.REQUESTED.value)).first()
     if waiting is not None:
-        raise InvalidWorkflowInput(
+        raise ChangeAlreadyWaiting(
             f"a change of the {fld.value} of {case.shipment.waybill} is already waiting for approval "
-            f"(change request {waiting})")
+            f"(change request {waiting})", waiting)
     r = ChangeRequest(
         case_id=case.id,
         shipment_id=case.shipment.id,

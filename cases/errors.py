@@ -76,6 +76,14 @@ class InvalidWorkflowInput(InvalidInput):
     """A workflow step's input is rejected (bad amount, shares not summing to 100 %, ...)."""
 
 
+class ChangeAlreadyWaiting(InvalidWorkflowInput):
+    """A change of this field of this shipment already waits for approval (`request_id`): one at a time."""
+
+    def __init__(self, message: str, request_id: int) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
 class EvidenceRejected(InvalidWorkflowInput):
     """An evidence file is too large, of a type not accepted, or empty."""
 

@@ -23,7 +23,7 @@ from cases.caller_claims import find_caller_claim
 from cases.claims import claim_for_case
 from cases.customers import find_customer_by_phone
 from cases.db import Database
-from cases.errors import CasesError
+from cases.errors import CasesError, ChangeAlreadyWaiting
 from cases.intake import ChangeIntake, ClaimIntake, ComplaintIntake, Details, take_in
 from cases.phones import normalize_phone
 from cases.prompt_faults import record_prompt_fault
@@ -493,12 +493,19 @@ class IvrFlow:
             st.step("phone:confirmed")
             # the change request itself (cases.changes), unless the phone is the consignee's already
             same = normalize_phone(phone) == normalize_phone(shipment.consignee_phone or "")
-            self._new_case(
-                st, CaseKind.CHANGE_REQUEST, "IVR: 更改收货人电话 change consignee phone",
-                f"来电 {st.caller} 经语音导航申请将运单 {shipment.waybill} 的收货人电话由 "
-                f"{shipment.consignee_phone or '-'} 改为 {phone}。", shipment.waybill,
-                None if same else ChangeIntake(field=ChangeField.CONSIGNEE_PHONE.value, new_value=phone,
-                                               reason="语音导航 IVR"))
+            try:
+                self._new_case(
+                    st, CaseKind.CHANGE_REQUEST, "IVR: 更改收货人电话 change consignee phone",
+                    f"来电 {st.caller} 经语音导航申请将运单 {shipment.waybill} 的收货人电话由 "
+                    f"{shipment.consignee_phone or '-'} 改为 {phone}。", shipment.waybill,
+                    None if same else ChangeIntake(field=ChangeField.CONSIGNEE_PHONE.value, new_value=phone,
+                                                   reason="语音导航 IVR"))
+            except ChangeAlreadyWaiting as exc:  # nothing stored: an agent takes it up with the waiting one
+                log.info("IVR %s: %s", st.uniqueid, exc)
+                st.step(f"phone:waiting={exc.request_id}")
+                self._play(s, st, "change-waiting", keys=False)
+                self._to_agent(s, st, option.queue)
+                return
             self._play(s, st, "request-registered", keys=False)
             assert st.case_number is not None
             self._say(s, st, speech.digits(st.case_number), keys=False)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cases.case_records import create_case, get_case
+from cases.changes import list_change_requests, reject_change
 from cases.customers import create_customer
 from cases.db import Database
 from cases.shipment_records import create_shipment
@@ -173,3 +174,7 @@ def ivr_server(ivr_world: IvrWorld) -> Iterator[IvrServer]:
     server = AgiServer(flow.handlers(), port=0, default="service")
     with server:
         yield IvrServer(server, flow, outcomes, ivr_world, clock)
+    # the world is shared: a change left waiting for approval would refuse the next test's (one at a time)
+    with ivr_world.db.session() as s:
+        for waiting in list_change_requests(s, stage="requested"):
+            reject_change(s, waiting.id, note="test over", by="tester")

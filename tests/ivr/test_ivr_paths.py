@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cases import claims
 from cases.case_records import get_case, list_cases
+from cases.changes import list_change_requests
 from cases.claims import EvidenceStore, LiabilityInput
 from cases.prompt_faults import recent_prompt_faults
 from cases.views import CaseInput
@@ -172,6 +173,21 @@ def test_change_phone_confirmed_creates_a_change_request(ivr_server: IvrServer) 
     told = r.prompts.index("hotline/zh/request-registered") + 1
     assert r.prompts[told:told + len(digits)] == tuple(f"hotline/zh/num-{d}" for d in digits)
     assert f'STREAM FILE hotline/zh/num-{digits[-1]} ""' in r.commands  # the case number plays to its end
+
+
+def test_a_second_change_while_one_waits_goes_to_an_agent_and_stores_nothing(ivr_server: IvrServer) -> None:
+    first = call(ivr_server, "service", ["3", WAYBILL + "#", "13912345670#", "1"], uniqueid="1796029200.1")
+    assert "phone:confirmed>case=" in first.variables["IVR_PATH"]
+    with ivr_server.world.db.session() as s:
+        (waiting,) = list_change_requests(s, stage="requested")
+        cases_before = len(list_cases(s, limit=1000))
+    second = call(ivr_server, "service", ["3", WAYBILL + "#", "13912345671#", "1", ""], uniqueid="1796029200.2")
+    path = second.variables["IVR_PATH"]
+    assert f"phone:confirmed>phone:waiting={waiting.id}>agent=service" in path, path
+    assert "hotline/zh/change-waiting" in second.prompts and "CASE_ID" not in second.variables
+    with ivr_server.world.db.session() as s:
+        assert [r.id for r in list_change_requests(s, stage="requested")] == [waiting.id]
+        assert len(list_cases(s, limit=1000)) == cases_before
 
 
 def test_change_phone_bad_number_goes_to_agent(ivr_server: IvrServer) -> None:
