@@ -158,13 +158,19 @@ def site(seeded_sqlite_db: Database, tmp_path: Path) -> Iterator[Site]:
     dispatcher(app).stop()
 
 
+_FINGERPRINT_SQL: dict[int, str] = {}  # per database: its tables do not change during a test
+
+
 def _fingerprint(db: Database) -> tuple[Any, ...]:
     """Every table's row count, the newest audit entry, and the cases' text: one query."""
-    tables = sorted(inspect(db.engine).get_table_names())
-    counts = ", ".join(f'(SELECT count(*) FROM "{t}")' for t in tables if not t.startswith("alembic"))
+    sql = _FINGERPRINT_SQL.get(id(db))
+    if sql is None:
+        tables = sorted(inspect(db.engine).get_table_names())
+        counts = ", ".join(f'(SELECT count(*) FROM "{t}")' for t in tables if not t.startswith("alembic"))
+        sql = _FINGERPRINT_SQL[id(db)] = (f"SELECT {counts}, (SELECT max(id) FROM audit_log), "
+                                          "(SELECT sum(length(description)) FROM cases)")
     with db.reading() as s:
-        row = s.execute(text(f"SELECT {counts}, (SELECT max(id) FROM audit_log), "
-                             "(SELECT sum(length(description)) FROM cases)")).one()
+        row = s.execute(text(sql)).one()
     return tuple(row)
 
 
@@ -295,7 +301,7 @@ def _forms(url: str, rng: random.Random) -> list[dict[str, Any]]:
     return forms
 
 
-SHARDS = 3  # the routes split in three tests, so pytest-xdist runs them side by side (one was 50-77 s)
+SHARDS = 5  # the routes split in five tests, so pytest-xdist runs them side by side (one of three was 72 s)
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
