@@ -1,7 +1,7 @@
 """One vocabulary (issue #17): every zh-CN text a user sees or hears — the console's i18n tables, its
 templates and scripts, the labels of cases.vocab, the reports' headings, the IVR's prompt texts and menus —
 uses the service standard's own words, never the drifted ones (理赔专员, 服务标准, 员工形象, 资金划拨, 报价,
-还价, 协商金额 / 确定金额, 工单号, 寄件人 / 收件人, 变更). The search box suggests a waybill of ours (12
+还价, 协商金额 / 确定金额, 工单 / 工单号, 寄件人 / 收件人, 变更). The search box suggests a waybill of ours (12
 digits), not a courier's (SF1234567890)."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ DRIFTED = {
     "还价": "协商",
     "协商金额": "理赔金额 / 协商",
     "确定金额": "理赔金额",
-    "工单号": "案件号",
+    "工单": "案件 (the case and its number: 案件号)",
     "寄件人": "发货人",
     "收件人": "收货人",
     "变更": "更改",
@@ -88,7 +88,7 @@ def drifted(text: str) -> list[str]:
 
 
 def test_the_scan_finds_drifted_words() -> None:
-    assert drifted("请输入工单号") == ["工单号"]
+    assert drifted("请输入工单号") == ["工单"]
     assert drifted("寄件人与收件人变更") == ["寄件人", "收件人", "变更"]
     assert drifted("客户还价后协商金额为 800 元") == ["还价", "协商金额"]
     assert drifted("物流客服中心服务标准") == [] and drifted("抽查服务标准") == ["服务标准"]

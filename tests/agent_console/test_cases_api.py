@@ -115,15 +115,15 @@ def test_bad_case_input_is_400_with_a_clear_message_and_nothing_stored(console: 
     before = case_count(console)
     cases = [
         ({"kind": "tracking", "subject": "   "}, "请填写主题"),
-        ({"kind": "gossip", "subject": "x"}, "请选择工单类型"),
-        ({"subject": "x"}, "请选择工单类型"),
+        ({"kind": "gossip", "subject": "x"}, "请选择案件类型"),
+        ({"subject": "x"}, "请选择案件类型"),
         ({"kind": "inquiry", "subject": "x", "department": "moon"}, "未知的转交部门"),
         ({"kind": "inquiry", "subject": 5}, "字段类型错误"),
         ({"kind": "inquiry", "subject": "x", "colour": "red"}, "包含未知字段"),
         ({"kind": "inquiry", "subject": "x", "customer_id": "7"}, "字段类型错误"),
-        ({"kind": "inquiry", "subject": "x", "customer_id": 999999}, "工单内容有误"),
-        ({"kind": "tracking", "subject": "x", "waybill": "12ab"}, "工单内容有误"),
-        ({"kind": "tracking", "subject": "x", "waybill": "999999999999"}, "工单内容有误"),
+        ({"kind": "inquiry", "subject": "x", "customer_id": 999999}, "案件内容有误"),
+        ({"kind": "tracking", "subject": "x", "waybill": "12ab"}, "案件内容有误"),
+        ({"kind": "tracking", "subject": "x", "waybill": "999999999999"}, "案件内容有误"),
         (["not", "an", "object"], "请求格式错误"),
     ]
     for payload, message in cases:

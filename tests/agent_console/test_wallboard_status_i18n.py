@@ -146,7 +146,7 @@ def test_chinese_is_the_default_and_english_can_be_chosen(console: Console) -> N
     agent_page = client.get("/agent").get_data(as_text=True)
     assert "Save case" in agent_page
     assert "Save case" not in client.get("/agent?lang=zh-CN").get_data(as_text=True)
-    assert "保存工单" in client.get("/agent").get_data(as_text=True)
+    assert "保存案件" in client.get("/agent").get_data(as_text=True)
 
 
 def test_both_languages_have_every_string() -> None:
