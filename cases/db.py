@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -145,6 +145,16 @@ class Database:
         On SQLite foreign keys are switched off meanwhile (table rebuilds of batch migrations would
         otherwise cascade deletes) and checked afterwards.
         """
+        self._alembic(command.upgrade, revision)
+        log.info("database %s migrated to %s", self.display_url, revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back to `revision` (each migration's own downgrade), as `migrate` goes up: one
+        transaction, one migrator at a time, SQLite's foreign keys off meanwhile and checked after."""
+        self._alembic(command.downgrade, revision)
+        log.info("database %s downgraded to %s", self.display_url, revision)
+
+    def _alembic(self, step: Callable[[Config, str], None], revision: str) -> None:
         cfg = self.alembic_config()
         sqlite = self.dialect == "sqlite"
         try:
@@ -156,7 +166,7 @@ class Database:
                         if not sqlite:  # one migrator at a time (SQLite: BEGIN IMMEDIATE does that)
                             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
                         cfg.attributes["connection"] = conn
-                        command.upgrade(cfg, revision)
+                        step(cfg, revision)
                         if sqlite:
                             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
                             if broken:
@@ -168,7 +178,6 @@ class Database:
                         self._sqlite_pragma(conn, "PRAGMA foreign_keys=ON")
         except OperationalError as exc:
             raise DatabaseUnavailable(f"migrating {self.display_url} failed: {_one_line(exc.orig or exc)}") from None
-        log.info("database %s migrated to %s", self.display_url, revision)
 
     @staticmethod
     def _sqlite_pragma(conn: Connection, pragma: str) -> None:

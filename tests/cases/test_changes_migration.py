@@ -4,7 +4,6 @@ becomes a change field, change_callbacks appears; downgrade takes it all back.""
 from __future__ import annotations
 
 import pytest
-from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
@@ -20,17 +19,6 @@ def _insert_request(conn: object, field: str, value: str) -> None:
         f" 'agent1001', {AT}, '')"))
 
 
-def _downgrade(db: Database, revision: str) -> None:
-    """Alembic downgrade in one transaction, SQLite's foreign keys off as `Database.migrate` has them."""
-    cfg = db.alembic_config()
-    with db.engine.connect() as conn:
-        if db.dialect == "sqlite":  # outside any transaction: inside one the pragma does nothing
-            dbapi = conn.connection.dbapi_connection
-            assert dbapi is not None
-            dbapi.cursor().execute("PRAGMA foreign_keys=OFF")
-        with conn.begin():
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
 
 
 def test_upgrade_to_0012_keeps_rows_and_downgrade_takes_it_back(empty_db: Database) -> None:
@@ -55,7 +43,7 @@ def test_upgrade_to_0012_keeps_rows_and_downgrade_takes_it_back(empty_db: Databa
         with pytest.raises(IntegrityError), conn.begin_nested():
             _insert_request(conn, "shipper_phone", "1")
     assert "change_callbacks" in inspect(empty_db.engine).get_table_names()
-    _downgrade(empty_db, "0011")
+    empty_db.downgrade("0011")
     assert "change_callbacks" not in inspect(empty_db.engine).get_table_names()
     with empty_db.engine.connect() as conn:
         assert conn.execute(text("SELECT field, new_value FROM change_requests")).all() == [

@@ -4,8 +4,7 @@ the other sources (complaint, claim, incident: at most one in all) and the colle
 from __future__ import annotations
 
 import pytest
-from alembic import command
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from cases.db import Database
@@ -22,28 +21,8 @@ INCIDENT = ("INSERT INTO incidents (id, kind, stage, occurred_at, branch, place,
             " '2026-11-30 01:00:00+00', '2026-11-30 01:00:00+00')")
 
 
-def _pragma(conn: Connection, pragma: str) -> None:
-    """A PRAGMA outside any transaction (foreign_keys is a no-op inside one), as `Database.migrate` runs it."""
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    cur = dbapi.cursor()
-    try:
-        cur.execute(pragma)
-    finally:
-        cur.close()
 
 
-def _downgrade(db: Database, revision: str) -> None:
-    """Alembic downgrade in one transaction, with SQLite's foreign keys off as `Database.migrate` has them."""
-    cfg = db.alembic_config()
-    with db.engine.connect() as conn:
-        if db.dialect == "sqlite":
-            _pragma(conn, "PRAGMA foreign_keys=OFF")
-        with conn.begin():
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
-        if db.dialect == "sqlite":
-            _pragma(conn, "PRAGMA foreign_keys=ON")
 
 
 def test_upgrade_keeps_sanctions_and_enforces_one_source_and_collection(empty_db: Database) -> None:
@@ -80,7 +59,7 @@ def test_downgrade_drops_incidents_and_keeps_the_sanctions(empty_db: Database) -
         conn.execute(text(INSPECTION))
         conn.execute(text(OLD_SANCTION))
         conn.execute(text(INCIDENT))
-    _downgrade(empty_db, "0014")
+    empty_db.downgrade("0014")
     with empty_db.engine.connect() as conn:
         assert conn.execute(text("SELECT inspection_id, amount_fen FROM sanctions")).one() == (1, 20000)
         assert "collected_at" not in conn.execute(text("SELECT * FROM sanctions")).keys()

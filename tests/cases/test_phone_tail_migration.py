@@ -3,7 +3,6 @@ customer phones: rows stored before it are backfilled with the same rule the mod
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import select, text
 
 from cases.call_records import record_call
@@ -49,17 +48,6 @@ def test_upgrade_backfills_the_tail_keys_by_the_models_rule(empty_db: Database) 
     assert {c.linkedid for c in ctx.previous_calls} == {"old.0", "old.1"}
 
 
-def _downgrade(db: Database, revision: str) -> None:
-    """Alembic downgrade in one transaction, with SQLite's foreign keys off as `Database.migrate` has them."""
-    cfg = db.alembic_config()
-    with db.engine.connect() as conn:
-        if db.dialect == "sqlite":
-            Database._sqlite_pragma(conn, "PRAGMA foreign_keys=OFF")
-        with conn.begin():
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
-        if db.dialect == "sqlite":
-            Database._sqlite_pragma(conn, "PRAGMA foreign_keys=ON")
 
 
 def test_downgrade_drops_the_tail_keys_and_keeps_the_rows(empty_db: Database) -> None:
@@ -68,7 +56,7 @@ def test_downgrade_drops_the_tail_keys_and_keeps_the_rows(empty_db: Database) ->
         create_customer(s, "张伟", "shipper", ["13800138001"])
         record_call(s, CallRecord(linkedid="c.1", caller="13800138001", outcome="answered"))
         create_case(s, CaseInput(kind="tracking", subject="查件", linkedid="c.1"), by="agent1001")
-    _downgrade(empty_db, "0007")
+    empty_db.downgrade("0007")
     with empty_db.engine.connect() as conn:
         assert "caller_tail" not in conn.execute(text("SELECT * FROM calls")).keys()
         assert "tail" not in conn.execute(text("SELECT * FROM customer_phones")).keys()

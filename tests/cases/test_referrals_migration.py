@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic import command
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from cases import complaints, follow_ups
@@ -17,30 +16,6 @@ from cases.accounts import create_user
 from cases.db import Database
 from cases.referrals import department_referrals
 from cases.views import CaseInput
-
-
-def _pragma(conn: Connection, pragma: str) -> None:
-    """A PRAGMA outside any transaction (foreign_keys is a no-op inside one)."""
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    cur = dbapi.cursor()
-    try:
-        cur.execute(pragma)
-    finally:
-        cur.close()
-
-
-def _downgrade(db: Database, revision: str) -> None:
-    """Alembic downgrade in one transaction, with SQLite's foreign keys off as `Database.migrate` has them."""
-    cfg = db.alembic_config()
-    with db.engine.connect() as conn:
-        if db.dialect == "sqlite":
-            _pragma(conn, "PRAGMA foreign_keys=OFF")
-        with conn.begin():
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
-        if db.dialect == "sqlite":
-            _pragma(conn, "PRAGMA foreign_keys=ON")
 
 
 def _stages(db: Database) -> dict[str, str]:
@@ -72,7 +47,7 @@ def test_0014_down_and_up_keeps_users_and_referrals(empty_db: Database) -> None:
                 complaints.tell_customer(s, c.id, reply="已告知", by="a1")
                 follow_ups.record_follow_up(s, c.id, outcome="satisfied", by="a1")
 
-    _downgrade(empty_db, "0013")
+    empty_db.downgrade("0013")
     assert _stages(empty_db) == {"referred": "referred", "rectified": "rectified", "verified": "rectified",
                                  "followed_up": "customer_told"}
     names = inspect(empty_db.engine)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alembic import command
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import inspect, select
 
 from cases.call_records import record_call
 from cases.case_records import create_case, link_call, update_case
@@ -17,29 +16,6 @@ from cases.models.audit import AuditEntry
 from cases.models.wrap_ups import WrapUp
 from cases.views import CaseInput, CaseUpdate
 from telephony.records import CallRecord
-
-
-def _pragma(conn: Connection, pragma: str) -> None:
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    cur = dbapi.cursor()
-    try:
-        cur.execute(pragma)
-    finally:
-        cur.close()
-
-
-def _downgrade(db: Database, revision: str) -> None:
-    """Alembic downgrade in one transaction, with SQLite's foreign keys off as `Database.migrate` has them."""
-    cfg = db.alembic_config()
-    with db.engine.connect() as conn:
-        if db.dialect == "sqlite":
-            _pragma(conn, "PRAGMA foreign_keys=OFF")
-        with conn.begin():
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
-        if db.dialect == "sqlite":
-            _pragma(conn, "PRAGMA foreign_keys=ON")
 
 
 def test_0017_backfills_wrap_ups_from_the_audit_notes(empty_db: Database) -> None:
@@ -57,7 +33,7 @@ def test_0017_backfills_wrap_ups_from_the_audit_notes(empty_db: Database) -> Non
         update_case(s, c1, CaseUpdate(note="话后代码 wrap-up: follow_up (需跟进)"), "a2")
         update_case(s, c1, CaseUpdate(note="普通备注"), "a1")
         update_case(s, c2, CaseUpdate(note="话后代码 wrap-up: wrong_number (打错电话)"), "a3")
-    _downgrade(empty_db, "0016")
+    empty_db.downgrade("0016")
     assert "wrap_ups" not in inspect(empty_db.engine).get_table_names()
     empty_db.migrate()
     with empty_db.reading() as s:
