@@ -8,7 +8,6 @@ the reason, and nothing is stored."""
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +16,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from agent_console.auth import current_user, requires
+from agent_console.auth import current_user, requires, safe_next
 from agent_console.context import console
 from agent_console.desk_forms import (
     REFUSED,
@@ -39,13 +38,12 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("sanctions", __name__)
 
-_LOCAL_PATH = re.compile(r"/[A-Za-z0-9/_-]*")  # where to go back to: a path of this site, no query
-
-
 def _back(done: str) -> str:
-    """The page the form was on (`next`, a plain local path), else this desk; with the done banner."""
-    raw = (request.form.get("next") or "").strip()
-    target = raw if _LOCAL_PATH.fullmatch(raw) and not raw.startswith("//") else url_for("sanctions.page")
+    """The page the form was on (`next`: a path of this site, `safe_next`, without a query of its own),
+    else this desk; with the done banner."""
+    target = safe_next((request.form.get("next") or "").strip())
+    if target is None or "?" in target or "#" in target:
+        target = url_for("sanctions.page")
     return f"{target}?done={done}"
 
 
