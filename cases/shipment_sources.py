@@ -216,15 +216,7 @@ class HttpShipmentSource:
             raise ShipmentSourceUnreachable(f"{shown}: timed out after {self.settings.timeout_s} s") from None
         except (OSError, ValueError, http.client.HTTPException) as exc:  # connection reset, bad status line, ...
             raise ShipmentSourceUnreachable(f"{shown}: {exc}") from None
-        if len(raw) > MAX_ANSWER_BYTES:
-            raise ShipmentSourceBadAnswer(f"{shown}: answer larger than {MAX_ANSWER_BYTES} bytes")
-        if ctype != "application/json":
-            raise ShipmentSourceBadAnswer(f"{shown}: answer is {ctype}, not application/json")
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ShipmentSourceBadAnswer(f"{shown}: answer is not valid JSON ({exc})") from None
-        return parse_answer(body, wb, shown)
+        return parse_answer(json_answer(raw, ctype, shown), wb, shown)
 
     def lookup(self, s: Session, waybill: str) -> ShipmentView:
         try:
@@ -245,3 +237,16 @@ def make_source(kind: str, http: HttpSourceSettings | None = None) -> ShipmentSo
             raise ValueError("shipments source 'http' needs base_url")
         return HttpShipmentSource(http)
     raise ValueError(f"shipments source {kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+
+
+def json_answer(raw: bytes, ctype: str, shown: str) -> object:
+    """The TMS's JSON answer (to a lookup or an update): `ShipmentSourceBadAnswer` if it is too large, not
+    application/json, or not valid JSON."""
+    if len(raw) > MAX_ANSWER_BYTES:
+        raise ShipmentSourceBadAnswer(f"{shown}: answer larger than {MAX_ANSWER_BYTES} bytes")
+    if ctype != "application/json":
+        raise ShipmentSourceBadAnswer(f"{shown}: answer is {ctype}, not application/json")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ShipmentSourceBadAnswer(f"{shown}: answer is not valid JSON ({exc})") from None

@@ -26,7 +26,13 @@ from cases.errors import ShipmentSourceBadAnswer, ShipmentSourceUnreachable, Shi
 from cases.inputs import validate_waybill
 from cases.phones import normalize_phone
 from cases.redact import masked
-from cases.shipment_sources import MAX_ANSWER_BYTES, HttpShipmentSource, ShipmentSource, parse_answer
+from cases.shipment_sources import (
+    MAX_ANSWER_BYTES,
+    HttpShipmentSource,
+    ShipmentSource,
+    json_answer,
+    parse_answer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +107,7 @@ def push_to_tms(source: HttpShipmentSource, change: ShipmentChange) -> None:
         return
     if status != 200:
         raise ShipmentSourceBadAnswer(f"{shown}: HTTP {status} to an update (200 or 204 expected)")
-    if len(raw) > MAX_ANSWER_BYTES:
-        raise ShipmentSourceBadAnswer(f"{shown}: answer larger than {MAX_ANSWER_BYTES} bytes")
-    if ctype != "application/json":
-        raise ShipmentSourceBadAnswer(f"{shown}: answer is {ctype}, not application/json")
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ShipmentSourceBadAnswer(f"{shown}: answer is not valid JSON ({exc})") from None
-    view = parse_answer(body, wb, shown)
+    view = parse_answer(json_answer(raw, ctype, shown), wb, shown)
     now = str(getattr(view, change.field))
     if not _same(change.field, now, change.to_value):
         raise ShipmentSourceBadAnswer(f"{shown}: answered the update with {change.field} {now!r}, "
